@@ -1,0 +1,66 @@
+# Two commands do everything (see README): `make book` and `make test`.
+# The other targets are their building blocks and maintenance tools.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.deeplinear-installed
+NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
+
+# Notebooks execute single-threaded (bitwise-stable outputs for nbval) and without progress bars.
+NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+          DEEPLINEAR_PROGRESS=0 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+
+.PHONY: help env test unit nbval book execute lock benchmark clean
+
+help:
+	@echo "make book       set up, execute every chapter, build the website into _build/html"
+	@echo "make test       set up, run the unit tests and nbval (strict) on every chapter"
+	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
+	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
+	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
+	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
+
+# .venv is (re)built when missing, when its Python is broken, or when the lock or pyproject changed.
+env: $(STAMP)
+$(STAMP): requirements.lock pyproject.toml
+	@if ! [ -x $(PY) ] || ! $(PY) -c 'import sys' 2>/dev/null; then \
+	  echo "Creating $(VENV) with $(PYTHON)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; (v != (3, 11)) and print(f"warning: the lock was made with Python 3.11, .venv has {v[0]}.{v[1]}")'
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+test: env unit nbval
+
+unit: env
+	$(NB_ENV) $(PY) -m pytest tests
+
+nbval: env
+	$(NB_ENV) $(PY) -m pytest --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
+
+book: env
+	$(NB_ENV) $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+execute: env
+	$(NB_ENV) $(PY) scripts/book_tools.py execute $(NB)
+
+benchmark: env
+	$(PY) benchmarks/speed.py
+
+lock:
+	rm -rf _build/lockenv
+	$(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/python -m pip install --quiet --disable-pip-version-check ".[book,test]"
+	( echo "# Exact versions the published book was built and tested with (make lock)."; \
+	  _build/lockenv/bin/python -m pip freeze --disable-pip-version-check --exclude-editable | grep -v '^deeplinear' ) > requirements.lock
+	$(PY) scripts/book_tools.py sync-env || python3 scripts/book_tools.py sync-env
+	rm -rf _build/lockenv
+
+clean:
+	rm -rf _build

@@ -1,0 +1,345 @@
+"""Layer structures: linear subspaces of matrices with an orthogonal basis.
+
+A layer with structure S is W = sum_j c_j A_j, and gradient descent runs on the
+coefficients c (Paper: Definition 4). By Theorem 2 this is projected gradient
+descent on W, with the projection scaled by ||A_j||^2 in each basis direction
+when the basis is orthogonal but not orthonormal (Paper: footnote 3).
+
+All methods broadcast over leading axes, so stacked ensembles (S, m, n) and
+coefficients (S, r) work unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Structure", "Convolution", "Toeplitz", "Sparse", "RandomSubspace"]
+
+
+def _array(x, name: str, min_ndim: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {x.shape}")
+    return x
+
+
+class Structure:
+    """A layer structure given by an explicit orthogonal basis.
+
+    Parameters
+    ----------
+    basis : array_like, shape (r, m, n)
+        Mutually orthogonal, non-zero matrices A_1..A_r (Frobenius inner product).
+
+    Paper: Definition 4; Theorem 2 and footnote 3.
+    """
+
+    def __init__(self, basis) -> None:
+        basis = np.array(basis, dtype=np.float64)
+        if basis.ndim != 3 or basis.shape[0] < 1:
+            raise ValueError(f"basis must have shape (r, m, n) with r >= 1, got {basis.shape}")
+        flat = basis.reshape(basis.shape[0], -1)
+        gram = flat @ flat.T
+        norms2 = np.diag(gram).copy()
+        if np.any(norms2 <= 0):
+            raise ValueError("basis must consist of non-zero matrices")
+        off = gram - np.diag(norms2)
+        if np.max(np.abs(off)) > 1e-10 * np.max(norms2):
+            raise ValueError("basis must be orthogonal: its Gram matrix has off-diagonal entries")
+        self._basis = basis
+        self._norms2 = norms2
+
+    # -- description -------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(m, n): the shape of the matrices in S."""
+        return tuple(self._basis.shape[1:])
+
+    @property
+    def dim(self) -> int:
+        """r: the dimension of S."""
+        return int(self._basis.shape[0])
+
+    @property
+    def basis(self) -> np.ndarray:
+        """The orthogonal basis, shape (r, m, n)."""
+        return self._basis
+
+    @property
+    def norms2(self) -> np.ndarray:
+        """||A_j||_F^2, shape (r,)."""
+        return self._norms2
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"{type(self).__name__}(r={self.dim}, shape=({m}, {n}))"
+
+    # -- checks ------------------------------------------------------------
+    def _coef(self, c) -> np.ndarray:
+        c = _array(c, "c", 1)
+        if c.shape[-1] != self.dim:
+            raise ValueError(f"c must have shape (..., {self.dim}), got {c.shape}")
+        return c
+
+    def _mat(self, W, name: str = "W", side: str = "mn") -> np.ndarray:
+        W = _array(W, name, 2)
+        m, n = self.shape
+        want = {"mn": (m, n), "m": m, "n": n}[side]
+        got = W.shape[-2:] if side == "mn" else W.shape[-2]
+        if got != want:
+            expect = f"(..., {m}, {n})" if side == "mn" else f"(..., {want}, N)"
+            raise ValueError(f"{name} must have shape {expect}, got {W.shape}")
+        return W
+
+    # -- the two primitives (dense here; overridden by pattern structures) --
+    def _matrix(self, c: np.ndarray) -> np.ndarray:
+        return np.tensordot(c, self._basis, axes=([-1], [0]))
+
+    def _adjoint(self, G: np.ndarray) -> np.ndarray:
+        r = self.dim
+        flat = G.reshape(*G.shape[:-2], -1)
+        return flat @ self._basis.reshape(r, -1).T
+
+    # -- public API --------------------------------------------------------
+    def matrix(self, c) -> np.ndarray:
+        """sum_j c_j A_j: coefficients (..., r) -> matrices (..., m, n)."""
+        return self._matrix(self._coef(c))
+
+    def adjoint(self, G) -> np.ndarray:
+        """<A_j, G>_F: matrices (..., m, n) -> (..., r).
+
+        The gradient with respect to the coefficients when G = dL/dW (Paper: Theorem 2).
+        """
+        return self._adjoint(self._mat(G, "G"))
+
+    def coefficients(self, W) -> np.ndarray:
+        """<A_j, W>_F / ||A_j||^2: (..., m, n) -> (..., r); inverts `matrix` on S."""
+        return self._adjoint(self._mat(W)) / self.norms2
+
+    def project(self, G, scaled: bool = True) -> np.ndarray:
+        """Projection onto S, (..., m, n) -> (..., m, n).
+
+        scaled=True is Theorem 2's pi_S with footnote 3's scaling, sum_j <A_j, G> A_j (the
+        matrix update made by gradient descent on the coefficients); scaled=False is the
+        orthogonal projection sum_j <A_j, G> / ||A_j||^2 A_j.
+        """
+        a = self._adjoint(self._mat(G, "G"))
+        return self._matrix(a if scaled else a / self.norms2)
+
+    def contains(self, W, tol: float = 1e-10) -> bool:
+        """Whether W (every W of a stack (..., m, n)) lies in S, up to tol * ||W||_F."""
+        W = self._mat(W)
+        res = W - self._matrix(self._adjoint(W) / self.norms2)
+        return bool(np.all(np.linalg.norm(res, axis=(-2, -1))
+                           <= tol * np.linalg.norm(W, axis=(-2, -1))))
+
+    def apply(self, c, A) -> np.ndarray:
+        """matrix(c) @ A: (..., r), (..., n, N) -> (..., m, N)."""
+        return self._apply(self._coef(c), self._mat(A, "A", "n"))
+
+    def apply_transpose(self, c, D) -> np.ndarray:
+        """matrix(c)^T @ D: (..., r), (..., m, N) -> (..., n, N)."""
+        return self._apply_transpose(self._coef(c), self._mat(D, "D", "m"))
+
+    def outer_adjoint(self, D, A) -> np.ndarray:
+        """adjoint(D @ A^T): (..., m, N), (..., n, N) -> (..., r).
+
+        The coefficient gradient of a layer with output gradient D and input A (Paper: Theorem 2).
+        """
+        D, A = self._mat(D, "D", "m"), self._mat(A, "A", "n")
+        if D.shape[-1] != A.shape[-1]:
+            raise ValueError(f"D and A must have the same number of columns N, got {D.shape} and {A.shape}")
+        return self._outer_adjoint(D, A)
+
+    def _apply(self, c, A):
+        return self._matrix(c) @ A
+
+    def _apply_transpose(self, c, D):
+        return np.swapaxes(self._matrix(c), -1, -2) @ D
+
+    def _outer_adjoint(self, D, A):
+        return self._adjoint(D @ np.swapaxes(A, -1, -2))
+
+
+class _Pattern(Structure):
+    """A structure whose basis matrices are 0/1 matrices with disjoint supports.
+
+    Stored as the flat positions of the support and the basis index of each position,
+    so that neither `matrix` nor `adjoint` ever forms the (r, m, n) basis.
+    """
+
+    def __init__(self, shape: tuple[int, int], labels: np.ndarray) -> None:
+        # labels: (m, n) ints, -1 outside the support, j for entries of A_j.
+        flat = labels.ravel()
+        pos = np.flatnonzero(flat >= 0)
+        lab = flat[pos]
+        order = np.argsort(lab, kind="stable")
+        self._shape = (int(shape[0]), int(shape[1]))
+        self._pos, self._lab = pos, lab
+        self._pos_sorted = pos[order]
+        counts = np.bincount(lab, minlength=int(lab.max()) + 1)
+        self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self._norms2 = counts.astype(np.float64)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def dim(self) -> int:
+        return int(self._norms2.shape[0])
+
+    @property
+    def basis(self) -> np.ndarray:
+        """The basis, shape (r, m, n), built on demand (not used by the fast paths)."""
+        return self._matrix(np.eye(self.dim))
+
+    def _matrix(self, c):
+        m, n = self._shape
+        out = np.zeros((*c.shape[:-1], m * n))
+        out[..., self._pos] = c[..., self._lab]
+        return out.reshape(*c.shape[:-1], m, n)
+
+    def _adjoint(self, G):
+        flat = G.reshape(*G.shape[:-2], -1)[..., self._pos_sorted]
+        return np.add.reduceat(flat, self._starts, axis=-1)
+
+
+class Toeplitz(_Pattern):
+    """k x k Toeplitz matrices; coefficient j is the diagonal W[i, i+o], o = j - (k-1).
+
+    Offsets run -(k-1)..(k-1) ascending, so r = 2k - 1 and ||A_j||^2 = k - |o|.
+    Paper: Section 6, Figure 2a.
+    """
+
+    def __init__(self, k: int) -> None:
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        self.k = int(k)
+        i, j = np.indices((self.k, self.k))
+        super().__init__((self.k, self.k), j - i + self.k - 1)
+
+    def __repr__(self) -> str:
+        return f"Toeplitz(k={self.k}): {self.dim}-dimensional subspace of {self.k}x{self.k} matrices"
+
+
+class Sparse(_Pattern):
+    """Matrices vanishing outside a boolean mask; one coefficient per True entry (row-major).
+
+    The basis E_{ab} is orthonormal, so both projections coincide. Paper: Section 5.1.
+    """
+
+    def __init__(self, mask) -> None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.ndim != 2 or not mask.any():
+            raise ValueError("mask must be a 2-D boolean array with at least one True entry, "
+                             f"got dtype {mask.dtype} and shape {mask.shape}")
+        self.mask = mask.copy()
+        labels = np.full(mask.shape, -1, dtype=np.intp)
+        labels[mask] = np.arange(int(mask.sum()))
+        super().__init__(mask.shape, labels)
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"Sparse(mask {m}x{n}): {self.dim}-dimensional subspace of {m}x{n} matrices"
+
+
+class Convolution(_Pattern):
+    """One s x s filter on p x p images, stride 1, zero padding (s-1)/2.
+
+    Images are flattened row-major to p^2 vectors; the filter acts as PyTorch's Conv2d
+    (cross-correlation, no flip): out[i, j] = sum_{a,b} f[a, b] in[i+a-h, j+b-h], h = (s-1)/2.
+    Coefficient a*s + b is the tap f[a, b]; its basis matrix is a shift matrix with
+    ||A_j||^2 = number of output positions where that tap sees the image.
+    Paper: Section 5.1 and Appendix I.
+    """
+
+    def __init__(self, p: int, s: int) -> None:
+        for name, v in (("p", p), ("s", s)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if s % 2 == 0 or s > 2 * p - 1:
+            raise ValueError(f"s must be odd with 1 <= s <= 2p-1 = {2 * p - 1}, got {s}")
+        self.p, self.s, self.h = int(p), int(s), (int(s) - 1) // 2
+        oi, oj = np.divmod(np.arange(p * p), p)  # output pixel (row, col)
+        da = oi[None, :] - oi[:, None] + self.h    # input row - output row + h
+        db = oj[None, :] - oj[:, None] + self.h
+        inside = (da >= 0) & (da < s) & (db >= 0) & (db < s)
+        super().__init__((p * p, p * p), np.where(inside, da * s + db, -1))
+
+    def __repr__(self) -> str:
+        p, s = self.p, self.s
+        return (f"Convolution(p={p}, s={s}): {s * s}-dimensional subspace of "
+                f"{p * p}x{p * p} matrices ({p}x{p} images, {s}x{s} filter)")
+
+    def kernel(self, c) -> np.ndarray:
+        """The filter as an image: coefficients (..., s^2) -> (..., s, s)."""
+        c = self._coef(c)
+        return c.reshape(*c.shape[:-1], self.s, self.s)
+
+    # Direct shifted sums on (..., p, p, N) views; never forms the p^2 x p^2 matrix.
+    def _taps(self):
+        for a in range(self.s):
+            for b in range(self.s):
+                yield a * self.s + b, a, b
+
+    def _pad(self, X):
+        p, h = self.p, self.h
+        X = X.reshape(*X.shape[:-2], p, p, X.shape[-1])
+        widths = [(0, 0)] * (X.ndim - 3) + [(h, h), (h, h), (0, 0)]
+        return np.pad(X, widths)
+
+    def _apply(self, c, A):
+        p, Ap = self.p, self._pad(A)
+        lead = np.broadcast_shapes(c.shape[:-1], A.shape[:-2])
+        out = np.zeros((*lead, p, p, A.shape[-1]))
+        for j, a, b in self._taps():
+            out += c[..., j, None, None, None] * Ap[..., a:a + p, b:b + p, :]
+        return out.reshape(*lead, p * p, A.shape[-1])
+
+    def _apply_transpose(self, c, D):
+        p, s, Dp = self.p, self.s, self._pad(D)
+        lead = np.broadcast_shapes(c.shape[:-1], D.shape[:-2])
+        out = np.zeros((*lead, p, p, D.shape[-1]))
+        for j, a, b in self._taps():  # correlation with the flipped filter
+            out += c[..., j, None, None, None] * Dp[..., s - 1 - a:s - 1 - a + p, s - 1 - b:s - 1 - b + p, :]
+        return out.reshape(*lead, p * p, D.shape[-1])
+
+    def _outer_adjoint(self, D, A):
+        p, Ap = self.p, self._pad(A)
+        D = D.reshape(*D.shape[:-2], p, p, D.shape[-1])
+        lead = np.broadcast_shapes(D.shape[:-3], A.shape[:-2])
+        out = np.empty((*lead, self.dim))
+        for j, a, b in self._taps():
+            out[..., j] = np.einsum("...ijn,...ijn->...", D, Ap[..., a:a + p, b:b + p, :])
+        return out
+
+
+class RandomSubspace(Structure):
+    """A uniformly random r-dimensional subspace of m x n matrices, orthonormal basis.
+
+    Parameters
+    ----------
+    m, n : int
+        Matrix shape.
+    r : int
+        Dimension, 1 <= r <= m*n.
+    rng : numpy.random.Generator
+
+    Used for the phase diagram over (n, r) of Paper: Theorem 3 / Proposition 4.
+    """
+
+    def __init__(self, m: int, n: int, r: int, rng: np.random.Generator) -> None:
+        for name, v in (("m", m), ("n", n), ("r", r)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if r > m * n:
+            raise ValueError(f"r must satisfy 1 <= r <= m*n = {m * n}, got {r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        q, _ = np.linalg.qr(rng.standard_normal((m * n, r)))
+        super().__init__(q.T.reshape(r, m, n))
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"RandomSubspace(m={m}, n={n}, r={self.dim}): orthonormal basis"

@@ -1,0 +1,358 @@
+"""The theory in code: usSVD, aligned networks, Theorem 1's data condition, Corollary 1's singular
+value dynamics, Proposition 1's learning rate, and Ji & Telgarsky's maximum-margin separator.
+
+Shapes follow the package convention: ``W_i`` is ``(k_i, k_{i-1})``, data ``X`` is ``(k_0, n)`` and
+``Y`` is ``(k_d, n)`` (samples are columns), the loss is ``L = ||Y - W_d...W_1 X||_F^2 / (2n)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.linalg import null_space
+from scipy.optimize import linprog, nnls
+
+
+def _matrix(A, name: str, rows: int | None = None) -> np.ndarray:
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or (rows is not None and A.shape[0] != rows) or not np.isfinite(A).all():
+        want = f"({rows}, n)" if rows is not None else "2-D"
+        raise ValueError(f"{name} must be a finite {want} array, got shape {A.shape}")
+    return A
+
+
+def _vector(a, name: str, length: int) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != (length,) or not np.isfinite(a).all():
+        raise ValueError(f"{name} must be a finite array of shape ({length},), got shape {a.shape}")
+    return a
+
+
+def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An unsorted, signed SVD ``A = U Sigma V^T`` (Definition 1).
+
+    Without ``rng`` this is the ordinary full SVD. With ``rng``, the singular triplets are put in a
+    random order and given random signs (``sigma_j u_j v_j^T = (-sigma_j)(-u_j) v_j^T``), and the
+    null-space columns are shuffled too: order and signs in a usSVD are free.
+
+    Parameters
+    ----------
+    A : ndarray (m, n)
+    rng : numpy Generator, optional
+
+    Returns
+    -------
+    U : ndarray (m, m), orthonormal.
+    Sigma : ndarray (m, n), rectangular diagonal, entries of any sign and order.
+    V : ndarray (n, n), orthonormal.
+
+    Paper: Definition 1.
+    """
+    A = _matrix(A, "A")
+    m, n = A.shape
+    U, s, Vt = np.linalg.svd(A)
+    V, r = Vt.T, s.size
+    if rng is not None:
+        perm, sign, flip = rng.permutation(r), rng.choice([-1.0, 1.0], r), rng.choice([-1.0, 1.0], r)
+        U[:, :r], V[:, :r], s = U[:, perm] * (sign * flip), V[:, perm] * flip, s[perm] * sign
+        U[:, r:] = U[:, r + rng.permutation(m - r)] * rng.choice([-1.0, 1.0], m - r)
+        V[:, r:] = V[:, r + rng.permutation(n - r)] * rng.choice([-1.0, 1.0], n - r)
+    Sigma = np.zeros((m, n))
+    Sigma[np.arange(r), np.arange(r)] = s
+    return U, Sigma, V
+
+
+def random_orthogonal(k: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-distributed orthonormal matrix ``(k, k)`` (QR of a Gaussian, signs fixed by R's diagonal)."""
+    if not isinstance(k, Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    Q, R = np.linalg.qr(rng.standard_normal((k, k)))
+    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+
+
+def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """An aligned network ``W_i = Q_i Sigma_i Q_{i-1}^T`` (Definition 2).
+
+    Then ``V_1 = Q_0``, ``U_i = V_{i+1} = Q_i`` and ``U_d = Q_d``.
+
+    Parameters
+    ----------
+    bases : list of d+1 orthonormal arrays ``Q_i`` of shape (k_i, k_i), i = 0..d.
+    sigmas : list of d 1-D arrays; ``sigmas[i-1]`` has length ``min(k_i, k_{i-1})`` and fills the
+        diagonal of ``Sigma_i`` (signed, any order).
+
+    Returns
+    -------
+    Ws : list of d arrays (k_i, k_{i-1}).
+
+    Paper: Definition 2, eq. (3).
+    """
+    Qs = [np.asarray(Q, dtype=np.float64) for Q in bases]
+    if len(Qs) < 2:
+        raise ValueError(f"bases must hold d+1 >= 2 orthonormal matrices, got {len(Qs)}")
+    for i, Q in enumerate(Qs):
+        if Q.ndim != 2 or Q.shape[0] != Q.shape[1] or not np.isfinite(Q).all():
+            raise ValueError(f"bases[{i}] must be a finite square (k_{i}, k_{i}) array, got {Q.shape}")
+        if np.abs(Q.T @ Q - np.eye(len(Q))).max() > 1e-8:
+            raise ValueError(f"bases[{i}] must be orthonormal (Q^T Q = I to 1e-8)")
+    if len(sigmas) != len(Qs) - 1:
+        raise ValueError(f"sigmas must hold d = {len(Qs) - 1} arrays, got {len(sigmas)}")
+    Ws = []
+    for i in range(1, len(Qs)):
+        r = min(len(Qs[i]), len(Qs[i - 1]))
+        s = _vector(sigmas[i - 1], f"sigmas[{i - 1}]", r)
+        Ws.append((Qs[i][:, :r] * s) @ Qs[i - 1][:, :r].T)
+    return Ws
+
+
+def _theorem1_matrices(X, Y) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    X = _matrix(X, "X")
+    Y = _matrix(Y, "Y")
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"Y must have n = {X.shape[1]} columns like X, got shape {Y.shape}")
+    A, B = X @ X.T, Y @ X.T
+    C = B.T @ B
+    AC = A @ C
+    scale = np.linalg.norm(A) * np.linalg.norm(C)
+    rel = np.linalg.norm(AC - AC.T) / scale if scale > 0 else 0.0
+    return A, B, C, float(rel)
+
+
+def alignment_invariant(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> bool:
+    """Theorem 1's data condition: orthonormal ``U, V`` exist with ``U^T Y X^T V`` and ``V^T X X^T V`` diagonal.
+
+    Checked as: ``A = X X^T`` commutes with ``C = X Y^T Y X^T``, i.e.
+    ``||AC - CA||_F / (||A||_F ||C||_F) <= tol``. For ``k_0 != k_d``, "diagonal" for the
+    ``(k_d, k_0)`` matrix ``U^T Y X^T V`` means rectangular diagonal.
+
+    Proof of the equivalence (``B = Y X^T``, so ``C = B^T B``).
+    (=>) If ``V^T A V`` is diagonal and ``U^T B V = D`` is rectangular diagonal, then
+    ``V^T C V = D^T U^T U D = D^T D`` is diagonal, so ``A`` and ``C`` are both diagonal in the
+    basis ``V`` and commute.
+    (<=) Commuting symmetric matrices are simultaneously orthogonally diagonalisable (``C`` maps
+    each eigenspace of ``A`` into itself; diagonalise it there): take ``V`` with ``V^T A V`` and
+    ``V^T C V = diag(c)`` diagonal. The columns ``b_j = B v_j`` are then mutually orthogonal with
+    ``||b_j||^2 = c_j``; at most ``rank B <= min(k_0, k_d)`` are nonzero, and reordering the columns
+    of ``V`` (which keeps both matrices diagonal) puts them first. Set ``u_j = b_j / ||b_j||`` for
+    those and complete to an orthonormal ``U`` of ``R^{k_d}``. Then
+    ``(U^T B V)_{lj} = u_l^T b_j = ||b_j|| delta_{lj}``, which is (rectangular) diagonal.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n)
+    Y : ndarray (k_d, n)
+    tol : float, tolerance on the relative commutator norm.
+
+    Returns
+    -------
+    bool
+
+    Paper: Theorem 1 (square case; the non-square case is its Appendix D version).
+    """
+    return _theorem1_matrices(X, Y)[3] <= tol
+
+
+def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal ``U (k_d, k_d)``, ``V (k_0, k_0)`` witnessing Theorem 1's condition.
+
+    ``V`` diagonalises ``X X^T`` and, within each cluster of (numerically) equal eigenvalues, also
+    ``X Y^T Y X^T``; columns are ordered by decreasing ``||Y X^T v_j||``; ``U`` comes from the
+    normalised ``Y X^T v_j`` as in the proof in :func:`alignment_invariant`. The off-diagonal parts
+    of ``V^T X X^T V`` and ``U^T Y X^T V`` are then small, about the square root of the relative
+    commutator (rounding for exact data), relative to the matrices' norms.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n)
+    Y : ndarray (k_d, n)
+    tol : float, tolerance on the relative commutator, as in :func:`alignment_invariant`.
+
+    Returns
+    -------
+    U : ndarray (k_d, k_d), orthonormal.
+    V : ndarray (k_0, k_0), orthonormal.
+
+    Raises
+    ------
+    ValueError
+        When the condition fails (``X X^T`` and ``X Y^T Y X^T`` do not commute to ``tol``).
+
+    Paper: Theorem 1.
+    """
+    A, B, C, rel = _theorem1_matrices(X, Y)
+    if rel > tol:
+        raise ValueError(f"X, Y fail Theorem 1's condition: X X^T and X Y^T Y X^T do not commute "
+                         f"(relative commutator {rel:.2e} > tol = {tol:.1e})")
+    lam, Q = np.linalg.eigh(A)
+    width = max(np.sqrt(rel), 1e-8) * max(abs(lam).max(), np.finfo(float).tiny)
+    V = np.empty_like(Q)
+    for idx in np.split(np.arange(len(lam)), np.flatnonzero(np.diff(lam) > width) + 1):
+        Qc = Q[:, idx]
+        V[:, idx] = Qc @ np.linalg.eigh(Qc.T @ C @ Qc)[1]
+    BV = B @ V
+    c = np.linalg.norm(BV, axis=0)
+    order = np.argsort(-c, kind="stable")
+    V, BV, c = V[:, order], BV[:, order], c[order]
+    p = int(np.sum(c[: min(B.shape)] > 1e-8 * max(c.max(initial=0.0), np.finfo(float).tiny)))
+    if p == 0:
+        return np.eye(B.shape[0]), V
+    P, _, Rt = np.linalg.svd(BV[:, :p] / c[:p], full_matrices=False)
+    Up = P @ Rt  # nearest orthonormal columns to the normalised b_j
+    return np.hstack([Up, null_space(Up.T)]), V
+
+
+def _positive_number(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a positive number, got {x!r}")
+    return float(x)
+
+
+def _dynamics_inputs(sigmas0, lam, lam_prime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = np.asarray(sigmas0, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] < 1 or s.shape[1] < 1 or not np.isfinite(s).all():
+        raise ValueError(f"sigmas0 must be a finite array of shape (d, r), got shape {s.shape}")
+    r = s.shape[1]
+    return s, _vector(lam, "lam", r), _vector(lam_prime, "lam_prime", r)
+
+
+def singular_value_dynamics(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, *,
+                            lr: float, steps: int, n: int) -> np.ndarray:
+    """Gradient descent on the top-r singular values of a strongly aligned network (Corollary 1).
+
+    Under strong alignment ``W_i = U_i Sigma_i V_i^T`` with fixed bases, eq. (5) gives, mode by mode,
+    ``sigma_i <- sigma_i + (lr / n) * prod_{j != i} sigma_j * (lam' - prod_j sigma_j * lam)``.
+    Erratum: the paper prints eq. (6) with the product over all ``j`` (an extra factor
+    ``sigma_i``); differentiating eq. (5) gives the product over ``j != i``, implemented here
+    (computed with prefix and suffix products, so a zero ``sigma`` is handled without division).
+
+    Parameters
+    ----------
+    sigmas0 : ndarray (d, r), ``sigmas0[i-1, k]`` = k-th singular value of ``W_i`` in the aligned basis.
+    lam : ndarray (r,), ``diag(V^T X X^T V)[:r]``.
+    lam_prime : ndarray (r,), ``diag(U^T Y X^T V)[:r]``.
+    lr : float > 0, learning rate gamma.
+    steps : int >= 0, number of gradient steps.
+    n : int >= 1, number of samples (the loss is ``||Y - f(X)||_F^2 / (2n)``).
+
+    Returns
+    -------
+    ndarray (steps + 1, d, r), the trajectory, initial values first.
+
+    Paper: Corollary 1, eqs. (5)-(6).
+    """
+    s, lam, lam_prime = _dynamics_inputs(sigmas0, lam, lam_prime)
+    lr = _positive_number(lr, "lr")
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    d, r = s.shape
+    traj = np.empty((steps + 1, d, r))
+    traj[0] = s
+    prefix, suffix = np.ones((d + 1, r)), np.ones((d + 1, r))
+    for t in range(steps):
+        s = traj[t]
+        np.cumprod(s, axis=0, out=prefix[1:])               # prefix[i] = prod_{j < i}
+        suffix[:d] = np.cumprod(s[::-1], axis=0)[::-1]      # suffix[i] = prod_{j >= i}
+        traj[t + 1] = s + (lr / n) * prefix[:d] * suffix[1:] * (lam_prime - prefix[d] * lam)
+    return traj
+
+
+def prop1_learning_rate(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, n: int) -> float:
+    """Proposition 1's learning rate ``(n ln 2 / d) * min sigma_k(W_i^(0))^2 lam_k / lam'_k^2``.
+
+    The statement leaves the layer index ``i`` free; we take the minimum over layers ``i`` and
+    modes ``k`` (the conservative reading).
+
+    Parameters
+    ----------
+    sigmas0 : ndarray (d, r), initial singular values in the aligned basis.
+    lam : ndarray (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    lam_prime : ndarray (r,), ``diag(U^T Y X^T V)[:r]``.
+    n : int >= 1, number of samples.
+
+    Returns
+    -------
+    float, the largest learning rate the proposition allows.
+
+    Raises
+    ------
+    ValueError
+        When a hypothesis fails: some ``sigma_k(W_i^(0)) <= 0``, some ``lam_k <= 0``, or
+        ``prod_i sigma_k(W_i^(0)) >= lam'_k / lam_k`` for some ``k``.
+
+    Paper: Proposition 1.
+    """
+    s, lam, lam_prime = _dynamics_inputs(sigmas0, lam, lam_prime)
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if np.any(s <= 0):
+        raise ValueError("sigmas0: Proposition 1 needs sigma_k(W_i^(0)) > 0 for all i, k")
+    if np.any(lam <= 0):
+        raise ValueError("lam: Proposition 1 needs lam_k > 0 for all k")
+    bad = np.flatnonzero(s.prod(axis=0) >= lam_prime / lam)
+    if bad.size:
+        raise ValueError(f"sigmas0, lam, lam_prime: Proposition 1 needs prod_i sigma_k(W_i^(0)) < "
+                         f"lam'_k / lam_k for all k; fails for k = {bad.tolist()}")
+    d = s.shape[0]
+    return float(n * np.log(2) / d * np.min(s**2 * lam / lam_prime**2))
+
+
+def max_margin(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Hard-margin separator through the origin: ``u = argmax_{||u||=1} min_i y_i <u, x_i>``.
+
+    Solves ``min ||w||^2 s.t. y_i w^T x_i >= 1`` as a least-distance program via non-negative
+    least squares (Lawson & Hanson, ch. 23), then polishes: on the support set ``S`` it takes the
+    minimum-norm ``w`` with ``y_i w^T x_i = 1`` (which lies in the span of the ``y_i x_i``), and keeps
+    it if it is primal feasible and dual feasible (``w = sum_S alpha_i y_i x_i`` with
+    ``alpha >= 0``). Then ``u = w / ||w||`` and ``gamma = 1 / ||w||``.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n), samples as columns.
+    y : ndarray (n,) or (1, n), labels in {-1, +1}.
+
+    Returns
+    -------
+    u : ndarray (k_0,), unit vector (Ji & Telgarsky's u-bar).
+    gamma : float, the maximum margin.
+
+    Raises
+    ------
+    ValueError
+        When the data are not linearly separable through the origin.
+
+    Paper: Ji & Telgarsky, Section 2 (gamma and u-bar), Theorem 2.2.
+    """
+    X = _matrix(X, "X")
+    k0, n = X.shape
+    y = np.asarray(y, dtype=np.float64)
+    if n < 1 or y.shape not in ((n,), (1, n)) or not np.isin(y, (-1.0, 1.0)).all():
+        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, "
+                         f"got shape {y.shape}")
+    Z = X * y.reshape(n)                                   # columns z_i = y_i x_i
+    feas = linprog(np.zeros(k0), A_ub=-Z.T, b_ub=-np.ones(n), bounds=(None, None), method="highs")
+    if feas.status == 2:
+        raise ValueError("X, y: the data are not linearly separable through the origin "
+                         "(no w with y_i <w, x_i> > 0 for all i)")
+    E = np.vstack([Z, np.ones((1, n))])
+    f = np.zeros(k0 + 1)
+    f[-1] = 1.0
+    beta, _ = nnls(E, f)
+    res = E @ beta - f
+    w = -res[:k0] / res[k0]
+    support = np.flatnonzero(beta > 0)
+    if support.size:
+        ZS = Z[:, support]
+        wp = np.linalg.lstsq(ZS.T, np.ones(support.size), rcond=None)[0]
+        dual_gap = nnls(ZS, wp)[1]
+        if np.min(Z.T @ wp) >= 1 - 1e-12 and dual_gap <= 1e-10 * np.linalg.norm(wp):
+            w = wp
+    norm = np.linalg.norm(w)
+    return w / norm, float(1.0 / norm)

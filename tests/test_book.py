@@ -1,0 +1,174 @@
+"""The book's configuration, citation metadata, environment and chapter conventions."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from book_tools import toc_notebooks  # noqa: E402
+
+CHAPTERS = toc_notebooks()
+
+
+def _pins(lines):
+    pins = {}
+    for line in lines:
+        line = line.strip()
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_citation_cff_is_valid():
+    schema = json.loads((ROOT / "tests/data/cff-schema-1.2.0.json").read_text())
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).validate(cff)
+    titles = {ref["title"] for ref in cff["references"]}
+    assert "On Alignment in Deep Linear Neural Networks" in titles
+    assert "Gradient descent aligns the layers of deep linear networks" in titles
+
+
+def test_cff_schema_rejects_a_broken_citation():
+    """The validation above can fail: a record without authors is refused."""
+    schema = json.loads((ROOT / "tests/data/cff-schema-1.2.0.json").read_text())
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    del cff["authors"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(schema).validate(cff)
+
+
+def test_zenodo_metadata_matches_citation():
+    zenodo = json.loads((ROOT / ".zenodo.json").read_text())
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert zenodo["title"] == cff["title"]
+    assert zenodo["version"] == cff["version"]
+    assert zenodo["license"] == cff["license"] == "MIT"
+    assert zenodo["creators"]
+
+
+def test_environment_yml_has_exactly_the_lock_pins():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    deps = env["dependencies"]
+    assert "python=3.11" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert "-e ." in pip_section
+    lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
+    assert _pins(pip_section) == lock
+
+
+def test_lock_and_pyproject_pin_jupyter_book_1():
+    lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
+    assert lock["jupyter-book"].startswith("1.")
+    assert '"jupyter-book>=1.0.4,<2"' in (ROOT / "pyproject.toml").read_text()
+    for needed in ("numpy", "scipy", "matplotlib", "seaborn", "papermill", "pytest", "nbval",
+                   "hypothesis", "tqdm", "myst-nb", "sphinx-proof", "sphinxcontrib-bibtex"):
+        assert needed in lock, needed
+
+
+def test_book_config():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["only_build_toc_files"] is True
+    assert {"dollarmath", "amsmath"} <= set(config["parse"]["myst_enable_extensions"])
+    assert "sphinx_proof" in config["sphinx"]["extra_extensions"]
+    assert config["bibtex_bibfiles"] == ["references.bib"]
+    assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+    assert config["execute"]["allow_errors"] is False
+
+
+def test_every_toc_entry_exists():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
+    for name in files:
+        assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), name
+    assert CHAPTERS, "no chapter notebook in _toc.yml"
+
+
+def test_cited_keys_exist_in_references_bib():
+    keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
+    texts = [p.read_text() for p in (ROOT / "book").glob("*.md")] + [
+        "\n".join(c.source for c in nbformat.read(p, 4).cells if c.cell_type == "markdown")
+        for p in CHAPTERS
+    ]
+    cited = set()
+    for text in texts:
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+            cited.update(k.strip() for k in group.split(","))
+    assert cited, "no citation found"
+    assert cited <= keys, f"missing from references.bib: {sorted(cited - keys)}"
+
+
+def _parameters(nb) -> tuple[int, dict[str, object]]:
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "a chapter needs exactly one cell tagged 'parameters'"
+    index = tagged[0]
+    values = {}
+    for node in ast.parse(nb.cells[index].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, "one assignment per line"
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return index, values
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    index, values = _parameters(nb)
+    assert values, "the parameters cell declares no parameter"
+    for line in nb.cells[index].source.strip().splitlines():
+        assert "#" in line, f"parameter line without a comment giving meaning and range: {line!r}"
+    after = nb.cells[index + 1]
+    assert after.cell_type == "code" and "validation" in after.metadata.get("tags", [])
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert None not in counts, "commit chapters executed (make execute)"
+    assert counts == sorted(counts), "cells were executed out of order"
+    assert not any(o.output_type == "error" for c in code for o in c.outputs)
+    preset = ROOT / "book/presets" / path.stem / "paper.yaml"
+    assert preset.exists(), f"missing preset {preset}"
+    assert set(yaml.safe_load(preset.read_text())) <= set(values)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_validation_cell_names_each_bad_parameter(path):
+    """Setting any one parameter to nonsense makes the validation cell raise, naming it."""
+    nb = nbformat.read(path, as_version=4)
+    index, values = _parameters(nb)
+    prelude = [c.source for c in nb.cells[:index] if c.cell_type == "code"]
+    for name in values:
+        namespace: dict[str, object] = {}
+        for source in prelude:
+            exec(compile(source, str(path), "exec"), namespace)
+        exec(compile(nb.cells[index].source, str(path), "exec"), namespace)
+        namespace[name] = "not a valid value"
+        with pytest.raises(ValueError, match=re.escape(name)):
+            exec(compile(nb.cells[index + 1].source, str(path), "exec"), namespace)
+
+
+def test_nbval_really_compares_outputs(tmp_path):
+    """A stale output (code changed, notebook not re-executed) fails nbval in strict mode."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(round(0.1 + 0.2, 3))")
+    cell.execution_count = 1
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="0.3\n")]
+    nb.cells = [cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    good, stale = tmp_path / "good.ipynb", tmp_path / "stale.ipynb"
+    nbformat.write(nb, good)
+    cell.source = "print(round(0.1 + 0.2, 3) * 2)"
+    nbformat.write(nb, stale)
+    cmd = [sys.executable, "-m", "pytest", "-q", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+           "--nbval-sanitize-with", str(ROOT / "tests/nbval_sanitize.cfg")]
+    assert subprocess.run([*cmd, str(good)], capture_output=True, cwd=tmp_path).returncode == 0
+    assert subprocess.run([*cmd, str(stale)], capture_output=True, cwd=tmp_path).returncode != 0
