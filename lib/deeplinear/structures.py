@@ -16,6 +16,12 @@ import numpy as np
 __all__ = ["Structure", "Convolution", "Toeplitz", "Sparse", "RandomSubspace"]
 
 
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
 def _array(x, name: str, min_ndim: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < min_ndim:
@@ -70,9 +76,12 @@ class Structure:
         """||A_j||_F^2, shape (r,)."""
         return self._norms2
 
+    def _name(self) -> str:
+        return f"{type(self).__name__}(basis of shape {self.basis.shape})"
+
     def __repr__(self) -> str:
         m, n = self.shape
-        return f"{type(self).__name__}(r={self.dim}, shape=({m}, {n}))"
+        return f"{self._name()}: {self.dim}-dimensional subspace of {m}x{n} matrices"
 
     # -- checks ------------------------------------------------------------
     def _coef(self, c) -> np.ndarray:
@@ -148,7 +157,8 @@ class Structure:
         """
         D, A = self._mat(D, "D", "m"), self._mat(A, "A", "n")
         if D.shape[-1] != A.shape[-1]:
-            raise ValueError(f"D and A must have the same number of columns N, got {D.shape} and {A.shape}")
+            raise ValueError("D and A must have the same number of columns N, "
+                             f"got {D.shape} and {A.shape}")
         return self._outer_adjoint(D, A)
 
     def _apply(self, c, A):
@@ -213,14 +223,12 @@ class Toeplitz(_Pattern):
     """
 
     def __init__(self, k: int) -> None:
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}")
-        self.k = int(k)
+        self.k = _positive_int(k, "k")
         i, j = np.indices((self.k, self.k))
         super().__init__((self.k, self.k), j - i + self.k - 1)
 
-    def __repr__(self) -> str:
-        return f"Toeplitz(k={self.k}): {self.dim}-dimensional subspace of {self.k}x{self.k} matrices"
+    def _name(self) -> str:
+        return f"Toeplitz(k={self.k})"
 
 
 class Sparse(_Pattern):
@@ -239,9 +247,8 @@ class Sparse(_Pattern):
         labels[mask] = np.arange(int(mask.sum()))
         super().__init__(mask.shape, labels)
 
-    def __repr__(self) -> str:
-        m, n = self.shape
-        return f"Sparse(mask {m}x{n}): {self.dim}-dimensional subspace of {m}x{n} matrices"
+    def _name(self) -> str:
+        return f"Sparse(mask with {self.dim} of {self.mask.size} entries)"
 
 
 class Convolution(_Pattern):
@@ -255,22 +262,18 @@ class Convolution(_Pattern):
     """
 
     def __init__(self, p: int, s: int) -> None:
-        for name, v in (("p", p), ("s", s)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        p, s = _positive_int(p, "p"), _positive_int(s, "s")
         if s % 2 == 0 or s > 2 * p - 1:
             raise ValueError(f"s must be odd with 1 <= s <= 2p-1 = {2 * p - 1}, got {s}")
-        self.p, self.s, self.h = int(p), int(s), (int(s) - 1) // 2
+        self.p, self.s, self.h = p, s, (s - 1) // 2
         oi, oj = np.divmod(np.arange(p * p), p)  # output pixel (row, col)
         da = oi[None, :] - oi[:, None] + self.h    # input row - output row + h
         db = oj[None, :] - oj[:, None] + self.h
         inside = (da >= 0) & (da < s) & (db >= 0) & (db < s)
         super().__init__((p * p, p * p), np.where(inside, da * s + db, -1))
 
-    def __repr__(self) -> str:
-        p, s = self.p, self.s
-        return (f"Convolution(p={p}, s={s}): {s * s}-dimensional subspace of "
-                f"{p * p}x{p * p} matrices ({p}x{p} images, {s}x{s} filter)")
+    def _name(self) -> str:
+        return f"Convolution(p={self.p}, s={self.s}; {self.p}x{self.p} images, {self.s}x{self.s} filter)"
 
     def kernel(self, c) -> np.ndarray:
         """The filter as an image: coefficients (..., s^2) -> (..., s, s)."""
@@ -289,21 +292,21 @@ class Convolution(_Pattern):
         widths = [(0, 0)] * (X.ndim - 3) + [(h, h), (h, h), (0, 0)]
         return np.pad(X, widths)
 
-    def _apply(self, c, A):
-        p, Ap = self.p, self._pad(A)
-        lead = np.broadcast_shapes(c.shape[:-1], A.shape[:-2])
-        out = np.zeros((*lead, p, p, A.shape[-1]))
+    def _correlate(self, c, X, flip: bool):
+        """sum over taps of c_j times the shifted image; flip=True applies the transpose."""
+        p, last, Xp = self.p, self.s - 1, self._pad(X)
+        lead = np.broadcast_shapes(c.shape[:-1], X.shape[:-2])
+        out = np.zeros((*lead, p, p, X.shape[-1]))
         for j, a, b in self._taps():
-            out += c[..., j, None, None, None] * Ap[..., a:a + p, b:b + p, :]
-        return out.reshape(*lead, p * p, A.shape[-1])
+            a, b = (last - a, last - b) if flip else (a, b)
+            out += c[..., j, None, None, None] * Xp[..., a:a + p, b:b + p, :]
+        return out.reshape(*lead, p * p, X.shape[-1])
 
-    def _apply_transpose(self, c, D):
-        p, s, Dp = self.p, self.s, self._pad(D)
-        lead = np.broadcast_shapes(c.shape[:-1], D.shape[:-2])
-        out = np.zeros((*lead, p, p, D.shape[-1]))
-        for j, a, b in self._taps():  # correlation with the flipped filter
-            out += c[..., j, None, None, None] * Dp[..., s - 1 - a:s - 1 - a + p, s - 1 - b:s - 1 - b + p, :]
-        return out.reshape(*lead, p * p, D.shape[-1])
+    def _apply(self, c, A):
+        return self._correlate(c, A, flip=False)
+
+    def _apply_transpose(self, c, D):  # the transpose correlates with the flipped filter
+        return self._correlate(c, D, flip=True)
 
     def _outer_adjoint(self, D, A):
         p, Ap = self.p, self._pad(A)
@@ -330,9 +333,7 @@ class RandomSubspace(Structure):
     """
 
     def __init__(self, m: int, n: int, r: int, rng: np.random.Generator) -> None:
-        for name, v in (("m", m), ("n", n), ("r", r)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        m, n, r = _positive_int(m, "m"), _positive_int(n, "n"), _positive_int(r, "r")
         if r > m * n:
             raise ValueError(f"r must satisfy 1 <= r <= m*n = {m * n}, got {r}")
         if not isinstance(rng, np.random.Generator):
@@ -340,6 +341,6 @@ class RandomSubspace(Structure):
         q, _ = np.linalg.qr(rng.standard_normal((m * n, r)))
         super().__init__(q.T.reshape(r, m, n))
 
-    def __repr__(self) -> str:
+    def _name(self) -> str:
         m, n = self.shape
-        return f"RandomSubspace(m={m}, n={n}, r={self.dim}): orthonormal basis"
+        return f"RandomSubspace(m={m}, n={n}, r={self.dim}; orthonormal)"

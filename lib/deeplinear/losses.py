@@ -1,0 +1,196 @@
+"""Loss functions of the network output ``F = f(X)``: each returns its value and ``dL/dF``.
+
+A loss is a callable ``loss_fn(F, Y) -> (value, dL/dF)`` with ``F`` of shape ``(k_d, n)`` (value a
+float) or stacked ``(S, k_d, n)`` (value of shape ``(S,)``, one per network); ``dL/dF`` has ``F``'s
+shape. The four named losses below and `MatrixSensing` follow this protocol, and so may a user's own.
+
+Paper: Radhakrishnan et al., eq. (2) and Section 4.2; Ji & Telgarsky, Section 2 (the risk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = ["LOSSES", "squared", "logistic", "exponential", "cross_entropy", "MatrixSensing"]
+
+LossFn = Callable[[np.ndarray, np.ndarray], tuple]
+
+
+def _mean_cols(v: np.ndarray) -> np.ndarray | float:
+    """Sum over the last two axes divided by the number of columns n; a float for 2-D input."""
+    out = v.sum(axis=(-2, -1)) / v.shape[-1]
+    return float(out) if v.ndim == 2 else out
+
+
+def squared(F: np.ndarray, Y: np.ndarray) -> tuple:
+    """Squared loss ``(1/2n) sum_j ||y_j - f(x_j)||^2`` and its gradient ``(F - Y) / n``.
+
+    Parameters
+    ----------
+    F : ndarray (k_d, n) or (S, k_d, n), the network outputs.
+    Y : ndarray (k_d, n), the targets.
+
+    Returns
+    -------
+    value : float or ndarray (S,);  dF : ndarray, F's shape.
+
+    Paper: eq. (2) with the squared loss.
+    """
+    R = F - Y
+    return 0.5 * _mean_cols(R * R), R / F.shape[-1]
+
+
+def logistic(F: np.ndarray, Y: np.ndarray) -> tuple:
+    """Logistic loss ``(1/n) sum_j log(1 + exp(-y_j f(x_j)))``, stable for any margin.
+
+    Parameters
+    ----------
+    F : ndarray (1, n) or (S, 1, n), the network outputs.
+    Y : ndarray (1, n), labels +-1.
+
+    Returns
+    -------
+    value : float or ndarray (S,);  dF : ndarray, F's shape, ``-y sigmoid(-y f) / n``.
+
+    Paper: Ji & Telgarsky, the risk with ``l(z) = log(1 + exp(-z))`` (Assumption 1.1).
+    """
+    Z = Y * F
+    return _mean_cols(np.logaddexp(0.0, -Z)), -Y * expit(-Z) / F.shape[-1]
+
+
+def exponential(F: np.ndarray, Y: np.ndarray) -> tuple:
+    """Exponential loss ``(1/n) sum_j exp(-y_j f(x_j))``.
+
+    Parameters
+    ----------
+    F : ndarray (1, n) or (S, 1, n), the network outputs.
+    Y : ndarray (1, n), labels +-1.
+
+    Returns
+    -------
+    value : float or ndarray (S,);  dF : ndarray, F's shape, ``-y exp(-y f) / n``.
+
+    Paper: Ji & Telgarsky, the risk with ``l(z) = exp(-z)`` (Assumption 1.1).
+    """
+    E = np.exp(-(Y * F))
+    return _mean_cols(E), -Y * E / F.shape[-1]
+
+
+def cross_entropy(F: np.ndarray, Y: np.ndarray) -> tuple:
+    """Mean softmax cross-entropy ``(1/n) sum_j [logsumexp(f(x_j)) - <y_j, f(x_j)>]``, stable.
+
+    Parameters
+    ----------
+    F : ndarray (k_d, n) or (S, k_d, n), the logits, one column per sample.
+    Y : ndarray (k_d, n), one-hot columns.
+
+    Returns
+    -------
+    value : float or ndarray (S,);  dF : ndarray, F's shape, ``(softmax(F) - Y) / n``.
+
+    Paper: eq. (2) with ``l`` the cross-entropy (used for the MNIST classifier).
+    """
+    m = F.max(axis=-2, keepdims=True)
+    E = np.exp(F - m)
+    s = E.sum(axis=-2, keepdims=True)
+    value = _mean_cols(m + np.log(s)) - _mean_cols(F * Y)
+    return value, (E / s - Y) / F.shape[-1]
+
+
+LOSSES: dict[str, LossFn] = {"squared": squared, "logistic": logistic,
+                             "exponential": exponential, "cross_entropy": cross_entropy}
+
+
+class MatrixSensing:
+    """Matrix sensing loss ``(1/2n) sum_i (y_i - Tr(M_i^T F))^2`` of the end-to-end matrix ``F``.
+
+    Train or evaluate it with ``X = None`` (the identity ``I_k``), so that ``F = W_d ... W_1``;
+    the ``Y`` argument of the protocol is ignored.
+
+    Parameters
+    ----------
+    M : ndarray (n, k, k), the measurement matrices M_i.
+    y : ndarray (n,), the observations y_i = Tr(M_i^T X*).
+
+    Paper: Section 4.2, matrix sensing.
+    """
+
+    def __init__(self, M, y) -> None:
+        M = np.array(M, dtype=np.float64)
+        if M.ndim != 3 or M.shape[1] != M.shape[2] or M.shape[0] < 1:
+            raise ValueError(f"M must have shape (n, k, k) with n >= 1, got {M.shape}")
+        y = np.array(y, dtype=np.float64)
+        if y.shape != (M.shape[0],):
+            raise ValueError(f"y must have shape ({M.shape[0]},) to match M, got {y.shape}")
+        if not (np.isfinite(M).all() and np.isfinite(y).all()):
+            raise ValueError("M and y must contain only finite entries")
+        self.M, self.y = M, y
+        self._flat = M.reshape(M.shape[0], -1)
+
+    @property
+    def k(self) -> int:
+        """The side k of the sensed k x k matrix."""
+        return int(self.M.shape[1])
+
+    def __repr__(self) -> str:
+        return f"MatrixSensing(n={self.M.shape[0]}, k={self.k})"
+
+    def validate(self, out_shape: tuple[int, int], Y) -> None:
+        """Check that the network output F has shape (k, k) (rows k_d, columns n of X)."""
+        if tuple(out_shape) != (self.k, self.k):
+            raise ValueError(f"loss=MatrixSensing needs a network output of shape ({self.k}, {self.k}): "
+                             f"k_d = {self.k} and X = None (the identity I_{self.k}); got output shape "
+                             f"{tuple(out_shape)}")
+
+    def residuals(self, F: np.ndarray) -> np.ndarray:
+        """``y_i - Tr(M_i^T F)``: F (k, k) or (S, k, k) -> (n,) or (S, n)."""
+        return self.y - F.reshape(*F.shape[:-2], -1) @ self._flat.T
+
+    def __call__(self, F: np.ndarray, Y=None) -> tuple:
+        r = self.residuals(F)
+        n = self.y.shape[0]
+        value = 0.5 * (r * r).sum(axis=-1) / n
+        dF = -(r @ self._flat).reshape(F.shape) / n
+        return (float(value) if F.ndim == 2 else value), dF
+
+
+def _labels_pm1(Y: np.ndarray, loss: str) -> None:
+    if Y.shape[0] != 1:
+        raise ValueError(f"Y must have shape (1, n) for loss={loss!r} (one output, labels +-1), "
+                         f"got {Y.shape}")
+    if not np.all(np.abs(Y) == 1):
+        raise ValueError(f"Y must contain labels +1 or -1 for loss={loss!r}")
+
+
+def resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | None]:
+    """Validate ``loss`` and ``Y`` for a network with output shape ``(k_d, n)``.
+
+    Returns the loss callable and ``Y`` as a float64 array (passed through unchanged for a
+    user callable, which validates its own ``Y``).
+    """
+    if callable(loss):
+        check = getattr(loss, "validate", None)
+        if check is not None:
+            check(out_shape, Y)
+        return loss, Y
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)} or a callable (F, Y) -> (value, dL/dF), "
+                         f"got {loss!r}")
+    try:
+        Y = np.asarray(Y, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"Y must be an array of shape {tuple(out_shape)}") from err
+    if Y.shape != tuple(out_shape):
+        raise ValueError(f"Y must have shape (k_d, n) = {tuple(out_shape)}, got {Y.shape}")
+    if not np.isfinite(Y).all():
+        raise ValueError("Y must contain only finite entries")
+    if loss in ("logistic", "exponential"):
+        _labels_pm1(Y, loss)
+    elif loss == "cross_entropy":
+        if not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=0) == 1)):
+            raise ValueError("Y must have one-hot columns (entries 0/1, one 1 per column) "
+                             "for loss='cross_entropy'")
+    return LOSSES[loss], Y

@@ -1,0 +1,180 @@
+"""The book's look and its recurring figures (matplotlib + seaborn).
+
+Steps are plotted as step + 1 on a logarithmic axis, so the initial state (step 0) appears
+at x = 1 instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.axes import Axes
+
+__all__ = ["set_theme", "plot_alignment", "plot_singular_values", "FIGURE_DPI"]
+
+FIGURE_DPI = 110
+_RC = {
+    "figure.dpi": FIGURE_DPI,
+    "savefig.dpi": 2 * FIGURE_DPI,
+    "figure.figsize": (6.4, 4.0),
+    "figure.constrained_layout.use": True,
+    "axes.titlesize": 13,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "lines.linewidth": 1.8,
+}
+_METRICS = ("alignment", "invariance")
+_STYLES = ("-", "--", ":", "-.")
+
+
+def set_theme() -> None:
+    """Apply the book's theme: seaborn "whitegrid", "colorblind" palette, web dpi.
+
+    Idempotent: calling it again gives the same rcParams. Call it in each chapter's first cell.
+    """
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", rc=_RC)
+
+
+def _xsteps(steps, T: int, what: str) -> np.ndarray:
+    steps = np.asarray(steps, dtype=np.float64)
+    if steps.ndim != 1 or steps.shape[0] != T:
+        raise ValueError(f"steps for {what} must have shape ({T},), got {steps.shape}")
+    if np.any(steps < 0):
+        raise ValueError("steps must be non-negative")
+    return steps + 1.0
+
+
+def _summary(values: np.ndarray, stacked: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre line and band (T,) of a metric (T, ...) or stacked (T, S, ...).
+
+    Unstacked: mean over the remaining axes, band min..max. Stacked: each network's mean
+    over interfaces, then the median over S with band min..max over S.
+    """
+    T = values.shape[0]
+    if stacked:
+        per_net = values.reshape(T, values.shape[1], -1).mean(axis=2)
+        return np.median(per_net, axis=1), per_net.min(axis=1), per_net.max(axis=1)
+    flat = values.reshape(T, -1)
+    return flat.mean(axis=1), flat.min(axis=1), flat.max(axis=1)
+
+
+def _line_with_band(ax: Axes, x, values, stacked, label, color, linestyle="-"):
+    centre, lo, hi = _summary(values, stacked)
+    (line,) = ax.plot(x, centre, color=color, linestyle=linestyle, label=label)
+    if not np.allclose(lo, hi):
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
+    return line
+
+
+def plot_alignment(history: Any, ax: Axes | None = None, *, title: str | None = None,
+                   per_interface: bool = False) -> Axes:
+    """Alignment and invariance against step + 1 (log x), loss on a twin log axis.
+
+    Parameters
+    ----------
+    history : object with attributes
+        ``steps`` (T,); ``loss`` (T,) or, for a stack of S networks, (T, S); ``metrics``, a
+        dict with keys such as "alignment" (T, d-1) or (T, S, d-1) and "invariance"
+        (T, d) or (T, S, d). Metrics recorded on their own schedule are placed at
+        ``history.metric_steps`` (T_m,) when that attribute exists.
+    ax : matplotlib Axes, optional
+    title : str, optional
+    per_interface : bool
+        One line per interface/layer instead of the mean with a min-max band (for stacks,
+        each line is the median over networks).
+
+    Returns
+    -------
+    Axes holding the metrics; the loss is on its twin (``ax.figure.axes``). A stack is drawn
+    as the median over networks with a min-max band. Paper: Section 6, Figures 1-2.
+    """
+    ax = plt.gca() if ax is None else ax
+    loss = np.asarray(history.loss, dtype=np.float64)
+    stacked = loss.ndim == 2
+    metrics = getattr(history, "metrics", {}) or {}
+    palette = sns.color_palette("colorblind")
+    handles, vmin, vmax = [], 0.0, 1.0
+    for i, name in enumerate(n for n in _METRICS if n in metrics):
+        values = np.asarray(metrics[name], dtype=np.float64)
+        T = values.shape[0]
+        src = history.steps
+        if len(np.asarray(src)) != T and hasattr(history, "metric_steps"):
+            src = history.metric_steps
+        x = _xsteps(src, T, f"metric {name!r}")
+        vmin, vmax = min(vmin, float(np.nanmin(values))), max(vmax, float(np.nanmax(values)))
+        if per_interface and values.ndim == (3 if stacked else 2):
+            lines = np.median(values, axis=1) if stacked else values
+            for j in range(lines.shape[1]):
+                handles += ax.plot(x, lines[:, j], color=palette[i], alpha=0.9,
+                                   linestyle=_STYLES[j % len(_STYLES)], label=f"{name} {j + 1}")
+        else:
+            handles.append(_line_with_band(ax, x, values, stacked, name, palette[i]))
+    ax.set_xscale("log")
+    ax.set_xlabel("step + 1")
+    ax.set_ylabel("alignment / invariance")
+    if handles:
+        ax.set_ylim(vmin - 0.03, vmax + 0.03)
+    twin = ax.twinx()
+    handles.append(_line_with_band(twin, _xsteps(history.steps, loss.shape[0], "loss"), loss,
+                                   stacked, "loss", "0.35", linestyle="--"))
+    twin.set_yscale("log")
+    twin.set_ylabel("loss")
+    twin.grid(False)
+    ax.set_zorder(twin.get_zorder() + 1)  # metrics and legend above the loss curve
+    ax.patch.set_visible(False)
+    ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="best")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_singular_values(traj, ax: Axes | None = None, *, steps=None,
+                         labels: Sequence[str] | None = None) -> Axes:
+    """Singular-value trajectories against step + 1 (log x).
+
+    Parameters
+    ----------
+    traj : array_like (T, r) or (T, d, r)
+        Singular values at each recorded step; (T, d, r) draws layer i in colour i.
+    steps : array_like (T,), optional
+        The recorded steps (default 0..T-1).
+    labels : sequence of str, optional
+        One per singular value for (T, r), one per layer for (T, d, r)
+        (default "σ_k" and "layer i").
+
+    Returns
+    -------
+    Axes. Paper: Corollary 1, eq. (6).
+    """
+    traj = np.asarray(traj, dtype=np.float64)
+    if traj.ndim not in (2, 3):
+        raise ValueError(f"traj must have shape (T, r) or (T, d, r), got {traj.shape}")
+    T = traj.shape[0]
+    x = _xsteps(np.arange(T) if steps is None else steps, T, "traj")
+    groups = traj[:, None, :] if traj.ndim == 2 else traj  # (T, d, r)
+    d, r = groups.shape[1:]
+    n_labels = r if traj.ndim == 2 else d
+    if labels is not None and len(labels) != n_labels:
+        raise ValueError(f"labels must have {n_labels} entries, got {len(labels)}")
+    ax = plt.gca() if ax is None else ax
+    palette = sns.color_palette("colorblind", max(n_labels, 1))
+    for i in range(d):
+        for k in range(r):
+            if traj.ndim == 2:
+                colour, label = palette[k % len(palette)], labels[k] if labels else f"σ_{k + 1}"
+            else:
+                colour = palette[i % len(palette)]
+                label = (labels[i] if labels else f"layer {i + 1}") if k == 0 else "_nolegend_"
+            ax.plot(x, groups[:, i, k], color=colour, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("step + 1")
+    ax.set_ylabel("singular value")
+    if n_labels <= 12:
+        ax.legend(loc="best")
+    return ax
