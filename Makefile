@@ -14,7 +14,7 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env test unit nbval book execute lock benchmark clean
+.PHONY: help env test unit nbval book execute lock benchmark clean reproduce
 
 help:
 	@echo "make book       set up, execute every chapter, build the website into _build/html"
@@ -22,6 +22,7 @@ help:
 	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
 	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
+	@echo "make reproduce  rerun every chapter with PRESET=book or PRESET=paper into _build/reproduce/"
 	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
 
 # .venv is (re)built when missing, when its Python is broken, or when the lock or pyproject changed.
@@ -64,3 +65,10 @@ lock:
 
 clean:
 	rm -rf _build
+
+# Rerun every chapter through papermill with a preset (book: the defaults; paper: the papers' settings),
+# in parallel, into _build/reproduce/$(PRESET)/ with claims.json; the committed chapters are not touched.
+PRESET ?= book
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+reproduce: env
+	$(NB_ENV) $(PY) -m deeplinear.run --all --preset $(PRESET) --jobs $(JOBS)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import nbformat
+import papermill
 import pytest
 import yaml
 
@@ -128,6 +129,7 @@ def test_chapter_conventions(path):
     assert values, "the parameters cell declares no parameter"
     for line in nb.cells[index].source.strip().splitlines():
         assert "#" in line, f"parameter line without a comment giving meaning and range: {line!r}"
+    assert set(papermill.inspect_notebook(str(path))) == set(values), "papermill must see every parameter"
     after = nb.cells[index + 1]
     assert after.cell_type == "code" and "validation" in after.metadata.get("tags", [])
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]

@@ -194,3 +194,80 @@ def resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | N
             raise ValueError("Y must have one-hot columns (entries 0/1, one 1 per column) "
                              "for loss='cross_entropy'")
     return LOSSES[loss], Y
+
+
+# -- kernels for the trainer: value(F), then grad(lr) writes lr * dL/dF into their buffer `out` --
+class _Kernel:
+    """Any loss callable; `value` keeps dL/dF for `grad`."""
+
+    def __init__(self, fn: LossFn, Y, shape: tuple[int, ...]) -> None:
+        self.fn, self.Y, self.out = fn, Y, np.zeros(shape)
+        self.dF, self.stacked = self.out, len(shape) == 3
+
+    def value(self, F: np.ndarray):
+        v, self.dF = self.fn(F, self.Y)
+        return np.asarray(v, dtype=np.float64) if self.stacked else float(v)
+
+    def grad(self, lr) -> None:
+        np.multiply(self.dF, lr, out=self.out)
+
+
+class _SquaredKernel(_Kernel):
+    """Squared loss with the residual kept in `out` (no allocation per step)."""
+
+    def __init__(self, Y: np.ndarray, shape: tuple[int, ...]) -> None:
+        super().__init__(squared, Y, shape)
+        self.flat = self.out.reshape(shape[0], -1) if self.stacked else self.out.reshape(-1)
+        self.half_inv_n, self.inv_n = 0.5 / shape[-1], 1.0 / shape[-1]
+
+    def value(self, F: np.ndarray):
+        np.subtract(F, self.Y, out=self.out)
+        r = self.flat
+        return (np.einsum("ij,ij->i", r, r) if self.stacked else float(r @ r)) * self.half_inv_n
+
+    def grad(self, lr) -> None:
+        np.multiply(self.out, lr * self.inv_n, out=self.out)
+
+
+class _GramKernel(_Kernel):
+    """Squared loss as a function of the end-to-end matrix P, through C = X X^T and B = Y X^T.
+
+    ``(1/2n)||P X - Y||^2 = (1/2n)(||Y||^2 - 2<P, B> + <P C, P>)`` with gradient ``(P C - B)/n``:
+    an exact rewrite, cheaper when n > k_0. Where cancellation would cost accuracy (the value
+    below 1e-4 of its terms), the value is recomputed from the residual ``P X - Y``.
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, shape: tuple[int, ...]) -> None:
+        super().__init__(squared, Y, shape)
+        self.X, self.C, self.B = X, X @ X.T, Y @ X.T
+        self.yy, self.n = float(np.sum(Y * Y)), X.shape[1]
+        self.PC = np.empty(shape)
+        self.rows = (self.PC.size // shape[-1], shape[-1])   # P as one matrix for one product with C
+
+    def _dots(self, A: np.ndarray, B: np.ndarray):
+        if self.stacked:
+            return np.einsum("ij,ij->i", A.reshape(A.shape[0], -1), B.reshape(B.shape[0], -1))
+        return float(A.reshape(-1) @ B.reshape(-1))
+
+    def value(self, P: np.ndarray):
+        np.dot(P.reshape(self.rows), self.C, out=self.PC.reshape(self.rows))
+        t1, t2 = self._dots(P, self.B), self._dots(self.PC, P)
+        v = self.yy - 2.0 * t1 + t2
+        if np.any(v < 1e-4 * (self.yy + 2.0 * np.abs(t1) + t2)):
+            R = P @ self.X - self.Y
+            v = self._dots(R, R)
+        return v * (0.5 / self.n)
+
+    def grad(self, lr) -> None:
+        np.subtract(self.PC, self.B, out=self.out)
+        np.multiply(self.out, lr / self.n, out=self.out)
+
+
+def _kernel(fn: LossFn, X: np.ndarray | None, Y, out_shape: tuple[int, ...]) -> tuple[_Kernel, bool]:
+    """The trainer's kernel for `fn` and the output shape lead + (k_d, n); the flag says whether
+    the network runs on the identity instead of X (always when X is None)."""
+    if fn is squared and X is not None and X.shape[1] > 2 * X.shape[0]:
+        return _GramKernel(X, Y, (*out_shape[:-1], X.shape[0])), True
+    if fn is squared:
+        return _SquaredKernel(Y, out_shape), X is None
+    return _Kernel(fn, Y, out_shape), X is None

@@ -74,6 +74,22 @@ def _setup(Ws, X, Y, loss, copy: bool = False):
     return layers, S, X, fn, Y
 
 
+def _forward(layers: list[np.ndarray], X: np.ndarray | None) -> list[np.ndarray]:
+    acts = [np.eye(layers[0].shape[-1]) if X is None else X]
+    for W in layers:
+        acts.append(W @ acts[-1])
+    return acts
+
+
+def _backward(layers: list[np.ndarray], acts: list[np.ndarray], D: np.ndarray) -> list[np.ndarray]:
+    grads = [D] * len(layers)
+    for i in range(len(layers) - 1, -1, -1):
+        grads[i] = D @ np.swapaxes(acts[i], -1, -2)
+        if i:
+            D = np.swapaxes(layers[i], -1, -2) @ D
+    return grads
+
+
 def end_to_end(Ws: Sequence[np.ndarray]) -> np.ndarray:
     """The end-to-end matrix ``W_d ... W_1``.
 
@@ -83,15 +99,15 @@ def end_to_end(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Returns
     -------
-    ndarray (k_d, k_0) or (S, k_d, k_0).
+    ndarray (k_d, k_0) or (S, k_d, k_0), a new array.
 
     Paper: eq. (1).
     """
     layers, _ = _network(Ws)
-    P = layers[0]
+    P = layers[0].copy()
     for W in layers[1:]:
         P = W @ P
-    return P.copy() if len(layers) == 1 else P
+    return P
 
 
 def forward(Ws: Sequence[np.ndarray], X: np.ndarray | None) -> list[np.ndarray]:
@@ -104,21 +120,17 @@ def forward(Ws: Sequence[np.ndarray], X: np.ndarray | None) -> list[np.ndarray]:
 
     Returns
     -------
-    list of d + 1 arrays; ``A_i`` has shape (k_i, n) or (S, k_i, n) (``A_0`` is X itself).
+    list of d + 1 arrays; ``A_i`` has shape (k_i, n) or (S, k_i, n); ``A_0`` is X (or ``I_{k_0}``).
 
     Paper: eq. (1).
     """
     layers, _ = _network(Ws)
-    X = _inputs(X, layers[0].shape[-1])
-    acts = [np.eye(layers[0].shape[-1]) if X is None else X]
-    for W in layers:
-        acts.append(W @ acts[-1])
-    return acts
+    return _forward(layers, _inputs(X, layers[0].shape[-1]))
 
 
 def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np.ndarray
              ) -> list[np.ndarray]:
-    """Back-propagate ``dL/dF`` through the network: ``dL/dW_i = D_i A_{i-1}^T``, ``D_{i-1} = W_i^T D_i``.
+    """Back-propagate ``dL/dF``: ``dL/dW_i = D_i A_{i-1}^T`` with ``D_d = dL/dF``, ``D_{i-1} = W_i^T D_i``.
 
     Parameters
     ----------
@@ -128,22 +140,18 @@ def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np
 
     Returns
     -------
-    list of d arrays, ``dL/dW_i`` with the shapes of ``Ws``.
+    list of d arrays ``dL/dW_i``, with the shapes of ``Ws``.
 
-    Paper: eq. (2); the gradient of Corollary 1, eq. (5), before alignment is assumed.
+    Paper: eq. (2); Corollary 1, eq. (5) is its aligned special case.
     """
     layers, _ = _network(Ws)
-    if len(activations) != len(layers) + 1:
-        raise ValueError(f"activations must hold d + 1 = {len(layers) + 1} arrays, got {len(activations)}")
+    acts = [np.asarray(A, dtype=np.float64) for A in activations]
+    if len(acts) != len(layers) + 1:
+        raise ValueError(f"activations must hold d + 1 = {len(layers) + 1} arrays, got {len(acts)}")
     D = np.asarray(dF, dtype=np.float64)
-    if D.shape != np.shape(activations[-1]):
-        raise ValueError(f"dF must have the shape of the output {np.shape(activations[-1])}, got {D.shape}")
-    grads = [np.empty(0)] * len(layers)
-    for i in range(len(layers) - 1, -1, -1):
-        grads[i] = D @ np.swapaxes(np.asarray(activations[i]), -1, -2)
-        if i:
-            D = np.swapaxes(layers[i], -1, -2) @ D
-    return grads
+    if D.shape != acts[-1].shape:
+        raise ValueError(f"dF must have the shape of the output, {acts[-1].shape}, got {D.shape}")
+    return _backward(layers, acts, D)
 
 
 def loss(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared") -> float | np.ndarray:
@@ -163,9 +171,8 @@ def loss(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared") -> f
 
     Paper: eq. (2).
     """
-    layers, S, X, fn, Y = _setup(Ws, X, Y, loss)
-    F = forward(layers, X)[-1]
-    return fn(F, Y)[0]
+    layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
+    return fn(_forward(layers, X)[-1], Y)[0]
 
 
 def gradients(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared") -> list[np.ndarray]:
@@ -179,7 +186,87 @@ def gradients(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared")
 
     Paper: eq. (2); Corollary 1, eq. (5) is its aligned special case.
     """
-    layers, S, X, fn, Y = _setup(Ws, X, Y, loss)
-    acts = forward(layers, X)
-    _, dF = fn(acts[-1], Y)
-    return backward(layers, acts, dF)
+    layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
+    acts = _forward(layers, X)
+    return _backward(layers, acts, fn(acts[-1], Y)[1])
+
+
+def _s_apply(s, c, A, out):
+    np.copyto(out, s.apply(c, A))
+
+
+def _s_apply_transpose(s, c, D, out):
+    np.copyto(out, s.apply_transpose(c, D))
+
+
+def _s_update(s, c, D, A):
+    np.subtract(c, s.outer_adjoint(D, A), out=c)
+
+
+def _product(W: np.ndarray, A: np.ndarray, out: np.ndarray) -> tuple:
+    """One op (func, args) writing W @ A into out: np.dot for 2-D, one flat np.dot for a stack
+    times a shared matrix, np.matmul for stack times stack."""
+    if W.ndim == 2:
+        return np.dot, (W, A, out)
+    if A.ndim == 2:
+        return np.dot, (W.reshape(-1, W.shape[-1]), A, out.reshape(-1, out.shape[-1]))
+    return np.matmul, (W, A, out)
+
+
+class _Stepper:
+    """Gradient descent with preallocated buffers: `forward()` returns the loss of the current
+    weights and keeps the activations; `step(lr)` back-propagates lr * dL/dF and updates in place.
+
+    `layers` are owned C-contiguous copies; `structures` has one entry per layer (None = dense),
+    and a structured layer is stored as its coefficients (Paper: Definition 4, Theorem 2).
+    """
+
+    def __init__(self, layers, X, fn, Y, structures) -> None:
+        lead = layers[0].shape[:-2]
+        n = layers[0].shape[-1] if X is None else X.shape[1]
+        self.kernel, identity = _losses._kernel(fn, X, Y, (*lead, layers[-1].shape[-2], n))
+        self.structures = structures
+        self.params = [W if s is None else np.array(s.coefficients(W), dtype=np.float64)
+                       for W, s in zip(layers, structures)]
+        A0 = np.ascontiguousarray(X) if not identity else None
+        if identity and structures[0] is not None:
+            A0 = np.eye(layers[0].shape[-1])
+        acts, self.fwd, self.bwd = [A0], [], []
+        for i, (p, s) in enumerate(zip(self.params, structures)):
+            if i == 0 and A0 is None:       # dense first layer on the identity: A_1 = W_1
+                acts.append(p)
+                continue
+            A = np.empty((*lead, layers[i].shape[-2], self.kernel.out.shape[-1]))
+            self.fwd.append((_s_apply, (s, p, acts[i], A)) if s is not None else _product(p, acts[i], A))
+            acts.append(A)
+        self.F = acts[-1]
+        D = self.kernel.out
+        for i in range(len(layers) - 1, -1, -1):
+            p, s, A = self.params[i], structures[i], acts[i]
+            Dprev = np.empty(acts[i].shape) if i else None
+            if i and s is not None:
+                self.bwd.append((_s_apply_transpose, (s, p, D, Dprev)))
+            elif i:
+                self.bwd.append(_product(np.swapaxes(p, -1, -2), D, Dprev))
+            if s is not None:
+                self.bwd.append((_s_update, (s, p, D, A)))
+            elif A is None:                 # dL/dW_1 = D_1 on the identity
+                self.bwd.append((np.subtract, (p, D, p)))
+            else:
+                G = np.empty(p.shape)
+                self.bwd += [_product(D, np.swapaxes(A, -1, -2), G), (np.subtract, (p, G, p))]
+            D = Dprev
+
+    def forward(self):
+        for f, args in self.fwd:
+            f(*args)
+        return self.kernel.value(self.F)
+
+    def step(self, lr) -> None:
+        self.kernel.grad(lr)
+        for f, args in self.bwd:
+            f(*args)
+
+    def weights(self) -> list[np.ndarray]:
+        """The current layers (the live arrays for dense layers)."""
+        return [p if s is None else s.matrix(p) for p, s in zip(self.params, self.structures)]

@@ -1,0 +1,209 @@
+"""Run the book's chapters through papermill.
+
+One chapter, with chosen parameters (unknown names are refused, unlike papermill's warning)::
+
+    python -m deeplinear.run 03-invariance-theorem -p seed 11 -p k 6 [-f preset.yaml] [-o out.ipynb]
+
+Every chapter of ``_toc.yml``, in parallel, with a preset (``make reproduce``)::
+
+    python -m deeplinear.run --all --preset book|paper [--jobs N]
+
+Outputs go under ``_build/`` (scratch space, rewritten freely); an explicit ``-o`` file that already exists
+is only replaced with ``--overwrite``, and the committed chapters in ``book/`` are never written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["declared_parameters", "run_chapter", "glued_values", "reproduce", "main"]
+
+
+def _papermill():
+    try:
+        import papermill
+    except ImportError as exc:  # pragma: no cover - papermill ships with the book and test extras
+        raise SystemExit("deeplinear.run needs papermill: pip install 'deeplinear[book]'") from exc
+    return papermill
+
+
+def chapters(root: Path) -> list[Path]:
+    """The ``.ipynb`` chapters listed in ``root/_toc.yml``, in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [toc["root"]] + [entry["file"] for entry in toc.get("chapters", [])]
+    return [root / f"{n}.ipynb" for n in names if (root / f"{n}.ipynb").exists()]
+
+
+def resolve_chapter(name: str, root: Path) -> Path:
+    """A chapter given as a path, a stem (``03-invariance-theorem``) or its number (``03``)."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.exists():
+        return path.resolve()
+    found = [p for p in chapters(root) if p.stem == name or p.stem.split("-")[0] == name]
+    if len(found) != 1:
+        valid = ", ".join(p.stem for p in chapters(root))
+        raise SystemExit(f"unknown chapter {name!r}; valid chapters: {valid}")
+    return found[0]
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """Name -> default of every parameter in the notebook's ``parameters`` cell."""
+    inferred = _papermill().inspect_notebook(str(notebook))
+    return {name: info["default"] for name, info in inferred.items()}
+
+
+def check_names(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Refuse parameter names the chapter does not declare, listing the valid ones."""
+    declared = declared_parameters(notebook)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise SystemExit(
+            f"{notebook.stem} has no parameter named {', '.join(map(repr, unknown))}; "
+            f"valid names: {', '.join(declared)}"
+        )
+
+
+def run_chapter(notebook: Path, output: Path, parameters: dict[str, Any]) -> float:
+    """Execute ``notebook`` with ``parameters`` into ``output``; return the wall time in seconds."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    _papermill().execute_notebook(
+        str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
+        progress_bar=False, kernel_name="python3",
+    )
+    return time.perf_counter() - start
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def glued_values(notebook: Path) -> dict[str, Any]:
+    """Name -> value of every number, boolean or text a notebook glued (figures are skipped)."""
+    nb = json.loads(notebook.read_text())
+    values = {}
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            data = out.get("data", {})
+            if name and not any(k.startswith("application/papermill.record/image") for k in data):
+                values[name] = _value(data.get("application/papermill.record/text/plain", ""))
+    return values
+
+
+def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float, str | None]:
+    start = time.perf_counter()
+    try:
+        run_chapter(Path(notebook), Path(output), parameters)
+    except Exception as exc:  # reported with the chapter, the others go on
+        error = getattr(exc, "evalue", None) or str(exc)
+        return time.perf_counter() - start, f"{type(exc).__name__}: {error}".strip()[:2000]
+    return time.perf_counter() - start, None
+
+
+def reproduce(root: Path, preset: str, jobs: int) -> int:
+    """Run every chapter with ``preset`` into ``_build/reproduce/<preset>/``; write ``claims.json``."""
+    from tqdm.auto import tqdm
+
+    out_dir = root / "_build" / "reproduce" / preset
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = {}
+    for nb in chapters(root):
+        parameters: dict[str, Any] = {}
+        if preset != "book":
+            preset_file = root / "book" / "presets" / nb.stem / f"{preset}.yaml"
+            if not preset_file.exists():
+                raise SystemExit(f"no preset {preset!r} for {nb.stem}: {preset_file} is missing")
+            parameters = yaml.safe_load(preset_file.read_text()) or {}
+            check_names(nb, parameters)
+        tasks[nb] = parameters
+    results: dict[str, dict[str, Any]] = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {
+            pool.submit(_job, str(nb), str(out_dir / nb.name), params): nb for nb, params in tasks.items()
+        }
+        with tqdm(total=len(futures), desc=f"reproduce ({preset})", unit="chapter") as bar:
+            for future in as_completed(futures):
+                nb = futures[future]
+                seconds, error = future.result()
+                results[nb.stem] = {"seconds": round(seconds, 1), "error": error}
+                bar.write(f"{'FAILED' if error else 'ok':>6}  {nb.stem:<40} {seconds:7.1f} s")
+                bar.update()
+    claims = {
+        "preset": preset,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.system()} ({os.cpu_count()} cores)",
+        "chapters": {},
+    }
+    for nb in tasks:
+        entry = dict(results[nb.stem], parameters=tasks[nb])
+        entry["values"] = {} if entry["error"] else glued_values(out_dir / nb.name)
+        claims["chapters"][nb.stem] = entry
+    (out_dir / "claims.json").write_text(json.dumps(claims, indent=2, default=str) + "\n")
+    failed = [name for name, r in results.items() if r["error"]]
+    for name in failed:
+        print(f"\n{name} failed:\n  {results[name]['error']}", file=sys.stderr)
+    print(f"\n{len(tasks) - len(failed)}/{len(tasks)} chapters ran; claims in {out_dir / 'claims.json'}")
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m deeplinear.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapter", nargs="?", help="chapter stem, number or path (omit with --all)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="set a parameter (VALUE is read as YAML)")
+    parser.add_argument("-f", "--parameters-file", type=Path, help="YAML file of parameters (a preset)")
+    parser.add_argument("-o", "--output", type=Path, help="output notebook (default _build/runs/CHAPTER.ipynb)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
+    parser.add_argument("--all", action="store_true", help="run every chapter (make reproduce)")
+    parser.add_argument("--preset", default="book", help="with --all: book (defaults) or paper")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="with --all: parallel chapters")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (holds _toc.yml)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root = args.root.resolve()
+    if not (root / "_toc.yml").exists():
+        raise SystemExit(f"{root} holds no _toc.yml: run from the book's root or pass --root")
+    if args.all:
+        if args.jobs < 1:
+            raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
+        return reproduce(root, args.preset, args.jobs)
+    if not args.chapter:
+        raise SystemExit("name a chapter (e.g. 01-alignment) or pass --all")
+    notebook = resolve_chapter(args.chapter, root)
+    parameters: dict[str, Any] = {}
+    if args.parameters_file:
+        parameters.update(yaml.safe_load(args.parameters_file.read_text()) or {})
+    parameters.update({name: yaml.safe_load(value) for name, value in args.parameter})
+    check_names(notebook, parameters)
+    output = args.output or root / "_build" / "runs" / notebook.name
+    output = output.resolve()
+    if output.parent == (root / "book").resolve() or output == notebook:
+        raise SystemExit(f"refusing to write into the committed chapters: {output}")
+    if args.output and output.exists() and not args.overwrite:
+        raise SystemExit(f"{output} exists; choose another -o or pass --overwrite")
+    seconds = run_chapter(notebook, output, parameters)
+    print(f"{notebook.stem}: ran in {seconds:.1f} s -> {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

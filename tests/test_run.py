@@ -1,0 +1,58 @@
+"""The chapter runner: refuses unknown parameters and never writes over what it should not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from deeplinear import run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_unknown_parameter_is_refused_with_the_valid_names():
+    with pytest.raises(SystemExit, match=r"no parameter named 'kk'; valid names: seed, k, depth"):
+        run.main(["01-alignment", "-p", "kk", "3", "--root", str(ROOT)])
+
+
+def test_unknown_chapter_lists_the_chapters():
+    with pytest.raises(SystemExit, match="valid chapters: .*01-alignment"):
+        run.main(["99-nothing", "--root", str(ROOT)])
+
+
+def test_existing_output_is_not_overwritten(tmp_path):
+    out = tmp_path / "mine.ipynb"
+    out.write_text("my own work")
+    with pytest.raises(SystemExit, match="exists"):
+        run.main(["01", "-p", "k", "3", "-o", str(out), "--root", str(ROOT)])
+    assert out.read_text() == "my own work"
+
+
+def test_refuses_to_write_into_the_book():
+    with pytest.raises(SystemExit, match="refusing"):
+        run.main(["01", "-o", str(ROOT / "book" / "01-alignment.ipynb"), "--overwrite", "--root", str(ROOT)])
+
+
+def test_values_are_read_as_yaml_and_glued_values_collected(tmp_path):
+    out = tmp_path / "o.ipynb"
+    assert run.main(["01", "-p", "k", "3", "-p", "depth", "2", "-o", str(out), "--root", str(ROOT)]) == 0
+    values = run.glued_values(out)
+    assert values["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)
+    assert "fig01_overlap" not in values  # figures are not claims
+
+
+def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
+    """A broken preset makes one chapter fail; the run still writes claims.json and exits non-zero."""
+    root = tmp_path / "book-root"
+    shutil.copytree(ROOT / "book", root / "book")
+    shutil.copy(ROOT / "_toc.yml", root / "_toc.yml")
+    for preset in (root / "book" / "presets").glob("*/paper.yaml"):
+        preset.write_text("seed: -1\n")  # out of range: every chapter's validation cell refuses it
+    assert run.reproduce(root, "paper", jobs=1) == 1
+    claims = json.loads((root / "_build/reproduce/paper/claims.json").read_text())
+    entry = claims["chapters"]["01-alignment"]
+    assert "seed must be an integer" in entry["error"]
+    assert entry["values"] == {}
