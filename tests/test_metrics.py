@@ -75,7 +75,7 @@ def test_alignment_gaussian_matches_reference_and_is_below_one(ks, seed):
     Ws = gaussian(ks, np.random.default_rng(seed))
     a = metrics.alignment(Ws)
     np.testing.assert_allclose(a, reference_alignment(Ws), atol=1e-12)
-    assert np.all(a < 1 - 1e-3) and np.all(a > 0)
+    assert np.all(a < 1 - 1e-6) and np.all(a > 0)
 
 
 @SETTINGS
