@@ -196,6 +196,11 @@ def resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | N
     return LOSSES[loss], Y
 
 
+def _rowdots(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of two (S, m) arrays (np.vecdot where numpy has it: twice as fast)."""
+    return np.vecdot(A, B) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", A, B)
+
+
 # -- kernels for the trainer: value(F), then grad(lr) writes lr * dL/dF into their buffer `out` --
 class _Kernel:
     """Any loss callable; `value` keeps dL/dF for `grad`."""
@@ -223,7 +228,7 @@ class _SquaredKernel(_Kernel):
     def value(self, F: np.ndarray):
         np.subtract(F, self.Y, out=self.out)
         r = self.flat
-        return (np.einsum("ij,ij->i", r, r) if self.stacked else float(r @ r)) * self.half_inv_n
+        return (_rowdots(r, r) if self.stacked else float(r @ r)) * self.half_inv_n
 
     def grad(self, lr) -> None:
         np.multiply(self.out, lr * self.inv_n, out=self.out)
@@ -245,9 +250,11 @@ class _GramKernel(_Kernel):
         self.rows = (self.PC.size // shape[-1], shape[-1])   # P as one matrix for one product with C
 
     def _dots(self, A: np.ndarray, B: np.ndarray):
-        if self.stacked:
-            return np.einsum("ij,ij->i", A.reshape(A.shape[0], -1), B.reshape(B.shape[0], -1))
-        return float(A.reshape(-1) @ B.reshape(-1))
+        """<A, B>_F per member; B may be shared (2-D)."""
+        if not self.stacked:
+            return float(A.reshape(-1) @ B.reshape(-1))
+        A = A.reshape(A.shape[0], -1)
+        return A @ B.reshape(-1) if B.ndim == 2 else _rowdots(A, B.reshape(B.shape[0], -1))
 
     def value(self, P: np.ndarray):
         np.dot(P.reshape(self.rows), self.C, out=self.PC.reshape(self.rows))

@@ -229,6 +229,7 @@ class _Stepper:
         self.params = [W if s is None else np.array(s.coefficients(W), dtype=np.float64)
                        for W, s in zip(layers, structures)]
         A0 = np.ascontiguousarray(X) if not identity else None
+        XT = None if A0 is None else np.ascontiguousarray(A0.T)   # for dL/dW_1 as a product without transposes
         if identity and structures[0] is not None:
             A0 = np.eye(layers[0].shape[-1])
         acts, self.fwd, self.bwd = [A0], [], []
@@ -254,7 +255,8 @@ class _Stepper:
                 self.bwd.append((np.subtract, (p, D, p)))
             else:
                 G = np.empty(p.shape)
-                self.bwd += [_product(D, np.swapaxes(A, -1, -2), G), (np.subtract, (p, G, p))]
+                AT = XT if i == 0 and s is None else np.swapaxes(A, -1, -2)
+                self.bwd += [_product(D, AT, G), (np.subtract, (p, G, p))]
             D = Dprev
 
     def forward(self):

@@ -104,7 +104,7 @@ def record_schedule(steps: int, record=None) -> np.ndarray:
         m, grid = 56, np.array([0])
         while len(grid) < 56:
             grid = np.unique(np.concatenate([[0], np.rint(np.geomspace(1, steps, m)).astype(int)]))
-            m += 8
+            m += 1
         return grid
     if isinstance(record, Integral) and not isinstance(record, bool):
         if record < 1:
@@ -131,10 +131,10 @@ def _learning_rate(lr, S: int | None):
     return None, _lr_value(lr, S, "lr")
 
 
-def _lr_value(lr, S: int | None, what: str):
+def _lr_value(lr, S: int | None, what: str, per_member: bool = False):
     if isinstance(lr, Real) and not isinstance(lr, bool):
         if 0.0 < lr < math.inf:
-            return float(lr)
+            return np.full((S, 1, 1), float(lr)) if per_member else float(lr)
     elif S is not None and isinstance(lr, (np.ndarray, Sequence)):
         a = np.asarray(lr, dtype=np.float64)
         if a.shape in ((S,), (S, 1, 1)) and np.all((a > 0) & (a < math.inf)):
@@ -256,3 +256,96 @@ class _Recorder:
         lr = self.lr[:j] if self.lr is not None else np.empty((0,))
         return History(steps=np.asarray(self.schedule[:j], dtype=int), loss=loss, lr=lr,
                        metrics={k: (v if j == T else v[:j]) for k, v in self.values.items()})
+
+
+def _diverged(t: int, v, limit, lr, recorder: _Recorder) -> TrainingDiverged:
+    v, limit, lr = np.atleast_1d(v), np.atleast_1d(limit), np.asarray(lr).reshape(-1)
+    bad = np.flatnonzero(~(v <= limit))
+    m = int(bad[0]) if len(bad) else 0
+    member = m if v.size > 1 or recorder.loss is not None and recorder.loss.ndim == 2 else None
+    lr_m = float(lr[m] if lr.size > 1 else lr[0])
+    what = "is not finite" if not np.isfinite(v[m]) else f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
+    who = "" if member is None else f" (ensemble member {member})"
+    msg = (f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = {lr_m:.6g}; "
+           f"lower lr (e.g. lr = {lr_m / 2:.3g})")
+    return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())
+
+
+def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, loss="squared",
+          structure=None, metrics=(), record=None, progress: bool | None = None,
+          blowup: float = 1e8) -> TrainResult:
+    """Full-batch gradient descent ``W_i <- W_i - lr * dL/dW_i`` on every layer at once.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}) to train S networks at once
+        on the same data. Not modified.
+    X : ndarray (k_0, n), or None for the identity ``I_{k_0}`` (matrix factorization / sensing).
+    Y : ndarray (k_d, n) (see `deeplinear.losses` for each loss's labels; ignored by `MatrixSensing`).
+    lr : positive float (or array (S,) for a stacked network), or a callable ``lr(step, loss)``
+        evaluated at every step with the current loss (float or (S,)) returning one of those.
+    steps : int >= 0, the number of updates.
+    loss : "squared" (eq. (2)), "logistic", "exponential", "cross_entropy", or a callable
+        ``loss_fn(F, Y) -> (value, dL/dF)`` such as `deeplinear.losses.MatrixSensing`.
+    structure : a Structure for every layer, or a list with one entry per layer (None = fully
+        connected); gradient descent then runs on the coefficients (Paper: Definition 4, Theorem 2).
+        The initial layers must lie in their structures.
+    metrics : names of functions of `deeplinear.metrics` called as ``fn(Ws)`` ("invariance" as
+        ``invariance(Ws0, Ws)``), or a mapping name -> ``fn(Ws)``.
+    record : steps at which loss and metrics are stored; see `record_schedule`. The loss at step t is
+        that of the weights after t updates.
+    progress : None (a tqdm bar when the run looks longer than about 3 s, never when the environment
+        sets DEEPLINEAR_PROGRESS=0), True or False.
+    blowup : float > 0; `TrainingDiverged` is raised when the loss is not finite or exceeds
+        ``blowup * max(initial loss, 1)``.
+
+    Returns
+    -------
+    TrainResult with ``weights``, ``initial_weights``, ``history`` (steps (T,), loss (T,) or (T, S),
+    lr (T,) or (T, S), metrics name -> (T, ...)) and ``coefficients``.
+
+    Raises
+    ------
+    TrainingDiverged (a FloatingPointError) at the first step whose loss diverged.
+
+    Paper: eq. (2); Theorem 2 for structured layers.
+    """
+    steps = _count(steps, "steps")
+    layers, S, X, fn, Y = _setup(Ws, X, Y, loss, copy=True)
+    initial = [W.copy() for W in layers]
+    structures = _structures(structure, layers)
+    lr_fn, lr_now = _learning_rate(lr, S)
+    if isinstance(blowup, bool) or not isinstance(blowup, Real) or not blowup > 0:
+        raise ValueError(f"blowup must be a positive number, got {blowup!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ValueError(f"progress must be None, True or False, got {progress!r}")
+    schedule = record_schedule(steps, record)
+    stepper = _Stepper(layers, X, fn, Y, structures)
+    recorder = _Recorder(steps, schedule, _metric_fns(metrics, initial), stepper, progress)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            v = stepper.forward()
+            limit = blowup * (max(v, 1.0) if S is None else np.maximum(v, 1.0))
+            if lr_fn is not None and np.all(np.isfinite(v)):
+                lr_now = _lr_value(lr_fn(0, v), S, "lr(step, loss)", S is not None)
+            ok = v <= limit
+            if ok is not True and (ok is False or not ok.all()):
+                raise _diverged(0, v, limit, lr_now if lr_now is not None else np.nan, recorder)
+            event = recorder(0, v, lr_now) if recorder.next_event() == 0 else recorder.next_event()
+            for t in range(1, steps + 1):
+                stepper.step(lr_now)
+                v = stepper.forward()
+                ok = v <= limit
+                if ok is not True and (ok is False or not ok.all()):
+                    raise _diverged(t, v, limit, lr_now, recorder)
+                if lr_fn is not None:
+                    lr_now = _lr_value(lr_fn(t, v), S, f"lr(step, loss) at step {t}", S is not None)
+                if t == event:
+                    event = recorder(t, v, lr_now)
+    finally:
+        recorder.close()
+    coefficients = None
+    if any(s is not None for s in structures):
+        coefficients = [None if s is None else p for p, s in zip(stepper.params, structures)]
+    return TrainResult(weights=stepper.weights(), initial_weights=initial, history=recorder.history(),
+                       coefficients=coefficients)

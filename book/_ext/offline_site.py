@@ -1,4 +1,9 @@
-"""Serve MathJax from the built site itself, so an archived copy typesets offline.
+"""A self-contained website: an archived copy must work offline and quietly.
+
+- MathJax is served from the built site itself instead of a CDN.
+- Each page's scripts are de-duplicated: jupyter-book 1 registers sphinx-thebe's configuration
+  twice, and the second copy throws "Identifier 'THEBE_JS_URL' has already been declared".
+- The theme's default colour mode is set (pydata-sphinx-theme logs a console error when empty).
 
 MathJax 3 comes from the PyPI package ``django-static-mathjax`` (pinned in the lock; it has no
 dependencies and ships MathJax's ``es5`` build). At build time the parts the pages load are copied
@@ -29,6 +34,18 @@ def _es5() -> Path:
 def _configure(app) -> None:
     _es5()  # fail early, before any page is written, if MathJax is missing
     app.config.mathjax_path = f"{TARGET}/tex-mml-chtml.js"
+    app.config.html_context.setdefault("default_mode", "light")
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", None) or {}
+        key = (getattr(script, "filename", None) or "", repr(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
 
 
 def _copy(app, exception) -> None:
@@ -46,5 +63,7 @@ def _copy(app, exception) -> None:
 
 def setup(app):
     app.connect("builder-inited", _configure)
+    app.connect("html-page-context", _dedupe_scripts)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+

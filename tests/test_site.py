@@ -1,0 +1,187 @@
+"""The website in a real browser: math typeset, images load, no console errors, no outward requests.
+
+Builds the book from the committed (executed) notebooks without re-executing them, serves it on
+127.0.0.1 and opens every page in Debian's headless Chromium through Playwright. Skipped, with a
+message saying so, where Chromium is not installed (.ci/run installs it, so CI always runs this).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="SKIPPED the browser test of the website: Chromium is not installed (apt-get install chromium)",
+)
+# Outward links allowed in the page chrome: the launch buttons (and nothing else).
+LAUNCH_HOSTS = {"mybinder.org", "colab.research.google.com"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The book built from the committed notebooks (no execution), with the repository's config."""
+    out = tmp_path_factory.mktemp("site")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    # Paths in a --config file are read relative to that file: make them absolute.
+    config["bibtex_bibfiles"] = [str(ROOT / p) for p in config["bibtex_bibfiles"]]
+    config["sphinx"]["local_extensions"] = {
+        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()
+    }
+    (out / "_config.yml").write_text(yaml.safe_dump(config))
+    jb = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        [str(jb), "build", str(ROOT), "--config", str(out / "_config.yml"), "--path-output", str(out),
+         "--warningiserror", "--keep-going"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _pages(site: Path) -> list[str]:
+    return sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if "_static" not in p.parts)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[tuple[str, bool]] = []  # (href, inside the article body)
+        self.ids: set[str] = set()
+        self._depth = 0  # nesting depth inside <article>
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "article":
+            self._depth += 1
+        if tag == "a" and attrs.get("href"):
+            self.links.append((attrs["href"], self._depth > 0))
+
+    def handle_endtag(self, tag):
+        if tag == "article" and self._depth:
+            self._depth -= 1
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_internal_links_resolve(site):
+    broken = []
+    for page in _pages(site):
+        for href, _ in _parse(site / page).links:
+            url = urlparse(href)
+            if url.scheme or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = (site / page).parent / unquote(url.path) if url.path else site / page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page}: {href}")
+            elif url.fragment and target.suffix == ".html" and url.fragment not in _parse(target).ids:
+                broken.append(f"{page}: {href} (no such anchor)")
+    assert not broken, "\n".join(broken)
+
+
+def test_only_launch_buttons_link_outward_from_the_page_chrome(site):
+    outward = []
+    for page in _pages(site):
+        for href, in_article in _parse(site / page).links:
+            host = urlparse(href).hostname
+            if host and not in_article and host not in LAUNCH_HOSTS:
+                outward.append(f"{page}: {href}")
+    assert not outward, "\n".join(outward)
+
+
+def test_every_chapter_has_a_download_button_for_its_notebook(site):
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        html = (site / "book" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert f"_sources/book/{nb.stem}.ipynb" in html, nb.stem
+        assert (site / "_sources" / "book" / f"{nb.stem}.ipynb").exists()
+
+
+def test_figures_have_captions_and_alt_text(site):
+    for page in _pages(site):
+        html = (site / page).read_text(encoding="utf-8")
+        for figure in html.split("<figure")[1:]:
+            figure = figure.split("</figure>")[0]
+            if "<img" in figure:
+                assert "<figcaption" in figure, f"{page}: a figure without caption"
+                assert 'alt=""' not in figure and "alt=" in figure, f"{page}: a figure without alt text"
+
+
+def test_pages_render_in_chromium(site, server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    failures: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        for page_path in _pages(site):
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m, p=problems: m.type == "error" and p.append(f"console: {m.text}"))
+            page.on("pageerror", lambda e, p=problems: p.append(f"page error: {e}"))
+
+            def route(r, p=problems):
+                host = urlparse(r.request.url).hostname
+                if r.request.url.startswith(server) or host is None:
+                    r.continue_()
+                else:
+                    p.append(f"outward request: {r.request.url}")
+                    r.abort()
+
+            page.route("**/*", route)
+            page.goto(urljoin(server, page_path), wait_until="networkidle")
+            if page.evaluate("() => typeof window.MathJax !== 'undefined' && !!MathJax.startup"):
+                page.evaluate("() => MathJax.startup.promise")
+                raw = page.evaluate(
+                    "() => Array.from(document.querySelectorAll('article')).map(a => a.innerText).join('\\n')"
+                )
+                if "$$" in raw or "\\begin{" in raw:
+                    problems.append("raw TeX left untypeset")
+            elif page.query_selector(".math"):
+                problems.append("math on the page but MathJax did not load")
+            broken = page.evaluate(
+                "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                ".map(i => i.src)"
+            )
+            problems += [f"image did not load: {src}" for src in broken]
+            failures += [f"{page_path}: {p}" for p in problems]
+            page.close()
+        browser.close()
+    assert not failures, "\n".join(failures)
