@@ -36,12 +36,18 @@ def toc_notebooks() -> list[Path]:
     return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
-def normalise(nb) -> None:
-    """Drop volatile metadata so that re-executing a notebook gives a small diff."""
+def normalise(nb, seconds: float | None = None) -> None:
+    """Drop volatile metadata so that re-executing a notebook gives a small diff.
+
+    ``seconds``, the wall time of the whole execution, is kept (rounded) for the reproduction
+    report's cost table.
+    """
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python", "pygments_lexer": "ipython3"},
     }
+    if seconds is not None:
+        nb.metadata["deeplinear"] = {"execution_seconds": round(seconds, 1)}
     for cell in nb.cells:
         for key in ("execution", "collapsed", "scrolled", "papermill"):
             cell.metadata.pop(key, None)
@@ -59,9 +65,10 @@ def execute(paths: list[Path]) -> None:
             nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
         )
         client.execute()
-        normalise(nb)
+        seconds = time.perf_counter() - start
+        normalise(nb, seconds)
         nbformat.write(nb, path)
-        print(f"executed {path.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s", flush=True)
+        print(f"executed {path.relative_to(ROOT)} in {seconds:.1f} s", flush=True)
 
 
 def sync_env() -> None:
