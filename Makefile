@@ -12,7 +12,7 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 
 # Notebooks execute single-threaded (bitwise-stable outputs for nbval) and without progress bars.
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-          DEEPLINEAR_PROGRESS=0 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+          DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
 .PHONY: help env test unit nbval book execute lock benchmark clean reproduce
 
