@@ -2,7 +2,9 @@
 
 A loss is a callable ``loss_fn(F, Y) -> (value, dL/dF)`` with ``F`` of shape ``(k_d, n)`` (value a
 float) or stacked ``(S, k_d, n)`` (value of shape ``(S,)``, one per network); ``dL/dF`` has ``F``'s
-shape. The four named losses below and `MatrixSensing` follow this protocol, and so may a user's own.
+shape. The four named losses below and `MatrixSensing` follow this protocol, and so may a user's own;
+a callable may also define ``validate(out_shape, Y)``, called once with the network's output shape
+``(k_d, n)``, to raise ``ValueError`` for data it cannot take (a user callable gets ``Y`` unchecked).
 
 Paper: Radhakrishnan et al., eq. (2) and Section 4.2; Ji & Telgarsky, Section 2 (the risk).
 """
@@ -157,6 +159,15 @@ class MatrixSensing:
         return (float(value) if F.ndim == 2 else value), dF
 
 
+def _checked(fn, F: np.ndarray, value, dF) -> tuple:
+    """Check a loss callable's output for F: value shape () or (S,), dL/dF of F's shape."""
+    value, dF = np.asarray(value, dtype=np.float64), np.asarray(dF, dtype=np.float64)
+    if value.shape != F.shape[:-2] or dF.shape != F.shape:
+        raise ValueError(f"loss {fn!r} must return (value, dL/dF) with shapes {F.shape[:-2]} and "
+                         f"{F.shape}, got {value.shape} and {dF.shape}")
+    return value, dF
+
+
 def _labels_pm1(Y: np.ndarray, loss: str) -> None:
     if Y.shape[0] != 1:
         raise ValueError(f"Y must have shape (1, n) for loss={loss!r} (one output, labels +-1), "
@@ -165,7 +176,7 @@ def _labels_pm1(Y: np.ndarray, loss: str) -> None:
         raise ValueError(f"Y must contain labels +1 or -1 for loss={loss!r}")
 
 
-def resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | None]:
+def _resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | None]:
     """Validate ``loss`` and ``Y`` for a network with output shape ``(k_d, n)``.
 
     Returns the loss callable and ``Y`` as a float64 array (passed through unchanged for a
@@ -207,10 +218,13 @@ class _Kernel:
 
     def __init__(self, fn: LossFn, Y, shape: tuple[int, ...]) -> None:
         self.fn, self.Y, self.out = fn, Y, np.zeros(shape)
-        self.dF, self.stacked = self.out, len(shape) == 3
+        self.dF, self.stacked, self.checked = self.out, len(shape) == 3, False
 
     def value(self, F: np.ndarray):
         v, self.dF = self.fn(F, self.Y)
+        if not self.checked:              # first call: check what a user's callable returns
+            v, self.dF = _checked(self.fn, F, v, self.dF)
+            self.checked = True
         return np.asarray(v, dtype=np.float64) if self.stacked else float(v)
 
     def grad(self, lr) -> None:
@@ -248,20 +262,29 @@ class _GramKernel(_Kernel):
         self.yy, self.n = float(np.sum(Y * Y)), X.shape[1]
         self.PC = np.empty(shape)
         self.rows = (self.PC.size // shape[-1], shape[-1])   # P as one matrix for one product with C
+        self.views = None
+
+    def _flat(self, A: np.ndarray) -> np.ndarray:
+        return A.reshape(A.shape[0], -1) if self.stacked else A.reshape(-1)
 
     def _dots(self, A: np.ndarray, B: np.ndarray):
-        """<A, B>_F per member; B may be shared (2-D)."""
+        """<A, B>_F per member of flat views; B may be shared (1-D)."""
         if not self.stacked:
-            return float(A.reshape(-1) @ B.reshape(-1))
-        A = A.reshape(A.shape[0], -1)
-        return A @ B.reshape(-1) if B.ndim == 2 else _rowdots(A, B.reshape(B.shape[0], -1))
+            return float(A @ B)
+        return A @ B if B.ndim == 1 else _rowdots(A, B)
 
     def value(self, P: np.ndarray):
-        np.dot(P.reshape(self.rows), self.C, out=self.PC.reshape(self.rows))
-        t1, t2 = self._dots(P, self.B), self._dots(self.PC, P)
+        if self.views is None:     # P is the trainer's output buffer, updated in place: view it once
+            if not P.flags.c_contiguous:
+                raise RuntimeError("the end-to-end buffer must be C-contiguous")
+            self.views = (P.reshape(self.rows), self._flat(P), self._flat(self.PC), self.B.reshape(-1))
+        Prows, Pf, PCf, Bf = self.views
+        np.dot(Prows, self.C, out=self.PC.reshape(self.rows))
+        t1, t2 = self._dots(Pf, Bf), self._dots(PCf, Pf)
         v = self.yy - 2.0 * t1 + t2
-        if np.any(v < 1e-4 * (self.yy + 2.0 * np.abs(t1) + t2)):
-            R = P @ self.X - self.Y
+        scale = self.yy + 2.0 * (np.abs(t1) if self.stacked else abs(t1)) + t2
+        if (np.any(v < 1e-4 * scale) if self.stacked else v < 1e-4 * scale):
+            R = self._flat(P @ self.X - self.Y)
             v = self._dots(R, R)
         return v * (0.5 / self.n)
 
@@ -270,10 +293,17 @@ class _GramKernel(_Kernel):
         np.multiply(self.out, lr / self.n, out=self.out)
 
 
-def _kernel(fn: LossFn, X: np.ndarray | None, Y, out_shape: tuple[int, ...]) -> tuple[_Kernel, bool]:
+_GRAM_MIN_SAVING = 30_000     # multiply-adds per step the X X^T route must save to pay its overhead
+
+
+def _kernel(fn: LossFn, X: np.ndarray | None, Y, out_shape: tuple[int, ...], weights: int
+            ) -> tuple[_Kernel, bool]:
     """The trainer's kernel for `fn` and the output shape lead + (k_d, n); the flag says whether
-    the network runs on the identity instead of X (always when X is None)."""
-    if fn is squared and X is not None and X.shape[1] > 2 * X.shape[0]:
+    the network runs on the identity instead of X (always when X is None). `weights` is the
+    number of weights of all layers (all members): the X X^T route saves about that many
+    multiply-adds per column of X beyond k_0, and pays a few more numpy calls per step."""
+    if fn is squared and X is not None and X.shape[1] > 2 * X.shape[0] \
+            and (X.shape[1] - X.shape[0]) * weights > _GRAM_MIN_SAVING:
         return _GramKernel(X, Y, (*out_shape[:-1], X.shape[0])), True
     if fn is squared:
         return _SquaredKernel(Y, out_shape), X is None

@@ -7,7 +7,7 @@ a network also accepts a stacked one (layers ``(S, k_i, k_{i-1})``) and then ret
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -157,20 +157,33 @@ def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarra
     -------
     ndarray (d,) or (S, d), entries in [0, 1].
 
-    Paper: Section 6.
+    Paper: Section 6. To score many networks against the same ``Ws0`` (a training run), use
+    `invariance_to`, which computes the SVDs of ``Ws0`` once.
     """
-    first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
-    if [W.shape for W in first] != [W.shape for W in now]:
-        raise ValueError(f"Ws must have the same layer shapes as Ws0, got {[W.shape for W in now]} "
-                         f"and {[W.shape for W in first]}")
-    out = []
-    for W0, W in zip(first, now):
+    return invariance_to(Ws0)(Ws)
+
+
+def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+    """``Ws -> invariance(Ws0, Ws)``, with the SVDs of ``Ws0`` computed once."""
+    first = _as_network(Ws0, "Ws0")
+    shapes = [W.shape for W in first]
+    bases = []
+    for W0 in first:
         U0, _, Vt0 = np.linalg.svd(W0, full_matrices=False)
-        U, _, Vt = np.linalg.svd(W, full_matrices=False)
-        score_u = _best_match(U, U0)
-        score_v = _best_match(np.swapaxes(Vt, -1, -2), np.swapaxes(Vt0, -1, -2))
-        out.append(0.5 * (score_u + score_v))
-    return np.stack(out, axis=-1)
+        bases.append((U0, np.swapaxes(Vt0, -1, -2)))
+
+    def score(Ws: Sequence[np.ndarray]) -> np.ndarray:
+        now = _as_network(Ws, "Ws")
+        if [W.shape for W in now] != shapes:
+            raise ValueError(f"Ws must have the same layer shapes as Ws0, got {[W.shape for W in now]} "
+                             f"and {shapes}")
+        out = []
+        for (U0, V0), W in zip(bases, now):
+            U, _, Vt = np.linalg.svd(W, full_matrices=False)
+            out.append(0.5 * (_best_match(U, U0) + _best_match(np.swapaxes(Vt, -1, -2), V0)))
+        return np.stack(out, axis=-1)
+
+    return score
 
 
 def rank_one_ratio(W: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ def _setup(Ws, X, Y, loss, copy: bool = False):
     layers, S = _network(Ws, copy=copy)
     X = _inputs(X, layers[0].shape[-1])
     n = layers[0].shape[-1] if X is None else X.shape[1]
-    fn, Y = _losses.resolve(loss, Y, (layers[-1].shape[-2], n))
+    fn, Y = _losses._resolve(loss, Y, (layers[-1].shape[-2], n))
     return layers, S, X, fn, Y
 
 
@@ -172,7 +172,9 @@ def loss(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared") -> f
     Paper: eq. (2).
     """
     layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
-    return fn(_forward(layers, X)[-1], Y)[0]
+    F = _forward(layers, X)[-1]
+    value = _losses._checked(fn, F, *fn(F, Y))[0]
+    return float(value) if value.ndim == 0 else value
 
 
 def gradients(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared") -> list[np.ndarray]:
@@ -188,7 +190,7 @@ def gradients(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, loss="squared")
     """
     layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
     acts = _forward(layers, X)
-    return _backward(layers, acts, fn(acts[-1], Y)[1])
+    return _backward(layers, acts, _losses._checked(fn, acts[-1], *fn(acts[-1], Y))[1])
 
 
 def _s_apply(s, c, A, out):
@@ -224,12 +226,23 @@ class _Stepper:
     def __init__(self, layers, X, fn, Y, structures) -> None:
         lead = layers[0].shape[:-2]
         n = layers[0].shape[-1] if X is None else X.shape[1]
-        self.kernel, identity = _losses._kernel(fn, X, Y, (*lead, layers[-1].shape[-2], n))
+        self.kernel, identity = _losses._kernel(fn, X, Y, (*lead, layers[-1].shape[-2], n),
+                                                sum(W.size for W in layers))
         self.structures = structures
-        self.params = [W if s is None else np.array(s.coefficients(W), dtype=np.float64)
-                       for W, s in zip(layers, structures)]
+        # all-dense networks keep their layers (and gradients) as views of one flat buffer, so
+        # that one subtraction updates every layer
+        flat = all(s is None for s in structures) and not (identity and len(layers) == 1)
+        if flat:
+            sizes = np.cumsum([0] + [W.size for W in layers])
+            self.flat_W = np.concatenate([W.reshape(-1) for W in layers])
+            self.flat_G = np.empty_like(self.flat_W)
+            self.params, grads = ([buf[a:b].reshape(W.shape) for a, b, W in zip(sizes, sizes[1:], layers)]
+                                  for buf in (self.flat_W, self.flat_G))
+        else:
+            self.params = [W if s is None else np.array(s.coefficients(W), dtype=np.float64)
+                           for W, s in zip(layers, structures)]
         A0 = np.ascontiguousarray(X) if not identity else None
-        XT = None if A0 is None else np.ascontiguousarray(A0.T)   # for dL/dW_1 as a product without transposes
+        XT = None if A0 is None else np.ascontiguousarray(A0.T)   # dL/dW_1 without a transposed operand
         if identity and structures[0] is not None:
             A0 = np.eye(layers[0].shape[-1])
         acts, self.fwd, self.bwd = [A0], [], []
@@ -244,20 +257,25 @@ class _Stepper:
         D = self.kernel.out
         for i in range(len(layers) - 1, -1, -1):
             p, s, A = self.params[i], structures[i], acts[i]
-            Dprev = np.empty(acts[i].shape) if i else None
+            Dprev = None
+            if i:        # on the identity, dL/dW_1 = D_1: back-propagate straight into its gradient
+                Dprev = grads[0] if flat and i == 1 and A0 is None else np.empty(acts[i].shape)
             if i and s is not None:
                 self.bwd.append((_s_apply_transpose, (s, p, D, Dprev)))
             elif i:
                 self.bwd.append(_product(np.swapaxes(p, -1, -2), D, Dprev))
             if s is not None:
                 self.bwd.append((_s_update, (s, p, D, A)))
-            elif A is None:                 # dL/dW_1 = D_1 on the identity
+            elif A is None and not flat:
                 self.bwd.append((np.subtract, (p, D, p)))
-            else:
-                G = np.empty(p.shape)
-                AT = XT if i == 0 and s is None else np.swapaxes(A, -1, -2)
-                self.bwd += [_product(D, AT, G), (np.subtract, (p, G, p))]
+            elif A is not None:
+                G = grads[i] if flat else np.empty(p.shape)
+                self.bwd.append(_product(D, XT if i == 0 else np.swapaxes(A, -1, -2), G))
+                if not flat:
+                    self.bwd.append((np.subtract, (p, G, p)))
             D = Dprev
+        if flat:
+            self.bwd.append((np.subtract, (self.flat_W, self.flat_G, self.flat_W)))
 
     def forward(self):
         for f, args in self.fwd:

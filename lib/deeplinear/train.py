@@ -21,6 +21,7 @@ __all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedu
 
 _NEVER = -1          # an event step that never comes
 _RESERVED = ("steps", "loss", "lr")
+_DEFAULT_POINTS = 56     # record steps of the default schedule: SVD-based metrics stay a small share
 
 
 class TrainingDiverged(FloatingPointError):
@@ -89,8 +90,8 @@ def record_schedule(steps: int, record=None) -> np.ndarray:
     Parameters
     ----------
     steps : int >= 0, the number of gradient steps.
-    record : None (about 55 log-spaced steps: 0, then a geometric grid up to ``steps``, always
-        including ``steps``), an int k >= 1 (every k steps, plus 0 and ``steps``), or an array of
+    record : None (56 log-spaced steps, or every step when there are fewer: 0, then a geometric
+        grid up to ``steps``, always including ``steps``), an int k >= 1 (every k steps, plus 0 and ``steps``), or an array of
         step indices in [0, steps].
 
     Returns
@@ -99,12 +100,13 @@ def record_schedule(steps: int, record=None) -> np.ndarray:
     """
     steps = _count(steps, "steps")
     if record is None:
-        if steps <= 56:
+        P = _DEFAULT_POINTS
+        if steps < P:
             return np.arange(steps + 1)
-        m, grid = 56, np.array([0])
-        while len(grid) < 56:
+        m, grid = P, np.array([0])
+        while len(grid) < P:        # rounding merges early grid points: add as many as were lost
             grid = np.unique(np.concatenate([[0], np.rint(np.geomspace(1, steps, m)).astype(int)]))
-            m += 1
+            m += P - len(grid)
         return grid
     if isinstance(record, Integral) and not isinstance(record, bool):
         if record < 1:
@@ -128,10 +130,10 @@ def _learning_rate(lr, S: int | None):
     """(callable or None, constant value or None): floats, or (S, 1, 1) arrays per member."""
     if callable(lr):
         return lr, None
-    return None, _lr_value(lr, S, "lr")
+    return None, _lr_value(lr, S)
 
 
-def _lr_value(lr, S: int | None, what: str, per_member: bool = False):
+def _lr_value(lr, S: int | None, step: int | None = None, per_member: bool = False):
     if isinstance(lr, Real) and not isinstance(lr, bool):
         if 0.0 < lr < math.inf:
             return np.full((S, 1, 1), float(lr)) if per_member else float(lr)
@@ -140,6 +142,7 @@ def _lr_value(lr, S: int | None, what: str, per_member: bool = False):
         if a.shape in ((S,), (S, 1, 1)) and np.all((a > 0) & (a < math.inf)):
             return a.reshape(S, 1, 1)
     shape = "" if S is None else f" or an array of {S} positive numbers (one per member)"
+    what = "lr" if step is None else f"lr(step, loss) at step {step}"
     raise ValueError(f"{what} must be a positive number{shape}, got {lr!r}")
 
 
@@ -185,8 +188,8 @@ def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]
             if not callable(fn):
                 raise ValueError(f"metrics: {name!r} is not a function of deeplinear.metrics "
                                  f"(e.g. 'alignment', 'invariance'); pass a mapping name -> fn(Ws) instead")
-            if name == "invariance":
-                fn = (lambda f: lambda Ws: f(initial, Ws))(fn)
+            if name == "invariance":  # the SVDs of the initial network are computed once
+                fn = module.invariance_to(initial)
             items.append((name, fn))
     clash = [k for k, _ in items if k in _RESERVED]
     if clash:
@@ -200,7 +203,8 @@ class _Recorder:
     def __init__(self, steps: int, schedule, metric_fns, stepper, progress) -> None:
         self.steps, self.schedule, self.fns, self.stepper = steps, schedule, metric_fns, stepper
         self.j, self.loss, self.lr, self.values = 0, None, None, {}
-        self.next_rec = int(schedule[0]) if len(schedule) else _NEVER
+        self.ticks = schedule.tolist()              # Python ints: cheap to compare with the step
+        self.next_rec = self.ticks[0] if self.ticks else _NEVER
         env_off = os.environ.get("DEEPLINEAR_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
         self.auto = progress is None
         self.next_prog = 1 if (progress or (progress is None and not env_off)) and steps else _NEVER
@@ -215,7 +219,8 @@ class _Recorder:
             T = len(self.schedule)
             if self.loss is None:
                 self.loss, self.lr = np.empty((T, *np.shape(v))), np.empty((T, *np.shape(lr)[:1]))
-            self.loss[self.j], self.lr[self.j] = v, np.reshape(lr, self.lr.shape[1:])
+            self.loss[self.j] = v
+            self.lr[self.j] = lr if isinstance(lr, float) else lr.reshape(-1)
             if self.fns:
                 Ws = self.stepper.weights()
                 for name, fn in self.fns:
@@ -224,7 +229,7 @@ class _Recorder:
                         self.values[name] = np.full((T, *value.shape), np.nan)
                     self.values[name][self.j] = value
             self.j += 1
-            self.next_rec = int(self.schedule[self.j]) if self.j < T else _NEVER
+            self.next_rec = self.ticks[self.j] if self.j < T else _NEVER
         if t == self.next_prog:
             self._progress(t, v)
         return self.next_event()
@@ -258,16 +263,21 @@ class _Recorder:
                        metrics={k: (v if j == T else v[:j]) for k, v in self.values.items()})
 
 
-def _diverged(t: int, v, limit, lr, recorder: _Recorder) -> TrainingDiverged:
+def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> TrainingDiverged:
     v, limit, lr = np.atleast_1d(v), np.atleast_1d(limit), np.asarray(lr).reshape(-1)
     bad = np.flatnonzero(~(v <= limit))
     m = int(bad[0]) if len(bad) else 0
-    member = m if v.size > 1 or recorder.loss is not None and recorder.loss.ndim == 2 else None
+    member = m if stacked else None
     lr_m = float(lr[m] if lr.size > 1 else lr[0])
-    what = "is not finite" if not np.isfinite(v[m]) else f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
     who = "" if member is None else f" (ensemble member {member})"
-    msg = (f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = {lr_m:.6g}; "
-           f"lower lr (e.g. lr = {lr_m / 2:.3g})")
+    if t == 0:
+        msg = (f"the initial loss{who} is not finite (loss = {v[m]:.6g}): check the initial weights and "
+               f"the data (step 0, before any update)")
+    else:
+        what = "is not finite" if not np.isfinite(v[m]) else \
+            f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
+        msg = (f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = "
+               f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})")
     return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())
 
 
@@ -283,7 +293,8 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
     X : ndarray (k_0, n), or None for the identity ``I_{k_0}`` (matrix factorization / sensing).
     Y : ndarray (k_d, n) (see `deeplinear.losses` for each loss's labels; ignored by `MatrixSensing`).
     lr : positive float (or array (S,) for a stacked network), or a callable ``lr(step, loss)``
-        evaluated at every step with the current loss (float or (S,)) returning one of those.
+        evaluated at every step with the current loss (float or (S,)) returning one of those (also
+        at the final step, where no update follows, for ``history.lr``).
     steps : int >= 0, the number of updates.
     loss : "squared" (eq. (2)), "logistic", "exponential", "cross_entropy", or a callable
         ``loss_fn(F, Y) -> (value, dL/dF)`` such as `deeplinear.losses.MatrixSensing`.
@@ -325,21 +336,22 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             v = stepper.forward()
-            limit = blowup * (max(v, 1.0) if S is None else np.maximum(v, 1.0))
-            if lr_fn is not None and np.all(np.isfinite(v)):
-                lr_now = _lr_value(lr_fn(0, v), S, "lr(step, loss)", S is not None)
-            ok = v <= limit
-            if ok is not True and (ok is False or not ok.all()):
-                raise _diverged(0, v, limit, lr_now if lr_now is not None else np.nan, recorder)
+            if not np.all(np.isfinite(v)):
+                raise _diverged(0, v, np.inf, np.nan, recorder, S is not None)
+            # finite even for blowup = inf, so that an infinite loss always fails `v <= limit`
+            limit = np.minimum(blowup * np.maximum(v, 1.0), np.finfo(np.float64).max)
+            limit = float(limit) if S is None else limit
+            if lr_fn is not None:
+                lr_now = _lr_value(lr_fn(0, v), S, 0, S is not None)
             event = recorder(0, v, lr_now) if recorder.next_event() == 0 else recorder.next_event()
             for t in range(1, steps + 1):
                 stepper.step(lr_now)
                 v = stepper.forward()
                 ok = v <= limit
                 if ok is not True and (ok is False or not ok.all()):
-                    raise _diverged(t, v, limit, lr_now, recorder)
+                    raise _diverged(t, v, limit, lr_now, recorder, S is not None)
                 if lr_fn is not None:
-                    lr_now = _lr_value(lr_fn(t, v), S, f"lr(step, loss) at step {t}", S is not None)
+                    lr_now = _lr_value(lr_fn(t, v), S, t, S is not None)
                 if t == event:
                     event = recorder(t, v, lr_now)
     finally:
