@@ -1,0 +1,72 @@
+"""Chapter 03 (Theorem 1 and its problem classes) reruns with other parameters; bad ones are rejected by name."""
+
+from __future__ import annotations
+
+import papermill as pm
+import pytest
+from test_chapters import glued, run
+
+CHAPTER = "03-invariance-theorem"
+CLASSES = ("autoencoding", "factorization", "inversion", "sensing", "nonsquare")
+
+
+@pytest.fixture(scope="module")
+def values(tmp_path_factory):
+    """The acceptance rerun of issue 4 (seed 11, k 6, depth 5), with fewer steps to stay fast."""
+    path = run(CHAPTER, tmp_path_factory.mktemp("ch03"), seed=11, k=6, depth=5, steps=5000)
+    return {name: value for name, value in glued(path).items() if not name.startswith("fig")}
+
+
+def number(values, name):
+    return float(values[name])
+
+
+def test_condition_is_decided_as_the_theorem_says(values):
+    assert values["thm1_condition_random"] == "False"
+    assert values["thm1_condition_sensing_generic"] == "False"
+    for name in ("autoencoding", "factorization", "inversion", "sensing"):
+        assert values[f"thm1_condition_{name}"] == "True", name
+
+
+def test_invariance_stays_at_one_exactly_where_the_condition_holds(values):
+    for name in CLASSES:
+        assert number(values, f"thm1_invariance_{name}") == 1.0, name
+    assert number(values, "thm1_invariance_max_deviation") <= 1e-10
+    assert number(values, "sweep_condition_max_deviation") <= 1e-10
+    # where it fails, the singular vectors move (a missing training loop would leave invariance at 1)
+    assert number(values, "thm1_invariance_random") < 0.95
+    assert number(values, "thm1_alignment_random") < 0.95
+    assert number(values, "thm1_invariance_sensing_generic") < 0.95
+    assert number(values, "sweep_random_invariance_max") < 0.95
+
+
+def test_loss_goes_to_zero_where_the_condition_holds(values):
+    assert number(values, "thm1_loss_autoencoding") < 1e-6
+    assert number(values, "thm1_loss_max_condition") < 1e-2   # the slowest class after only 5000 steps
+    # random data with n > k cannot be fitted exactly; training still reaches the least-squares minimum
+    assert number(values, "thm1_loss_random") < number(values, "thm1_initial_loss_random")
+    assert number(values, "thm1_loss_random") <= 1.05 * number(values, "thm1_loss_random_min") + 1e-8
+
+
+def test_two_layers_see_only_the_symmetric_part(values):
+    assert values["d2_condition_one_step"] == "False"
+    assert abs(number(values, "d2_rotation_slope_antisymmetric") - 2) < 0.1
+    assert abs(number(values, "d2_rotation_slope_symmetric") - 1) < 0.1
+    assert abs(number(values, "d3_rotation_slope_antisymmetric") - 1) < 0.1
+    assert number(values, "d2_invariance_autoencoding") == 1.0
+
+
+def test_rank_one_layers_escape_the_only_if(values):
+    assert values["thm1_rank1_condition"] == "False"
+    assert number(values, "thm1_rank1_leak") <= 1e-10
+    assert number(values, "thm1_rank1_loss") < 1e-6
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("k", 0, r"k must be an integer in \[2, 24\], got 0"),
+    ("lr", "fast", r"lr must be a finite number in \(0, 0.05\], got 'fast'"),
+    ("n", 3, r"n must be at least k"),
+])
+def test_rejects_bad_parameters(tmp_path, name, value, message):
+    with pytest.raises(pm.PapermillExecutionError, match=message):
+        run(CHAPTER, tmp_path, **{name: value})

@@ -1,0 +1,70 @@
+"""Chapter 04 (Corollary 1, Proposition 1, sequential learning) reruns with other parameters."""
+
+from __future__ import annotations
+
+import papermill as pm
+import pytest
+from test_chapters import glued, run
+
+CHAPTER = "04-singular-value-dynamics"
+
+
+@pytest.fixture(scope="module")
+def values(tmp_path_factory):
+    """The acceptance rerun of issue 4: seed 11, k 6, depth 5."""
+    path = run(CHAPTER, tmp_path_factory.mktemp("ch04"), seed=11, k=6, depth=5, steps=1000)
+    return {name: float(value) if value not in ("True", "False") else value == "True"
+            for name, value in glued(path).items() if not name.startswith("fig")}
+
+
+def test_reduced_dynamics_match_full_gradient_descent(values):
+    assert values["cor1_eq5_error"] <= 1e-10
+    assert values["cor1_max_deviation"] <= 1e-10
+    assert values["cor1_offdiagonal_max"] <= 1e-10
+    assert values["cor1_final_loss"] < 1e-6
+    # the recursion as printed (product over all layers) is measurably different
+    assert values["cor1_printed_max_deviation"] > 1e-2
+
+
+def test_proposition_1_linear_convergence_at_the_bound(values):
+    assert values["prop1_lr_bound"] > 0
+    assert values["prop1_final_loss_at_bound"] < 1e-8
+    assert values["prop1_linear_rate"] > 0
+    assert values["prop1_linear_fit_r2"] > 0.99
+
+
+def test_bound_is_conservative_and_critical_rates_are_consistent(values):
+    assert values["prop1_lr_critical"] > 2 * values["prop1_lr_bound"]
+    assert values["prop1_conservative_factor"] > 2
+    # staying aligned is an extra requirement, so full GD's critical rate cannot exceed the recursion's
+    assert values["prop1_lr_critical"] <= 1.01 * values["prop1_lr_critical_reduced"]
+    assert abs(values["prop1_lr_critical_reduced"] / values["prop1_lr_edge"] - 1) < 0.1
+    assert 0.8 < values["prop1_lr_critical"] / values["prop1_lr_edge_transverse"] < 1.25
+
+
+def test_time_to_converge_grows_with_depth(values):
+    assert values["prop1_depth_steps_max"] > values["prop1_depth_steps_d2"]
+    assert values["prop1_depth_steps_growth"] > 1.2
+    assert values["prop1_depth_bound_max"] < values["prop1_depth_bound_d2"]
+    assert values["prop1_depth_factor_min"] > 1
+
+
+def test_sequential_learning(values):
+    assert values["seq_order_by_strength"] is True
+    assert values["seq_order_by_strength_deep"] is True
+    assert values["seq_map_max_deviation"] <= 1e-10
+    assert values["seq_ode_max_deviation"] < 0.1
+    assert 0.9 < values["seq_time_ratio_min"] <= values["seq_time_ratio_max"] < 1.1
+
+
+def test_reduced_recursion_is_faster_at_k256(values):
+    assert values["reduced_speedup"] > 10
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("depth", 1, r"depth must be an integer in \[2, 8\], got 1"),
+    ("n", 4, r"n must be at least k"),
+])
+def test_rejects_bad_parameters(tmp_path, name, value, message):
+    with pytest.raises(pm.PapermillExecutionError, match=message):
+        run(CHAPTER, tmp_path, **{name: value})
