@@ -377,3 +377,13 @@ def test_max_margin_bad_input():
         theory.max_margin(X, np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="X must"):
         theory.max_margin(np.ones(2), np.ones(2))
+
+
+def test_witness_diagonal_is_non_negative_for_many_autoencoders():
+    """lambda'_k = (U^T Y X^T V)_kk >= 0 even for nearly null modes (seen negative before the fix)."""
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((9, 9))
+        U, V = theory.alignment_invariant_witness(X, X)
+        diag = np.diag(U.T @ X @ X.T @ V)
+        assert diag.min() >= 0, (seed, diag.min())

@@ -204,7 +204,12 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
         return np.eye(B.shape[0]), V
     P, _, Rt = np.linalg.svd(BV[:, :p] / c[:p], full_matrices=False)
     Up = P @ Rt  # nearest orthonormal columns to the normalised b_j
-    return np.hstack([Up, null_space(Up.T)]), V
+    U = np.hstack([Up, null_space(Up.T)])
+    # Completion columns meet (numerically) null modes with an arbitrary sign: make the diagonal
+    # of U^T Y X^T V non-negative, so that Corollary 1's lambda' >= 0 as the paper assumes.
+    r = min(U.shape[1], V.shape[1])
+    U[:, :r] *= np.where(np.einsum("ij,ij->j", U[:, :r], (B @ V)[:, :r]) < 0, -1.0, 1.0)
+    return U, V
 
 
 def _positive_number(x, name: str) -> float:
