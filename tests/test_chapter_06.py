@@ -1,0 +1,40 @@
+"""Chapter 06 (layer structure, Theorem 2) rerun through papermill with other parameters."""
+
+from __future__ import annotations
+
+import papermill as pm
+import pytest
+from test_chapters import glued, run
+
+CHAPTER = "06-layer-structure"
+
+
+def test_06_theorem2_holds_with_other_parameters(tmp_path):
+    values = {k: float(v) for k, v in glued(run(CHAPTER, tmp_path, seed=2, p=4, s=5, k=5, depth=2,
+                                                  steps=60)).items() if not k.startswith("fig")}
+    # Definition 4: dimensions s^2, 2k - 1, and the convolution matrix is scipy's correlate2d.
+    assert values["def4_conv_dim"] == 25
+    assert values["def4_toeplitz_dim"] == 9
+    assert values["def4_matrix_side"] == 16
+    assert values["def4_basis_mismatch"] == 0.0
+    assert values["def4_conv_vs_correlate"] <= 1e-12
+    # Theorem 2: coefficient gradient descent is projected gradient descent with the scaled pi_S.
+    for name in ("convolution", "toeplitz", "sparse"):
+        assert values[f"thm2_max_deviation_{name}"] <= 1e-12
+    # Footnote 3: the orthogonal projection differs unless the basis is orthonormal (sparse).
+    assert values["thm2_unscaled_deviation_convolution"] > 1e-4
+    assert values["thm2_unscaled_deviation_toeplitz"] > 1e-4
+    assert values["thm2_unscaled_deviation_sparse"] <= 1e-12
+    assert values["fn3_idempotence_defect"] > 0.1
+    assert values["fn3_orthogonal_idempotence"] <= 1e-12
+    assert values["fn3_orthonormal_deviation"] <= 1e-12
+
+
+def test_06_rejects_even_filter(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match=r"s must be an odd integer in \[1, 2p-1\]"):
+        run(CHAPTER, tmp_path, p=4, s=4)
+
+
+def test_06_rejects_nonsense_lr(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match=r"lr must be a finite number in \(0, 1\], got 'fast'"):
+        run(CHAPTER, tmp_path, lr="fast")
