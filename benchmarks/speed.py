@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from deeplinear import theory
-from deeplinear.train import train
+from deeplinear import train
 
 LR = 1e-3
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from deeplinear import losses, metrics, train as train_module
+from deeplinear import losses, metrics, training as train_module
 from deeplinear.structures import Convolution, Sparse, Toeplitz
-from deeplinear.train import History, TrainingDiverged, TrainResult, record_schedule, train
+from deeplinear.training import History, TrainingDiverged, TrainResult, record_schedule, train
 
 SETTINGS = settings(max_examples=15, deadline=None)
 NAMED = ["squared", "logistic", "exponential", "cross_entropy"]

@@ -1,6 +1,36 @@
-"""deeplinear: deep linear networks, alignment and the theory of two papers.
+"""deeplinear: deep linear networks, their alignment, and the theory of two papers.
 
-Public names are re-exported here; see the submodules for details.
+The public API (see each module for details):
+
+- networks and losses: `end_to_end`, `loss`, `gradients`, `MatrixSensing`;
+- training: `train` (full-batch gradient descent; returns a `TrainResult` with a `History`),
+  `TrainingDiverged`;
+- modules: `metrics` (alignment, invariance, ...), `theory` (aligned networks, Theorem 1,
+  Corollary 1, Proposition 1, max-margin), `structures` (layer structures, Definition 4),
+  `data` (the papers' problems and MNIST), `plotting` (the book's figures), `params`
+  (validation of a chapter's parameters), `run` (papermill runner).
+
+A network is a list ``Ws = [W_1, ..., W_d]``, first layer first, ``W_i`` of shape ``(k_i, k_{i-1})``;
+data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns.
 """
 
+from importlib import import_module
+
+from . import data, losses, metrics, params, structures, theory
+from .losses import MatrixSensing
+from .network import end_to_end, gradients, loss
+from .training import History, TrainingDiverged, TrainResult, train
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "History", "MatrixSensing", "TrainResult", "TrainingDiverged", "data", "end_to_end", "gradients",
+    "loss", "losses", "metrics", "params", "plotting", "run", "structures", "theory", "train",
+]
+
+
+def __getattr__(name: str):
+    # plotting (matplotlib, seaborn) and run (papermill) load on first use: `import deeplinear` stays light.
+    if name in ("plotting", "run"):
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'deeplinear' has no attribute {name!r}")
