@@ -37,11 +37,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 test: env unit nbval
 
+# Both spread over the cores (pytest-xdist); a notebook's cells stay together on one worker.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 unit: env
-	$(NB_ENV) $(PY) -m pytest tests
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
 nbval: env
-	$(NB_ENV) $(PY) -m pytest --nbval --nbval-current-env \
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
 book: env
@@ -69,6 +72,5 @@ clean:
 # Rerun every chapter through papermill with a preset (book: the defaults; paper: the papers' settings),
 # in parallel, into _build/reproduce/$(PRESET)/ with claims.json; the committed chapters are not touched.
 PRESET ?= book
-JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 reproduce: env
 	$(NB_ENV) $(PY) -m deeplinear.run --all --preset $(PRESET) --jobs $(JOBS)

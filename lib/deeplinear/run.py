@@ -29,6 +29,8 @@ import yaml
 
 __all__ = ["declared_parameters", "run_chapter", "glued_values", "reproduce", "main"]
 
+REPORT = "reproduction-report"
+
 
 def _papermill():
     try:
@@ -131,12 +133,17 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
             parameters = yaml.safe_load(preset_file.read_text()) or {}
             check_names(nb, parameters)
         tasks[nb] = parameters
+    # The report reads the other chapters' outputs, so it runs last, on this run's notebooks.
+    report = [nb for nb in tasks if nb.stem == REPORT]
+    for nb in report:
+        tasks[nb] = dict(tasks[nb], book_dir=str(out_dir))
     results: dict[str, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            pool.submit(_job, str(nb), str(out_dir / nb.name), params): nb for nb, params in tasks.items()
-        }
-        with tqdm(total=len(futures), desc=f"reproduce ({preset})", unit="chapter") as bar:
+    with ProcessPoolExecutor(max_workers=jobs) as pool, \
+            tqdm(total=len(tasks), desc=f"reproduce ({preset})", unit="chapter") as bar:
+        for batch in ([nb for nb in tasks if nb not in report], report):
+            futures = {
+                pool.submit(_job, str(nb), str(out_dir / nb.name), tasks[nb]): nb for nb in batch
+            }
             for future in as_completed(futures):
                 nb = futures[future]
                 seconds, error = future.result()
