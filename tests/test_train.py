@@ -378,3 +378,39 @@ def test_bad_arguments_raise_value_error_naming_parameter(kwargs, match):
     args = {"lr": 0.1, "steps": 10, **kwargs}
     with pytest.raises(ValueError, match=match):
         train(Ws, X, Y, **args)
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_stop_below_stops_at_the_first_step_under_the_threshold(stacked):
+    """The run ends exactly where a plain loop first sees a loss below the threshold."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((4, 12)), rng.standard_normal((3, 12))
+    Ws = [0.5 * rng.standard_normal((5, 4)), 0.5 * rng.standard_normal((3, 5))]
+    _, values, _, _ = reference_gd(Ws, X, Y, 0.05, 3000)
+    threshold = 1.001 * values[1000]            # crossed for the first time at step 1000 or earlier
+    first = int(np.flatnonzero(values < threshold)[0])
+    snapshots, _, _, _ = reference_gd(Ws, X, Y, 0.05, first)
+    if stacked:
+        result = train([np.stack([W, W]) for W in Ws], X, Y, lr=0.05, steps=3000, stop_below=threshold,
+                       progress=False)
+        final = [W[1] for W in result.weights]
+    else:
+        result = train(Ws, X, Y, lr=0.05, steps=3000, stop_below=threshold, progress=False)
+        final = result.weights
+    assert 0 < first < 3000 and result.history.steps[-1] == first
+    assert np.all(np.diff(result.history.steps) > 0)
+    loss_last = result.history.loss[-1] if not stacked else result.history.loss[-1, 1]
+    assert loss_last == pytest.approx(values[first], rel=1e-12)
+    for W, W_ref in zip(final, snapshots[-1]):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_stop_below_validates_and_can_stop_before_any_update():
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    Ws = [rng.standard_normal((2, 2))]
+    with pytest.raises(ValueError, match="stop_below"):
+        train(Ws, X, Y, lr=0.1, steps=10, stop_below=-1.0)
+    result = train(Ws, X, Y, lr=0.1, steps=10, stop_below=1e9, progress=False)
+    assert list(result.history.steps) == [0]
+    np.testing.assert_array_equal(result.weights[0], Ws[0])

@@ -234,6 +234,17 @@ class _Recorder:
             self._progress(t, v)
         return self.next_event()
 
+    def stop(self, t: int, v, lr) -> None:
+        """Record step ``t`` as the last one (an early stop), whether or not it was scheduled."""
+        if self.j and self.schedule[self.j - 1] == t:
+            return
+        if self.j < len(self.schedule) and self.schedule[self.j] != t:
+            self.schedule = self.schedule.copy()
+            self.schedule[self.j] = t
+            self.ticks[self.j] = t
+        self.next_rec = t
+        self(t, v, lr)
+
     def _progress(self, t: int, v) -> None:
         elapsed = time.perf_counter() - self.t0
         if self.bar is None:
@@ -283,7 +294,7 @@ def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> Train
 
 def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, loss="squared",
           structure=None, metrics=(), record=None, progress: bool | None = None,
-          blowup: float = 1e8) -> TrainResult:
+          blowup: float = 1e8, stop_below: float | None = None) -> TrainResult:
     """Full-batch gradient descent ``W_i <- W_i - lr * dL/dW_i`` on every layer at once.
 
     Parameters
@@ -309,6 +320,9 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
         sets DEEPLINEAR_PROGRESS=0), True or False.
     blowup : float > 0; `TrainingDiverged` is raised when the loss is not finite or exceeds
         ``blowup * max(initial loss, 1)``.
+    stop_below : float > 0 or None; stop at the first step whose loss (every member's, for a stacked
+        network) is below it, as the authors' released scripts do (they train until the loss is below
+        1e-4). That step is recorded last: ``history.steps[-1]`` is the number of updates made.
 
     Returns
     -------
@@ -328,6 +342,9 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
     lr_fn, lr_now = _learning_rate(lr, S)
     if isinstance(blowup, bool) or not isinstance(blowup, Real) or not blowup > 0:
         raise ValueError(f"blowup must be a positive number, got {blowup!r}")
+    if stop_below is not None and (isinstance(stop_below, bool) or not isinstance(stop_below, Real)
+                                   or not stop_below > 0):
+        raise ValueError(f"stop_below must be None or a positive number, got {stop_below!r}")
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be None, True or False, got {progress!r}")
     schedule = record_schedule(steps, record)
@@ -344,6 +361,9 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
             if lr_fn is not None:
                 lr_now = _lr_value(lr_fn(0, v), S, 0, S is not None)
             event = recorder(0, v, lr_now) if recorder.next_event() == 0 else recorder.next_event()
+            if stop_below is not None and np.all(v < stop_below):
+                steps = 0
+                recorder.stop(0, v, lr_now)
             for t in range(1, steps + 1):
                 stepper.step(lr_now)
                 v = stepper.forward()
@@ -354,6 +374,9 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
                     lr_now = _lr_value(lr_fn(t, v), S, t, S is not None)
                 if t == event:
                     event = recorder(t, v, lr_now)
+                if stop_below is not None and np.all(v < stop_below):
+                    recorder.stop(t, v, lr_now)
+                    break
     finally:
         recorder.close()
     coefficients = None
