@@ -156,7 +156,7 @@ def test_pages_render_in_chromium(site, server):
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
         for page_path in _pages(site):
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1300, "height": 900})  # a laptop screen
             problems: list[str] = []
             page.on("console", lambda m, p=problems: m.type == "error" and p.append(f"console: {m.text}"))
             page.on("pageerror", lambda e, p=problems: p.append(f"page error: {e}"))
@@ -178,6 +178,12 @@ def test_pages_render_in_chromium(site, server):
                 )
                 if "$$" in raw or "\\begin{" in raw:
                     problems.append("raw TeX left untypeset")
+                wide = page.evaluate(
+                    "() => Array.from(document.querySelectorAll('mjx-container[display=\"true\"]'))"
+                    ".filter(m => m.scrollWidth > m.parentElement.clientWidth + 2)"
+                    ".map(m => m.parentElement.textContent.replace(/\\s+/g, ' ').slice(0, 60))"
+                )
+                problems += [f"display equation wider than the column (cut off): {w}" for w in wide]
             elif page.query_selector(".math"):
                 problems.append("math on the page but MathJax did not load")
             broken = page.evaluate(
