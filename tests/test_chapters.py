@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import papermill as pm
 import pytest
 
+from deeplinear.run import glued_text as glued  # noqa: F401 (the chapter tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def glued(path: Path) -> dict[str, str]:
-    """name -> text/plain of every value a notebook glued."""
-    nb = json.loads(path.read_text())
-    values = {}
-    for cell in nb["cells"]:
-        for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                values[name] = out["data"].get("application/papermill.record/text/plain")
-    return values
 
 
 def run(chapter: str, tmp_path: Path, **parameters) -> Path:

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["declared_parameters", "run_chapter", "glued_values", "reproduce", "main"]
+__all__ = ["declared_parameters", "run_chapter", "glued_text", "glued_values", "reproduce", "main"]
 
 REPORT = "reproduction-report"
 
@@ -94,8 +94,8 @@ def _value(text: str) -> Any:
         return text
 
 
-def glued_values(notebook: Path) -> dict[str, Any]:
-    """Name -> value of every number, boolean or text a notebook glued (figures are skipped)."""
+def glued_text(notebook: Path) -> dict[str, str]:
+    """Name -> text of every number, boolean or text a notebook glued (figures are skipped)."""
     nb = json.loads(notebook.read_text())
     values = {}
     for cell in nb["cells"]:
@@ -103,8 +103,13 @@ def glued_values(notebook: Path) -> dict[str, Any]:
             name = out.get("metadata", {}).get("scrapbook", {}).get("name")
             data = out.get("data", {})
             if name and not any(k.startswith("application/papermill.record/image") for k in data):
-                values[name] = _value(data.get("application/papermill.record/text/plain", ""))
+                values[name] = data.get("application/papermill.record/text/plain", "")
     return values
+
+
+def glued_values(notebook: Path) -> dict[str, Any]:
+    """Like `glued_text`, with numbers and booleans read back as Python values."""
+    return {name: _value(text) for name, text in glued_text(notebook).items()}
 
 
 def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float, str | None]:
