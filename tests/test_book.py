@@ -174,3 +174,32 @@ def test_nbval_really_compares_outputs(tmp_path):
            "--nbval-sanitize-with", str(ROOT / "tests/nbval_sanitize.cfg")]
     assert subprocess.run([*cmd, str(good)], capture_output=True, cwd=tmp_path).returncode == 0
     assert subprocess.run([*cmd, str(stale)], capture_output=True, cwd=tmp_path).returncode != 0
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chapter_opened_without_the_library_says_how_to_install_it(path):
+    """Colab runs a chapter with neither deeplinear nor myst-nb: its first cell must say what to do."""
+    first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    script = (
+        "import sys\n"
+        "sys.modules['deeplinear'] = sys.modules['myst_nb'] = None  # as if not installed\n"
+        f"exec(compile({first.source!r}, 'first cell', 'exec'), {{}})\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError: This chapter needs"), last
+    assert "%pip install" in last and "git+https://github.com/" in last and "make env" in last
+
+
+def test_launch_buttons_are_binder_and_colab_only():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    buttons = config["launch_buttons"]
+    assert buttons["binderhub_url"] == "https://mybinder.org"
+    assert buttons["colab_url"] == "https://colab.research.google.com"
+    assert not buttons.get("jupyterhub_url") and not buttons.get("thebe") and not buttons.get("deepnote_url")
+    # Binder builds from environment.yml at the root; a binder/ folder or requirements.txt would win.
+    assert (ROOT / "environment.yml").exists()
+    assert not (ROOT / "binder").exists() and not (ROOT / "requirements.txt").exists()
+    assert config["repository"]["path_to_book"] == ""  # the chapters' paths are relative to the root
+    assert "launch_links" in config["sphinx"]["local_extensions"]

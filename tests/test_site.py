@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
@@ -28,6 +31,8 @@ pytestmark = pytest.mark.skipif(
 )
 # Outward links allowed in the page chrome: the launch buttons (and nothing else).
 LAUNCH_HOSTS = {"mybinder.org", "colab.research.google.com"}
+# The site is built as if published from this repository, so that the launch buttons appear.
+REPOSITORY = "https://github.com/example-org/deeplinear-companion"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +51,7 @@ def site(tmp_path_factory) -> Path:
     result = subprocess.run(
         [str(jb), "build", str(ROOT), "--config", str(out / "_config.yml"), "--path-output", str(out),
          "--warningiserror", "--keep-going"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env={**os.environ, "DEEPLINEAR_REPOSITORY_URL": REPOSITORY},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return out / "_build" / "html"
@@ -123,6 +128,29 @@ def test_only_launch_buttons_link_outward_from_the_page_chrome(site):
             if host and not in_article and host not in LAUNCH_HOSTS:
                 outward.append(f"{page}: {href}")
     assert not outward, "\n".join(outward)
+
+
+def _launch_links(html: str) -> list[str]:
+    return [unescape(h) for h in re.findall(r'href="(https://(?:mybinder\.org|colab\.research\.google\.com)/[^"]*)"', html)]
+
+
+def test_launch_buttons_open_each_chapter_on_binder_and_colab(site):
+    """Every notebook page launches *its own* notebook, at the configured branch; other pages don't."""
+    branch = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["branch"]
+    org_repo = urlparse(REPOSITORY).path.strip("/")
+    notebooks = {f"book/{nb.stem}.html": f"book/{nb.name}" for nb in (ROOT / "book").glob("*.ipynb")}
+    assert notebooks
+    for page in _pages(site):
+        links = set(_launch_links((site / page).read_text(encoding="utf-8")))
+        if page not in notebooks:
+            assert not links, f"{page} is not a notebook but has launch buttons: {links}"
+            continue
+        source = notebooks[page]
+        assert (ROOT / source).is_file()
+        assert links == {
+            f"https://mybinder.org/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{source}",
+            f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{source}",
+        }, page
 
 
 def test_every_chapter_has_a_download_button_for_its_notebook(site):
