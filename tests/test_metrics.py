@@ -193,6 +193,65 @@ def test_margin_closed_form_and_shapes():
     np.testing.assert_allclose(metrics.margin(stacked, X, y), [1.0, -14 / 5])
 
 
+# ---------------------------------------------------------------- best match and top alignment
+
+@SETTINGS
+@given(st.integers(1, 6), st.integers(0, 5), st.integers(0, 5), seeds)
+def test_best_match_against_a_plain_loop(m, p, q, seed):
+    rng = np.random.default_rng(seed)
+    p, q = min(p, m), min(q, m)
+    A, B = haar(m, rng)[:, :p], haar(m, rng)[:, :q]
+    if p == 0:
+        expected = 1.0                      # nothing to match
+    elif q == 0:
+        expected = 0.0                      # nothing to match with
+    else:
+        expected = sum(max(abs(float(A[:, j] @ B[:, l])) for l in range(q)) for j in range(p)) / p
+    assert metrics.best_match(A, B) == pytest.approx(expected, abs=1e-12)
+
+
+def test_best_match_closed_forms():
+    theta = 0.3
+    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    assert metrics.best_match(R, np.eye(2)) == pytest.approx(np.cos(theta))  # a rotation by theta
+    P = np.eye(3)[:, [2, 0, 1]] * np.array([1, -1, 1])
+    assert metrics.best_match(P, np.eye(3)) == 1.0                        # order and signs don't count
+    stack = metrics.best_match(np.stack([R, np.eye(2)]), np.stack([np.eye(2)] * 2))
+    np.testing.assert_allclose(stack, [np.cos(theta), 1.0])
+    with pytest.raises(ValueError, match="A and B"):
+        metrics.best_match(np.eye(3), np.eye(2))
+
+
+def test_top_alignment_closed_form_on_rank_one_layers():
+    """W_i = s_i a_i b_i^T has u_i = ±a_i and v_i = ±b_i, so the value is |<a_i, b_{i+1}>|."""
+    rng = np.random.default_rng(3)
+    ks = [4, 5, 3, 1]
+    a = [rng.standard_normal(k) for k in ks[1:]]
+    b = [rng.standard_normal(k) for k in ks[:-1]]
+    a, b = [x / np.linalg.norm(x) for x in a], [x / np.linalg.norm(x) for x in b]
+    Ws = [2.0 * np.outer(ai, bi) for ai, bi in zip(a, b)]
+    expected = [abs(float(a[i] @ b[i + 1])) for i in range(len(Ws) - 1)]
+    np.testing.assert_allclose(metrics.top_alignment(Ws), expected, atol=1e-12)
+    # aligned with the singular values in the same order in every layer: the top vectors meet
+    Qs = [haar(k, rng) for k in (3, 4, 4, 2)]
+    Ws = [Qs[i + 1][:, :2] @ np.diag([3.0, 1.0]) @ Qs[i][:, :2].T for i in range(3)]
+    np.testing.assert_allclose(metrics.top_alignment(Ws), 1.0, atol=1e-12)
+    # aligned in the sense of Definition 2 but with the top directions of W_1 and W_2 crossed: 0
+    Ws[1] = Qs[2][:, :2] @ np.diag([1.0, 3.0]) @ Qs[1][:, :2].T
+    np.testing.assert_allclose(metrics.top_alignment(Ws)[0], 0.0, atol=1e-12)
+    assert metrics.top_alignment([np.ones((2, 3))]).shape == (0,)
+
+
+@SETTINGS
+@given(widths, seeds)
+def test_top_alignment_against_a_plain_loop(ks, seed):
+    rng = np.random.default_rng(seed)
+    Ws = gaussian(ks, rng)
+    expected = [abs(float(np.linalg.svd(Wi)[0][:, 0] @ np.linalg.svd(Wn)[2][0]))
+                for Wi, Wn in zip(Ws[:-1], Ws[1:])]
+    np.testing.assert_allclose(metrics.top_alignment(Ws), expected, atol=1e-9)
+
+
 # ---------------------------------------------------------------- stacked input
 
 @SETTINGS
@@ -203,7 +262,7 @@ def test_stacked_equals_per_member(ks, S, seed):
     later = [[W + 0.1 * rng.standard_normal(W.shape) for W in Ws] for Ws in members]
     stack = [np.stack(layer) for layer in zip(*members)]
     stack_later = [np.stack(layer) for layer in zip(*later)]
-    for f in (metrics.alignment, metrics.alignment_defect, metrics.balancedness):
+    for f in (metrics.alignment, metrics.alignment_defect, metrics.balancedness, metrics.top_alignment):
         np.testing.assert_allclose(f(stack), [f(Ws) for Ws in members], atol=1e-12)
     np.testing.assert_allclose(metrics.invariance(stack, stack_later),
                                [metrics.invariance(a, b) for a, b in zip(members, later)], atol=1e-12)
@@ -225,6 +284,8 @@ def test_bad_input_names_parameter():
         metrics.invariance([W], [np.ones((2, 3))])
     with pytest.raises(ValueError, match="W must"):
         metrics.rank_one_ratio(np.ones(3))
+    with pytest.raises(ValueError, match="Ws"):
+        metrics.top_alignment([W, np.ones((3, 4))])
     X = np.ones((2, 3))
     with pytest.raises(ValueError, match="y must"):
         metrics.margin(np.ones(2), X, np.array([1.0, 0.0, 1.0]))

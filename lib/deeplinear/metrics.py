@@ -42,6 +42,33 @@ def _best_match(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.abs(np.swapaxes(A, -1, -2) @ B).max(axis=-1).mean(axis=-1)
 
 
+def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
+    """The released code's matching score of two sets of unit vectors: each column of ``A`` scores
+    its largest ``|cos|`` with a column of ``B``; the result is the mean of these scores.
+
+    Parameters
+    ----------
+    A : ndarray (..., m, p), orthonormal columns (singular vectors, say).
+    B : ndarray (..., m, q), orthonormal columns.
+
+    Returns
+    -------
+    float, or ndarray (...) for stacks; in [0, 1]. With ``p = 0`` there is nothing to match and the
+    score is 1; with ``q = 0 < p`` no column finds a partner and it is 0.
+
+    Paper: Section 6 (the alignment and invariance scores of Figures 1 and 2), as released.
+    """
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    if A.ndim < 2 or B.ndim < 2 or A.shape[-2] != B.shape[-2] or A.shape[:-2] != B.shape[:-2]:
+        raise ValueError(f"A and B must be arrays (..., m, p) and (..., m, q) with the same m and "
+                         f"leading axes, got shapes {A.shape} and {B.shape}")
+    if A.shape[-1] == 0 or B.shape[-1] == 0:
+        score = np.full(A.shape[:-2], 1.0 if A.shape[-1] == 0 else 0.0)
+    else:
+        score = _best_match(A, B)
+    return score if score.ndim else float(score)
+
+
 def alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
     """Alignment score of each interface between adjacent layers, as in the authors' released code.
 
@@ -184,6 +211,32 @@ def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]],
         return np.stack(out, axis=-1)
 
     return score
+
+
+def top_alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
+    """Ji and Telgarsky's alignment ``|v_{i+1}^T u_i|`` of adjacent layers' top singular vectors.
+
+    ``u_i`` is the top left singular vector of ``W_i`` and ``v_{i+1}`` the top right singular vector
+    of ``W_{i+1}``; both live in the ``k_i``-dimensional space between the two layers. Gradient
+    descent on separable data drives every value to 1 while each layer tends to rank one. The top
+    singular vectors are not unique when a layer's two largest singular values tie, and then
+    neither is this value.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+
+    Returns
+    -------
+    ndarray (d-1,) or (S, d-1), entries in [0, 1].
+
+    Paper: Ji & Telgarsky, Theorem 2.2 (``|v_{j+1}^T u_j| -> 1``), their Figure 1b.
+    """
+    layers = _as_network(Ws)
+    svds = [np.linalg.svd(W, full_matrices=False) for W in layers]
+    out = [np.abs(np.sum(svds[i][0][..., :, 0] * svds[i + 1][2][..., 0, :], axis=-1))
+           for i in range(len(layers) - 1)]
+    return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
 
 
 def rank_one_ratio(W: np.ndarray) -> np.ndarray:
