@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from deeplinear import losses, metrics, training as train_module
+from deeplinear import losses, metrics, recording
 from deeplinear.structures import Convolution, Sparse, Toeplitz
 from deeplinear.training import History, TrainingDiverged, TrainResult, record_schedule, train
 
@@ -338,7 +338,7 @@ def test_structure_stacked_and_validation():
 def fake_clock(monkeypatch, dt):
     """Every reading of the trainer's clock comes dt seconds after the previous one."""
     ticks = iter(range(10**6))
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: dt * next(ticks))
+    monkeypatch.setattr(recording.time, "perf_counter", lambda: dt * next(ticks))
 
 
 def test_progress_bar_auto_forced_and_disabled(monkeypatch, capsys):

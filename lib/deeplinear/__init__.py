@@ -4,7 +4,7 @@ The public API (see each module for details):
 
 - networks and losses: `end_to_end`, `loss`, `gradients`, `MatrixSensing`;
 - training: `train` (full-batch gradient descent; returns a `TrainResult` with a `History`),
-  `TrainingDiverged`;
+  `TrainingDiverged` (module `training`; what a run records and when: module `recording`);
 - modules: `metrics` (alignment, invariance, ...), `theory` (aligned networks, Theorem 1,
   Corollary 1, Proposition 1, max-margin), `structures` (layer structures, Definition 4),
   `data` (the papers' problems and MNIST), `plotting` (the book's figures), `params`

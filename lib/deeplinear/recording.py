@@ -1,0 +1,242 @@
+"""What a training run records: the loss, the learning rate and metrics on a schedule of steps,
+a progress bar, and the error raised when the loss diverges.
+
+Paper: Section 6 (alignment and invariance recorded during training, Figures 1 and 2).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+
+__all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
+
+_NEVER = -1          # an event step that never comes
+_RESERVED = ("steps", "loss", "lr")
+_DEFAULT_POINTS = 56     # record steps of the default schedule: SVD-based metrics stay a small share
+
+
+class TrainingDiverged(FloatingPointError):
+    """Gradient descent diverged: the loss became non-finite or exceeded ``blowup * max(L_0, 1)``.
+
+    Attributes: ``step``, ``loss``, ``lr`` (the learning rate of the last update), ``member`` (the
+    ensemble member, or None) and ``history`` (what was recorded before the divergence).
+    """
+
+    def __init__(self, message: str, *, step: int, loss: float, lr, member: int | None,
+                 history: History) -> None:
+        super().__init__(message)
+        self.step, self.loss, self.lr, self.member, self.history = step, loss, lr, member, history
+
+
+@dataclass(frozen=True)
+class History:
+    """What `train` recorded: ``steps`` (T,), ``loss`` (T,) or (T, S), ``lr`` (T,) or (T, S) (the
+    learning rate of the update made at that step), ``metrics`` name -> (T, ...).
+
+    ``history["loss"]``, ``history["steps"]``, ``history["lr"]`` and ``history[metric]`` also work.
+    """
+
+    steps: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in _RESERVED:
+            return getattr(self, name)
+        if name in self.metrics:
+            return self.metrics[name]
+        raise KeyError(f"{name!r}: recorded are {list(self.keys())}")
+
+    def keys(self) -> tuple[str, ...]:
+        return (*_RESERVED, *self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __repr__(self) -> str:
+        return f"History(T={len(self)}, steps {self.steps[:1]}..{self.steps[-1:]}, keys={list(self.keys())})"
+
+
+@dataclass(frozen=True, repr=False)
+class TrainResult:
+    """The result of `train`: ``weights`` (final layers, stacked shapes kept), ``initial_weights``,
+    ``history`` (a `History`), ``coefficients`` (per-layer coefficient arrays, None for fully
+    connected layers, when a structure was used; else None)."""
+
+    weights: list[np.ndarray]
+    initial_weights: list[np.ndarray]
+    history: History
+    coefficients: list[np.ndarray | None] | None = None
+
+    def __repr__(self) -> str:
+        shapes = [W.shape for W in self.weights]
+        last = self.history.loss[-1] if len(self.history) else None
+        return f"TrainResult(layers={shapes}, final recorded loss={last}, history={self.history!r})"
+
+
+def record_schedule(steps: int, record=None) -> np.ndarray:
+    """The steps at which `train` records the loss and metrics.
+
+    Parameters
+    ----------
+    steps : int >= 0, the number of gradient steps.
+    record : None (56 log-spaced steps, or every step when there are fewer: 0, then a geometric
+        grid up to ``steps``, always including ``steps``), an int k >= 1 (every k steps, plus 0 and ``steps``), or an array of
+        step indices in [0, steps].
+
+    Returns
+    -------
+    ndarray (T,) of sorted, distinct ints.
+    """
+    steps = _count(steps, "steps")
+    if record is None:
+        P = _DEFAULT_POINTS
+        if steps < P:
+            return np.arange(steps + 1)
+        m, grid = P, np.array([0])
+        while len(grid) < P:        # rounding merges early grid points: add as many as were lost
+            grid = np.unique(np.concatenate([[0], np.rint(np.geomspace(1, steps, m)).astype(int)]))
+            m += P - len(grid)
+        return grid
+    if isinstance(record, Integral) and not isinstance(record, bool):
+        if record < 1:
+            raise ValueError(f"record must be a positive integer (record every k steps), got {record}")
+        return np.union1d(np.arange(0, steps + 1, int(record)), [steps])
+    r = np.asarray(record)
+    if r.ndim != 1 or r.dtype == bool or not np.issubdtype(r.dtype, np.number) or \
+            (r.size and (np.any(r != np.round(r)) or r.min() < 0 or r.max() > steps)):
+        raise ValueError(f"record must be None, a positive int, or a 1-D array of integer steps in "
+                         f"[0, steps={steps}], got {record!r}")
+    return np.unique(r.astype(int))
+
+
+def _count(x, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, Integral) or x < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {x!r}")
+    return int(x)
+
+
+def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]]:
+    if isinstance(metrics, Mapping):
+        items = list(metrics.items())
+        bad = [k for k, f in items if not isinstance(k, str) or not callable(f)]
+        if bad:
+            raise ValueError(f"metrics must map names to callables fn(Ws), got bad entries {bad!r}")
+    else:
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        from . import metrics as module
+        items = []
+        for name in names:
+            fn = getattr(module, name, None) if isinstance(name, str) and not name.startswith("_") else None
+            if not callable(fn):
+                raise ValueError(f"metrics: {name!r} is not a function of deeplinear.metrics "
+                                 f"(e.g. 'alignment', 'invariance'); pass a mapping name -> fn(Ws) instead")
+            if name == "invariance":  # the SVDs of the initial network are computed once
+                fn = module.invariance_to(initial)
+            items.append((name, fn))
+    clash = [k for k, _ in items if k in _RESERVED]
+    if clash:
+        raise ValueError(f"metrics names must differ from {_RESERVED}, got {clash}")
+    return items
+
+
+class _Recorder:
+    """Stores loss, lr and metrics at the record steps and drives the progress bar."""
+
+    def __init__(self, steps: int, schedule, metric_fns, stepper, progress) -> None:
+        self.steps, self.schedule, self.fns, self.stepper = steps, schedule, metric_fns, stepper
+        self.j, self.loss, self.lr, self.values = 0, None, None, {}
+        self.ticks = schedule.tolist()              # Python ints: cheap to compare with the step
+        self.next_rec = self.ticks[0] if self.ticks else _NEVER
+        env_off = os.environ.get("DEEPLINEAR_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
+        self.auto = progress is None
+        self.next_prog = 1 if (progress or (progress is None and not env_off)) and steps else _NEVER
+        self.bar, self.t0 = None, time.perf_counter()
+
+    def next_event(self) -> int:
+        a, b = self.next_rec, self.next_prog
+        return a if b == _NEVER else b if a == _NEVER else min(a, b)
+
+    def __call__(self, t: int, v, lr) -> int:
+        if t == self.next_rec:
+            T = len(self.schedule)
+            if self.loss is None:
+                self.loss, self.lr = np.empty((T, *np.shape(v))), np.empty((T, *np.shape(lr)[:1]))
+            self.loss[self.j] = v
+            self.lr[self.j] = lr if isinstance(lr, float) else lr.reshape(-1)
+            if self.fns:
+                Ws = self.stepper.weights()
+                for name, fn in self.fns:
+                    value = np.asarray(fn(Ws), dtype=np.float64)
+                    if name not in self.values:
+                        self.values[name] = np.full((T, *value.shape), np.nan)
+                    self.values[name][self.j] = value
+            self.j += 1
+            self.next_rec = self.ticks[self.j] if self.j < T else _NEVER
+        if t == self.next_prog:
+            self._progress(t, v)
+        return self.next_event()
+
+    def stop(self, t: int, v, lr) -> None:
+        """Record step ``t`` as the last one (an early stop), whether or not it was scheduled."""
+        if self.j and self.schedule[self.j - 1] == t:
+            return
+        if self.j < len(self.schedule) and self.schedule[self.j] != t:
+            self.schedule = self.schedule.copy()
+            self.schedule[self.j] = t
+            self.ticks[self.j] = t
+        self.next_rec = t
+        self(t, v, lr)
+
+    def _progress(self, t: int, v) -> None:
+        elapsed = time.perf_counter() - self.t0
+        if self.bar is None:
+            if self.auto and elapsed < 0.05 and t < self.steps:
+                self.next_prog = 2 * t
+                return
+            if self.auto and elapsed * self.steps / t < 3.0:
+                self.next_prog = _NEVER
+                return
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=self.steps, initial=t, desc="train", leave=False, unit="step")
+        self.bar.update(t - self.bar.n)
+        self.bar.set_postfix(loss=f"{np.max(v):.3e}", refresh=False)
+        self.next_prog = min(self.steps, t + max(1, int(0.2 * t / max(elapsed, 1e-9))))
+        if t == self.steps:
+            self.next_prog = _NEVER
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def history(self) -> History:
+        j, T = self.j, len(self.schedule)
+        loss = self.loss[:j] if self.loss is not None else np.empty((0,))
+        lr = self.lr[:j] if self.lr is not None else np.empty((0,))
+        return History(steps=np.asarray(self.schedule[:j], dtype=int), loss=loss, lr=lr,
+                       metrics={k: (v if j == T else v[:j]) for k, v in self.values.items()})
+
+
+def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> TrainingDiverged:
+    v, limit, lr = np.atleast_1d(v), np.atleast_1d(limit), np.asarray(lr).reshape(-1)
+    bad = np.flatnonzero(~(v <= limit))
+    m = int(bad[0]) if len(bad) else 0
+    member = m if stacked else None
+    lr_m = float(lr[m] if lr.size > 1 else lr[0])
+    who = "" if member is None else f" (ensemble member {member})"
+    if t == 0:
+        msg = (f"the initial loss{who} is not finite (loss = {v[m]:.6g}): check the initial weights and "
+               f"the data (step 0, before any update)")
+    else:
+        what = "is not finite" if not np.isfinite(v[m]) else \
+            f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
+        msg = (f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = "
+               f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})")
+    return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())
