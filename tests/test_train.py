@@ -290,6 +290,46 @@ def test_metrics_recorded_on_schedule():
         named.history["nope"]
 
 
+def test_metrics_on_their_own_schedule_with_the_loss_every_step():
+    rng = np.random.default_rng(6)
+    Ws, X, Y = make_problem(rng, [4, 4, 4], 8, "squared")
+    snaps, values, _, _ = reference_gd(Ws, X, Y, 0.02, 60)
+    prod = {"prod": lambda W: W[1] @ W[0]}
+    hist = train(Ws, X, Y, lr=0.02, steps=60, metrics=prod, record=1, record_metrics=[0, 7, 60],
+                 progress=False).history
+    np.testing.assert_array_equal(hist.steps, np.arange(61))
+    np.testing.assert_allclose(hist.loss, values, rtol=1e-10)
+    np.testing.assert_array_equal(hist.metric_steps, [0, 7, 60])
+    assert hist["prod"].shape == (3, 4, 4)
+    for j, t in enumerate([0, 7, 60]):
+        np.testing.assert_allclose(hist["prod"][j], snaps[t][1] @ snaps[t][0], rtol=1e-9)
+    same = train(Ws, X, Y, lr=0.02, steps=60, metrics=prod, record=7, progress=False).history
+    np.testing.assert_array_equal(same.metric_steps, same.steps)   # default: the record steps
+    assert "metric_steps" not in same.keys() and len(same["metric_steps"]) == len(same["prod"])
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_an_early_stop_off_both_schedules_records_its_step_last(stacked):
+    """Stopping between scheduled steps (or after the last one) records the stop step, loss and metrics."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((4, 12)), rng.standard_normal((3, 12))
+    Ws = [0.5 * rng.standard_normal((5, 4)), 0.5 * rng.standard_normal((3, 5))]
+    snaps, values, _, _ = reference_gd(Ws, X, Y, 0.05, 3000)
+    threshold = 1.001 * values[1000]
+    first = int(np.flatnonzero(values < threshold)[0])
+    assert 100 < first < 2000
+    start = [np.stack([W, W]) for W in Ws] if stacked else Ws
+    norm = {"norm": lambda W: np.linalg.norm(W[-1], axis=(-2, -1))}
+    for record, record_metrics in (([0, 100], [0, 50, 2000]), (1, [0, 100]), ([0, 2000], None)):
+        hist = train(start, X, Y, lr=0.05, steps=3000, stop_below=threshold, metrics=norm, record=record,
+                     record_metrics=record_metrics, progress=False).history
+        assert hist.steps[-1] == first and hist.metric_steps[-1] == first
+        assert np.all(np.diff(hist.metric_steps) > 0) and np.all(hist.metric_steps <= first)
+        expected = np.linalg.norm(snaps[first][-1])
+        np.testing.assert_allclose(hist["norm"][-1], np.full(2, expected) if stacked else expected, rtol=1e-9)
+        assert not np.isnan(hist["norm"]).any()
+
+
 STRUCTURES = [Toeplitz(4), Sparse(np.random.default_rng(7).random((4, 4)) < 0.6), Convolution(2, 3)]
 
 
@@ -368,6 +408,7 @@ def test_progress_bar_auto_forced_and_disabled(monkeypatch, capsys):
     ({"lr": lambda t, v: -1.0}, "lr"),
     ({"loss": "hinge"}, "loss"), ({"record": 0}, "record"), ({"record": [-1]}, "record"),
     ({"record": [11]}, "record"), ({"record": [[1]]}, "record"), ({"record": [1.5]}, "record"),
+    ({"record_metrics": 0}, "record_metrics"), ({"record_metrics": [11]}, "record_metrics"),
     ({"blowup": 0.0}, "blowup"), ({"progress": "yes"}, "progress"),
     ({"metrics": ("no_such_metric",)}, "metrics"), ({"metrics": {"loss": np.linalg.norm}}, "metrics"),
     ({"metrics": {"a": 3}}, "metrics"), ({"structure": Toeplitz(5)}, "structure"),

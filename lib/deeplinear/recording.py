@@ -17,7 +17,7 @@ import numpy as np
 __all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
 
 _NEVER = -1          # an event step that never comes
-_RESERVED = ("steps", "loss", "lr")
+_RESERVED = ("steps", "loss", "lr", "metric_steps")
 _DEFAULT_POINTS = 56     # record steps of the default schedule: SVD-based metrics stay a small share
 
 
@@ -37,7 +37,8 @@ class TrainingDiverged(FloatingPointError):
 @dataclass(frozen=True)
 class History:
     """What `train` recorded: ``steps`` (T,), ``loss`` (T,) or (T, S), ``lr`` (T,) or (T, S) (the
-    learning rate of the update made at that step), ``metrics`` name -> (T, ...).
+    learning rate of the update made at that step), ``metrics`` name -> (T_m, ...) recorded at
+    ``metric_steps`` (T_m,), which are ``steps`` unless `train` was given ``record_metrics``.
 
     ``history["loss"]``, ``history["steps"]``, ``history["lr"]`` and ``history[metric]`` also work.
     """
@@ -46,6 +47,11 @@ class History:
     loss: np.ndarray
     lr: np.ndarray
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    metric_steps: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.metric_steps is None:
+            object.__setattr__(self, "metric_steps", self.steps)
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name in _RESERVED:
@@ -55,7 +61,7 @@ class History:
         raise KeyError(f"{name!r}: recorded are {list(self.keys())}")
 
     def keys(self) -> tuple[str, ...]:
-        return (*_RESERVED, *self.metrics)
+        return (*_RESERVED[:3], *self.metrics)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -95,6 +101,10 @@ def record_schedule(steps: int, record=None) -> np.ndarray:
     -------
     ndarray (T,) of sorted, distinct ints.
     """
+    return _schedule(steps, record, "record")
+
+
+def _schedule(steps: int, record, name: str) -> np.ndarray:
     steps = _count(steps, "steps")
     if record is None:
         P = _DEFAULT_POINTS
@@ -107,12 +117,12 @@ def record_schedule(steps: int, record=None) -> np.ndarray:
         return grid
     if isinstance(record, Integral) and not isinstance(record, bool):
         if record < 1:
-            raise ValueError(f"record must be a positive integer (record every k steps), got {record}")
+            raise ValueError(f"{name} must be a positive integer (record every k steps), got {record}")
         return np.union1d(np.arange(0, steps + 1, int(record)), [steps])
     r = np.asarray(record)
     if r.ndim != 1 or r.dtype == bool or not np.issubdtype(r.dtype, np.number) or \
             (r.size and (np.any(r != np.round(r)) or r.min() < 0 or r.max() > steps)):
-        raise ValueError(f"record must be None, a positive int, or a 1-D array of integer steps in "
+        raise ValueError(f"{name} must be None, a positive int, or a 1-D array of integer steps in "
                          f"[0, steps={steps}], got {record!r}")
     return np.unique(r.astype(int))
 
@@ -147,53 +157,72 @@ def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]
     return items
 
 
-class _Recorder:
-    """Stores loss, lr and metrics at the record steps and drives the progress bar."""
+class _Schedule:
+    """The steps at which something is recorded, with a cursor at the next one."""
 
-    def __init__(self, steps: int, schedule, metric_fns, stepper, progress) -> None:
-        self.steps, self.schedule, self.fns, self.stepper = steps, schedule, metric_fns, stepper
-        self.j, self.loss, self.lr, self.values = 0, None, None, {}
-        self.ticks = schedule.tolist()              # Python ints: cheap to compare with the step
-        self.next_rec = self.ticks[0] if self.ticks else _NEVER
+    def __init__(self, steps: np.ndarray) -> None:
+        self.ticks = np.asarray(steps, dtype=int).tolist()  # Python ints: cheap to compare with the step
+        self.j = 0
+        self.next = self.ticks[0] if self.ticks else _NEVER
+
+    def advance(self) -> None:
+        self.j += 1
+        self.next = self.ticks[self.j] if self.j < len(self.ticks) else _NEVER
+
+    def end_at(self, t: int) -> None:
+        """Make step ``t`` the last one (an early stop): drop later steps, add ``t`` if not yet recorded."""
+        del self.ticks[self.j:]
+        if not self.ticks or self.ticks[-1] != t:
+            self.ticks.append(t)
+        self.next = self.ticks[self.j] if self.j < len(self.ticks) else _NEVER
+
+    def recorded(self) -> np.ndarray:
+        return np.asarray(self.ticks[:self.j], dtype=int)
+
+
+class _Recorder:
+    """Stores loss and lr at the record steps and metrics at the metric steps; drives the progress bar."""
+
+    def __init__(self, steps: int, schedule, metric_schedule, metric_fns, stepper, progress) -> None:
+        self.steps, self.fns, self.stepper = steps, metric_fns, stepper
+        self.rec, self.met = _Schedule(schedule), _Schedule(metric_schedule)
+        self.loss, self.lr, self.values = None, None, {}
         env_off = os.environ.get("DEEPLINEAR_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
         self.auto = progress is None
         self.next_prog = 1 if (progress or (progress is None and not env_off)) and steps else _NEVER
         self.bar, self.t0 = None, time.perf_counter()
 
     def next_event(self) -> int:
-        a, b = self.next_rec, self.next_prog
-        return a if b == _NEVER else b if a == _NEVER else min(a, b)
+        pending = [e for e in (self.rec.next, self.met.next, self.next_prog) if e != _NEVER]
+        return min(pending) if pending else _NEVER
 
     def __call__(self, t: int, v, lr) -> int:
-        if t == self.next_rec:
-            T = len(self.schedule)
-            if self.loss is None:
+        if t == self.rec.next:
+            if self.loss is None:           # one spare row for an early stop off the schedule
+                T = len(self.rec.ticks) + 1
                 self.loss, self.lr = np.empty((T, *np.shape(v))), np.empty((T, *np.shape(lr)[:1]))
-            self.loss[self.j] = v
-            self.lr[self.j] = lr if isinstance(lr, float) else lr.reshape(-1)
+            self.loss[self.rec.j] = v
+            self.lr[self.rec.j] = lr if isinstance(lr, float) else lr.reshape(-1)
+            self.rec.advance()
+        if t == self.met.next:
             if self.fns:
                 Ws = self.stepper.weights()
                 for name, fn in self.fns:
                     value = np.asarray(fn(Ws), dtype=np.float64)
                     if name not in self.values:
-                        self.values[name] = np.full((T, *value.shape), np.nan)
-                    self.values[name][self.j] = value
-            self.j += 1
-            self.next_rec = self.ticks[self.j] if self.j < T else _NEVER
+                        self.values[name] = np.full((len(self.met.ticks) + 1, *value.shape), np.nan)
+                    self.values[name][self.met.j] = value
+            self.met.advance()
         if t == self.next_prog:
             self._progress(t, v)
         return self.next_event()
 
     def stop(self, t: int, v, lr) -> None:
         """Record step ``t`` as the last one (an early stop), whether or not it was scheduled."""
-        if self.j and self.schedule[self.j - 1] == t:
-            return
-        if self.j < len(self.schedule) and self.schedule[self.j] != t:
-            self.schedule = self.schedule.copy()
-            self.schedule[self.j] = t
-            self.ticks[self.j] = t
-        self.next_rec = t
-        self(t, v, lr)
+        self.rec.end_at(t)
+        self.met.end_at(t)
+        if t in (self.rec.next, self.met.next):
+            self(t, v, lr)
 
     def _progress(self, t: int, v) -> None:
         elapsed = time.perf_counter() - self.t0
@@ -217,11 +246,11 @@ class _Recorder:
             self.bar.close()
 
     def history(self) -> History:
-        j, T = self.j, len(self.schedule)
+        j, m = self.rec.j, self.met.j
         loss = self.loss[:j] if self.loss is not None else np.empty((0,))
         lr = self.lr[:j] if self.lr is not None else np.empty((0,))
-        return History(steps=np.asarray(self.schedule[:j], dtype=int), loss=loss, lr=lr,
-                       metrics={k: (v if j == T else v[:j]) for k, v in self.values.items()})
+        return History(steps=self.rec.recorded(), loss=loss, lr=lr,
+                       metrics={k: v[:m] for k, v in self.values.items()}, metric_steps=self.met.recorded())
 
 
 def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> TrainingDiverged:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .network import _setup, _Stepper
 from .recording import (History, TrainingDiverged, TrainResult, _count, _diverged, _metric_fns,
-                        _Recorder, record_schedule)
+                        _Recorder, _schedule, record_schedule)
 
 __all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule"]
 
@@ -68,7 +68,7 @@ def _structures(structure, layers: list[np.ndarray]) -> list:
 
 
 def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, loss="squared",
-          structure=None, metrics=(), record=None, progress: bool | None = None,
+          structure=None, metrics=(), record=None, record_metrics=None, progress: bool | None = None,
           blowup: float = 1e8, stop_below: float | None = None) -> TrainResult:
     """Full-batch gradient descent ``W_i <- W_i - lr * dL/dW_i`` on every layer at once.
 
@@ -91,18 +91,22 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
         ``invariance(Ws0, Ws)``), or a mapping name -> ``fn(Ws)``.
     record : steps at which loss and metrics are stored; see `record_schedule`. The loss at step t is
         that of the weights after t updates.
+    record_metrics : steps at which the metrics are computed instead, in the same forms as ``record``
+        (the loss is cheap and SVD-based metrics are not: record the loss every step and the metrics
+        on a log-spaced grid); ``history.metric_steps`` says which. None: the ``record`` steps.
     progress : None (a tqdm bar when the run looks longer than about 3 s, never when the environment
         sets DEEPLINEAR_PROGRESS=0), True or False.
     blowup : float > 0; `TrainingDiverged` is raised when the loss is not finite or exceeds
         ``blowup * max(initial loss, 1)``.
     stop_below : float > 0 or None; stop at the first step whose loss (every member's, for a stacked
         network) is below it, as the authors' released scripts do (they train until the loss is below
-        1e-4). That step is recorded last: ``history.steps[-1]`` is the number of updates made.
+        1e-4). That step is recorded last, loss and metrics: ``history.steps[-1]`` is the number of
+        updates made.
 
     Returns
     -------
     TrainResult with ``weights``, ``initial_weights``, ``history`` (steps (T,), loss (T,) or (T, S),
-    lr (T,) or (T, S), metrics name -> (T, ...)) and ``coefficients``.
+    lr (T,) or (T, S), metrics name -> (T_m, ...) at metric_steps (T_m,)) and ``coefficients``.
 
     Raises
     ------
@@ -123,8 +127,9 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be None, True or False, got {progress!r}")
     schedule = record_schedule(steps, record)
+    metric_schedule = schedule if record_metrics is None else _schedule(steps, record_metrics, "record_metrics")
     stepper = _Stepper(layers, X, fn, Y, structures)
-    recorder = _Recorder(steps, schedule, _metric_fns(metrics, initial), stepper, progress)
+    recorder = _Recorder(steps, schedule, metric_schedule, _metric_fns(metrics, initial), stepper, progress)
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             v = stepper.forward()
