@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,17 @@ def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
     entry = claims["chapters"]["01-alignment"]
     assert "seed must be an integer" in entry["error"]
     assert entry["values"] == {}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="local IPC sockets are POSIX-only; Windows keeps TCP")
+def test_a_run_is_quiet_its_kernel_talks_over_local_sockets(tmp_path):
+    """ipykernel warns at every start over TCP; the runner's kernels use IPC and print nothing of that."""
+    assert run.kernel_manager_class()().transport == "ipc"
+    out = tmp_path / "quiet.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "deeplinear.run", "01", "-p", "k", "3", "-o", str(out), "--root", str(ROOT)],
+        capture_output=True, text=True, env={**os.environ, "DEEPLINEAR_PROGRESS": "0"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "WARNING" not in result.stderr and "without encryption" not in result.stderr, result.stderr
+    assert run.glued_values(out)["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)

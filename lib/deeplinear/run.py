@@ -76,13 +76,31 @@ def check_names(notebook: Path, parameters: dict[str, Any]) -> None:
         )
 
 
+def kernel_manager_class():
+    """A jupyter_client KernelManager whose kernels talk over local IPC sockets on POSIX systems.
+
+    Over TCP (the default, and the only choice on Windows) ipykernel 7 warns at every start that the
+    connection is not encrypted; local sockets need no encryption, and runs stay quiet.
+    """
+    from jupyter_client.manager import KernelManager
+    from traitlets import CaselessStrEnum
+
+    if os.name != "posix":
+        return KernelManager
+
+    class LocalKernelManager(KernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return LocalKernelManager
+
+
 def run_chapter(notebook: Path, output: Path, parameters: dict[str, Any]) -> float:
     """Execute ``notebook`` with ``parameters`` into ``output``; return the wall time in seconds."""
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     _papermill().execute_notebook(
         str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
-        progress_bar=False, kernel_name="python3",
+        progress_bar=False, kernel_name="python3", kernel_manager_class=kernel_manager_class(),
     )
     return time.perf_counter() - start
 
