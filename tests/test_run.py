@@ -57,6 +57,7 @@ def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
             preset.write_text("seed: -1\n")  # out of range: the chapter's validation cell refuses it
     assert run.reproduce(root, "paper", jobs=1) == 1
     claims = json.loads((root / "_build/reproduce/paper/claims.json").read_text())
+    assert claims["commit"] is None and claims["finished"].endswith("UTC")  # tmp_path is no git clone
     entry = claims["chapters"]["01-alignment"]
     assert "seed must be an integer" in entry["error"]
     assert entry["values"] == {}
@@ -74,3 +75,21 @@ def test_a_run_is_quiet_its_kernel_talks_over_local_sockets(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "WARNING" not in result.stderr and "without encryption" not in result.stderr, result.stderr
     assert run.glued_values(out)["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_claims_name_the_commit_and_say_when_the_tree_was_dirty(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("one")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
+    head = git("log", "-1", "--format=%H")
+    assert run._commit(tmp_path) == head
+    (tmp_path / "untracked.txt").write_text("scratch")   # untracked files don't count
+    assert run._commit(tmp_path) == head
+    (tmp_path / "a.txt").write_text("two")
+    assert run._commit(tmp_path) == head + "+dirty"

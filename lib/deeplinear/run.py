@@ -19,6 +19,7 @@ import ast
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -175,6 +176,8 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
                 bar.update()
     claims = {
         "preset": preset,
+        "commit": _commit(root),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {platform.system()} ({os.cpu_count()} cores)",
         "chapters": {},
@@ -189,6 +192,21 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
         print(f"\n{name} failed:\n  {results[name]['error']}", file=sys.stderr)
     print(f"\n{len(tasks) - len(failed)}/{len(tasks)} chapters ran; claims in {out_dir / 'claims.json'}")
     return 1 if failed else 0
+
+
+def _commit(root: Path) -> str | None:
+    """The git commit the run's code came from (``+dirty`` with uncommitted changes), or None."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    if head is None:
+        return None
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def _parser() -> argparse.ArgumentParser:
