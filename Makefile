@@ -14,7 +14,7 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env test unit nbval book execute lock benchmark clean reproduce
+.PHONY: help env test unit nbval book execute lock benchmark clean reproduce paper-claims
 
 help:
 	@echo "make book       set up, execute every chapter, build the website into _build/html"
@@ -23,6 +23,7 @@ help:
 	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
 	@echo "make reproduce  rerun every chapter with PRESET=book or PRESET=paper into _build/reproduce/"
+	@echo "make paper-claims  refresh book/presets/claims-paper.json (the report's paper-preset ledger)"
 	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
 
 # .venv is (re)built when missing, when its Python is broken, or when the lock or pyproject changed.
@@ -74,3 +75,11 @@ clean:
 PRESET ?= book
 reproduce: env
 	$(NB_ENV) $(PY) -m deeplinear.run --all --preset $(PRESET) --jobs $(JOBS)
+
+# The report's "At the papers' settings" table reads a committed paper-preset run: refresh it (commit first,
+# so that the run names a clean commit), then review and commit the two changed files.
+paper-claims: env
+	@git diff --quiet HEAD || { echo "commit your changes first: the run records the commit it ran"; exit 1; }
+	$(MAKE) reproduce PRESET=paper
+	cp _build/reproduce/paper/claims.json book/presets/claims-paper.json
+	$(MAKE) execute NB=book/reproduction-report.ipynb

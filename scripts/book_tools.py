@@ -58,14 +58,14 @@ def execute(paths: list[Path]) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from deeplinear.run import kernel_manager_class
+    from deeplinear.run import KERNEL_ARGUMENTS
 
     for path in paths:
         start = time.perf_counter()
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(
             nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-            kernel_manager_class=kernel_manager_class(),
+            extra_arguments=KERNEL_ARGUMENTS,
         )
         client.execute()
         seconds = time.perf_counter() - start

@@ -143,8 +143,9 @@ def test_chapter_conventions(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_validation_cell_names_each_bad_parameter(path):
+def test_validation_cell_names_each_bad_parameter(path, monkeypatch):
     """Setting any one parameter to nonsense makes the validation cell raise, naming it."""
+    monkeypatch.chdir(path.parent)  # chapters run in their own folder (papermill, nbval, jupyter-book)
     nb = nbformat.read(path, as_version=4)
     index, values = _parameters(nb)
     prelude = [c.source for c in nb.cells[:index] if c.cell_type == "code"]
