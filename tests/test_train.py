@@ -290,6 +290,17 @@ def test_metrics_recorded_on_schedule():
         named.history["nope"]
 
 
+def stop_problem():
+    """A squared-loss problem, its plain-loop run at lr 0.05 (snapshots, losses for 3000 steps), a threshold
+    first crossed at step 1000 or earlier, and that first step."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((4, 12)), rng.standard_normal((3, 12))
+    Ws = [0.5 * rng.standard_normal((5, 4)), 0.5 * rng.standard_normal((3, 5))]
+    snapshots, values, _, _ = reference_gd(Ws, X, Y, 0.05, 3000)
+    threshold = 1.001 * values[1000]
+    return X, Y, Ws, snapshots, values, threshold, int(np.flatnonzero(values < threshold)[0])
+
+
 def test_metrics_on_their_own_schedule_with_the_loss_every_step():
     rng = np.random.default_rng(6)
     Ws, X, Y = make_problem(rng, [4, 4, 4], 8, "squared")
@@ -311,12 +322,7 @@ def test_metrics_on_their_own_schedule_with_the_loss_every_step():
 @pytest.mark.parametrize("stacked", [False, True])
 def test_an_early_stop_off_both_schedules_records_its_step_last(stacked):
     """Stopping between scheduled steps (or after the last one) records the stop step, loss and metrics."""
-    rng = np.random.default_rng(5)
-    X, Y = rng.standard_normal((4, 12)), rng.standard_normal((3, 12))
-    Ws = [0.5 * rng.standard_normal((5, 4)), 0.5 * rng.standard_normal((3, 5))]
-    snaps, values, _, _ = reference_gd(Ws, X, Y, 0.05, 3000)
-    threshold = 1.001 * values[1000]
-    first = int(np.flatnonzero(values < threshold)[0])
+    X, Y, Ws, snaps, values, threshold, first = stop_problem()
     assert 100 < first < 2000
     start = [np.stack([W, W]) for W in Ws] if stacked else Ws
     norm = {"norm": lambda W: np.linalg.norm(W[-1], axis=(-2, -1))}
@@ -424,13 +430,8 @@ def test_bad_arguments_raise_value_error_naming_parameter(kwargs, match):
 @pytest.mark.parametrize("stacked", [False, True])
 def test_stop_below_stops_at_the_first_step_under_the_threshold(stacked):
     """The run ends exactly where a plain loop first sees a loss below the threshold."""
-    rng = np.random.default_rng(5)
-    X, Y = rng.standard_normal((4, 12)), rng.standard_normal((3, 12))
-    Ws = [0.5 * rng.standard_normal((5, 4)), 0.5 * rng.standard_normal((3, 5))]
-    _, values, _, _ = reference_gd(Ws, X, Y, 0.05, 3000)
-    threshold = 1.001 * values[1000]            # crossed for the first time at step 1000 or earlier
-    first = int(np.flatnonzero(values < threshold)[0])
-    snapshots, _, _, _ = reference_gd(Ws, X, Y, 0.05, first)
+    X, Y, Ws, snapshots, values, threshold, first = stop_problem()
+    snapshots = snapshots[:first + 1]
     if stacked:
         result = train([np.stack([W, W]) for W in Ws], X, Y, lr=0.05, steps=3000, stop_below=threshold,
                        progress=False)
