@@ -17,7 +17,8 @@ import numpy as np
 __all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
 
 _NEVER = -1          # an event step that never comes
-_RESERVED = ("steps", "loss", "lr", "metric_steps")
+_SERIES = ("steps", "loss", "lr")                 # recorded at the record steps
+_RESERVED = (*_SERIES, "metric_steps")             # names a metric cannot take
 _DEFAULT_POINTS = 56     # record steps of the default schedule: SVD-based metrics stay a small share
 
 
@@ -61,7 +62,7 @@ class History:
         raise KeyError(f"{name!r}: recorded are {list(self.keys())}")
 
     def keys(self) -> tuple[str, ...]:
-        return (*_RESERVED[:3], *self.metrics)
+        return (*_SERIES, *self.metrics)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -88,7 +89,7 @@ class TrainResult:
 
 
 def record_schedule(steps: int, record=None) -> np.ndarray:
-    """The steps at which `train` records the loss and metrics.
+    """The steps at which `train` records the loss (and the metrics, unless given ``record_metrics``).
 
     Parameters
     ----------
