@@ -14,11 +14,12 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env test unit nbval book execute lock benchmark clean reproduce paper-claims
+.PHONY: help env test unit nbval nbval-portable book execute lock benchmark clean reproduce paper-claims
 
 help:
-	@echo "make book       set up, execute every chapter, build the website into _build/html"
-	@echo "make test       set up, run the unit tests and nbval (strict) on every chapter"
+	@echo "make book       set up, build the website from the committed chapters into _build/html"
+	@echo "make test       set up, run the unit tests and nbval (strict) on every chapter, natively and under a"
+	@echo "                second numerical configuration (another BLAS kernel, no AVX2/AVX-512, two threads)"
 	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
 	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
@@ -36,7 +37,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-test: env unit nbval
+test: env unit nbval nbval-portable
 
 # Both spread over the cores (pytest-xdist); a notebook's cells stay together on one worker.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -44,9 +45,19 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 unit: env
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
-nbval: env
-	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
+NBVAL = $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
+
+nbval: env
+	$(NB_ENV) $(NBVAL)
+
+# The same committed outputs under a second numerical configuration of this machine: another OpenBLAS kernel
+# than the one it runs by default, numpy's SIMD dispatch off above its baseline, two threads
+# (scripts/portability.py chooses; book/numbers-that-travel.md says what a chapter may print).
+nbval-portable: env
+	@portable="$$($(PY) scripts/portability.py env)" && \
+	  echo "$(NB_ENV) $$portable $(NBVAL)" && \
+	  eval "$(NB_ENV) $$portable $(NBVAL)"
 
 book: env
 	$(NB_ENV) $(VENV)/bin/jupyter-book build . --warningiserror --keep-going

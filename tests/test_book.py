@@ -87,6 +87,8 @@ def test_book_config():
     assert config["bibtex_bibfiles"] == ["references.bib"]
     assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
     assert config["execute"]["allow_errors"] is False
+    # The site shows the committed outputs that nbval verifies and the report reads (README, "Two commands").
+    assert config["execute"]["execute_notebooks"] == "off"
 
 
 def test_every_toc_entry_exists():
@@ -204,3 +206,50 @@ def test_launch_buttons_are_binder_and_colab_only():
     assert not (ROOT / "binder").exists() and not (ROOT / "requirements.txt").exists()
     assert config["repository"]["path_to_book"] == ""  # the chapters' paths are relative to the root
     assert "launch_links" in config["sphinx"]["local_extensions"]
+
+
+def _sanitize(text: str) -> str:
+    """Apply tests/nbval_sanitize.cfg as nbval does (each section's regex, in order)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "tests/nbval_sanitize.cfg")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+@pytest.mark.parametrize("text", ["2.2e-15", "-2.2e-16", "1e-10", "9.9e-11", "0.0e+00", "-0.0e+00", "1.5e-300",
+                                  "0.0", "-0.0", "0x7f3a2c1b9e40", "12.3 s elapsed"])
+def test_sanitizer_hides_rounding_level_values_timings_and_addresses(text):
+    assert _sanitize(f"value {text} here" if text not in ("0.0", "-0.0") else text) != (
+        f"value {text} here" if text not in ("0.0", "-0.0") else text)
+
+
+@pytest.mark.parametrize("text", ["3.2e-09", "1.0e-09", "1.1e-10x", "0.175", "1.0e+00", "10.0e-12", "35.0",
+                                  "0.0001", "loss 0.0 at the start", "[0.67 0.97]", "x2.0e-15", "1.00000001"])
+def test_sanitizer_never_hides_a_number_above_rounding_level(text):
+    """Numbers a claim rests on (1e-9 and above, fixed point, a 0.0 inside a sentence) are compared digit for digit."""
+    assert _sanitize(text) == text
+
+
+def test_second_numerical_configuration_differs_from_the_default(monkeypatch):
+    """scripts/portability.py picks another OpenBLAS kernel than the one running, also where one is forced,
+    switches numpy's SIMD dispatch off and uses two threads."""
+    import portability
+
+    for forced in (None, "Sandybridge", "Haswell"):
+        if forced:
+            monkeypatch.setenv("OPENBLAS_CORETYPE", forced)
+        else:
+            monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+        env, default = portability.second_configuration()
+        assert env["OPENBLAS_NUM_THREADS"] == "2"
+        if default["dispatch"]:
+            assert env["NPY_DISABLE_CPU_FEATURES"].split() == default["dispatch"]
+        if default["blas"] != "openblas":
+            continue
+        assert "OPENBLAS_CORETYPE" in env, f"no other kernel than {default['kernel']} found"
+        second = portability.probe(env)
+        assert second["kernel"].lower() != default["kernel"].lower()
+        assert second["dispatch"] == []

@@ -11,7 +11,8 @@ CHAPTER = "07-alignment-is-impossible"
 
 def test_07_conclusions_hold_with_other_parameters(tmp_path):
     raw = glued(run(CHAPTER, tmp_path, seed=1, steps=1500, mnist_index=7))
-    values = {k: float(v) for k, v in raw.items() if not k.startswith("fig0")}
+    values = {k: float(v) for k, v in raw.items() if not k.startswith("fig0") and v not in ("True", "False")
+              and not v.startswith("'")}
     # Proposition 3: an aligned interpolating network aligns with the pseudo-inverse solution.
     assert values["prop3_alignment_with_pinv"] > 1 - 1e-6
     assert values["prop3_alignment_gaussian"] < 0.99
@@ -19,7 +20,7 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
     assert values["prop4_threshold_count"] == 7 and values["prop4_threshold_paper"] == 3
     assert values["prop4_threshold_measured"] == 7
     assert values["prop4_min_defect_below_count"] > 1e-4
-    assert values["prop4_max_defect_above_count"] < 1e-8
+    assert raw["prop4_above_count_all_reach"] == "True" and values["prop4_reached_tolerance"] <= 1e-6
     assert values["prop4_conv_min_defect"] > 0.1
     assert values["prop4_fc_min_defect"] < 1e-10 and values["prop4_fc_best_alignment"] > 1 - 1e-6
     assert values["prop4_orthogonal_usvd_error"] < 1e-12

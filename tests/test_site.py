@@ -103,6 +103,55 @@ def _parse(path: Path) -> _Links:
     return parser
 
 
+class _Text(HTMLParser):
+    """The text of a page's article, without scripts and styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _page_text(path: Path) -> str:
+    parser = _Text()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return re.sub(r"\s+", " ", "".join(parser.parts))
+
+
+def test_pages_show_the_committed_numbers_that_the_report_reads(site):
+    """Every {glue:text} number on a chapter page is the committed one (which nbval verifies and the
+    reproduction report reads), formatted as the page asks: pages and report agree on every machine."""
+    from deeplinear.run import glued_text
+
+    missing, checked = [], 0
+    for nb in sorted((ROOT / "book").glob("0*.ipynb")):
+        values = glued_text(nb)
+        text = _page_text(site / "book" / f"{nb.stem}.html")
+        source = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                           for c in yaml.safe_load(nb.read_text())["cells"] if c["cell_type"] == "markdown")
+        for name, spec in re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)(?::([^`]*))?`", source):
+            raw = values[name].strip("'")
+            try:
+                shown = f"{float(raw):{spec}}" if spec else raw
+            except ValueError:
+                shown = raw
+            checked += 1
+            if shown not in text:
+                missing.append(f"{nb.stem}: {name} should read {shown!r}")
+    assert checked > 100, checked
+    assert not missing, "\n".join(missing)
+
+
 def test_internal_links_resolve(site):
     broken = []
     for page in _pages(site):

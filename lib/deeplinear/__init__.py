@@ -5,7 +5,8 @@ The public API (see each module for details):
 - networks and losses: `end_to_end`, `loss`, `gradients`, `MatrixSensing`;
 - training: `train` (full-batch gradient descent; returns a `TrainResult` with a `History`),
   `TrainingDiverged` (module `training`; what a run records and when: module `recording`);
-- modules: `metrics` (alignment, invariance, ...), `theory` (aligned networks, Theorem 1,
+- modules: `metrics` (alignment, invariance, ...), `bases` (the scores over every choice of singular
+  basis, for repeated singular values), `theory` (aligned networks, Theorem 1,
   Corollary 1, Proposition 1, max-margin), `structures` (layer structures, Definition 4),
   `data` (the papers' problems and MNIST), `plotting` (the book's figures), `params`
   (validation of a chapter's parameters), `run` (papermill runner).
@@ -16,7 +17,7 @@ data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns.
 
 from importlib import import_module
 
-from . import data, losses, metrics, params, structures, theory
+from . import bases, data, losses, metrics, params, structures, theory
 from .losses import MatrixSensing
 from .network import end_to_end, gradients, loss
 from .training import History, TrainingDiverged, TrainResult, train
@@ -24,7 +25,7 @@ from .training import History, TrainingDiverged, TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "History", "MatrixSensing", "TrainResult", "TrainingDiverged", "data", "end_to_end", "gradients",
+    "History", "MatrixSensing", "TrainResult", "TrainingDiverged", "bases", "data", "end_to_end", "gradients",
     "loss", "losses", "metrics", "params", "plotting", "run", "structures", "theory", "train",
 ]
 

@@ -1,0 +1,171 @@
+"""The released scores over every choice of singular basis.
+
+Where a layer has a repeated singular value (or a cluster of nearly equal ones), its singular vectors are
+any orthonormal basis of that singular subspace: an SVD routine returns one of them, and which one depends
+on the last bits of the arithmetic (the BLAS kernel, the SIMD level, the thread count). The best-match
+scores of :mod:`deeplinear.metrics` then depend on that choice. The functions here draw the choice at
+random instead, from a basis that does not depend on the routine, so that what they return is a property
+of the network and the seed, not of the machine: the score over many bases, whose range is the honest
+answer.
+
+Paper: Definition 1 (a usSVD is any such choice), Section 6 (the released scores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .metrics import _as_network, _best_match
+from .theory import random_orthogonal
+
+__all__ = ["singular_subspaces", "random_svd", "alignment_over_bases", "invariance_over_bases"]
+
+
+def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
+    """Groups of indices of (nearly) equal singular values.
+
+    Parameters
+    ----------
+    s : ndarray (r,), singular values in decreasing order (as ``np.linalg.svd`` returns them).
+    rtol : float, two neighbours whose gap is at most ``rtol * s[0]`` share a group (chains merge).
+
+    Returns
+    -------
+    list of 1-D integer arrays that partition ``range(r)``, in order.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim != 1 or np.any(np.diff(s) > 0):
+        raise ValueError(f"s must be a 1-D array of singular values in decreasing order, got {s!r}")
+    if not 0 <= rtol < 1:
+        raise ValueError(f"rtol must be in [0, 1), got {rtol!r}")
+    if s.size == 0:
+        return []
+    breaks = np.flatnonzero(-np.diff(s) > rtol * s[0]) + 1
+    return np.split(np.arange(s.size), breaks)
+
+
+def _canonical(U: np.ndarray, V: np.ndarray, groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate each group's columns of U and V (jointly) to a basis fixed by the subspace alone.
+
+    The basis is the QR factor of ``P Z`` with ``P`` the projector on the group's left singular subspace
+    and ``Z`` a fixed generic matrix: it does not depend on the basis the SVD routine returned."""
+    U, V = U.copy(), V.copy()
+    for g in groups:
+        if g.size < 2:
+            continue
+        Z = np.random.default_rng(g.size).standard_normal((U.shape[0], g.size))
+        A = U[:, g].T @ Z                                   # P Z = U_g A
+        Q, T = np.linalg.qr(U[:, g] @ A)
+        Q = Q * np.where(np.diag(T) < 0, -1.0, 1.0)
+        R = U[:, g].T @ Q                                   # orthogonal (g, g): U_g R = Q
+        U[:, g], V[:, g] = Q, V[:, g] @ R
+    return U, V
+
+
+def _canonical_svd(W: np.ndarray, rtol: float):
+    U, s, Vt = np.linalg.svd(np.asarray(W, dtype=np.float64), full_matrices=False)
+    groups = [g for g in singular_subspaces(s, rtol) if g.size > 1]
+    U, V = _canonical(U, Vt.T, groups)
+    return U, s, V, groups
+
+
+def _turn(U: np.ndarray, V: np.ndarray, groups: list[np.ndarray], rng: np.random.Generator):
+    U, V = U.copy(), V.copy()
+    for g in groups:
+        H = random_orthogonal(g.size, rng)
+        U[:, g], V[:, g] = U[:, g] @ H, V[:, g] @ H
+    return U, V
+
+
+def random_svd(W: np.ndarray, rng: np.random.Generator, rtol: float = 1e-8
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A reduced SVD ``W = U diag(s) V^T`` whose bases are random inside each singular subspace.
+
+    Within every group of :func:`singular_subspaces` the columns of ``U`` and ``V`` are turned by the
+    same Haar-random rotation, applied to a basis that depends only on the subspace; outside them the
+    SVD is the ordinary one (signs included, which the scores ignore).
+
+    Parameters
+    ----------
+    W : ndarray (m, n)
+    rng : numpy Generator
+    rtol : float, see :func:`singular_subspaces`.
+
+    Returns
+    -------
+    U : ndarray (m, r), s : ndarray (r,), V : ndarray (n, r), with r = min(m, n).
+
+    Paper: Definition 1 (usSVD).
+    """
+    _check(rng, 1)
+    U, s, V, groups = _canonical_svd(W, rtol)
+    U, V = _turn(U, V, groups, rng)
+    return U, s, V
+
+
+def _check(rng: np.random.Generator, draws: int) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, got {draws!r}")
+
+
+def alignment_over_bases(Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100,
+                         rtol: float = 1e-8) -> np.ndarray:
+    """The released alignment score (:func:`deeplinear.metrics.alignment`) under random singular bases.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}).
+    rng : numpy Generator, draws the bases.
+    draws : int, how many choices of bases.
+    rtol : float, singular values closer than ``rtol`` times the largest count as equal.
+
+    Returns
+    -------
+    ndarray (draws, d-1): one row of interface scores per choice. With distinct singular values every
+    row equals ``metrics.alignment(Ws)``; its range over rows is what an SVD routine could report.
+
+    Paper: Definition 2, Section 6.
+    """
+    layers, _ = _as_network(Ws), _check(rng, draws)
+    if any(W.ndim != 2 for W in layers):
+        raise ValueError("Ws must be a single network of 2-D layers (k_i, k_{i-1}), not a stack")
+    svds = [_canonical_svd(W, rtol) for W in layers]
+    out = np.empty((draws, len(layers) - 1))
+    for t in range(draws):
+        turned = [_turn(U, V, groups, rng) for U, _, V, groups in svds]
+        out[t] = [_best_match(turned[i + 1][1], turned[i][0]) for i in range(len(layers) - 1)]
+    return out
+
+
+def invariance_over_bases(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], rng: np.random.Generator,
+                          draws: int = 100, rtol: float = 1e-8) -> np.ndarray:
+    """The released invariance score (:func:`deeplinear.metrics.invariance`) under random singular bases
+    of both the initial and the current layers.
+
+    Parameters
+    ----------
+    Ws0, Ws : lists of d arrays (k_i, k_{i-1}), the network at initialisation and at time t.
+    rng, draws, rtol : as in :func:`alignment_over_bases`.
+
+    Returns
+    -------
+    ndarray (draws, d): one row of layer scores per choice of bases.
+
+    Paper: Definition 3, Section 6.
+    """
+    first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(rng, draws)
+    if [W.shape for W in first] != [W.shape for W in now] or any(W.ndim != 2 for W in now):
+        raise ValueError(f"Ws0 and Ws must be single networks with the same 2-D layer shapes, got "
+                         f"{[W.shape for W in first]} and {[W.shape for W in now]}")
+    pairs = [(_canonical_svd(W0, rtol), _canonical_svd(W, rtol)) for W0, W in zip(first, now)]
+    out = np.empty((draws, len(now)))
+    for t in range(draws):
+        for i, ((U0, _, V0, g0), (U, _, V, g)) in enumerate(pairs):
+            U0_t, V0_t = _turn(U0, V0, g0, rng)
+            U_t, V_t = _turn(U, V, g, rng)
+            out[t, i] = 0.5 * (_best_match(U_t, U0_t) + _best_match(V_t, V0_t))
+    return out
