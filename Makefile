@@ -45,19 +45,20 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 unit: env
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests
 
-NBVAL = $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
+NBVAL = $(PY) -m pytest --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
 nbval: env
-	$(NB_ENV) $(NBVAL)
+	$(NB_ENV) $(NBVAL) -n $(JOBS)
 
 # The same committed outputs under a second numerical configuration of this machine: another OpenBLAS kernel
 # than the one it runs by default, numpy's SIMD dispatch off above its baseline, two threads
 # (scripts/portability.py chooses; book/numbers-that-travel.md says what a chapter may print).
+# Two threads per notebook, so half as many notebooks at a time as there are cores.
 nbval-portable: env
 	@portable="$$($(PY) scripts/portability.py env)" && \
-	  echo "$(NB_ENV) $$portable $(NBVAL)" && \
-	  eval "$(NB_ENV) $$portable $(NBVAL)"
+	  echo "$(NB_ENV) $$portable $(NBVAL) -n $$(( ($(JOBS) + 1) / 2 ))" && \
+	  eval "$(NB_ENV) $$portable $(NBVAL) -n $$(( ($(JOBS) + 1) / 2 ))"
 
 book: env
 	$(NB_ENV) $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
