@@ -14,12 +14,13 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env test unit nbval nbval-portable book execute lock benchmark clean reproduce paper-claims
+.PHONY: help env lint test unit nbval nbval-portable book execute lock benchmark clean reproduce paper-claims
 
 help:
 	@echo "make book       set up, build the website from the committed chapters into _build/html"
 	@echo "make test       set up, run the unit tests and nbval (strict) on every chapter, natively and under a"
 	@echo "                second numerical configuration (another BLAS kernel, no AVX2/AVX-512, two threads)"
+	@echo "make lint       ruff: lint and format check of the library, tests, scripts and chapters"
 	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
 	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
@@ -38,6 +39,11 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 test: env unit nbval nbval-portable
+
+# ruff's settings are in pyproject.toml (book/ruff.toml narrows the chapters' width); `ruff format .` fixes the format.
+lint: env
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Both spread over the cores (pytest-xdist); a notebook's cells stay together on one worker.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -86,7 +92,7 @@ clean:
 # in parallel, into _build/reproduce/$(PRESET)/ with claims.json; the committed chapters are not touched.
 PRESET ?= book
 reproduce: env
-	$(NB_ENV) $(PY) -m deeplinear.run --all --preset $(PRESET) --jobs $(JOBS)
+	$(NB_ENV) $(PY) -m companion.run --all --preset $(PRESET) --jobs $(JOBS)
 
 # The report's "At the papers' settings" table reads a committed paper-preset run: refresh it (commit first,
 # so that the run names a clean commit), then review and commit the two changed files.

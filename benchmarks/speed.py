@@ -21,8 +21,7 @@ import time
 
 import numpy as np
 
-from deeplinear import theory
-from deeplinear import train
+from deeplinear import theory, train
 
 LR = 1e-3
 
@@ -76,13 +75,19 @@ def torch_loop(torch, Ws, X, Y):
                 for W in Wt:
                     W -= LR * W.grad
                     W.grad = None
+
     run(200)
     return run
 
 
 def row(name, measured, ratio, target, ok):
-    return {"row": name, "measured": measured, "ratio": ratio, "target": target,
-            "verdict": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
+    return {
+        "row": name,
+        "measured": measured,
+        "ratio": ratio,
+        "target": target,
+        "verdict": "n/a" if ok is None else ("PASS" if ok else "FAIL"),
+    }
 
 
 def flop_floor(rng, repeats: int, steps: int) -> dict:
@@ -91,70 +96,103 @@ def flop_floor(rng, repeats: int, steps: int) -> dict:
     A, B, C = rng.standard_normal((k, k)), rng.standard_normal((k, k)), np.empty((k, k))
     np.dot(A, B, out=C)
     train(Ws, X, Y, lr=LR, steps=2, progress=False)
-    products = (3 * d - 1) * steps           # d forward, d gradient, d - 1 back-propagation products
+    products = (3 * d - 1) * steps  # d forward, d gradient, d - 1 back-propagation products
     # the matmul rate is taken over as many products as the training run makes, interleaved with it,
     # so that both see the same machine load
-    t = best_times({"mm": lambda: [np.dot(A, B, out=C) for _ in range(products)],
-                    "train": lambda: train(Ws, X, Y, lr=LR, steps=steps, progress=False)}, repeats)
-    rate = 2 * k ** 3 * products / t["mm"]
+    t = best_times(
+        {
+            "mm": lambda: [np.dot(A, B, out=C) for _ in range(products)],
+            "train": lambda: train(Ws, X, Y, lr=LR, steps=steps, progress=False),
+        },
+        repeats,
+    )
+    rate = 2 * k**3 * products / t["mm"]
     flops = (3 * d - 1) * 2 * k * k * n
     per_step, floor = t["train"] / steps, flops / rate
-    return row("3. k=512, d=4, n=512: step time / FLOP floor",
-               f"{per_step * 1e3:.1f} ms/step; floor {floor * 1e3:.1f} ms ({flops / 1e9:.2f} GFLOP at "
-               f"{rate / 1e9:.1f} GFLOP/s float64 matmul)", per_step / floor, "<= 1.15x",
-               per_step / floor <= 1.15)
+    return row(
+        "3. k=512, d=4, n=512: step time / FLOP floor",
+        f"{per_step * 1e3:.1f} ms/step; floor {floor * 1e3:.1f} ms ({flops / 1e9:.2f} GFLOP at "
+        f"{rate / 1e9:.1f} GFLOP/s float64 matmul)",
+        per_step / floor,
+        "<= 1.15x",
+        per_step / floor <= 1.15,
+    )
 
 
 def metric_share(rng, repeats: int, steps: int) -> dict:
     Ws, X, Y = problem(rng, 9, 3, 9)
-    t = best_times({
-        "plain": lambda: train(Ws, X, Y, lr=LR, steps=steps, progress=False),
-        "metrics": lambda: train(Ws, X, Y, lr=LR, steps=steps, metrics=("alignment", "invariance"),
-                                 progress=False)}, repeats)
+    t = best_times(
+        {
+            "plain": lambda: train(Ws, X, Y, lr=LR, steps=steps, progress=False),
+            "metrics": lambda: train(Ws, X, Y, lr=LR, steps=steps, metrics=("alignment", "invariance"), progress=False),
+        },
+        repeats,
+    )
     share = max(0.0, 1 - t["plain"] / t["metrics"])
-    return row(f"4. alignment + invariance on the default schedule (k=9, d=3, {steps} steps): "
-               "share of run time", f"{t['metrics'] * 1e3:.0f} ms with, {t['plain'] * 1e3:.0f} ms without",
-               share, "<= 20%", share <= 0.20)
+    return row(
+        f"4. alignment + invariance on the default schedule (k=9, d=3, {steps} steps): share of run time",
+        f"{t['metrics'] * 1e3:.0f} ms with, {t['plain'] * 1e3:.0f} ms without",
+        share,
+        "<= 20%",
+        share <= 0.20,
+    )
 
 
 def corollary1(rng, repeats: int, steps: int) -> dict:
     if not hasattr(theory, "singular_value_dynamics"):
-        return row("5. Corollary 1 reduced dynamics vs full GD (k=256)", "n/a: "
-                   "deeplinear.theory.singular_value_dynamics not found", None, ">= 100x", None)
+        return row(
+            "5. Corollary 1 reduced dynamics vs full GD (k=256)",
+            "n/a: deeplinear.theory.singular_value_dynamics not found",
+            None,
+            ">= 100x",
+            None,
+        )
     k, d = 256, 3
     Q = [np.linalg.qr(rng.standard_normal((k, k)))[0] for _ in range(d + 1)]
     lam_prime = rng.uniform(1.0, 2.0, k)
-    Y = (Q[d] * lam_prime) @ Q[0].T                  # matrix factorization: X = I, U = Q_d, V = Q_0
+    Y = (Q[d] * lam_prime) @ Q[0].T  # matrix factorization: X = I, U = Q_d, V = Q_0
     sig0 = rng.uniform(0.3, 0.6, (d, k))
     Ws = theory.aligned_network(Q, list(sig0))
-    lr = 0.05 * k                                    # (lr / n) = 0.05 per mode
+    lr = 0.05 * k  # (lr / n) = 0.05 per mode
     out = {}
-    t = best_times({
-        "full": lambda: out.__setitem__("full", train(Ws, None, Y, lr=lr, steps=steps, progress=False)),
-        "reduced": lambda: out.__setitem__("reduced", theory.singular_value_dynamics(
-            sig0, np.ones(k), lam_prime, lr=lr, steps=steps, n=k))}, repeats)
+    t = best_times(
+        {
+            "full": lambda: out.__setitem__("full", train(Ws, None, Y, lr=lr, steps=steps, progress=False)),
+            "reduced": lambda: out.__setitem__(
+                "reduced", theory.singular_value_dynamics(sig0, np.ones(k), lam_prime, lr=lr, steps=steps, n=k)
+            ),
+        },
+        repeats,
+    )
     final = out["full"].weights
     sig_full = np.array([np.diag(Q[i + 1].T @ final[i] @ Q[i]) for i in range(d)])
     gap = float(np.max(np.abs(sig_full - out["reduced"][-1])))
     speedup = t["full"] / t["reduced"]
-    return row(f"5. Corollary 1 reduced dynamics vs full GD (k=256, d=3, {steps} steps): speed-up",
-               f"full {t['full'] / steps * 1e3:.2f} ms/step, reduced {t['reduced'] / steps * 1e6:.1f} us/step;"
-               f" max |sigma_full - sigma_reduced| = {gap:.1e}", speedup, ">= 100x and gap <= 1e-8",
-               speedup >= 100 and gap <= 1e-8)
+    return row(
+        f"5. Corollary 1 reduced dynamics vs full GD (k=256, d=3, {steps} steps): speed-up",
+        f"full {t['full'] / steps * 1e3:.2f} ms/step, reduced {t['reduced'] / steps * 1e6:.1f} us/step;"
+        f" max |sigma_full - sigma_reduced| = {gap:.1e}",
+        speedup,
+        ">= 100x and gap <= 1e-8",
+        speedup >= 100 and gap <= 1e-8,
+    )
 
 
 def with_torch(rng, repeats: int, steps: int) -> list:
     try:
         import torch
-        torch.set_num_threads(1)      # tiny matrices: threads only add synchronisation
+
+        torch.set_num_threads(1)  # tiny matrices: threads only add synchronisation
     except ImportError:
         torch = None
     rows, single = [], {}
     for k, d in [(9, 3), (9, 4), (16, 6)]:
         Ws, X, Y = problem(rng, k, d, k)
-        counts = {"train": steps, "numpy": steps // 2, "torch": steps // 10}   # ~0.1-0.3 s each
-        fns = {"train": lambda: train(Ws, X, Y, lr=LR, steps=counts["train"], progress=False),
-               "numpy": lambda: numpy_loop(Ws, X, Y, counts["numpy"])}
+        counts = {"train": steps, "numpy": steps // 2, "torch": steps // 10}  # ~0.1-0.3 s each
+        fns = {
+            "train": lambda: train(Ws, X, Y, lr=LR, steps=counts["train"], progress=False),
+            "numpy": lambda: numpy_loop(Ws, X, Y, counts["numpy"]),
+        }
         if torch is not None:
             run = torch_loop(torch, Ws, X, Y)
             fns["torch"] = lambda: run(counts["torch"])
@@ -174,10 +212,13 @@ def with_torch(rng, repeats: int, steps: int) -> list:
     Ws, X, Y = problem(rng, k, d, k, S)
     members = [[W[s] for W in Ws] for s in range(S)]
     ens_steps = max(steps // 20, 50)
-    t = best_times({
-        "ensemble": lambda: train(Ws, X, Y, lr=LR, steps=ens_steps, progress=False),
-        "sequential": lambda: [train(m, X, Y, lr=LR, steps=ens_steps, progress=False) for m in members]},
-        max(repeats, 3))
+    t = best_times(
+        {
+            "ensemble": lambda: train(Ws, X, Y, lr=LR, steps=ens_steps, progress=False),
+            "sequential": lambda: [train(m, X, Y, lr=LR, steps=ens_steps, progress=False) for m in members],
+        },
+        max(repeats, 3),
+    )
     ens, seq = S * ens_steps / t["ensemble"], S * ens_steps / t["sequential"]
     text = f"ensemble {ens:,.0f} network-steps/s, 64 sequential train runs {seq:,.0f}/s"
     name = "2. 64-member ensemble, k=9, d=3, n=9: network-steps/s"
@@ -185,8 +226,7 @@ def with_torch(rng, repeats: int, steps: int) -> list:
         rows.append(row(name + " vs PyTorch", text + "; PyTorch not importable", None, ">= 20x", None))
     else:
         tr = single[(9, 3)]["torch"]
-        rows.append(row(name + " vs PyTorch", text + f", PyTorch loop {tr:,.0f}/s", ens / tr, ">= 20x",
-                        ens / tr >= 20))
+        rows.append(row(name + " vs PyTorch", text + f", PyTorch loop {tr:,.0f}/s", ens / tr, ">= 20x", ens / tr >= 20))
     rows.append(row(name + " vs sequential train", text, ens / seq, ">= 10x", ens / seq >= 10))
     return rows
 
@@ -200,21 +240,29 @@ def main() -> None:
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"load average {load:.2f} at start")
+    print(
+        f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {load:.2f} at start"
+    )
     # numpy-only rows first, so that PyTorch's thread pool is not around for the large products
-    rows = [flop_floor(rng, 3, max(10 // q, 2)), metric_share(rng, 5 if q == 1 else 2, 10_000),
-            corollary1(rng, 3 if q == 1 else 1, max(50 // q, 5))]
+    rows = [
+        flop_floor(rng, 3, max(10 // q, 2)),
+        metric_share(rng, 5 if q == 1 else 2, 10_000),
+        corollary1(rng, 3 if q == 1 else 1, max(50 // q, 5)),
+    ]
     rows = with_torch(rng, 5 if q == 1 else 2, 20_000 // q) + rows
     width = max(len(r["row"]) for r in rows)
     print(f"\n{'row':<{width}}  {'ratio':>8}  {'target':<24} verdict  measured")
     for r in rows:
-        ratio = "-" if r["ratio"] is None else (f"{100 * r['ratio']:.1f}%" if "%" in r["target"]
-                                                 else f"{r['ratio']:.2f}x")
+        ratio = (
+            "-" if r["ratio"] is None else (f"{100 * r['ratio']:.1f}%" if "%" in r["target"] else f"{r['ratio']:.2f}x")
+        )
         print(f"{r['row']:<{width}}  {ratio:>8}  {r['target']:<24} {r['verdict']:<7}  {r['measured']}")
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\ntotal {time.perf_counter() - start:.0f} s; load average {load_end:.2f} at end "
-          f"(other processes on the machine make every timing noisier)")
+    print(
+        f"\ntotal {time.perf_counter() - start:.0f} s; load average {load_end:.2f} at end "
+        f"(other processes on the machine make every timing noisier)"
+    )
     sys.exit(0)
 
 

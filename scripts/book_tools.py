@@ -1,76 +1,24 @@
 """Maintenance commands for the book, called by the Makefile.
 
-    python scripts/book_tools.py notebooks        # chapter notebooks listed in _toc.yml, in order
-    python scripts/book_tools.py execute [NB...]  # re-execute notebooks in place, normalised metadata
-    python scripts/book_tools.py sync-env         # write environment.yml from requirements.lock
+python scripts/book_tools.py notebooks        # chapter notebooks listed in _toc.yml, in order
+python scripts/book_tools.py execute [NB...]  # re-execute notebooks in place, normalised metadata
+python scripts/book_tools.py sync-env         # write environment.yml from requirements.lock
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def toc_notebooks() -> list[Path]:
-    """Every ``.ipynb`` chapter named in ``_toc.yml``, in reading order."""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files: list[str] = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-            for part in entry.get("parts", []) if isinstance(entry, dict) else []:
-                walk(part.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
-
-
-def normalise(nb, seconds: float | None = None) -> None:
-    """Drop volatile metadata so that re-executing a notebook gives a small diff.
-
-    ``seconds``, the wall time of the whole execution, is kept (rounded) for the reproduction
-    report's cost table.
-    """
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
-    }
-    if seconds is not None:
-        nb.metadata["deeplinear"] = {"execution_seconds": round(seconds, 1)}
-    for cell in nb.cells:
-        for key in ("execution", "collapsed", "scrolled", "papermill"):
-            cell.metadata.pop(key, None)
-
-
 def execute(paths: list[Path]) -> None:
-    """Execute each notebook in place, in its own directory, stopping at the first error."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from deeplinear.run import KERNEL_ARGUMENTS
+    """Execute each chapter in place (companion's one way of executing), stopping at the first error."""
+    from companion.book import execute_in_place
 
     for path in paths:
-        start = time.perf_counter()
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(
-            nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-            extra_arguments=KERNEL_ARGUMENTS,
-        )
-        client.execute()
-        seconds = time.perf_counter() - start
-        normalise(nb, seconds)
-        nbformat.write(nb, path)
+        seconds = execute_in_place(path)
         print(f"executed {path.relative_to(ROOT)} in {seconds:.1f} s", flush=True)
 
 
@@ -103,9 +51,13 @@ def main(argv: list[str]) -> int:
         return 2
     command, args = argv[0], argv[1:]
     if command == "notebooks":
-        print(" ".join(str(p.relative_to(ROOT)) for p in toc_notebooks()))
+        from companion.book import chapters
+
+        print(" ".join(str(p.relative_to(ROOT)) for p in chapters(ROOT)))
     elif command == "execute":
-        execute([Path(a).resolve() for a in args] or toc_notebooks())
+        from companion.book import chapters
+
+        execute([Path(a).resolve() for a in args] or chapters(ROOT))
     elif command == "sync-env":
         sync_env()
     else:

@@ -87,9 +87,13 @@ def select(labels: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", nargs="?", type=Path,
-                        default=ROOT.parent / "shared" / "data" / "mnist_10k.npz",
-                        help="path to mnist_10k.npz")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "mnist_10k.npz",
+        help="path to mnist_10k.npz",
+    )
     args = parser.parse_args(argv)
     digest = sha256(args.source)
     if digest != SOURCE_SHA256:
@@ -110,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         out.unlink()
         sys.exit(f"{out} would be {size} bytes, over the {MAX_BYTES}-byte limit")
     counts = ", ".join(str(c) for c in np.bincount(labels, minlength=10))
-    (OUT_DIR / "README.md").write_text(README.format(n=N_KEEP, per_class=PER_CLASS, counts=counts,
-                                                       sha=SOURCE_SHA256),
-                                       encoding="utf-8")
+    (OUT_DIR / "README.md").write_text(
+        README.format(n=N_KEEP, per_class=PER_CLASS, counts=counts, sha=SOURCE_SHA256), encoding="utf-8"
+    )
     print(f"wrote {out} ({size} bytes) and {OUT_DIR / 'README.md'}")
     return 0
 

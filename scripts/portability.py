@@ -58,8 +58,13 @@ def cpu_flags() -> set[str]:
 def other_kernel(default: str | None) -> str | None:
     """An OpenBLAS kernel other than `default` that this processor runs, or None."""
     machine = platform.machine().lower()
-    candidates = X86_KERNELS if machine in ("x86_64", "amd64") else ARM_KERNELS if "arm" in machine or \
-        "aarch64" in machine else []
+    candidates = (
+        X86_KERNELS
+        if machine in ("x86_64", "amd64")
+        else ARM_KERNELS
+        if "arm" in machine or "aarch64" in machine
+        else []
+    )
     flags = cpu_flags()
     for name, needs in candidates:
         if not needs <= flags:
@@ -88,10 +93,12 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     env, default = second_configuration()
-    summary = (f"portability check: numpy's BLAS {default['blas']} runs kernel {default['kernel']} here "
-               f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}), SIMD dispatch "
-               f"{' '.join(default['dispatch']) or 'none'}; second configuration: "
-               + " ".join(f"{k}={v!r}" for k, v in env.items()))
+    summary = (
+        f"portability check: numpy's BLAS {default['blas']} runs kernel {default['kernel']} here "
+        f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}), SIMD dispatch "
+        f"{' '.join(default['dispatch']) or 'none'}; second configuration: "
+        + " ".join(f"{k}={v!r}" for k, v in env.items())
+    )
     if default["blas"] == "openblas" and "OPENBLAS_CORETYPE" not in env:
         summary += " (warning: no other OpenBLAS kernel could be chosen on this processor)"
     print(summary, file=sys.stderr)

@@ -72,7 +72,7 @@ def test_alignment_over_bases_closed_form_for_a_repeated_singular_value():
     rng = np.random.default_rng(3)
     over = bases.alignment_over_bases([np.eye(2), np.diag([2.0, 1.0])], rng, draws=400)[:, 0]
     assert over.min() >= 1 / np.sqrt(2) - 1e-12 and over.max() <= 1 + 1e-12
-    assert over.min() < 0.72 and over.max() > 0.99        # the draws cover the closed-form range
+    assert over.min() < 0.72 and over.max() > 0.99  # the draws cover the closed-form range
     # and every value is max(|cos|, |sin|) of some angle: the two matches are equal
     U = bases.random_svd(np.eye(2), np.random.default_rng(4))[0]
     expected = np.abs(U).max(axis=1).mean()
@@ -82,11 +82,12 @@ def test_alignment_over_bases_closed_form_for_a_repeated_singular_value():
 def test_an_aligned_network_with_repeated_singular_values_scores_below_one_for_some_bases():
     rng = np.random.default_rng(5)
     Qs = [theory.random_orthogonal(4, rng) for _ in range(4)]
-    Ws = theory.aligned_network(Qs, [np.array([1.5, 1.5, 1.0, 0.5]), np.array([2.0, 1.0, 1.0, 0.7]),
-                                     np.array([1.0, 0.9, 0.8, 0.7])])
+    Ws = theory.aligned_network(
+        Qs, [np.array([1.5, 1.5, 1.0, 0.5]), np.array([2.0, 1.0, 1.0, 0.7]), np.array([1.0, 0.9, 0.8, 0.7])]
+    )
     over = bases.alignment_over_bases(Ws, rng, draws=50)
     assert over.min() < 0.95 and over.max() <= 1 + 1e-12
-    assert metrics.alignment_defect(Ws).max() < 1e-13       # aligned all the same (basis-free)
+    assert metrics.alignment_defect(Ws).max() < 1e-13  # aligned all the same (basis-free)
 
 
 def test_invariance_over_bases_closed_form():
@@ -97,8 +98,9 @@ def test_invariance_over_bases_closed_form():
     assert over.min() < 0.72 and over.max() > 0.99
     Ws = [rng.standard_normal((3, 3)) for _ in range(2)]
     Ws1 = [W + 0.1 * rng.standard_normal((3, 3)) for W in Ws]
-    np.testing.assert_allclose(bases.invariance_over_bases(Ws, Ws1, rng, draws=3),
-                               np.tile(metrics.invariance(Ws, Ws1), (3, 1)), atol=1e-12)
+    np.testing.assert_allclose(
+        bases.invariance_over_bases(Ws, Ws1, rng, draws=3), np.tile(metrics.invariance(Ws, Ws1), (3, 1)), atol=1e-12
+    )
 
 
 def test_bad_input_is_named():

@@ -15,11 +15,12 @@ import papermill
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from book_tools import toc_notebooks  # noqa: E402
+from companion import chapters
 
-CHAPTERS = toc_notebooks()
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # portability.py
+
+CHAPTERS = chapters(ROOT)
 
 
 def _pins(lines):
@@ -74,8 +75,20 @@ def test_lock_and_pyproject_pin_jupyter_book_1():
     lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
     assert lock["jupyter-book"].startswith("1.")
     assert '"jupyter-book>=1.0.4,<2"' in (ROOT / "pyproject.toml").read_text()
-    for needed in ("numpy", "scipy", "matplotlib", "seaborn", "papermill", "pytest", "nbval",
-                   "hypothesis", "tqdm", "myst-nb", "sphinx-proof", "sphinxcontrib-bibtex"):
+    for needed in (
+        "numpy",
+        "scipy",
+        "matplotlib",
+        "seaborn",
+        "papermill",
+        "pytest",
+        "nbval",
+        "hypothesis",
+        "tqdm",
+        "myst-nb",
+        "sphinx-proof",
+        "sphinxcontrib-bibtex",
+    ):
         assert needed in lock, needed
 
 
@@ -102,8 +115,7 @@ def test_every_toc_entry_exists():
 def test_cited_keys_exist_in_references_bib():
     keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
     texts = [p.read_text() for p in (ROOT / "book").glob("*.md")] + [
-        "\n".join(c.source for c in nbformat.read(p, 4).cells if c.cell_type == "markdown")
-        for p in CHAPTERS
+        "\n".join(c.source for c in nbformat.read(p, 4).cells if c.cell_type == "markdown") for p in CHAPTERS
     ]
     cited = set()
     for text in texts:
@@ -173,8 +185,18 @@ def test_nbval_really_compares_outputs(tmp_path):
     nbformat.write(nb, good)
     cell.source = "print(round(0.1 + 0.2, 3) * 2)"
     nbformat.write(nb, stale)
-    cmd = [sys.executable, "-m", "pytest", "-q", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-           "--nbval-sanitize-with", str(ROOT / "tests/nbval_sanitize.cfg")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "--nbval",
+        "--nbval-current-env",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-sanitize-with",
+        str(ROOT / "tests/nbval_sanitize.cfg"),
+    ]
     assert subprocess.run([*cmd, str(good)], capture_output=True, cwd=tmp_path).returncode == 0
     assert subprocess.run([*cmd, str(stale)], capture_output=True, cwd=tmp_path).returncode != 0
 
@@ -219,15 +241,45 @@ def _sanitize(text: str) -> str:
     return text
 
 
-@pytest.mark.parametrize("text", ["2.2e-15", "-2.2e-16", "1e-10", "9.9e-11", "0.0e+00", "-0.0e+00", "1.5e-300",
-                                  "0.0", "-0.0", "0x7f3a2c1b9e40", "12.3 s elapsed"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2.2e-15",
+        "-2.2e-16",
+        "1e-10",
+        "9.9e-11",
+        "0.0e+00",
+        "-0.0e+00",
+        "1.5e-300",
+        "0.0",
+        "-0.0",
+        "0x7f3a2c1b9e40",
+        "12.3 s elapsed",
+    ],
+)
 def test_sanitizer_hides_rounding_level_values_timings_and_addresses(text):
     assert _sanitize(f"value {text} here" if text not in ("0.0", "-0.0") else text) != (
-        f"value {text} here" if text not in ("0.0", "-0.0") else text)
+        f"value {text} here" if text not in ("0.0", "-0.0") else text
+    )
 
 
-@pytest.mark.parametrize("text", ["3.2e-09", "1.0e-09", "1.1e-10x", "0.175", "1.0e+00", "10.0e-12", "35.0",
-                                  "0.0001", "loss 0.0 at the start", "[0.67 0.97]", "x2.0e-15", "1.00000001"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3.2e-09",
+        "1.0e-09",
+        "1.1e-10x",
+        "0.175",
+        "1.0e+00",
+        "10.0e-12",
+        "35.0",
+        "0.0001",
+        "loss 0.0 at the start",
+        "[0.67 0.97]",
+        "x2.0e-15",
+        "1.00000001",
+    ],
+)
 def test_sanitizer_never_hides_a_number_above_rounding_level(text):
     """Numbers a claim rests on (1e-9 and above, fixed point, a 0.0 inside a sentence) are compared digit for digit."""
     assert _sanitize(text) == text
@@ -253,3 +305,29 @@ def test_second_numerical_configuration_differs_from_the_default(monkeypatch):
         second = portability.probe(env)
         assert second["kernel"].lower() != default["kernel"].lower()
         assert second["dispatch"] == []
+
+
+def test_deeplinear_is_the_science_and_knows_nothing_of_the_book():
+    """import deeplinear loads neither pyyaml nor papermill, and no module of it imports companion."""
+    code = (
+        "import sys, deeplinear, deeplinear.bases; "
+        "print(sorted(m for m in ('yaml', 'papermill', 'nbformat', 'companion') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    for module in (ROOT / "lib" / "deeplinear").glob("*.py"):
+        assert "companion" not in re.findall(r"^\s*(?:from|import)\s+(\w+)", module.read_text(), re.M), module
+
+
+def test_the_version_lives_in_one_place():
+    import importlib.metadata
+
+    import deeplinear
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    zenodo = json.loads((ROOT / ".zenodo.json").read_text())
+    assert str(cff["version"]) == zenodo["version"] == deeplinear.__version__
+    assert importlib.metadata.version("deeplinear") == deeplinear.__version__
+    assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
+    for package in ("deeplinear", "companion"):
+        assert (ROOT / "lib" / package / "py.typed").exists()

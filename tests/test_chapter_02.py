@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "02-one-dimensional-outputs"
@@ -20,8 +21,12 @@ def test_02_rejects_too_few_points_for_the_dimension(tmp_path):
 
 
 def test_02_reruns_with_other_seed_dimension_and_depth(tmp_path):
-    values = {k: v for k, v in glued(run(CHAPTER, tmp_path, seed=3, n=30, dim=3, depth=3, width=6,
-                                         steps=5000, schedule="inverse_risk")).items()}
+    values = {
+        k: v
+        for k, v in glued(
+            run(CHAPTER, tmp_path, seed=3, n=30, dim=3, depth=3, width=6, steps=5000, schedule="inverse_risk")
+        ).items()
+    }
     num = {k: float(v) for k, v in values.items() if k[:3] in ("jt_", "app") and v not in ("True", "False")}
     # Assumption 1.2 on the actual start, and Assumption 2.7 (support vectors span R^3).
     assert values["jt_init_condition"] == "True"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "03-invariance-theorem"
@@ -42,7 +43,7 @@ def test_invariance_stays_at_one_exactly_where_the_condition_holds(values):
 
 def test_loss_goes_to_zero_where_the_condition_holds(values):
     assert number(values, "thm1_loss_autoencoding") < 1e-6
-    assert number(values, "thm1_loss_max_condition") < 1e-2   # the slowest class after only 5000 steps
+    assert number(values, "thm1_loss_max_condition") < 1e-2  # the slowest class after only 5000 steps
     # random data with n > k cannot be fitted exactly; training still reaches the least-squares minimum
     assert number(values, "thm1_loss_random") < number(values, "thm1_initial_loss_random")
     assert number(values, "thm1_loss_random") <= 1.05 * number(values, "thm1_loss_random_min") + 1e-8
@@ -62,11 +63,14 @@ def test_rank_one_layers_escape_the_only_if(values):
     assert number(values, "thm1_rank1_loss") < 1e-6
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("k", 0, r"k must be an integer in \[2, 24\], got 0"),
-    ("lr", "fast", r"lr must be a finite number in \(0, 0.05\], got 'fast'"),
-    ("n", 3, r"n must be at least k"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("k", 0, r"k must be an integer in \[2, 24\], got 0"),
+        ("lr", "fast", r"lr must be a finite number in \(0, 0.05\], got 'fast'"),
+        ("n", 3, r"n must be at least k"),
+    ],
+)
 def test_rejects_bad_parameters(tmp_path, name, value, message):
     with pytest.raises(pm.PapermillExecutionError, match=message):
         run(CHAPTER, tmp_path, **{name: value})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "04-singular-value-dynamics"
@@ -13,8 +14,11 @@ CHAPTER = "04-singular-value-dynamics"
 def values(tmp_path_factory):
     """The acceptance rerun of issue 4: seed 11, k 6, depth 5."""
     path = run(CHAPTER, tmp_path_factory.mktemp("ch04"), seed=11, k=6, depth=5, steps=1000)
-    return {name: float(value) if value not in ("True", "False") else value == "True"
-            for name, value in glued(path).items() if not name.startswith("fig")}
+    return {
+        name: float(value) if value not in ("True", "False") else value == "True"
+        for name, value in glued(path).items()
+        if not name.startswith("fig")
+    }
 
 
 def test_reduced_dynamics_match_full_gradient_descent(values):
@@ -61,10 +65,13 @@ def test_reduced_recursion_is_faster_at_k256(values):
     assert values["reduced_speedup"] > 10
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("depth", 1, r"depth must be an integer in \[2, 8\], got 1"),
-    ("n", 4, r"n must be at least k"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("depth", 1, r"depth must be an integer in \[2, 8\], got 1"),
+        ("n", 4, r"n must be at least k"),
+    ],
+)
 def test_rejects_bad_parameters(tmp_path, name, value, message):
     with pytest.raises(pm.PapermillExecutionError, match=message):
         run(CHAPTER, tmp_path, **{name: value})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "05-minimum-norm-and-balancedness"

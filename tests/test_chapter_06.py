@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "06-layer-structure"
 
 
 def test_06_theorem2_holds_with_other_parameters(tmp_path):
-    values = {k: float(v) for k, v in glued(run(CHAPTER, tmp_path, seed=2, p=4, s=5, k=5, depth=2,
-                                                  steps=60)).items() if not k.startswith("fig")}
+    values = {
+        k: float(v)
+        for k, v in glued(run(CHAPTER, tmp_path, seed=2, p=4, s=5, k=5, depth=2, steps=60)).items()
+        if not k.startswith("fig")
+    }
     # Definition 4: dimensions s^2, 2k - 1, and the convolution matrix is scipy's correlate2d.
     assert values["def4_conv_dim"] == 25
     assert values["def4_toeplitz_dim"] == 9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "07-alignment-is-impossible"
@@ -11,8 +12,11 @@ CHAPTER = "07-alignment-is-impossible"
 
 def test_07_conclusions_hold_with_other_parameters(tmp_path):
     raw = glued(run(CHAPTER, tmp_path, seed=1, steps=1500, mnist_index=7))
-    values = {k: float(v) for k, v in raw.items() if not k.startswith("fig0") and v not in ("True", "False")
-              and not v.startswith("'")}
+    values = {
+        k: float(v)
+        for k, v in raw.items()
+        if not k.startswith("fig0") and v not in ("True", "False") and not v.startswith("'")
+    }
     # Proposition 3: an aligned interpolating network aligns with the pseudo-inverse solution.
     assert values["prop3_alignment_with_pinv"] > 1 - 1e-6
     assert values["prop3_alignment_gaussian"] < 0.99
@@ -45,6 +49,5 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
 
 
 def test_07_rejects_mnist_index_out_of_range(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError,
-                       match=r"mnist_index must be an integer in \[0, 1999\], got 5000"):
+    with pytest.raises(pm.PapermillExecutionError, match=r"mnist_index must be an integer in \[0, 1999\], got 5000"):
         run(CHAPTER, tmp_path, mnist_index=5000)

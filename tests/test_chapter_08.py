@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import papermill as pm
 import pytest
+
 from test_chapters import glued, run
 
 CHAPTER = "08-mnist-classification"
 
 
 def test_08_rejects_a_hidden_width_out_of_range(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError,
-                       match=r"hidden must be a list of 1 to 4 integers in \[2, 4096\], got \[1024, 1\]"):
+    with pytest.raises(
+        pm.PapermillExecutionError, match=r"hidden must be a list of 1 to 4 integers in \[2, 4096\], got \[1024, 1\]"
+    ):
         run(CHAPTER, tmp_path, hidden=[1024, 1])
 
 
 def test_08_conclusions_hold_with_other_parameters(tmp_path):
     """Smaller data and network, another seed, the squared loss for the side experiments."""
-    v = {k: float(x) if x not in ("True", "False") else x == "True" for k, x in
-         glued(run(CHAPTER, tmp_path, seed=3, n=64, hidden=[128, 16], steps=300, loss="squared")).items()
-         if not k.startswith("fig08") and not k.startswith("reshape_loss_name")}
+    v = {
+        k: float(x) if x not in ("True", "False") else x == "True"
+        for k, x in glued(run(CHAPTER, tmp_path, seed=3, n=64, hidden=[128, 16], steps=300, loss="squared")).items()
+        if not k.startswith("fig08") and not k.startswith("reshape_loss_name")
+    }
     assert v["mnist_subset_separable"] is True and v["mnist_subset_rank"] == 64
     assert v["thm1_condition_mnist"] is False
     # Figures 1b and 1c: the aligned start does not stay aligned, while the loss falls.

@@ -7,7 +7,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from deeplinear.run import glued_text as glued  # noqa: F401 (the chapter tests import it from here)
+from companion import glued_text as glued
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(chapter: str, tmp_path: Path, **parameters) -> Path:
     out = tmp_path / f"{chapter}.ipynb"
     pm.execute_notebook(
-        str(ROOT / "book" / f"{chapter}.ipynb"), str(out), parameters=parameters,
-        cwd=str(ROOT / "book"), progress_bar=False, kernel_name="python3",
+        str(ROOT / "book" / f"{chapter}.ipynb"),
+        str(out),
+        parameters=parameters,
+        cwd=str(ROOT / "book"),
+        progress_bar=False,
+        kernel_name="python3",
     )
     return out
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from deeplinear import data
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("tests must not touch the network")
+
     monkeypatch.setattr(data, "urlopen", refuse)
 
 
@@ -86,16 +88,19 @@ def test_matrix_sensing_aligned_gradient_is_diagonal_in_uv():
 def hard_margin(X, Y):
     """Max margin through the origin via the hard-margin SVM: min |w|^2 s.t. y_i w.x_i >= 1."""
     Z = X * Y  # columns y_i x_i
-    res = minimize(lambda w: w @ w, np.linalg.lstsq(Z.T, np.ones(Z.shape[1]), rcond=None)[0],
-                   jac=lambda w: 2 * w, method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda w: Z.T @ w - 1, "jac": lambda w: Z.T}])
+    res = minimize(
+        lambda w: w @ w,
+        np.linalg.lstsq(Z.T, np.ones(Z.shape[1]), rcond=None)[0],
+        jac=lambda w: 2 * w,
+        method="SLSQP",
+        constraints=[{"type": "ineq", "fun": lambda w: Z.T @ w - 1, "jac": lambda w: Z.T}],
+    )
     assert res.success
     return 1 / np.linalg.norm(res.x)
 
 
 @SETTINGS
-@given(n=st.integers(2, 60), dim=st.integers(1, 4), margin=st.floats(0.01, 1.0),
-       seed=st.integers(0, 2**32 - 1))
+@given(n=st.integers(2, 60), dim=st.integers(1, 4), margin=st.floats(0.01, 1.0), seed=st.integers(0, 2**32 - 1))
 def test_separable_has_margin(n, dim, margin, seed):
     X, Y = data.separable(n, dim, rng(seed), margin=margin)
     assert X.shape == (dim, n) and Y.shape == (1, n) and X.dtype == Y.dtype == np.float64
@@ -275,8 +280,7 @@ def test_mnist_subset():
     assert np.mean(pred == Y[1000:]) > 0.6
 
 
-@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "mnist_10k.npz").exists(),
-                    reason="source data not present")
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "mnist_10k.npz").exists(), reason="source data not present")
 def test_subset_matches_source_digits():
     with np.load(ROOT.parent / "shared" / "data" / "mnist_10k.npz") as f:
         src_images, src_labels = f["images"], f["labels"]
@@ -302,26 +306,29 @@ def test_mnist_matrix_and_one_hot():
     assert data.one_hot(np.array([1, 0]), num_classes=2).tolist() == [[0, 1], [1, 0]]
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: data.mnist(0), "n must be"),
-    (lambda: data.mnist(2001, source="subset"), "offset \\+ n must be <= 2000"),
-    (lambda: data.mnist(10, offset=1995, source="subset"), "offset \\+ n"),
-    (lambda: data.mnist(10, offset=-1), "offset must be"),
-    (lambda: data.mnist(60001, source="idx"), "<= 60000"),
-    (lambda: data.mnist(5, source="web"), "source must be"),
-    (lambda: data.mnist(2.5), "n must be"),
-    (lambda: data.mnist_matrix(np.zeros((2, 28, 27))), "images must have shape"),
-    (lambda: data.mnist_matrix(np.zeros((2, 28, 28), np.uint8)), "floating point"),
-    (lambda: data.one_hot(np.array([0, 10])), "labels must lie in \\[0, 9\\]"),
-    (lambda: data.one_hot(np.array([0.0, 1.0])), "integer"),
-    (lambda: data.one_hot(np.array([0]), num_classes=0), "num_classes"),
-    (lambda: data.random_regression(0, 3, rng()), "k must be"),
-    (lambda: data.random_regression(3, 3, 0), "rng must be"),
-    (lambda: data.random_regression(3, 3, rng(), k_out=0), "k_out must be"),
-    (lambda: data.matrix_sensing(3, 0, rng()), "n must be"),
-    (lambda: data.separable(5, 2, rng(), margin=0.0), "margin must be"),
-    (lambda: data.separable(5, 0, rng()), "dim must be"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: data.mnist(0), "n must be"),
+        (lambda: data.mnist(2001, source="subset"), "offset \\+ n must be <= 2000"),
+        (lambda: data.mnist(10, offset=1995, source="subset"), "offset \\+ n"),
+        (lambda: data.mnist(10, offset=-1), "offset must be"),
+        (lambda: data.mnist(60001, source="idx"), "<= 60000"),
+        (lambda: data.mnist(5, source="web"), "source must be"),
+        (lambda: data.mnist(2.5), "n must be"),
+        (lambda: data.mnist_matrix(np.zeros((2, 28, 27))), "images must have shape"),
+        (lambda: data.mnist_matrix(np.zeros((2, 28, 28), np.uint8)), "floating point"),
+        (lambda: data.one_hot(np.array([0, 10])), "labels must lie in \\[0, 9\\]"),
+        (lambda: data.one_hot(np.array([0.0, 1.0])), "integer"),
+        (lambda: data.one_hot(np.array([0]), num_classes=0), "num_classes"),
+        (lambda: data.random_regression(0, 3, rng()), "k must be"),
+        (lambda: data.random_regression(3, 3, 0), "rng must be"),
+        (lambda: data.random_regression(3, 3, rng(), k_out=0), "k_out must be"),
+        (lambda: data.matrix_sensing(3, 0, rng()), "n must be"),
+        (lambda: data.separable(5, 2, rng(), margin=0.0), "margin must be"),
+        (lambda: data.separable(5, 0, rng()), "dim must be"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

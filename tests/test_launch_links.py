@@ -34,8 +34,16 @@ def test_every_spelling_of_a_github_remote_gives_the_web_address(remote):
 
 @pytest.mark.parametrize(
     "remote",
-    ["", None, "/tmp/clone", "file:///srv/git/repo", "https://gitlab.com/org/repo",
-     "https://github.com/org", "https://github.com/org/repo/tree/main", "https://example.org/github.com/a/b"],
+    [
+        "",
+        None,
+        "/tmp/clone",
+        "file:///srv/git/repo",
+        "https://gitlab.com/org/repo",
+        "https://github.com/org",
+        "https://github.com/org/repo/tree/main",
+        "https://example.org/github.com/a/b",
+    ],
 )
 def test_anything_else_is_not_a_github_repository(remote):
     assert launch_links.github_url(remote) is None

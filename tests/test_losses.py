@@ -10,7 +10,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeplinear import losses
 from deeplinear.network import backward, end_to_end, forward, gradients, loss
@@ -21,8 +22,7 @@ NAMED = ["squared", "logistic", "exponential", "cross_entropy"]
 
 def random_problem(rng, dims, n, S, name):
     lead = () if S is None else (S,)
-    Ws = [rng.standard_normal(lead + (dims[i + 1], dims[i])) / math.sqrt(dims[i])
-          for i in range(len(dims) - 1)]
+    Ws = [rng.standard_normal(lead + (dims[i + 1], dims[i])) / math.sqrt(dims[i]) for i in range(len(dims) - 1)]
     X = rng.standard_normal((dims[0], n))
     kd = dims[-1]
     if name in ("logistic", "exponential"):
@@ -51,13 +51,19 @@ def finite_differences(Ws, X, Y, name, h=1e-6):
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**31), depth=st.integers(1, 6), n=st.integers(1, 5),
-       stacked=st.booleans(), name=st.sampled_from(NAMED), data=st.data())
+@given(
+    seed=st.integers(0, 2**31),
+    depth=st.integers(1, 6),
+    n=st.integers(1, 5),
+    stacked=st.booleans(),
+    name=st.sampled_from(NAMED),
+    data=st.data(),
+)
 def test_gradients_match_finite_differences(seed, depth, n, stacked, name, data):
     rng = np.random.default_rng(seed)
     kd = 1 if name in ("logistic", "exponential") else data.draw(st.integers(1, 4), label="kd")
     hidden = data.draw(st.lists(st.integers(1, 4), min_size=depth, max_size=depth), label="dims")
-    dims = hidden + [kd]           # dims[0] = k_0, rectangular layers
+    dims = hidden + [kd]  # dims[0] = k_0, rectangular layers
     Ws, X, Y = random_problem(rng, dims, n, 2 if stacked else None, name)
     G = gradients(Ws, X, Y, name)
     for g, fd, W in zip(G, finite_differences(Ws, X, Y, name), Ws):
@@ -128,7 +134,7 @@ def test_logistic_huge_margins_stable():
                 ref, ref_grad = math.log(1 + math.exp(-margin)), -1 / (1 + math.exp(margin))
             assert value == pytest.approx(ref, rel=1e-12, abs=1e-300)
             assert dF[0, 0] == pytest.approx(ref_grad, rel=1e-12, abs=1e-300)
-        value, dF = losses.logistic(z, Y)        # mean over n = 10 samples
+        value, dF = losses.logistic(z, Y)  # mean over n = 10 samples
         assert np.isfinite(value) and np.all(np.isfinite(dF))
 
 
@@ -147,15 +153,14 @@ def test_cross_entropy_direct_formula_and_stability():
     F = rng.standard_normal((k, n))
     labels = rng.integers(0, k, size=n)
     Y = np.eye(k)[labels].T
-    direct = -sum(math.log(math.exp(F[labels[j], j]) / sum(math.exp(F[c, j]) for c in range(k)))
-                  for j in range(n)) / n
+    direct = -sum(math.log(math.exp(F[labels[j], j]) / sum(math.exp(F[c, j]) for c in range(k))) for j in range(n)) / n
     value, dF = losses.cross_entropy(F, Y)
     assert value == pytest.approx(direct, rel=1e-13)
     softmax = np.exp(F) / np.exp(F).sum(axis=0)
     np.testing.assert_allclose(dF, (softmax - Y) / n, rtol=1e-13)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        shifted, dshift = losses.cross_entropy(F + 1e4 * np.arange(1, n + 1), Y)   # per-column shifts
+        shifted, dshift = losses.cross_entropy(F + 1e4 * np.arange(1, n + 1), Y)  # per-column shifts
     assert shifted == pytest.approx(value, rel=1e-9)
     np.testing.assert_allclose(dshift, dF, atol=1e-12)
 
@@ -188,20 +193,23 @@ def test_network_does_not_mutate_inputs():
         np.testing.assert_array_equal(W, B)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda Ws, X, Y: loss([], X, Y), "Ws"),
-    (lambda Ws, X, Y: loss([Ws[0], np.ones((2, 2))], X, Y), "Ws"),          # does not chain
-    (lambda Ws, X, Y: loss([np.ones((2, 3, 3)), np.ones((3, 3, 3))], X, Y), "Ws"),  # S differs
-    (lambda Ws, X, Y: loss(Ws[0], X, Y), "Ws"),                               # not a list
-    (lambda Ws, X, Y: loss([np.full((3, 3), np.nan)] + Ws[1:], X, Y), "Ws"),
-    (lambda Ws, X, Y: loss(Ws, X[:2], Y), "X"),
-    (lambda Ws, X, Y: loss(Ws, X, Y[:, :2]), "Y"),
-    (lambda Ws, X, Y: loss(Ws, X, Y, "hinge"), "loss"),
-    (lambda Ws, X, Y: loss(Ws, X, Y, "logistic"), "Y"),                       # (3, n), not (1, n)
-    (lambda Ws, X, Y: loss([Ws[0], np.ones((1, 3))], X, np.full((1, 4), 0.5), "logistic"), "Y"),
-    (lambda Ws, X, Y: loss([Ws[0], np.ones((1, 3))], X, np.zeros((1, 4)), "exponential"), "Y"),
-    (lambda Ws, X, Y: loss(Ws, X, np.full((3, 4), 1 / 3), "cross_entropy"), "Y"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda Ws, X, Y: loss([], X, Y), "Ws"),
+        (lambda Ws, X, Y: loss([Ws[0], np.ones((2, 2))], X, Y), "Ws"),  # does not chain
+        (lambda Ws, X, Y: loss([np.ones((2, 3, 3)), np.ones((3, 3, 3))], X, Y), "Ws"),  # S differs
+        (lambda Ws, X, Y: loss(Ws[0], X, Y), "Ws"),  # not a list
+        (lambda Ws, X, Y: loss([np.full((3, 3), np.nan)] + Ws[1:], X, Y), "Ws"),
+        (lambda Ws, X, Y: loss(Ws, X[:2], Y), "X"),
+        (lambda Ws, X, Y: loss(Ws, X, Y[:, :2]), "Y"),
+        (lambda Ws, X, Y: loss(Ws, X, Y, "hinge"), "loss"),
+        (lambda Ws, X, Y: loss(Ws, X, Y, "logistic"), "Y"),  # (3, n), not (1, n)
+        (lambda Ws, X, Y: loss([Ws[0], np.ones((1, 3))], X, np.full((1, 4), 0.5), "logistic"), "Y"),
+        (lambda Ws, X, Y: loss([Ws[0], np.ones((1, 3))], X, np.zeros((1, 4)), "exponential"), "Y"),
+        (lambda Ws, X, Y: loss(Ws, X, np.full((3, 4), 1 / 3), "cross_entropy"), "Y"),
+    ],
+)
 def test_bad_inputs_raise_value_error_naming_parameter(call, match):
     rng = np.random.default_rng(7)
     Ws, X, Y = random_problem(rng, [3, 3, 3], 4, None, "squared")

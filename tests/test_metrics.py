@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeplinear import metrics
 
@@ -45,6 +46,7 @@ def reference_alignment(Ws):
 
 
 # ---------------------------------------------------------------- alignment
+
 
 @SETTINGS
 @given(widths, seeds)
@@ -94,6 +96,7 @@ def test_alignment_invariant_to_change_of_basis_and_rescaling(ks, seed, c):
 
 # ---------------------------------------------------------------- alignment_defect
 
+
 @SETTINGS
 @given(widths, seeds)
 def test_defect_zero_for_aligned_positive_for_gaussian(ks, seed):
@@ -126,6 +129,7 @@ def test_defect_handles_repeated_singular_values_where_alignment_fails():
 
 # ---------------------------------------------------------------- invariance
 
+
 @SETTINGS
 @given(widths, seeds)
 def test_invariance_one_when_only_singular_values_change(ks, seed):
@@ -152,6 +156,7 @@ def test_invariance_closed_form_rotation(theta):
 
 
 # ---------------------------------------------------------------- rank_one_ratio, balancedness
+
 
 def test_rank_one_ratio_closed_forms():
     rng = np.random.default_rng(1)
@@ -182,6 +187,7 @@ def test_balancedness_zero_for_balanced_aligned_network():
 
 # ---------------------------------------------------------------- margin
 
+
 def test_margin_closed_form_and_shapes():
     X = np.array([[1.0, -2.0, 3.0], [0.0, 5.0, 1.0]])
     y = np.array([1.0, -1.0, 1.0])
@@ -195,6 +201,7 @@ def test_margin_closed_form_and_shapes():
 
 # ---------------------------------------------------------------- best match and top alignment
 
+
 @SETTINGS
 @given(st.integers(1, 6), st.integers(0, 5), st.integers(0, 5), seeds)
 def test_best_match_against_a_plain_loop(m, p, q, seed):
@@ -202,9 +209,9 @@ def test_best_match_against_a_plain_loop(m, p, q, seed):
     p, q = min(p, m), min(q, m)
     A, B = haar(m, rng)[:, :p], haar(m, rng)[:, :q]
     if p == 0:
-        expected = 1.0                      # nothing to match
+        expected = 1.0  # nothing to match
     elif q == 0:
-        expected = 0.0                      # nothing to match with
+        expected = 0.0  # nothing to match with
     else:
         expected = sum(max(abs(float(A[:, j] @ B[:, l])) for l in range(q)) for j in range(p)) / p
     assert metrics.best_match(A, B) == pytest.approx(expected, abs=1e-12)
@@ -215,7 +222,7 @@ def test_best_match_closed_forms():
     R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     assert metrics.best_match(R, np.eye(2)) == pytest.approx(np.cos(theta))  # a rotation by theta
     P = np.eye(3)[:, [2, 0, 1]] * np.array([1, -1, 1])
-    assert metrics.best_match(P, np.eye(3)) == 1.0                        # order and signs don't count
+    assert metrics.best_match(P, np.eye(3)) == 1.0  # order and signs don't count
     stack = metrics.best_match(np.stack([R, np.eye(2)]), np.stack([np.eye(2)] * 2))
     np.testing.assert_allclose(stack, [np.cos(theta), 1.0])
     with pytest.raises(ValueError, match="A and B"):
@@ -247,12 +254,12 @@ def test_top_alignment_closed_form_on_rank_one_layers():
 def test_top_alignment_against_a_plain_loop(ks, seed):
     rng = np.random.default_rng(seed)
     Ws = gaussian(ks, rng)
-    expected = [abs(float(np.linalg.svd(Wi)[0][:, 0] @ np.linalg.svd(Wn)[2][0]))
-                for Wi, Wn in zip(Ws[:-1], Ws[1:])]
+    expected = [abs(float(np.linalg.svd(Wi)[0][:, 0] @ np.linalg.svd(Wn)[2][0])) for Wi, Wn in zip(Ws[:-1], Ws[1:])]
     np.testing.assert_allclose(metrics.top_alignment(Ws), expected, atol=1e-9)
 
 
 # ---------------------------------------------------------------- stacked input
+
 
 @SETTINGS
 @given(st.lists(st.integers(1, 5), min_size=2, max_size=4), st.integers(1, 3), seeds)
@@ -264,11 +271,13 @@ def test_stacked_equals_per_member(ks, S, seed):
     stack_later = [np.stack(layer) for layer in zip(*later)]
     for f in (metrics.alignment, metrics.alignment_defect, metrics.balancedness, metrics.top_alignment):
         np.testing.assert_allclose(f(stack), [f(Ws) for Ws in members], atol=1e-12)
-    np.testing.assert_allclose(metrics.invariance(stack, stack_later),
-                               [metrics.invariance(a, b) for a, b in zip(members, later)], atol=1e-12)
+    np.testing.assert_allclose(
+        metrics.invariance(stack, stack_later), [metrics.invariance(a, b) for a, b in zip(members, later)], atol=1e-12
+    )
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def test_bad_input_names_parameter():
     W = np.ones((3, 2))

@@ -6,11 +6,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from deeplinear import plotting  # noqa: E402
+from deeplinear import plotting
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +52,7 @@ def test_set_theme_is_idempotent_and_sets_look():
     assert matplotlib.rcParams["figure.dpi"] == plotting.FIGURE_DPI
     assert matplotlib.rcParams["figure.constrained_layout.use"] is True
     import seaborn as sns
+
     cycle = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
     assert [matplotlib.colors.to_hex(c) for c in cycle[:3]] == sns.color_palette("colorblind").as_hex()[:3]
 
@@ -136,12 +137,15 @@ def test_plot_singular_values_per_layer():
     assert lines[0].get_color() == lines[4].get_color() != lines[5].get_color()
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: plotting.plot_singular_values(np.zeros(5)), "traj must have shape"),
-    (lambda: plotting.plot_singular_values(np.zeros((5, 2)), steps=np.arange(4)), "steps"),
-    (lambda: plotting.plot_singular_values(np.zeros((5, 2)), labels=["a"]), "labels must have 2"),
-    (lambda: plotting.plot_singular_values(np.zeros((5, 2)), steps=-np.arange(5)), "non-negative"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: plotting.plot_singular_values(np.zeros(5)), "traj must have shape"),
+        (lambda: plotting.plot_singular_values(np.zeros((5, 2)), steps=np.arange(4)), "steps"),
+        (lambda: plotting.plot_singular_values(np.zeros((5, 2)), labels=["a"]), "labels must have 2"),
+        (lambda: plotting.plot_singular_values(np.zeros((5, 2)), steps=-np.arange(5)), "non-negative"),
+    ],
+)
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()

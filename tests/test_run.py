@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deeplinear import run
+from companion import book, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def test_refuses_to_write_into_the_book():
 def test_values_are_read_as_yaml_and_glued_values_collected(tmp_path):
     out = tmp_path / "o.ipynb"
     assert run.main(["01", "-p", "k", "3", "-p", "depth", "2", "-o", str(out), "--root", str(ROOT)]) == 0
-    values = run.glued_values(out)
+    values = book.glued_values(out)
     assert values["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)
     assert "fig01_overlap" not in values  # figures are not claims
 
@@ -53,7 +53,7 @@ def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
     shutil.copytree(ROOT / "book", root / "book")
     shutil.copy(ROOT / "_toc.yml", root / "_toc.yml")
     for preset in (root / "book" / "presets").glob("*/paper.yaml"):
-        if "seed" in run.declared_parameters(root / "book" / f"{preset.parent.name}.ipynb"):
+        if "seed" in book.declared_parameters(root / "book" / f"{preset.parent.name}.ipynb"):
             preset.write_text("seed: -1\n")  # out of range: the chapter's validation cell refuses it
     assert run.reproduce(root, "paper", jobs=1) == 1
     claims = json.loads((root / "_build/reproduce/paper/claims.json").read_text())
@@ -67,21 +67,24 @@ def test_a_run_is_quiet_and_its_chapters_still_report_their_warnings(tmp_path):
     """ipykernel's start-up warning stays out of the run's output; a chapter's own output is untouched."""
     out = tmp_path / "quiet.ipynb"
     result = subprocess.run(
-        [sys.executable, "-m", "deeplinear.run", "01", "-p", "k", "3", "-o", str(out), "--root", str(ROOT)],
-        capture_output=True, text=True, env={**os.environ, "DEEPLINEAR_PROGRESS": "0"},
+        [sys.executable, "-m", "companion.run", "01", "-p", "k", "3", "-o", str(out), "--root", str(ROOT)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEEPLINEAR_PROGRESS": "0"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "WARNING" not in result.stderr and "without encryption" not in result.stderr, result.stderr
-    assert run.glued_values(out)["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)
-    with pytest.raises(Exception, match="seed must be an integer"):     # errors still come through
+    assert book.glued_values(out)["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(Exception, match="seed must be an integer"):  # errors still come through
         run.main(["01", "-p", "seed", "-1", "-o", str(tmp_path / "bad.ipynb"), "--root", str(ROOT)])
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_claims_name_the_commit_and_say_when_the_tree_was_dirty(tmp_path):
     def git(*args):
-        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     git("init", "-q")
     (tmp_path / "a.txt").write_text("one")
@@ -89,7 +92,7 @@ def test_claims_name_the_commit_and_say_when_the_tree_was_dirty(tmp_path):
     git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
     head = git("log", "-1", "--format=%H")
     assert run._commit(tmp_path) == head
-    (tmp_path / "untracked.txt").write_text("scratch")   # untracked files don't count
+    (tmp_path / "untracked.txt").write_text("scratch")  # untracked files don't count
     assert run._commit(tmp_path) == head
     (tmp_path / "a.txt").write_text("two")
     assert run._commit(tmp_path) == head + "+dirty"

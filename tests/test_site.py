@@ -49,9 +49,20 @@ def site(tmp_path_factory) -> Path:
     (out / "_config.yml").write_text(yaml.safe_dump(config))
     jb = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jb), "build", str(ROOT), "--config", str(out / "_config.yml"), "--path-output", str(out),
-         "--warningiserror", "--keep-going"],
-        capture_output=True, text=True, env={**os.environ, "DEEPLINEAR_REPOSITORY_URL": REPOSITORY},
+        [
+            str(jb),
+            "build",
+            str(ROOT),
+            "--config",
+            str(out / "_config.yml"),
+            "--path-output",
+            str(out),
+            "--warningiserror",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEEPLINEAR_REPOSITORY_URL": REPOSITORY},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return out / "_build" / "html"
@@ -131,14 +142,17 @@ def _page_text(path: Path) -> str:
 def test_pages_show_the_committed_numbers_that_the_report_reads(site):
     """Every {glue:text} number on a chapter page is the committed one (which nbval verifies and the
     reproduction report reads), formatted as the page asks: pages and report agree on every machine."""
-    from deeplinear.run import glued_text
+    from companion import glued_text
 
     missing, checked = [], 0
     for nb in sorted((ROOT / "book").glob("0*.ipynb")):
         values = glued_text(nb)
         text = _page_text(site / "book" / f"{nb.stem}.html")
-        source = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
-                           for c in yaml.safe_load(nb.read_text())["cells"] if c["cell_type"] == "markdown")
+        source = "\n".join(
+            c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+            for c in yaml.safe_load(nb.read_text())["cells"]
+            if c["cell_type"] == "markdown"
+        )
         for name, spec in re.findall(r"\{glue:text\}`([A-Za-z0-9_]+)(?::([^`]*))?`", source):
             raw = values[name].strip("'")
             try:
@@ -180,7 +194,9 @@ def test_only_launch_buttons_link_outward_from_the_page_chrome(site):
 
 
 def _launch_links(html: str) -> list[str]:
-    return [unescape(h) for h in re.findall(r'href="(https://(?:mybinder\.org|colab\.research\.google\.com)/[^"]*)"', html)]
+    return [
+        unescape(h) for h in re.findall(r'href="(https://(?:mybinder\.org|colab\.research\.google\.com)/[^"]*)"', html)
+    ]
 
 
 def test_launch_buttons_open_each_chapter_on_binder_and_colab(site):
@@ -217,7 +233,9 @@ def test_figures_have_images_captions_and_alt_text(site):
         for figure in html.split("<figure")[1:]:
             figure = figure.split("</figure>")[0]
             figures += 1
-            assert "<img" in figure, f"{page}: a figure without its image (was the chapter executed with a GUI-less backend?)"
+            assert "<img" in figure, (
+                f"{page}: a figure without its image (was the chapter executed with a GUI-less backend?)"
+            )
             assert "<figcaption" in figure, f"{page}: a figure without caption"
             assert 'alt=""' not in figure and "alt=" in figure, f"{page}: a figure without alt text"
     assert figures >= len(chapters), "every chapter shows at least one figure"
@@ -228,9 +246,16 @@ def test_pages_render_in_chromium(site, server):
     failures: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         for page_path in _pages(site):
             page = browser.new_page(viewport={"width": 1300, "height": 900})  # a laptop screen
@@ -264,8 +289,7 @@ def test_pages_render_in_chromium(site, server):
             elif page.query_selector(".math"):
                 problems.append("math on the page but MathJax did not load")
             broken = page.evaluate(
-                "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                ".map(i => i.src)"
+                "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
             )
             problems += [f"image did not load: {src}" for src in broken]
             failures += [f"{page_path}: {p}" for p in problems]

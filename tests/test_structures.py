@@ -6,7 +6,8 @@ scipy.signal.correlate2d, finite differences and the closed-form norms of shift 
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
 from deeplinear.structures import Convolution, RandomSubspace, Sparse, Structure, Toeplitz
@@ -18,8 +19,15 @@ def make_structures():
     rng = np.random.default_rng(0)
     mask = rng.random((4, 6)) < 0.5
     mask[0, 0] = True
-    return [Convolution(4, 3), Convolution(3, 5), Convolution(5, 1), Toeplitz(4), Toeplitz(1),
-            Sparse(mask), RandomSubspace(3, 5, 6, rng)]
+    return [
+        Convolution(4, 3),
+        Convolution(3, 5),
+        Convolution(5, 1),
+        Toeplitz(4),
+        Toeplitz(1),
+        Sparse(mask),
+        RandomSubspace(3, 5, 6, rng),
+    ]
 
 
 STRUCTURES = make_structures()
@@ -149,8 +157,9 @@ def test_projection_properties(S):
     np.testing.assert_allclose(S.project(P, scaled=False), P, atol=1e-12)  # idempotent
     assert S.contains(P)
     # self-adjoint: <P G, H> = <G, P H>
-    np.testing.assert_allclose(np.sum(P * H, axis=(-2, -1)),
-                               np.sum(G * S.project(H, scaled=False), axis=(-2, -1)), atol=1e-10)
+    np.testing.assert_allclose(
+        np.sum(P * H, axis=(-2, -1)), np.sum(G * S.project(H, scaled=False), axis=(-2, -1)), atol=1e-10
+    )
     # residual orthogonal to every basis matrix
     B = reference_basis(S)
     np.testing.assert_allclose(np.einsum("rmn,smn->sr", B, G - P), 0, atol=1e-10)
@@ -185,13 +194,13 @@ def test_theorem2_gradient_step_on_coefficients(S):
     c = rng.standard_normal(S.dim)
     W = S.matrix(c)
     eps = 1e-6
-    grad_c = np.array([(loss_W(S.matrix(c + eps * e)) - loss_W(S.matrix(c - eps * e))) / (2 * eps)
-                       for e in np.eye(S.dim)])
+    grad_c = np.array(
+        [(loss_W(S.matrix(c + eps * e)) - loss_W(S.matrix(c - eps * e))) / (2 * eps) for e in np.eye(S.dim)]
+    )
     dl_dW = (W @ X - Y) @ X.T
     np.testing.assert_allclose(grad_c, S.adjoint(dl_dW), rtol=1e-6, atol=1e-6)
     lr = 0.01
-    np.testing.assert_allclose(S.matrix(c - lr * grad_c), W - lr * S.project(dl_dW),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(S.matrix(c - lr * grad_c), W - lr * S.project(dl_dW), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(S.outer_adjoint(W @ X - Y, X), grad_c, rtol=1e-6, atol=1e-6)
 
 
@@ -208,8 +217,7 @@ def test_apply_family_matches_dense(S, lead):
     np.testing.assert_allclose(S.apply(c, A), M @ A, atol=1e-10)
     np.testing.assert_allclose(S.apply_transpose(c, D), np.swapaxes(M, -1, -2) @ D, atol=1e-10)
     outer = D @ np.swapaxes(A, -1, -2)
-    np.testing.assert_allclose(S.outer_adjoint(D, A), np.einsum("rmn,...mn->...r", B, outer),
-                               atol=1e-10)
+    np.testing.assert_allclose(S.outer_adjoint(D, A), np.einsum("rmn,...mn->...r", B, outer), atol=1e-10)
 
 
 def test_apply_broadcasts_coefficients_against_shared_input():
@@ -224,8 +232,7 @@ def test_apply_broadcasts_coefficients_against_shared_input():
 
 
 @SETTINGS
-@given(p=st.integers(1, 7), half=st.integers(0, 3), seed=st.integers(0, 2**32 - 1),
-       N=st.integers(1, 3))
+@given(p=st.integers(1, 7), half=st.integers(0, 3), seed=st.integers(0, 2**32 - 1), N=st.integers(1, 3))
 def test_convolution_direct_paths_property(p, half, seed, N):
     s = 2 * half + 1
     if s > 2 * p - 1:
@@ -301,13 +308,23 @@ def test_generic_structure_from_basis_and_rejects_non_orthogonal():
         Structure(np.zeros((1, 2, 2)))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Convolution(4, 2), lambda: Convolution(4, 0), lambda: Convolution(2, 5),
-    lambda: Convolution(0, 1), lambda: Convolution(3.0, 1), lambda: Toeplitz(0),
-    lambda: Toeplitz(True), lambda: Sparse(np.ones((2, 2))), lambda: Sparse(np.zeros((2, 2), bool)),
-    lambda: Sparse(np.ones(3, bool)), lambda: RandomSubspace(2, 2, 5, np.random.default_rng()),
-    lambda: RandomSubspace(2, 2, 1, 0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Convolution(4, 2),
+        lambda: Convolution(4, 0),
+        lambda: Convolution(2, 5),
+        lambda: Convolution(0, 1),
+        lambda: Convolution(3.0, 1),
+        lambda: Toeplitz(0),
+        lambda: Toeplitz(True),
+        lambda: Sparse(np.ones((2, 2))),
+        lambda: Sparse(np.zeros((2, 2), bool)),
+        lambda: Sparse(np.ones(3, bool)),
+        lambda: RandomSubspace(2, 2, 5, np.random.default_rng()),
+        lambda: RandomSubspace(2, 2, 1, 0),
+    ],
+)
 def test_bad_construction_raises(make):
     with pytest.raises(ValueError):
         make()

@@ -4,7 +4,8 @@ from functools import reduce
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from deeplinear import metrics, theory
@@ -26,6 +27,7 @@ def orthonormal(Q):
 
 
 # ---------------------------------------------------------------- usvd, random_orthogonal
+
 
 @SETTINGS
 @given(st.integers(1, 6), st.integers(1, 6), seeds)
@@ -63,6 +65,7 @@ def test_random_orthogonal_is_haar():
 
 # ---------------------------------------------------------------- aligned_network
 
+
 @SETTINGS
 @given(st.lists(st.integers(1, 6), min_size=2, max_size=5), seeds)
 def test_aligned_network_structure(ks, seed):
@@ -75,7 +78,7 @@ def test_aligned_network_structure(ks, seed):
         S = Qs[i].T @ W @ Qs[i - 1]
         assert S.shape == (ks[i], ks[i - 1]) and offdiag(S) < 1e-12
         np.testing.assert_allclose(np.diag(S), sig[i - 1], atol=1e-12)
-    prod = reduce(lambda acc, W: W @ acc, Ws)           # eq. (3): U_d (prod Sigma) V_1^T
+    prod = reduce(lambda acc, W: W @ acc, Ws)  # eq. (3): U_d (prod Sigma) V_1^T
     mid = np.prod([s[:r] for s in sig], axis=0)
     np.testing.assert_allclose(prod, (Qs[-1][:, :r] * mid) @ Qs[0][:, :r].T, atol=1e-10)
 
@@ -94,6 +97,7 @@ def test_aligned_network_validates():
 
 
 # ---------------------------------------------------------------- Theorem 1 condition and witness
+
 
 def sensing_like(rng, k0, kd, blocks=3, m=4):
     """X = [V Lx_b P_b^T], Y = [U Ly_b P_b^T]: Y X^T = U (sum Ly Lx^T) V^T, X X^T = V (sum Lx Lx^T) V^T."""
@@ -114,10 +118,10 @@ def positive_cases():
     Y = rng.standard_normal((3, 5))
     X = rng.standard_normal((4, 7))
     cases = {
-        "factorisation": (np.eye(5), Y),                          # X = I
+        "factorisation": (np.eye(5), Y),  # X = I
         "factorisation_square": (np.eye(4), rng.standard_normal((4, 4))),
-        "inversion": (rng.standard_normal((4, 4)), np.eye(4)),    # Y = I
-        "autoencoding": (X, X),                                   # Y = X
+        "inversion": (rng.standard_normal((4, 4)), np.eye(4)),  # Y = I
+        "autoencoding": (X, X),  # Y = X
         "sensing_square": sensing_like(rng, 4, 4),
         "sensing_wide": sensing_like(rng, 5, 3),
         "sensing_tall": sensing_like(rng, 3, 5),
@@ -138,7 +142,7 @@ def test_theorem1_witness_diagonalises(name):
     assert orthonormal(U) and orthonormal(V)
     assert offdiag(V.T @ X @ X.T @ V) < 1e-10
     assert offdiag(U.T @ Y @ X.T @ V) < 1e-10
-    if name == "repeated":   # the clustering matters: eigh's own basis fails
+    if name == "repeated":  # the clustering matters: eigh's own basis fails
         Q = np.linalg.eigh(X @ X.T)[1]
         assert offdiag(Q.T @ X @ Y.T @ Y @ X.T @ Q) > 1e-3
 
@@ -168,6 +172,7 @@ def test_theorem1_bad_input():
 
 # ---------------------------------------------------------------- Corollary 1 against gradient descent
 
+
 def gd_reference(Ws, X, Y, lr, steps, bases):
     """Plain gradient descent on L = ||Y - W_d...W_1 X||_F^2 / (2n); returns Q_i^T W_i^(t) Q_{i-1}."""
     n, d = X.shape[1], len(Ws)
@@ -180,7 +185,7 @@ def gd_reference(Ws, X, Y, lr, steps, bases):
         R = Y - reduce(lambda acc, W: W @ acc, Ws, X)  # residual (k_d, n)
         grads = []
         for i in range(d):
-            above = reduce(lambda acc, W: W @ acc, Ws[i + 1:], np.eye(Ws[i].shape[0]))
+            above = reduce(lambda acc, W: W @ acc, Ws[i + 1 :], np.eye(Ws[i].shape[0]))
             below = reduce(lambda acc, W: W @ acc, Ws[:i], np.eye(X.shape[0]))
             grads.append(-above.T @ R @ X.T @ below.T / n)
         Ws = [W - lr * G for W, G in zip(Ws, grads)]
@@ -191,14 +196,18 @@ def test_gd_reference_gradient_by_finite_differences():
     rng = np.random.default_rng(3)
     Ws = [rng.standard_normal(s) for s in [(3, 2), (4, 3), (2, 4)]]
     X, Y = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
-    loss = lambda Ws: np.sum((Y - reduce(lambda a, W: W @ a, Ws, X)) ** 2) / (2 * X.shape[1])
+
+    def loss(Ws):
+        return np.sum((Y - reduce(lambda a, W: W @ a, Ws, X)) ** 2) / (2 * X.shape[1])
+
     eye = [np.eye(k) for k in (2, 3, 4, 2)]
-    lr = 1e-7   # one step: W_i - lr * grad, so grad = (W_i - step_i) / lr to O(lr)
+    lr = 1e-7  # one step: W_i - lr * grad, so grad = (W_i - step_i) / lr to O(lr)
     stepped = gd_reference(Ws, X, Y, lr, 1, eye)[1]
     for i in range(3):
         grad = (Ws[i] - stepped[i]) / lr
-        E = np.zeros_like(Ws[i]); E[1, 0] = 1e-6
-        fd = (loss(Ws[:i] + [Ws[i] + E] + Ws[i + 1:]) - loss(Ws[:i] + [Ws[i] - E] + Ws[i + 1:])) / 2e-6
+        E = np.zeros_like(Ws[i])
+        E[1, 0] = 1e-6
+        fd = (loss(Ws[:i] + [Ws[i] + E] + Ws[i + 1 :]) - loss(Ws[:i] + [Ws[i] - E] + Ws[i + 1 :])) / 2e-6
         assert grad[1, 0] == pytest.approx(fd, rel=1e-5)
 
 
@@ -226,9 +235,11 @@ def test_singular_value_dynamics_matches_gradient_descent(name):
     ks, kind = CASES[name]
     rng = np.random.default_rng(len(name))
     if kind == "auto":
-        X = rng.standard_normal((ks[0], 8)); Y = X
+        X = rng.standard_normal((ks[0], 8))
+        Y = X
     elif kind == "fact":
-        X = np.eye(ks[0]); Y = rng.standard_normal((ks[-1], ks[0]))
+        X = np.eye(ks[0])
+        Y = rng.standard_normal((ks[-1], ks[0]))
     else:
         X, Y = sensing_like(rng, ks[0], ks[-1])
     n, d, r = X.shape[1], len(ks) - 1, min(ks)
@@ -241,15 +252,14 @@ def test_singular_value_dynamics_matches_gradient_descent(name):
     scale = np.abs(lam).max() / n
     lr, steps = 0.1 / scale, 60
     projected = gd_reference(Ws, X, Y, lr, steps, bases)
-    traj = theory.singular_value_dynamics(np.array([s[:r] for s in sig]), lam, lam_p,
-                                          lr=lr, steps=steps, n=n)
+    traj = theory.singular_value_dynamics(np.array([s[:r] for s in sig]), lam, lam_p, lr=lr, steps=steps, n=n)
     gd = np.array([[np.diag(S)[:r] for S in step] for step in projected])
     np.testing.assert_allclose(traj, gd, atol=1e-10)
     last = projected[-1]
-    assert max(offdiag(S) for S in last) < 1e-10                      # bases never move
-    for i in range(d):                                                # entries past r never move
+    assert max(offdiag(S) for S in last) < 1e-10  # bases never move
+    for i in range(d):  # entries past r never move
         np.testing.assert_allclose(np.diag(last[i])[r:], sig[i][r:], atol=1e-12)
-    assert np.abs(traj[-1] - traj[0]).max() > 1e-2                    # something actually happened
+    assert np.abs(traj[-1] - traj[0]).max() > 1e-2  # something actually happened
     assert np.abs(printed_eq6(traj[0], lam, lam_p, lr, steps, n) - gd).max() > 1e-3  # erratum
 
 
@@ -271,8 +281,11 @@ def test_singular_value_dynamics_zero_sigma_plain_loop():
 
 def test_singular_value_dynamics_bad_input():
     s0, lam = np.ones((2, 3)), np.ones(3)
-    for kw, name in [(dict(lr=-1.0, steps=1, n=1), "lr"), (dict(lr=0.1, steps=-1, n=1), "steps"),
-                     (dict(lr=0.1, steps=1, n=0), "n")]:
+    for kw, name in [
+        (dict(lr=-1.0, steps=1, n=1), "lr"),
+        (dict(lr=0.1, steps=-1, n=1), "steps"),
+        (dict(lr=0.1, steps=1, n=0), "n"),
+    ]:
         with pytest.raises(ValueError, match=name):
             theory.singular_value_dynamics(s0, lam, lam, **kw)
     with pytest.raises(ValueError, match="lam_prime"):
@@ -282,6 +295,7 @@ def test_singular_value_dynamics_bad_input():
 
 
 # ---------------------------------------------------------------- Proposition 1
+
 
 @SETTINGS
 @given(st.integers(2, 5), st.integers(1, 4), st.integers(1, 20), seeds)
@@ -295,7 +309,7 @@ def test_prop1_rate_formula_and_convergence(d, r, n, seed):
     assert lr == pytest.approx(ref, rel=1e-12)
     prod = theory.singular_value_dynamics(s0, lam, lam_p, lr=lr, steps=400, n=n).prod(axis=1)
     target = lam_p / lam
-    gap = target - prod                                # approaches 0 from above, monotonically
+    gap = target - prod  # approaches 0 from above, monotonically
     assert np.all(gap >= -1e-12 * target) and np.all(np.diff(gap, axis=0) <= 1e-12 * target)
     assert np.all(gap[-1] < gap[0])
 
@@ -312,13 +326,19 @@ def test_prop1_hypotheses():
 
 # ---------------------------------------------------------------- max_margin
 
+
 def dual_qp_reference(X, y):
     """Independent solver: SLSQP on the dual max sum(a) - ||Z a||^2 / 2, a >= 0; w = Z a."""
     Z = X * y
     G = Z.T @ Z
-    res = optimize.minimize(lambda a: 0.5 * a @ G @ a - a.sum(), np.full(Z.shape[1], 0.1),
-                            jac=lambda a: G @ a - 1, bounds=[(0, None)] * Z.shape[1],
-                            method="SLSQP", options=dict(ftol=1e-15, maxiter=1000))
+    res = optimize.minimize(
+        lambda a: 0.5 * a @ G @ a - a.sum(),
+        np.full(Z.shape[1], 0.1),
+        jac=lambda a: G @ a - 1,
+        bounds=[(0, None)] * Z.shape[1],
+        method="SLSQP",
+        options=dict(ftol=1e-15, maxiter=1000),
+    )
     w = Z @ res.x
     return w / np.linalg.norm(w), 1 / np.linalg.norm(w)
 
@@ -370,7 +390,7 @@ def test_max_margin_agrees_with_metrics_margin():
 def test_max_margin_bad_input():
     X = np.array([[1.0, -1.0], [0.5, -0.5]])
     with pytest.raises(ValueError, match="not linearly separable"):
-        theory.max_margin(X, np.array([1.0, 1.0]))                 # x and -x with one label
+        theory.max_margin(X, np.array([1.0, 1.0]))  # x and -x with one label
     with pytest.raises(ValueError, match="not linearly separable"):
         theory.max_margin(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([1.0, 1.0]))  # x = 0
     with pytest.raises(ValueError, match="y must"):

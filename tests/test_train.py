@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeplinear import losses, metrics, recording
 from deeplinear.structures import Convolution, Sparse, Toeplitz
@@ -39,8 +40,10 @@ def reference_gd(Ws, X, Y, lr, steps, name="squared", basis=None):
     """Plain GD; returns the weights after each step, losses (steps+1,) and the learning rates."""
     X = np.eye(Ws[0].shape[1]) if X is None else X
     basis = basis or [None] * len(Ws)
-    coef = [None if B is None else np.tensordot(B, W, axes=([1, 2], [0, 1])) / np.sum(B * B, axis=(1, 2))
-            for B, W in zip(basis, Ws)]
+    coef = [
+        None if B is None else np.tensordot(B, W, axes=([1, 2], [0, 1])) / np.sum(B * B, axis=(1, 2))
+        for B, W in zip(basis, Ws)
+    ]
     Ws = [W.copy() for W in Ws]
     snapshots, values, rates = [], [], []
     for t in range(steps + 1):
@@ -61,7 +64,7 @@ def reference_gd(Ws, X, Y, lr, steps, name="squared", basis=None):
         for i, B in enumerate(basis):
             if B is None:
                 Ws[i] = Ws[i] - eta * grads[i]
-            else:   # gradient descent on the coefficients: dL/dc_j = <A_j, dL/dW>
+            else:  # gradient descent on the coefficients: dL/dc_j = <A_j, dL/dW>
                 coef[i] = coef[i] - eta * np.tensordot(B, grads[i], axes=([1, 2], [0, 1]))
                 Ws[i] = np.tensordot(coef[i], B, axes=(0, 0))
     return snapshots, np.array(values), np.array(rates), coef
@@ -92,8 +95,15 @@ def make_problem(rng, dims, n, name, identity=False):
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**31), depth=st.integers(1, 4), n=st.integers(1, 12),
-       identity=st.booleans(), name=st.sampled_from(NAMED), gram=st.booleans(), data=st.data())
+@given(
+    seed=st.integers(0, 2**31),
+    depth=st.integers(1, 4),
+    n=st.integers(1, 12),
+    identity=st.booleans(),
+    name=st.sampled_from(NAMED),
+    gram=st.booleans(),
+    data=st.data(),
+)
 def test_train_equals_reference_loop(seed, depth, n, identity, name, gram, data):
     rng = np.random.default_rng(seed)
     dims = data.draw(st.lists(st.integers(1, 5), min_size=depth + 1, max_size=depth + 1), label="dims")
@@ -108,7 +118,7 @@ def test_train_equals_reference_loop(seed, depth, n, identity, name, gram, data)
     for W, R in zip(result.weights, snaps[-1]):
         np.testing.assert_allclose(W, R, rtol=1e-10, atol=1e-13)
     for W, B, I in zip(Ws, before, result.initial_weights):
-        np.testing.assert_array_equal(W, B)          # caller's arrays untouched
+        np.testing.assert_array_equal(W, B)  # caller's arrays untouched
         np.testing.assert_array_equal(I, B)
     assert isinstance(result, TrainResult) and isinstance(result.history, History)
     np.testing.assert_array_equal(result.history.steps, np.arange(13))
@@ -174,8 +184,7 @@ def test_logistic_growing_steps_do_not_warn():
     Y = np.sign(X[:1] + 0.05)
     Ws = [rng.standard_normal((3, 2)), rng.standard_normal((1, 3))]
     with np.errstate(all="raise"):
-        result = train(Ws, X, Y, lr=lambda t, risk: min(0.5 / risk, 1e3), steps=300,
-                       loss="logistic", progress=False)
+        result = train(Ws, X, Y, lr=lambda t, risk: min(0.5 / risk, 1e3), steps=300, loss="logistic", progress=False)
     assert np.all(np.isfinite(result.history.loss)) and result.history.loss[-1] < result.history.loss[0]
 
 
@@ -232,7 +241,7 @@ def test_infinite_losses_are_caught_even_without_blowup_limit():
     rng = np.random.default_rng(12)
     X = rng.standard_normal((2, 5))
     Y = np.ones((1, 5))
-    huge = [np.full((1, 2), -1e3) * np.sign(X.sum(axis=1))]      # margins about -1e3: exp overflows
+    huge = [np.full((1, 2), -1e3) * np.sign(X.sum(axis=1))]  # margins about -1e3: exp overflows
     with pytest.raises(TrainingDiverged, match="initial loss is not finite") as info:
         train(huge, X, Y, lr=0.1, steps=5, loss="exponential", blowup=math.inf)
     assert info.value.step == 0 and len(info.value.history) == 0
@@ -244,10 +253,10 @@ def test_infinite_losses_are_caught_even_without_blowup_limit():
 def test_callable_loss_output_is_checked():
     rng = np.random.default_rng(13)
     Ws, X, Y = make_problem(rng, [3, 2], 4, "squared")
-    bad = lambda F, Y: (0.0, F[:1])            # noqa: E731  dL/dF of the wrong shape
+    bad = lambda F, Y: (0.0, F[:1])  # noqa: E731  dL/dF of the wrong shape
     with pytest.raises(ValueError, match="loss"):
         train(Ws, X, Y, lr=0.1, steps=3, loss=bad)
-    ours = lambda F, Y: (0.5 * float(np.sum((F - Y) ** 2)) / 4, (F - Y) / 4)   # noqa: E731
+    ours = lambda F, Y: (0.5 * float(np.sum((F - Y) ** 2)) / 4, (F - Y) / 4)  # noqa: E731
     a = train(Ws, X, Y, lr=0.1, steps=20, loss=ours, progress=False)
     b = train(Ws, X, Y, lr=0.1, steps=20, progress=False)
     np.testing.assert_allclose(a.history.loss, b.history.loss, rtol=1e-12)
@@ -278,8 +287,9 @@ def test_metrics_recorded_on_schedule():
     snaps, _, _, _ = reference_gd(Ws, X, Y, 0.02, 100)
     for j, t in enumerate([0, 10, 100]):
         assert result.history["norm1"][j] == pytest.approx(np.linalg.norm(snaps[t][0]), rel=1e-10)
-        np.testing.assert_allclose(result.history.metrics["prod"][j], snaps[t][2] @ snaps[t][1] @ snaps[t][0],
-                                   rtol=1e-9)
+        np.testing.assert_allclose(
+            result.history.metrics["prod"][j], snaps[t][2] @ snaps[t][1] @ snaps[t][0], rtol=1e-9
+        )
     named = train(Ws, X, Y, lr=0.02, steps=100, metrics=("alignment", "invariance"), progress=False)
     steps = named.history.steps
     for j in (0, len(steps) // 2, len(steps) - 1):
@@ -306,8 +316,7 @@ def test_metrics_on_their_own_schedule_with_the_loss_every_step():
     Ws, X, Y = make_problem(rng, [4, 4, 4], 8, "squared")
     snaps, values, _, _ = reference_gd(Ws, X, Y, 0.02, 60)
     prod = {"prod": lambda W: W[1] @ W[0]}
-    hist = train(Ws, X, Y, lr=0.02, steps=60, metrics=prod, record=1, record_metrics=[0, 7, 60],
-                 progress=False).history
+    hist = train(Ws, X, Y, lr=0.02, steps=60, metrics=prod, record=1, record_metrics=[0, 7, 60], progress=False).history
     np.testing.assert_array_equal(hist.steps, np.arange(61))
     np.testing.assert_allclose(hist.loss, values, rtol=1e-10)
     np.testing.assert_array_equal(hist.metric_steps, [0, 7, 60])
@@ -315,7 +324,7 @@ def test_metrics_on_their_own_schedule_with_the_loss_every_step():
     for j, t in enumerate([0, 7, 60]):
         np.testing.assert_allclose(hist["prod"][j], snaps[t][1] @ snaps[t][0], rtol=1e-9)
     same = train(Ws, X, Y, lr=0.02, steps=60, metrics=prod, record=7, progress=False).history
-    np.testing.assert_array_equal(same.metric_steps, same.steps)   # default: the record steps
+    np.testing.assert_array_equal(same.metric_steps, same.steps)  # default: the record steps
     assert "metric_steps" not in same.keys() and len(same["metric_steps"]) == len(same["prod"])
 
 
@@ -327,8 +336,18 @@ def test_an_early_stop_off_both_schedules_records_its_step_last(stacked):
     start = [np.stack([W, W]) for W in Ws] if stacked else Ws
     norm = {"norm": lambda W: np.linalg.norm(W[-1], axis=(-2, -1))}
     for record, record_metrics in (([0, 100], [0, 50, 2000]), (1, [0, 100]), ([0, 2000], None)):
-        hist = train(start, X, Y, lr=0.05, steps=3000, stop_below=threshold, metrics=norm, record=record,
-                     record_metrics=record_metrics, progress=False).history
+        hist = train(
+            start,
+            X,
+            Y,
+            lr=0.05,
+            steps=3000,
+            stop_below=threshold,
+            metrics=norm,
+            record=record,
+            record_metrics=record_metrics,
+            progress=False,
+        ).history
         assert hist.steps[-1] == first and hist.metric_steps[-1] == first
         assert np.all(np.diff(hist.metric_steps) > 0) and np.all(hist.metric_steps <= first)
         expected = np.linalg.norm(snaps[first][-1])
@@ -344,8 +363,7 @@ STRUCTURES = [Toeplitz(4), Sparse(np.random.default_rng(7).random((4, 4)) < 0.6)
 def test_structure_equals_coefficient_gradient_descent(which, identity):
     rng = np.random.default_rng(8)
     layers = [STRUCTURES[0], None, STRUCTURES[1]] if which == "mixed" else [STRUCTURES[which]] * 3
-    Ws = [0.4 * (rng.standard_normal((4, 4)) if s is None else s.matrix(rng.standard_normal(s.dim)))
-          for s in layers]
+    Ws = [0.4 * (rng.standard_normal((4, 4)) if s is None else s.matrix(rng.standard_normal(s.dim))) for s in layers]
     X = None if identity else rng.standard_normal((4, 6))
     Y = rng.standard_normal((4, 4 if identity else 6))
     structure = layers if which == "mixed" else layers[0]
@@ -390,14 +408,14 @@ def fake_clock(monkeypatch, dt):
 def test_progress_bar_auto_forced_and_disabled(monkeypatch, capsys):
     rng = np.random.default_rng(10)
     Ws, X, Y = make_problem(rng, [2, 2], 3, "squared")
-    run = lambda **kw: train(Ws, X, Y, lr=0.01, steps=50, **kw)   # noqa: E731
+    run = lambda **kw: train(Ws, X, Y, lr=0.01, steps=50, **kw)  # noqa: E731
     monkeypatch.delenv("DEEPLINEAR_PROGRESS", raising=False)
-    fake_clock(monkeypatch, 1e-6)         # a fast run: no bar
+    fake_clock(monkeypatch, 1e-6)  # a fast run: no bar
     run(progress=None)
     assert capsys.readouterr().err == ""
     run(progress=True)
     assert "train" in capsys.readouterr().err
-    fake_clock(monkeypatch, 1.0)          # a slow run: the bar appears
+    fake_clock(monkeypatch, 1.0)  # a slow run: the bar appears
     run(progress=None)
     assert "train" in capsys.readouterr().err
     run(progress=False)
@@ -407,18 +425,36 @@ def test_progress_bar_auto_forced_and_disabled(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"steps": -1}, "steps"), ({"steps": 2.0}, "steps"), ({"steps": True}, "steps"),
-    ({"lr": 0.0}, "lr"), ({"lr": -1.0}, "lr"), ({"lr": math.nan}, "lr"), ({"lr": math.inf}, "lr"),
-    ({"lr": True}, "lr"), ({"lr": "0.1"}, "lr"), ({"lr": np.array([0.1, 0.1])}, "lr"),
-    ({"lr": lambda t, v: -1.0}, "lr"),
-    ({"loss": "hinge"}, "loss"), ({"record": 0}, "record"), ({"record": [-1]}, "record"),
-    ({"record": [11]}, "record"), ({"record": [[1]]}, "record"), ({"record": [1.5]}, "record"),
-    ({"record_metrics": 0}, "record_metrics"), ({"record_metrics": [11]}, "record_metrics"),
-    ({"blowup": 0.0}, "blowup"), ({"progress": "yes"}, "progress"),
-    ({"metrics": ("no_such_metric",)}, "metrics"), ({"metrics": {"loss": np.linalg.norm}}, "metrics"),
-    ({"metrics": {"a": 3}}, "metrics"), ({"structure": Toeplitz(5)}, "structure"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"steps": -1}, "steps"),
+        ({"steps": 2.0}, "steps"),
+        ({"steps": True}, "steps"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": -1.0}, "lr"),
+        ({"lr": math.nan}, "lr"),
+        ({"lr": math.inf}, "lr"),
+        ({"lr": True}, "lr"),
+        ({"lr": "0.1"}, "lr"),
+        ({"lr": np.array([0.1, 0.1])}, "lr"),
+        ({"lr": lambda t, v: -1.0}, "lr"),
+        ({"loss": "hinge"}, "loss"),
+        ({"record": 0}, "record"),
+        ({"record": [-1]}, "record"),
+        ({"record": [11]}, "record"),
+        ({"record": [[1]]}, "record"),
+        ({"record": [1.5]}, "record"),
+        ({"record_metrics": 0}, "record_metrics"),
+        ({"record_metrics": [11]}, "record_metrics"),
+        ({"blowup": 0.0}, "blowup"),
+        ({"progress": "yes"}, "progress"),
+        ({"metrics": ("no_such_metric",)}, "metrics"),
+        ({"metrics": {"loss": np.linalg.norm}}, "metrics"),
+        ({"metrics": {"a": 3}}, "metrics"),
+        ({"structure": Toeplitz(5)}, "structure"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_parameter(kwargs, match):
     rng = np.random.default_rng(11)
     Ws, X, Y = make_problem(rng, [3, 3], 4, "squared")
@@ -431,10 +467,9 @@ def test_bad_arguments_raise_value_error_naming_parameter(kwargs, match):
 def test_stop_below_stops_at_the_first_step_under_the_threshold(stacked):
     """The run ends exactly where a plain loop first sees a loss below the threshold."""
     X, Y, Ws, snapshots, values, threshold, first = stop_problem()
-    snapshots = snapshots[:first + 1]
+    snapshots = snapshots[: first + 1]
     if stacked:
-        result = train([np.stack([W, W]) for W in Ws], X, Y, lr=0.05, steps=3000, stop_below=threshold,
-                       progress=False)
+        result = train([np.stack([W, W]) for W in Ws], X, Y, lr=0.05, steps=3000, stop_below=threshold, progress=False)
         final = [W[1] for W in result.weights]
     else:
         result = train(Ws, X, Y, lr=0.05, steps=3000, stop_below=threshold, progress=False)

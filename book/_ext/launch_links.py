@@ -37,7 +37,9 @@ def origin_url(directory: str | Path) -> str | None:
     try:
         result = subprocess.run(
             ["git", "-C", str(directory), "remote", "get-url", "origin"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -17,7 +17,14 @@ from pathlib import Path
 
 # What the pages can load: the combined TeX/MathML -> CommonHTML component, its fonts, the TeX
 # extensions it autoloads, and the menu's accessibility and UI components.
-PARTS = ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "a11y", "ui", "sre")
+PARTS = (
+    "tex-mml-chtml.js",
+    "output/chtml/fonts/woff-v2",
+    "input/tex/extensions",
+    "a11y",
+    "ui",
+    "sre",
+)
 TARGET = "mathjax"
 
 
@@ -41,7 +48,10 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     seen, unique = set(), []
     for script in context.get("script_files", []):
         attributes = getattr(script, "attributes", None) or {}
-        key = (getattr(script, "filename", None) or "", repr(sorted(attributes.items())))
+        key = (
+            getattr(script, "filename", None) or "",
+            repr(sorted(attributes.items())),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(script)
@@ -66,4 +76,3 @@ def setup(app):
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
-

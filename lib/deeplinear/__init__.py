@@ -8,8 +8,10 @@ The public API (see each module for details):
 - modules: `metrics` (alignment, invariance, ...), `bases` (the scores over every choice of singular
   basis, for repeated singular values), `theory` (aligned networks, Theorem 1,
   Corollary 1, Proposition 1, max-margin), `structures` (layer structures, Definition 4),
-  `data` (the papers' problems and MNIST), `plotting` (the book's figures), `params`
-  (validation of a chapter's parameters), `run` (papermill runner).
+  `data` (the papers' problems and MNIST), `plotting` (the book's figures).
+
+The book's own machinery (its runner, the checks of a chapter's parameters) is the separate package
+`companion`, which imports deeplinear; deeplinear knows nothing of the book.
 
 A network is a list ``Ws = [W_1, ..., W_d]``, first layer first, ``W_i`` of shape ``(k_i, k_{i-1})``;
 data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns.
@@ -17,21 +19,34 @@ data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns.
 
 from importlib import import_module
 
-from . import bases, data, losses, metrics, params, structures, theory
+from . import bases, data, losses, metrics, structures, theory
 from .losses import MatrixSensing
 from .network import end_to_end, gradients, loss
 from .training import History, TrainingDiverged, TrainResult, train
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml, CITATION.cff and .zenodo.json follow it (tests)
 
 __all__ = [
-    "History", "MatrixSensing", "TrainResult", "TrainingDiverged", "bases", "data", "end_to_end", "gradients",
-    "loss", "losses", "metrics", "params", "plotting", "run", "structures", "theory", "train",
+    "History",
+    "MatrixSensing",
+    "TrainResult",
+    "TrainingDiverged",
+    "bases",
+    "data",
+    "end_to_end",
+    "gradients",
+    "loss",
+    "losses",
+    "metrics",
+    "plotting",
+    "structures",
+    "theory",
+    "train",
 ]
 
 
 def __getattr__(name: str):
-    # plotting (matplotlib, seaborn) and run (papermill) load on first use: `import deeplinear` stays light.
-    if name in ("plotting", "run"):
+    # plotting (matplotlib, seaborn) loads on first use: `import deeplinear` stays light.
+    if name == "plotting":
         return import_module(f".{name}", __name__)
     raise AttributeError(f"module 'deeplinear' has no attribute {name!r}")

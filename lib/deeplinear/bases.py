@@ -56,10 +56,10 @@ def _canonical(U: np.ndarray, V: np.ndarray, groups: list[np.ndarray]) -> tuple[
         if g.size < 2:
             continue
         Z = np.random.default_rng(g.size).standard_normal((U.shape[0], g.size))
-        A = U[:, g].T @ Z                                   # P Z = U_g A
+        A = U[:, g].T @ Z  # P Z = U_g A
         Q, T = np.linalg.qr(U[:, g] @ A)
         Q = Q * np.where(np.diag(T) < 0, -1.0, 1.0)
-        R = U[:, g].T @ Q                                   # orthogonal (g, g): U_g R = Q
+        R = U[:, g].T @ Q  # orthogonal (g, g): U_g R = Q
         U[:, g], V[:, g] = Q, V[:, g] @ R
     return U, V
 
@@ -79,8 +79,9 @@ def _turn(U: np.ndarray, V: np.ndarray, groups: list[np.ndarray], rng: np.random
     return U, V
 
 
-def random_svd(W: np.ndarray, rng: np.random.Generator, rtol: float = 1e-8
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def random_svd(
+    W: np.ndarray, rng: np.random.Generator, rtol: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A reduced SVD ``W = U diag(s) V^T`` whose bases are random inside each singular subspace.
 
     Within every group of :func:`singular_subspaces` the columns of ``U`` and ``V`` are turned by the
@@ -112,8 +113,9 @@ def _check(rng: np.random.Generator, draws: int) -> None:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
 
 
-def alignment_over_bases(Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100,
-                         rtol: float = 1e-8) -> np.ndarray:
+def alignment_over_bases(
+    Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100, rtol: float = 1e-8
+) -> np.ndarray:
     """The released alignment score (:func:`deeplinear.metrics.alignment`) under random singular bases.
 
     Parameters
@@ -141,8 +143,9 @@ def alignment_over_bases(Ws: Sequence[np.ndarray], rng: np.random.Generator, dra
     return out
 
 
-def invariance_over_bases(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], rng: np.random.Generator,
-                          draws: int = 100, rtol: float = 1e-8) -> np.ndarray:
+def invariance_over_bases(
+    Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100, rtol: float = 1e-8
+) -> np.ndarray:
     """The released invariance score (:func:`deeplinear.metrics.invariance`) under random singular bases
     of both the initial and the current layers.
 
@@ -159,8 +162,10 @@ def invariance_over_bases(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], r
     """
     first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(rng, draws)
     if [W.shape for W in first] != [W.shape for W in now] or any(W.ndim != 2 for W in now):
-        raise ValueError(f"Ws0 and Ws must be single networks with the same 2-D layer shapes, got "
-                         f"{[W.shape for W in first]} and {[W.shape for W in now]}")
+        raise ValueError(
+            f"Ws0 and Ws must be single networks with the same 2-D layer shapes, got "
+            f"{[W.shape for W in first]} and {[W.shape for W in now]}"
+        )
     pairs = [(_canonical_svd(W0, rtol), _canonical_svd(W, rtol)) for W0, W in zip(first, now)]
     out = np.empty((draws, len(now)))
     for t in range(draws):

@@ -18,13 +18,28 @@ from urllib.request import urlopen
 import numpy as np
 
 __all__ = [
-    "random_regression", "autoencoding", "matrix_factorization", "matrix_inversion",
-    "SensingProblem", "matrix_sensing", "separable", "MNISTUnavailable", "read_idx", "mnist",
-    "mnist_matrix", "one_hot", "MNIST_MIRRORS", "MNIST_MD5", "MNIST_MEAN", "MNIST_STD",
+    "random_regression",
+    "autoencoding",
+    "matrix_factorization",
+    "matrix_inversion",
+    "SensingProblem",
+    "matrix_sensing",
+    "separable",
+    "MNISTUnavailable",
+    "read_idx",
+    "mnist",
+    "mnist_matrix",
+    "one_hot",
+    "MNIST_MIRRORS",
+    "MNIST_MD5",
+    "MNIST_MEAN",
+    "MNIST_STD",
 ]
 
-MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                 "https://storage.googleapis.com/cvdf-datasets/mnist/")
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
 MNIST_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -56,8 +71,9 @@ def _orthogonal(k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 # -- synthetic problems ----------------------------------------------------------------------
-def random_regression(k: int, n: int, rng: np.random.Generator, *,
-                      k_out: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def random_regression(
+    k: int, n: int, rng: np.random.Generator, *, k_out: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Standard normal X (k, n) and Y (k_out or k, n). Paper: Section 6, Figure 1a (k = n = 9)."""
     k, n, rng = _int(k, "k"), _int(n, "n"), _rng(rng)
     k_out = k if k_out is None else _int(k_out, "k_out")
@@ -105,8 +121,7 @@ class SensingProblem:
     V: np.ndarray
 
 
-def matrix_sensing(k: int, n: int, rng: np.random.Generator, *,
-                   aligned: bool = True) -> SensingProblem:
+def matrix_sensing(k: int, n: int, rng: np.random.Generator, *, aligned: bool = True) -> SensingProblem:
     """Draw a matrix sensing problem with n measurements of a k x k matrix.
 
     X_star = U diag(sigma) V^T with Haar-random orthogonal U, V and sigma uniform on [0.5, 1.5].
@@ -128,8 +143,7 @@ def matrix_sensing(k: int, n: int, rng: np.random.Generator, *,
     return SensingProblem(M=M, y=y, X_star=X_star, U=U, V=V)
 
 
-def separable(n: int, dim: int, rng: np.random.Generator, *,
-              margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def separable(n: int, dim: int, rng: np.random.Generator, *, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Linearly separable data through the origin: X (dim, n), labels Y (1, n) in {-1, +1}.
 
     Points are standard normal; with a random unit direction u, labels are sign(u.x) and
@@ -180,8 +194,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     start = 4 + 4 * ndim
     if len(raw) - start != dtype.itemsize * int(np.prod(dims, dtype=np.int64)):
-        raise ValueError(f"{path}: IDX header says shape {dims} but the file has "
-                         f"{len(raw) - start} data bytes")
+        raise ValueError(f"{path}: IDX header says shape {dims} but the file has {len(raw) - start} data bytes")
     return np.frombuffer(raw, dtype, offset=start).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -226,13 +239,17 @@ def _fetch(name: str, cache: Path) -> Path:
                 os.remove(tmp)
     stale = f"\n(the cached {target} has the wrong MD5 and was left as is)" if target.exists() else ""
     raise MNISTUnavailable(
-        f"could not obtain MNIST file {name!r}; tried:\n  " + "\n  ".join(errors) + stale
+        f"could not obtain MNIST file {name!r}; tried:\n  "
+        + "\n  ".join(errors)
+        + stale
         + f"\nTo install it by hand, download {name} (MD5 {md5}) and place it in {cache} "
-        "(set cache_dir= or $DEEPLINEAR_CACHE to use another directory).")
+        "(set cache_dir= or $DEEPLINEAR_CACHE to use another directory)."
+    )
 
 
-def mnist(n: int, *, offset: int = 0, source: str = "auto",
-          cache_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+def mnist(
+    n: int, *, offset: int = 0, source: str = "auto", cache_dir: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST digits offset..offset+n-1: images (n, 28, 28) float64 in [0, 1], labels (n,) int64.
 
     source="subset": the shipped 2000 digits (deeplinear/_data/README.md; class-interleaved,
@@ -248,8 +265,7 @@ def mnist(n: int, *, offset: int = 0, source: str = "auto",
         source = "subset" if offset + n <= SUBSET_SIZE else "idx"
     limit = SUBSET_SIZE if source == "subset" else TRAIN_SIZE
     if offset + n > limit:
-        raise ValueError(f"offset + n must be <= {limit} for source={source!r}, "
-                         f"got offset={offset}, n={n}")
+        raise ValueError(f"offset + n must be <= {limit} for source={source!r}, got offset={offset}, n={n}")
     if source == "subset":
         subset = resources.files("deeplinear").joinpath("_data").joinpath("mnist_subset.npz")
         with subset.open("rb") as f:
@@ -273,8 +289,7 @@ def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] < 1:
         raise ValueError(f"images must have shape (n, 28, 28) with n >= 1, got {images.shape}")
     if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(f"images must be floating point in [0, 1] (divide uint8 by 255), "
-                         f"got dtype {images.dtype}")
+        raise ValueError(f"images must be floating point in [0, 1] (divide uint8 by 255), got dtype {images.dtype}")
     X = np.ascontiguousarray(images.reshape(images.shape[0], 784).T, dtype=np.float64)
     return (X - MNIST_MEAN) / MNIST_STD if normalize else X
 
@@ -284,11 +299,9 @@ def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
     num_classes = _int(num_classes, "num_classes")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array, got dtype {labels.dtype} "
-                         f"and shape {labels.shape}")
+        raise ValueError(f"labels must be a 1-D integer array, got dtype {labels.dtype} and shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes - 1}], got range "
-                         f"[{labels.min()}, {labels.max()}]")
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}], got range [{labels.min()}, {labels.max()}]")
     Y = np.zeros((num_classes, labels.size))
     Y[labels, np.arange(labels.size)] = 1.0
     return Y

@@ -102,8 +102,12 @@ def cross_entropy(F: np.ndarray, Y: np.ndarray) -> tuple:
     return value, (E / s - Y) / F.shape[-1]
 
 
-LOSSES: dict[str, LossFn] = {"squared": squared, "logistic": logistic,
-                             "exponential": exponential, "cross_entropy": cross_entropy}
+LOSSES: dict[str, LossFn] = {
+    "squared": squared,
+    "logistic": logistic,
+    "exponential": exponential,
+    "cross_entropy": cross_entropy,
+}
 
 
 class MatrixSensing:
@@ -143,9 +147,11 @@ class MatrixSensing:
     def validate(self, out_shape: tuple[int, int], Y) -> None:
         """Check that the network output F has shape (k, k) (rows k_d, columns n of X)."""
         if tuple(out_shape) != (self.k, self.k):
-            raise ValueError(f"loss=MatrixSensing needs a network output of shape ({self.k}, {self.k}): "
-                             f"k_d = {self.k} and X = None (the identity I_{self.k}); got output shape "
-                             f"{tuple(out_shape)}")
+            raise ValueError(
+                f"loss=MatrixSensing needs a network output of shape ({self.k}, {self.k}): "
+                f"k_d = {self.k} and X = None (the identity I_{self.k}); got output shape "
+                f"{tuple(out_shape)}"
+            )
 
     def residuals(self, F: np.ndarray) -> np.ndarray:
         """``y_i - Tr(M_i^T F)``: F (k, k) or (S, k, k) -> (n,) or (S, n)."""
@@ -163,15 +169,16 @@ def _checked(fn, F: np.ndarray, value, dF) -> tuple:
     """Check a loss callable's output for F: value shape () or (S,), dL/dF of F's shape."""
     value, dF = np.asarray(value, dtype=np.float64), np.asarray(dF, dtype=np.float64)
     if value.shape != F.shape[:-2] or dF.shape != F.shape:
-        raise ValueError(f"loss {fn!r} must return (value, dL/dF) with shapes {F.shape[:-2]} and "
-                         f"{F.shape}, got {value.shape} and {dF.shape}")
+        raise ValueError(
+            f"loss {fn!r} must return (value, dL/dF) with shapes {F.shape[:-2]} and "
+            f"{F.shape}, got {value.shape} and {dF.shape}"
+        )
     return value, dF
 
 
 def _labels_pm1(Y: np.ndarray, loss: str) -> None:
     if Y.shape[0] != 1:
-        raise ValueError(f"Y must have shape (1, n) for loss={loss!r} (one output, labels +-1), "
-                         f"got {Y.shape}")
+        raise ValueError(f"Y must have shape (1, n) for loss={loss!r} (one output, labels +-1), got {Y.shape}")
     if not np.all(np.abs(Y) == 1):
         raise ValueError(f"Y must contain labels +1 or -1 for loss={loss!r}")
 
@@ -188,8 +195,7 @@ def _resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | 
             check(out_shape, Y)
         return loss, Y
     if not isinstance(loss, str) or loss not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)} or a callable (F, Y) -> (value, dL/dF), "
-                         f"got {loss!r}")
+        raise ValueError(f"loss must be one of {sorted(LOSSES)} or a callable (F, Y) -> (value, dL/dF), got {loss!r}")
     try:
         Y = np.asarray(Y, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -202,8 +208,7 @@ def _resolve(loss, Y, out_shape: tuple[int, int]) -> tuple[LossFn, np.ndarray | 
         _labels_pm1(Y, loss)
     elif loss == "cross_entropy":
         if not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=0) == 1)):
-            raise ValueError("Y must have one-hot columns (entries 0/1, one 1 per column) "
-                             "for loss='cross_entropy'")
+            raise ValueError("Y must have one-hot columns (entries 0/1, one 1 per column) for loss='cross_entropy'")
     return LOSSES[loss], Y
 
 
@@ -222,7 +227,7 @@ class _Kernel:
 
     def value(self, F: np.ndarray):
         v, self.dF = self.fn(F, self.Y)
-        if not self.checked:              # first call: check what a user's callable returns
+        if not self.checked:  # first call: check what a user's callable returns
             v, self.dF = _checked(self.fn, F, v, self.dF)
             self.checked = True
         return np.asarray(v, dtype=np.float64) if self.stacked else float(v)
@@ -261,7 +266,7 @@ class _GramKernel(_Kernel):
         self.X, self.C, self.B = X, X @ X.T, Y @ X.T
         self.yy, self.n = float(np.sum(Y * Y)), X.shape[1]
         self.PC = np.empty(shape)
-        self.rows = (self.PC.size // shape[-1], shape[-1])   # P as one matrix for one product with C
+        self.rows = (self.PC.size // shape[-1], shape[-1])  # P as one matrix for one product with C
         self.views = None
 
     def _flat(self, A: np.ndarray) -> np.ndarray:
@@ -274,7 +279,7 @@ class _GramKernel(_Kernel):
         return A @ B if B.ndim == 1 else _rowdots(A, B)
 
     def value(self, P: np.ndarray):
-        if self.views is None:     # P is the trainer's output buffer, updated in place: view it once
+        if self.views is None:  # P is the trainer's output buffer, updated in place: view it once
             if not P.flags.c_contiguous:
                 raise RuntimeError("the end-to-end buffer must be C-contiguous")
             self.views = (P.reshape(self.rows), self._flat(P), self._flat(self.PC), self.B.reshape(-1))
@@ -283,7 +288,7 @@ class _GramKernel(_Kernel):
         t1, t2 = self._dots(Pf, Bf), self._dots(PCf, Pf)
         v = self.yy - 2.0 * t1 + t2
         scale = self.yy + 2.0 * (np.abs(t1) if self.stacked else abs(t1)) + t2
-        if (np.any(v < 1e-4 * scale) if self.stacked else v < 1e-4 * scale):
+        if np.any(v < 1e-4 * scale) if self.stacked else v < 1e-4 * scale:
             R = self._flat(P @ self.X - self.Y)
             v = self._dots(R, R)
         return v * (0.5 / self.n)
@@ -293,17 +298,20 @@ class _GramKernel(_Kernel):
         np.multiply(self.out, lr / self.n, out=self.out)
 
 
-_GRAM_MIN_SAVING = 30_000     # multiply-adds per step the X X^T route must save to pay its overhead
+_GRAM_MIN_SAVING = 30_000  # multiply-adds per step the X X^T route must save to pay its overhead
 
 
-def _kernel(fn: LossFn, X: np.ndarray | None, Y, out_shape: tuple[int, ...], weights: int
-            ) -> tuple[_Kernel, bool]:
+def _kernel(fn: LossFn, X: np.ndarray | None, Y, out_shape: tuple[int, ...], weights: int) -> tuple[_Kernel, bool]:
     """The trainer's kernel for `fn` and the output shape lead + (k_d, n); the flag says whether
     the network runs on the identity instead of X (always when X is None). `weights` is the
     number of weights of all layers (all members): the X X^T route saves about that many
     multiply-adds per column of X beyond k_0, and pays a few more numpy calls per step."""
-    if fn is squared and X is not None and X.shape[1] > 2 * X.shape[0] \
-            and (X.shape[1] - X.shape[0]) * weights > _GRAM_MIN_SAVING:
+    if (
+        fn is squared
+        and X is not None
+        and X.shape[1] > 2 * X.shape[0]
+        and (X.shape[1] - X.shape[0]) * weights > _GRAM_MIN_SAVING
+    ):
         return _GramKernel(X, Y, (*out_shape[:-1], X.shape[0])), True
     if fn is squared:
         return _SquaredKernel(Y, out_shape), X is None

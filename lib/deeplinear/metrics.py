@@ -17,21 +17,25 @@ def _as_network(Ws: Sequence[np.ndarray], name: str = "Ws") -> list[np.ndarray]:
     try:
         layers = [np.asarray(W, dtype=np.float64) for W in Ws]
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a list of layers of shape (k_i, k_{{i-1}}) "
-                         f"or (S, k_i, k_{{i-1}})") from err
+        raise ValueError(f"{name} must be a list of layers of shape (k_i, k_{{i-1}}) or (S, k_i, k_{{i-1}})") from err
     if not layers:
         raise ValueError(f"{name} must contain at least one layer, got an empty list")
     nd = layers[0].ndim
     if nd not in (2, 3) or any(W.ndim != nd for W in layers):
-        raise ValueError(f"{name} must hold layers that are all 2-D (k_i, k_{{i-1}}) or all 3-D "
-                         f"(S, k_i, k_{{i-1}}), got shapes {[W.shape for W in layers]}")
+        raise ValueError(
+            f"{name} must hold layers that are all 2-D (k_i, k_{{i-1}}) or all 3-D "
+            f"(S, k_i, k_{{i-1}}), got shapes {[W.shape for W in layers]}"
+        )
     if nd == 3 and any(W.shape[0] != layers[0].shape[0] for W in layers):
-        raise ValueError(f"{name}: stacked layers must share the leading axis S, "
-                         f"got shapes {[W.shape for W in layers]}")
+        raise ValueError(
+            f"{name}: stacked layers must share the leading axis S, got shapes {[W.shape for W in layers]}"
+        )
     for i in range(len(layers) - 1):
         if layers[i + 1].shape[-1] != layers[i].shape[-2]:
-            raise ValueError(f"{name}: layer {i + 2} has shape {layers[i + 1].shape}, which does not "
-                             f"chain with layer {i + 1} of shape {layers[i].shape}")
+            raise ValueError(
+                f"{name}: layer {i + 2} has shape {layers[i + 1].shape}, which does not "
+                f"chain with layer {i + 1} of shape {layers[i].shape}"
+            )
     if not all(np.isfinite(W).all() for W in layers):
         raise ValueError(f"{name} must contain only finite entries")
     return layers
@@ -60,8 +64,10 @@ def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
     """
     A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
     if A.ndim < 2 or B.ndim < 2 or A.shape[-2] != B.shape[-2] or A.shape[:-2] != B.shape[:-2]:
-        raise ValueError(f"A and B must be arrays (..., m, p) and (..., m, q) with the same m and "
-                         f"leading axes, got shapes {A.shape} and {B.shape}")
+        raise ValueError(
+            f"A and B must be arrays (..., m, p) and (..., m, q) with the same m and "
+            f"leading axes, got shapes {A.shape} and {B.shape}"
+        )
     if A.shape[-1] == 0 or B.shape[-1] == 0:
         score = np.full(A.shape[:-2], 1.0 if A.shape[-1] == 0 else 0.0)
     else:
@@ -107,8 +113,7 @@ def alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
     if len(layers) == 1:
         return np.zeros(lead + (0,))
     svds = [np.linalg.svd(W, full_matrices=False) for W in layers]  # one SVD per layer, reused
-    scores = [_best_match(np.swapaxes(svds[i + 1][2], -1, -2), svds[i][0])
-              for i in range(len(layers) - 1)]
+    scores = [_best_match(np.swapaxes(svds[i + 1][2], -1, -2), svds[i][0]) for i in range(len(layers) - 1)]
     return np.stack(scores, axis=-1)
 
 
@@ -202,8 +207,7 @@ def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]],
     def score(Ws: Sequence[np.ndarray]) -> np.ndarray:
         now = _as_network(Ws, "Ws")
         if [W.shape for W in now] != shapes:
-            raise ValueError(f"Ws must have the same layer shapes as Ws0, got {[W.shape for W in now]} "
-                             f"and {shapes}")
+            raise ValueError(f"Ws must have the same layer shapes as Ws0, got {[W.shape for W in now]} and {shapes}")
         out = []
         for (U0, V0), W in zip(bases, now):
             U, _, Vt = np.linalg.svd(W, full_matrices=False)
@@ -234,8 +238,7 @@ def top_alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
     """
     layers = _as_network(Ws)
     svds = [np.linalg.svd(W, full_matrices=False) for W in layers]
-    out = [np.abs(np.sum(svds[i][0][..., :, 0] * svds[i + 1][2][..., 0, :], axis=-1))
-           for i in range(len(layers) - 1)]
+    out = [np.abs(np.sum(svds[i][0][..., :, 0] * svds[i + 1][2][..., 0, :], axis=-1)) for i in range(len(layers) - 1)]
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
 
 
@@ -300,8 +303,7 @@ def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     k0, n = X.shape
     y = np.asarray(y, dtype=np.float64)
     if y.shape not in ((n,), (1, n)) or not np.isin(y, (-1.0, 1.0)).all():
-        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, "
-                         f"got shape {y.shape}")
+        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, got shape {y.shape}")
     w = np.asarray(w, dtype=np.float64)
     if w.shape == (k0,):
         w = w[None, :]

@@ -19,15 +19,15 @@ from . import losses as _losses
 __all__ = ["end_to_end", "forward", "backward", "loss", "gradients"]
 
 
-def _network(Ws: Sequence[np.ndarray], name: str = "Ws", copy: bool = False
-             ) -> tuple[list[np.ndarray], int | None]:
+def _network(Ws: Sequence[np.ndarray], name: str = "Ws", copy: bool = False) -> tuple[list[np.ndarray], int | None]:
     """Validate a (stacked) network; return its layers as float64 arrays and S (None if unstacked)."""
     if isinstance(Ws, np.ndarray) or not isinstance(Ws, Sequence):
-        raise ValueError(f"{name} must be a list of layers W_i of shape (k_i, k_{{i-1}}) "
-                         f"or (S, k_i, k_{{i-1}}), got {type(Ws).__name__}")
+        raise ValueError(
+            f"{name} must be a list of layers W_i of shape (k_i, k_{{i-1}}) "
+            f"or (S, k_i, k_{{i-1}}), got {type(Ws).__name__}"
+        )
     try:
-        layers = [np.array(W, dtype=np.float64, order="C") if copy else np.asarray(W, dtype=np.float64)
-                  for W in Ws]
+        layers = [np.array(W, dtype=np.float64, order="C") if copy else np.asarray(W, dtype=np.float64) for W in Ws]
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name} must be a list of numeric arrays") from err
     if not layers:
@@ -35,17 +35,21 @@ def _network(Ws: Sequence[np.ndarray], name: str = "Ws", copy: bool = False
     nd = layers[0].ndim
     shapes = [W.shape for W in layers]
     if nd not in (2, 3) or any(W.ndim != nd for W in layers):
-        raise ValueError(f"{name} must hold layers that are all 2-D (k_i, k_{{i-1}}) or all 3-D "
-                         f"(S, k_i, k_{{i-1}}), got shapes {shapes}")
+        raise ValueError(
+            f"{name} must hold layers that are all 2-D (k_i, k_{{i-1}}) or all 3-D "
+            f"(S, k_i, k_{{i-1}}), got shapes {shapes}"
+        )
     if nd == 3 and any(s[0] != shapes[0][0] for s in shapes):
         raise ValueError(f"{name}: stacked layers must share the leading axis S, got shapes {shapes}")
     if any(0 in s for s in shapes):
         raise ValueError(f"{name}: layers must have no zero-length axis, got shapes {shapes}")
     for i in range(len(layers) - 1):
         if shapes[i + 1][-1] != shapes[i][-2]:
-            raise ValueError(f"{name}: W_{i + 2} has shape {shapes[i + 1]}, which does not chain with "
-                             f"W_{i + 1} of shape {shapes[i]} (need W_{i + 2}.shape[-1] == "
-                             f"W_{i + 1}.shape[-2])")
+            raise ValueError(
+                f"{name}: W_{i + 2} has shape {shapes[i + 1]}, which does not chain with "
+                f"W_{i + 1} of shape {shapes[i]} (need W_{i + 2}.shape[-1] == "
+                f"W_{i + 1}.shape[-2])"
+            )
     if not all(np.isfinite(W).all() for W in layers):
         raise ValueError(f"{name} must contain only finite entries")
     return layers, (shapes[0][0] if nd == 3 else None)
@@ -128,8 +132,7 @@ def forward(Ws: Sequence[np.ndarray], X: np.ndarray | None) -> list[np.ndarray]:
     return _forward(layers, _inputs(X, layers[0].shape[-1]))
 
 
-def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np.ndarray
-             ) -> list[np.ndarray]:
+def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np.ndarray) -> list[np.ndarray]:
     """Back-propagate ``dL/dF``: ``dL/dW_i = D_i A_{i-1}^T`` with ``D_d = dL/dF``, ``D_{i-1} = W_i^T D_i``.
 
     Parameters
@@ -226,8 +229,7 @@ class _Stepper:
     def __init__(self, layers, X, fn, Y, structures) -> None:
         lead = layers[0].shape[:-2]
         n = layers[0].shape[-1] if X is None else X.shape[1]
-        self.kernel, identity = _losses._kernel(fn, X, Y, (*lead, layers[-1].shape[-2], n),
-                                                sum(W.size for W in layers))
+        self.kernel, identity = _losses._kernel(fn, X, Y, (*lead, layers[-1].shape[-2], n), sum(W.size for W in layers))
         self.structures = structures
         # all-dense networks keep their layers (and gradients) as views of one flat buffer, so
         # that one subtraction updates every layer
@@ -236,18 +238,21 @@ class _Stepper:
             sizes = np.cumsum([0] + [W.size for W in layers])
             self.flat_W = np.concatenate([W.reshape(-1) for W in layers])
             self.flat_G = np.empty_like(self.flat_W)
-            self.params, grads = ([buf[a:b].reshape(W.shape) for a, b, W in zip(sizes, sizes[1:], layers)]
-                                  for buf in (self.flat_W, self.flat_G))
+            self.params, grads = (
+                [buf[a:b].reshape(W.shape) for a, b, W in zip(sizes, sizes[1:], layers)]
+                for buf in (self.flat_W, self.flat_G)
+            )
         else:
-            self.params = [W if s is None else np.array(s.coefficients(W), dtype=np.float64)
-                           for W, s in zip(layers, structures)]
+            self.params = [
+                W if s is None else np.array(s.coefficients(W), dtype=np.float64) for W, s in zip(layers, structures)
+            ]
         A0 = np.ascontiguousarray(X) if not identity else None
-        XT = None if A0 is None else np.ascontiguousarray(A0.T)   # dL/dW_1 without a transposed operand
+        XT = None if A0 is None else np.ascontiguousarray(A0.T)  # dL/dW_1 without a transposed operand
         if identity and structures[0] is not None:
             A0 = np.eye(layers[0].shape[-1])
         acts, self.fwd, self.bwd = [A0], [], []
         for i, (p, s) in enumerate(zip(self.params, structures)):
-            if i == 0 and A0 is None:       # dense first layer on the identity: A_1 = W_1
+            if i == 0 and A0 is None:  # dense first layer on the identity: A_1 = W_1
                 acts.append(p)
                 continue
             A = np.empty((*lead, layers[i].shape[-2], self.kernel.out.shape[-1]))
@@ -258,7 +263,7 @@ class _Stepper:
         for i in range(len(layers) - 1, -1, -1):
             p, s, A = self.params[i], structures[i], acts[i]
             Dprev = None
-            if i:        # on the identity, dL/dW_1 = D_1: back-propagate straight into its gradient
+            if i:  # on the identity, dL/dW_1 = D_1: back-propagate straight into its gradient
                 Dprev = grads[0] if flat and i == 1 and A0 is None else np.empty(acts[i].shape)
             if i and s is not None:
                 self.bwd.append((_s_apply_transpose, (s, p, D, Dprev)))

@@ -6,7 +6,8 @@ at x = 1 instead of being dropped.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,8 +73,9 @@ def _line_with_band(ax: Axes, x, values, stacked, label, color, linestyle="-"):
     return line
 
 
-def plot_alignment(history: Any, ax: Axes | None = None, *, title: str | None = None,
-                   per_interface: bool = False) -> Axes:
+def plot_alignment(
+    history: Any, ax: Axes | None = None, *, title: str | None = None, per_interface: bool = False
+) -> Axes:
     """Alignment and invariance against step + 1 (log x), loss on a twin log axis.
 
     Parameters
@@ -111,8 +113,14 @@ def plot_alignment(history: Any, ax: Axes | None = None, *, title: str | None = 
         if per_interface and values.ndim == (3 if stacked else 2):
             lines = np.median(values, axis=1) if stacked else values
             for j in range(lines.shape[1]):
-                handles += ax.plot(x, lines[:, j], color=palette[i], alpha=0.9,
-                                   linestyle=_STYLES[j % len(_STYLES)], label=f"{name} {j + 1}")
+                handles += ax.plot(
+                    x,
+                    lines[:, j],
+                    color=palette[i],
+                    alpha=0.9,
+                    linestyle=_STYLES[j % len(_STYLES)],
+                    label=f"{name} {j + 1}",
+                )
         else:
             handles.append(_line_with_band(ax, x, values, stacked, name, palette[i]))
     ax.set_xscale("log")
@@ -121,8 +129,11 @@ def plot_alignment(history: Any, ax: Axes | None = None, *, title: str | None = 
     if handles:
         ax.set_ylim(vmin - 0.03, vmax + 0.03)
     twin = ax.twinx()
-    handles.append(_line_with_band(twin, _xsteps(history.steps, loss.shape[0], "loss"), loss,
-                                   stacked, "loss", "0.35", linestyle="--"))
+    handles.append(
+        _line_with_band(
+            twin, _xsteps(history.steps, loss.shape[0], "loss"), loss, stacked, "loss", "0.35", linestyle="--"
+        )
+    )
     twin.set_yscale("log")
     twin.set_ylabel("loss")
     twin.grid(False)
@@ -134,8 +145,7 @@ def plot_alignment(history: Any, ax: Axes | None = None, *, title: str | None = 
     return ax
 
 
-def plot_singular_values(traj, ax: Axes | None = None, *, steps=None,
-                         labels: Sequence[str] | None = None) -> Axes:
+def plot_singular_values(traj, ax: Axes | None = None, *, steps=None, labels: Sequence[str] | None = None) -> Axes:
     """Singular-value trajectories against step + 1 (log x).
 
     Parameters

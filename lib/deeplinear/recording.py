@@ -16,10 +16,10 @@ import numpy as np
 
 __all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
 
-_NEVER = -1          # an event step that never comes
-_SERIES = ("steps", "loss", "lr")                 # recorded at the record steps
-_RESERVED = (*_SERIES, "metric_steps")             # names a metric cannot take
-_DEFAULT_POINTS = 56     # record steps of the default schedule: SVD-based metrics stay a small share
+_NEVER = -1  # an event step that never comes
+_SERIES = ("steps", "loss", "lr")  # recorded at the record steps
+_RESERVED = (*_SERIES, "metric_steps")  # names a metric cannot take
+_DEFAULT_POINTS = 56  # record steps of the default schedule: SVD-based metrics stay a small share
 
 
 class TrainingDiverged(FloatingPointError):
@@ -29,8 +29,7 @@ class TrainingDiverged(FloatingPointError):
     ensemble member, or None) and ``history`` (what was recorded before the divergence).
     """
 
-    def __init__(self, message: str, *, step: int, loss: float, lr, member: int | None,
-                 history: History) -> None:
+    def __init__(self, message: str, *, step: int, loss: float, lr, member: int | None, history: History) -> None:
         super().__init__(message)
         self.step, self.loss, self.lr, self.member, self.history = step, loss, lr, member, history
 
@@ -95,8 +94,8 @@ def record_schedule(steps: int, record=None) -> np.ndarray:
     ----------
     steps : int >= 0, the number of gradient steps.
     record : None (56 log-spaced steps, or every step when there are fewer: 0, then a geometric
-        grid up to ``steps``, always including ``steps``), an int k >= 1 (every k steps, plus 0 and ``steps``), or an array of
-        step indices in [0, steps].
+        grid up to ``steps``, always including ``steps``), an int k >= 1 (every k steps, plus 0 and
+        ``steps``), or an array of step indices in [0, steps].
 
     Returns
     -------
@@ -112,7 +111,7 @@ def _schedule(steps: int, record, name: str) -> np.ndarray:
         if steps < P:
             return np.arange(steps + 1)
         m, grid = P, np.array([0])
-        while len(grid) < P:        # rounding merges early grid points: add as many as were lost
+        while len(grid) < P:  # rounding merges early grid points: add as many as were lost
             grid = np.unique(np.concatenate([[0], np.rint(np.geomspace(1, steps, m)).astype(int)]))
             m += P - len(grid)
         return grid
@@ -121,10 +120,16 @@ def _schedule(steps: int, record, name: str) -> np.ndarray:
             raise ValueError(f"{name} must be a positive integer (record every k steps), got {record}")
         return np.union1d(np.arange(0, steps + 1, int(record)), [steps])
     r = np.asarray(record)
-    if r.ndim != 1 or r.dtype == bool or not np.issubdtype(r.dtype, np.number) or \
-            (r.size and (np.any(r != np.round(r)) or r.min() < 0 or r.max() > steps)):
-        raise ValueError(f"{name} must be None, a positive int, or a 1-D array of integer steps in "
-                         f"[0, steps={steps}], got {record!r}")
+    if (
+        r.ndim != 1
+        or r.dtype == bool
+        or not np.issubdtype(r.dtype, np.number)
+        or (r.size and (np.any(r != np.round(r)) or r.min() < 0 or r.max() > steps))
+    ):
+        raise ValueError(
+            f"{name} must be None, a positive int, or a 1-D array of integer steps in "
+            f"[0, steps={steps}], got {record!r}"
+        )
     return np.unique(r.astype(int))
 
 
@@ -143,12 +148,15 @@ def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]
     else:
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         from . import metrics as module
+
         items = []
         for name in names:
             fn = getattr(module, name, None) if isinstance(name, str) and not name.startswith("_") else None
             if not callable(fn):
-                raise ValueError(f"metrics: {name!r} is not a function of deeplinear.metrics "
-                                 f"(e.g. 'alignment', 'invariance'); pass a mapping name -> fn(Ws) instead")
+                raise ValueError(
+                    f"metrics: {name!r} is not a function of deeplinear.metrics "
+                    f"(e.g. 'alignment', 'invariance'); pass a mapping name -> fn(Ws) instead"
+                )
             if name == "invariance":  # the SVDs of the initial network are computed once
                 fn = module.invariance_to(initial)
             items.append((name, fn))
@@ -172,13 +180,13 @@ class _Schedule:
 
     def end_at(self, t: int) -> None:
         """Make step ``t`` the last one (an early stop): drop later steps, add ``t`` if not yet recorded."""
-        del self.ticks[self.j:]
+        del self.ticks[self.j :]
         if not self.ticks or self.ticks[-1] != t:
             self.ticks.append(t)
         self.next = self.ticks[self.j] if self.j < len(self.ticks) else _NEVER
 
     def recorded(self) -> np.ndarray:
-        return np.asarray(self.ticks[:self.j], dtype=int)
+        return np.asarray(self.ticks[: self.j], dtype=int)
 
 
 class _Recorder:
@@ -199,7 +207,7 @@ class _Recorder:
 
     def __call__(self, t: int, v, lr) -> int:
         if t == self.rec.next:
-            if self.loss is None:           # one spare row for an early stop off the schedule
+            if self.loss is None:  # one spare row for an early stop off the schedule
                 T = len(self.rec.ticks) + 1
                 self.loss, self.lr = np.empty((T, *np.shape(v))), np.empty((T, *np.shape(lr)[:1]))
             self.loss[self.rec.j] = v
@@ -235,6 +243,7 @@ class _Recorder:
                 self.next_prog = _NEVER
                 return
             from tqdm.auto import tqdm
+
             self.bar = tqdm(total=self.steps, initial=t, desc="train", leave=False, unit="step")
         self.bar.update(t - self.bar.n)
         self.bar.set_postfix(loss=f"{np.max(v):.3e}", refresh=False)
@@ -250,8 +259,13 @@ class _Recorder:
         j, m = self.rec.j, self.met.j
         loss = self.loss[:j] if self.loss is not None else np.empty((0,))
         lr = self.lr[:j] if self.lr is not None else np.empty((0,))
-        return History(steps=self.rec.recorded(), loss=loss, lr=lr,
-                       metrics={k: v[:m] for k, v in self.values.items()}, metric_steps=self.met.recorded())
+        return History(
+            steps=self.rec.recorded(),
+            loss=loss,
+            lr=lr,
+            metrics={k: v[:m] for k, v in self.values.items()},
+            metric_steps=self.met.recorded(),
+        )
 
 
 def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> TrainingDiverged:
@@ -262,11 +276,14 @@ def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> Train
     lr_m = float(lr[m] if lr.size > 1 else lr[0])
     who = "" if member is None else f" (ensemble member {member})"
     if t == 0:
-        msg = (f"the initial loss{who} is not finite (loss = {v[m]:.6g}): check the initial weights and "
-               f"the data (step 0, before any update)")
+        msg = (
+            f"the initial loss{who} is not finite (loss = {v[m]:.6g}): check the initial weights and "
+            f"the data (step 0, before any update)"
+        )
     else:
-        what = "is not finite" if not np.isfinite(v[m]) else \
-            f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
-        msg = (f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = "
-               f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})")
+        what = "is not finite" if not np.isfinite(v[m]) else f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
+        msg = (
+            f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = "
+            f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})"
+        )
     return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())

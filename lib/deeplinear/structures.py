@@ -139,8 +139,7 @@ class Structure:
         """Whether W (every W of a stack (..., m, n)) lies in S, up to tol * ||W||_F."""
         W = self._mat(W)
         res = W - self._matrix(self._adjoint(W) / self.norms2)
-        return bool(np.all(np.linalg.norm(res, axis=(-2, -1))
-                           <= tol * np.linalg.norm(W, axis=(-2, -1))))
+        return bool(np.all(np.linalg.norm(res, axis=(-2, -1)) <= tol * np.linalg.norm(W, axis=(-2, -1))))
 
     def apply(self, c, A) -> np.ndarray:
         """matrix(c) @ A: (..., r), (..., n, N) -> (..., m, N)."""
@@ -157,8 +156,7 @@ class Structure:
         """
         D, A = self._mat(D, "D", "m"), self._mat(A, "A", "n")
         if D.shape[-1] != A.shape[-1]:
-            raise ValueError("D and A must have the same number of columns N, "
-                             f"got {D.shape} and {A.shape}")
+            raise ValueError(f"D and A must have the same number of columns N, got {D.shape} and {A.shape}")
         return self._outer_adjoint(D, A)
 
     def _apply(self, c, A):
@@ -240,8 +238,10 @@ class Sparse(_Pattern):
     def __init__(self, mask) -> None:
         mask = np.asarray(mask)
         if mask.dtype != bool or mask.ndim != 2 or not mask.any():
-            raise ValueError("mask must be a 2-D boolean array with at least one True entry, "
-                             f"got dtype {mask.dtype} and shape {mask.shape}")
+            raise ValueError(
+                "mask must be a 2-D boolean array with at least one True entry, "
+                f"got dtype {mask.dtype} and shape {mask.shape}"
+            )
         self.mask = mask.copy()
         labels = np.full(mask.shape, -1, dtype=np.intp)
         labels[mask] = np.arange(int(mask.sum()))
@@ -267,7 +267,7 @@ class Convolution(_Pattern):
             raise ValueError(f"s must be odd with 1 <= s <= 2p-1 = {2 * p - 1}, got {s}")
         self.p, self.s, self.h = p, s, (s - 1) // 2
         oi, oj = np.divmod(np.arange(p * p), p)  # output pixel (row, col)
-        da = oi[None, :] - oi[:, None] + self.h    # input row - output row + h
+        da = oi[None, :] - oi[:, None] + self.h  # input row - output row + h
         db = oj[None, :] - oj[:, None] + self.h
         inside = (da >= 0) & (da < s) & (db >= 0) & (db < s)
         super().__init__((p * p, p * p), np.where(inside, da * s + db, -1))
@@ -299,7 +299,7 @@ class Convolution(_Pattern):
         out = np.zeros((*lead, p, p, X.shape[-1]))
         for j, a, b in self._taps():
             a, b = (last - a, last - b) if flip else (a, b)
-            out += c[..., j, None, None, None] * Xp[..., a:a + p, b:b + p, :]
+            out += c[..., j, None, None, None] * Xp[..., a : a + p, b : b + p, :]
         return out.reshape(*lead, p * p, X.shape[-1])
 
     def _apply(self, c, A):
@@ -314,7 +314,7 @@ class Convolution(_Pattern):
         lead = np.broadcast_shapes(D.shape[:-3], A.shape[:-2])
         out = np.empty((*lead, self.dim))
         for j, a, b in self._taps():
-            out[..., j] = np.einsum("...ijn,...ijn->...", D, Ap[..., a:a + p, b:b + p, :])
+            out[..., j] = np.einsum("...ijn,...ijn->...", D, Ap[..., a : a + p, b : b + p, :])
         return out
 
 

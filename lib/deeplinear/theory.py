@@ -30,8 +30,7 @@ def _vector(a, name: str, length: int) -> np.ndarray:
     return a
 
 
-def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An unsorted, signed SVD ``A = U Sigma V^T`` (Definition 1).
 
     Without ``rng`` this is the ordinary full SVD. With ``rng``, the singular triplets are put in a
@@ -157,8 +156,7 @@ def alignment_invariant(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> boo
     return _theorem1_matrices(X, Y)[3] <= tol
 
 
-def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
-                                ) -> tuple[np.ndarray, np.ndarray]:
+def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal ``U (k_d, k_d)``, ``V (k_0, k_0)`` witnessing Theorem 1's condition.
 
     ``V`` diagonalises ``X X^T`` and, within each cluster of (numerically) equal eigenvalues, also
@@ -187,8 +185,10 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
     """
     A, B, C, rel = _theorem1_matrices(X, Y)
     if rel > tol:
-        raise ValueError(f"X, Y fail Theorem 1's condition: X X^T and X Y^T Y X^T do not commute "
-                         f"(relative commutator {rel:.2e} > tol = {tol:.1e})")
+        raise ValueError(
+            f"X, Y fail Theorem 1's condition: X X^T and X Y^T Y X^T do not commute "
+            f"(relative commutator {rel:.2e} > tol = {tol:.1e})"
+        )
     lam, Q = np.linalg.eigh(A)
     width = max(np.sqrt(rel), 1e-8) * max(abs(lam).max(), np.finfo(float).tiny)
     V = np.empty_like(Q)
@@ -226,8 +226,9 @@ def _dynamics_inputs(sigmas0, lam, lam_prime) -> tuple[np.ndarray, np.ndarray, n
     return s, _vector(lam, "lam", r), _vector(lam_prime, "lam_prime", r)
 
 
-def singular_value_dynamics(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, *,
-                            lr: float, steps: int, n: int) -> np.ndarray:
+def singular_value_dynamics(
+    sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, *, lr: float, steps: int, n: int
+) -> np.ndarray:
     """Gradient descent on the top-r singular values of a strongly aligned network (Corollary 1).
 
     Under strong alignment ``W_i = U_i Sigma_i V_i^T`` with fixed bases, eq. (5) gives, mode by mode,
@@ -263,8 +264,8 @@ def singular_value_dynamics(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.
     prefix, suffix = np.ones((d + 1, r)), np.ones((d + 1, r))
     for t in range(steps):
         s = traj[t]
-        np.cumprod(s, axis=0, out=prefix[1:])               # prefix[i] = prod_{j < i}
-        suffix[:d] = np.cumprod(s[::-1], axis=0)[::-1]      # suffix[i] = prod_{j >= i}
+        np.cumprod(s, axis=0, out=prefix[1:])  # prefix[i] = prod_{j < i}
+        suffix[:d] = np.cumprod(s[::-1], axis=0)[::-1]  # suffix[i] = prod_{j >= i}
         traj[t + 1] = s + (lr / n) * prefix[:d] * suffix[1:] * (lam_prime - prefix[d] * lam)
     return traj
 
@@ -303,8 +304,10 @@ def prop1_learning_rate(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndar
         raise ValueError("lam: Proposition 1 needs lam_k > 0 for all k")
     bad = np.flatnonzero(s.prod(axis=0) >= lam_prime / lam)
     if bad.size:
-        raise ValueError(f"sigmas0, lam, lam_prime: Proposition 1 needs prod_i sigma_k(W_i^(0)) < "
-                         f"lam'_k / lam_k for all k; fails for k = {bad.tolist()}")
+        raise ValueError(
+            f"sigmas0, lam, lam_prime: Proposition 1 needs prod_i sigma_k(W_i^(0)) < "
+            f"lam'_k / lam_k for all k; fails for k = {bad.tolist()}"
+        )
     d = s.shape[0]
     return float(n * np.log(2) / d * np.min(s**2 * lam / lam_prime**2))
 
@@ -339,13 +342,13 @@ def max_margin(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     k0, n = X.shape
     y = np.asarray(y, dtype=np.float64)
     if n < 1 or y.shape not in ((n,), (1, n)) or not np.isin(y, (-1.0, 1.0)).all():
-        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, "
-                         f"got shape {y.shape}")
-    Z = X * y.reshape(n)                                   # columns z_i = y_i x_i
+        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, got shape {y.shape}")
+    Z = X * y.reshape(n)  # columns z_i = y_i x_i
     feas = linprog(np.zeros(k0), A_ub=-Z.T, b_ub=-np.ones(n), bounds=(None, None), method="highs")
     if feas.status == 2:
-        raise ValueError("X, y: the data are not linearly separable through the origin "
-                         "(no w with y_i <w, x_i> > 0 for all i)")
+        raise ValueError(
+            "X, y: the data are not linearly separable through the origin (no w with y_i <w, x_i> > 0 for all i)"
+        )
     E = np.vstack([Z, np.ones((1, n))])
     f = np.zeros(k0 + 1)
     f[-1] = 1.0

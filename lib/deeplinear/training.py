@@ -14,8 +14,17 @@ from numbers import Real
 import numpy as np
 
 from .network import _setup, _Stepper
-from .recording import (History, TrainingDiverged, TrainResult, _count, _diverged, _metric_fns,
-                        _Recorder, _schedule, record_schedule)
+from .recording import (
+    History,
+    TrainingDiverged,
+    TrainResult,
+    _count,
+    _diverged,
+    _metric_fns,
+    _Recorder,
+    _schedule,
+    record_schedule,
+)
 
 __all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule"]
 
@@ -46,8 +55,10 @@ def _structures(structure, layers: list[np.ndarray]) -> list:
         return [None] * d
     if isinstance(structure, (list, tuple)):
         if len(structure) != d:
-            raise ValueError(f"structure must be one Structure or a list of d = {d} entries "
-                             f"(None = fully connected), got {len(structure)} entries")
+            raise ValueError(
+                f"structure must be one Structure or a list of d = {d} entries "
+                f"(None = fully connected), got {len(structure)} entries"
+            )
         found = list(structure)
     else:
         found = [structure] * d
@@ -56,20 +67,38 @@ def _structures(structure, layers: list[np.ndarray]) -> list:
         if s is None:
             continue
         if not all(hasattr(s, a) for a in needed):
-            raise ValueError(f"structure for layer {i + 1} must be a deeplinear.structures.Structure "
-                             f"or None, got {s!r}")
+            raise ValueError(
+                f"structure for layer {i + 1} must be a deeplinear.structures.Structure or None, got {s!r}"
+            )
         if tuple(s.shape) != W.shape[-2:]:
-            raise ValueError(f"structure for layer {i + 1} has shape {tuple(s.shape)}, but W_{i + 1} "
-                             f"(Ws[{i}]) has shape {W.shape[-2:]}")
+            raise ValueError(
+                f"structure for layer {i + 1} has shape {tuple(s.shape)}, but W_{i + 1} "
+                f"(Ws[{i}]) has shape {W.shape[-2:]}"
+            )
         if not s.contains(W):
-            raise ValueError(f"W_{i + 1} (Ws[{i}]) does not lie in its structure {s!r}; start from "
-                             f"s.matrix(c) or s.matrix(s.coefficients(W))")
+            raise ValueError(
+                f"W_{i + 1} (Ws[{i}]) does not lie in its structure {s!r}; start from "
+                f"s.matrix(c) or s.matrix(s.coefficients(W))"
+            )
     return found
 
 
-def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, loss="squared",
-          structure=None, metrics=(), record=None, record_metrics=None, progress: bool | None = None,
-          blowup: float = 1e8, stop_below: float | None = None) -> TrainResult:
+def train(
+    Ws: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    Y,
+    *,
+    lr,
+    steps: int,
+    loss="squared",
+    structure=None,
+    metrics=(),
+    record=None,
+    record_metrics=None,
+    progress: bool | None = None,
+    blowup: float = 1e8,
+    stop_below: float | None = None,
+) -> TrainResult:
     """Full-batch gradient descent ``W_i <- W_i - lr * dL/dW_i`` on every layer at once.
 
     Parameters
@@ -121,8 +150,9 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
     lr_fn, lr_now = _learning_rate(lr, S)
     if isinstance(blowup, bool) or not isinstance(blowup, Real) or not blowup > 0:
         raise ValueError(f"blowup must be a positive number, got {blowup!r}")
-    if stop_below is not None and (isinstance(stop_below, bool) or not isinstance(stop_below, Real)
-                                   or not stop_below > 0):
+    if stop_below is not None and (
+        isinstance(stop_below, bool) or not isinstance(stop_below, Real) or not stop_below > 0
+    ):
         raise ValueError(f"stop_below must be None or a positive number, got {stop_below!r}")
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be None, True or False, got {progress!r}")
@@ -162,5 +192,6 @@ def train(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y, *, lr, steps: int, 
     coefficients = None
     if any(s is not None for s in structures):
         coefficients = [None if s is None else p for p, s in zip(stepper.params, structures)]
-    return TrainResult(weights=stepper.weights(), initial_weights=initial, history=recorder.history(),
-                       coefficients=coefficients)
+    return TrainResult(
+        weights=stepper.weights(), initial_weights=initial, history=recorder.history(), coefficients=coefficients
+    )

@@ -87,7 +87,5 @@ def integer_list(
     )
     if not items_ok:
         length = f"at least {min_len}" if max_len is None else f"{min_len} to {max_len}"
-        raise ValueError(
-            f"{name} must be a list of {length} integers in {_range(low, high)}, got {value!r}"
-        )
+        raise ValueError(f"{name} must be a list of {length} integers in {_range(low, high)}, got {value!r}")
     return [int(v) for v in value]

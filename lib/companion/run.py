@@ -2,11 +2,11 @@
 
 One chapter, with chosen parameters (unknown names are refused, unlike papermill's warning)::
 
-    python -m deeplinear.run 03-invariance-theorem -p seed 11 -p k 6 [-f preset.yaml] [-o out.ipynb]
+    python -m companion.run 03-invariance-theorem -p seed 11 -p k 6 [-f preset.yaml] [-o out.ipynb]
 
 Every chapter of ``_toc.yml``, in parallel, with a preset (``make reproduce``)::
 
-    python -m deeplinear.run --all --preset book|paper [--jobs N]
+    python -m companion.run --all --preset book|paper [--jobs N]
 
 Outputs go under ``_build/`` (scratch space, rewritten freely); an explicit ``-o`` file that already exists
 is only replaced with ``--overwrite``, and the committed chapters in ``book/`` are never written.
@@ -15,7 +15,6 @@ is only replaced with ``--overwrite``, and the committed chapters in ``book/`` a
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -28,95 +27,11 @@ from typing import Any
 
 import yaml
 
-__all__ = ["declared_parameters", "run_chapter", "glued_text", "glued_values", "reproduce", "main"]
+from .book import chapters, check_names, glued_values, resolve_chapter, run_chapter
+
+__all__ = ["reproduce", "main"]
 
 REPORT = "reproduction-report"
-
-
-def _papermill():
-    try:
-        import papermill
-    except ImportError as exc:  # pragma: no cover - papermill ships with the book and test extras
-        raise SystemExit("deeplinear.run needs papermill: pip install 'deeplinear[book]'") from exc
-    return papermill
-
-
-def chapters(root: Path) -> list[Path]:
-    """The ``.ipynb`` chapters listed in ``root/_toc.yml``, in reading order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    names = [toc["root"]] + [entry["file"] for entry in toc.get("chapters", [])]
-    return [root / f"{n}.ipynb" for n in names if (root / f"{n}.ipynb").exists()]
-
-
-def resolve_chapter(name: str, root: Path) -> Path:
-    """A chapter given as a path, a stem (``03-invariance-theorem``) or its number (``03``)."""
-    path = Path(name)
-    if path.suffix == ".ipynb" and path.exists():
-        return path.resolve()
-    found = [p for p in chapters(root) if p.stem == name or p.stem.split("-")[0] == name]
-    if len(found) != 1:
-        valid = ", ".join(p.stem for p in chapters(root))
-        raise SystemExit(f"unknown chapter {name!r}; valid chapters: {valid}")
-    return found[0]
-
-
-def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """Name -> default of every parameter in the notebook's ``parameters`` cell."""
-    inferred = _papermill().inspect_notebook(str(notebook))
-    return {name: info["default"] for name, info in inferred.items()}
-
-
-def check_names(notebook: Path, parameters: dict[str, Any]) -> None:
-    """Refuse parameter names the chapter does not declare, listing the valid ones."""
-    declared = declared_parameters(notebook)
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise SystemExit(
-            f"{notebook.stem} has no parameter named {', '.join(map(repr, unknown))}; "
-            f"valid names: {', '.join(declared)}"
-        )
-
-
-# ipykernel 7 logs a warning at every kernel start that the (local, 127.0.0.1) TCP connection is not
-# encrypted; in a batch run that is noise between the chapters' results. Only the kernel process's own log
-# is quietened: what a chapter prints, warns or raises still reaches its notebook and the run's report.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-
-
-def run_chapter(notebook: Path, output: Path, parameters: dict[str, Any]) -> float:
-    """Execute ``notebook`` with ``parameters`` into ``output``; return the wall time in seconds."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    _papermill().execute_notebook(
-        str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
-        progress_bar=False, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
-    )
-    return time.perf_counter() - start
-
-
-def _value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def glued_text(notebook: Path) -> dict[str, str]:
-    """Name -> text of every number, boolean or text a notebook glued (figures are skipped)."""
-    nb = json.loads(notebook.read_text())
-    values = {}
-    for cell in nb["cells"]:
-        for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            data = out.get("data", {})
-            if name and not any(k.startswith("application/papermill.record/image") for k in data):
-                values[name] = data.get("application/papermill.record/text/plain", "")
-    return values
-
-
-def glued_values(notebook: Path) -> dict[str, Any]:
-    """Like `glued_text`, with numbers and booleans read back as Python values."""
-    return {name: _value(text) for name, text in glued_text(notebook).items()}
 
 
 def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float, str | None]:
@@ -150,12 +65,12 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
     for nb in report:
         tasks[nb] = dict(tasks[nb], book_dir=str(out_dir))
     results: dict[str, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(tasks), desc=f"reproduce ({preset})", unit="chapter") as bar:
+    with (
+        ProcessPoolExecutor(max_workers=jobs) as pool,
+        tqdm(total=len(tasks), desc=f"reproduce ({preset})", unit="chapter") as bar,
+    ):
         for batch in ([nb for nb in tasks if nb not in report], report):
-            futures = {
-                pool.submit(_job, str(nb), str(out_dir / nb.name), tasks[nb]): nb for nb in batch
-            }
+            futures = {pool.submit(_job, str(nb), str(out_dir / nb.name), tasks[nb]): nb for nb in batch}
             for future in as_completed(futures):
                 nb = futures[future]
                 seconds, error = future.result()
@@ -184,6 +99,7 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
 
 def _commit(root: Path) -> str | None:
     """The git commit the run's code came from (``+dirty`` with uncommitted changes), or None."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
@@ -198,11 +114,19 @@ def _commit(root: Path) -> str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m deeplinear.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m companion.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("chapter", nargs="?", help="chapter stem, number or path (omit with --all)")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("NAME", "VALUE"), help="set a parameter (VALUE is read as YAML)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (VALUE is read as YAML)",
+    )
     parser.add_argument("-f", "--parameters-file", type=Path, help="YAML file of parameters (a preset)")
     parser.add_argument("-o", "--output", type=Path, help="output notebook (default _build/runs/CHAPTER.ipynb)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
