@@ -491,3 +491,16 @@ def test_stop_below_validates_and_can_stop_before_any_update():
     result = train(Ws, X, Y, lr=0.1, steps=10, stop_below=1e9, progress=False)
     assert list(result.history.steps) == [0]
     np.testing.assert_array_equal(result.weights[0], Ws[0])
+
+
+def test_named_metrics_come_from_the_registry_only():
+    """A name outside metrics.REGISTRY is refused with the valid names, even a public function of the module."""
+    rng = np.random.default_rng(0)
+    Ws, X, Y = [rng.standard_normal((3, 3)) for _ in range(2)], rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    for bad in ("margin", "best_match", "_grams", "nonsense", 3):
+        with pytest.raises(ValueError, match="not among the named metrics alignment, alignment_defect, invariance"):
+            train(Ws, X, Y, lr=0.01, steps=2, metrics=(bad,), progress=False)
+    res = train(Ws, X, Y, lr=0.01, steps=2, metrics=tuple(metrics.REGISTRY), progress=False)
+    for name, factory in metrics.REGISTRY.items():
+        np.testing.assert_allclose(res.history[name][-1], factory(Ws)(res.weights), atol=1e-12)
+    np.testing.assert_allclose(res.history["balancedness"][-1], metrics.balancedness(res.weights), atol=1e-12)

@@ -314,3 +314,19 @@ def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise ValueError("w must be nonzero: the margin of the zero predictor is undefined")
     result = ((w @ X)[..., 0, :] * y.reshape(n)).min(axis=-1) / norm
     return result if result.ndim else float(result)
+
+
+def _fixed(fn: Callable[[Sequence[np.ndarray]], np.ndarray]):
+    return lambda initial: fn
+
+
+#: The metrics `deeplinear.train` records by name (``metrics=("alignment", "invariance")``): name -> a factory
+#: that takes the initial network and returns ``fn(Ws)``. Only these names are accepted; any other function of
+#: a network can be passed to `train` as a mapping ``{name: fn}``.
+REGISTRY: dict[str, Callable[[list[np.ndarray]], Callable[[Sequence[np.ndarray]], np.ndarray]]] = {
+    "alignment": _fixed(alignment),
+    "alignment_defect": _fixed(alignment_defect),
+    "invariance": invariance_to,  # the SVDs of the initial network are computed once
+    "top_alignment": _fixed(top_alignment),
+    "balancedness": _fixed(balancedness),
+}

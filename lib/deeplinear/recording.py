@@ -147,19 +147,15 @@ def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]
             raise ValueError(f"metrics must map names to callables fn(Ws), got bad entries {bad!r}")
     else:
         names = [metrics] if isinstance(metrics, str) else list(metrics)
-        from . import metrics as module
+        from .metrics import REGISTRY
 
-        items = []
-        for name in names:
-            fn = getattr(module, name, None) if isinstance(name, str) and not name.startswith("_") else None
-            if not callable(fn):
-                raise ValueError(
-                    f"metrics: {name!r} is not a function of deeplinear.metrics "
-                    f"(e.g. 'alignment', 'invariance'); pass a mapping name -> fn(Ws) instead"
-                )
-            if name == "invariance":  # the SVDs of the initial network are computed once
-                fn = module.invariance_to(initial)
-            items.append((name, fn))
+        unknown = [name for name in names if not isinstance(name, str) or name not in REGISTRY]
+        if unknown:
+            raise ValueError(
+                f"metrics: {', '.join(map(repr, unknown))} not among the named metrics "
+                f"{', '.join(REGISTRY)}; pass a mapping name -> fn(Ws) for any other"
+            )
+        items = [(name, REGISTRY[name](initial)) for name in names]
     clash = [k for k, _ in items if k in _RESERVED]
     if clash:
         raise ValueError(f"metrics names must differ from {_RESERVED}, got {clash}")

@@ -214,9 +214,9 @@ class _Pattern(Structure):
 
 
 class Toeplitz(_Pattern):
-    """k x k Toeplitz matrices; coefficient j is the diagonal W[i, i+o], o = j - (k-1).
+    """k x k Toeplitz matrices; coefficient j is the diagonal ``W[i, i+o]``, ``o = j - (k-1)``.
 
-    Offsets run -(k-1)..(k-1) ascending, so r = 2k - 1 and ||A_j||^2 = k - |o|.
+    Offsets run ``-(k-1)..(k-1)`` ascending, so ``r = 2k - 1`` and ``||A_j||^2 = k - abs(o)``.
     Paper: Section 6, Figure 2a.
     """
 
