@@ -504,3 +504,42 @@ def test_named_metrics_come_from_the_registry_only():
     for name, factory in metrics.REGISTRY.items():
         np.testing.assert_allclose(res.history[name][-1], factory(Ws)(res.weights), atol=1e-12)
     np.testing.assert_allclose(res.history["balancedness"][-1], metrics.balancedness(res.weights), atol=1e-12)
+
+
+def test_alignment_and_invariance_share_one_svd_per_layer_per_record(monkeypatch):
+    """Recording alignment, invariance and top_alignment costs one SVD per layer per record (plus the start's)."""
+    rng = np.random.default_rng(1)
+    Ws, X, Y = [rng.standard_normal((4, 4)) for _ in range(3)], rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    reference = train(
+        Ws,
+        X,
+        Y,
+        lr=0.01,
+        steps=20,
+        record=[0, 10, 20],
+        progress=False,
+        metrics={"alignment": metrics.alignment, "invariance": lambda W: metrics.invariance(Ws, W)},
+    )
+    calls = []
+    svd = np.linalg.svd
+
+    def counted(A, *args, **kwargs):
+        calls.append(np.shape(A))
+        return svd(A, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "svd", counted)
+    res = train(
+        Ws,
+        X,
+        Y,
+        lr=0.01,
+        steps=20,
+        record=[0, 10, 20],
+        progress=False,
+        metrics=("alignment", "invariance", "top_alignment"),
+    )
+    assert len(calls) == 3 + 3 * 3  # the initial network's (invariance), then 3 layers at each of 3 records
+    monkeypatch.setattr(np.linalg, "svd", svd)
+    np.testing.assert_allclose(res.history["alignment"], reference.history["alignment"], atol=1e-12)
+    np.testing.assert_allclose(res.history["invariance"], reference.history["invariance"], atol=1e-12)
+    np.testing.assert_allclose(res.history["top_alignment"][-1], metrics.top_alignment(res.weights), atol=1e-12)

@@ -41,6 +41,20 @@ def _as_network(Ws: Sequence[np.ndarray], name: str = "Ws") -> list[np.ndarray]:
     return layers
 
 
+def layer_svds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The reduced SVD ``(U, s, Vt)`` of every layer, for metrics that share them (``svds=``).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+
+    Returns
+    -------
+    list of d tuples ``(U, s, Vt)`` as ``np.linalg.svd(W, full_matrices=False)`` returns them.
+    """
+    return [np.linalg.svd(W, full_matrices=False) for W in _as_network(Ws)]
+
+
 def _best_match(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Mean over columns a_j of A (..., m, p) of max_l |<a_j, b_l>| over columns of B (..., m, q)."""
     return np.abs(np.swapaxes(A, -1, -2) @ B).max(axis=-1).mean(axis=-1)
@@ -75,7 +89,7 @@ def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
     return score if score.ndim else float(score)
 
 
-def alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
+def alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:
     """Alignment score of each interface between adjacent layers, as in the authors' released code.
 
     For the interface between ``W_i`` and ``W_{i+1}`` take reduced SVDs; each of the
@@ -101,6 +115,7 @@ def alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
     Parameters
     ----------
     Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : optional, `layer_svds` of ``Ws`` (computed here when not given), to share with other metrics.
 
     Returns
     -------
@@ -112,7 +127,7 @@ def alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
     lead = layers[0].shape[:-2]
     if len(layers) == 1:
         return np.zeros(lead + (0,))
-    svds = [np.linalg.svd(W, full_matrices=False) for W in layers]  # one SVD per layer, reused
+    svds = layer_svds(layers) if svds is None else svds
     scores = [_best_match(np.swapaxes(svds[i + 1][2], -1, -2), svds[i][0]) for i in range(len(layers) - 1)]
     return np.stack(scores, axis=-1)
 
@@ -196,7 +211,10 @@ def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarra
 
 
 def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
-    """``Ws -> invariance(Ws0, Ws)``, with the SVDs of ``Ws0`` computed once."""
+    """``Ws -> invariance(Ws0, Ws)``, with the SVDs of ``Ws0`` computed once.
+
+    The returned function also takes ``svds=``, the `layer_svds` of ``Ws``, to share them with other metrics.
+    """
     first = _as_network(Ws0, "Ws0")
     shapes = [W.shape for W in first]
     bases = []
@@ -204,20 +222,19 @@ def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]],
         U0, _, Vt0 = np.linalg.svd(W0, full_matrices=False)
         bases.append((U0, np.swapaxes(Vt0, -1, -2)))
 
-    def score(Ws: Sequence[np.ndarray]) -> np.ndarray:
+    def score(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:
         now = _as_network(Ws, "Ws")
         if [W.shape for W in now] != shapes:
             raise ValueError(f"Ws must have the same layer shapes as Ws0, got {[W.shape for W in now]} and {shapes}")
         out = []
-        for (U0, V0), W in zip(bases, now):
-            U, _, Vt = np.linalg.svd(W, full_matrices=False)
+        for (U0, V0), (U, _, Vt) in zip(bases, layer_svds(now) if svds is None else svds):
             out.append(0.5 * (_best_match(U, U0) + _best_match(np.swapaxes(Vt, -1, -2), V0)))
         return np.stack(out, axis=-1)
 
     return score
 
 
-def top_alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
+def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:
     """Ji and Telgarsky's alignment ``|v_{i+1}^T u_i|`` of adjacent layers' top singular vectors.
 
     ``u_i`` is the top left singular vector of ``W_i`` and ``v_{i+1}`` the top right singular vector
@@ -234,10 +251,11 @@ def top_alignment(Ws: Sequence[np.ndarray]) -> np.ndarray:
     -------
     ndarray (d-1,) or (S, d-1), entries in [0, 1].
 
-    Paper: Ji & Telgarsky, Theorem 2.2 (``|v_{j+1}^T u_j| -> 1``), their Figure 1b.
+    Paper: Ji & Telgarsky, Theorem 2.2 (``|v_{j+1}^T u_j| -> 1``), their Figure 1b. ``svds=`` as in
+    :func:`alignment`.
     """
     layers = _as_network(Ws)
-    svds = [np.linalg.svd(W, full_matrices=False) for W in layers]
+    svds = layer_svds(layers) if svds is None else svds
     out = [np.abs(np.sum(svds[i][0][..., :, 0] * svds[i + 1][2][..., 0, :], axis=-1)) for i in range(len(layers) - 1)]
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
 
@@ -322,7 +340,8 @@ def _fixed(fn: Callable[[Sequence[np.ndarray]], np.ndarray]):
 
 #: The metrics `deeplinear.train` records by name (``metrics=("alignment", "invariance")``): name -> a factory
 #: that takes the initial network and returns ``fn(Ws)``. Only these names are accepted; any other function of
-#: a network can be passed to `train` as a mapping ``{name: fn}``.
+#: a network can be passed to `train` as a mapping ``{name: fn}``. The metrics of `SHARE_SVDS` are called as
+#: ``fn(Ws, svds=layer_svds(Ws))``, with one SVD per layer per record shared between them.
 REGISTRY: dict[str, Callable[[list[np.ndarray]], Callable[[Sequence[np.ndarray]], np.ndarray]]] = {
     "alignment": _fixed(alignment),
     "alignment_defect": _fixed(alignment_defect),
@@ -330,3 +349,6 @@ REGISTRY: dict[str, Callable[[list[np.ndarray]], Callable[[Sequence[np.ndarray]]
     "top_alignment": _fixed(top_alignment),
     "balancedness": _fixed(balancedness),
 }
+
+#: The named metrics that take ``svds=`` (see `REGISTRY`).
+SHARE_SVDS = frozenset({"alignment", "invariance", "top_alignment"})

@@ -14,6 +14,8 @@ from numbers import Integral
 
 import numpy as np
 
+from .metrics import REGISTRY, SHARE_SVDS, layer_svds
+
 __all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
 
 _NEVER = -1  # an event step that never comes
@@ -139,6 +141,16 @@ def _count(x, name: str) -> int:
     return int(x)
 
 
+class _SharesSVDs:
+    """A named metric that takes ``svds=``: the recorder passes it the SVDs of the record (one per layer)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, Ws, svds=None):
+        return self.fn(Ws, svds=svds)
+
+
 def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]]:
     if isinstance(metrics, Mapping):
         items = list(metrics.items())
@@ -147,15 +159,16 @@ def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]
             raise ValueError(f"metrics must map names to callables fn(Ws), got bad entries {bad!r}")
     else:
         names = [metrics] if isinstance(metrics, str) else list(metrics)
-        from .metrics import REGISTRY
-
         unknown = [name for name in names if not isinstance(name, str) or name not in REGISTRY]
         if unknown:
             raise ValueError(
                 f"metrics: {', '.join(map(repr, unknown))} not among the named metrics "
                 f"{', '.join(REGISTRY)}; pass a mapping name -> fn(Ws) for any other"
             )
-        items = [(name, REGISTRY[name](initial)) for name in names]
+        items = [
+            (name, _SharesSVDs(REGISTRY[name](initial)) if name in SHARE_SVDS else REGISTRY[name](initial))
+            for name in names
+        ]
     clash = [k for k, _ in items if k in _RESERVED]
     if clash:
         raise ValueError(f"metrics names must differ from {_RESERVED}, got {clash}")
@@ -212,8 +225,10 @@ class _Recorder:
         if t == self.met.next:
             if self.fns:
                 Ws = self.stepper.weights()
+                shared = [fn for _, fn in self.fns if isinstance(fn, _SharesSVDs)]
+                svds = layer_svds(Ws) if shared else None  # one SVD per layer, for every metric that needs it
                 for name, fn in self.fns:
-                    value = np.asarray(fn(Ws), dtype=np.float64)
+                    value = np.asarray(fn(Ws, svds) if isinstance(fn, _SharesSVDs) else fn(Ws), dtype=np.float64)
                     if name not in self.values:
                         self.values[name] = np.full((len(self.met.ticks) + 1, *value.shape), np.nan)
                     self.values[name][self.met.j] = value

@@ -116,8 +116,8 @@ def train(
     structure : a Structure for every layer, or a list with one entry per layer (None = fully
         connected); gradient descent then runs on the coefficients (Paper: Definition 4, Theorem 2).
         The initial layers must lie in their structures.
-    metrics : names of functions of `deeplinear.metrics` called as ``fn(Ws)`` ("invariance" as
-        ``invariance(Ws0, Ws)``), or a mapping name -> ``fn(Ws)``.
+    metrics : names from `deeplinear.metrics.REGISTRY` ("alignment", "invariance" against the start, ...;
+        those that need SVDs share one per layer per record), or a mapping name -> ``fn(Ws)``.
     record : steps at which loss and metrics are stored; see `record_schedule`. The loss at step t is
         that of the weights after t updates.
     record_metrics : steps at which the metrics are computed instead, in the same forms as ``record``
