@@ -28,13 +28,17 @@ from pathlib import Path
 # that this processor supports and that OpenBLAS accepts, is chosen.
 X86_KERNELS = [("Sandybridge", {"avx"}), ("Haswell", {"avx2", "fma"}), ("Nehalem", {"sse4_2"}), ("Prescott", set())]
 ARM_KERNELS = [("ARMV8", set()), ("NEOVERSEN1", set()), ("CORTEXA57", set())]
-PROBE = (
-    "import json, numpy, threadpoolctl; from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__;"
-    "blas = [i for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'];"
-    "print(json.dumps({'blas': blas[0]['internal_api'] if blas else None,"
-    " 'kernel': blas[0].get('architecture') if blas else None,"
-    " 'dispatch': [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]}))"
-)
+PROBE = """
+import json, numpy, threadpoolctl
+try:  # numpy 2
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+except ImportError:  # numpy 1.26
+    from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+print(json.dumps({"blas": blas[0]["internal_api"] if blas else None,
+                  "kernel": blas[0].get("architecture") if blas else None,
+                  "dispatch": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]}))
+"""
 
 
 def probe(extra: dict[str, str] | None = None) -> dict:

@@ -510,16 +510,9 @@ def test_alignment_and_invariance_share_one_svd_per_layer_per_record(monkeypatch
     """Recording alignment, invariance and top_alignment costs one SVD per layer per record (plus the start's)."""
     rng = np.random.default_rng(1)
     Ws, X, Y = [rng.standard_normal((4, 4)) for _ in range(3)], rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
-    reference = train(
-        Ws,
-        X,
-        Y,
-        lr=0.01,
-        steps=20,
-        record=[0, 10, 20],
-        progress=False,
-        metrics={"alignment": metrics.alignment, "invariance": lambda W: metrics.invariance(Ws, W)},
-    )
+    run = dict(lr=0.01, steps=20, record=[0, 10, 20], progress=False)
+    separate = {"alignment": metrics.alignment, "invariance": lambda W: metrics.invariance(Ws, W)}
+    reference = train(Ws, X, Y, **run, metrics=separate)
     calls = []
     svd = np.linalg.svd
 
@@ -528,16 +521,7 @@ def test_alignment_and_invariance_share_one_svd_per_layer_per_record(monkeypatch
         return svd(A, *args, **kwargs)
 
     monkeypatch.setattr(np.linalg, "svd", counted)
-    res = train(
-        Ws,
-        X,
-        Y,
-        lr=0.01,
-        steps=20,
-        record=[0, 10, 20],
-        progress=False,
-        metrics=("alignment", "invariance", "top_alignment"),
-    )
+    res = train(Ws, X, Y, **run, metrics=("alignment", "invariance", "top_alignment"))
     assert len(calls) == 3 + 3 * 3  # the initial network's (invariance), then 3 layers at each of 3 records
     monkeypatch.setattr(np.linalg, "svd", svd)
     np.testing.assert_allclose(res.history["alignment"], reference.history["alignment"], atol=1e-12)
