@@ -407,3 +407,51 @@ def test_witness_diagonal_is_non_negative_for_many_autoencoders():
         U, V = theory.alignment_invariant_witness(X, X)
         diag = np.diag(U.T @ X @ X.T @ V)
         assert diag.min() >= 0, (seed, diag.min())
+
+
+def test_aligned_start_is_aligned_with_the_given_outer_bases():
+    rng = np.random.default_rng(3)
+    widths = [5, 4, 6, 3]
+    V, U = theory.random_orthogonal(5, rng), theory.random_orthogonal(3, rng)
+    Ws = theory.aligned_start(V, U, widths, rng, low=0.25, high=0.75)
+    assert [W.shape for W in Ws] == [(4, 5), (6, 4), (3, 6)]
+    assert np.max(metrics.alignment_defect(Ws)) < 1e-12
+    # W_1 V is Q_1 Sigma_1 (zero beyond column min(k_0, k_1)), U^T W_d is Sigma_d Q_{d-1}^T
+    assert np.abs((Ws[0] @ V)[:, 4:]).max() < 1e-12
+    for W in Ws:
+        s = np.linalg.svd(W, compute_uv=False)
+        assert np.all((s[: min(W.shape)] >= 0.25) & (s[: min(W.shape)] < 0.75))
+    product = Ws[2] @ Ws[1] @ Ws[0]
+    middle = U.T @ product @ V  # rectangular diagonal: the collapse of eq. (3)
+    off = middle.copy()
+    off[np.arange(3), np.arange(3)] = 0.0
+    assert np.abs(off).max() < 1e-12
+
+
+def test_aligned_start_draws_as_a_plain_construction_does():
+    widths = [4, 4, 4]
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    V, U = np.eye(4), np.eye(4)[::-1]
+    Ws = theory.aligned_start(V, U, widths, a, inner="identity", low=0.0, high=1.0)
+    s1, s2 = b.random(4), b.random(4)  # the MNIST script's np.random.rand diagonals
+    assert np.array_equal(Ws[0], np.diag(s1) @ V.T)
+    assert np.array_equal(Ws[1], U @ np.diag(s2))
+
+
+def test_aligned_start_rejects_bad_input():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="inner must be"):
+        theory.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, inner="eye")
+    with pytest.raises(ValueError, match=r"V must be \(3, 3\)"):
+        theory.aligned_start(np.eye(2), np.eye(2), [3, 2], rng)
+    with pytest.raises(ValueError, match="low < high"):
+        theory.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, low=1.0, high=0.5)
+
+
+def test_relative_commutator_against_the_plain_formula():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((4, 7)), rng.standard_normal((3, 7))
+    A, C = X @ X.T, X @ Y.T @ Y @ X.T
+    expected = np.sqrt(np.sum((A @ C - C @ A) ** 2)) / (np.sqrt(np.sum(A**2)) * np.sqrt(np.sum(C**2)))
+    assert theory.relative_commutator(X, Y) == pytest.approx(expected, rel=1e-12)
+    assert theory.relative_commutator(X, X) < 1e-15  # autoencoding: C = A^2 commutes with A

@@ -8,6 +8,7 @@ which the ``book`` extra installs; deeplinear never imports it.
 """
 
 from . import params
+from .claims import claim
 from .book import (
     chapters,
     check_names,
@@ -21,6 +22,7 @@ from .book import (
 
 __all__ = [
     "chapters",
+    "claim",
     "check_names",
     "declared_parameters",
     "execute_in_place",

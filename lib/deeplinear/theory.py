@@ -109,6 +109,67 @@ def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -
     return Ws
 
 
+def aligned_start(
+    V: np.ndarray,
+    U: np.ndarray,
+    widths: Sequence[int],
+    rng: np.random.Generator,
+    *,
+    inner: str = "random",
+    low: float = 0.5,
+    high: float = 1.0,
+) -> list[np.ndarray]:
+    """An aligned initialisation with outer bases ``Q_0 = V`` and ``Q_d = U`` (Definition 2).
+
+    The inner bases ``Q_1 .. Q_{d-1}`` are Haar-random (``inner="random"``, drawn first, in order) or
+    identities (``inner="identity"``, as in the authors' MNIST script); then each layer's
+    ``min(k_i, k_{i-1})`` singular values are drawn uniform on ``[low, high)``, layer by layer.
+
+    Parameters
+    ----------
+    V : ndarray (k_0, k_0), orthonormal; U : ndarray (k_d, k_d), orthonormal.
+    widths : [k_0, ..., k_d], d >= 1.
+    rng : numpy Generator.
+
+    Returns
+    -------
+    Ws : list of d arrays (k_i, k_{i-1}).
+
+    Paper: Definition 2; Theorem 1's aligned start ``V_1 = V``, ``U_d = U``.
+    """
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"widths must be [k_0, ..., k_d] with d >= 1 positive entries, got {widths}")
+    if inner not in ("random", "identity"):
+        raise ValueError(f'inner must be "random" or "identity", got {inner!r}')
+    if not (isinstance(low, Real) and isinstance(high, Real) and low < high):
+        raise ValueError(f"low and high must be numbers with low < high, got {low!r} and {high!r}")
+    if np.shape(V) != (widths[0], widths[0]) or np.shape(U) != (widths[-1], widths[-1]):
+        raise ValueError(
+            f"V must be ({widths[0]}, {widths[0]}) and U ({widths[-1]}, {widths[-1]}) for widths {widths}, "
+            f"got {np.shape(V)} and {np.shape(U)}"
+        )
+    if inner == "random":
+        middle = [random_orthogonal(w, rng) for w in widths[1:-1]]
+    else:
+        middle = [np.eye(w) for w in widths[1:-1]]
+    sigmas = [rng.uniform(low, high, min(a, b)) for a, b in zip(widths[1:], widths[:-1])]
+    return aligned_network([V, *middle, U], sigmas)
+
+
+def relative_commutator(X: np.ndarray, Y: np.ndarray) -> float:
+    """Theorem 1's condition as a number: ``||AC - CA||_F / (||A||_F ||C||_F)`` with ``A = X X^T``,
+    ``C = X Y^T Y X^T`` (0 when the condition holds exactly; see `alignment_invariant`).
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n);  Y : ndarray (k_d, n).
+
+    Paper: Theorem 1.
+    """
+    return _theorem1_matrices(X, Y)[3]
+
+
 def _theorem1_matrices(X, Y) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     X = _matrix(X, "X")
     Y = _matrix(Y, "Y")
