@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -61,6 +62,9 @@ def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
     entry = claims["chapters"]["01-alignment"]
     assert "seed must be an integer" in entry["error"]
     assert entry["values"] == {}
+    with open(root / "_build/reproduce/paper/ledger.csv", newline="", encoding="utf-8") as f:
+        verdicts = {row["claim"]: (row["chapter"], row["verdict"]) for row in csv.DictReader(f)}
+    assert verdicts["definition-1-usvd"] == ("01-alignment", "not run")
 
 
 def test_a_run_is_quiet_and_its_chapters_still_report_their_warnings(tmp_path):

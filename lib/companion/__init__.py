@@ -8,7 +8,6 @@ which the ``book`` extra installs; deeplinear never imports it.
 """
 
 from . import params
-from .claims import claim
 from .book import (
     chapters,
     check_names,
@@ -19,6 +18,7 @@ from .book import (
     resolve_chapter,
     run_chapter,
 )
+from .claims import claim
 
 __all__ = [
     "chapters",

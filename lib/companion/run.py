@@ -8,6 +8,10 @@ Every chapter of ``_toc.yml``, in parallel, with a preset (``make reproduce``)::
 
     python -m companion.run --all --preset book|paper [--jobs N]
 
+which writes the executed chapters, ``claims.json`` (every glued value) and ``ledger.csv`` (every claim of
+``book/ledger.toml`` with its verdict) into ``_build/reproduce/<preset>/``, and exits with status 1 when a
+chapter fails or a claim is not reproduced.
+
 Outputs go under ``_build/`` (scratch space, rewritten freely); an explicit ``-o`` file that already exists
 is only replaced with ``--overwrite``, and the committed chapters in ``book/`` are never written.
 """
@@ -27,11 +31,13 @@ from typing import Any
 
 import yaml
 
+from . import ledger
 from .book import chapters, check_names, glued_values, resolve_chapter, run_chapter
 
 __all__ = ["reproduce", "main"]
 
 REPORT = "reproduction-report"
+LEDGER = Path("book") / "ledger.toml"
 
 
 def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float, str | None]:
@@ -94,7 +100,15 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
     for name in failed:
         print(f"\n{name} failed:\n  {results[name]['error']}", file=sys.stderr)
     print(f"\n{len(tasks) - len(failed)}/{len(tasks)} chapters ran; claims in {out_dir / 'claims.json'}")
-    return 1 if failed else 0
+    ran = {name: entry["values"] for name, entry in claims["chapters"].items() if not entry["error"]}
+    rows = ledger.evaluate(ledger.load(root / LEDGER), ran)
+    ledger.write_csv(rows, out_dir / "ledger.csv")
+    missed = [r for r in rows if r.verdict != "confirmed"]
+    for r in missed:
+        detail = "; ".join(f"{n} = {ledger.fmt(v)}, expected {c}" for n, v, c, ok in r.measured if not ok)
+        print(f"{r.verdict}: {r.claim.id} ({r.claim.chapter}){': ' + detail if detail else ''}", file=sys.stderr)
+    print(f"{len(rows) - len(missed)}/{len(rows)} claims confirmed; verdicts in {out_dir / 'ledger.csv'}")
+    return 1 if failed or missed else 0
 
 
 def _commit(root: Path) -> str | None:

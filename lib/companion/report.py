@@ -1,0 +1,114 @@
+"""The reproduction report's tables, from the ledger (`companion.ledger`) and the chapters' glued values.
+
+The report notebook calls these and displays their Markdown; the functions check their inputs and name
+what is wrong (a missing chapter folder, a claims.json of another preset).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from .book import glued_values
+from .ledger import Ledger, Row, evaluate, fmt, render_finding
+
+__all__ = ["chapter_values", "paper_run", "claims_table", "paper_summary", "findings_list", "environment"]
+
+_HEADER = "| Claim | Tested in | Measured | Criterion | Verdict |\n| --- | --- | --- | --- | --- |\n"
+
+
+def chapter_values(book_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Chapter stem -> glued values, for the executed chapters ``0*.ipynb`` in ``book_dir``."""
+    if not isinstance(book_dir, (str, Path)) or not Path(book_dir).is_dir():
+        raise ValueError(f"book_dir must be an existing folder holding the chapters, got {book_dir!r}")
+    paths = sorted(Path(book_dir).glob("0*.ipynb"))
+    if not paths:
+        raise ValueError(f"book_dir must hold the executed chapters (0*.ipynb), none in {str(book_dir)!r}")
+    return {p.stem: glued_values(p) for p in paths}
+
+
+def paper_run(path: str | Path) -> dict[str, Any] | None:
+    """The ``claims.json`` of a ``make reproduce PRESET=paper`` run, checked; None for ``""``."""
+    if not isinstance(path, (str, Path)) or (path and not Path(path).is_file()):
+        raise ValueError(f'paper_claims must be "" or an existing claims.json file, got {path!r}')
+    if not path:
+        return None
+    run = json.loads(Path(path).read_text())
+    if not isinstance(run, dict) or run.get("preset") != "paper" or not isinstance(run.get("chapters"), dict):
+        raise ValueError(f"paper_claims must be the claims.json of a run with PRESET paper, got {path!r}")
+    return run
+
+
+def _row(r: Row) -> str:
+    claim = f"*{r.claim.paper}* {r.claim.statement}"
+    where = f"{{ref}}`{r.claim.section}`"
+    if r.verdict == "not run":
+        return f"| {claim} | {where} | — | — | not run |"
+    shown = dict.fromkeys((name, fmt(v)) for name, v, _, _ in r.measured)  # each value once
+    measured = "<br>".join(f"`{name}` = {v}" for name, v in shown)
+    criteria = "<br>".join(text + ("" if ok else " ✗") for _, _, text, ok in r.measured)
+    return f"| {claim} | {where} | {measured} | {criteria} | **{r.verdict}** |"
+
+
+def claims_table(rows: list[Row]) -> str:
+    """The ledger as a Markdown table, one row per claim."""
+    return _HEADER + "\n".join(_row(r) for r in rows)
+
+
+def paper_summary(ledger: Ledger, run: dict[str, Any]) -> tuple[str, int, int]:
+    """The ledger evaluated on a paper-preset run: (Markdown, claims confirmed, claims not run)."""
+    chapters = run["chapters"]
+    ran = {name: entry["values"] for name, entry in chapters.items() if not entry.get("error")}
+    rows = evaluate(ledger, ran)
+    confirmed = sum(r.verdict == "confirmed" for r in rows)
+    not_run = sum(r.verdict == "not run" for r in rows)
+    summary = f"At the papers' settings **{confirmed} of {len(rows)}** claims are confirmed" + (
+        f" ({not_run} not run)." if not_run else "."
+    )
+    commit = str(run.get("commit") or "unknown")
+    seconds = sum(entry["seconds"] for entry in chapters.values())
+    note = (
+        f"Run of commit `{commit[:12]}`{' with uncommitted changes' if commit.endswith('+dirty') else ''}, "
+        f"finished {run.get('finished', 'at an unrecorded time')}, Python {run['python']} on {run['machine']}; "
+        f"{seconds / 60:.0f} minutes of chapter time in all."
+    )
+    failed = {name: entry["error"] for name, entry in chapters.items() if entry.get("error")}
+    if failed:
+        note += " Chapters that failed: " + "; ".join(f"{name}: {error}" for name, error in failed.items())
+    return f"{summary}\n\n{claims_table(rows)}\n\n{note}", confirmed, not_run
+
+
+def findings_list(ledger: Ledger, values: dict[str, dict[str, Any]]) -> str:
+    """The findings as a numbered Markdown list, each with its section and the values it quotes."""
+    lines = []
+    for i, f in enumerate(ledger.findings, 1):
+        lines.append(f"{i}. **{f.title}** ({{ref}}`{f.section}`). {render_finding(f, values[f.chapter])}")
+    return "\n".join(lines)
+
+
+PACKAGES = ("deeplinear", "numpy", "scipy", "matplotlib", "seaborn", "jupyter-book", "myst-nb", "papermill", "nbval")
+
+
+def environment(notebooks: list[Path]) -> str:
+    """Execution time per chapter (from the notebooks' metadata), package versions and the machine."""
+    import nbformat
+
+    cost, total = ["| Chapter | Execution time (s) |", "| --- | --- |"], 0.0
+    for path in notebooks:
+        meta = nbformat.read(path, 4).metadata  # make execute records its time; papermill its own
+        seconds = meta.get("deeplinear", {}).get("execution_seconds") or meta.get("papermill", {}).get("duration")
+        total += seconds or 0.0
+        shown = "not recorded" if seconds is None else round(seconds, 1)
+        cost.append(f"| {{doc}}`{path.stem}` | {shown} |")
+    cost.append(f"| **all chapters** | **{total:.0f}** |")
+    versions = ["| Package | Version |", "| --- | --- |"]
+    versions += [f"| {name} | {importlib.metadata.version(name)} |" for name in PACKAGES]
+    machine = (
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} "
+        "cores; numerical libraries run single-threaded (OMP_NUM_THREADS=1) when chapters are executed or tested."
+    )
+    return "\n".join(cost) + "\n\n" + "\n".join(versions) + "\n\n" + machine

@@ -1,0 +1,182 @@
+"""The claims ledger as data (book/ledger.toml, companion.ledger) and claim(), which chapters record with."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from companion import chapters, glued_values, ledger
+from companion.claims import stored
+
+ROOT = Path(__file__).resolve().parents[1]
+LEDGER = ledger.load(ROOT / "book" / "ledger.toml")
+VALUES = {nb.stem: glued_values(nb) for nb in chapters(ROOT) if nb.stem[0].isdigit()}
+
+
+def test_every_claim_and_finding_points_at_a_chapter_section():
+    for entry in (*LEDGER.claims, *LEDGER.findings):
+        assert entry.chapter in VALUES, entry.id
+        text = "\n".join(c.source for c in nbformat.read(ROOT / "book" / f"{entry.chapter}.ipynb", 4).cells)
+        assert f"({entry.section})=" in text, f"{entry.id}: no section label {entry.section} in {entry.chapter}"
+
+
+def test_every_value_the_ledger_reads_is_glued_by_its_chapter():
+    for claim in LEDGER.claims:
+        for check in claim.checks:
+            names = [check.value] + ([check.threshold] if isinstance(check.threshold, str) else [])
+            for name in names:
+                assert name in VALUES[claim.chapter], f"{claim.id}: {claim.chapter} glues no {name!r}"
+    for finding in LEDGER.findings:
+        for name in finding.names():
+            assert name in VALUES[finding.chapter], f"{finding.id}: {finding.chapter} glues no {name!r}"
+
+
+def test_every_claim_is_confirmed_by_the_committed_chapters():
+    rows = ledger.evaluate(LEDGER, VALUES)
+    assert len(rows) == len(LEDGER.claims) >= 30
+    assert [r.claim.id for r in rows if r.verdict != "confirmed"] == []
+
+
+def check(**entry):
+    return ledger._check(entry, "test")
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "holds"),
+    [
+        ({"le": 1e-12}, 1e-12, True),
+        ({"le": 1e-12}, 2e-12, False),
+        ({"lt": 0.99}, 0.99, False),
+        ({"ge": 0.999999999}, 1.0, True),
+        ({"gt": 2}, 2, False),
+        ({"eq": 0}, 0, True),
+        ({"is": True}, True, True),
+        ({"is": True}, 1, False),  # a count of 1 is not the boolean True
+        ({"is": False}, False, True),
+        ({"lt": 0.99}, True, False),  # a boolean is not a number for a comparison
+        ({"between": [1.9, 2.1]}, 2.1, True),
+        ({"between": [1.9, 2.1]}, 1.89, False),
+        ({"lt": "other"}, 0.5, True),
+        ({"lt": "other"}, 0.7, False),
+        ({"lt": 0.99}, "0.5", False),  # text is never a number
+    ],
+)
+def test_a_check_compares_as_its_operator_says(entry, value, holds):
+    assert check(value="x", **entry).holds({"x": value, "other": 0.6}) is holds
+
+
+def test_a_check_names_a_missing_value():
+    with pytest.raises(KeyError, match="no glued value named 'x'"):
+        check(value="x", le=1).holds({})
+
+
+@pytest.mark.parametrize(
+    ("entry", "text"),
+    [
+        ({"le": 1e-12}, "≤ 1e-12"),
+        ({"ge": 0.999999999}, "≥ 1 − 1e-9"),
+        ({"lt": 0.95}, "< 0.95"),
+        ({"ge": 1e-3}, "≥ 1e-3"),
+        ({"gt": "fig1b_loss_initial"}, "> fig1b_loss_initial"),
+        ({"is": False}, "False"),
+        ({"between": [1.9, 2.1]}, "in [1.9, 2.1]"),
+        ({"le": 5.0, "note": "degrees"}, "≤ 5 (degrees)"),
+    ],
+)
+def test_a_criterion_reads_as_written_by_hand(entry, text):
+    assert check(value="x", **entry).criterion() == text
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[claim]]\nid = "a"\n', "missing keys"),
+        ('[[nonsense]]\nid = "a"\n', "unknown tables"),
+        (
+            '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
+            'checks=[{ value = "x", le = 1, ge = 0 }]\n',
+            "one of le",
+        ),
+        (
+            '[[claim]]\nid="a"\npaper="P"\nkind="rumour"\nstatement="s"\nchapter="c"\nsection="s"\n'
+            'checks=[{ value = "x", le = 1 }]\n',
+            "kind 'rumour'",
+        ),
+        (
+            '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
+            'checks=[{ value = "x", le = 1 }]\n'
+            '[[finding]]\nid="a"\nkind="erratum"\ntitle="t"\nchapter="c"\nsection="s"\ntext="t"\n',
+            "used twice",
+        ),
+        (
+            '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
+            'checks=[{ value = "x", is = 1 }]\n',
+            "takes true or false",
+        ),
+    ],
+)
+def test_a_malformed_ledger_is_refused_naming_the_entry(tmp_path, toml, message):
+    path = tmp_path / "ledger.toml"
+    path.write_text(toml)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ledger.load(path)
+
+
+def test_ledger_csv_has_one_row_per_claim_and_a_not_run_chapter_says_so(tmp_path):
+    values = {name: v for name, v in VALUES.items() if name != "01-alignment"}
+    rows = ledger.evaluate(LEDGER, values)
+    ledger.write_csv(rows, tmp_path / "ledger.csv")
+    with open(tmp_path / "ledger.csv", newline="", encoding="utf-8") as f:
+        read = list(csv.DictReader(f))
+    assert [r["claim"] for r in read] == [c.id for c in LEDGER.claims]
+    assert list(read[0]) == ["claim", "chapter", "kind", "verdict", "statement", "measured"]
+    assert {r["verdict"] for r in read if r["chapter"] == "01-alignment"} == {"not run"}
+    assert {r["verdict"] for r in read if r["chapter"] != "01-alignment"} == {"confirmed"}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_failures_name_the_claim_the_value_and_the_criterion():
+    values = dict(VALUES["01-alignment"], random_example_alignment=0.97)
+    assert ledger.failures(LEDGER, "01-alignment", values) == [
+        "definition-2-gaussian-not-aligned: random_example_alignment = 0.97, expected < 0.95"
+    ]
+    assert ledger.failures(LEDGER, "01-alignment", values, skip=("random_example_alignment",)) == []
+
+
+def test_a_finding_quotes_its_chapter_values():
+    finding = next(f for f in LEDGER.findings if f.id == "equation-6")
+    text = ledger.render_finding(finding, {"cor1_printed_max_deviation": 0.25, "cor1_max_deviation": 3e-15})
+    assert "by 0.25; corrected, by 3.0e-15" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "expected"),
+    [
+        (0.98765, {"digits": 3}, 0.988),
+        (3.14159e-15, {}, 3.1e-15),
+        (np.float64(0.123456), {"sig": 3}, 0.123),
+        (1234.5, {"sig": 2}, 1200.0),
+        (np.bool_(True), {}, True),
+        (np.int64(4), {}, 4),
+        (np.array(0.5), {"digits": 1}, 0.5),
+        ("1.2 to 3.4", {}, "1.2 to 3.4"),
+        (0.0, {}, 0.0),
+    ],
+)
+def test_claim_stores_the_digits_asked_for(value, kwargs, expected):
+    kept = stored(value, **kwargs)
+    assert kept == expected and type(kept) is type(expected)
+
+
+def test_claim_refuses_what_it_cannot_store():
+    with pytest.raises(ValueError, match="not both"):
+        stored(1.0, digits=2, sig=2)
+    with pytest.raises(ValueError, match=r"sig must be an integer in \[1, 15\]"):
+        stored(1.0, sig=0)
+    with pytest.raises(TypeError, match="got list"):
+        stored([1.0])
