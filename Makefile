@@ -20,7 +20,7 @@ help:
 	@echo "make book       set up, build the website from the committed chapters into _build/html"
 	@echo "make test       set up, run the unit tests and nbval (strict) on every chapter, natively and under a"
 	@echo "                second numerical configuration (another BLAS kernel, no AVX2/AVX-512, two threads)"
-	@echo "make lint       ruff: lint and format check of the library, tests, scripts and chapters"
+	@echo "make lint       ruff (lint and format) on the library, tests, scripts and chapters; the chapters' code budget"
 	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
 	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
@@ -41,9 +41,11 @@ $(STAMP): requirements.lock pyproject.toml
 test: env unit nbval nbval-portable
 
 # ruff's settings are in pyproject.toml (book/ruff.toml narrows the chapters' width); `ruff format .` fixes the format.
+# scripts/chapter_budget.py holds the chapters to lecture size (1,000 code lines in all, cells of 30, no classes).
 lint: env
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) scripts/chapter_budget.py
 
 # Both spread over the cores (pytest-xdist); a notebook's cells stay together on one worker.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import papermill as pm
 import pytest
 
-from test_chapters import glued, run
+from test_chapters import assert_claims, glued, run
 
 CHAPTER = "02-one-dimensional-outputs"
 
@@ -21,23 +21,20 @@ def test_02_rejects_too_few_points_for_the_dimension(tmp_path):
 
 
 def test_02_reruns_with_other_seed_dimension_and_depth(tmp_path):
-    values = {
-        k: v
-        for k, v in glued(
-            run(CHAPTER, tmp_path, seed=3, n=30, dim=3, depth=3, width=6, steps=5000, schedule="inverse_risk")
-        ).items()
-    }
+    path = run(CHAPTER, tmp_path, seed=3, n=30, dim=3, depth=3, width=6, steps=5000, schedule="inverse_risk")
+    # the ledger's criteria (book/ledger.toml), but for those that assume the default 20,000 steps
+    assert_claims(CHAPTER, path, skip=("jt_risk_final", "jt_norm_growth_min", "jt_angle_linear_deg"))
+    values = glued(path)
     num = {k: float(v) for k, v in values.items() if k[:3] in ("jt_", "app") and v not in ("True", "False")}
     # Assumption 1.2 on the actual start, and Assumption 2.7 (support vectors span R^3).
     assert values["jt_init_condition"] == "True"
     assert num["jt_init_risk_deep"] < 0.6931471805599453
     assert num["jt_support_rank"] == 3
-    # Risk to 0, norms grow, layers tend to rank one and align, direction tends to u-bar.
+    # A quarter of the steps: the risk, the norms and the 1-layer direction are on their way.
     assert num["jt_risk_final"] < 1e-4
     assert num["jt_norm_growth_min"] > 1.5
-    assert num["jt_rank_one_ratio_min"] > num["jt_rank_one_ratio_min_initial"]
-    assert num["jt_alignment_min"] > 0.999 > num["jt_alignment_min_initial"]
-    assert num["jt_angle_deep_deg"] < 5 and num["jt_angle_linear_deg"] < 10
+    assert num["jt_angle_linear_deg"] < 10
+    assert 0.999 > num["jt_alignment_min_initial"]  # aligned at the end (ledger), not at the start
     assert 0 < num["jt_margin_gap"] < 0.05
     # Fixed step: 1/angle affine in log t; the growing step gets there sooner; uncapped diverges.
     # (a short run: the 1-layer network is still leaving its transient, so only the deep fit is held tight)
@@ -46,7 +43,6 @@ def test_02_reruns_with_other_seed_dimension_and_depth(tmp_path):
     assert values["jt_uncapped_diverged"] == "True"
     assert num["jt_theorem_lr0"] < 0.1
     # Appendix F: the rank-one start stays aligned to 1e-8 under both losses; Gaussian layers do not start aligned.
-    assert num["appF_alignment_min"] >= 1 - 1e-8
     assert num["appF_rank_one_defect"] < 1e-8 and num["appF_inner_vectors_moved"] < 1e-8
     assert num["appF_random_alignment_initial"] < 0.99
     assert num["appF_squared_final_loss"] < 1e-6

@@ -5,25 +5,32 @@ from __future__ import annotations
 import papermill as pm
 import pytest
 
-from test_chapters import glued, run
+from test_chapters import assert_claims, glued, run
 
 CHAPTER = "04-singular-value-dynamics"
 
 
 @pytest.fixture(scope="module")
-def values(tmp_path_factory):
+def notebook(tmp_path_factory):
     """The acceptance rerun of issue 4: seed 11, k 6, depth 5."""
-    path = run(CHAPTER, tmp_path_factory.mktemp("ch04"), seed=11, k=6, depth=5, steps=1000)
+    return run(CHAPTER, tmp_path_factory.mktemp("ch04"), seed=11, k=6, depth=5, steps=1000)
+
+
+@pytest.fixture(scope="module")
+def values(notebook):
     return {
         name: float(value) if value not in ("True", "False") else value == "True"
-        for name, value in glued(path).items()
+        for name, value in glued(notebook).items()
         if not name.startswith("fig")
     }
 
 
+def test_the_ledger_criteria_hold(notebook):
+    assert_claims(CHAPTER, notebook)
+
+
 def test_reduced_dynamics_match_full_gradient_descent(values):
     assert values["cor1_eq5_error"] <= 1e-10
-    assert values["cor1_max_deviation"] <= 1e-10
     assert values["cor1_offdiagonal_max"] <= 1e-10
     assert values["cor1_final_loss"] < 1e-6
     # the recursion as printed (product over all layers) is measurably different
@@ -34,7 +41,6 @@ def test_proposition_1_linear_convergence_at_the_bound(values):
     assert values["prop1_lr_bound"] > 0
     assert values["prop1_final_loss_at_bound"] < 1e-8
     assert values["prop1_linear_rate"] > 0
-    assert values["prop1_linear_fit_r2"] > 0.99
 
 
 def test_bound_is_conservative_and_critical_rates_are_consistent(values):

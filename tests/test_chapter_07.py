@@ -5,38 +5,32 @@ from __future__ import annotations
 import papermill as pm
 import pytest
 
-from test_chapters import glued, run
+from test_chapters import assert_claims, glued, run
 
 CHAPTER = "07-alignment-is-impossible"
 
 
 def test_07_conclusions_hold_with_other_parameters(tmp_path):
-    raw = glued(run(CHAPTER, tmp_path, seed=1, steps=1500, mnist_index=7))
+    path = run(CHAPTER, tmp_path, seed=1, steps=1500, mnist_index=7)
+    assert_claims(CHAPTER, path)  # book/ledger.toml's criteria
+    raw = glued(path)
     values = {
         k: float(v)
         for k, v in raw.items()
         if not k.startswith("fig0") and v not in ("True", "False") and not v.startswith("'")
     }
     # Proposition 3: an aligned interpolating network aligns with the pseudo-inverse solution.
-    assert values["prop3_alignment_with_pinv"] > 1 - 1e-6
     assert values["prop3_alignment_gaussian"] < 0.99
     # Proposition 4: below k(k-1)/2 + 1 no layer shares P's singular vectors; from there on one does.
     assert values["prop4_threshold_count"] == 7 and values["prop4_threshold_paper"] == 3
     assert values["prop4_threshold_measured"] == 7
-    assert values["prop4_min_defect_below_count"] > 1e-4
     assert raw["prop4_above_count_all_reach"] == "True" and values["prop4_reached_tolerance"] <= 1e-6
-    assert values["prop4_conv_min_defect"] > 0.1
-    assert values["prop4_fc_min_defect"] < 1e-10 and values["prop4_fc_best_alignment"] > 1 - 1e-6
+    assert values["prop4_fc_best_alignment"] > 1 - 1e-6
     assert values["prop4_orthogonal_usvd_error"] < 1e-12
-    # The Example: interpolation drives convolutional autoencoder layers towards scalar identities.
-    assert values["example_scalar_distance_final"] < 0.5 * values["example_scalar_distance_initial"]
     # Figure 2a and 2b: aligned starts, the loss falls, alignment is not invariant.
     assert values["fig2a_alignment_initial"] > 1 - 1e-6
-    assert values["fig2a_loss_final"] < 0.1 * values["fig2a_loss_initial"]
-    assert values["fig2a_alignment_final"] < 0.95 and values["fig2a_invariance_final"] < 0.95
+    assert values["fig2a_alignment_final"] < 0.95
     assert values["fig2b_alignment_initial"] > 1 - 1e-6
-    assert values["fig2b_loss_final"] < 0.1 * values["fig2b_loss_initial"]
-    assert values["fig2b_invariance_final"] < 0.9
     # ... but the basis-free defect leaves 0 only slightly: far below that of independent filters, while the
     # layers' singular values crowd together (what makes the scores fall).
     assert 1e-12 < values["fig2b_defect_final"] < 0.25 * values["fig2b_default_defect_initial"]
@@ -51,3 +45,31 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
 def test_07_rejects_mnist_index_out_of_range(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match=r"mnist_index must be an integer in \[0, 1999\], got 5000"):
         run(CHAPTER, tmp_path, mnist_index=5000)
+
+
+def test_07_figure2_scores_and_defect_are_the_librarys():
+    """What the chapter once asserted in a hidden cell: Figure 2's scores, from one SVD per layer, are
+    `metrics.alignment` and `metrics.invariance`, and the defect Delta (dense or sparse) has the commutator of
+    `metrics.alignment_defect` as its numerator."""
+    import numpy as np
+    from scipy import sparse
+
+    from deeplinear import constrained, metrics, structures
+
+    rng = np.random.default_rng(0)
+    S = structures.Convolution(5, 3)
+    Ws0 = structures.random_layers(S, 3, rng)  # independent filters, spectral norm 1
+    X = rng.standard_normal((25, 2))
+    run = constrained.train_until_mse(Ws0, X, X, S, lr=0.05, max_steps=30, checkpoints=[3])
+    Ws1, h = run.weights, run.history
+    np.testing.assert_allclose(h.metrics["alignment"][-1], metrics.alignment(Ws1), atol=1e-12)
+    np.testing.assert_allclose(h.metrics["invariance"][-1], metrics.invariance(Ws0, Ws1), atol=1e-12)
+    M, N = Ws1[0] @ Ws1[0].T, Ws1[1].T @ Ws1[1]
+    numerator = metrics.alignment_defect(Ws1)[0] * np.linalg.norm(M) * np.linalg.norm(N)
+    traceless = np.linalg.norm(M - np.trace(M) / 25 * np.eye(25)) * np.linalg.norm(N - np.trace(N) / 25 * np.eye(25))
+    delta = metrics.traceless_alignment_defect(Ws1)
+    assert np.isclose(delta[0] * traceless, numerator, rtol=1e-10)
+    np.testing.assert_allclose(h.metrics["defect"][-1], delta, rtol=1e-12)
+    np.testing.assert_allclose(
+        metrics.traceless_alignment_defect([sparse.csr_matrix(W) for W in Ws1]), delta, rtol=1e-10
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import papermill as pm
 import pytest
 
-from test_chapters import glued, run
+from test_chapters import assert_claims, glued, run
 
 CHAPTER = "08-mnist-classification"
 
@@ -19,9 +19,11 @@ def test_08_rejects_a_hidden_width_out_of_range(tmp_path):
 
 def test_08_conclusions_hold_with_other_parameters(tmp_path):
     """Smaller data and network, another seed, the squared loss for the side experiments."""
+    path = run(CHAPTER, tmp_path, seed=3, n=64, hidden=[128, 16], steps=300, loss="squared")
+    assert_claims(CHAPTER, path)  # book/ledger.toml's criteria
     v = {
         k: float(x) if x not in ("True", "False") else x == "True"
-        for k, x in glued(run(CHAPTER, tmp_path, seed=3, n=64, hidden=[128, 16], steps=300, loss="squared")).items()
+        for k, x in glued(path).items()
         if not k.startswith("fig08") and not k.startswith("reshape_loss_name")
     }
     assert v["mnist_subset_separable"] is True and v["mnist_subset_rank"] == 64
@@ -29,14 +31,12 @@ def test_08_conclusions_hold_with_other_parameters(tmp_path):
     # Figures 1b and 1c: the aligned start does not stay aligned, while the loss falls.
     for fig in ("fig1b", "fig1c"):
         assert v[f"{fig}_alignment_final"] < 0.95
-        assert v[f"{fig}_invariance_final"] < 0.99
         assert v[f"{fig}_steps"] == 300 and v[f"{fig}_reached_threshold"] is False
-        assert v[f"{fig}_loss_final"] < 0.5 * v[f"{fig}_loss_initial"]
     # The released start (reshape) reaches the same conclusion.
     assert v["reshape_same_conclusion"] is True and v["reshape_alignment_final"] < 0.95
     # Appendix F: with one output and rank-one layers, alignment is invariant; a full-rank start is not.
     assert v["appf_rank_one"] is True and v["appf_loss_final"] < v["appf_loss_initial"]
-    assert v["appf_invariance_min"] > 1 - 1e-9 and v["appf_alignment_min"] > 1 - 1e-9
+    assert v["appf_alignment_min"] > 1 - 1e-9
     assert v["fullrank1d_invariance_final"] < 0.99
     # The lemma's small network is full gradient descent; the one-SVD scores are the library's.
     assert v["reduction_max_deviation"] < 1e-10 and v["measure_max_deviation"] < 1e-10
@@ -44,9 +44,10 @@ def test_08_conclusions_hold_with_other_parameters(tmp_path):
 
 def test_08_stops_once_the_loss_is_below_threshold(tmp_path):
     """Ten digits, a small network and a larger step: the squared-loss runs reach 1e-4 before the cap."""
-    v = glued(run(CHAPTER, tmp_path, n=10, hidden=[16, 12], lr=0.05, steps=1500, loss="squared"))
+    path = run(CHAPTER, tmp_path, n=10, hidden=[16, 12], lr=0.05, steps=1500, loss="squared")
+    assert_claims(CHAPTER, path)
+    v = glued(path)
     assert v["fig1b_reached_threshold"] == "True"
     assert int(v["fig1b_steps"]) < 1500 and float(v["fig1b_loss_final"]) <= 1e-4
     assert v["appf_reached_threshold"] == "True"
-    assert float(v["appf_invariance_min"]) > 1 - 1e-9
     assert float(v["reduction_max_deviation"]) < 1e-10

@@ -332,3 +332,59 @@ def test_mnist_matrix_and_one_hot():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_matrix_inversion_redraws_until_well_conditioned():
+    # the reference: draw standard normal k x k matrices from the same stream until cond(X) <= 20
+    ref = np.random.default_rng(5)
+    X_ref = ref.standard_normal((6, 6))
+    draws = 1
+    while np.linalg.cond(X_ref) > 20.0:
+        X_ref, draws = ref.standard_normal((6, 6)), draws + 1
+    rng = np.random.default_rng(5)
+    X, Y = data.matrix_inversion(6, rng, max_condition=20.0)
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(Y, np.eye(6))
+    assert draws > 1  # this seed does redraw, so the loop is exercised
+    assert rng.standard_normal() == ref.standard_normal()  # the stream is left where the loop left it
+    with pytest.raises(ValueError, match="max_condition"):
+        data.matrix_inversion(6, rng, max_condition=0.5)
+    with pytest.raises(ValueError, match="in 3 draws"):
+        data.matrix_inversion(6, rng, max_condition=1.0, max_draws=3)
+
+
+@pytest.mark.parametrize("kind", data.REGRESSION_KINDS)
+def test_regression_problem_draws_what_the_named_generator_draws(kind):
+    makers = {
+        "random": lambda r: data.random_regression(4, 6, r),
+        "autoencoding": lambda r: data.autoencoding(4, 6, r),
+        "factorization": lambda r: data.matrix_factorization(4, r),
+        "inversion": lambda r: data.matrix_inversion(4, r, max_condition=5.0),
+    }
+    X, Y = data.regression_problem(kind, 4, 6, np.random.default_rng(9), max_condition=5.0)
+    X_ref, Y_ref = makers[kind](np.random.default_rng(9))
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(Y, Y_ref)
+    if kind == "inversion":
+        assert np.linalg.cond(X) <= 5.0
+
+
+def test_regression_problem_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        data.regression_problem("sensing", 3, 3, np.random.default_rng(0))
+
+
+def test_one_orthogonal_helper_for_data_and_theory():
+    from deeplinear import theory
+
+    # the reference: QR of a standard normal matrix, columns signed so that R's diagonal is positive
+    G = np.random.default_rng(3).standard_normal((5, 5))
+    Q, R = np.linalg.qr(G)
+    expected = Q * np.sign(np.diag(R))
+    np.testing.assert_allclose(theory.random_orthogonal(5, np.random.default_rng(3)), expected, rtol=0, atol=0)
+    p = data.matrix_sensing(5, 2, np.random.default_rng(3))  # U is its first draw
+    np.testing.assert_array_equal(p.U, expected)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        theory.random_orthogonal(0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        theory.random_orthogonal(3, 0)

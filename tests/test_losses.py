@@ -215,3 +215,36 @@ def test_bad_inputs_raise_value_error_naming_parameter(call, match):
     Ws, X, Y = random_problem(rng, [3, 3, 3], 4, None, "squared")
     with pytest.raises(ValueError, match=match):
         call(Ws, X, Y)
+
+
+def test_per_member_matrix_sensing_value_and_gradient_by_hand_and_finite_differences():
+    rng = np.random.default_rng(4)
+    S, n, k = 3, 5, 3
+    M, y, F = rng.standard_normal((S, n, k, k)), rng.standard_normal((S, n)), rng.standard_normal((S, k, k))
+    loss_fn = losses.MatrixSensing(M, y)
+    assert loss_fn.members == S and loss_fn.k == k
+    value, dF = loss_fn(F)
+    for s in range(S):  # the loss by hand: (1/2n) sum_i (y_i - Tr(M_i^T F))^2
+        r = y[s] - np.array([np.trace(M[s, i].T @ F[s]) for i in range(n)])
+        assert value[s] == pytest.approx(0.5 * np.sum(r**2) / n, rel=1e-13)
+        for idx in np.ndindex(k, k):
+            E = np.zeros((S, k, k))
+            E[(s, *idx)] = 1e-6
+            fd = (loss_fn(F + E)[0][s] - loss_fn(F - E)[0][s]) / 2e-6
+            assert dF[(s, *idx)] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    with pytest.raises(ValueError, match="y must have shape"):
+        losses.MatrixSensing(M, y[:, :2])
+
+
+def test_mean_squared_is_the_mean_over_all_entries_with_its_gradient():
+    rng = np.random.default_rng(4)
+    F, Y = rng.standard_normal((3, 7)), rng.standard_normal((3, 7))
+    value, dF = losses.mean_squared(F, Y)
+    assert value == pytest.approx(np.mean((F - Y) ** 2), rel=1e-14)  # nn.MSELoss
+    h, E = 1e-6, np.zeros_like(F)
+    E[1, 2] = h
+    numeric = (losses.mean_squared(F + E, Y)[0] - losses.mean_squared(F - E, Y)[0]) / (2 * h)
+    assert dF[1, 2] == pytest.approx(numeric, rel=1e-7)
+    stacked, dS = losses.mean_squared(np.stack([F, Y]), Y)
+    np.testing.assert_allclose(stacked, [value, 0.0])
+    assert dS.shape == (2, 3, 7)

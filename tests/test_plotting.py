@@ -149,3 +149,64 @@ def test_plot_singular_values_per_layer():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_plot_overlap_draws_the_matrix_with_labels():
+    M = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    fig, ax = plt.subplots()
+    assert plotting.plot_overlap(M, ax=ax, layer=2, title="aligned") is ax
+    mesh = ax.collections[0]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(3, 3), M)
+    assert mesh.get_clim() == (0, 1)
+    assert ax.get_title() == "aligned"
+    assert "W_{2}" in ax.get_xlabel() and "W_{3}" in ax.get_ylabel()
+    assert len(fig.axes) == 2  # the heatmap and its colour bar
+    assert "v_j(W_{3})" in fig.axes[1].get_ylabel()
+    with pytest.raises(ValueError, match="overlap must"):
+        plotting.plot_overlap(np.zeros(3))
+    with pytest.raises(ValueError, match="layer must"):
+        plotting.plot_overlap(M, layer=0)
+
+
+def test_plot_minimum_norm_gap_draws_both_panels():
+    scales = np.geomspace(1e-3, 2.0, 5)
+    gap, start, align = scales**2, scales, np.linspace(1.0, 0.7, 5)
+    fig = plotting.plot_minimum_norm_gap(scales, gap, start, align)
+    left, right = fig.axes
+    assert left.get_xscale() == left.get_yscale() == "log" and right.get_yscale() == "linear"
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), gap)
+    np.testing.assert_allclose(left.get_lines()[1].get_ydata(), start)
+    np.testing.assert_allclose(right.get_lines()[0].get_ydata(), align)
+    assert right.get_ylim() == pytest.approx((0.5, 1.02))
+    with pytest.raises(ValueError, match="alignment must have shape"):
+        plotting.plot_minimum_norm_gap(scales, gap, start, align[:3])
+
+
+def test_plot_balancedness_drift_labels_the_fitted_slopes():
+    lrs = np.geomspace(1e-4, 1e-2, 5)
+    fig = plotting.plot_balancedness_drift(lrs, 3 * lrs**2, lrs, lrs[-3:], 0.5 * lrs[-3:])
+    (ax,) = fig.axes
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert len(labels) == 3
+    assert labels[0].endswith("(slope 2.00)") and labels[1].endswith("(slope 1.00)") and "fixed time" in labels[2]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="fixed_time must have shape"):
+        plotting.plot_balancedness_drift(lrs, lrs, lrs, lrs[-3:], lrs)
+
+
+def test_plot_imbalance_one_line_per_interface_and_form():
+    history = fake_history(T=12, d=3)
+    T = len(history.steps)
+    history.metrics["printed"] = np.full((T, 2), 0.5)
+    history.metrics["arora"] = np.zeros((T, 2))
+    history.metric_steps = history.steps
+    fig = plotting.plot_imbalance(history)
+    left = fig.axes[0]
+    lines = left.get_lines()
+    assert len(lines) == 4 and left.get_yscale() == "log"
+    assert {line.get_linestyle() for line in lines} == {"-", "--"}
+    assert np.all(lines[1].get_ydata() == 1e-17)  # an exact 0 is drawn at the floor
+    assert len(fig.axes) == 3  # imbalance, alignment and invariance, the loss's twin
+    del history.metrics["arora"]
+    with pytest.raises(ValueError, match="'arora'"):
+        plotting.plot_imbalance(history)

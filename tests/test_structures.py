@@ -350,3 +350,166 @@ def test_repr_is_informative():
     assert "p=28" in repr(Convolution(28, 3)) and "9-dimensional" in repr(Convolution(28, 3))
     assert "k=4" in repr(Toeplitz(4)) and "7-dimensional" in repr(Toeplitz(4))
     assert "3-dimensional" in repr(Sparse(np.eye(3, dtype=bool)))
+
+
+# -- orthonormal, banded_toeplitz, random_layers, projected_gradient_descent -------------------------
+
+
+def span_projection(basis, G):
+    """Orthogonal projection of G onto span(basis) by least squares (independent of the module)."""
+    A = basis.reshape(len(basis), -1).T
+    coef = np.linalg.lstsq(A, G.ravel(), rcond=None)[0]
+    return (A @ coef).reshape(G.shape)
+
+
+@pytest.mark.parametrize("S", STRUCTURES, ids=IDS)
+def test_orthonormal_basis_spans_the_same_subspace(S):
+    from deeplinear.structures import orthonormal
+
+    O = orthonormal(S)
+    flat = O.basis.reshape(O.dim, -1)
+    np.testing.assert_allclose(flat @ flat.T, np.eye(O.dim), atol=1e-12)
+    G = np.random.default_rng(20).standard_normal(S.shape)
+    np.testing.assert_allclose(O.project(G), span_projection(reference_basis(S), G), atol=1e-10)
+    np.testing.assert_allclose(S.project(G, scaled=False), O.project(G, scaled=True), atol=1e-12)
+    with pytest.raises(ValueError, match="structure"):
+        orthonormal(np.eye(3)[None])
+
+
+def test_banded_toeplitz_keeps_the_diagonals_within_the_band():
+    from deeplinear.structures import banded_toeplitz
+
+    for k, b in [(4, 0), (4, 1), (5, 2), (3, 2)]:
+        B = banded_toeplitz(k, b).basis
+        ref = np.array([[[1.0 if j - i == o else 0.0 for j in range(k)] for i in range(k)] for o in range(-b, b + 1)])
+        np.testing.assert_array_equal(B, ref)
+    np.testing.assert_array_equal(banded_toeplitz(4, 3).basis, Toeplitz(4).basis)
+    for bad in (-1, 4, 1.5, True):
+        with pytest.raises(ValueError, match=r"b must be an integer in \[0, k-1\]"):
+            banded_toeplitz(4, bad)
+
+
+def test_random_layers_draw_in_order_and_have_spectral_norm_one():
+    from deeplinear.structures import random_layers
+
+    S = Convolution(4, 3)
+    layers = random_layers(S, 3, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    for W in layers:
+        ref = reference_basis(S).transpose(1, 2, 0) @ rng.standard_normal(S.dim)
+        np.testing.assert_allclose(W, ref / np.linalg.svd(ref, compute_uv=False)[0], atol=1e-12)
+        assert S.contains(W)
+    with pytest.raises(ValueError, match="depth"):
+        random_layers(S, 0, rng)
+    with pytest.raises(ValueError, match="rng"):
+        random_layers(S, 2, 0)
+
+
+def reference_projected_gd(Ws, X, Y, basis, lr, steps, scaled):
+    """Plain loop: gradients by explicit back-propagation, projection by a sum over the dense basis."""
+    norms2 = np.array([np.sum(A * A) for A in basis])
+    Ws = [W.copy() for W in Ws]
+    n = X.shape[1]
+    for _ in range(steps):
+        F = X
+        acts = [X]
+        for W in Ws:
+            F = W @ F
+            acts.append(F)
+        D = (F - Y) / n
+        grads = []
+        for i in reversed(range(len(Ws))):
+            grads.insert(0, D @ acts[i].T)
+            D = Ws[i].T @ D
+        for i, G in enumerate(grads):
+            step = sum(np.sum(A * G) * (1 if scaled else 1 / a2) * A for A, a2 in zip(basis, norms2))
+            Ws[i] = Ws[i] - lr * step
+    return Ws
+
+
+BANDED_MASK = np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool)
+
+
+@pytest.mark.parametrize("S", [Toeplitz(4), Convolution(2, 3), Sparse(BANDED_MASK)])
+@pytest.mark.parametrize("scaled", [True, False])
+def test_projected_gradient_descent_equals_plain_loop(S, scaled):
+    from deeplinear.structures import projected_gradient_descent, random_layers
+
+    rng = np.random.default_rng(21)
+    Ws = random_layers(S, 3, rng)
+    X, Y = rng.standard_normal((S.shape[1], 5)), rng.standard_normal((S.shape[0], 5))
+    coef = projected_gradient_descent(Ws, X, Y, S, lr=0.05, steps=12, scaled=scaled)
+    assert coef.shape == (13, 3, S.dim)
+    np.testing.assert_allclose(coef[0], [S.coefficients(W) for W in Ws], atol=1e-14)
+    ref = reference_projected_gd(Ws, X, Y, reference_basis(S), 0.05, 12, scaled)
+    np.testing.assert_allclose(S.matrix(coef[-1]), ref, atol=1e-12)
+
+
+def reference_coefficient_gd(Ws, X, Y, basis, lr, steps):
+    """Plain loop on the coefficients: dL/dc_j = <A_j, dL/dW> with dL/dW by explicit back-propagation."""
+    norms2 = np.array([np.sum(A * A) for A in basis])
+    coef = [np.array([np.sum(A * W) for A in basis]) / norms2 for W in Ws]
+    out = [np.array(coef)]
+    n = X.shape[1]
+    for _ in range(steps):
+        Ws = [np.tensordot(c, basis, axes=1) for c in coef]
+        acts = [X]
+        for W in Ws:
+            acts.append(W @ acts[-1])
+        D = (acts[-1] - Y) / n
+        grads = [None] * len(Ws)
+        for i in reversed(range(len(Ws))):
+            grads[i] = D @ acts[i].T
+            D = Ws[i].T @ D
+        coef = [c - lr * np.array([np.sum(A * G) for A in basis]) for c, G in zip(coef, grads)]
+        out.append(np.array(coef))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("S", [Toeplitz(3), Convolution(3, 3)])
+def test_coefficient_gradient_descent_equals_plain_loop(S):
+    from deeplinear.structures import coefficient_gradient_descent, random_layers
+
+    rng = np.random.default_rng(23)
+    Ws = random_layers(S, 3, rng)
+    X, Y = rng.standard_normal((S.shape[1], 4)), rng.standard_normal((S.shape[0], 4))
+    got = coefficient_gradient_descent(Ws, X, Y, S, lr=0.05, steps=15)
+    np.testing.assert_allclose(got, reference_coefficient_gd(Ws, X, Y, reference_basis(S), 0.05, 15), atol=1e-12)
+
+
+def test_projected_gradient_descent_is_theorem2_and_footnote3():
+    """Scaled: gradient descent on the coefficients; orthogonal: the same in the orthonormal basis."""
+    from deeplinear.structures import (
+        coefficient_gradient_descent,
+        orthonormal,
+        projected_gradient_descent,
+        random_layers,
+    )
+
+    S = Convolution(3, 3)
+    rng = np.random.default_rng(22)
+    Ws = random_layers(S, 2, rng)
+    Y = rng.standard_normal((9, 9))
+    for structure, scaled, scale in [(S, True, 1.0), (orthonormal(S), False, np.sqrt(S.norms2))]:
+        coef = coefficient_gradient_descent(Ws, None, Y, structure, lr=0.1, steps=25)
+        pgd = projected_gradient_descent(Ws, None, Y, S, lr=0.1, steps=25, scaled=scaled)
+        np.testing.assert_allclose(pgd, coef / scale, atol=1e-12)
+    scaled_run = projected_gradient_descent(Ws, None, Y, S, lr=0.1, steps=25, scaled=True)
+    assert np.abs(scaled_run - pgd).max() > 1e-3  # the two projections differ (basis not orthonormal)
+
+
+def test_projected_gradient_descent_validates():
+    from deeplinear.structures import projected_gradient_descent
+
+    T = Toeplitz(3)
+    Ws = [T.matrix(np.arange(5.0))]
+    with pytest.raises(ValueError, match="Ws must be"):
+        projected_gradient_descent([np.arange(9.0).reshape(3, 3)], None, np.eye(3), T, lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        projected_gradient_descent(Ws, None, np.eye(3), T, lr=0.0, steps=1)
+    with pytest.raises(ValueError, match="steps must be"):
+        projected_gradient_descent(Ws, None, np.eye(3), T, lr=0.1, steps=-1)
+    with pytest.raises(ValueError, match=r"X must be \(3, N\)"):
+        projected_gradient_descent(Ws, np.eye(4), np.eye(3), T, lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="structure must be"):
+        projected_gradient_descent(Ws, None, np.eye(3), "toeplitz", lr=0.1, steps=1)

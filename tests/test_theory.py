@@ -455,3 +455,35 @@ def test_relative_commutator_against_the_plain_formula():
     expected = np.sqrt(np.sum((A @ C - C @ A) ** 2)) / (np.sqrt(np.sum(A**2)) * np.sqrt(np.sum(C**2)))
     assert theory.relative_commutator(X, Y) == pytest.approx(expected, rel=1e-12)
     assert theory.relative_commutator(X, X) < 1e-15  # autoencoding: C = A^2 commutes with A
+
+
+# ---------------------------------------------------------------- collapsed_product (eq. (3))
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 5), min_size=2, max_size=5), seeds)
+def test_collapsed_product_equals_the_multiplied_out_network(ks, seed):
+    """Reference: build each W_i = Q_i Sigma_i Q_{i-1}^T with an explicit rectangular Sigma_i and multiply."""
+    rng = np.random.default_rng(seed)
+    Qs = [np.linalg.qr(rng.standard_normal((k, k)))[0] for k in ks]
+    sigmas = [rng.uniform(0.5, 2.0, min(a, b)) * rng.choice([-1, 1], min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
+    product = np.eye(ks[0])
+    for i in range(1, len(ks)):
+        Sigma = np.zeros((ks[i], ks[i - 1]))
+        Sigma[range(len(sigmas[i - 1])), range(len(sigmas[i - 1]))] = sigmas[i - 1]
+        product = Qs[i] @ Sigma @ Qs[i - 1].T @ product
+    got = theory.collapsed_product(Qs, sigmas)
+    assert got.shape == (ks[-1], ks[0])
+    np.testing.assert_allclose(got, product, atol=1e-12)
+    assert np.linalg.matrix_rank(got, tol=1e-9) <= min(ks)
+
+
+def test_collapsed_product_closed_form_and_validation():
+    """Identity bases: the product of diagonals, truncated to the narrowest width."""
+    sigmas = [np.array([2.0, -3.0]), np.array([0.5]), np.array([4.0])]
+    got = theory.collapsed_product([np.eye(2), np.eye(2), np.eye(1), np.eye(3)], sigmas)
+    np.testing.assert_allclose(got, [[4.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="sigmas"):
+        theory.collapsed_product([np.eye(2), np.eye(2)], [np.ones(3)])
+    with pytest.raises(ValueError, match="orthonormal"):
+        theory.collapsed_product([2 * np.eye(2), np.eye(2)], [np.ones(2)])

@@ -18,11 +18,12 @@ from .book import (
     resolve_chapter,
     run_chapter,
 )
-from .claims import claim
+from .claims import claim, figure
 
 __all__ = [
     "chapters",
     "claim",
+    "figure",
     "check_names",
     "declared_parameters",
     "execute_in_place",

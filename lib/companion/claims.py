@@ -16,7 +16,7 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["claim", "stored"]
+__all__ = ["claim", "figure", "stored"]
 
 
 def stored(value: Any, digits: int | None = None, sig: int | None = None) -> Any:
@@ -62,3 +62,15 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
     kept = stored(value, digits, sig)
     glue(name, kept, display=False)
     return kept
+
+
+def figure(name: str, fig: Any) -> None:
+    """Glue the matplotlib figure ``fig`` under ``name`` (hidden: the prose places it with
+    ``{glue:figure}``) and close it, so that the notebook shows it only where the prose puts it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from .book import glued_values
-from .ledger import Ledger, Row, evaluate, fmt, render_finding
+from .ledger import Ledger, Row, evaluate, fmt, load, render_finding
 
-__all__ = ["chapter_values", "paper_run", "claims_table", "paper_summary", "findings_list", "environment"]
+__all__ = [
+    "chapter_values",
+    "paper_run",
+    "ledger_file",
+    "claims_table",
+    "paper_summary",
+    "findings_list",
+    "environment",
+]
 
 _HEADER = "| Claim | Tested in | Measured | Criterion | Verdict |\n| --- | --- | --- | --- | --- |\n"
 
@@ -41,6 +49,13 @@ def paper_run(path: str | Path) -> dict[str, Any] | None:
     if not isinstance(run, dict) or run.get("preset") != "paper" or not isinstance(run.get("chapters"), dict):
         raise ValueError(f"paper_claims must be the claims.json of a run with PRESET paper, got {path!r}")
     return run
+
+
+def ledger_file(path: str | Path) -> Ledger:
+    """The claims ledger at ``path`` (the report's ``ledger_file`` parameter), loaded and checked."""
+    if not isinstance(path, (str, Path)) or not Path(path).is_file():
+        raise ValueError(f"ledger_file must be an existing ledger file (book/ledger.toml), got {path!r}")
+    return load(path)
 
 
 def _row(r: Row) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from .metrics import _as_network, _best_match
 from .theory import random_orthogonal
 
-__all__ = ["singular_subspaces", "random_svd", "alignment_over_bases", "invariance_over_bases"]
+__all__ = ["singular_subspaces", "random_svd", "alignment_over_bases", "invariance_over_bases", "scores_over_bases"]
 
 
 def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
@@ -173,4 +173,46 @@ def invariance_over_bases(
             U0_t, V0_t = _turn(U0, V0, g0, rng)
             U_t, V_t = _turn(U, V, g, rng)
             out[t, i] = 0.5 * (_best_match(U_t, U0_t) + _best_match(V_t, V0_t))
+    return out
+
+
+def scores_over_bases(
+    Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100, rtol: float = 1e-8
+) -> dict[str, np.ndarray]:
+    """Alignment at the start and now, and invariance, under random singular bases, from one SVD per layer.
+
+    The same as ``alignment_over_bases(Ws0, ...)``, ``alignment_over_bases(Ws, ...)`` and
+    ``invariance_over_bases(Ws0, Ws, ...)`` called in that order with the same ``rng`` (the same draws,
+    the same values), but each layer's canonical SVD is computed once instead of twice.
+
+    Parameters
+    ----------
+    Ws0, Ws : lists of d arrays (k_i, k_{i-1}) with the same shapes, the network at the start and now.
+    rng, draws, rtol : as in :func:`alignment_over_bases`.
+
+    Returns
+    -------
+    dict with "alignment_initial" (draws, d-1), "alignment_final" (draws, d-1), "invariance_final" (draws, d).
+
+    Paper: Definitions 2 and 3, Section 6.
+    """
+    first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(rng, draws)
+    if [W.shape for W in first] != [W.shape for W in now] or any(W.ndim != 2 for W in now):
+        raise ValueError(
+            f"Ws0 and Ws must be single networks with the same 2-D layer shapes, got "
+            f"{[W.shape for W in first]} and {[W.shape for W in now]}"
+        )
+    start, end = [_canonical_svd(W, rtol) for W in first], [_canonical_svd(W, rtol) for W in now]
+    out = {}
+    for name, svds in (("alignment_initial", start), ("alignment_final", end)):
+        out[name] = np.empty((draws, len(svds) - 1))
+        for t in range(draws):
+            turned = [_turn(U, V, groups, rng) for U, _, V, groups in svds]
+            out[name][t] = [_best_match(turned[i + 1][1], turned[i][0]) for i in range(len(svds) - 1)]
+    out["invariance_final"] = np.empty((draws, len(now)))
+    for t in range(draws):
+        for i, ((U0, _, V0, g0), (U, _, V, g)) in enumerate(zip(start, end)):
+            U0_t, V0_t = _turn(U0, V0, g0, rng)
+            U_t, V_t = _turn(U, V, g, rng)
+            out["invariance_final"][t, i] = 0.5 * (_best_match(U_t, U0_t) + _best_match(V_t, V0_t))
     return out

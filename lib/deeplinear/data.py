@@ -17,11 +17,15 @@ from urllib.request import urlopen
 
 import numpy as np
 
+from . import _validate
+
 __all__ = [
     "random_regression",
     "autoencoding",
     "matrix_factorization",
     "matrix_inversion",
+    "REGRESSION_KINDS",
+    "regression_problem",
     "SensingProblem",
     "matrix_sensing",
     "separable",
@@ -52,22 +56,9 @@ TRAIN_SIZE = 60000
 _TIMEOUT = 30.0
 
 
-def _int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
-def _orthogonal(k: int, rng: np.random.Generator) -> np.ndarray:
-    """A Haar-random k x k orthogonal matrix (QR of a Gaussian, signs fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((k, k)))
-    return q * np.sign(np.diag(r))
+_int = _validate.integer
+_rng = _validate.rng
+_orthogonal = _validate.orthogonal  # Haar-random, as theory.random_orthogonal (the same function)
 
 
 # -- synthetic problems ----------------------------------------------------------------------
@@ -92,10 +83,59 @@ def matrix_factorization(k: int, rng: np.random.Generator) -> tuple[np.ndarray, 
     return np.eye(k), rng.standard_normal((k, k))
 
 
-def matrix_inversion(k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Standard normal X (k, k) and Y = I_k. Paper: Section 4.2, Matrix Inversion."""
+def matrix_inversion(
+    k: int, rng: np.random.Generator, *, max_condition: float | None = None, max_draws: int = 10_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standard normal X (k, k) and Y = I_k. Paper: Section 4.2, Matrix Inversion.
+
+    With ``max_condition``, X is redrawn (a fresh k x k draw each time, from the same ``rng``) until
+    its 2-norm condition number is at most ``max_condition``: gradient descent on a badly conditioned
+    inversion needs a tiny learning rate, since its weakest mode must grow to ``1 / sigma_min(X)``.
+    ``ValueError`` after ``max_draws`` draws without one.
+    """
     k, rng = _int(k, "k"), _rng(rng)
-    return rng.standard_normal((k, k)), np.eye(k)
+    if max_condition is None:
+        return rng.standard_normal((k, k)), np.eye(k)
+    if isinstance(max_condition, bool) or not isinstance(max_condition, (int, float)) or not max_condition >= 1:
+        raise ValueError(f"max_condition must be None or a number >= 1, got {max_condition!r}")
+    for _ in range(_int(max_draws, "max_draws")):
+        X = rng.standard_normal((k, k))
+        if np.linalg.cond(X) <= max_condition:
+            return X, np.eye(k)
+    raise ValueError(f"no X with condition number <= max_condition = {max_condition} in {max_draws} draws")
+
+
+REGRESSION_KINDS = ("random", "autoencoding", "factorization", "inversion")
+
+
+def regression_problem(
+    kind: str, k: int, n: int, rng: np.random.Generator, *, max_condition: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One regression problem of Section 4.2 (or Figure 1a's random data) by name.
+
+    Parameters
+    ----------
+    kind : one of `REGRESSION_KINDS`: "random" (`random_regression`), "autoencoding", "factorization"
+        (X = I, so n is k) or "inversion" (Y = I, n is k).
+    k, n : ints >= 1, the width and the number of samples.
+    rng : numpy Generator.
+    max_condition : passed to `matrix_inversion` (the other kinds ignore it).
+
+    Returns
+    -------
+    X : ndarray (k, n);  Y : ndarray (k, n).
+
+    Paper: Section 4.2; Section 6, Figure 1a.
+    """
+    if kind == "random":
+        return random_regression(k, n, rng)
+    if kind == "autoencoding":
+        return autoencoding(k, n, rng)
+    if kind == "factorization":
+        return matrix_factorization(k, rng)
+    if kind == "inversion":
+        return matrix_inversion(k, rng, max_condition=max_condition)
+    raise ValueError(f"kind must be one of {REGRESSION_KINDS}, got {kind!r}")
 
 
 @dataclass(frozen=True, eq=False)

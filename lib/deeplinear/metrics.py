@@ -11,34 +11,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import _validate
+
 
 def _as_network(Ws: Sequence[np.ndarray], name: str = "Ws") -> list[np.ndarray]:
-    """Validate a (possibly stacked) network; return its layers as float64 arrays."""
-    try:
-        layers = [np.asarray(W, dtype=np.float64) for W in Ws]
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a list of layers of shape (k_i, k_{{i-1}}) or (S, k_i, k_{{i-1}})") from err
-    if not layers:
-        raise ValueError(f"{name} must contain at least one layer, got an empty list")
-    nd = layers[0].ndim
-    if nd not in (2, 3) or any(W.ndim != nd for W in layers):
-        raise ValueError(
-            f"{name} must hold layers that are all 2-D (k_i, k_{{i-1}}) or all 3-D "
-            f"(S, k_i, k_{{i-1}}), got shapes {[W.shape for W in layers]}"
-        )
-    if nd == 3 and any(W.shape[0] != layers[0].shape[0] for W in layers):
-        raise ValueError(
-            f"{name}: stacked layers must share the leading axis S, got shapes {[W.shape for W in layers]}"
-        )
-    for i in range(len(layers) - 1):
-        if layers[i + 1].shape[-1] != layers[i].shape[-2]:
-            raise ValueError(
-                f"{name}: layer {i + 2} has shape {layers[i + 1].shape}, which does not "
-                f"chain with layer {i + 1} of shape {layers[i].shape}"
-            )
-    if not all(np.isfinite(W).all() for W in layers):
-        raise ValueError(f"{name} must contain only finite entries")
-    return layers
+    """Validate a (possibly stacked) network, any iterable of layers; return its layers as float64 arrays."""
+    return _validate.network(Ws, name, sequence=False)[0]
 
 
 def layer_svds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -132,6 +110,60 @@ def alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarr
     return np.stack(scores, axis=-1)
 
 
+def overlap(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> list[np.ndarray]:
+    """The overlaps ``|<v_j(W_{i+1}), u_l(W_i)>|`` of every interface's singular vectors, sorted SVDs.
+
+    Row ``j`` is the ``j``-th right singular vector of ``W_{i+1}``, column ``l`` the ``l``-th left
+    singular vector of ``W_i`` (both in the SVD routine's order, singular values decreasing). For an
+    aligned network with distinct singular values each row holds a single 1: a permutation matrix,
+    which is the identity only when adjacent layers sort their singular values alike. :func:`alignment`
+    is the mean over rows of each row's largest entry.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : optional, `layer_svds` of ``Ws``.
+
+    Returns
+    -------
+    list of d-1 arrays (min(k_i, k_{i+1}), min(k_{i-1}, k_i)), or with a leading S axis; entries in [0, 1].
+
+    Paper: Definition 2, Section 6.
+    """
+    layers = _as_network(Ws)
+    svds = layer_svds(layers) if svds is None else svds
+    return [np.abs(svds[i + 1][2] @ svds[i][0]) for i in range(len(layers) - 1)]
+
+
+def corresponding_columns(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:
+    """Section 6's alignment measure read literally: the mean ``|<u_j(W_i), v_j(W_{i+1})>|`` over
+    corresponding columns ``j`` of sorted SVDs (the diagonal of :func:`overlap`).
+
+    The paper describes its measure as "the average dot product between corresponding columns of
+    ``U_i`` and ``V_{i+1}``". With sorted SVDs this falls below 1 on aligned networks whose adjacent
+    layers order their singular values differently, which a usSVD allows (Definition 1); the authors'
+    released code takes the best match instead (:func:`alignment`). For rectangular layers the
+    columns ``j < min(k_{i-1}, k_i, k_{i+1})`` are paired.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : optional, `layer_svds` of ``Ws``.
+
+    Returns
+    -------
+    ndarray (d-1,) or (S, d-1), entries in [0, 1].
+
+    Paper: Section 6 (the text's description of the alignment measure).
+    """
+    layers = _as_network(Ws)
+    lead = layers[0].shape[:-2]
+    if len(layers) == 1:
+        return np.zeros(lead + (0,))
+    scores = [np.diagonal(M, axis1=-2, axis2=-1).mean(axis=-1) for M in overlap(layers, svds=svds)]
+    return np.stack(scores, axis=-1)
+
+
 def _grams(layers: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """W_i W_i^T for i < d and W_{i+1}^T W_{i+1} for each interface."""
     left = [W @ np.swapaxes(W, -1, -2) for W in layers[:-1]]
@@ -183,6 +215,61 @@ def alignment_defect(Ws: Sequence[np.ndarray]) -> np.ndarray:
         scale = np.linalg.norm(M, axis=(-2, -1)) * np.linalg.norm(N, axis=(-2, -1))
         out.append(np.divide(comm, scale, out=np.zeros_like(comm), where=scale > 0))
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
+
+
+def traceless_alignment_defect(Ws: Sequence) -> np.ndarray:
+    """Alignment defect of each interface with the identity removed from the normalisation.
+
+    With ``M = W_i W_i^T`` and ``N = W_{i+1}^T W_{i+1}`` (both ``(k_i, k_i)``) and ``tM``, ``tN``
+    their traceless parts (``M - tr(M)/k_i I``), the defect is ``||M N - N M||_F / (||tM||_F ||tN||_F)``:
+    the commutator of :func:`alignment_defect` (0 exactly when the interface has a common singular
+    basis), normalised so that scalar multiples of the identity, which commute with everything and which
+    Theorem 3 sets aside, do not make it small. When ``tM`` or ``tN`` vanishes (to ``1e-12`` relative to
+    ``||M||_F ||N||_F``), the defect is 0 by convention. Unlike :func:`alignment_defect` it is unbounded.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}); or a list of d 2-D
+        ``scipy.sparse`` matrices (large structured layers: sparse products, same value to rounding).
+
+    Returns
+    -------
+    ndarray (d-1,) or (S, d-1), entries >= 0.
+
+    Paper: Definition 2; Theorem 3 (scalar multiples of the identity excluded).
+    """
+    from scipy import sparse
+    from scipy.sparse import linalg as sparse_linalg
+
+    if len(Ws) and all(sparse.issparse(W) for W in Ws):
+        layers, linalg = [sparse.csr_matrix(W, dtype=np.float64) for W in Ws], sparse_linalg
+        if any(B.shape[1] != A.shape[0] for A, B in zip(layers[:-1], layers[1:])):
+            raise ValueError(f"Ws: layers must chain, got shapes {[W.shape for W in layers]}")
+    else:
+        layers, linalg = _as_network(Ws), None
+    out = []
+    for A, B in zip(layers[:-1], layers[1:]):
+        if linalg is not None:
+            M, N = (A @ A.T).tocsr(), (B.T @ B).tocsr()
+            eye = sparse.identity(M.shape[0], format="csr")
+            tM, tN = M - M.diagonal().mean() * eye, N - N.diagonal().mean() * eye
+            num = linalg.norm(M @ N - N @ M)
+            den = linalg.norm(tM) * linalg.norm(tN)
+            scale = linalg.norm(M) * linalg.norm(N)
+        else:
+            M, N = A @ np.swapaxes(A, -1, -2), np.swapaxes(B, -1, -2) @ B
+            eye = np.eye(M.shape[-1])
+            tr_M = np.trace(M, axis1=-2, axis2=-1)[..., None, None] / M.shape[-1]
+            tr_N = np.trace(N, axis1=-2, axis2=-1)[..., None, None] / N.shape[-1]
+            MN = M @ N
+            num = np.linalg.norm(MN - np.swapaxes(MN, -1, -2), axis=(-2, -1))
+            den = np.linalg.norm(M - tr_M * eye, axis=(-2, -1)) * np.linalg.norm(N - tr_N * eye, axis=(-2, -1))
+            scale = np.linalg.norm(M, axis=(-2, -1)) * np.linalg.norm(N, axis=(-2, -1))
+        ok = np.asarray(den > 1e-12 * scale)
+        out.append(np.where(ok, np.asarray(num) / np.where(ok, den, 1.0), 0.0))
+    if not out:
+        return np.zeros((0,) if linalg is not None else layers[0].shape[:-2] + (0,))
+    return np.stack(out, axis=-1)
 
 
 def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarray:
@@ -281,8 +368,31 @@ def rank_one_ratio(W: np.ndarray) -> np.ndarray:
         return spectral / np.linalg.norm(W, axis=(-2, -1))
 
 
+def imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The imbalance ``D_i = W_{i+1}^T W_{i+1} - W_i W_i^T`` of each interface, as matrices.
+
+    A network is 0-balanced when every ``D_i`` is 0 (Arora et al. 2018); gradient flow conserves every
+    ``D_i`` (Du et al. 2018), and one gradient step changes it by ``lr^2 (G_{i+1}^T G_{i+1} - G_i G_i^T)``
+    (see `deeplinear.balance.step_drift`). The paper's related-work section prints the indices the other
+    way round (`deeplinear.balance.printed_imbalance`), which is not conserved.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+
+    Returns
+    -------
+    list of d-1 arrays (k_i, k_i), or (S, k_i, k_i) for a stacked network.
+
+    Paper: Section 2 (balancedness, Arora et al. 2018; Du et al. 2018), Proposition 2.
+    """
+    left, right = _grams(_as_network(Ws))
+    return [N - M for M, N in zip(left, right)]
+
+
 def balancedness(Ws: Sequence[np.ndarray]) -> np.ndarray:
-    """Balancedness defect ``||W_{i+1}^T W_{i+1} - W_i W_i^T||_F`` of each interface (0 = balanced).
+    """Balancedness defect ``||W_{i+1}^T W_{i+1} - W_i W_i^T||_F`` of each interface (0 = balanced):
+    the Frobenius norms of :func:`imbalance`.
 
     Parameters
     ----------
@@ -295,8 +405,7 @@ def balancedness(Ws: Sequence[np.ndarray]) -> np.ndarray:
     Paper: Section 2 (balancedness, Arora et al. 2018), Proposition 2 (0-balanced solutions).
     """
     layers = _as_network(Ws)
-    left, right = _grams(layers)
-    out = [np.linalg.norm(N - M, axis=(-2, -1)) for M, N in zip(left, right)]
+    out = [np.linalg.norm(D, axis=(-2, -1)) for D in imbalance(layers)]
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
 
 
@@ -332,6 +441,60 @@ def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise ValueError("w must be nonzero: the margin of the zero predictor is undefined")
     result = ((w @ X)[..., 0, :] * y.reshape(n)).min(axis=-1) / norm
     return result if result.ndim else float(result)
+
+
+def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner: Sequence[int]) -> float:
+    """How far the interface bases ``Q_i`` (i in ``inner``) turned: the largest off-diagonal part,
+    ``||offdiag(Q_i^T G Q_i)||_F / ||Q_i^T G Q_i||_F``, of the Gram matrices ``G = W_i W_i^T`` and
+    ``W_{i+1}^T W_{i+1}`` that share the interface i (0 while ``Q_i`` still diagonalises both).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}).
+    bases : list of d + 1 orthonormal arrays ``Q_0 .. Q_d`` (those of `deeplinear.theory.aligned_network`).
+    inner : interface indices i in [1, d - 1].
+
+    Returns
+    -------
+    float.
+
+    Paper: Definition 3 (the bases that alignment as an invariant pins).
+    """
+    layers = _as_network(Ws)
+    worst = 0.0
+    for i in inner:
+        if not 1 <= i <= len(layers) - 1:
+            raise ValueError(f"inner must hold interface indices in [1, {len(layers) - 1}], got {i!r}")
+        for G in (layers[i - 1] @ layers[i - 1].T, layers[i].T @ layers[i]):
+            M = bases[i].T @ G @ bases[i]
+            worst = max(worst, np.linalg.norm(M - np.diag(np.diag(M))) / np.linalg.norm(M))
+    return float(worst)
+
+
+def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
+    """How far a network left the rank-one chain of `deeplinear.theory.rank_one_chain`:
+    ``max_i ||W_i - P_i W_i P'_{i-1}|| / ||W_i||`` with ``P_i = q_i q_i^T`` (the identity for the
+    outer sides ``i = d`` on the left and ``i = 1`` on the right).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1});  q : list of d - 1 unit vectors (k_i,).
+
+    Returns
+    -------
+    float, 0 for the chain itself.
+
+    Paper: Definition 3 with zero singular values.
+    """
+    layers = _as_network(Ws)
+    if len(q) != len(layers) - 1:
+        raise ValueError(f"q must hold d - 1 = {len(layers) - 1} vectors, got {len(q)}")
+    leak = 0.0
+    for i, W in enumerate(layers):
+        left = np.outer(q[i], q[i]) if i < len(layers) - 1 else np.eye(W.shape[0])
+        right = np.outer(q[i - 1], q[i - 1]) if i > 0 else np.eye(W.shape[1])
+        leak = max(leak, np.linalg.norm(W - left @ W @ right) / np.linalg.norm(W))
+    return float(leak)
 
 
 def _fixed(fn: Callable[[Sequence[np.ndarray]], np.ndarray]):

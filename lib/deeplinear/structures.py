@@ -11,15 +11,29 @@ coefficients (S, r) work unchanged.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-__all__ = ["Structure", "Convolution", "Toeplitz", "Sparse", "RandomSubspace"]
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _validate
+
+__all__ = [
+    "Structure",
+    "Convolution",
+    "Toeplitz",
+    "Sparse",
+    "RandomSubspace",
+    "orthonormal",
+    "banded_toeplitz",
+    "random_layers",
+    "coefficient_gradient_descent",
+    "projected_gradient_descent",
+]
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return _validate.integer(value, name, 1)
 
 
 def _array(x, name: str, min_ndim: int) -> np.ndarray:
@@ -40,7 +54,7 @@ class Structure:
     Paper: Definition 4; Theorem 2 and footnote 3.
     """
 
-    def __init__(self, basis) -> None:
+    def __init__(self, basis: ArrayLike) -> None:
         basis = np.array(basis, dtype=np.float64)
         if basis.ndim != 3 or basis.shape[0] < 1:
             raise ValueError(f"basis must have shape (r, m, n) with r >= 1, got {basis.shape}")
@@ -110,22 +124,22 @@ class Structure:
         return flat @ self._basis.reshape(r, -1).T
 
     # -- public API --------------------------------------------------------
-    def matrix(self, c) -> np.ndarray:
+    def matrix(self, c: ArrayLike) -> np.ndarray:
         """sum_j c_j A_j: coefficients (..., r) -> matrices (..., m, n)."""
         return self._matrix(self._coef(c))
 
-    def adjoint(self, G) -> np.ndarray:
+    def adjoint(self, G: ArrayLike) -> np.ndarray:
         """<A_j, G>_F: matrices (..., m, n) -> (..., r).
 
         The gradient with respect to the coefficients when G = dL/dW (Paper: Theorem 2).
         """
         return self._adjoint(self._mat(G, "G"))
 
-    def coefficients(self, W) -> np.ndarray:
+    def coefficients(self, W: ArrayLike) -> np.ndarray:
         """<A_j, W>_F / ||A_j||^2: (..., m, n) -> (..., r); inverts `matrix` on S."""
         return self._adjoint(self._mat(W)) / self.norms2
 
-    def project(self, G, scaled: bool = True) -> np.ndarray:
+    def project(self, G: ArrayLike, scaled: bool = True) -> np.ndarray:
         """Projection onto S, (..., m, n) -> (..., m, n).
 
         scaled=True is Theorem 2's pi_S with footnote 3's scaling, sum_j <A_j, G> A_j (the
@@ -135,21 +149,21 @@ class Structure:
         a = self._adjoint(self._mat(G, "G"))
         return self._matrix(a if scaled else a / self.norms2)
 
-    def contains(self, W, tol: float = 1e-10) -> bool:
+    def contains(self, W: ArrayLike, tol: float = 1e-10) -> bool:
         """Whether W (every W of a stack (..., m, n)) lies in S, up to tol * ||W||_F."""
         W = self._mat(W)
         res = W - self._matrix(self._adjoint(W) / self.norms2)
         return bool(np.all(np.linalg.norm(res, axis=(-2, -1)) <= tol * np.linalg.norm(W, axis=(-2, -1))))
 
-    def apply(self, c, A) -> np.ndarray:
+    def apply(self, c: ArrayLike, A: ArrayLike) -> np.ndarray:
         """matrix(c) @ A: (..., r), (..., n, N) -> (..., m, N)."""
         return self._apply(self._coef(c), self._mat(A, "A", "n"))
 
-    def apply_transpose(self, c, D) -> np.ndarray:
+    def apply_transpose(self, c: ArrayLike, D: ArrayLike) -> np.ndarray:
         """matrix(c)^T @ D: (..., r), (..., m, N) -> (..., n, N)."""
         return self._apply_transpose(self._coef(c), self._mat(D, "D", "m"))
 
-    def outer_adjoint(self, D, A) -> np.ndarray:
+    def outer_adjoint(self, D: ArrayLike, A: ArrayLike) -> np.ndarray:
         """adjoint(D @ A^T): (..., m, N), (..., n, N) -> (..., r).
 
         The coefficient gradient of a layer with output gradient D and input A (Paper: Theorem 2).
@@ -235,7 +249,7 @@ class Sparse(_Pattern):
     The basis E_{ab} is orthonormal, so both projections coincide. Paper: Section 5.1.
     """
 
-    def __init__(self, mask) -> None:
+    def __init__(self, mask: ArrayLike) -> None:
         mask = np.asarray(mask)
         if mask.dtype != bool or mask.ndim != 2 or not mask.any():
             raise ValueError(
@@ -275,7 +289,7 @@ class Convolution(_Pattern):
     def _name(self) -> str:
         return f"Convolution(p={self.p}, s={self.s}; {self.p}x{self.p} images, {self.s}x{self.s} filter)"
 
-    def kernel(self, c) -> np.ndarray:
+    def kernel(self, c: ArrayLike) -> np.ndarray:
         """The filter as an image: coefficients (..., s^2) -> (..., s, s)."""
         c = self._coef(c)
         return c.reshape(*c.shape[:-1], self.s, self.s)
@@ -344,3 +358,165 @@ class RandomSubspace(Structure):
     def _name(self) -> str:
         m, n = self.shape
         return f"RandomSubspace(m={m}, n={n}, r={self.dim}; orthonormal)"
+
+
+def orthonormal(structure: Structure) -> Structure:
+    """The same subspace with the orthonormal basis ``A_j / ||A_j||_F``.
+
+    Gradient descent on these coefficients is projected gradient descent with the orthogonal
+    projection (Paper: Theorem 2 and footnote 3): the trajectory depends on the basis, not only on S.
+
+    Parameters
+    ----------
+    structure : Structure with basis (r, m, n).
+
+    Returns
+    -------
+    Structure, basis (r, m, n), ``norms2`` all 1.
+    """
+    if not isinstance(structure, Structure):
+        raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
+    basis = structure.basis
+    return Structure(basis / np.linalg.norm(basis, axis=(1, 2))[:, None, None])
+
+
+def banded_toeplitz(k: int, b: int) -> Structure:
+    """k x k Toeplitz matrices whose diagonals ``o`` satisfy ``|o| <= b``: r = 2b + 1.
+
+    The basis is that of `Toeplitz` restricted to those diagonals (offsets ascending,
+    ``||A_o||^2 = k - |o|``); ``b = 0`` is the span of the identity, ``b = k - 1`` all of Toeplitz(k).
+
+    Parameters
+    ----------
+    k : int >= 1, matrix side.
+    b : int in [0, k-1], half-bandwidth.
+
+    Returns
+    -------
+    Structure, basis (2b + 1, k, k). Paper: Section 5.1 (layer structures), Figure 2a's Toeplitz layers.
+    """
+    k = _positive_int(k, "k")
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 0 <= b <= k - 1:
+        raise ValueError(f"b must be an integer in [0, k-1] = [0, {k - 1}], got {b!r}")
+    return Structure(Toeplitz(k).basis[k - 1 - b : k + b])
+
+
+def random_layers(structure: Structure, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``depth`` layers ``S.matrix(c)`` with standard normal coefficients c, each scaled to spectral norm 1.
+
+    Draws the coefficients layer by layer, ``rng.standard_normal(r)`` each.
+
+    Parameters
+    ----------
+    structure : Structure of m x n matrices, dimension r.
+    depth : int >= 1.
+    rng : numpy.random.Generator.
+
+    Returns
+    -------
+    list of ``depth`` arrays (m, n) in S.
+    """
+    depth = _positive_int(depth, "depth")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    layers = []
+    for _ in range(depth):
+        W = structure.matrix(rng.standard_normal(structure.dim))
+        layers.append(W / np.linalg.norm(W, 2))
+    return layers
+
+
+def coefficient_gradient_descent(
+    Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray, structure: Structure, *, lr: float, steps: int
+) -> np.ndarray:
+    """Gradient descent on the coefficients of every layer, ``c_j <- c_j - lr <A_j, dL/dW>``: the left-hand side
+    of Theorem 2, run by `deeplinear.train` with ``structure=`` on the library's squared loss.
+
+    Parameters
+    ----------
+    Ws, X, Y, structure, lr, steps : as in `projected_gradient_descent`.
+
+    Returns
+    -------
+    ndarray (steps + 1, d, r): the coefficients ``structure.coefficients(W_i)`` after each step (step 0 first).
+
+    Raises
+    ------
+    `deeplinear.TrainingDiverged` when the loss diverges.
+
+    Paper: Definition 4, Theorem 2.
+    """
+    from .training import train  # imported here: structures stays a leaf module
+
+    def coefficients(layers):
+        return structure.coefficients(np.stack(layers))
+
+    run = train(Ws, X, Y, lr=lr, steps=steps, structure=structure, metrics={"c": coefficients}, record=1)
+    return run.history.metrics["c"]
+
+
+def projected_gradient_descent(
+    Ws: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    Y: np.ndarray,
+    structure: Structure,
+    *,
+    lr: float,
+    steps: int,
+    scaled: bool = True,
+) -> np.ndarray:
+    """Gradient descent on the matrices with projected gradients, ``W_i <- W_i - lr pi_S(dL/dW_i)``.
+
+    The right-hand side of Theorem 2: dense back-propagation of the squared loss
+    ``L = ||Y - W_d...W_1 X||_F^2 / (2n)`` (the library's loss), then the update with Theorem 2's
+    scaled projection (``scaled=True``, footnote 3) or the orthogonal projection (``scaled=False``);
+    see `Structure.project`. Both keep the layers in S, so the run is given by its coefficients.
+    By Theorem 2, ``scaled=True`` is `deeplinear.train` with ``structure=`` (gradient descent on the
+    coefficients) computed another way, and ``scaled=False`` is the same on `orthonormal` (structure).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (m, n) = structure.shape, each in S (so m = n when d > 1). Not modified.
+    X : ndarray (n, N), or None for the identity.
+    Y : ndarray (m, N).
+    structure : Structure, the structure of every layer.
+    lr : float > 0.
+    steps : int >= 0.
+    scaled : bool, which projection.
+
+    Returns
+    -------
+    ndarray (steps + 1, d, r): the coefficients ``structure.coefficients(W_i)`` after each step (step 0 first).
+
+    Paper: Theorem 2, footnote 3.
+    """
+    if not isinstance(structure, Structure):
+        raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
+    layers = [np.array(W, dtype=np.float64) for W in Ws]
+    if not layers or any(W.shape != structure.shape or not structure.contains(W) for W in layers):
+        raise ValueError(f"Ws must be a non-empty list of {structure.shape} matrices in {structure!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not 0 < lr < np.inf:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    X = np.eye(structure.shape[1]) if X is None else np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] != structure.shape[1] or Y.shape != (structure.shape[0], X.shape[1]):
+        m, n = structure.shape
+        raise ValueError(f"X must be ({n}, N) and Y ({m}, N), got {X.shape} and {Y.shape}")
+    n = X.shape[1]
+    out = np.empty((steps + 1, len(layers), structure.dim))
+    out[0] = structure.coefficients(np.stack(layers))
+    for t in range(1, steps + 1):
+        acts = [X]
+        for W in layers:
+            acts.append(W @ acts[-1])
+        D = (acts[-1] - Y) / n  # dL/dF
+        grads = [np.empty(0)] * len(layers)
+        for i in range(len(layers) - 1, -1, -1):
+            grads[i] = D @ acts[i].T
+            D = layers[i].T @ D
+        for W, G in zip(layers, grads):
+            W -= lr * structure.project(G, scaled=scaled)
+        out[t] = structure.coefficients(np.stack(layers))
+    return out

@@ -14,20 +14,9 @@ import numpy as np
 from scipy.linalg import null_space
 from scipy.optimize import linprog, nnls
 
-
-def _matrix(A, name: str, rows: int | None = None) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float64)
-    if A.ndim != 2 or (rows is not None and A.shape[0] != rows) or not np.isfinite(A).all():
-        want = f"({rows}, n)" if rows is not None else "2-D"
-        raise ValueError(f"{name} must be a finite {want} array, got shape {A.shape}")
-    return A
-
-
-def _vector(a, name: str, length: int) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    if a.shape != (length,) or not np.isfinite(a).all():
-        raise ValueError(f"{name} must be a finite array of shape ({length},), got shape {a.shape}")
-    return a
+from . import _validate
+from ._validate import matrix as _matrix
+from ._validate import vector as _vector
 
 
 def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,12 +55,7 @@ def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.n
 
 def random_orthogonal(k: int, rng: np.random.Generator) -> np.ndarray:
     """A Haar-distributed orthonormal matrix ``(k, k)`` (QR of a Gaussian, signs fixed by R's diagonal)."""
-    if not isinstance(k, Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    Q, R = np.linalg.qr(rng.standard_normal((k, k)))
-    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+    return _validate.orthogonal(k, rng)
 
 
 def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -107,6 +91,32 @@ def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -
         s = _vector(sigmas[i - 1], f"sigmas[{i - 1}]", r)
         Ws.append((Qs[i][:, :r] * s) @ Qs[i - 1][:, :r].T)
     return Ws
+
+
+def collapsed_product(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> np.ndarray:
+    """The right-hand side of eq. (3), ``U_d (Sigma_d ... Sigma_1) V_1^T = Q_d (prod_i Sigma_i) Q_0^T``,
+    for the aligned network ``aligned_network(bases, sigmas)``.
+
+    The product of the rectangular diagonal ``Sigma_i`` keeps the first ``r = min_i k_i`` diagonal
+    entries, each the product of the layers' entries; so the result has rank at most ``r``. Equation (3)
+    says it equals the end-to-end matrix ``W_d ... W_1`` (`deeplinear.network.end_to_end`).
+
+    Parameters
+    ----------
+    bases : list of d+1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d, as for `aligned_network`.
+    sigmas : list of d 1-D arrays, ``sigmas[i-1]`` of length ``min(k_i, k_{i-1})``.
+
+    Returns
+    -------
+    ndarray (k_d, k_0).
+
+    Paper: eq. (3).
+    """
+    aligned_network(bases, sigmas)  # validates bases and sigmas
+    Qs = [np.asarray(Q, dtype=np.float64) for Q in bases]
+    r = min(len(Q) for Q in Qs)
+    diagonal = np.prod([np.asarray(s, dtype=np.float64)[:r] for s in sigmas], axis=0)
+    return (Qs[-1][:, :r] * diagonal) @ Qs[0][:, :r].T
 
 
 def aligned_start(
@@ -273,6 +283,257 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
     return U, V
 
 
+def sensing_witness(
+    M: np.ndarray, y: np.ndarray, rng: np.random.Generator, tol: float = 1e-10
+) -> tuple[bool, float, np.ndarray, np.ndarray]:
+    """Matrix sensing's form of Theorem 1's condition: are all ``M_i`` diagonal in common bases ``U, V``?
+
+    ``U, V`` come from the SVD of a random combination ``G = sum_i c_i M_i`` (``c`` standard normal,
+    drawn from ``rng``): if common bases exist, ``G`` is diagonal in them and, its singular values
+    being distinct with probability one, its singular vectors are those bases up to order and sign.
+    The condition then holds exactly when every ``U^T M_i V`` is diagonal. When it holds, the signs of
+    ``U``'s columns make the least-squares solution of the diagonal problem, ``diag(U^T X* V)``,
+    non-negative, so that positive singular values can reach it.
+
+    Parameters
+    ----------
+    M : ndarray (n, k, k), the measurement matrices;  y : ndarray (n,), the measurements.
+    rng : numpy Generator (one draw of n numbers).
+    tol : float, tolerance on ``off``.
+
+    Returns
+    -------
+    holds : bool, ``off <= tol``.
+    off : float, the largest off-diagonal entry of the ``U^T M_i V`` relative to ``max |M_i|``.
+    U, V : ndarray (k, k), orthonormal.
+
+    Paper: Section 4.2, matrix sensing (``M_i = U Lambda_i V^T``).
+    """
+    M = np.asarray(M, dtype=np.float64)
+    if M.ndim != 3 or M.shape[1] != M.shape[2] or M.shape[0] < 1 or not np.isfinite(M).all():
+        raise ValueError(f"M must be a finite (n, k, k) array with n >= 1, got shape {M.shape}")
+    y = _vector(y, "y", M.shape[0])
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    U, _, Vt = np.linalg.svd(np.einsum("i,iab->ab", rng.standard_normal(len(M)), M))
+    V = Vt.T
+    D = U.T @ M @ V
+    diagonals = np.diagonal(D, axis1=1, axis2=2)
+    off = float(np.abs(D - diagonals[:, :, None] * np.eye(len(U))).max() / np.abs(M).max())
+    if off <= tol:
+        solution = np.linalg.lstsq(diagonals, y, rcond=None)[0]
+        U = U * np.where(solution < 0, -1.0, 1.0)
+    return off <= tol, off, U, V
+
+
+def least_squares_loss(X: np.ndarray, Y: np.ndarray) -> float:
+    """The least squared loss ``min_A (1/2n) ||Y - A X||_F^2`` any linear map reaches, at ``A = Y X^+``.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n);  Y : ndarray (k_d, n).
+
+    Returns
+    -------
+    float, 0 up to rounding when ``X`` has full column rank (n <= k_0: the regression interpolates).
+
+    Paper: eq. (2) (the floor of the loss on data that no linear map fits).
+    """
+    X, Y = _matrix(X, "X"), _matrix(Y, "Y")
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"Y must have n = {X.shape[1]} columns like X, got shape {Y.shape}")
+    residual = Y - Y @ np.linalg.pinv(X) @ X
+    return 0.5 * float(np.sum(residual**2)) / X.shape[1]
+
+
+def targets_for_residual(
+    Ws: Sequence[np.ndarray], X: np.ndarray, U: np.ndarray, D: np.ndarray, V: np.ndarray
+) -> np.ndarray:
+    """Targets ``Y`` for which the matrix of equation (4) is ``D``: ``U^T (Y - f(X)) X^T V = D``.
+
+    ``Y = f(X) + U D V^T (X X^T)^{-1} X``, so that ``(Y - f(X)) X^T = U D V^T``.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), the network f.
+    X : ndarray (k_0, n) with ``X X^T`` invertible (n >= k_0).
+    U : ndarray (k_d, k_d);  D : ndarray (k_d, k_0);  V : ndarray (k_0, k_0).
+
+    Returns
+    -------
+    Y : ndarray (k_d, n).
+
+    Paper: Theorem 1, eq. (4).
+    """
+    from .network import end_to_end
+
+    P = end_to_end(Ws)
+    X = _matrix(X, "X", P.shape[1])
+    U, D, V = _matrix(U, "U", P.shape[0]), _matrix(D, "D", P.shape[0]), _matrix(V, "V", P.shape[1])
+    if D.shape[1] != P.shape[1] or U.shape[1] != P.shape[0] or V.shape[1] != P.shape[1]:
+        raise ValueError(f"U, D, V must be {P.shape[0]}x{P.shape[0]}, {P.shape}, {P.shape[1]}x{P.shape[1]}")
+    return P @ X + U @ D @ V.T @ np.linalg.solve(X @ X.T, X)
+
+
+def one_step_rotation(
+    Ws: Sequence[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    bases: Sequence[np.ndarray],
+    inner: Sequence[int],
+    rates: Sequence[float],
+) -> np.ndarray:
+    """How far one gradient step of each size in ``rates`` turns the bases pinned at the interfaces ``inner``.
+
+    For each ``t``: ``metrics.pinned_rotation`` of ``W_i - t dL/dW_i`` (squared loss on ``(X, Y)``).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1});  X : ndarray (k_0, n);  Y : ndarray (k_d, n).
+    bases, inner : as in `deeplinear.metrics.pinned_rotation`.
+    rates : the step sizes.
+
+    Returns
+    -------
+    ndarray (len(rates),).
+
+    Paper: Theorem 1 (why its "only if" needs d >= 3).
+    """
+    from .metrics import pinned_rotation
+    from .network import gradients
+
+    grads = gradients(Ws, X, Y)
+    return np.array([pinned_rotation([W - g * t for W, g in zip(Ws, grads)], bases, inner) for t in rates])
+
+
+def aligned_start_on(
+    X: np.ndarray, Y: np.ndarray, widths: Sequence[int], rng: np.random.Generator, *, outer: str = "witness"
+) -> list[np.ndarray]:
+    """`aligned_start` with its outer bases taken from the data ``(X, Y)``.
+
+    ``outer="witness"``: ``V_1 = V`` and ``U_d = U`` from `alignment_invariant_witness` (the start
+    Theorem 1 prescribes; the data must satisfy its condition). ``outer="svd"``: ``V_1`` the left
+    singular vectors of ``X`` and ``U_d`` those of ``Y``, as the authors' released code starts (for
+    any data). ``outer="auto"``: "witness" where `alignment_invariant` holds, else "svd". Inner
+    bases random, singular values uniform on [0.5, 1), drawn as `aligned_start` draws.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];  rng : numpy Generator.
+    outer : "witness", "svd" or "auto".
+
+    Returns
+    -------
+    Ws : list of d arrays (k_i, k_{i-1}).
+
+    Paper: Theorem 1 (the aligned start ``V_1 = V``, ``U_d = U``); Section 6, Figure 1a.
+    """
+    if outer == "auto":
+        outer = "witness" if alignment_invariant(X, Y) else "svd"
+    if outer == "witness":
+        U, V = alignment_invariant_witness(X, Y)
+    elif outer == "svd":
+        U, V = np.linalg.svd(_matrix(Y, "Y"))[0], np.linalg.svd(_matrix(X, "X"))[0]
+    else:
+        raise ValueError(f'outer must be "witness", "svd" or "auto", got {outer!r}')
+    return aligned_start(V, U, widths, rng)
+
+
+def aligned_start_sensing(
+    M: np.ndarray, y: np.ndarray, widths: Sequence[int], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """`aligned_start` with the outer bases of `sensing_witness` (``V_1 = V``, ``U_d = U``): the start
+    Theorem 1 prescribes for matrix sensing. The witness draws from ``rng`` first, then the start.
+
+    Parameters
+    ----------
+    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k];  rng : numpy Generator.
+
+    Returns
+    -------
+    Ws : list of d arrays (k_i, k_{i-1}).
+
+    Raises
+    ------
+    ValueError when the measurements fail the condition (no common bases).
+
+    Paper: Section 4.2, matrix sensing.
+    """
+    holds, off, U, V = sensing_witness(M, y, rng)
+    if not holds:
+        raise ValueError(f"the M_i share no singular bases (off-diagonal part {off:.1e}): no aligned start")
+    return aligned_start(V, U, widths, rng)
+
+
+def two_layer_cases(k: int, n: int, rng: np.random.Generator) -> dict[str, tuple]:
+    """Aligned networks and data whose matrix ``D`` of equation (4) has a chosen off-diagonal part: the
+    test of why Theorem 1's "only if" needs ``d >= 3``.
+
+    A balanced two-layer network ``W_i = Q_i diag(s) Q_{i-1}^T`` (s sorted uniform on [0.5, 1)) and a
+    three-layer one with the same end-to-end matrix and outer bases (singular values ``s^(2/3)``);
+    standard normal ``X (k, n)``; ``D`` = a standard normal diagonal plus the off-diagonal part of
+    ``G - G^T`` (antisymmetric) or ``G + G^T`` (symmetric), ``G`` standard normal, and targets
+    `targets_for_residual` of the two-layer network. Drawn in this order: s, ``Q_0``, ``Q_d``, the
+    inner basis of the two-layer network, the two of the three-layer one, X, G, the two diagonals.
+
+    Parameters
+    ----------
+    k : int >= 2, every width;  n : int >= k, the samples;  rng : numpy Generator.
+
+    Returns
+    -------
+    dict label -> (Ws, X, Y, bases, inner), the arguments of `one_step_rotation` before ``rates``, for
+    "d = 2, antisymmetric D", "d = 2, symmetric D" and "d = 3, antisymmetric D" (the last on the
+    antisymmetric targets of the two-layer network).
+
+    Paper: Theorem 1 and its proof, eq. (4).
+    """
+    s = np.sort(rng.uniform(0.5, 1.0, k))[::-1]
+    V0, U0 = random_orthogonal(k, rng), random_orthogonal(k, rng)
+    bases2 = [V0, random_orthogonal(k, rng), U0]
+    bases3 = [V0, random_orthogonal(k, rng), random_orthogonal(k, rng), U0]
+    net2 = aligned_network(bases2, [s, s])
+    net3 = aligned_network(bases3, [s ** (2 / 3)] * 3)
+    X = rng.standard_normal((k, n))
+    G = rng.standard_normal((k, k))
+    Y = {}
+    for label, off in (("antisymmetric", G - G.T), ("symmetric", G + G.T)):
+        D = np.diag(rng.standard_normal(k)) + off - np.diag(np.diag(off))
+        Y[label] = targets_for_residual(net2, X, U0, D, V0)
+    return {
+        "d = 2, antisymmetric D": (net2, X, Y["antisymmetric"], bases2, [1]),
+        "d = 2, symmetric D": (net2, X, Y["symmetric"], bases2, [1]),
+        "d = 3, antisymmetric D": (net3, X, Y["antisymmetric"], bases3, [1, 2]),
+    }
+
+
+def rank_one_chain(k: int, d: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Rank-one layers that share their singular vectors: ``W_1 = q_1 c_1^T``, ``W_i = s_i q_i q_{i-1}^T``
+    (1 < i < d), ``W_d = c_d q_{d-1}^T``.
+
+    Drawn in this order: the unit vectors ``q_1 .. q_{d-1}`` (first columns of Haar-random orthonormal
+    matrices), then ``c_1 = s_1 g / sqrt(k)`` (``s_1`` uniform on [0.5, 1), then ``g`` standard normal),
+    the ``s_i``, and ``c_d = g / sqrt(k)``.
+
+    Parameters
+    ----------
+    k : int >= 1, every width;  d : int >= 2, the depth;  rng : numpy Generator.
+
+    Returns
+    -------
+    q : list of d - 1 unit vectors (k,);  Ws : list of d arrays (k, k), each of rank one.
+
+    Paper: Definition 3 with zero singular values (a boundary case of Theorem 1's "only if").
+    """
+    if isinstance(d, bool) or not isinstance(d, Integral) or d < 2:
+        raise ValueError(f"d must be an integer >= 2, got {d!r}")
+    q = [random_orthogonal(k, rng)[:, 0] for _ in range(d - 1)]
+    Ws = [np.outer(q[0], rng.uniform(0.5, 1.0) * rng.standard_normal(k) / np.sqrt(k))]
+    Ws += [rng.uniform(0.5, 1.0) * np.outer(q[i], q[i - 1]) for i in range(1, d - 1)]
+    Ws += [np.outer(rng.standard_normal(k) / np.sqrt(k), q[-1])]
+    return q, Ws
+
+
 def _positive_number(x, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
         raise ValueError(f"{name} must be a positive number, got {x!r}")
@@ -425,3 +686,96 @@ def max_margin(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
             w = wp
     norm = np.linalg.norm(w)
     return w / norm, float(1.0 / norm)
+
+
+def one_vs_rest_margins(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The hard margin through the origin of each class against the rest (0 where not separable).
+
+    For each class ``c`` in ``0 .. labels.max()``, with ``y_j = +1`` for samples of class ``c`` and ``-1``
+    otherwise, `max_margin` gives the separator ``u``; its margin is checked on the data:
+    ``min(gamma, min_j y_j <u, x_j>)``. A class that `max_margin` finds not separable scores 0.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n), samples as columns.
+    labels : ndarray (n,) of integer class labels >= 0.
+
+    Returns
+    -------
+    ndarray (labels.max() + 1,); all positive exactly when every one-vs-rest problem is separable.
+
+    Paper: Section 6 (the MNIST subset is linearly separable); Ji & Telgarsky, Section 2.
+    """
+    labels = np.asarray(labels)
+    X = np.asarray(X, dtype=np.float64)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or labels.size == 0 or labels.min() < 0:
+        raise ValueError(f"labels must be a non-empty 1-D array of integers >= 0, got {labels!r}")
+    if X.ndim != 2 or X.shape[1] != labels.size:
+        raise ValueError(f"X must have shape (k_0, n) with n = {labels.size} columns, got {X.shape}")
+    margins = []
+    for c in range(int(labels.max()) + 1):
+        y = np.where(labels == c, 1.0, -1.0)
+        try:
+            u, gamma = max_margin(X, y)
+        except ValueError:  # raised when the classes are not separable
+            margins.append(0.0)
+            continue
+        margins.append(min(gamma, float(np.min(y * (u @ X)))))
+    return np.array(margins)
+
+
+def appendix_f_start(V: np.ndarray, U: np.ndarray, widths: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """Appendix F's rank-one aligned start: ``W_1 = s_1 u_1 v^T``, ``W_i = s_i e_1 e_1^T``, ``W_d = s_d u e_1^T``.
+
+    It is `aligned_network` with bases ``(V, I, ..., I, U)`` and one nonzero singular value per layer,
+    ``s_i`` uniform on [0, 1) (``rng.random()``, layer by layer): ``v`` is the first column of ``V`` and
+    ``u`` that of ``U``. With one output (``k_d = 1``), gradient descent under any loss keeps every
+    hidden layer a multiple of ``e_1 e_1^T`` and the network aligned.
+
+    Parameters
+    ----------
+    V : ndarray (k_0, k_0), orthonormal; U : ndarray (k_d, k_d), orthonormal.
+    widths : [k_0, ..., k_d], d >= 1.
+    rng : numpy Generator.
+
+    Returns
+    -------
+    Ws : list of d arrays (k_i, k_{i-1}), each of rank one.
+
+    Paper: Section 4 and Appendix F (one-dimensional outputs: an initialisation that stays aligned).
+    """
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"widths must be [k_0, ..., k_d] with d >= 1 positive entries, got {widths}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    sigmas = [np.r_[rng.random(), np.zeros(min(a, b) - 1)] for a, b in zip(widths, widths[1:])]
+    return aligned_network([V, *[np.eye(k) for k in widths[1:-1]], U], sigmas)
+
+
+def mse_learning_rate(lr: float, k_out: int) -> float:
+    """The library's learning rate that equals a step ``lr`` on the mean squared error over all entries.
+
+    The paper's experiments (the authors' PyTorch scripts, ``nn.MSELoss`` with SGD) minimise
+    ``||Y - f(X)||_F^2 / (k_d n)``, the mean over all ``k_d n`` entries; the library's loss is
+    ``||Y - f(X)||_F^2 / (2n)``, which is ``k_d / 2`` times larger. Gradient descent with step ``lr``
+    on the former is gradient descent with step ``lr * 2 / k_d`` on the latter, on the matrices and on a
+    structure's coefficients alike. (The loss converts the other way: mean squared error =
+    library loss ``* 2 / k_d``.)
+
+    Parameters
+    ----------
+    lr : float > 0, the learning rate for the mean squared error (the paper's ``1e-2``, say).
+    k_out : int >= 1, the number of outputs ``k_d``.
+
+    Returns
+    -------
+    float, ``lr * 2 / k_out``.
+
+    Paper: Section 6 (learning rate 1e-2 for the mean squared error, Figures 1 and 2).
+    """
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(k_out, bool) or not isinstance(k_out, Integral) or k_out < 1:
+        raise ValueError(f"k_out must be an integer >= 1, got {k_out!r}")
+    return lr * 2 / int(k_out)

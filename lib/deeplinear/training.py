@@ -8,23 +8,16 @@ is in `deeplinear.recording`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 
 import numpy as np
 
-from .network import _setup, _Stepper
-from .recording import (
-    History,
-    TrainingDiverged,
-    TrainResult,
-    _count,
-    _diverged,
-    _metric_fns,
-    _Recorder,
-    _schedule,
-    record_schedule,
-)
+from . import _validate
+from ._engine import _diverged, _metric_fns, _Recorder, _setup, _Stepper
+from .losses import LossFn
+from .recording import History, TrainingDiverged, TrainResult, record_schedule
+from .structures import Structure
 
 __all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule"]
 
@@ -86,15 +79,15 @@ def _structures(structure, layers: list[np.ndarray]) -> list:
 def train(
     Ws: Sequence[np.ndarray],
     X: np.ndarray | None,
-    Y,
+    Y: np.ndarray | None,
     *,
-    lr,
+    lr: float | np.ndarray | Sequence[float] | Callable[[int, float | np.ndarray], float | np.ndarray],
     steps: int,
-    loss="squared",
-    structure=None,
-    metrics=(),
-    record=None,
-    record_metrics=None,
+    loss: str | LossFn = "squared",
+    structure: Structure | Sequence[Structure | None] | None = None,
+    metrics: str | Sequence[str] | Mapping[str, Callable[[list[np.ndarray]], np.ndarray]] = (),
+    record: int | Sequence[int] | np.ndarray | None = None,
+    record_metrics: int | Sequence[int] | np.ndarray | None = None,
     progress: bool | None = None,
     blowup: float = 1e8,
     stop_below: float | None = None,
@@ -104,9 +97,12 @@ def train(
     Parameters
     ----------
     Ws : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}) to train S networks at once
-        on the same data. Not modified.
-    X : ndarray (k_0, n), or None for the identity ``I_{k_0}`` (matrix factorization / sensing).
-    Y : ndarray (k_d, n) (see `deeplinear.losses` for each loss's labels; ignored by `MatrixSensing`).
+        (`deeplinear.network.stack` makes one from S networks). Not modified.
+    X : ndarray (k_0, n), or None for the identity ``I_{k_0}`` (matrix factorization / sensing); for
+        a stacked network also (S, k_0, n), member s trained on its own ``X[s]``.
+    Y : ndarray (k_d, n), or (S, k_d, n) per member of a stacked network (see `deeplinear.losses` for
+        each loss's labels; ignored by `MatrixSensing`, which holds its own measurements, per member
+        when built from ``M (S, n, k, k)``, ``y (S, n)``).
     lr : positive float (or array (S,) for a stacked network), or a callable ``lr(step, loss)``
         evaluated at every step with the current loss (float or (S,)) returning one of those (also
         at the final step, where no update follows, for ``history.lr``).
@@ -143,7 +139,7 @@ def train(
 
     Paper: eq. (2); Theorem 2 for structured layers.
     """
-    steps = _count(steps, "steps")
+    steps = _validate.count(steps, "steps")
     layers, S, X, fn, Y = _setup(Ws, X, Y, loss, copy=True)
     initial = [W.copy() for W in layers]
     structures = _structures(structure, layers)
@@ -157,7 +153,9 @@ def train(
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be None, True or False, got {progress!r}")
     schedule = record_schedule(steps, record)
-    metric_schedule = schedule if record_metrics is None else _schedule(steps, record_metrics, "record_metrics")
+    metric_schedule = (
+        schedule if record_metrics is None else _validate.schedule(steps, record_metrics, "record_metrics")
+    )
     stepper = _Stepper(layers, X, fn, Y, structures)
     recorder = _Recorder(steps, schedule, metric_schedule, _metric_fns(metrics, initial), stepper, progress)
     try:

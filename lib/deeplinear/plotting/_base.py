@@ -1,8 +1,4 @@
-"""The book's look and its recurring figures (matplotlib + seaborn).
-
-Steps are plotted as step + 1 on a logarithmic axis, so the initial state (step 0) appears
-at x = 1 instead of being dropped.
-"""
+"""The book's look and the figures several chapters use: alignment curves, singular-value paths, overlaps."""
 
 from __future__ import annotations
 
@@ -14,9 +10,9 @@ import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
 
-__all__ = ["set_theme", "plot_alignment", "plot_singular_values", "FIGURE_DPI"]
-
 FIGURE_DPI = 110
+
+
 _RC = {
     "figure.dpi": FIGURE_DPI,
     "savefig.dpi": 2 * FIGURE_DPI,
@@ -30,7 +26,11 @@ _RC = {
     "legend.title_fontsize": 10,
     "lines.linewidth": 1.8,
 }
+
+
 _METRICS = ("alignment", "invariance")
+
+
 _STYLES = ("-", "--", ":", "-.")
 
 
@@ -145,7 +145,39 @@ def plot_alignment(
     return ax
 
 
-def plot_singular_values(traj, ax: Axes | None = None, *, steps=None, labels: Sequence[str] | None = None) -> Axes:
+def plot_alignment_panels(
+    histories: dict, *, sharey: bool = False, figsize: tuple[float, float] = (11, 4.2)
+) -> plt.Figure:
+    """Side-by-side `plot_alignment` panels, one per run: ``{title: history}``, left to right.
+
+    Parameters
+    ----------
+    histories : dict title -> history (as `plot_alignment` takes), at least one.
+    sharey : bool, one alignment/invariance axis for all panels.
+    figsize : the figure's size in inches.
+
+    Returns
+    -------
+    Figure whose first ``len(histories)`` axes hold the metrics (each loss on its twin axis).
+    Paper: Section 6, Figures 1b and 1c.
+    """
+    if not isinstance(histories, dict) or not histories:
+        raise ValueError(f"histories must be a non-empty dict title -> history, got {histories!r}")
+    fig, axes = plt.subplots(1, len(histories), figsize=figsize, sharey=sharey, squeeze=False)
+    for ax, (title, history) in zip(axes[0], histories.items()):
+        plot_alignment(history, ax=ax, title=title)
+    return fig
+
+
+def plot_singular_values(
+    traj: np.ndarray,
+    ax: Axes | None = None,
+    *,
+    steps: np.ndarray | None = None,
+    labels: Sequence[str] | None = None,
+    legend: bool = True,
+    **style: Any,
+) -> Axes:
     """Singular-value trajectories against step + 1 (log x).
 
     Parameters
@@ -157,6 +189,11 @@ def plot_singular_values(traj, ax: Axes | None = None, *, steps=None, labels: Se
     labels : sequence of str, optional
         One per singular value for (T, r), one per layer for (T, d, r)
         (default "σ_k" and "layer i").
+    legend : bool
+        Draw a legend (only with at most 12 labels).
+    **style
+        Passed to ``Axes.plot`` for every line (e.g. ``linestyle=":"``, or ``linestyle="none",
+        marker="o"`` for markers only), so that several runs can share one axes.
 
     Returns
     -------
@@ -181,10 +218,68 @@ def plot_singular_values(traj, ax: Axes | None = None, *, steps=None, labels: Se
             else:
                 colour = palette[i % len(palette)]
                 label = (labels[i] if labels else f"layer {i + 1}") if k == 0 else "_nolegend_"
-            ax.plot(x, groups[:, i, k], color=colour, label=label)
+            ax.plot(x, groups[:, i, k], color=colour, label=label, **style)
     ax.set_xscale("log")
     ax.set_xlabel("step + 1")
     ax.set_ylabel("singular value")
-    if n_labels <= 12:
+    if legend and n_labels <= 12:
         ax.legend(loc="best")
+    return ax
+
+
+def _detached(fig: plt.Figure) -> plt.Figure:
+    plt.close(fig)
+    return fig
+
+
+def _history_metric(h: Any, name: str) -> np.ndarray:
+    if name not in getattr(h, "metrics", {}):
+        raise ValueError(f"the history must record the metric {name!r} (deeplinear.separable.measurements)")
+    return np.asarray(h.metrics[name], dtype=np.float64)
+
+
+def _same_shape(what: str, a, shape: tuple) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{what} must have shape {shape}, got {a.shape}")
+    return a
+
+
+def plot_overlap(overlap: np.ndarray, ax: Axes | None = None, *, layer: int = 1, title: str | None = None) -> Axes:
+    """Heatmap of the overlaps ``|<v_j(W_{i+1}), u_l(W_i)>|`` of one interface (colour scale 0 to 1).
+
+    Parameters
+    ----------
+    overlap : array_like (r', r), one entry of `deeplinear.metrics.overlap`: row j for the right
+        singular vector v_j of W_{i+1}, column l for the left singular vector u_l of W_i.
+    ax : matplotlib Axes, optional
+    layer : int >= 1, the interface's i (for the labels).
+    title : str, optional
+
+    Returns
+    -------
+    Axes holding the heatmap; its colour bar is another axes of the figure. Paper: Definition 2.
+    """
+    overlap = np.asarray(overlap, dtype=np.float64)
+    if overlap.ndim != 2 or overlap.size == 0:
+        raise ValueError(f"overlap must be a non-empty 2-D array (r', r), got shape {overlap.shape}")
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
+        raise ValueError(f"layer must be a positive integer, got {layer!r}")
+    ax = plt.gca() if ax is None else ax
+    i, j = layer, layer + 1
+    sns.heatmap(
+        overlap,
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        square=True,
+        ax=ax,
+        cbar_kws={"label": rf"$|\langle v_j(W_{{{j}}}), u_l(W_{{{i}}})\rangle|$"},
+    )
+    ax.set(
+        xlabel=rf"left singular vector $u_l$ of $W_{{{i}}}$ (sorted)",
+        ylabel=rf"right singular vector $v_j$ of $W_{{{j}}}$ (sorted)",
+    )
+    if title is not None:
+        ax.set_title(title)
     return ax

@@ -1,0 +1,371 @@
+"""Balancedness and the minimum-norm factorisation: Proposition 2, and how gradient descent moves the imbalance.
+
+A two-layer factorisation ``W_2 W_1 = P`` has ``||W_1||_F^2 + ||W_2||_F^2 >= 2 ||P||_*``, with equality at the
+aligned, 0-balanced factorisation ``W_1 = S^{1/2} V^T``, ``W_2 = U S^{1/2}`` (Proposition 2). Gradient flow
+conserves each imbalance ``D_i = W_{i+1}^T W_{i+1} - W_i W_i^T`` (`deeplinear.metrics.imbalance`); a gradient
+step of size ``lr`` changes it by exactly ``lr^2 (G_{i+1}^T G_{i+1} - G_i G_i^T)`` (:func:`step_drift`).
+
+Shapes follow the package convention: ``W_i`` is ``(k_i, k_{i-1})``; functions that take a network also take
+a stacked one (layers ``(S, k_i, k_{i-1})``) and then return an extra leading ``S`` axis.
+
+Paper: Radhakrishnan et al., Proposition 2 and Section 2 (balancedness: Arora et al. 2018, Du et al. 2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .metrics import _as_network, imbalance
+
+__all__ = [
+    "nuclear_norm",
+    "norm_ratio",
+    "minimum_norm_factors",
+    "random_factors",
+    "minimise_norm",
+    "printed_imbalance",
+    "relative_imbalance",
+    "drift",
+    "drift_norm",
+    "step_drift",
+    "gradient_identity_residual",
+    "relative_error",
+]
+
+
+def _matrices(A, name: str, ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim not in ndim or not np.isfinite(A).all():
+        want = " or ".join(f"{d}-D" for d in ndim)
+        raise ValueError(f"{name} must be a finite {want} array of matrices, got shape {A.shape}")
+    return A
+
+
+def _fro(A: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(A, axis=(-2, -1))
+
+
+def _scalar(x):
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def nuclear_norm(P: np.ndarray) -> float | np.ndarray:
+    """The nuclear norm ``||P||_*``, the sum of the singular values.
+
+    Parameters
+    ----------
+    P : ndarray (m, n), or a stack (S, m, n).
+
+    Returns
+    -------
+    float, or ndarray (S,).
+
+    Paper: Proposition 2 (the minimum of ``||W_1||_F^2 + ||W_2||_F^2`` over ``W_2 W_1 = P`` is ``2 ||P||_*``).
+    """
+    P = _matrices(P, "P")
+    return _scalar(np.linalg.svd(P, compute_uv=False).sum(axis=-1))
+
+
+def norm_ratio(W1: np.ndarray, W2: np.ndarray) -> float | np.ndarray:
+    """``(||W_1||_F^2 + ||W_2||_F^2) / (2 ||W_2 W_1||_*)``: at least 1, and 1 exactly at a minimum-norm
+    factorisation of the product (Proposition 2).
+
+    Parameters
+    ----------
+    W1 : ndarray (h, n), or a stack (S, h, n).
+    W2 : ndarray (m, h), or a stack (S, m, h) like ``W1``.
+
+    Returns
+    -------
+    float, or ndarray (S,); inf when ``W_2 W_1 = 0`` but a layer is not.
+
+    Paper: Proposition 2.
+    """
+    W1, W2 = _matrices(W1, "W1"), _matrices(W2, "W2")
+    if W1.ndim != W2.ndim or W2.shape[-1] != W1.shape[-2] or W1.shape[:-2] != W2.shape[:-2]:
+        raise ValueError(f"W1 (h, n) and W2 (m, h) must chain, with the same stack axis; got {W1.shape} and {W2.shape}")
+    total = np.sum(W1**2, axis=(-2, -1)) + np.sum(W2**2, axis=(-2, -1))
+    with np.errstate(divide="ignore"):
+        return _scalar(total / (2 * np.linalg.svd(W2 @ W1, compute_uv=False).sum(axis=-1)))
+
+
+def minimum_norm_factors(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned, 0-balanced factorisation ``W_1 = S^{1/2} V^T``, ``W_2 = U S^{1/2}`` of ``P = U S V^T``.
+
+    It attains the minimum ``2 ||P||_*`` of ``||W_1||_F^2 + ||W_2||_F^2`` over ``W_2 W_1 = P``, with a
+    hidden width ``min(m, n)``. It is aligned (the usSVDs ``W_1 = I S^{1/2} V^T``, ``W_2 = U S^{1/2} I``
+    share the middle basis) and 0-balanced (``W_2^T W_2 = S = W_1 W_1^T``).
+
+    Parameters
+    ----------
+    P : ndarray (m, n).
+
+    Returns
+    -------
+    W1 : ndarray (min(m, n), n).
+    W2 : ndarray (m, min(m, n)).
+
+    Paper: Proposition 2.
+    """
+    P = _matrices(P, "P", (2,))
+    U, s, Vt = np.linalg.svd(P, full_matrices=False)
+    return np.sqrt(s)[:, None] * Vt, U * np.sqrt(s)
+
+
+def random_factors(W1: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Random invertible first factors ``A`` (then ``W_2 = P A^{-1}``), in two families of ``count`` each.
+
+    The first family is ``Q_1 diag(exp(c z)) Q_2`` with Haar-like ``Q_1, Q_2`` (QR factors of Gaussians),
+    standard normal ``z`` and a spread ``c`` uniform on ``[0, 1.5)``: random conditioning. The second turns
+    a perturbation of ``W1`` by ``Q_1``: ``Q_1 (I + eps Z / sqrt(k)) W1`` with Gaussian ``Z`` and ``eps``
+    log-spaced from 1e-4 to 1, so that it samples tiny to large distances from a minimiser ``W1``. Draws,
+    in order: ``Q_1``, ``Q_2`` (each ``count`` QRs), ``c``, ``z``, ``Z``.
+
+    Parameters
+    ----------
+    W1 : ndarray (k, k), the factor to perturb (`minimum_norm_factors` of a square ``P``).
+    count : int >= 1, the size of each family.
+    rng : numpy Generator.
+
+    Returns
+    -------
+    ndarray (2 count, k, k), the first family first.
+
+    Paper: Proposition 2 (random factorisations do not beat the aligned one).
+    """
+    W1 = _matrices(W1, "W1", (2,))
+    if W1.shape[0] != W1.shape[1]:
+        raise ValueError(f"W1 must be square (k, k), got shape {W1.shape}")
+    if isinstance(count, bool) or not isinstance(count, Integral) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    k = W1.shape[0]
+    Q1 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
+    Q2 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
+    spread = rng.uniform(0.0, 1.5, (count, 1))
+    wide = (Q1 * np.exp(spread * rng.standard_normal((count, k)))[:, None, :]) @ Q2
+    eps = np.geomspace(1e-4, 1.0, count)[:, None, None]
+    near = Q1 @ (np.eye(k) + eps * rng.standard_normal((count, k, k)) / np.sqrt(k)) @ W1
+    return np.concatenate([wide, near])
+
+
+def minimise_norm(P: np.ndarray, A0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``||A||_F^2 + ||P A^{-1}||_F^2`` over invertible ``A`` with L-BFGS-B, from ``A0``.
+
+    The optimiser knows nothing about alignment or balancedness: it is given the objective and its
+    gradient ``2 A - 2 B^T B A^{-T}`` (``B = P A^{-1}``) only. It stops near, not at, the minimum
+    (relative imbalance and alignment defect of order 1e-8 on a 9 x 9 problem).
+
+    Parameters
+    ----------
+    P : ndarray (m, k).
+    A0 : ndarray (k, k), invertible, the start.
+
+    Returns
+    -------
+    W1 : ndarray (k, k), the ``A`` found.
+    W2 : ndarray (m, k), ``P W1^{-1}``.
+
+    Paper: Proposition 2 (the minimum is at the aligned, 0-balanced factorisation).
+    """
+    P, A0 = _matrices(P, "P", (2,)), _matrices(A0, "A0", (2,))
+    k = P.shape[1]
+    if A0.shape != (k, k):
+        raise ValueError(f"A0 must have shape ({k}, {k}) for P of shape {P.shape}, got {A0.shape}")
+
+    def objective(a):
+        A = a.reshape(k, k)
+        A_inv = np.linalg.inv(A)
+        B = P @ A_inv
+        return np.sum(A**2) + np.sum(B**2), (2 * A - 2 * B.T @ B @ A_inv.T).ravel()
+
+    options = {"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15}
+    best = minimize(objective, A0.ravel(), jac=True, method="L-BFGS-B", options=options)
+    W1 = best.x.reshape(k, k)
+    return W1, P @ np.linalg.inv(W1)
+
+
+def printed_imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The imbalance as the paper's related work prints it: ``W_i^T W_i - W_{i+1}^T W_{i+1}``.
+
+    Erratum: this quantity is not conserved by gradient flow, and for ``k_{i-1} != k_{i+1}`` its terms do
+    not even have the same shape; the conserved one is `deeplinear.metrics.imbalance`,
+    ``W_{i+1}^T W_{i+1} - W_i W_i^T`` (right Gram matrix of ``W_{i+1}``, left Gram matrix of ``W_i``).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}) with equal input widths ``k_0 = ... = k_{d-1}``, or stacked.
+
+    Returns
+    -------
+    list of d-1 arrays (k_{i-1}, k_{i-1}), or (S, k, k) for a stacked network.
+
+    Paper: Section 2 (related work, quoting Arora et al. 2018 and Du et al. 2018).
+    """
+    layers = _as_network(Ws)
+    if any(W.shape[-1] != layers[0].shape[-1] for W in layers):
+        raise ValueError(f"Ws: the printed form needs equal input widths, got shapes {[W.shape for W in layers]}")
+    grams = [np.swapaxes(W, -1, -2) @ W for W in layers]
+    return [A - B for A, B in zip(grams[:-1], grams[1:])]
+
+
+def relative_imbalance(Ws: Sequence[np.ndarray], *, printed: bool = False) -> np.ndarray:
+    """Relative imbalance ``2 ||N - M||_F / (||N||_F + ||M||_F)`` of each interface, in [0, 2].
+
+    With ``M = W_i W_i^T`` and ``N = W_{i+1}^T W_{i+1}`` (Arora and Du's form, the default), or, with
+    ``printed=True``, ``M = W_{i+1}^T W_{i+1}`` and ``N = W_i^T W_i`` (the paper's printed form,
+    :func:`printed_imbalance`). 0 when balanced; 2 when one of the two (positive semidefinite) Gram
+    matrices is 0 and the other is not; 0 for an interface whose two Gram matrices are 0.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}).
+    printed : bool.
+
+    Returns
+    -------
+    ndarray (d-1,) or (S, d-1).
+
+    Paper: Section 2 (balancedness).
+    """
+    layers = _as_network(Ws)
+    if printed:
+        pairs = [(np.swapaxes(B, -1, -2) @ B, np.swapaxes(A, -1, -2) @ A) for A, B in zip(layers[:-1], layers[1:])]
+        printed_imbalance(layers)  # validates the shapes
+    else:
+        pairs = [(A @ np.swapaxes(A, -1, -2), np.swapaxes(B, -1, -2) @ B) for A, B in zip(layers[:-1], layers[1:])]
+    out = []
+    for M, N in pairs:
+        scale = _fro(M) + _fro(N)
+        diff = 2 * _fro(N - M)
+        out.append(np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0))
+    return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
+
+
+def drift(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool = False) -> list[np.ndarray]:
+    """How much each imbalance moved from ``Ws0`` to ``Ws``: ``D_i(Ws) - D_i(Ws0)``.
+
+    ``D_i`` is `deeplinear.metrics.imbalance`, or :func:`printed_imbalance` with ``printed=True``.
+
+    Parameters
+    ----------
+    Ws0, Ws : networks of the same shapes, lists of d arrays (k_i, k_{i-1}) or stacked (S, k_i, k_{i-1}).
+    printed : bool.
+
+    Returns
+    -------
+    list of d-1 arrays (k_i, k_i) (or (S, k_i, k_i)).
+
+    Paper: Section 2 (Du et al.: ``D_i`` is conserved by gradient flow).
+    """
+    first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
+    if [W.shape for W in first] != [W.shape for W in now]:
+        raise ValueError(
+            f"Ws0 and Ws must have the same layer shapes, got {[W.shape for W in first]} and {[W.shape for W in now]}"
+        )
+    form = printed_imbalance if printed else imbalance
+    return [b - a for a, b in zip(form(first), form(now))]
+
+
+def drift_norm(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool = False) -> float | np.ndarray:
+    """The largest ``||D_i(Ws) - D_i(Ws0)||_F`` over interfaces (:func:`drift`).
+
+    Returns
+    -------
+    float, or ndarray (S,) for stacked networks.
+
+    Paper: Section 2 (balancedness).
+    """
+    moved = drift(Ws0, Ws, printed=printed)
+    if not moved:
+        raise ValueError("Ws0, Ws: a network with one layer has no interface")
+    return _scalar(np.max([_fro(D) for D in moved], axis=0))
+
+
+def step_drift(grads: Sequence[np.ndarray], lr: float) -> list[np.ndarray]:
+    """The exact change of every imbalance ``D_i`` made by one gradient step ``W_i <- W_i - lr G_i``:
+    ``lr^2 (G_{i+1}^T G_{i+1} - G_i G_i^T)``.
+
+    Derivation: the first-order terms cancel because ``W_{i+1}^T G_{i+1} = G_i W_i^T``
+    (:func:`gradient_identity_residual`), and what is left is second order in ``lr``.
+
+    Parameters
+    ----------
+    grads : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}): the gradients at the step's start
+        (`deeplinear.network.gradients`).
+    lr : positive float.
+
+    Returns
+    -------
+    list of d-1 arrays (k_i, k_i) (or (S, k_i, k_i)).
+
+    Paper: Section 2 (balancedness; Du et al.'s conservation law, discretised).
+    """
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    G = _as_network(grads, "grads")
+    return [lr**2 * (np.swapaxes(B, -1, -2) @ B - A @ np.swapaxes(A, -1, -2)) for A, B in zip(G[:-1], G[1:])]
+
+
+def gradient_identity_residual(Ws: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> np.ndarray:
+    """Relative residual ``||W_{i+1}^T G_{i+1} - G_i W_i^T||_F / ||G_i W_i^T||_F`` of each interface.
+
+    For a product network and any loss of the end-to-end output, ``G_i = A_i^T E B_i^T`` with
+    ``A_i = W_d ... W_{i+1}`` and ``B_i = W_{i-1} ... W_1 X``, so ``W_{i+1}^T G_{i+1} = G_i W_i^T`` and the
+    residual is rounding (0 when ``G_i W_i^T = 0``).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or stacked.
+    grads : gradients of the same shapes (`deeplinear.network.gradients`).
+
+    Returns
+    -------
+    ndarray (d-1,) or (S, d-1).
+
+    Paper: Section 2 (why gradient flow conserves balancedness).
+    """
+    layers, G = _as_network(Ws), _as_network(grads, "grads")
+    if [W.shape for W in layers] != [g.shape for g in G]:
+        raise ValueError(
+            f"grads must have the shapes of Ws, got {[g.shape for g in G]} and {[W.shape for W in layers]}"
+        )
+    out = []
+    for i in range(len(layers) - 1):
+        right = G[i] @ np.swapaxes(layers[i], -1, -2)
+        diff, scale = _fro(np.swapaxes(layers[i + 1], -1, -2) @ G[i + 1] - right), _fro(right)
+        out.append(np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0))
+    return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
+
+
+def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray]) -> float:
+    """The largest ``||a_i - e_i||_F / ||e_i||_F`` over pairs of matrices (interfaces, say).
+
+    Parameters
+    ----------
+    actual, expected : sequences of the same length of arrays (..., m, n) of matching shapes; every
+        ``e_i`` nonzero.
+
+    Returns
+    -------
+    float.
+    """
+    if len(actual) != len(expected) or not len(actual):
+        raise ValueError(
+            f"actual and expected must be non-empty and of the same length, got {len(actual)} and {len(expected)}"
+        )
+    worst = 0.0
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        a, e = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
+        if a.shape != e.shape or a.ndim < 2:
+            raise ValueError(
+                f"actual[{i}] and expected[{i}] must be matrices of the same shape, got {a.shape} and {e.shape}"
+            )
+        scale = _fro(e)
+        if np.any(scale == 0):
+            raise ValueError(f"expected[{i}] must be nonzero")
+        worst = max(worst, float(np.max(_fro(a - e) / scale)))
+    return worst

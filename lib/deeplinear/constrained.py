@@ -1,0 +1,304 @@
+"""Training layer-constrained networks: Figure 2's runs, and the phase diagram beyond the paper.
+
+Figure 2 trains structured networks from aligned starts as the authors' released scripts do: gradient
+descent at a learning rate for the mean squared error until that error is below 1e-4
+(`symmetric_start`, `train_until_mse`, `released_divergences`). The phase diagram trains two-layer
+students in many structures and records the final alignment defect over the number of samples and the
+structure's dimension (`phase_diagram`). Why alignment is impossible here is in
+`deeplinear.impossibility`.
+
+Paper: Radhakrishnan et al., Section 6 (Figure 2); Theorem 3 (the phase diagram goes beyond it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _validate, metrics, theory
+from .recording import History, TrainingDiverged, TrainResult
+from .structures import Convolution, RandomSubspace, Structure, banded_toeplitz, orthonormal
+from .training import train
+
+__all__ = [
+    "MSE_TARGET",
+    "symmetric_start",
+    "train_until_mse",
+    "released_divergences",
+    "PHASE_FAMILIES",
+    "phase_structure",
+    "phase_cell",
+    "phase_diagram",
+    "phase_summary",
+]
+
+MSE_TARGET = 1e-4  # the released scripts train until the mean squared error is below this
+
+
+# -- Figure 2 --------------------------------------------------------------------------------------
+def symmetric_start(structure: Structure, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``depth`` copies of one symmetric matrix of S, scaled to spectral norm 1: an aligned start.
+
+    The coefficients are standard normal, symmetrised as ``(c + c[::-1]) / 2``: for `Toeplitz` that equates
+    the diagonals ``o`` and ``-o``, for `Convolution` the taps ``(a, b)`` and ``(s-1-a, s-1-b)``; either
+    gives a symmetric matrix, which has a usSVD with ``U = V``, so identical layers are aligned.
+
+    Parameters
+    ----------
+    structure : Toeplitz or Convolution (a structure whose reversed coefficients give the transpose).
+    depth : int >= 1.
+    rng : numpy.random.Generator.
+
+    Returns
+    -------
+    list of ``depth`` equal arrays (k, k). Paper: Figure 2 (the released script's intended start).
+    """
+    depth, rng = _validate.integer(depth, "depth"), _validate.rng(rng)
+    c = rng.standard_normal(structure.dim)
+    W = structure.matrix(0.5 * (c + c[::-1]))
+    if not np.allclose(W, W.T, rtol=0, atol=1e-12 * np.abs(W).max()):
+        raise ValueError(
+            "structure must map reversed coefficients to the transpose, as Toeplitz and Convolution do; "
+            f"got {structure!r}"
+        )
+    return [W / np.linalg.norm(W, 2)] * depth
+
+
+def train_until_mse(
+    Ws: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    Y: np.ndarray,
+    structure: Structure,
+    *,
+    lr: float,
+    max_steps: int,
+    checkpoints: Sequence[int] = (),
+    target: float = MSE_TARGET,
+) -> TrainResult:
+    """Figure 2's training: coefficient gradient descent until the mean squared error is below ``target``.
+
+    As the released scripts: learning rate ``lr`` for the mean squared error over all entries
+    (`deeplinear.theory.mse_learning_rate`), stopping at the first step below ``target`` or after
+    ``max_steps``. The loss is recorded at every step; the scores at step 0, at the ``checkpoints``
+    reached and at the last step, from one SVD per layer (`deeplinear.metrics.layer_svds`) shared by
+    alignment, invariance and the singular-value gap. Layers with more than 10^4 entries go through
+    ``scipy.sparse`` for the defect.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k, k) in ``structure``.
+    X : ndarray (k, n) or None (identity); Y : ndarray (k, n).
+    structure : Structure.
+    lr : float > 0, for the mean squared error.
+    max_steps : int >= 1.
+    checkpoints : steps at which to compute the scores (those after the stop are dropped).
+    target : float > 0.
+
+    Returns
+    -------
+    TrainResult whose history has ``loss`` = the mean squared error (T,), ``lr`` = ``lr``, and metrics at
+    ``metric_steps`` (T_m,): "alignment" (T_m, d-1), "invariance" (T_m, d) (against ``Ws``), "defect"
+    (T_m, d-1) (:func:`deeplinear.metrics.traceless_alignment_defect`) and "sv_gap" (T_m,) (the smallest
+    gap between two singular values of a layer, relative to its largest).
+
+    Raises
+    ------
+    TrainingDiverged when gradient descent diverges.
+
+    Paper: Section 6, Figure 2.
+    """
+    from scipy import sparse
+
+    max_steps = _validate.integer(max_steps, "max_steps")
+    k_out = np.shape(Y)[0]
+    marks = np.unique([0, max_steps, *(int(c) for c in checkpoints if 0 < c <= max_steps)])
+    run = train(
+        Ws,
+        X,
+        Y,
+        lr=theory.mse_learning_rate(lr, k_out),
+        steps=max_steps,
+        structure=structure,
+        record=1,
+        record_metrics=marks,
+        metrics={"layers": np.stack},
+        stop_below=target * k_out / 2,
+    )
+    h = run.history
+    invariance = metrics.invariance_to(run.initial_weights)
+    scores: dict[str, list] = {"alignment": [], "invariance": [], "defect": [], "sv_gap": []}
+    for stack in h.metrics["layers"]:
+        layers = list(stack)
+        svds = metrics.layer_svds(layers)
+        scores["alignment"].append(metrics.alignment(layers, svds=svds))
+        scores["invariance"].append(invariance(layers, svds=svds))
+        scores["sv_gap"].append(min(float(np.min(-np.diff(s)) / s[0]) for _, s, _ in svds))
+        big = layers[0].size > 10_000
+        scores["defect"].append(
+            metrics.traceless_alignment_defect([sparse.csr_matrix(W) for W in layers] if big else layers)
+        )
+    history = History(
+        steps=h.steps,
+        loss=h.loss * 2 / k_out,
+        lr=np.full(len(h.steps), float(lr)),
+        metrics={name: np.array(values) for name, values in scores.items()},
+        metric_steps=h.metric_steps,
+    )
+    return dataclasses.replace(run, history=history)
+
+
+def released_divergences(
+    structure: Structure, X: np.ndarray, rng: np.random.Generator, *, lr: float, draws: int, steps: int, depth: int = 3
+) -> int:
+    """How many of ``draws`` starts drawn as the released Figure 2b script draws them diverge within ``steps``.
+
+    Each start is ``depth`` copies of one point-symmetric standard normal filter (the first half of the
+    taps copies the last half, reversed), not rescaled; the network autoencodes ``X`` at learning rate
+    ``lr`` for the mean squared error.
+
+    Parameters
+    ----------
+    structure : Convolution (or any structure with reversal symmetry).
+    X : ndarray (k, n).
+    rng : numpy.random.Generator, draws ``structure.dim`` taps per start.
+    lr : float > 0; draws, steps : int >= 1; depth : int >= 1.
+
+    Returns
+    -------
+    int in [0, draws]. Paper: Section 6, Figure 2b (the released script).
+    """
+    rng, draws, steps, depth = (
+        _validate.rng(rng),
+        _validate.integer(draws, "draws"),
+        _validate.integer(steps, "steps"),
+        _validate.integer(depth, "depth"),
+    )
+    half = structure.dim // 2
+    diverged = 0
+    for _ in range(draws):
+        released = rng.standard_normal(structure.dim)
+        released[:half] = released[:half:-1]
+        try:
+            eta = theory.mse_learning_rate(lr, structure.shape[0])
+            train([structure.matrix(released)] * depth, X, X, lr=eta, steps=steps, structure=structure, record=[0])
+        except TrainingDiverged:
+            diverged += 1
+    return diverged
+
+
+# -- beyond the paper: the phase diagram -----------------------------------------------------------
+#: The structures of the phase diagram: name -> (k, dimensions r, numbers of samples n). The last r is
+#: the fully connected layer (r = k^2).
+PHASE_FAMILIES: dict[str, tuple[int, list[int], list[int]]] = {
+    "random subspace": (4, [1, 2, 3, 5, 7, 10, 16], [1, 2, 4, 8]),
+    "banded Toeplitz": (4, [1, 3, 5, 7, 16], [1, 2, 4, 8]),
+    "convolution": (9, [1, 9, 25, 81], [2, 4, 9, 18]),
+}
+
+
+def phase_structure(family: str, r: int, rng: np.random.Generator) -> Structure:
+    """The structure of dimension ``r`` of a `PHASE_FAMILIES` family, with an orthonormal basis.
+
+    "random subspace": ``RandomSubspace(4, 4, r)``; "banded Toeplitz": `banded_toeplitz` ``(4, (r-1)/2)``;
+    "convolution": ``Convolution(3, sqrt(r))`` on 3 x 3 images; ``r = k^2`` is a random orthonormal basis of all
+    k x k matrices (fully connected) in every family. Only random subspaces draw from ``rng``.
+
+    Paper: Section 5 (layer structures); beyond the paper.
+    """
+    if family not in PHASE_FAMILIES:
+        raise ValueError(f"family must be one of {list(PHASE_FAMILIES)}, got {family!r}")
+    k = PHASE_FAMILIES[family][0]
+    r = _validate.integer(r, "r")
+    if family == "random subspace" or r == k * k:
+        return RandomSubspace(k, k, r, _validate.rng(rng))
+    if family == "banded Toeplitz":
+        return orthonormal(banded_toeplitz(k, (r - 1) // 2))
+    side = math.isqrt(r)
+    if side * side != r:
+        raise ValueError(f"r must be the square of an odd filter side for the convolution family, got {r}")
+    return orthonormal(Convolution(3, side))
+
+
+def phase_cell(
+    structure: Structure, n: int, rng: np.random.Generator, *, seeds: int, steps: int, lr: float, init: float
+) -> tuple[float, float]:
+    """Median final alignment defect and median final/initial loss of two-layer students in S.
+
+    Draws inputs ``X`` (k, n) / sqrt(k), a two-layer teacher in S (spectral norms 1) whose outputs,
+    rescaled to unit root mean square, are the targets ``Y``, and ``seeds`` students with coefficients of
+    size ``init``; trains them as one stacked ensemble for ``steps`` steps at learning rate ``lr``, halved
+    (up to three times) when a member diverges.
+
+    Returns
+    -------
+    (median :func:`deeplinear.metrics.traceless_alignment_defect`, median loss ratio).
+
+    Paper: beyond the paper (Theorem 3 says when alignment is impossible, not what training finds).
+    """
+    rng, seeds, steps = _validate.rng(rng), _validate.integer(seeds, "seeds"), _validate.integer(steps, "steps")
+    k, r = structure.shape[0], structure.dim
+    X = rng.standard_normal((k, _validate.integer(n, "n"))) / np.sqrt(k)
+    teacher = [structure.matrix(c) for c in rng.standard_normal((2, r))]
+    teacher = [W / np.linalg.norm(W, 2) for W in teacher]
+    Y = teacher[1] @ teacher[0] @ X
+    Y /= np.sqrt((Y**2).sum() / n)
+    start = [structure.matrix(c) for c in init * rng.standard_normal((2, seeds, r))]
+    for attempt in range(4):  # halve the step if a member diverges
+        try:
+            result = train(start, X, Y, lr=lr / 2**attempt, steps=steps, structure=structure, record=[0, steps])
+            break
+        except TrainingDiverged:
+            if attempt == 3:
+                raise
+    ratio = result.history.loss[-1] / result.history.loss[0]  # (seeds,)
+    return float(np.median(metrics.traceless_alignment_defect(result.weights)[:, 0])), float(np.median(ratio))
+
+
+def phase_diagram(
+    rng: np.random.Generator, *, seeds: int = 4, steps: int = 800, lr: float = 0.4, init: float = 1e-2
+) -> dict[str, np.ndarray]:
+    """:func:`phase_cell` over every (r, n) of every `PHASE_FAMILIES` family, in order (r outer, n inner).
+
+    Returns
+    -------
+    dict family -> ndarray (R, N, 2) of (median defect, median loss ratio); rows follow the family's
+    dimensions, columns its numbers of samples.
+
+    Paper: beyond the paper.
+    """
+    return {
+        family: np.array(
+            [
+                [
+                    phase_cell(phase_structure(family, r, rng), n, rng, seeds=seeds, steps=steps, lr=lr, init=init)
+                    for n in ns
+                ]
+                for r in rs
+            ]
+        )
+        for family, (_, rs, ns) in PHASE_FAMILIES.items()
+    }
+
+
+def phase_summary(phase: dict[str, np.ndarray]) -> dict[str, float]:
+    """What the phase diagram says: fully connected rows against the non-trivial structured ones.
+
+    Returns
+    -------
+    dict with "fc_max_defect" and "fc_max_loss_ratio" (the last row of every family) and
+    "structured_median_defect" and "structured_min_defect" (all other rows, without the one-dimensional
+    Toeplitz and convolution structures, which are the span of the identity).
+    """
+    fc = np.concatenate([grid[-1] for grid in phase.values()])
+    structured = np.concatenate(
+        [grid[(0 if family == "random subspace" else 1) : -1, :, 0].ravel() for family, grid in phase.items()]
+    )
+    return {
+        "fc_max_defect": float(fc[:, 0].max()),
+        "fc_max_loss_ratio": float(fc[:, 1].max()),
+        "structured_median_defect": float(np.median(structured)),
+        "structured_min_defect": float(structured.min()),
+    }

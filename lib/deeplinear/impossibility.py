@@ -1,0 +1,280 @@
+"""A necessary condition for alignment, and why layer structures rarely meet it.
+
+Proposition 3: an aligned network that interpolates shares its outer singular vectors with the
+pseudo-inverse solution ``P = Y X^T (X X^T)^{-1}``. Proposition 4 and Theorem 3: for generic data, a
+small layer structure S holds no layer sharing ``P``'s right singular vectors (`closest_partner`,
+`partner_sweep`). The Example: convolutional autoencoders are driven towards scalar identities
+(`convolutional_autoencoder`). Training structured networks as Figure 2 does, and the phase diagram
+beyond the paper, are in `deeplinear.constrained`.
+
+Paper: Radhakrishnan et al., Section 5.2 (Propositions 3 and 4, Theorem 3, the Example).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import _validate, metrics, theory
+from .recording import History
+from .structures import Convolution, RandomSubspace, Structure
+from .training import train
+
+__all__ = [
+    "pinv_solution",
+    "proposition3_scores",
+    "singular_basis_defect",
+    "partner_objective",
+    "closest_partner",
+    "partner_sweep",
+    "scalar_distance",
+    "convolutional_autoencoder",
+]
+
+
+# -- Proposition 3 ---------------------------------------------------------------------------------
+def pinv_solution(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The least-squares solution ``P = Y X^T (X X^T)^{-1}`` of ``Y = P X``.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n) of full row rank (n >= k_0).
+    Y : ndarray (k_d, n).
+
+    Returns
+    -------
+    ndarray (k_d, k_0). Paper: Proposition 3.
+    """
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[1] < X.shape[0]:
+        raise ValueError(f"X must be (k_0, n) with n >= k_0 and Y (k_d, n), got {X.shape} and {Y.shape}")
+    return np.linalg.solve(X @ X.T, X @ Y.T).T
+
+
+def proposition3_scores(Ws: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Alignment scores of ``W_d^T`` with ``P`` and of ``P`` with ``W_1^T``, for the data ``Y = f X``.
+
+    ``P`` is `pinv_solution` of ``(X, f X)``, computed from the data alone; ``f = W_d ... W_1``.
+    "A aligns with B" means ``V_A = U_B``, scored by :func:`deeplinear.metrics.alignment` on ``[B, A]``.
+
+    Parameters
+    ----------
+    Ws : list of d >= 1 arrays (k_i, k_{i-1}).
+    X : ndarray (k_0, n), full row rank.
+
+    Returns
+    -------
+    ndarray (2,), entries in [0, 1]; both 1 for an aligned network with distinct singular values.
+
+    Paper: Proposition 3.
+    """
+    layers = [np.asarray(W, dtype=np.float64) for W in Ws]
+    f = np.linalg.multi_dot(layers[::-1]) if len(layers) > 1 else layers[0]
+    P = pinv_solution(X, f @ np.asarray(X, dtype=np.float64))
+    return np.array([metrics.alignment([P, layers[-1].T])[0], metrics.alignment([layers[0].T, P])[0]])
+
+
+# -- Proposition 4 and Theorem 3 -------------------------------------------------------------------
+def singular_basis_defect(W: np.ndarray, V: np.ndarray) -> float:
+    """How far ``V`` is from being a right singular basis of ``W``: ``delta(W)`` in [0, 1].
+
+    ``delta(W) = ||offdiag(V^T W^T W V)||_F / ||W^T W - tr(W^T W)/k I||_F``: 0 exactly when some usSVD of
+    ``W`` has right singular vectors ``V`` (``V^T W^T W V`` diagonal), and unchanged when ``W`` is rescaled.
+
+    Parameters
+    ----------
+    W : ndarray (m, k), not a multiple of an orthogonal matrix (the denominator vanishes there).
+    V : ndarray (k, k), orthonormal.
+
+    Returns
+    -------
+    float. Paper: Proposition 4 (a layer aligning with ``P``), Theorem 3.
+    """
+    W, V = np.asarray(W, dtype=np.float64), np.asarray(V, dtype=np.float64)
+    if W.ndim != 2 or V.shape != (W.shape[1], W.shape[1]):
+        raise ValueError(f"W must be (m, k) and V (k, k), got {W.shape} and {V.shape}")
+    M = W.T @ W
+    B = V.T @ M @ V
+    off = np.linalg.norm(B - np.diag(np.diag(B)))
+    return float(off / np.linalg.norm(M - np.trace(M) / len(M) * np.eye(len(M))))
+
+
+def partner_objective(structure: Structure, V: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``c -> (delta(W)^2, its gradient in c)`` for ``W = structure.matrix(c)``, for ``scipy.optimize``.
+
+    ``delta`` is :func:`singular_basis_defect` against ``V``, written as ``num / den`` with
+    ``num = ||M||_F^2 - ||diag(V^T M V)||^2`` and ``den = ||M||_F^2 - tr(M)^2/k`` (``M = W^T W``). Where
+    ``W^T W`` is a multiple of the identity (``den`` at rounding level) the value is 1 and the gradient 0:
+    those layers are excluded, as Theorem 3 excludes scalar multiples of the identity.
+
+    Parameters
+    ----------
+    structure : Structure of m x k matrices, dimension r.
+    V : ndarray (k, k), orthonormal.
+
+    Returns
+    -------
+    callable ``fun(c)`` with ``c`` (r,), returning ``(float, ndarray (r,))``.
+
+    Paper: Proposition 4.
+    """
+    k = structure.shape[1]
+    V = np.asarray(V, dtype=np.float64)
+    if V.shape != (k, k):
+        raise ValueError(f"V must be ({k}, {k}) for {structure!r}, got {V.shape}")
+    eye = np.eye(k)
+
+    def fun(c):
+        W = structure.matrix(c)
+        M = W.T @ W
+        diag = np.einsum("ai,ab,bi->i", V, M, V)  # diagonal of V^T M V
+        norm2, trace = float(np.sum(M * M)), float(np.trace(M))
+        num, den = norm2 - float(diag @ diag), norm2 - trace**2 / k
+        if den <= 1e-14 * max(norm2, 1e-300):  # W^T W is a multiple of I: excluded
+            return 1.0, np.zeros_like(c)
+        value = num / den
+        grad_M = (2 * (M - (V * diag) @ V.T) - value * 2 * (M - trace / k * eye)) / den
+        return value, structure.adjoint(2 * W @ grad_M)
+
+    return fun
+
+
+def closest_partner(
+    structure: Structure, P: np.ndarray, rng: np.random.Generator, restarts: int
+) -> tuple[float, float]:
+    """The layer of S closest to sharing ``P``'s right singular vectors, by BFGS from random starts.
+
+    Minimises :func:`partner_objective` from ``restarts`` standard normal coefficient vectors (drawn in
+    turn, each before its run). Among the results, the smallest defect wins; defects below ``1e-10``
+    count as equal (rounding decides there) and the best alignment score among them wins, since a layer
+    with repeated singular values can have defect 0 and still a low score (its SVD basis is arbitrary).
+
+    Parameters
+    ----------
+    structure : Structure of k x k matrices.
+    P : ndarray (k, k), e.g. `pinv_solution` of generic data.
+    rng : numpy.random.Generator.
+    restarts : int >= 1.
+
+    Returns
+    -------
+    (defect, score): :func:`singular_basis_defect` of the layer found and the alignment score of ``P``
+    with its transpose (``metrics.alignment([W^T, P])``).
+
+    Paper: Proposition 4, Theorem 3.
+    """
+    rng, restarts = _validate.rng(rng), _validate.integer(restarts, "restarts")
+    P = np.asarray(P, dtype=np.float64)
+    if P.shape != (structure.shape[1], structure.shape[1]):
+        raise ValueError(f"P must be {structure.shape[1]} x {structure.shape[1]}, got {P.shape}")
+    V = np.linalg.svd(P)[2].T
+    fun = partner_objective(structure, V)
+    found = []
+    for _ in range(restarts):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = minimize(
+                fun,
+                rng.standard_normal(structure.dim),
+                jac=True,
+                method="BFGS",
+                options={"gtol": 1e-12, "maxiter": 1000},
+            )
+        W = structure.matrix(res.x)
+        found.append((singular_basis_defect(W, V), float(metrics.alignment([W.T, P])[0])))
+    return min(found, key=lambda f: (max(f[0], 1e-10), -f[1]))
+
+
+def partner_sweep(P: np.ndarray, rng: np.random.Generator, restarts: int) -> np.ndarray:
+    """:func:`closest_partner` in a random subspace of every dimension ``r = 1 .. k^2``.
+
+    For each ``r`` in turn, draws ``RandomSubspace(k, k, r, rng)`` and then runs the search. The
+    dimension count says the defect is positive for ``r < k(k-1)/2 + 1`` and reaches 0 from there on.
+
+    Parameters
+    ----------
+    P : ndarray (k, k).
+    rng : numpy.random.Generator.
+    restarts : int >= 1.
+
+    Returns
+    -------
+    ndarray (k^2, 2): row ``r - 1`` holds (defect, score) for dimension ``r``.
+
+    Paper: Proposition 4, Theorem 3.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise ValueError(f"P must be a square matrix, got shape {P.shape}")
+    k = P.shape[0]
+    return np.array(
+        [closest_partner(RandomSubspace(k, k, r, _validate.rng(rng)), P, rng, restarts) for r in range(1, k * k + 1)]
+    )
+
+
+# -- the Example -----------------------------------------------------------------------------------
+def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
+    """``||W - (tr W / k) I||_F / ||W||_F`` for each square layer: 0 for a scalar multiple of the identity.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k, k).
+
+    Returns
+    -------
+    list of d floats in [0, 1]. Paper: the Example of Section 5.2.
+    """
+    return [float(np.linalg.norm(W - np.trace(W) / len(W) * np.eye(len(W))) / np.linalg.norm(W)) for W in Ws]
+
+
+def convolutional_autoencoder(m: int, rng: np.random.Generator, *, lr: float, steps: int, points: int = 25) -> History:
+    """The Example's experiment: a three-layer 3x3 convolutional autoencoder on ``n = m^2`` Gaussian images.
+
+    Draws the images ``X`` (m^2, m^2), then three filters (3, 9) of norm 1/2 added to the centre tap 1;
+    each layer is scaled to spectral norm 1. Trains with learning rate ``lr`` for the mean squared error
+    (`deeplinear.theory.mse_learning_rate`) on ``Y = X``, with dense arithmetic, recording
+    :func:`scalar_distance` on ``points`` log-spaced steps.
+
+    Parameters
+    ----------
+    m : int >= 2, image side.
+    rng : numpy.random.Generator.
+    lr : float > 0, for the mean squared error.
+    steps : int >= 1.
+    points : int >= 1.
+
+    Returns
+    -------
+    History whose ``loss`` is the mean squared error and whose ``metrics["distance"]`` is (T, 3).
+
+    Paper: the Example of Section 5.2.
+    """
+    m, steps, points, rng = (
+        _validate.integer(m, "m", 2),
+        _validate.integer(steps, "steps"),
+        _validate.integer(points, "points"),
+        _validate.rng(rng),
+    )
+    dense = Structure(Convolution(m, 3).basis)  # dense arithmetic: faster at this size
+    k = dense.shape[0]
+    X = rng.standard_normal((k, k))
+    noise = rng.standard_normal((3, 9))
+    filters = 0.5 * noise / np.linalg.norm(noise, axis=1, keepdims=True) + np.eye(9)[4]
+    Ws = [dense.matrix(c) for c in filters]
+    Ws = [W / np.linalg.norm(W, 2) for W in Ws]
+    schedule = np.unique(np.r_[0, np.rint(np.geomspace(1, steps, points))]).astype(int)
+    h = train(
+        Ws,
+        X,
+        X,
+        lr=theory.mse_learning_rate(lr, k),
+        steps=steps,
+        structure=dense,
+        metrics={"distance": scalar_distance},
+        record=schedule,
+    ).history
+    return dataclasses.replace(h, loss=h.loss * 2 / k, lr=np.full(len(h.lr), float(lr)))

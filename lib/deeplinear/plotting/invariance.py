@@ -1,0 +1,138 @@
+"""Figures of Theorem 1 (chapter 03): Figure 1a, invariance and loss per problem class, one-step rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from ._base import (
+    plot_alignment,
+)
+
+
+def plot_figure1a(history: Any, *, title: str | None = None) -> Figure:
+    """Figure 1a: `plot_alignment` with one line per interface and per layer, on a Figure of its own.
+
+    Parameters
+    ----------
+    history : a `deeplinear.recording.History` with "alignment" and "invariance" recorded.
+    title : str, optional.
+
+    Returns
+    -------
+    Figure, not managed by pyplot, with the metrics' axes and the loss's twin. Paper: Section 6, Figure 1a.
+    """
+    fig = Figure(figsize=(6.4, 4.0))
+    plot_alignment(history, fig.subplots(), per_interface=True, title=title)
+    return fig
+
+
+def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: float = 1e-17) -> plt.Figure:
+    """Left: 1 - invariance of the worst layer against step + 1 (log-log, floored at ``floor``), with a
+    grey line at 1e-10; right: the loss. One colour per run; a run whose name starts with one of
+    ``dashed`` is drawn dashed (the contrasts), the others solid.
+
+    Parameters
+    ----------
+    runs : dict name -> TrainResult (or its History) with the metric "invariance" (T_m, d) recorded.
+    dashed : name prefixes of the runs drawn dashed.
+    floor : float > 0, the smallest deviation drawn (exact invariance has no place on a log axis).
+
+    Returns
+    -------
+    Figure with two axes, not managed by pyplot (nothing to close). Paper: Theorem 1 and Section 4.2.
+    """
+    if not runs:
+        raise ValueError("runs must name at least one run")
+    fig = Figure(figsize=(10, 4.0))
+    axes = fig.subplots(1, 2)
+    palette = sns.color_palette("colorblind", len(runs))
+    for (name, run), colour in zip(runs.items(), palette):
+        h = getattr(run, "history", run)
+        style = "--" if name.startswith(tuple(dashed)) else "-"
+        dev = np.maximum(1 - np.asarray(h.metrics["invariance"]).min(axis=1), floor)
+        axes[0].plot(np.asarray(h.metric_steps) + 1, dev, style, color=colour, label=name)
+        axes[1].plot(np.asarray(h.steps) + 1, h.loss, style, color=colour, label=name)
+    axes[0].axhline(1e-10, color="0.5", lw=0.8)
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="step + 1",
+        ylabel="1 − invariance (worst layer)",
+        title="do the singular vectors move?",
+        ylim=(floor, 2),
+    )
+    axes[1].set(xscale="log", yscale="log", xlabel="step + 1", ylabel="loss", title="training loss", ylim=(1e-30, 1e2))
+    axes[1].legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def plot_final_invariance(final: dict, *, title: str | None = None, floor: float = 1e-17) -> plt.Figure:
+    """A strip plot of 1 - the final invariance of the worst layer, one column per kind of problem and
+    one point per ensemble member (log y, floored at ``floor``, horizontal jitter), grey line at 1e-10.
+
+    Parameters
+    ----------
+    final : dict kind -> array (S,) of final invariances (worst layer) of the S members.
+    title : str, optional.
+    floor : float > 0, the smallest deviation drawn.
+
+    Returns
+    -------
+    Figure with one axes, not managed by pyplot. Paper: Theorem 1 over many draws of each problem class.
+    """
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
+    palette = sns.color_palette("colorblind")
+    for i, values in enumerate(final.values()):
+        dev = np.maximum(1 - np.asarray(values, dtype=np.float64), floor)
+        jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(dev))
+        ax.scatter(i + jitter, dev, s=14, alpha=0.8, color=palette[i % len(palette)])
+    ax.axhline(1e-10, color="0.5", lw=0.8)
+    ax.set(
+        yscale="log",
+        ylim=(floor, 2),
+        xticks=range(len(final)),
+        xticklabels=list(final),
+        ylabel="1 − final invariance (worst layer)",
+    )
+    if title is not None:
+        ax.set_title(title)
+    return fig
+
+
+def plot_one_step_rotation(rates: Sequence[float] | np.ndarray, rotation: dict, slopes: dict) -> Figure:
+    """How far one gradient step turns the pinned bases, against its learning rate (log-log), one line
+    per case, labelled with its fitted slope (1: first order in the rate, 2: second order).
+
+    Parameters
+    ----------
+    rates : array_like (R,), the step sizes.
+    rotation : dict label -> array (R,) (`deeplinear.theory.one_step_rotation`).
+    slopes : dict label -> float, the same labels.
+
+    Returns
+    -------
+    Figure with one axes, not managed by pyplot. Paper: Theorem 1 (why its "only if" needs d >= 3).
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
+    for (label, r), marker in zip(rotation.items(), "osd^v"):
+        if np.shape(r) != rates.shape:
+            raise ValueError(f"rotation[{label!r}] must have shape {rates.shape}, got {np.shape(r)}")
+        ax.plot(rates, r, marker=marker, label=f"{label} (slope {slopes[label]:.2f})")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"learning rate $\gamma$ of one step",
+        ylabel="turn of the pinned bases",
+        title="one gradient step from an aligned network",
+    )
+    ax.legend()
+    return fig

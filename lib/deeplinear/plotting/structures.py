@@ -1,0 +1,215 @@
+"""Figures of layer structures (chapters 06, 07): Theorem 2, Proposition 4, Figure 2, the phase diagram."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from ._base import (
+    plot_alignment,
+)
+
+
+def plot_layer_structures(
+    convolution: Any, filt: np.ndarray, toeplitz_matrix: np.ndarray, mask: np.ndarray
+) -> plt.Figure:
+    """Definition 4's three structures: three convolution basis matrices, and an element of each structure.
+
+    Parameters
+    ----------
+    convolution : `deeplinear.structures.Convolution` (p, s).
+    filt : array_like (s, s), a filter, drawn as its p^2 x p^2 matrix.
+    toeplitz_matrix : ndarray (k, k), an element of Toeplitz(k).
+    mask : ndarray (k, k) of bool, a sparse connection pattern.
+
+    Returns
+    -------
+    Figure with 2 x 3 axes: top, the basis matrices of the centre tap and of two corner taps (the same
+    tap three times when s = 1); bottom, the filter's matrix, the Toeplitz matrix and the pattern.
+    Paper: Definition 4, Section 5.1, Appendix I.
+    """
+    s, p, h = convolution.s, convolution.p, convolution.h
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7.2))
+    taps = [(h, h), (0, 0), (s - 1, s - 1)] if s > 1 else [(0, 0)] * 3
+    basis = convolution.basis
+    for ax, (a, b) in zip(axes[0], taps):
+        j = a * s + b
+        ax.imshow(basis[j], cmap="Greys", interpolation="nearest")
+        ax.set(
+            title=f"$A_{{{a}{b}}}$ (tap ({a}, {b})), $\\|A\\|_F^2 = {convolution.norms2[j]:.0f}$",
+            xlabel="input pixel",
+            ylabel="output pixel",
+        )
+    k = len(mask)
+    panels = [
+        (convolution.matrix(np.ravel(filt)), f"a random {s}x{s} filter as a {p * p}x{p * p} matrix", "pixel"),
+        (np.asarray(toeplitz_matrix), f"a random {k}x{k} Toeplitz matrix", "unit"),
+    ]
+    for ax, (W, title, what) in zip(axes[1], panels):
+        lim = np.abs(W).max()
+        ax.imshow(W, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        ax.set(title=title, xlabel=f"input {what}", ylabel=f"output {what}")
+    axes[1, 2].imshow(mask, cmap="Greys", interpolation="nearest")
+    axes[1, 2].set(
+        title=f"sparse pattern: {int(np.sum(mask))} of {k * k} connections", xlabel="input unit", ylabel="output unit"
+    )
+    for ax in axes.ravel():
+        ax.grid(False)
+    return fig
+
+
+def plot_theorem2(deviations: dict, floor: float = 1e-18) -> plt.Figure:
+    """Coefficient gradient descent against projected gradient descent, per structure.
+
+    Parameters
+    ----------
+    deviations : dict name -> (scaled, orthogonal), two arrays (T,): the largest entrywise difference
+        of the layers after each step from projected gradient descent with Theorem 2's scaled projection
+        and with the orthogonal projection.
+    floor : deviations that are exactly 0 are drawn at this value (log axis).
+
+    Returns
+    -------
+    Figure with one log-log axes: solid lines (scaled), dashed lines (orthogonal), a grey line at 1e-12.
+    Paper: Theorem 2, footnote 3.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for colour, (name, (scaled, unscaled)) in zip(sns.color_palette("colorblind"), deviations.items()):
+        x = np.arange(len(scaled)) + 1
+        label = name.capitalize()
+        ax.plot(x, np.maximum(scaled, floor), color=colour, label=f"{label}: scaled $\\pi_S$ (Theorem 2)")
+        ax.plot(x, np.maximum(unscaled, floor), color=colour, linestyle="--", label=f"{label}: orthogonal projection")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="step + 1",
+        ylabel="max |W (coefficient GD) - W (projected GD)|",
+        title="Coefficient gradient descent against projected gradient descent",
+    )
+    ax.axhline(1e-12, color="0.5", linewidth=0.8)
+    ax.legend(fontsize=8, loc="center right")
+    return fig
+
+
+def plot_partner_sweep(sweep: np.ndarray, toeplitz_defect: float, k: int, floor: float = 1e-17) -> plt.Figure:
+    """Smallest defect of a layer sharing P's right singular vectors against the structure's dimension r.
+
+    Parameters
+    ----------
+    sweep : ndarray (k^2, 2), `deeplinear.impossibility.partner_sweep` (defect, score) for r = 1..k^2.
+    toeplitz_defect : float, the same for Toeplitz(k) (r = 2k - 1).
+    k : int, the matrix side.
+    floor : defects below it are drawn at it (log axis).
+
+    Returns
+    -------
+    Figure with one axes: the sweep, the Toeplitz marker, dotted line at Theorem 3's r < k - 1, dashed line
+    at the dimension count r < k(k-1)/2 + 1. Paper: Proposition 4, Theorem 3.
+    """
+    sweep = np.asarray(sweep, dtype=np.float64)
+    r_values = np.arange(1, len(sweep) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.semilogy(r_values, np.maximum(sweep[:, 0], floor), "o-", label="random subspace of dimension $r$")
+    ax.semilogy(
+        [2 * k - 1],
+        [max(toeplitz_defect, floor)],
+        "s",
+        markersize=10,
+        mfc="none",
+        label=f"Toeplitz ($r = {2 * k - 1}$, Figure 2a)",
+    )
+    ax.axvline(k - 1 - 0.5, color="0.3", linestyle=":", label="Theorem 3 needs $r < k-1$")
+    ax.axvline(k * (k - 1) // 2 + 1 - 0.5, color="0.3", linestyle="--", label="count: $r < k(k-1)/2+1$")
+    ax.set(
+        xlabel="dimension $r$ of the structure",
+        ylabel=r"smallest defect $\delta(W)$, $W\in\mathcal{S}$",
+        title=f"Can a layer in $\\mathcal{{S}}$ share $P$'s singular vectors? ($k = {k}$, $n = {2 * k}$)",
+        xticks=r_values,
+    )
+    ax.legend(fontsize=8, loc="center right")
+    return fig
+
+
+def plot_figure2(histories: Sequence, titles: Sequence[str], floor: float = 1e-17) -> plt.Figure:
+    """The paper's Figure 2 with a basis-free check: scores and loss on top, the defect below.
+
+    Parameters
+    ----------
+    histories : histories with ``steps``, ``loss`` (the mean squared error), ``metric_steps`` and metrics
+        "alignment", "invariance" and "defect" (T_m, d-1), as `deeplinear.constrained.train_until_mse` returns.
+    titles : one title per history.
+    floor : defects below it are drawn at it (log axis).
+
+    Returns
+    -------
+    Figure with 2 x len(histories) axes (plus the loss twins): `plot_alignment` above, the defect of each
+    interface below. Paper: Section 6, Figure 2.
+    """
+    n = len(histories)
+    fig, axes = plt.subplots(2, n, figsize=(14, 7.6), sharex="col", height_ratios=[3, 2], squeeze=False)
+    for ax, hist, title in zip(axes[0], histories, titles):
+        plot_alignment(hist, ax=ax, title=title)
+        ax.set_xlabel("")
+    for twin in fig.axes[2 * n :]:
+        twin.set_ylabel("mean squared error")
+    palette = sns.color_palette("colorblind")
+    for ax, hist in zip(axes[1], histories):
+        defect = np.asarray(hist.metrics["defect"])
+        for i in range(defect.shape[1]):
+            ax.plot(
+                np.asarray(hist.metric_steps) + 1,
+                np.maximum(defect[:, i], floor),
+                "o-",
+                markersize=3,
+                color=palette[2 + i],
+                label=f"$\\Delta_{i + 1}$ (layers {i + 1}, {i + 2})",
+            )
+        ax.set(xscale="log", yscale="log", ylim=(3e-18, 3), xlabel="step + 1", ylabel=r"defect $\Delta$ (0 = aligned)")
+        ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_phase_diagram(
+    phase: dict, families: dict, titles: Sequence[str] | None = None, *, fit: float = 1e-2
+) -> plt.Figure:
+    """Heatmaps of the median final defect over the number of samples n and the structure's dimension r.
+
+    Parameters
+    ----------
+    phase : dict family -> ndarray (R, N, 2), `deeplinear.constrained.phase_diagram`.
+    families : dict family -> (k, rs, ns), `deeplinear.constrained.PHASE_FAMILIES`.
+    titles : one title per family; by default "family, $k = ...$".
+    fit : cells whose median loss ratio exceeds it are marked with a cross.
+
+    Returns
+    -------
+    Figure with one axes per family and a shared colour bar (log scale, 1e-4 to 1); a dotted line separates
+    the rows with r < k - 1. Paper: beyond the paper (Theorem 3).
+    """
+    fig, axes = plt.subplots(1, len(phase), figsize=(14, 4.4), squeeze=False)
+    norm = plt.matplotlib.colors.LogNorm(vmin=1e-4, vmax=1.0)
+    if titles is None:
+        titles = [f"{family}, $k = {families[family][0]}$" for family in phase]
+    for ax, (family, grid), title in zip(axes[0], phase.items(), titles):
+        k, rs, ns = families[family]
+        values = np.clip(grid[:, :, 0], 1e-4, 1.0)
+        image = ax.imshow(values, origin="lower", cmap="viridis_r", norm=norm, aspect="auto")
+        for i in range(len(rs)):
+            for j in range(len(ns)):
+                label = "0" if grid[i, j, 0] < 1e-12 else f"{grid[i, j, 0]:.0e}"
+                colour = "white" if values[i, j] > 1e-2 else "black"
+                cross = " ×" if grid[i, j, 1] > fit else ""
+                ax.text(j, i, label + cross, ha="center", va="center", fontsize=8, color=colour)
+        ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+        ax.set_yticks(range(len(rs)), [f"{r}" + (" (full)" if r == k * k else "") for r in rs])
+        below = [i for i, r in enumerate(rs) if r < k - 1]
+        if below:
+            ax.axhline(max(below) + 0.5, color="white", linestyle=":", linewidth=1.5)
+        ax.set(xlabel="number of samples $n$", ylabel="dimension $r$ of the structure", title=title)
+        ax.grid(False)
+    fig.colorbar(image, ax=axes[0].tolist(), label=r"final defect $\Delta$ (0 = aligned)", shrink=0.9)
+    return fig

@@ -1,0 +1,396 @@
+"""Where gradient descent moves: a network trained on data of rank r is a small network in disguise.
+
+Let ``Q`` (k_0, r) be an orthonormal basis of the column space of ``X`` and ``B_0 = Q``. For each
+hidden layer ``i`` let ``B_i`` be an orthonormal basis of ``col(W_i^(0) B_{i-1}) + row(W_{i+1}^(0))``,
+and ``B_d = I``. Then at every step ``t`` of gradient descent, with any loss of ``F = W_d ... W_1 X``,
+
+    W_1^(t) = W_1^(0) (I - Q Q^T) + B_1 A_1^(t) Q^T,    W_i^(t) = B_i A_i^(t) B_{i-1}^T  (i >= 2),
+
+where ``A^(t)`` are the iterates of gradient descent, with the same loss and learning rate, on the
+small network ``A_d ... A_1`` with data ``Q^T X``, started at ``A_i^(0) = B_i^T W_i^(0) B_{i-1}``.
+`reduce_network` computes the bases and the small network, `expand` maps small layers back, `train`
+trains the small network while it records alignment and invariance of the full one, and `scores_to`
+computes those scores from the small layers with one SVD of a small matrix per layer. `max_deviation`
+and `metrics_deviation` check the lemma and the scores against plain gradient descent and
+`deeplinear.metrics` on the full network; `seconds_per_step` times both; `summary` gives a run's final
+numbers.
+
+Paper: beyond the papers (the book's lemma, chapter 08); it makes Radhakrishnan et al.'s Section 6
+network (784-1024-64-10 on 256 MNIST digits, Figures 1b and 1c) cheap to train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics
+from .training import TrainResult
+from .training import train as _train
+
+__all__ = [
+    "Reduction",
+    "column_basis",
+    "reduce_network",
+    "expand",
+    "scores_to",
+    "train",
+    "max_deviation",
+    "metrics_deviation",
+    "seconds_per_step",
+    "summary",
+]
+
+Scores = tuple[np.ndarray, np.ndarray]
+Loss = str | Callable[[np.ndarray, np.ndarray], tuple]  # a name in deeplinear.losses.LOSSES or a loss callable
+Rate = float | Callable[[int, float], float]  # a learning rate, or a schedule lr(step, loss)
+Record = int | Sequence[int] | np.ndarray | None  # a schedule of steps, as `deeplinear.train` takes it
+
+
+def column_basis(M: np.ndarray, *, scale: float | None = None, tol: float = 1e-10) -> np.ndarray:
+    """An orthonormal basis of the column space of ``M``, from its SVD.
+
+    Parameters
+    ----------
+    M : ndarray (k, m).
+    scale : singular values above ``tol * scale`` count; None: the largest singular value of ``M``.
+    tol : float >= 0.
+
+    Returns
+    -------
+    ndarray (k, p) with orthonormal columns, p the numerical rank (0 for a zero ``M``).
+    """
+    M = np.asarray(M, dtype=np.float64)
+    if M.ndim != 2 or not np.isfinite(M).all():
+        raise ValueError(f"M must be a finite 2-D array, got shape {M.shape}")
+    if not tol >= 0 or (scale is not None and not scale >= 0):
+        raise ValueError(f"tol and scale must be non-negative numbers, got {tol!r} and {scale!r}")
+    U, s, _ = np.linalg.svd(M, full_matrices=False)
+    scale = (s[0] if s.size else 0.0) if scale is None else scale
+    return U[:, : int(np.sum(s > tol * scale))] if scale > 0 else U[:, :0]
+
+
+@dataclass(frozen=True, eq=False)
+class Reduction:
+    """The lemma's small network and the bases that embed it (see the module docstring).
+
+    Attributes
+    ----------
+    layers : list of d arrays ``A_i^(0) = B_i^T W_i^(0) B_{i-1}``, (m_i, m_{i-1}).
+    X : ndarray (r, n), the small network's data ``Q^T X``.
+    bases : list of d+1 arrays ``[Q, B_1, ..., B_{d-1}, I]``, ``B_i`` (k_i, m_i) with orthonormal columns.
+    complement : ndarray (k_0, k_0 - r), an orthonormal basis ``Q_perp`` of the orthogonal complement of col(X).
+    fixed : ndarray (k_1, k_0 - r), ``W_1^(0) Q_perp``, the part of ``W_1`` that never changes (set to exactly
+        zero when it is zero up to rounding).
+    scale : float, ``max |W_1^(0)|``, the scale against which "zero up to rounding" is judged.
+    start : list of d arrays (k_i, k_{i-1}), the full network ``W^(0)`` that was reduced.
+    """
+
+    layers: list[np.ndarray]
+    X: np.ndarray
+    bases: list[np.ndarray]
+    complement: np.ndarray
+    fixed: np.ndarray
+    scale: float
+    start: list[np.ndarray]
+
+    @property
+    def widths(self) -> list[int]:
+        """The small network's widths ``[r, m_1, ..., m_{d-1}, k_d]``."""
+        return [int(B.shape[1]) for B in self.bases]
+
+    @property
+    def cost_ratio(self) -> float:
+        """Multiply-adds of a gradient step of the full network over those of the small one."""
+        full = [int(B.shape[0]) for B in self.bases]
+        small = self.widths
+        return sum(a * b for a, b in zip(full, full[1:])) / sum(a * b for a, b in zip(small, small[1:]))
+
+    @property
+    def fixed_rank(self) -> int:
+        """The rank of the fixed part ``W_1^(0) Q_perp``: singular vectors of ``W_1`` that never move."""
+        return int(column_basis(self.fixed, scale=self.scale).shape[1])
+
+
+def reduce_network(Ws: Sequence[np.ndarray], X: np.ndarray, *, tol: float = 1e-10) -> Reduction:
+    """The lemma's bases and small network for the start ``Ws`` and data ``X``.
+
+    Parameters
+    ----------
+    Ws : list of d >= 1 arrays (k_i, k_{i-1}), the initial network.
+    X : ndarray (k_0, n), samples as columns.
+    tol : relative threshold on singular values for the ranks of ``X`` and of the bases.
+
+    Returns
+    -------
+    Reduction; ``expand(red, red.layers)`` is ``Ws`` up to rounding.
+
+    Paper: beyond the papers (chapter 08's lemma).
+    """
+    layers = [np.asarray(W, dtype=np.float64) for W in Ws]
+    if not layers or any(W.ndim != 2 or 0 in W.shape or not np.isfinite(W).all() for W in layers):
+        raise ValueError("Ws must be a non-empty list of finite 2-D layers (k_i, k_{i-1}) (one network, not a stack)")
+    if any(b.shape[1] != a.shape[0] for a, b in zip(layers, layers[1:])):
+        raise ValueError(f"Ws: the layer shapes {[W.shape for W in layers]} do not chain (k_i, k_{{i-1}})")
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] != layers[0].shape[1] or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite array (k_0, n) = ({layers[0].shape[1]}, n), got shape {X.shape}")
+    U, s, _ = np.linalg.svd(X)
+    r = int(np.sum(s > tol * s[0])) if s.size and s[0] > 0 else 0
+    Q, Q_perp = U[:, :r], U[:, r:]
+    bases, M = [Q], layers[0] @ Q
+    for W_next in layers[1:]:
+        bases.append(column_basis(np.hstack([M, W_next.T]), tol=tol))
+        M = W_next @ bases[-1]
+    bases.append(np.eye(layers[-1].shape[0]))
+    A = [B_out.T @ W @ B_in for W, B_in, B_out in zip(layers, bases[:-1], bases[1:])]
+    scale = float(np.abs(layers[0]).max())
+    fixed = layers[0] @ Q_perp
+    if fixed.size and np.abs(fixed).max() <= 1e-12 * scale:  # zero up to rounding (e.g. a start inside col(X))
+        fixed = np.zeros_like(fixed)
+    return Reduction(
+        layers=A, X=Q.T @ X, bases=bases, complement=Q_perp, fixed=fixed, scale=scale, start=[W.copy() for W in layers]
+    )
+
+
+def _small_layers(red: Reduction, A: Sequence[np.ndarray]) -> list[np.ndarray]:
+    A = [np.asarray(a, dtype=np.float64) for a in A]
+    shapes = [a.shape for a in red.layers]
+    if [a.shape for a in A] != shapes:
+        raise ValueError(f"A must have the small network's layer shapes {shapes}, got {[a.shape for a in A]}")
+    return A
+
+
+def expand(red: Reduction, A: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The full network of the small layers ``A`` (the lemma's formula).
+
+    Parameters
+    ----------
+    red : Reduction from `reduce_network`.
+    A : list of d arrays of the shapes of ``red.layers``.
+
+    Returns
+    -------
+    list of d arrays (k_i, k_{i-1}): ``W_1 = B_1 A_1 Q^T + W_1^(0) Q_perp Q_perp^T``, ``W_i = B_i A_i B_{i-1}^T``.
+    """
+    A, B = _small_layers(red, A), red.bases
+    first = B[1] @ A[0] @ B[0].T + red.fixed @ red.complement.T
+    return [first] + [B[i + 1] @ A[i] @ B[i].T for i in range(1, len(A))]
+
+
+def _nonzero(U: np.ndarray, s: np.ndarray, Vt: np.ndarray, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Singular vectors (U, V) of the singular values above tol times the largest (none for a zero matrix)."""
+    keep = s > tol * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    return U[:, keep], Vt[keep].T
+
+
+def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
+    """``A -> (alignment, invariance)`` of the full network ``expand(red, A)``, against ``expand(red, red.layers)``.
+
+    The singular vectors of the full layers are computed through the bases, one SVD of a small matrix
+    per layer: ``W_i = B_i A_i B_{i-1}^T`` for ``i >= 2``, and ``W_1 = [B_1, Z] K [Q, Q_perp]^T`` with
+    ``K = [[A_1, B_1^T F], [0, Z^T F]]``, ``F = W_1^(0) Q_perp`` and ``Z`` a basis of the part of ``F``'s
+    columns outside ``span(B_1)`` (when ``B_1^T F = 0``, ``K`` is block diagonal and the fixed block's SVD
+    is taken once). Singular vectors of zero singular values (below 1e-10 times the layer's largest)
+    are left out, since they are arbitrary.
+
+    The returned function gives, for small layers ``A``:
+
+    * alignment (d-1,): for the interface between ``W_i`` and ``W_{i+1}``, the mean over the right singular
+      vectors of ``W_{i+1}`` of the best ``|cos|`` with a left singular vector of ``W_i``, as
+      `deeplinear.metrics.alignment` (which keeps the vectors of zero singular values too);
+    * invariance (d, 2): for each layer, the scores of ``U_i`` and of ``V_i`` against the start's by the
+      same best-match rule (`deeplinear.metrics.invariance` averages the two; Definition 3 keeps
+      ``U_1 .. U_{d-1}`` and ``V_2 .. V_d`` fixed).
+
+    Paper: Section 6 (the released code's scores), computed through chapter 08's lemma.
+    """
+    B = red.bases
+    E = B[1].T @ red.fixed  # the part of the fixed W_1 Q_perp inside span(B_1)
+    Z = column_basis(red.fixed - B[1] @ E, scale=red.scale)  # and an orthonormal basis of the rest
+    T = Z.T @ red.fixed
+    block = not E.size or np.abs(E).max() <= 1e-12 * red.scale
+    if block:  # the core is block diagonal: the fixed block's SVD once
+        if T.size:
+            fixed = _nonzero(*np.linalg.svd(T, full_matrices=False))
+        else:
+            fixed = (T[:, :0], np.zeros((red.fixed.shape[1], 0)))
+
+    def vectors(A: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if block:
+            U_a, V_a = _nonzero(*np.linalg.svd(A[0], full_matrices=False))
+            U1 = np.hstack([B[1] @ U_a, Z @ fixed[0]])
+            V1 = np.hstack([B[0] @ V_a, red.complement @ fixed[1]])
+        else:  # W_1 = [B_1, Z] K [Q, Q_perp]^T
+            K = np.block([[A[0], E], [np.zeros((T.shape[0], A[0].shape[1])), T]])
+            U_k, V_k = _nonzero(*np.linalg.svd(K, full_matrices=False))
+            U1, V1 = np.hstack([B[1], Z]) @ U_k, np.hstack([B[0], red.complement]) @ V_k
+        out = [(U1, V1)]
+        for i in range(1, len(A)):
+            U_a, V_a = _nonzero(*np.linalg.svd(A[i], full_matrices=False))
+            out.append((B[i + 1] @ U_a, B[i] @ V_a))
+        return out
+
+    start = vectors(red.layers)
+
+    def scores(A: Sequence[np.ndarray]) -> Scores:
+        now = vectors(_small_layers(red, A))
+        align = [metrics.best_match(now[i + 1][1], now[i][0]) for i in range(len(now) - 1)]
+        inv = [[metrics.best_match(U, U0), metrics.best_match(V, V0)] for (U, V), (U0, V0) in zip(now, start)]
+        return np.array(align).reshape(len(now) - 1), np.array(inv)
+
+    return scores
+
+
+def train(
+    red: Reduction,
+    Y: np.ndarray,
+    *,
+    lr: Rate,
+    steps: int,
+    loss: Loss = "squared",
+    record: Record = None,
+    record_metrics: Record = None,
+    stop_below: float | None = None,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Gradient descent on the small network (`deeplinear.train`), scored on the full network.
+
+    Parameters
+    ----------
+    red : Reduction from `reduce_network`.
+    Y : ndarray (k_d, n), the targets of the full network's data.
+    lr, steps, loss, record, record_metrics, stop_below, progress : as in `deeplinear.train`.
+
+    Returns
+    -------
+    TrainResult of the small network: ``weights`` are the final small layers (`expand` gives the full
+    ones). Its history records, at ``history.metric_steps``, the full network's ``"alignment"``
+    (T_m, d-1) and ``"invariance"`` (T_m, 2(d-1)): the scores of ``U_1, ..., U_{d-1}`` and then
+    ``V_2, ..., V_d``, the singular bases that Definition 3 keeps fixed (see `scores_to`); one SVD of a
+    small matrix per layer per record serves both.
+
+    Paper: eq. (2) and Section 6 (Figures 1b and 1c), through chapter 08's lemma.
+    """
+    scores, d = scores_to(red), len(red.layers)
+
+    def both(A: list[np.ndarray]) -> np.ndarray:
+        align, inv = scores(A)
+        return np.concatenate([align, inv[:-1, 0], inv[1:, 1]])
+
+    run = _train(
+        red.layers,
+        red.X,
+        Y,
+        lr=lr,
+        steps=steps,
+        loss=loss,
+        record=record,
+        record_metrics=record_metrics,
+        metrics={"scores": both},
+        stop_below=stop_below,
+        progress=progress,
+    )
+    recorded = run.history.metrics["scores"]
+    split = {"alignment": recorded[:, : d - 1], "invariance": recorded[:, d - 1 :]}
+    return dataclasses.replace(run, history=dataclasses.replace(run.history, metrics=split))
+
+
+def max_deviation(
+    red: Reduction, X: np.ndarray, Y: np.ndarray, *, lr: Rate, steps: int, loss: Loss = "squared"
+) -> float:
+    """How far the lemma is from plain gradient descent: ``steps`` steps of `deeplinear.train` on the full
+    start ``red.start`` and on the small network, expanded; the largest deviation of a layer relative to
+    its largest entry.
+
+    Parameters
+    ----------
+    red : `reduce_network` of a start and ``X``.
+    X : ndarray (k_0, n), the data it was reduced on; Y : targets (k_d, n).
+    lr, steps, loss : as in `deeplinear.train`.
+
+    Returns
+    -------
+    float, ``max_i max|W_i - expand(A)_i| / max|W_i|``: rounding error when the lemma holds.
+    """
+    full = _train(red.start, X, Y, lr=lr, steps=steps, loss=loss, record=[steps]).weights
+    small = _train(red.layers, red.X, Y, lr=lr, steps=steps, loss=loss, record=[steps]).weights
+    return float(max(np.abs(a - b).max() / np.abs(a).max() for a, b in zip(full, expand(red, small))))
+
+
+def metrics_deviation(red: Reduction, A: Sequence[np.ndarray]) -> float:
+    """How far `scores_to` is from the library's metrics of the full network ``expand(red, A)``.
+
+    Compares the alignment with `deeplinear.metrics.alignment` and the mean of the ``U_i`` and ``V_i``
+    invariance with `deeplinear.metrics.invariance` against ``red.start`` (full SVDs of the full layers,
+    one per layer shared by both). They agree when no layer has a zero singular value (`scores_to` leaves
+    those vectors out, the library keeps them).
+
+    Parameters
+    ----------
+    red : Reduction; A : small layers of the shapes of ``red.layers``.
+
+    Returns
+    -------
+    float, the largest absolute difference: rounding error when they agree.
+    """
+    full = expand(red, A)
+    svds = metrics.layer_svds(full)
+    align, inv = scores_to(red)(A)
+    align_dev = np.abs(metrics.alignment(full, svds=svds) - align).max(initial=0.0)
+    inv_dev = np.abs(metrics.invariance_to(red.start)(full, svds=svds) - inv.mean(axis=1)).max()
+    return float(max(align_dev, inv_dev))
+
+
+def seconds_per_step(
+    red: Reduction, X: np.ndarray, Y: np.ndarray, *, lr: Rate, loss: Loss = "squared", steps: tuple[int, int] = (10, 50)
+) -> tuple[float, float]:
+    """Wall-clock seconds per gradient step of the full start ``red.start`` and of the small network.
+
+    Parameters
+    ----------
+    red : `reduce_network` of a start and ``X``; X : ndarray (k_0, n); Y : targets (k_d, n).
+    lr, loss : as in `deeplinear.train`.
+    steps : (full, small), the number of steps to time on each (the full network's are the slow ones).
+
+    Returns
+    -------
+    (full, small) seconds per step; they vary from run to run and machine to machine.
+    """
+    out = []
+    for Ws, data, k in ((red.start, X, steps[0]), (red.layers, red.X, steps[1])):
+        start = time.perf_counter()
+        _train(Ws, data, Y, lr=lr, steps=k, loss=loss, record=[k], progress=False)
+        out.append((time.perf_counter() - start) / k)
+    return out[0], out[1]
+
+
+def summary(run: TrainResult, threshold: float) -> dict:
+    """The final numbers of a `train` run: what chapter 08 reports for each run.
+
+    Parameters
+    ----------
+    run : TrainResult of `train` (history metrics "alignment" and "invariance").
+    threshold : float, the loss below which training counts as finished (the released code's 1e-4).
+
+    Returns
+    -------
+    dict with ``alignment_final`` and ``invariance_final`` (means over interfaces and over the fixed
+    bases at the last record), ``alignment_lowest`` (the lowest such mean over the records),
+    ``loss_initial``, ``loss_final``, ``steps`` (updates made) and ``reached_threshold``.
+    """
+    h = run.history
+    align, inv = h.metrics["alignment"], h.metrics["invariance"]
+    return {
+        "alignment_final": float(align[-1].mean()),
+        "invariance_final": float(inv[-1].mean()),
+        "loss_final": float(h.loss[-1]),
+        "loss_initial": float(h.loss[0]),
+        "alignment_lowest": float(align.mean(axis=1).min()),
+        "steps": int(h.steps[-1]),
+        "reached_threshold": bool(h.loss[-1] < threshold),
+    }

@@ -1,0 +1,237 @@
+"""Tests for deeplinear.balance against closed forms, eigenvalue solvers and plain gradient-descent loops."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deeplinear import balance
+
+SETTINGS = settings(max_examples=25, deadline=None)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def nuclear_by_eigenvalues(P):
+    """||P||_* as the sum of the square roots of the eigenvalues of the smaller of P^T P, P P^T (no SVD)."""
+    gram = P.T @ P if P.shape[1] <= P.shape[0] else P @ P.T
+    return float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None))))
+
+
+def gram_imbalance(Ws):
+    """W_{i+1}^T W_{i+1} - W_i W_i^T, entry by entry."""
+    out = []
+    for A, B in zip(Ws[:-1], Ws[1:]):
+        k = A.shape[0]
+        out.append(
+            np.array(
+                [[B[:, a] @ B[:, b] - A[a, :] @ A[b, :] for b in range(k)] for a in range(k)],
+            )
+        )
+    return out
+
+
+def squared_loss_gradients(Ws, X, Y):
+    """Gradients of ||Y - W_3 W_2 W_1 X||_F^2 / (2n) for three layers, written out by hand."""
+    W1, W2, W3 = Ws
+    E = (W3 @ W2 @ W1 @ X - Y) / X.shape[1]
+    return [(W3 @ W2).T @ E @ X.T, W3.T @ E @ (W1 @ X).T, E @ (W2 @ W1 @ X).T]
+
+
+def log_cosh_gradients(Ws, X, Y):
+    """Gradients of sum log cosh(W_3 W_2 W_1 X - Y): dL/dF = tanh(F - Y), chained by hand."""
+    W1, W2, W3 = Ws
+    E = np.tanh(W3 @ W2 @ W1 @ X - Y)
+    return [(W3 @ W2).T @ E @ X.T, W3.T @ E @ (W1 @ X).T, E @ (W2 @ W1 @ X).T]
+
+
+# ---------------------------------------------------------------- Proposition 2
+
+
+@SETTINGS
+@given(st.integers(1, 5), st.integers(1, 5), seeds)
+def test_nuclear_norm_against_eigenvalues(m, n, seed):
+    rng = np.random.default_rng(seed)
+    P = rng.standard_normal((m, n))
+    assert balance.nuclear_norm(P) == pytest.approx(nuclear_by_eigenvalues(P), rel=1e-9)
+    stack = rng.standard_normal((3, m, n))
+    np.testing.assert_allclose(balance.nuclear_norm(stack), [nuclear_by_eigenvalues(Q) for Q in stack], rtol=1e-9)
+
+
+def test_nuclear_norm_and_norm_ratio_closed_forms():
+    assert balance.nuclear_norm(np.diag([3.0, -4.0, 0.5])) == pytest.approx(7.5)
+    # scalars: (a^2 + b^2) / (2 |a b|), 1 exactly when |a| = |b|
+    assert balance.norm_ratio(np.array([[3.0]]), np.array([[1.0]])) == pytest.approx(10 / 6)
+    assert balance.norm_ratio(np.array([[2.0]]), np.array([[-2.0]])) == pytest.approx(1.0)
+    assert balance.norm_ratio(np.array([[1.0, 0.0]]), np.array([[0.0], [0.0]])) == np.inf
+
+
+@SETTINGS
+@given(st.integers(1, 5), st.integers(1, 5), seeds)
+def test_minimum_norm_factors_attain_twice_the_nuclear_norm(m, n, seed):
+    rng = np.random.default_rng(seed)
+    P = rng.standard_normal((m, n))
+    W1, W2 = balance.minimum_norm_factors(P)
+    assert W1.shape == (min(m, n), n) and W2.shape == (m, min(m, n))
+    np.testing.assert_allclose(W2 @ W1, P, atol=1e-12)
+    assert np.sum(W1**2) + np.sum(W2**2) == pytest.approx(2 * nuclear_by_eigenvalues(P), rel=1e-9)
+    np.testing.assert_allclose(W2.T @ W2, W1 @ W1.T, atol=1e-12)  # 0-balanced
+    assert balance.norm_ratio(W1, W2) == pytest.approx(1.0, abs=1e-12)
+
+
+@SETTINGS
+@given(st.integers(2, 5), st.integers(1, 4), seeds)
+def test_no_factorisation_beats_the_bound(k, h_extra, seed):
+    """Proposition 2: for any W_2 W_1 = P, ||W_1||^2 + ||W_2||^2 >= 2 ||P||_*, hidden width h >= k too."""
+    rng = np.random.default_rng(seed)
+    h = k + h_extra
+    W1, W2 = rng.standard_normal((h, k)), rng.standard_normal((k, h))
+    total = np.sum(W1**2) + np.sum(W2**2)
+    assert total >= 2 * nuclear_by_eigenvalues(W2 @ W1) * (1 - 1e-12)
+    assert balance.norm_ratio(W1, W2) == pytest.approx(total / (2 * nuclear_by_eigenvalues(W2 @ W1)), rel=1e-9)
+
+
+def test_random_factors_shapes_bound_and_families():
+    rng = np.random.default_rng(0)
+    P = rng.standard_normal((4, 4))
+    W1, _ = balance.minimum_norm_factors(P)
+    A = balance.random_factors(W1, 50, np.random.default_rng(1))
+    assert A.shape == (100, 4, 4)
+    ratios = [(np.sum(a**2) + np.sum((P @ np.linalg.inv(a)) ** 2)) / (2 * nuclear_by_eigenvalues(P)) for a in A]
+    assert min(ratios) >= 1 - 1e-12
+    # the first member of the second family is a rotation of the minimiser, perturbed by 1e-4: ratio 1 + O(1e-8)
+    assert ratios[50] - 1 < 1e-6
+    # and the perturbations grow along the family
+    assert ratios[-1] > ratios[50] + 1e-3
+    # the first family: Q_1 diag(exp(c z)) Q_2 has singular values exp(c z)
+    draws = np.random.default_rng(1)
+    draws.standard_normal((50, 4, 4))
+    draws.standard_normal((50, 4, 4))
+    spread = draws.uniform(0.0, 1.5, (50, 1))
+    expected = np.sort(np.exp(spread * draws.standard_normal((50, 4))), axis=1)[:, ::-1]
+    np.testing.assert_allclose(np.linalg.svd(A[:50], compute_uv=False), expected, rtol=1e-10)
+
+
+def test_minimise_norm_finds_the_aligned_balanced_minimum():
+    rng = np.random.default_rng(2)
+    P = rng.standard_normal((4, 4))
+    W1, W2 = balance.minimise_norm(P, np.eye(4) + 0.3 * rng.standard_normal((4, 4)))
+    np.testing.assert_allclose(W2 @ W1, P, atol=1e-10)
+    total = np.sum(W1**2) + np.sum(W2**2)
+    assert total == pytest.approx(2 * nuclear_by_eigenvalues(P), rel=1e-8)
+    gram = W1 @ W1.T
+    assert np.linalg.norm(W2.T @ W2 - gram) < 1e-5 * np.linalg.norm(gram)
+
+
+# ---------------------------------------------------------------- imbalance in its two forms
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=4), seeds)
+def test_drift_and_printed_imbalance_against_the_plain_formulas(ks, seed):
+    rng = np.random.default_rng(seed)
+    k0 = ks[0]
+    Ws0 = [rng.standard_normal((k, k0 if i == 0 else ks[i - 1])) for i, k in enumerate(ks)]
+    Ws = [W + rng.standard_normal(W.shape) for W in Ws0]
+    moved = balance.drift(Ws0, Ws)
+    for got, a, b in zip(moved, gram_imbalance(Ws0), gram_imbalance(Ws)):
+        np.testing.assert_allclose(got, b - a, atol=1e-12)
+    largest = max(np.linalg.norm(b - a) for a, b in zip(gram_imbalance(Ws0), gram_imbalance(Ws)))
+    assert balance.drift_norm(Ws0, Ws) == pytest.approx(largest, rel=1e-12)
+    assert balance.drift_norm(Ws0, Ws0) == 0.0
+    square = [rng.standard_normal((k0, k0)) for _ in ks]
+    for i, M in enumerate(balance.printed_imbalance(square)):
+        np.testing.assert_allclose(M, square[i].T @ square[i] - square[i + 1].T @ square[i + 1], atol=1e-12)
+
+
+def test_relative_imbalance_closed_forms_and_stacks():
+    W = np.diag([2.0, 1.0])
+    assert balance.relative_imbalance([W, W])[0] == 0.0  # symmetric W: W W^T = W^T W
+    # W_2 = 0: N = 0, M = W_1 W_1^T: 2 ||M|| / ||M|| = 2
+    assert balance.relative_imbalance([W, np.zeros((3, 2))])[0] == pytest.approx(2.0)
+    assert balance.relative_imbalance([np.zeros((2, 2)), np.zeros((2, 2))])[0] == 0.0
+    # W_1 = diag(2, 1), W_2 = diag(1, 1): M = diag(4, 1), N = I: 2 * 3 / (sqrt 17 + sqrt 2)
+    assert balance.relative_imbalance([W, np.eye(2)])[0] == pytest.approx(6 / (np.sqrt(17) + np.sqrt(2)))
+    # the printed form compares W_1^T W_1 with W_2^T W_2: W_1 = R diag(2, 1), W_2 = diag(2, 1) differ in
+    # Arora and Du's form but not in the printed one
+    c, s = np.cos(0.3), np.sin(0.3)
+    R = np.array([[c, -s], [s, c]])
+    assert balance.relative_imbalance([R @ W, W], printed=True)[0] == pytest.approx(0.0, abs=1e-15)
+    assert balance.relative_imbalance([R @ W, W])[0] > 0.1
+    rng = np.random.default_rng(3)
+    stack = [rng.standard_normal((4, 3, 3)) for _ in range(3)]
+    for printed in (False, True):
+        np.testing.assert_allclose(
+            balance.relative_imbalance(stack, printed=printed),
+            [balance.relative_imbalance([W[m] for W in stack], printed=printed) for m in range(4)],
+            atol=1e-14,
+        )
+
+
+# ---------------------------------------------------------------- the lr^2 drift of gradient descent
+
+
+@pytest.mark.parametrize("gradients", [squared_loss_gradients, log_cosh_gradients])
+@pytest.mark.parametrize("lr", [1e-3, 0.05])
+def test_one_step_changes_the_imbalance_by_exactly_the_lr_squared_term(gradients, lr):
+    rng = np.random.default_rng(4)
+    X, Y = rng.standard_normal((3, 7)), rng.standard_normal((2, 7))
+    Ws = [rng.standard_normal((4, 3)), rng.standard_normal((5, 4)), rng.standard_normal((2, 5))]
+    G = gradients(Ws, X, Y)
+    after = [W - lr * g for W, g in zip(Ws, G)]
+    change = [b - a for a, b in zip(gram_imbalance(Ws), gram_imbalance(after))]
+    for got, expected in zip(balance.step_drift(G, lr), change):
+        np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-12 * np.abs(expected).max())
+    assert balance.gradient_identity_residual(Ws, G).max() < 1e-13
+    # arbitrary matrices in place of gradients: the first-order terms no longer cancel
+    assert balance.gradient_identity_residual(Ws, [rng.standard_normal(W.shape) for W in Ws]).min() > 0.1
+
+
+def test_over_a_run_the_imbalance_moves_by_the_sum_of_the_lr_squared_terms():
+    """The book's chapter 05 check, now here: a plain gradient-descent loop over many steps."""
+    rng = np.random.default_rng(5)
+    k, n, lr = 4, 6, 0.02
+    X, Y = rng.standard_normal((k, n)), rng.standard_normal((k, n))
+    Q = np.linalg.qr(rng.standard_normal((k, k)))[0]
+    Ws = [Q @ np.diag(np.linspace(0.5, 1.0, k)) @ Q.T] * 3  # balanced: D_i = 0
+    start = gram_imbalance(Ws)
+    accumulated = [np.zeros((k, k)) for _ in range(2)]
+    for _ in range(300):
+        G = squared_loss_gradients(Ws, X, Y)
+        accumulated = [acc + d for acc, d in zip(accumulated, balance.step_drift(G, lr))]
+        Ws = [W - lr * g for W, g in zip(Ws, G)]
+    change = [b - a for a, b in zip(start, gram_imbalance(Ws))]
+    assert balance.relative_error(change, accumulated) < 1e-9
+    assert min(np.linalg.norm(c) for c in change) > 1e-6  # it did move
+
+
+def test_relative_error_closed_form():
+    a, e = [np.eye(2) * 1.1, np.ones((2, 3))], [np.eye(2), np.ones((2, 3)) * 2]
+    assert balance.relative_error(a, e) == pytest.approx(max(0.1, 0.5))
+    stacked = balance.relative_error([np.zeros((3, 2, 2))], [np.stack([np.eye(2)] * 3)])
+    assert stacked == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: balance.nuclear_norm(np.ones(3)), "P must"),
+        (lambda: balance.norm_ratio(np.ones((2, 3)), np.ones((2, 3))), "W1 .* and W2 .* must chain"),
+        (lambda: balance.minimum_norm_factors(np.full((2, 2), np.nan)), "P must"),
+        (lambda: balance.random_factors(np.ones((2, 3)), 3, np.random.default_rng(0)), "W1 must be square"),
+        (lambda: balance.random_factors(np.eye(2), 0, np.random.default_rng(0)), "count must"),
+        (lambda: balance.minimise_norm(np.eye(3), np.eye(2)), "A0 must have shape"),
+        (lambda: balance.printed_imbalance([np.ones((3, 2)), np.ones((2, 3))]), "equal input widths"),
+        (lambda: balance.drift([np.eye(2)] * 2, [np.eye(3)] * 2), "same layer shapes"),
+        (lambda: balance.drift_norm([np.eye(2)], [np.eye(2)]), "no interface"),
+        (lambda: balance.step_drift([np.eye(2)] * 2, 0.0), "lr must"),
+        (lambda: balance.gradient_identity_residual([np.eye(2)] * 2, [np.eye(3)] * 2), "grads must"),
+        (lambda: balance.relative_error([np.eye(2)], []), "same length"),
+        (lambda: balance.relative_error([np.eye(2)], [np.zeros((2, 2))]), "nonzero"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,375 @@
+"""Tests for deeplinear.dynamics against independent references: the planted construction, finite
+differences, full gradient descent (`deeplinear.train`), closed forms for one layer, a numerical Hessian
+and scipy's ODE solver. The chapter-04 figures in deeplinear.plotting are checked at the end."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from deeplinear import dynamics, network, plotting, theory, train
+
+
+def planted(k=4, n=6, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    v, s = rng.uniform(0.5, 2.0, k), rng.uniform(0.5, 2.0, k)
+    X, Y, U0, V0 = dynamics.planted_problem(k, n, rng, v, s)
+    U, V = theory.alignment_invariant_witness(X, Y)
+    lam, lam_prime = dynamics.lambdas(X, Y, U, V)
+    sigma0 = rng.uniform(0.3, 0.6, (d, k))
+    bases = [V] + [theory.random_orthogonal(k, rng) for _ in range(d - 1)] + [U]
+    return dict(X=X, Y=Y, U0=U0, V0=V0, v=v, s=s, U=U, V=V, lam=lam, lam_prime=lam_prime, sigma0=sigma0, bases=bases)
+
+
+def numerical_gradient(f, Ws, h=1e-6):
+    grads = []
+    for i, W in enumerate(Ws):
+        G = np.zeros_like(W)
+        for idx in np.ndindex(W.shape):
+            up = [M.copy() for M in Ws]
+            down = [M.copy() for M in Ws]
+            up[i][idx] += h
+            down[i][idx] -= h
+            G[idx] = (f(up) - f(down)) / (2 * h)
+        grads.append(G)
+    return grads
+
+
+# ---------------------------------------------------------------- the planted problem
+
+
+def test_planted_problem_has_the_constructed_spectra():
+    p = planted(k=5, n=8)
+    X, Y, U0, V0, v, s, n = p["X"], p["Y"], p["U0"], p["V0"], p["v"], p["s"], 8
+    # with the generator's bases, the two matrices of Theorem 1 are the constructed diagonals
+    assert np.allclose(V0.T @ X @ X.T @ V0, np.diag(n * v), atol=1e-12)
+    assert np.allclose(U0.T @ Y @ X.T @ V0, np.diag(n * v * s), atol=1e-12)
+    assert theory.alignment_invariant(X, Y)
+    # the witness recovers them up to order (by decreasing ||Y X^T v_j|| = n v_j s_j)
+    order = np.argsort(-(v * s))
+    assert np.allclose(p["lam"], n * v[order], rtol=1e-10)
+    assert np.allclose(p["lam_prime"], n * (v * s)[order], rtol=1e-10)
+    assert np.allclose(p["lam_prime"] / p["lam"], s[order], rtol=1e-10)
+
+
+def test_planted_problem_draws_in_the_documented_order():
+    rng, ref = np.random.default_rng(3), np.random.default_rng(3)
+    X, Y, U, V = dynamics.planted_problem(3, 5, rng, np.ones(3), np.full(3, 2.0))
+    V_ref, U_ref = theory.random_orthogonal(3, ref), theory.random_orthogonal(3, ref)
+    R = theory.random_orthogonal(5, ref)[:, :3]
+    assert np.array_equal(V, V_ref) and np.array_equal(U, U_ref)
+    assert np.allclose(X, np.sqrt(5) * V_ref @ R.T) and np.allclose(X @ X.T, 5 * np.eye(3))
+    assert np.allclose(Y, 2 * U_ref @ V_ref.T @ X)
+
+
+def test_lambdas_rectangular_takes_the_first_r_entries():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((4, 7)), rng.standard_normal((2, 7))
+    U, V = theory.random_orthogonal(2, rng), theory.random_orthogonal(4, rng)
+    lam, lam_prime = dynamics.lambdas(X, Y, U, V)
+    assert lam.shape == lam_prime.shape == (2,)
+    assert np.allclose(lam, [V[:, j] @ X @ X.T @ V[:, j] for j in range(2)])
+    assert np.allclose(lam_prime, [U[:, j] @ Y @ X.T @ V[:, j] for j in range(2)])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: dynamics.planted_problem(4, 3, np.random.default_rng(0), np.ones(4), np.ones(4)),
+            "n must be at least",
+        ),
+        (lambda: dynamics.planted_problem(3, 3, np.random.default_rng(0), np.ones(2), np.ones(3)), "variances"),
+        (lambda: dynamics.planted_problem(3, 3, np.random.default_rng(0), -np.ones(3), np.ones(3)), "non-negative"),
+        (lambda: dynamics.lambdas(np.ones((2, 3)), np.ones((2, 4)), np.eye(2), np.eye(2)), "columns"),
+        (lambda: dynamics.lambdas(np.ones((2, 3)), np.ones((2, 3)), np.eye(3), np.eye(2)), "V must be"),
+    ],
+)
+def test_problem_rejects_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ---------------------------------------------------------------- Corollary 1
+
+
+def test_equation_5_is_the_gradient_even_off_the_aligned_set():
+    p = planted(k=3, n=5, d=3)
+    X, Y, bases = p["X"], p["Y"], p["bases"]
+    rng = np.random.default_rng(7)
+    Ws = [rng.standard_normal((3, 3)) for _ in range(3)]  # not aligned: the formula is exact anyway
+    eq5 = dynamics.equation_5(Ws, bases, X, Y)
+    numeric = numerical_gradient(lambda W: float(network.loss(W, X, Y)), Ws)
+    for g, h in zip(eq5, numeric):
+        assert np.allclose(g, h, atol=1e-7)
+
+
+def test_diagonal_blocks_and_off_diagonal_of_an_aligned_network():
+    p = planted(k=4, d=3)
+    Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))
+    assert np.allclose(dynamics.diagonal_blocks(Ws, p["bases"]), p["sigma0"], atol=1e-14)
+    assert dynamics.off_diagonal(Ws, p["bases"]) < 1e-14
+    # one known off-diagonal entry in layer 2
+    E = np.zeros((4, 4))
+    E[1, 3] = -0.25
+    Ws[1] = Ws[1] + p["bases"][2] @ E @ p["bases"][1].T
+    assert dynamics.off_diagonal(Ws, p["bases"]) == pytest.approx(0.25, abs=1e-14)
+    metrics = dynamics.basis_metrics(p["bases"])
+    assert set(metrics) == {"sigma", "off"}
+    assert metrics["off"](Ws) == dynamics.off_diagonal(Ws, p["bases"])
+    with pytest.raises(ValueError, match="bases must hold"):
+        dynamics.diagonal_blocks(Ws, p["bases"][:-1])
+
+
+def test_printed_equation_6_has_the_extra_factor():
+    rng = np.random.default_rng(2)
+    s0, lam, lam_prime = rng.uniform(0.2, 1.0, (3, 4)), rng.uniform(1, 2, 4), rng.uniform(1, 2, 4)
+    corrected = theory.singular_value_dynamics(s0, lam, lam_prime, lr=0.1, steps=1, n=3)[1] - s0
+    printed = dynamics.printed_equation_6(s0, lam, lam_prime, lr=0.1, steps=1, n=3)[1] - s0
+    assert np.allclose(printed, s0 * corrected, rtol=1e-12)  # the printed product includes sigma_i itself
+    # one layer by hand: sigma + (lr/n) sigma (lam' - sigma lam)
+    one = dynamics.printed_equation_6(s0[:1], lam, lam_prime, lr=0.1, steps=1, n=3)[1, 0]
+    assert np.allclose(one, s0[0] + 0.1 / 3 * s0[0] * (lam_prime - s0[0] * lam))
+
+
+def test_reduced_run_is_full_gradient_descent_on_an_aligned_start():
+    p = planted(k=4, n=6, d=3)
+    lr, n = 0.02, 6
+    Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))
+    losses, end = dynamics.reduced_run(
+        p["sigma0"], p["lam"], p["lam_prime"], lr=lr, n=n, max_steps=250, tol=1e-30, chunk=37
+    )
+    assert len(losses) == 251
+    full = train(Ws, p["X"], p["Y"], lr=lr, steps=250, record=1)
+    assert np.allclose(losses, full.history.loss, rtol=1e-8, atol=1e-14)
+    assert np.allclose(end, dynamics.diagonal_blocks(full.weights, p["bases"]), atol=1e-10)
+
+
+def test_reduced_run_stops_below_tol_and_on_divergence():
+    p = planted(k=3, n=4, d=2)
+    args = (p["sigma0"], p["lam"], p["lam_prime"])
+    losses, _ = dynamics.reduced_run(*args, lr=0.05, n=4, tol=1e-6, chunk=10)
+    # checked at the end of each chunk: the first chunk that ends below tol is the last
+    assert (len(losses) - 1) % 10 == 0 and losses[-1] < 1e-6 * losses[0] <= losses[-11]
+    blown, _ = dynamics.reduced_run(*args, lr=50.0, n=4, max_steps=1000, chunk=10)
+    assert len(blown) < 1000 and not (blown[-1] < 1e8 * blown[0])
+    assert len(losses) - 11 < dynamics.steps_to(losses, 1e-6) <= len(losses) - 1
+    assert dynamics.steps_to(losses, 1e-30) is None
+
+
+def test_linear_fit_recovers_an_exponential():
+    t = np.arange(3000)
+    fit = dynamics.linear_fit(5.0 * np.exp(-0.01 * t))
+    assert fit.rate == pytest.approx(0.01, rel=1e-9)
+    assert fit.intercept == pytest.approx(np.log(5.0), rel=1e-9)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-12)
+    assert fit.window.min() == np.ceil(np.log(1e3) / 0.01) and fit.window.max() == np.floor(np.log(1e12) / 0.01)
+    assert np.isnan(dynamics.linear_fit(np.ones(20)).rate)
+
+
+# ---------------------------------------------------------------- Proposition 1: stability
+
+
+def test_edges_of_stability_match_a_numerical_hessian():
+    rng = np.random.default_rng(4)
+    k, n, d = 3, 5, 3
+    v = rng.uniform(0.5, 2.0, k)
+    X, _, U, V = dynamics.planted_problem(k, n, rng, v, np.ones(k))  # V^T X X^T V = n diag(v)
+    lam = n * v
+    sigmas = rng.uniform(0.6, 1.4, (d, k))
+    bases = [V] + [theory.random_orthogonal(k, rng) for _ in range(d - 1)] + [U]
+    Ws = theory.aligned_network(bases, list(sigmas))
+    Y = network.end_to_end(Ws) @ X  # interpolated exactly: a minimum of zero loss
+    shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
+
+    def grad(theta):
+        parts = np.split(theta, np.cumsum(sizes)[:-1])
+        return np.concatenate(
+            [g.ravel() for g in network.gradients([q.reshape(s) for q, s in zip(parts, shapes)], X, Y)]
+        )
+
+    theta, h = np.concatenate([W.ravel() for W in Ws]), 1e-6
+    H = np.stack([(grad(theta + h * e) - grad(theta - h * e)) / (2 * h) for e in np.eye(theta.size)])
+    reduced, full = dynamics.edges_of_stability(sigmas, lam, n)
+    assert full == pytest.approx(2 / np.linalg.eigvalsh((H + H.T) / 2).max(), rel=1e-5)
+    # the recursion's Hessian: the loss as a function of the (d, k) singular values
+    f = lambda s: dynamics.reduced_loss(s.reshape(d, k), lam, lam * np.prod(sigmas, axis=0), n)  # noqa: E731
+    x0, Hs = sigmas.ravel(), np.zeros((d * k, d * k))
+    for a, ea in enumerate(np.eye(d * k) * 1e-4):
+        for b, eb in enumerate(np.eye(d * k) * 1e-4):
+            Hs[a, b] = (f(x0 + ea + eb) - f(x0 + ea - eb) - f(x0 - ea + eb) + f(x0 - ea - eb)) / 4e-8
+    assert reduced == pytest.approx(2 / np.linalg.eigvalsh(Hs).max(), rel=1e-5)
+    assert full <= reduced
+
+
+def test_critical_lr_finds_a_threshold():
+    calls = []
+
+    def converges(lr):
+        calls.append(lr)
+        return lr < 0.37
+
+    found = dynamics.critical_lr(converges, 0.01, 0.02, iterations=30)
+    assert found < 0.37 and found == pytest.approx(0.37, rel=1e-6)
+    assert dynamics.critical_lr(lambda lr: lr < 0.37, 5.0, 10.0, iterations=20) == pytest.approx(0.37, rel=1e-4)
+
+
+def test_reduced_critical_lr_of_one_layer_is_the_closed_form():
+    # d = 1: sigma <- sigma + (lr/n)(lam' - sigma lam) is linear and converges iff lr < 2n / max(lam)
+    lam, lam_prime, n = np.array([3.0, 1.5]), np.array([3.0, 0.6]), 4
+    edge = 2 * n / lam.max()
+    s0 = np.array([[0.2, 0.1]])
+    assert dynamics.edges_of_stability(np.array([[1.0, 0.4]]), lam, n)[0] == pytest.approx(edge)
+    found = dynamics.reduced_critical_lr(s0, lam, lam_prime, n, flow_time=2000.0, low=0.5, high=4.0)
+    assert 0.98 * edge < found < edge
+    assert dynamics.reduced_converges(s0, lam, lam_prime, n, 0.9 * edge, flow_time=2000.0)
+    assert not dynamics.reduced_converges(s0, lam, lam_prime, n, 1.05 * edge, flow_time=2000.0)
+    assert dynamics.trial_steps(0.5, 100.0) == 400
+
+
+def test_proposition1_by_depth_is_consistent():
+    p = planted(k=3, n=5, d=3)
+    table = dynamics.proposition1_by_depth(p["sigma0"], p["lam"], p["lam_prime"], 5, [2, 3], iterations=4)
+    assert list(table["depth"]) == [2, 3]
+    for i, d in enumerate((2, 3)):
+        assert table["bound"][i] == theory.prop1_learning_rate(p["sigma0"][:d], p["lam"], p["lam_prime"], 5)
+    # the bound converges (Proposition 1) and is below the critical rate, itself near the edge over the modes
+    assert np.all(table["bound"] < table["critical"])
+    assert np.all(np.abs(table["critical"] / table["edge"] - 1) < 0.1)
+    assert np.all(table["rate"] > 0) and np.all(table["steps"] > 0)
+    with pytest.raises(ValueError, match="depths"):
+        dynamics.proposition1_by_depth(p["sigma0"], p["lam"], p["lam_prime"], 5, [2, 4])
+
+
+def test_misaligned_moves_only_off_diagonal_entries():
+    p = planted(k=4, d=2)
+    Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))
+    kicked = dynamics.misaligned(Ws, p["bases"], 1e-3, np.random.default_rng(0))
+    assert dynamics.off_diagonal(kicked, p["bases"]) == pytest.approx(1e-3, rel=1e-9)
+    assert np.allclose(dynamics.diagonal_blocks(kicked, p["bases"]), p["sigma0"], atol=1e-15)
+    with pytest.raises(ValueError, match="size"):
+        dynamics.misaligned(Ws, p["bases"], 0.0, np.random.default_rng(0))
+
+
+def test_stability_scan_of_one_layer_fails_above_the_closed_form_edge():
+    # d = 1: full gradient descent on W is linear; every entry (a, b) contracts iff lr < 2n / lam_b
+    p = planted(k=3, n=4, d=1)
+    n, lam = 4, p["lam"]
+    Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))
+    kicked = dynamics.misaligned(Ws, p["bases"], 1e-6, np.random.default_rng(1))
+    edge = 2 * n / lam.max()
+    rates = edge * np.array([0.5, 0.9, 1.02, 1.2])
+    scan = dynamics.stability_scan(kicked, p["X"], p["Y"], p["bases"], rates, flow_time=60.0)
+    assert scan.kick == pytest.approx(1e-6, rel=1e-9)
+    assert list(scan.converged) == [True, True, False, False]
+    assert scan.first_failure == 2 and scan.critical == rates[1]
+    assert scan.failures_between(rates[-1] * 1.1) == (2, 2)
+    assert np.isinf(scan.off[-1]) or scan.off[-1] > 10 * scan.kick
+    none = dynamics.stability_scan(kicked, p["X"], p["Y"], p["bases"], rates[2:], flow_time=60.0)
+    with pytest.raises(ValueError, match="widen the grid"):
+        _ = none.critical
+
+
+# ---------------------------------------------------------------- sequential learning
+
+
+def test_saxe_map_is_the_balanced_two_layer_recursion():
+    n, s, lr = 5, np.array([3.0, 1.0, 0.3]), 0.02
+    sigma = np.full((2, 3), np.sqrt(1e-3))
+    traj = theory.singular_value_dynamics(sigma, np.full(3, float(n)), n * s, lr=lr, steps=300, n=n)
+    u = dynamics.saxe_map(np.full(3, 1e-3), s, lr, 300)
+    assert np.allclose(u, traj.prod(axis=1), rtol=1e-12)
+
+
+def test_saxe_closed_form_solves_the_ode():
+    s, u0, lr, steps = np.array([2.0, 0.5]), np.array([1e-3, 2e-3]), 0.01, 800
+    ode = solve_ivp(
+        lambda t, u: 2 * lr * u * (s - u), (0, steps), u0, t_eval=np.arange(steps + 1), rtol=1e-10, atol=1e-14
+    )
+    assert np.allclose(dynamics.saxe_closed_form(u0, s, lr, steps), ode.y.T, rtol=1e-6, atol=1e-10)
+
+
+def test_learning_times():
+    u = np.array([[0.0, 0.0], [0.5, 0.1], [1.0, 0.2]])
+    assert list(dynamics.learning_times(u, [0.9, 0.15])) == [2, 2]
+    assert list(dynamics.learning_times(u, [0.4, 5.0])) == [1, 3]  # never: len(u)
+
+
+def test_sequential_run_follows_the_discrete_map():
+    k, n, lr = 3, 5, 0.05
+    rng = np.random.default_rng(0)
+    s = np.array([2.0, 1.0, 0.5])
+    problem = dynamics.planted_problem(k, n, rng, np.ones(k), s)
+    u = dynamics.sequential_run(*problem, strengths=s, depth=2, u0=1e-2, lr=lr, steps=300, rng=rng)
+    assert u.shape == (301, k)
+    assert np.allclose(u, dynamics.saxe_map(u[0], s, lr, 300), rtol=1e-9)
+    assert np.allclose(u[0], 1e-2 * (1 + 1e-3 * np.arange(k)) ** 2)
+    deep = dynamics.sequential_run(*problem, strengths=s, depth=3, u0=1e-2, lr=lr, steps=300, rng=rng)
+    assert np.all(deep[-1] >= s - 1e-2)  # run until every mode is learned
+
+
+def test_seconds_per_step_returns_two_positive_times():
+    full, reduced = dynamics.seconds_per_step(3, 2, np.random.default_rng(0), full_steps=5, reduced_steps=5, repeats=1)
+    assert full > 0 and reduced > 0
+
+
+# ---------------------------------------------------------------- the chapter's figures
+
+
+@pytest.fixture
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_corollary1(close_figures):
+    rng = np.random.default_rng(0)
+    full = rng.uniform(0.5, 1.0, (50, 2, 3))
+    fig = plotting.plot_corollary1(full, full + 1e-15, 0.9 * full, np.full(50, 1e-16))
+    assert len(fig.axes) == 2 and not plt.get_fignums()  # detached from pyplot
+    left, right = fig.axes
+    assert len(left.get_legend().get_texts()) == 3 and len(left.get_lines()) == 3 * 3 + 3
+    assert [line.get_label() for line in right.get_lines()] == [
+        "corrected (6)",
+        "(6) as printed",
+        "off-diagonal of full GD",
+    ]
+    assert np.allclose(right.get_lines()[1].get_ydata(), np.abs(0.1 * full).max(axis=(1, 2)))
+    with pytest.raises(ValueError, match="share one"):
+        plotting.plot_corollary1(full, full[:-1], full, np.zeros(50))
+
+
+def test_plot_proposition1(close_figures):
+    losses = np.exp(-0.01 * np.arange(4000))
+    fit = dynamics.linear_fit(losses)
+    table = {
+        "depth": np.arange(2, 5),
+        "bound": [1, 0.8, 0.6],
+        "critical": [30, 25, 20],
+        "edge_transverse": [29, 24, 19],
+    }
+    with pytest.raises(ValueError, match="steps"):
+        plotting.plot_proposition1(losses, fit, table, depth=3)
+    fig = plotting.plot_proposition1(losses, fit, table | {"steps": [10, 20, 40]}, depth=3)
+    assert len(fig.axes) == 3
+    assert len(fig.axes[1].get_lines()) == 3 and fig.axes[2].get_yscale() == "log"
+    assert "rate 1.00e-02" in fig.axes[0].get_lines()[1].get_label()
+
+
+def test_plot_sequential_learning(close_figures):
+    u = np.linspace(0, 1, 40)[:, None] * np.ones(3)
+    fig = plotting.plot_sequential_learning({2: u, 3: u[:20]}, u, u, [5, 10, 20], [3.0, 1.0, 0.3])
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "d = 3"
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["3.00", "1.00", "0.30"]
+    with pytest.raises(ValueError, match="depth 2"):
+        plotting.plot_sequential_learning({3: u}, u, u, [1, 2, 3], [1, 1, 1])
+
+
+def test_plot_singular_values_passes_style_and_can_skip_the_legend(close_figures):
+    ax = plotting.plot_singular_values(np.ones((5, 2)), legend=False, linestyle=":", marker="o")
+    assert ax.get_legend() is None
+    assert all(line.get_linestyle() == ":" and line.get_marker() == "o" for line in ax.get_lines())

@@ -1,0 +1,320 @@
+"""Tests for deeplinear.separable (and its figures in deeplinear.plotting) against closed forms,
+hand-made data, scipy and plain reference computations."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from scipy import stats
+
+from deeplinear import data, metrics, network, plotting, schedules, separable, theory, train
+from deeplinear.recording import History
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def logistic_risk(w, X, y):
+    return float(np.mean(np.logaddexp(0.0, -y * (w @ X))))
+
+
+# Four points in the plane whose maximum-margin separator through the origin is u = e_1 with gamma = 1:
+# for u = (cos t, sin t) the margins are cos t, 2 cos t + sin t, cos t - sin t / 2 and 3 cos t + sin t,
+# whose minimum is largest at t = 0; the support vectors are the first and the third point.
+TOY_X = np.array([[1.0, 2.0, -1.0, -3.0], [0.0, 1.0, 0.5, -1.0]])
+TOY_Y = np.array([[1.0, 1.0, -1.0, -1.0]])
+
+
+def rotation_row(theta):
+    return np.array([[math.cos(theta), math.sin(theta)]])
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(5)
+    X, Y = data.separable(16, 2, rng, margin=0.4)
+    X = X / np.linalg.norm(X, axis=0).max()
+    return X, Y, rng
+
+
+# -- starts -------------------------------------------------------------------------------------
+def test_gaussian_layers_draw_the_same_stream_as_plain_draws():
+    widths = [3, 5, 4, 1]
+    got = separable.gaussian_layers(widths, np.random.default_rng(7), scale=0.3)
+    ref_rng = np.random.default_rng(7)
+    for W, (a, b) in zip(got, [(3, 5), (5, 4), (4, 1)]):
+        assert W.shape == (b, a)
+        np.testing.assert_array_equal(W, ref_rng.standard_normal((b, a)) * 0.3 / np.sqrt(a))
+
+
+def test_gaussian_layers_have_the_stated_variance():
+    W = separable.gaussian_layers([50, 400], np.random.default_rng(0), scale=0.2)[0]
+    assert W.var() == pytest.approx(0.2**2 / 50, rel=0.05)
+
+
+@pytest.mark.parametrize("widths", [[3], [3, 0], [2.5, 1], [True, 1]])
+def test_gaussian_layers_reject_bad_widths(widths):
+    with pytest.raises(ValueError, match="widths must be"):
+        separable.gaussian_layers(widths, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("loss, ell0", [("logistic", math.log(2.0)), ("exponential", 1.0)])
+@pytest.mark.parametrize("scale", [0.2, 2.0])
+def test_below_loss_at_zero_flips_the_last_layer_exactly_when_needed(problem, loss, ell0, scale):
+    X, Y, rng = problem
+    y = Y.ravel()
+    flips = 0
+    for _ in range(20):
+        Ws = separable.gaussian_layers([2, 3, 1], rng, scale=scale)
+        w = (Ws[1] @ Ws[0]).ravel()
+        before = logistic_risk(w, X, y) if loss == "logistic" else float(np.mean(np.exp(-y * (w @ X))))
+        out = separable.below_loss_at_zero(Ws, X, Y, loss)
+        np.testing.assert_array_equal(out[0], Ws[0])
+        flipped = before >= ell0
+        flips += flipped
+        np.testing.assert_array_equal(out[1], -Ws[1] if flipped else Ws[1])
+        if scale < 1:  # a small start: first order in W_prod, one of the two signs is below l(0)
+            assert network.loss(out, X, Y, loss) < ell0
+    assert 0 < flips < 20  # both branches were exercised
+
+
+def test_gaussian_start_is_gaussian_layers_then_below_loss_at_zero(problem):
+    X, Y, _ = problem
+    got = separable.gaussian_start([2, 4, 1], X, Y, np.random.default_rng(11), scale=0.5)
+    ref = separable.below_loss_at_zero(separable.gaussian_layers([2, 4, 1], np.random.default_rng(11), scale=0.5), X, Y)
+    for a, b in zip(got, ref):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        separable.below_loss_at_zero(got, X, Y, "squared")
+
+
+# -- the maximum-margin direction --------------------------------------------------------------
+def test_support_vectors_of_the_hand_made_data():
+    u_bar, gamma = theory.max_margin(TOY_X, TOY_Y)
+    np.testing.assert_allclose(u_bar, [1.0, 0.0], atol=1e-9)
+    assert gamma == pytest.approx(1.0, abs=1e-9)
+    expected = [True, False, True, False]
+    np.testing.assert_array_equal(separable.support_vectors(TOY_X, TOY_Y, u_bar, gamma), expected)
+    np.testing.assert_array_equal(separable.support_vectors(TOY_X, TOY_Y.ravel(), np.array([1.0, 0.0]), 1.0), expected)
+    with pytest.raises(ValueError, match="must agree"):
+        separable.support_vectors(TOY_X, TOY_Y, np.ones(3), 1.0)
+
+
+@pytest.mark.parametrize("theta", [0.3, -1.2, 1e-4, math.pi - 1e-3])
+def test_direction_and_angle_to_are_the_closed_forms(theta):
+    # W_prod = W_2 W_1 = r (cos theta, sin theta) with r = 6
+    W1 = 2.0 * np.vstack([rotation_row(theta), rotation_row(theta)])  # (2, 2)
+    W2 = np.array([[1.0, 0.5]])
+    Ws = [W1, W2]
+    np.testing.assert_allclose(separable.direction(Ws), rotation_row(theta).ravel(), rtol=1e-14, atol=1e-15)
+    assert separable.angle_to(Ws, np.array([1.0, 0.0])) == pytest.approx(math.degrees(abs(theta)), rel=1e-7)
+
+
+def test_angle_to_is_180_for_the_opposite_direction_and_direction_needs_one_output():
+    assert separable.angle_to([np.array([[-2.0, 0.0]])], np.array([1.0, 0.0])) == pytest.approx(180.0)
+    with pytest.raises(ValueError, match="one output"):
+        separable.direction([np.eye(2)])
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.1, -0.2])
+def test_margin_gap_is_the_closed_form_on_the_hand_made_data(theta):
+    margins = [math.cos(theta), 2 * math.cos(theta) + math.sin(theta)]
+    margins += [math.cos(theta) - 0.5 * math.sin(theta), 3 * math.cos(theta) + math.sin(theta)]
+    Ws = [3.0 * rotation_row(theta)]
+    assert separable.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
+
+
+def test_measurements_are_the_named_quantities(problem):
+    X, Y, rng = problem
+    Ws = separable.gaussian_layers([2, 3, 3, 1], rng, scale=1.0)
+    u_bar, gamma = theory.max_margin(X, Y)
+    m = separable.measurements(X, Y)
+    assert set(m) == {"angle", "gap", "direction", "norms", "rank_one", "alignment"}
+    assert m["angle"](Ws) == separable.angle_to(Ws, u_bar)
+    assert m["gap"](Ws) == pytest.approx(separable.margin_gap(Ws, X, Y, gamma), abs=1e-15)
+    np.testing.assert_allclose(m["norms"](Ws), [np.sqrt((W**2).sum()) for W in Ws], rtol=1e-14)
+    np.testing.assert_allclose(m["rank_one"](Ws), [np.linalg.norm(W, 2) / np.linalg.norm(W) for W in Ws], rtol=1e-14)
+    np.testing.assert_array_equal(m["alignment"](Ws), metrics.top_alignment(Ws))
+    assert "alignment" not in separable.measurements(X, Y, alignment=False)
+
+
+# -- rates --------------------------------------------------------------------------------------
+def test_inverse_log_fit_recovers_an_exact_law_and_agrees_with_scipy():
+    t = np.unique(np.rint(np.geomspace(1, 1e5, 60)).astype(int))
+    r2, coef = separable.inverse_log_fit(t, 1.0 / (0.7 * np.log(t) + 2.0), start=100)
+    assert r2 == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(coef, [0.7, 2.0], rtol=1e-10)
+    noisy = 1.0 / (0.7 * np.log(t) + 2.0 + 0.05 * np.random.default_rng(0).standard_normal(t.size))
+    r2, coef = separable.inverse_log_fit(t, noisy, start=100)
+    keep = t >= 100
+    ref = stats.linregress(np.log(t[keep]), 1.0 / noisy[keep])
+    assert r2 == pytest.approx(ref.rvalue**2, rel=1e-10)
+    np.testing.assert_allclose(coef, [ref.slope, ref.intercept], rtol=1e-10)
+    assert r2 < 1 - 1e-6
+
+
+def test_inverse_log_fit_skips_non_positive_values_and_checks_its_input():
+    t = np.arange(1, 50)
+    v = 1.0 / (np.log(t) + 1.0)
+    v[10] = 0.0
+    assert separable.inverse_log_fit(t, v, start=1)[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="start must be positive"):
+        separable.inverse_log_fit(t, v, start=0)
+    with pytest.raises(ValueError, match="at least 3 steps"):
+        separable.inverse_log_fit(t, v, start=48)
+    with pytest.raises(ValueError, match="same length"):
+        separable.inverse_log_fit(t, v[:-1], start=1)
+
+
+def test_loglog_slope_and_first_step_at_most():
+    t = np.arange(0, 1000, 7)
+    assert separable.loglog_slope(t, 3.0 / np.maximum(t, 1) ** 1.5, start=10) == pytest.approx(-1.5, rel=1e-10)
+    values = np.array([5.0, 4.0, 2.0, 3.0, 1.0])
+    assert separable.first_step_at_most(np.array([0, 1, 10, 20, 40]), values, 2.5) == 10.0
+    assert math.isnan(separable.first_step_at_most(np.arange(5), values, 0.5))
+
+
+def history(steps, loss, **metrics_):
+    steps = np.asarray(steps)
+    return History(steps=steps, loss=np.asarray(loss, dtype=float), lr=np.ones(len(steps)), metrics=metrics_)
+
+
+def test_rate_summary_of_exact_laws():
+    T = 10_000
+    t = np.unique(np.r_[0, np.rint(np.geomspace(1, T, 80)).astype(int)])
+    tt = np.maximum(t, 1)
+    fixed = history(t, 2.0 / tt, angle=1.0 / (0.5 * np.log(tt) + 1.0), gap=1.0 / (0.2 * np.log(tt) + 3.0))
+    growing_angle = 1.0 / (0.5 * np.log(tt) ** 2 + 1.0)  # faster
+    growing = history(t, 2.0 / tt**2, angle=growing_angle, gap=np.ones(len(t)))
+    out = separable.rate_summary(fixed, growing)
+    assert out["r2_angle"] == pytest.approx(1.0, abs=1e-12) and out["r2_gap"] == pytest.approx(1.0, abs=1e-12)
+    assert out["risk_slope"] == pytest.approx(-1.0, rel=1e-10)
+    target = 1.0 / (0.5 * math.log(T) + 1.0)
+    first = t[np.flatnonzero(growing_angle <= target)[0]]
+    assert out["speedup"] == T / first and out["speedup"] > 1
+    assert out["angle_grow"] == growing_angle[-1]
+
+
+# -- Appendix F -------------------------------------------------------------------------------
+def test_rank_one_start_has_the_stated_form_and_draw_order():
+    widths = [3, 4, 5, 1]
+    Ws = separable.rank_one_start(widths, np.random.default_rng(2))
+    ref = np.random.default_rng(2)
+    u1, u2 = ref.standard_normal(4), ref.standard_normal(5)
+    u1, u2 = u1 / np.linalg.norm(u1), u2 / np.linalg.norm(u2)
+    w = ref.standard_normal(3) / np.sqrt(3)
+    s = ref.uniform(0.5, 1.0, 3)
+    np.testing.assert_allclose(Ws[0], np.outer(u1, w), rtol=1e-15)
+    np.testing.assert_allclose(Ws[1], s[1] * np.outer(u2, u1), rtol=1e-15)
+    np.testing.assert_allclose(Ws[2], s[2] * u2[None, :], rtol=1e-15)
+    for W in Ws:
+        assert np.linalg.matrix_rank(W) == 1
+    np.testing.assert_allclose(metrics.top_alignment(Ws), 1.0, atol=1e-12)
+    with pytest.raises(ValueError, match="k_L = 1"):
+        separable.rank_one_start([3, 4, 2], np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_the_rank_one_start_stays_aligned_under_gradient_descent(problem, loss):
+    X, Y, rng = problem
+    Ws0 = separable.rank_one_start([2, 4, 3, 1], rng)
+    T = (np.array([0.3, -1.1]) @ X)[None, :] if loss == "squared" else Y
+    h = train(Ws0, X, T, lr=0.1, steps=300, loss=loss, metrics=separable.alignment_measurements(Ws0), record=50).history
+    assert set(h.metrics) == {"alignment", "rank_one", "moved"}
+    assert h.metrics["alignment"].min() > 1 - 1e-10
+    assert (1 - h.metrics["rank_one"]).max() < 1e-10 and h.metrics["moved"].max() < 1e-10
+    assert h.loss[-1] < 0.5 * h.loss[0]  # it trained
+
+
+def test_inner_vectors_moved_is_one_minus_the_cosine():
+    u = np.array([1.0, 0.0, 0.0])
+    Ws0 = [np.outer(u, [1.0, 2.0]), np.outer([1.0, 0.0], u), np.array([[1.0, 0.0]])]
+    moved = separable.inner_vectors_moved(Ws0)
+    assert moved(Ws0) == pytest.approx(0.0, abs=1e-15)
+    theta = 0.4
+    v = np.array([math.cos(theta), math.sin(theta)])
+    Ws = [Ws0[0], np.outer(v, u), Ws0[2]]
+    assert moved(Ws) == pytest.approx(1.0 - math.cos(theta), rel=1e-12)
+    assert separable.inner_vectors_moved(Ws0[:2])(Ws0[:2]) == 0.0  # no inner layer
+
+
+# -- the figures (deeplinear.plotting) ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def runs():
+    rng = np.random.default_rng(5)
+    X, Y = data.separable(16, 2, rng, margin=0.4)
+    X = X / np.linalg.norm(X, axis=0).max()
+    Ws_deep = separable.gaussian_start([2, 3, 3, 1], X, Y, rng)
+    Ws_linear = separable.gaussian_start([2, 1], X, Y, rng)
+    tracked = separable.measurements(X, Y)
+    out = {}
+    for net, Ws in (("deep", Ws_deep), ("linear", Ws_linear)):
+        for kind, lr in (("constant", 1.0), ("inverse_risk", schedules.inverse_risk(1.0, cap=5.0))):
+            out[net, kind] = train(Ws, X, Y, lr=lr, steps=1000, loss="logistic", metrics=tracked, record=None).history
+    return out
+
+
+def test_plot_risk_and_norms(runs):
+    fig = plotting.plot_risk_and_norms({"3-layer": runs["deep", "constant"], "1-layer": runs["linear", "constant"]})
+    assert isinstance(fig, plt.Figure) and len(fig.axes) == 2
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["3-layer", "1-layer"]
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["$W_1$", "$W_2$", "$W_3$"]
+    assert fig.axes[1].get_title() == "Layer norms, 3-layer"
+    with pytest.raises(ValueError, match="norms_of"):
+        plotting.plot_risk_and_norms({"a": runs["deep", "constant"]}, norms_of="b")
+
+
+def test_plot_rank_one(runs):
+    h = runs["deep", "constant"]
+    fig = plotting.plot_rank_one(h)
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 3 and len(fig.axes[1].get_lines()) == 2
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), h.metrics["rank_one"][:, 0])
+    assert fig.axes[0].xaxis_inverted() and fig.axes[1].get_yscale() == "log"
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_plot_max_margin(runs, problem, dim):
+    X, Y, _ = problem
+    if dim == 3:
+        X3 = np.vstack([X, 0.1 * np.random.default_rng(0).standard_normal(X.shape[1])])
+        trails = {"a": np.tile([1.0, 0.0, 0.0], (5, 1)), "b": np.tile([0.0, 1.0, 0.0], (5, 1))}
+        fig = plotting.plot_max_margin(X3, Y, trails)
+        assert fig.axes[0].get_xlabel() == r"along $\bar u$"
+    else:
+        fig = plotting.plot_max_margin(X, Y, {"1-layer": runs["linear", "constant"], "deep": runs["deep", "constant"]})
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and ax.get_title() == "Figure 1a: margin maximisation"
+    assert len(ax.get_lines()) == 3 + 2  # separating line, two margin lines, two trails
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:3] == ["$y=+1$", "$y=-1$", "support vectors"] and len(labels) == 5
+
+
+def test_plot_margin_rates(runs):
+    fig = plotting.plot_margin_rates(runs, labels={"deep": "3-layer", "linear": "1-layer"})
+    assert len(fig.axes) == 3
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "3-layer, fixed step" in labels and r"1-layer, step $\propto 1/\mathcal{R}$" in labels
+    assert len(fig.axes[0].get_lines()) == 4 + 2 + 1  # four runs, two fits, the fit's legend entry
+    assert len(fig.axes[1].get_lines()) == 4 and len(fig.axes[2].get_lines()) == 4
+    with pytest.raises(ValueError, match="fitted must be one of"):
+        plotting.plot_margin_rates(runs, fitted="cosine")
+
+
+def test_plot_alignment_defects(runs):
+    lines = {"rank-one": runs["deep", "constant"], "Gaussian": runs["deep", "inverse_risk"]}
+    fig = plotting.plot_alignment_defects({"squared": lines, "logistic": lines})
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["squared loss", "logistic loss"]
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["rank-one", "Gaussian", "$10^{-8}$"]
+    with pytest.raises(ValueError, match="must record the metric 'alignment'"):
+        plotting.plot_alignment_defects({"squared": {"x": dataclasses.replace(runs["deep", "constant"], metrics={})}})
