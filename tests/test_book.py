@@ -331,3 +331,21 @@ def test_the_version_lives_in_one_place():
     assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
     for package in ("deeplinear", "companion"):
         assert (ROOT / "lib" / package / "py.typed").exists()
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_glued_figure_carries_its_image(path):
+    """A figure glued without its PNG renders on the site as "<Figure size ...>" text."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
+            if re.match(r"fig\d\d_", name):  # figures are glued as figNN_...
+                assert "application/papermill.record/image/png" in output["data"], f"{path.stem}: {name}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_cell_shows_a_stray_result(path):
+    """A chapter prints what it means to show; a bare value at the end of a cell (Out[n]) is an accident."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "execute_result", f"{path.stem}: {cell.source.splitlines()[-1]}"

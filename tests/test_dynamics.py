@@ -330,7 +330,8 @@ def test_plot_corollary1(close_figures):
     rng = np.random.default_rng(0)
     full = rng.uniform(0.5, 1.0, (50, 2, 3))
     fig = plotting.plot_corollary1(full, full + 1e-15, 0.9 * full, np.full(50, 1e-16))
-    assert len(fig.axes) == 2 and not plt.get_fignums()  # detached from pyplot
+    assert len(fig.axes) == 2
+    plt.close(fig)
     left, right = fig.axes
     assert len(left.get_legend().get_texts()) == 3 and len(left.get_lines()) == 3 * 3 + 3
     assert [line.get_label() for line in right.get_lines()] == [

@@ -167,6 +167,7 @@ def test_pages_show_the_committed_numbers_that_the_report_reads(site):
 
 
 def test_internal_links_resolve(site):
+    ids = functools.cache(lambda target: _parse(target).ids)  # every chapter links into api.html hundreds of times
     broken = []
     for page in _pages(site):
         for href, _ in _parse(site / page).links:
@@ -178,7 +179,7 @@ def test_internal_links_resolve(site):
                 target = target / "index.html"
             if not target.exists():
                 broken.append(f"{page}: {href}")
-            elif url.fragment and target.suffix == ".html" and url.fragment not in _parse(target).ids:
+            elif url.fragment and target.suffix == ".html" and url.fragment not in ids(target):
                 broken.append(f"{page}: {href} (no such anchor)")
     assert not broken, "\n".join(broken)
 
@@ -223,6 +224,19 @@ def test_every_chapter_has_a_download_button_for_its_notebook(site):
         html = (site / "book" / f"{nb.stem}.html").read_text(encoding="utf-8")
         assert f"_sources/book/{nb.stem}.ipynb" in html, nb.stem
         assert (site / "_sources" / "book" / f"{nb.stem}.ipynb").exists()
+
+
+def test_library_calls_in_a_chapter_link_to_the_api_page(site):
+    """sphinx-codeautolink turns each library call in a code cell into a link to its API entry."""
+    for chapter, target in (
+        ("01-alignment", "deeplinear.metrics.alignment_defect"),
+        ("04-singular-value-dynamics", "deeplinear.dynamics.planted_problem"),
+        ("08-mnist-classification", "deeplinear.reduction.reduce_network"),
+    ):
+        html = (site / "book" / f"{chapter}.html").read_text(encoding="utf-8")
+        assert f'api.html#{target}"' in html, (chapter, target)
+        anchor = f'id="{target}"'
+        assert anchor in (site / "book" / "api.html").read_text(encoding="utf-8"), target
 
 
 def test_figures_have_images_captions_and_alt_text(site):

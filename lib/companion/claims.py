@@ -1,7 +1,8 @@
 """Record a chapter's numbers for the prose and the claims ledger, at digits that travel.
 
-``claim("fig1c_alignment_final", value, digits=3)`` rounds ``value``, glues it under that name (hidden:
-the prose shows it with ``{glue:text}``) and returns what it stored. The ledger (``book/ledger.toml``,
+``claim("fig1c_alignment_final", value, digits=3)`` rounds ``value`` and glues it under that name (hidden:
+the prose shows it with ``{glue:text}``). It is a statement and returns None, so that a cell ending in a
+claim shows no stray output. The ledger (``book/ledger.toml``,
 read by `companion.ledger`) refers to claims by these names.
 
 How many digits travel to another CPU, BLAS kernel and thread count is the author's call
@@ -49,8 +50,8 @@ def stored(value: Any, digits: int | None = None, sig: int | None = None) -> Any
     return float(f"{value:.{sig or 2}g}")
 
 
-def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None = None) -> Any:
-    """Glue ``value`` under ``name``, rounded as `stored` says, and return the stored value.
+def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None = None) -> None:
+    """Glue ``value`` under ``name``, rounded as `stored` says (hidden; returns None).
 
     Example: ``claim("aligned_example_alignment", a.min(), digits=6)``; ``claim("usvd_error", e)``
     stores ``e`` to two significant digits (e.g. ``3.1e-15``, which nbval's sanitizer masks).
@@ -59,9 +60,7 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
 
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
-    kept = stored(value, digits, sig)
-    glue(name, kept, display=False)
-    return kept
+    glue(name, stored(value, digits, sig), display=False)
 
 
 def figure(name: str, fig: Any) -> None:

@@ -227,11 +227,6 @@ def plot_singular_values(
     return ax
 
 
-def _detached(fig: plt.Figure) -> plt.Figure:
-    plt.close(fig)
-    return fig
-
-
 def _history_metric(h: Any, name: str) -> np.ndarray:
     if name not in getattr(h, "metrics", {}):
         raise ValueError(f"the history must record the metric {name!r} (deeplinear.separable.measurements)")

@@ -9,7 +9,6 @@ import numpy as np
 import seaborn as sns
 
 from ._base import (
-    _detached,
     plot_singular_values,
 )
 
@@ -29,7 +28,7 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
 
     Returns
     -------
-    Figure with two axes, detached from pyplot (glue or display it). Paper: Corollary 1, eqs. (5)-(6).
+    Figure with two axes. Paper: Corollary 1, eqs. (5)-(6).
     """
     full, reduced, printed = (np.asarray(a, dtype=np.float64) for a in (full, reduced, printed))
     if full.ndim != 3 or reduced.shape != full.shape or printed.shape != full.shape:
@@ -68,7 +67,7 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
         ylim=(1e-18, 10),
     )
     axes[1].legend(fontsize=9)
-    return _detached(fig)
+    return fig
 
 
 def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) -> plt.Figure:
@@ -84,7 +83,7 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
 
     Returns
     -------
-    Figure with three axes, detached from pyplot (glue or display it). Paper: Proposition 1.
+    Figure with three axes. Paper: Proposition 1.
     """
     missing = {"depth", "bound", "critical", "edge_transverse", "steps"} - set(table)
     if missing:
@@ -106,7 +105,7 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     axes[2].set(
         yscale="log", xlabel="depth d", ylabel=r"steps to reach $10^{-10}L_0$", title="time to converge at the bound"
     )
-    return _detached(fig)
+    return fig
 
 
 def plot_sequential_learning(
@@ -127,7 +126,7 @@ def plot_sequential_learning(
 
     Returns
     -------
-    Figure with two axes, detached from pyplot (glue or display it). Paper: Corollary 1 (sequential
+    Figure with two axes. Paper: Corollary 1 (sequential
     learning; Saxe et al. 2014).
     """
     if 2 not in runs:
@@ -157,4 +156,4 @@ def plot_sequential_learning(
     axes[0].legend(fontsize=9, loc="upper right")
     axes[1].set(xlabel="step", ylabel=r"mode product $u_j$", title=f"d = {depth}")
     axes[1].legend(fontsize=8, title="strength s", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _detached(fig)
+    return fig

@@ -25,9 +25,9 @@ def plot_figure1a(history: Any, *, title: str | None = None) -> Figure:
 
     Returns
     -------
-    Figure, not managed by pyplot, with the metrics' axes and the loss's twin. Paper: Section 6, Figure 1a.
+    Figure (pyplot), with the metrics' axes and the loss's twin. Paper: Section 6, Figure 1a.
     """
-    fig = Figure(figsize=(6.4, 4.0))
+    fig = plt.figure(figsize=(6.4, 4.0))
     plot_alignment(history, fig.subplots(), per_interface=True, title=title)
     return fig
 
@@ -45,11 +45,11 @@ def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: f
 
     Returns
     -------
-    Figure with two axes, not managed by pyplot (nothing to close). Paper: Theorem 1 and Section 4.2.
+    Figure with two axes. Paper: Theorem 1 and Section 4.2.
     """
     if not runs:
         raise ValueError("runs must name at least one run")
-    fig = Figure(figsize=(10, 4.0))
+    fig = plt.figure(figsize=(10, 4.0))
     axes = fig.subplots(1, 2)
     palette = sns.color_palette("colorblind", len(runs))
     for (name, run), colour in zip(runs.items(), palette):
@@ -84,9 +84,9 @@ def plot_final_invariance(final: dict, *, title: str | None = None, floor: float
 
     Returns
     -------
-    Figure with one axes, not managed by pyplot. Paper: Theorem 1 over many draws of each problem class.
+    Figure with one axes. Paper: Theorem 1 over many draws of each problem class.
     """
-    fig = Figure(figsize=(6.4, 4.0))
+    fig = plt.figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
     palette = sns.color_palette("colorblind")
     for i, values in enumerate(final.values()):
@@ -118,10 +118,10 @@ def plot_one_step_rotation(rates: Sequence[float] | np.ndarray, rotation: dict, 
 
     Returns
     -------
-    Figure with one axes, not managed by pyplot. Paper: Theorem 1 (why its "only if" needs d >= 3).
+    Figure with one axes. Paper: Theorem 1 (why its "only if" needs d >= 3).
     """
     rates = np.asarray(rates, dtype=np.float64)
-    fig = Figure(figsize=(6.4, 4.0))
+    fig = plt.figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
     for (label, r), marker in zip(rotation.items(), "osd^v"):
         if np.shape(r) != rates.shape:
