@@ -36,10 +36,19 @@ def test_every_value_the_ledger_reads_is_glued_by_its_chapter():
             assert name in VALUES[finding.chapter], f"{finding.id}: {finding.chapter} glues no {name!r}"
 
 
-def test_every_claim_is_confirmed_by_the_committed_chapters():
+def test_every_claim_and_finding_is_reproduced_by_the_committed_chapters():
     rows = ledger.evaluate(LEDGER, VALUES)
-    assert len(rows) == len(LEDGER.claims) >= 30
-    assert [r.claim.id for r in rows if r.verdict != "confirmed"] == []
+    assert len(rows) == len(LEDGER.claims) + len(LEDGER.findings) and len(LEDGER.claims) >= 30
+    assert [r.entry.id for r in rows if not ledger.reproduced(r)] == []
+    verdicts = {r.entry.id: r.verdict for r in rows}
+    assert verdicts["equation-6"] == "paper erratum" and verdicts["mnist-subset"] == "the book's deviation"
+    assert set(verdicts.values()) <= set(ledger.VERDICTS)
+
+
+def test_every_finding_quotes_what_it_concerns_and_has_one_of_four_kinds():
+    assert {f.kind for f in LEDGER.findings} == {"erratum", "code discrepancy", "sharpening", "deviation"}
+    for f in LEDGER.findings:
+        assert len(f.quote) > 20 and f.source, f.id
 
 
 def check(**entry):
@@ -110,7 +119,7 @@ def test_a_criterion_reads_as_written_by_hand(entry, text):
         (
             '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
             'checks=[{ value = "x", le = 1 }]\n'
-            '[[finding]]\nid="a"\nkind="erratum"\ntitle="t"\nchapter="c"\nsection="s"\ntext="t"\n',
+            '[[finding]]\nid="a"\nkind="erratum"\ntitle="t"\nsource="s"\nquote="q"\nchapter="c"\nsection="s"\ntext="t"\n',
             "used twice",
         ),
         (
@@ -133,10 +142,12 @@ def test_ledger_csv_has_one_row_per_claim_and_a_not_run_chapter_says_so(tmp_path
     ledger.write_csv(rows, tmp_path / "ledger.csv")
     with open(tmp_path / "ledger.csv", newline="", encoding="utf-8") as f:
         read = list(csv.DictReader(f))
-    assert [r["claim"] for r in read] == [c.id for c in LEDGER.claims]
+    assert [r["claim"] for r in read] == [e.id for e in (*LEDGER.claims, *LEDGER.findings)]
     assert list(read[0]) == ["claim", "chapter", "kind", "verdict", "statement", "measured"]
     assert {r["verdict"] for r in read if r["chapter"] == "01-alignment"} == {"not run"}
-    assert {r["verdict"] for r in read if r["chapter"] != "01-alignment"} == {"confirmed"}
+    claims = [r for r in read if r["kind"] == "claim" and r["chapter"] != "01-alignment"]
+    assert {r["verdict"] for r in claims} <= {"confirmed", "confirmed with a caveat"}
+    assert {r["kind"] for r in read} == {"claim", "erratum", "code discrepancy", "sharpening", "deviation"}
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -180,3 +191,13 @@ def test_claim_refuses_what_it_cannot_store():
         stored(1.0, sig=0)
     with pytest.raises(TypeError, match="got list"):
         stored([1.0])
+
+
+def test_every_chapter_preset_is_marked_as_the_papers_the_released_codes_or_the_books():
+    assert set(LEDGER.settings) == set(VALUES)
+    assert set(LEDGER.settings.values()) <= set(ledger.SETTINGS)
+
+
+def test_a_caveat_is_part_of_the_verdict():
+    rows = {r.entry.id: r.verdict for r in ledger.evaluate(LEDGER, VALUES)}
+    assert rows["balancedness-unlikely"] == "confirmed with a caveat"

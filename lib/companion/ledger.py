@@ -18,11 +18,12 @@ import operator
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FINDING_VERDICTS",
     "KINDS",
     "VERDICTS",
     "Check",
@@ -30,16 +31,26 @@ __all__ = [
     "Finding",
     "Ledger",
     "Row",
+    "SETTINGS",
     "load",
     "evaluate",
     "failures",
     "fmt",
     "render_finding",
+    "reproduced",
     "write_csv",
 ]
 
 KINDS = ("claim", "erratum", "code discrepancy", "sharpening", "deviation")
-VERDICTS = ("confirmed", "not reproduced", "not run")
+# The book's one verdict vocabulary: a claim is confirmed (with a caveat, when its row states one), not
+# reproduced, or not run; a finding is named by its kind, or is not reproduced when its numbers no longer show it.
+FINDING_VERDICTS = {
+    "erratum": "paper erratum",
+    "code discrepancy": "code discrepancy",
+    "sharpening": "beyond the papers",
+    "deviation": "the book's deviation",
+}
+VERDICTS = ("confirmed", "confirmed with a caveat", "not reproduced", "not run", *FINDING_VERDICTS.values())
 _OPS = {
     "le": ("≤", operator.le),
     "lt": ("<", operator.lt),
@@ -116,7 +127,8 @@ class Check:
 @dataclass(frozen=True)
 class Claim:
     """A ledger row: ``id``, the ``paper`` ("RNBU", "JT", ...), its ``kind``, the ``statement``, the
-    ``chapter`` (file stem) and ``section`` (label) that test it, and its ``checks``."""
+    ``chapter`` (file stem) and ``section`` (label) that test it, its ``checks``, and a ``caveat`` (what the
+    evidence does not show; the verdict is then "confirmed with a caveat")."""
 
     id: str
     paper: str
@@ -125,40 +137,56 @@ class Claim:
     chapter: str
     section: str
     checks: tuple[Check, ...]
+    caveat: str = ""
 
 
 @dataclass(frozen=True)
 class Finding:
-    """An erratum, code discrepancy, sharpening or deviation; ``text`` quotes glued values as ``{name}``."""
+    """An erratum, code discrepancy, sharpening or deviation: the ``quote`` it concerns (from ``source``),
+    a ``text`` that quotes glued values as ``{name}``, and the ``checks`` that show it (possibly none)."""
 
     id: str
     kind: str
     title: str
+    source: str
+    quote: str
     chapter: str
     section: str
     text: str
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def statement(self) -> str:
+        return self.title
 
     def names(self) -> list[str]:
         return _PLACEHOLDER.findall(self.text)
 
 
+SETTINGS = ("paper", "released code", "book")
+
+
 @dataclass(frozen=True)
 class Ledger:
+    """The claims, the findings, and what each chapter's paper preset is (`SETTINGS`)."""
+
     claims: tuple[Claim, ...]
     findings: tuple[Finding, ...]
+    settings: dict[str, str] = field(default_factory=dict)
 
     def chapters(self) -> list[str]:
         return sorted({c.chapter for c in self.claims} | {f.chapter for f in self.findings})
 
-    def for_chapter(self, chapter: str) -> list[Claim]:
-        return [c for c in self.claims if c.chapter == chapter]
+    def for_chapter(self, chapter: str) -> list[Claim | Finding]:
+        """The claims and findings of ``chapter``."""
+        return [e for e in (*self.claims, *self.findings) if e.chapter == chapter]
 
 
 @dataclass(frozen=True)
 class Row:
-    """A claim evaluated: each check's (value name, value, criterion, held) and the verdict."""
+    """A claim or finding evaluated: each check's (value name, value, criterion, held) and the verdict."""
 
-    claim: Claim
+    entry: Claim | Finding
     measured: tuple[tuple[str, Any, str, bool], ...]
     verdict: str
 
@@ -202,55 +230,75 @@ def load(path: Path | str) -> Ledger:
     """Read and check a ledger file (ValueError naming the entry at fault)."""
     path = Path(path)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    unknown = set(data) - {"claim", "finding"}
+    unknown = set(data) - {"claim", "finding", "settings"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (a ledger has [[claim]] and [[finding]])")
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (a ledger has [settings], [[claim]], [[finding]])")
+    settings = data.get("settings", {})
+    bad = {chapter: v for chapter, v in settings.items() if v not in SETTINGS}
+    if bad:
+        raise ValueError(f"{path.name}: [settings] values must be one of {SETTINGS}, got {bad}")
     claims, findings, seen = [], [], set()
     for i, entry in enumerate(data.get("claim", [])):
         where = f"{path.name}: claim {i + 1} ({entry.get('id', 'no id')})"
-        _fields(entry, where, ("id", "paper", "kind", "statement", "chapter", "section", "checks"))
+        _fields(entry, where, ("id", "paper", "kind", "statement", "chapter", "section", "checks"), ("caveat",))
         if not isinstance(entry["checks"], list) or not entry["checks"]:
             raise ValueError(f"{where}: checks must be a non-empty list")
         checks = tuple(_check(c, f"{where}, check {j + 1}") for j, c in enumerate(entry["checks"]))
         claims.append(Claim(**{**entry, "checks": checks}))
     for i, entry in enumerate(data.get("finding", [])):
         where = f"{path.name}: finding {i + 1} ({entry.get('id', 'no id')})"
-        _fields(entry, where, ("id", "kind", "title", "chapter", "section", "text"))
-        findings.append(Finding(**entry))
+        _fields(entry, where, ("id", "kind", "title", "source", "quote", "chapter", "section", "text"), ("checks",))
+        checks = tuple(_check(c, f"{where}, check {j + 1}") for j, c in enumerate(entry.get("checks", [])))
+        findings.append(Finding(**{**entry, "checks": checks}))
     for entry in (*claims, *findings):
         if entry.id in seen:
             raise ValueError(f"{path.name}: the id {entry.id!r} is used twice")
         seen.add(entry.id)
-        if entry.kind not in KINDS:
-            raise ValueError(f"{path.name}: {entry.id} has kind {entry.kind!r}, not one of {KINDS}")
-    return Ledger(tuple(claims), tuple(findings))
+        kinds = ("claim",) if isinstance(entry, Claim) else tuple(FINDING_VERDICTS)
+        if entry.kind not in kinds:
+            raise ValueError(f"{path.name}: {entry.id} has kind {entry.kind!r}, not one of {kinds}")
+    return Ledger(tuple(claims), tuple(findings), dict(settings))
 
 
 def evaluate(ledger: Ledger, values: Mapping[str, Mapping[str, Any]]) -> list[Row]:
-    """Every claim's verdict on ``values`` (chapter -> glued name -> value): "confirmed" when all its
-    checks hold, "not reproduced" when one fails, "not run" when its chapter is missing."""
+    """Every claim's and finding's verdict on ``values`` (chapter -> glued name -> value), claims first.
+
+    A claim is "confirmed" (or "confirmed with a caveat") when all its checks hold and "not reproduced"
+    when one fails; a finding is named by its kind ("paper erratum", ...) when its checks hold and is
+    "not reproduced" when one fails; either is "not run" when its chapter is missing.
+    """
     rows = []
-    for claim in ledger.claims:
-        if claim.chapter not in values:
-            rows.append(Row(claim, (), "not run"))
+    for entry in (*ledger.claims, *ledger.findings):
+        if entry.chapter not in values:
+            rows.append(Row(entry, (), "not run"))
             continue
-        chapter = values[claim.chapter]
-        measured = tuple((c.value, _get(chapter, c.value), c.criterion(), c.holds(chapter)) for c in claim.checks)
-        verdict = "confirmed" if all(m[3] for m in measured) else "not reproduced"
-        rows.append(Row(claim, measured, verdict))
+        chapter = values[entry.chapter]
+        measured = tuple((c.value, _get(chapter, c.value), c.criterion(), c.holds(chapter)) for c in entry.checks)
+        if not all(m[3] for m in measured):
+            verdict = "not reproduced"
+        elif isinstance(entry, Finding):
+            verdict = FINDING_VERDICTS[entry.kind]
+        else:
+            verdict = "confirmed with a caveat" if entry.caveat else "confirmed"
+        rows.append(Row(entry, measured, verdict))
     return rows
 
 
+def reproduced(row: Row) -> bool:
+    """Whether a row's verdict is one of the book's positive ones (not "not reproduced" or "not run")."""
+    return row.verdict not in ("not reproduced", "not run")
+
+
 def failures(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
-    """The checks of ``chapter``'s claims that fail on its glued ``values``, as readable lines; checks on
-    the value names in ``skip`` are left out (a test rerun with a smaller budget skips, say, the losses)."""
+    """The checks of ``chapter``'s claims and findings that fail on its glued ``values``, as readable lines;
+    checks on the value names in ``skip`` are left out (a rerun with a smaller budget skips, say, the losses)."""
     out = []
-    for claim in ledger.for_chapter(chapter):
-        for c in claim.checks:
+    for entry in ledger.for_chapter(chapter):
+        for c in entry.checks:
             if c.value in skip:
                 continue
             if not c.holds(values):
-                out.append(f"{claim.id}: {c.value} = {fmt(values[c.value])}, expected {c.criterion()}")
+                out.append(f"{entry.id}: {c.value} = {fmt(values[c.value])}, expected {c.criterion()}")
     return out
 
 
@@ -260,7 +308,8 @@ def render_finding(finding: Finding, values: Mapping[str, Any]) -> str:
 
 
 def write_csv(rows: list[Row], path: Path | str) -> None:
-    """One line per claim: claim, chapter, kind, verdict, statement, measured (``name = value; ...``)."""
+    """One line per claim and finding: claim (the id), chapter, kind, verdict, statement (a finding's title),
+    measured (``name = value; ...``)."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
@@ -268,5 +317,6 @@ def write_csv(rows: list[Row], path: Path | str) -> None:
         w.writerow(["claim", "chapter", "kind", "verdict", "statement", "measured"])
         for r in rows:
             measured = "; ".join(f"{n} = {fmt(v)}" for n, v, _, _ in r.measured)
-            w.writerow([r.claim.id, r.claim.chapter, r.claim.kind, r.verdict, r.claim.statement, measured])
+            e = r.entry
+            w.writerow([e.id, e.chapter, e.kind, r.verdict, e.statement, measured])
     tmp.replace(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .book import glued_values
-from .ledger import Ledger, Row, evaluate, fmt, load, render_finding
+from .ledger import Claim, Finding, Ledger, Row, evaluate, fmt, load, render_finding
 
 __all__ = [
     "chapter_values",
@@ -59,8 +59,10 @@ def ledger_file(path: str | Path) -> Ledger:
 
 
 def _row(r: Row) -> str:
-    claim = f"*{r.claim.paper}* {r.claim.statement}"
-    where = f"{{ref}}`{r.claim.section}`"
+    claim = f"*{r.entry.paper}* {r.entry.statement}"
+    if r.entry.caveat and r.verdict == "confirmed with a caveat":
+        claim += f" (caveat: {r.entry.caveat})"
+    where = f"{{ref}}`{r.entry.section}`"
     if r.verdict == "not run":
         return f"| {claim} | {where} | — | — | not run |"
     shown = dict.fromkeys((name, fmt(v)) for name, v, _, _ in r.measured)  # each value once
@@ -70,20 +72,30 @@ def _row(r: Row) -> str:
 
 
 def claims_table(rows: list[Row]) -> str:
-    """The ledger as a Markdown table, one row per claim."""
-    return _HEADER + "\n".join(_row(r) for r in rows)
+    """The ledger's claims as a Markdown table, one row per claim (findings are listed apart)."""
+    return _HEADER + "\n".join(_row(r) for r in rows if isinstance(r.entry, Claim))
 
 
 def paper_summary(ledger: Ledger, run: dict[str, Any]) -> tuple[str, int, int]:
     """The ledger evaluated on a paper-preset run: (Markdown, claims confirmed, claims not run)."""
     chapters = run["chapters"]
     ran = {name: entry["values"] for name, entry in chapters.items() if not entry.get("error")}
-    rows = evaluate(ledger, ran)
-    confirmed = sum(r.verdict == "confirmed" for r in rows)
-    not_run = sum(r.verdict == "not run" for r in rows)
-    summary = f"At the papers' settings **{confirmed} of {len(rows)}** claims are confirmed" + (
-        f" ({not_run} not run)." if not_run else "."
+    rows = [r for r in evaluate(ledger, ran) if isinstance(r.entry, Claim)]
+    papers = [r for r in rows if ledger.settings.get(r.entry.chapter, "book") != "book"]
+    own = [r for r in rows if r not in papers]
+    confirmed = sum(r.verdict.startswith("confirmed") for r in papers)
+    not_run = sum(r.verdict == "not run" for r in papers)
+    numbers = sorted({r.entry.chapter[:2] for r in papers})
+    summary = (
+        f"At the papers' settings (the paper's or the released code's: chapters {', '.join(numbers)}) "
+        f"**{confirmed} of {len(papers)}** claims are confirmed" + (f" ({not_run} not run)." if not_run else ".")
     )
+    if own:
+        summary += (
+            f" The other {len(own)} claims ran at the book's own settings, where the papers give none "
+            f"(chapters {', '.join(sorted({r.entry.chapter[:2] for r in own}))}): "
+            f"{sum(r.verdict.startswith('confirmed') for r in own)} confirmed."
+        )
     commit = str(run.get("commit") or "unknown")
     seconds = sum(entry["seconds"] for entry in chapters.values())
     note = (
@@ -97,12 +109,31 @@ def paper_summary(ledger: Ledger, run: dict[str, Any]) -> tuple[str, int, int]:
     return f"{summary}\n\n{claims_table(rows)}\n\n{note}", confirmed, not_run
 
 
+KIND_HEADINGS = {
+    "erratum": "Errors in the papers' text",
+    "code discrepancy": "Discrepancies in the authors' released code",
+    "sharpening": "Sharpenings: beyond a sufficient condition, not errors",
+    "deviation": "The book's own deviations",
+}
+
+
 def findings_list(ledger: Ledger, values: dict[str, dict[str, Any]]) -> str:
-    """The findings as a numbered Markdown list, each with its section and the values it quotes."""
-    lines = []
-    for i, f in enumerate(ledger.findings, 1):
-        lines.append(f"{i}. **{f.title}** ({{ref}}`{f.section}`). {render_finding(f, values[f.chapter])}")
-    return "\n".join(lines)
+    """The findings in their four kinds: under a heading per kind, a numbered list whose entries quote the
+    sentence concerned, say what was measured (with the chapter's glued values) and give the verdict."""
+    rows = {r.entry.id: r for r in evaluate(ledger, values) if isinstance(r.entry, Finding)}
+    parts = []
+    for kind, heading in KIND_HEADINGS.items():
+        mine = [f for f in ledger.findings if f.kind == kind]
+        if not mine:
+            continue
+        lines = [f"**{heading}**", ""]
+        for i, f in enumerate(mine, 1):
+            text = render_finding(f, values[f.chapter]) if f.chapter in values else f.text
+            lines.append(
+                f"{i}. **{f.title}** ({{ref}}`{f.section}`; *{rows[f.id].verdict}*). {f.source}: “{f.quote}” {text}"
+            )
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 PACKAGES = ("deeplinear", "numpy", "scipy", "matplotlib", "seaborn", "jupyter-book", "myst-nb", "papermill", "nbval")

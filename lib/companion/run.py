@@ -103,11 +103,11 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
     ran = {name: entry["values"] for name, entry in claims["chapters"].items() if not entry["error"]}
     rows = ledger.evaluate(ledger.load(root / LEDGER), ran)
     ledger.write_csv(rows, out_dir / "ledger.csv")
-    missed = [r for r in rows if r.verdict != "confirmed"]
+    missed = [r for r in rows if not ledger.reproduced(r)]
     for r in missed:
         detail = "; ".join(f"{n} = {ledger.fmt(v)}, expected {c}" for n, v, c, ok in r.measured if not ok)
-        print(f"{r.verdict}: {r.claim.id} ({r.claim.chapter}){': ' + detail if detail else ''}", file=sys.stderr)
-    print(f"{len(rows) - len(missed)}/{len(rows)} claims confirmed; verdicts in {out_dir / 'ledger.csv'}")
+        print(f"{r.verdict}: {r.entry.id} ({r.entry.chapter}){': ' + detail if detail else ''}", file=sys.stderr)
+    print(f"{len(rows) - len(missed)}/{len(rows)} claims and findings reproduced; verdicts in {out_dir / 'ledger.csv'}")
     return 1 if failed or missed else 0
 
 
