@@ -135,12 +135,60 @@ def test_margin_gap_is_the_closed_form_on_the_hand_made_data(theta):
     assert separable.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
 
 
+@pytest.mark.parametrize("theta", [0.0, 0.4, -1.1, math.pi / 2])
+def test_product_and_first_layer_alignment_are_the_closed_forms(theta):
+    # W_1 = diag(2, 1): v_1 = e_1, ||W_1||_F = sqrt(5); W_2 = (cos t, sin t): W_prod = (2 cos t, sin t)
+    Ws = [np.diag([2.0, 1.0]), 3.0 * rotation_row(theta)]
+    assert separable.product_alignment(Ws) == pytest.approx(2 * abs(math.cos(theta)) / math.sqrt(5), abs=1e-15)
+    u = np.array([math.cos(0.3), math.sin(0.3)])
+    assert separable.first_layer_alignment(Ws, u) == pytest.approx(math.cos(0.3), rel=1e-14)
+    with pytest.raises(ValueError, match="one output"):
+        separable.product_alignment([np.eye(2)])
+
+
+def test_product_alignment_is_one_and_layer_gap_zero_on_a_rank_one_network_along_u_bar():
+    u_bar, gamma = theory.max_margin(TOY_X, TOY_Y)
+    a = np.array([0.6, 0.8])
+    Ws = [5.0 * np.outer(a, u_bar), np.array([[-2.0, 1.5]])]  # W_2 orthogonal to a: W_prod = 0
+    Ws_aligned = [5.0 * np.outer(a, u_bar), 2.0 * a[None, :]]
+    assert separable.product_alignment(Ws_aligned) == pytest.approx(1.0, abs=1e-15)
+    assert separable.layer_margin_gap(Ws_aligned, TOY_X, TOY_Y, gamma) == pytest.approx(0.0, abs=1e-9)
+    # W_prod = 5 (a . w_2) u_bar^T = 0: product alignment 0, the corollary's margin 0, so the gap is gamma
+    assert separable.product_alignment(Ws) == pytest.approx(0.0, abs=1e-15)
+    assert separable.layer_margin_gap(Ws, TOY_X, TOY_Y, gamma) == pytest.approx(gamma, abs=1e-9)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.1, -0.2])
+@pytest.mark.parametrize(("w2", "ratio"), [((1.0, 2.0), 1.0), ((2.0, 1.0), 0.8)])
+def test_layer_margin_gap_is_the_closed_form_on_the_hand_made_data(theta, w2, ratio):
+    # W_1 = (1, 2)^T r(theta), ||W_1||_F = sqrt(5); W_2 = 2 w2 / sqrt(5), ||W_2||_F = 2:
+    # W_prod / (||W_1||_F ||W_2||_F) = (w2 . (1, 2)) / 5 * r(theta) = ratio * r(theta)
+    margins = [math.cos(theta), 2 * math.cos(theta) + math.sin(theta)]
+    margins += [math.cos(theta) - 0.5 * math.sin(theta), 3 * math.cos(theta) + math.sin(theta)]
+    Ws = [np.vstack([rotation_row(theta), 2 * rotation_row(theta)]), 2.0 * np.array([w2]) / math.sqrt(5)]
+    assert separable.layer_margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - ratio * min(margins), abs=1e-14)
+    assert separable.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
+
+
 def test_measurements_are_the_named_quantities(problem):
     X, Y, rng = problem
     Ws = separable.gaussian_layers([2, 3, 3, 1], rng, scale=1.0)
     u_bar, gamma = theory.max_margin(X, Y)
     m = separable.measurements(X, Y)
-    assert set(m) == {"angle", "gap", "direction", "norms", "rank_one", "alignment"}
+    assert set(m) == {
+        "angle",
+        "gap",
+        "direction",
+        "norms",
+        "rank_one",
+        "alignment",
+        "product_v1",
+        "v1_ubar",
+        "layer_gap",
+    }
+    assert m["product_v1"](Ws) == separable.product_alignment(Ws)
+    assert m["v1_ubar"](Ws) == separable.first_layer_alignment(Ws, u_bar)
+    assert m["layer_gap"](Ws) == separable.layer_margin_gap(Ws, X, Y, gamma)
     assert m["angle"](Ws) == separable.angle_to(Ws, u_bar)
     assert m["gap"](Ws) == pytest.approx(separable.margin_gap(Ws, X, Y, gamma), abs=1e-15)
     np.testing.assert_allclose(m["norms"](Ws), [np.sqrt((W**2).sum()) for W in Ws], rtol=1e-14)

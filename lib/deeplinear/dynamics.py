@@ -45,6 +45,7 @@ __all__ = [
     "reduced_critical_lr",
     "proposition1_summary",
     "proposition1_by_depth",
+    "proposition1_over_instances",
     "misaligned",
     "StabilityScan",
     "stability_scan",
@@ -504,6 +505,64 @@ def proposition1_by_depth(
         raise ValueError(f"depths must be integers in [1, {len(sigmas0)}] (the rows of sigmas0), got {depths}")
     rows = [proposition1_summary(sigmas0[:d], lam, lam_prime, n, **kwargs) for d in depths]
     return {"depth": depths, **{key: np.array([row[key] for row in rows]) for key in rows[0]}}
+
+
+def proposition1_over_instances(
+    k: int,
+    n: int,
+    init_ranges: Sequence[tuple[float, float]] = ((0.1, 0.3), (0.3, 0.6), (0.5, 0.8)),
+    *,
+    rng: Any,
+    instances: int = 3,
+    depth: int = 3,
+    **kwargs: Any,
+) -> dict[str, np.ndarray]:
+    """`proposition1_summary` on ``instances`` planted problems, each from every range of initial values.
+
+    For each instance, draws variances and strengths uniform on [0.5, 2] (as chapter 04 does), then
+    `planted_problem` (whose ``U``, ``V`` give ``lam``, ``lam'``); then, for each ``(low, high)`` in
+    ``init_ranges``, initial singular values uniform on it, shape ``(depth, k)``, redrawn (up to 100
+    times) while they violate Proposition 1's hypothesis ``prod_i sigma_k < lam'_k / lam_k``.
+
+    Parameters
+    ----------
+    k, n : ints, ``n >= k >= 1``; init_ranges : sequence of ``(low, high)`` with ``0 < low <= high``;
+    rng : numpy Generator or a seed for `numpy.random.default_rng`; instances, depth : ints >= 1;
+    kwargs : passed to `proposition1_summary`.
+
+    Returns
+    -------
+    dict of arrays (instances, len(init_ranges)): the keys of `proposition1_summary`, ``"factor"``
+    (``critical / bound``: how conservative the bound is) and ``"window"`` (``1 - edge_transverse /
+    edge``: the predicted relative width of the rates at which the recursion converges but the aligned
+    set is unstable for full gradient descent; 0 when the stiffest direction is a mode).
+
+    Paper: Proposition 1 (the book's measurement of its margin).
+    """
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    instances, depth = _count(instances, "instances", 1), _count(depth, "depth", 1)
+    ranges = np.asarray(init_ranges, dtype=np.float64)
+    if ranges.ndim != 2 or ranges.shape[1] != 2 or len(ranges) == 0 or np.any(ranges[:, 0] <= 0):
+        raise ValueError(f"init_ranges must be pairs (low, high) with 0 < low <= high, got {init_ranges!r}")
+    if np.any(ranges[:, 1] < ranges[:, 0]):
+        raise ValueError(f"init_ranges must be pairs (low, high) with 0 < low <= high, got {init_ranges!r}")
+    rows: list[dict[str, float]] = []
+    for _ in range(instances):
+        X, Y, U, V = planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
+        lam, lam_prime = lambdas(X, Y, U, V)
+        for low, high in ranges:
+            for _attempt in range(100):
+                sigmas0 = rng.uniform(low, high, (depth, len(lam)))
+                if np.all(sigmas0.prod(axis=0) < lam_prime / lam):
+                    break
+            else:
+                raise ValueError(f"init range ({low}, {high}) violates Proposition 1's hypothesis at depth {depth}")
+            row = proposition1_summary(sigmas0, lam, lam_prime, n, **kwargs)
+            row["factor"] = row["critical"] / row["bound"]
+            row["window"] = 1 - row["edge_transverse"] / row["edge"]
+            rows.append(row)
+    shape = (instances, len(ranges))
+    return {key: np.array([row[key] for row in rows], dtype=np.float64).reshape(shape) for key in rows[0]}
 
 
 def misaligned(

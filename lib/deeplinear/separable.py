@@ -32,14 +32,17 @@ __all__ = [
     "angle_to",
     "below_loss_at_zero",
     "direction",
+    "first_layer_alignment",
     "first_step_at_most",
     "gaussian_layers",
     "gaussian_start",
     "inner_vectors_moved",
     "inverse_log_fit",
+    "layer_margin_gap",
     "loglog_slope",
     "margin_gap",
     "measurements",
+    "product_alignment",
     "rank_one_start",
     "rate_summary",
     "support_vectors",
@@ -176,6 +179,43 @@ def margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: fl
     return gamma - metrics.margin(network.end_to_end(Ws), X, Y)
 
 
+def product_alignment(Ws: Sequence[np.ndarray]) -> float:
+    """``|<W_prod / prod_k ||W_k||_F, v_1>|``, in [0, 1], with ``v_1`` the top right singular vector of ``W_1``.
+
+    1 exactly when every layer is rank one, adjacent layers are aligned and ``W_prod`` points along ``v_1``
+    (``|<W_prod, v_1>| <= ||W_prod|| <= prod_k ||W_k||_2 <= prod_k ||W_k||_F``).
+
+    Paper: Ji & Telgarsky, Theorem 2.2 (``|<W_prod / prod_k ||W_k||_F, v_1>| -> 1``).
+    """
+    w = network.end_to_end(Ws)
+    if w.shape[0] != 1 or w.ndim != 2:
+        raise ValueError(f"Ws must have one output (W_L of shape (1, k_{{L-1}})), got W_prod of shape {w.shape}")
+    v1 = np.linalg.svd(Ws[0])[2][0]
+    return float(abs(w.ravel() @ v1) / np.prod([np.linalg.norm(W) for W in Ws]))
+
+
+def first_layer_alignment(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
+    """``|<v_1, u>|``, with ``v_1`` the top right singular vector of ``W_1`` and ``u`` a unit vector (k_0,).
+
+    Paper: Ji & Telgarsky, Sections 2 and 3, maximum-margin theorems (``|<v_1, u-bar>| -> 1``).
+    """
+    return float(abs(np.linalg.svd(Ws[0])[2][0] @ np.asarray(u, dtype=np.float64)))
+
+
+def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: float) -> float:
+    """``gamma - min_i y_i (W_L/||W_L||_F ... W_1/||W_1||_F) x_i``: the margin corollary's distance to its limit.
+
+    The corollary's limit, ``max_{||A_k||_F = 1} min_i y_i A_L ... A_1 x_i``, is ``gamma``: ``||A_L ... A_1||
+    <= prod_k ||A_k||_F = 1``, with equality for rank-one layers along ``u-bar``. Unlike `margin_gap`, the
+    product is normalised by the layers' norms, so the gap is also > 0 while the layers are not rank one
+    and aligned.
+
+    Paper: Ji & Telgarsky, Sections 2 and 3, the corollaries of the maximum-margin theorems.
+    """
+    w = network.end_to_end(Ws) / np.prod([np.linalg.norm(W) for W in Ws])
+    return float(gamma - np.min(np.asarray(Y).ravel() * (w @ X).ravel()))
+
+
 def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dict[str, Callable]:
     """What a run on separable data records, as `deeplinear.train`'s ``metrics=`` mapping.
 
@@ -183,7 +223,8 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
     -------
     dict name -> fn(Ws): "angle" (`angle_to` u-bar, degrees), "gap" (`margin_gap`), "direction"
     (`direction`, (k_0,)), "norms" (``||W_i||_F``, (L,)), "rank_one" (`metrics.rank_one_ratio` of each
-    layer, (L,)) and, with ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and
+    layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
+    "layer_gap" (`layer_margin_gap`) and, with ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and
     gamma come from `deeplinear.theory.max_margin` (computed once here).
 
     Paper: Ji & Telgarsky, Theorem 2.2, their Figure 1.
@@ -197,6 +238,9 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
         "direction": direction,
         "norms": lambda Ws: [np.linalg.norm(W) for W in Ws],
         "rank_one": lambda Ws: [metrics.rank_one_ratio(W) for W in Ws],
+        "product_v1": product_alignment,
+        "v1_ubar": lambda Ws: first_layer_alignment(Ws, u_bar),
+        "layer_gap": lambda Ws: layer_margin_gap(Ws, X, Y, gamma),
     }
     if alignment:
         tracked["alignment"] = metrics.top_alignment
