@@ -32,6 +32,7 @@ __all__ = [
     "MNISTUnavailable",
     "read_idx",
     "mnist",
+    "mnist_first",
     "mnist_matrix",
     "one_hot",
     "MNIST_MIRRORS",
@@ -317,6 +318,29 @@ def mnist(
         labels = read_idx(_fetch("train-labels-idx1-ubyte.gz", cache))
     sl = slice(offset, offset + n)
     return images[sl].astype(np.float64) / 255.0, labels[sl].astype(np.int64)
+
+
+def mnist_first(
+    n: int, source: str, *, parameter: str = "source", cache_dir: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first n digits of a chapter's MNIST ``source`` parameter, as `mnist` returns them.
+
+    source="subset": the shipped digits (offline; class-interleaved, not the official order).
+    source="idx": the official training set's first n, as in the released scripts; when its files are
+    neither cached nor downloadable, `MNISTUnavailable` names the chapter parameter (``parameter``), how
+    to obtain the files, and the offline alternative.
+    Paper: Section 6 (the first 256 training images of Figures 1b and 1c).
+    """
+    if source not in ("subset", "idx"):
+        raise ValueError(f"{parameter} must be 'subset' or 'idx', got {source!r}")
+    try:
+        return mnist(n, source=source, cache_dir=cache_dir)
+    except MNISTUnavailable as err:
+        raise MNISTUnavailable(
+            f"{parameter}='idx' needs the official MNIST training files (train-images-idx3-ubyte.gz and "
+            f"train-labels-idx1-ubyte.gz), which are not cached and could not be downloaded. {err}\n"
+            f"Or run with {parameter}='subset', the shipped digits (not the official order)."
+        ) from err
 
 
 def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:

@@ -39,8 +39,12 @@ def _best_match(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
-    """The released code's matching score of two sets of unit vectors: each column of ``A`` scores
-    its largest ``|cos|`` with a column of ``B``; the result is the mean of these scores.
+    """The best-match score of two sets of unit vectors (the rule of the released code's scores): each
+    column of ``A`` scores its largest ``|cos|`` with a column of ``B``; the result is the mean of these
+    scores. It is not symmetric: which set plays ``A`` matters. The released MNIST script's alignment
+    takes ``A = V_{i+1}``, ``B = U_i`` (as `alignment` does); its invariance takes ``A`` = the *starting*
+    singular vectors and ``B`` = the current ones (`released_invariance`), while `invariance` takes them
+    the other way round.
 
     Parameters
     ----------
@@ -276,11 +280,17 @@ def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarra
     """How far each layer's singular vectors moved since initialisation (1 = unchanged).
 
     For layer ``i``, take reduced SVDs of ``W_i^(0)`` and ``W_i^(t)``; score each column of
-    ``U_i^(t)`` by its best ``|cos|`` with the columns of ``U_i^(0)`` and average, do the same for
-    ``V_i``, and average the two. This is the paper's Section 6 measure with the released code's
-    best-match rule instead of "corresponding columns". Changing only the singular values (or their
-    order or signs) leaves it at 1. Not meaningful with repeated (or zero, for rank-deficient layers)
-    singular values, whose singular vectors are not unique.
+    ``U_i^(t)`` (the *current* vectors) by its best ``|cos|`` with the columns of ``U_i^(0)`` and
+    average, do the same for ``V_i``, and average the two. This is the paper's Section 6 measure with
+    the best-match rule instead of "corresponding columns", oriented current -> start. The released
+    MNIST script orients it start -> current, each starting vector against the current ones, which is
+    the orientation Definition 3 calls for: (b) and (c) ask that the *starting* ``U_i``, ``V_i`` stay
+    singular vectors of ``W_i^(t)``. Both orientations are 1 exactly when that holds (reduced SVDs of
+    equal shapes have equally many orthonormal columns, so a perfect match is a signed permutation);
+    below 1 they differ. `released_invariance` is the released score (start -> current, only the bases
+    Definition 3 keeps fixed, weighted by their number of vectors). Changing only the singular values
+    (or their order or signs) leaves it at 1. Not meaningful with repeated (or zero, for rank-deficient
+    layers) singular values, whose singular vectors are not unique.
 
     Parameters
     ----------
@@ -319,6 +329,43 @@ def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]],
         return np.stack(out, axis=-1)
 
     return score
+
+
+def released_invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | np.ndarray:
+    """Invariance as the released MNIST script computes it: one number for the whole network.
+
+    For each singular vector *at the start* that Definition 3 keeps fixed (the left ones of
+    ``W_1 .. W_{d-1}``, the right ones of ``W_2 .. W_d``; reduced SVDs, zero singular values included),
+    its largest ``|cos|`` with a *current* singular vector of the same kind in the same layer; the sum
+    over all those vectors divided by their number. Wide layers weigh the most: for 784-1024-64-10 the
+    mean runs over 784 + 64 + 64 + 10 vectors, W_1's 784 first. `invariance` instead scores current
+    vectors against the start and gives one number per layer (see there for the orientation).
+
+    Parameters
+    ----------
+    Ws0 : list of d >= 2 arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}), the network at initialisation.
+    Ws : same shapes as ``Ws0``, the network at time t.
+
+    Returns
+    -------
+    float, or ndarray (S,) for stacks; in [0, 1], and 1 when the fixed bases have not moved.
+
+    Paper: Definition 3 (b)-(c) and Section 6 (Figures 1b and 1c), as in the released script.
+    """
+    first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
+    shapes = [W.shape for W in first]
+    if [W.shape for W in now] != shapes:
+        raise ValueError(f"Ws must have the layer shapes of Ws0, got {[W.shape for W in now]} and {shapes}")
+    if len(first) < 2:
+        raise ValueError(f"Ws0 must have d >= 2 layers (Definition 3 fixes U_1..U_(d-1), V_2..V_d), got {len(first)}")
+    total, count, d = 0.0, 0, len(first)
+    for i, ((U0, _, Vt0), (U, _, Vt)) in enumerate(zip(layer_svds(first), layer_svds(now))):
+        V0, V = np.swapaxes(Vt0, -1, -2), np.swapaxes(Vt, -1, -2)
+        for start, current in ([(U0, U)] if i < d - 1 else []) + ([(V0, V)] if i > 0 else []):
+            total = total + np.abs(np.swapaxes(start, -1, -2) @ current).max(axis=-1).sum(axis=-1)
+            count += start.shape[-1]
+    score = np.asarray(total / count)
+    return score if score.ndim else float(score)
 
 
 def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:

@@ -10,7 +10,8 @@ where ``A^(t)`` are the iterates of gradient descent, with the same loss and lea
 small network ``A_d ... A_1`` with data ``Q^T X``, started at ``A_i^(0) = B_i^T W_i^(0) B_{i-1}``.
 `reduce_network` computes the bases and the small network, `expand` maps small layers back, `train`
 trains the small network while it records alignment and invariance of the full one, and `scores_to`
-computes those scores from the small layers with one SVD of a small matrix per layer. `max_deviation`
+computes those scores from the small layers with one SVD of a small matrix per layer, and
+`released_invariance` the released script's single invariance number of the full network. `max_deviation`
 and `metrics_deviation` check the lemma and the scores against plain gradient descent and
 `deeplinear.metrics` on the full network; `seconds_per_step` times both; `summary` gives a run's final
 numbers.
@@ -38,6 +39,7 @@ __all__ = [
     "reduce_network",
     "expand",
     "scores_to",
+    "released_invariance",
     "train",
     "max_deviation",
     "metrics_deviation",
@@ -244,6 +246,28 @@ def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
         return np.array(align).reshape(len(now) - 1), np.array(inv)
 
     return scores
+
+
+def released_invariance(red: Reduction, A: Sequence[np.ndarray]) -> float:
+    """The released MNIST script's invariance of the full network ``expand(red, A)`` against ``red.start``.
+
+    `deeplinear.metrics.released_invariance` on the full layers: each *starting* singular vector of the
+    bases Definition 3 keeps fixed (``U_1 .. U_{d-1}``, ``V_2 .. V_d``) scored by its best ``|cos|`` with
+    the current ones, averaged over all those vectors (784 + 64 + 64 + 10 for 784-1024-64-10). `scores_to`
+    instead scores current against start, per basis, leaving out zero singular values; chapter 08
+    averages its bases equally.
+
+    Parameters
+    ----------
+    red : Reduction; A : small layers of the shapes of ``red.layers``.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Paper: Section 6 (Figures 1b and 1c), as in the released script.
+    """
+    return float(metrics.released_invariance(red.start, expand(red, A)))
 
 
 def train(
