@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import papermill as pm
 import pytest
 
@@ -17,7 +19,7 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
     values = {
         k: float(v)
         for k, v in raw.items()
-        if not k.startswith("fig0") and v not in ("True", "False") and not v.startswith("'")
+        if not k.startswith("fig0") and v not in ("True", "False") and not v.startswith(("'", '"'))
     }
     # Proposition 3: an aligned interpolating network aligns with the pseudo-inverse solution.
     assert values["prop3_alignment_gaussian"] < 0.99
@@ -37,6 +39,13 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
     assert values["fig2b_layer_spread"] < 0.05
     assert values["fig2b_sv_gap"] < 1e-6
     assert values["fig2b_default_alignment_initial"] < 0.9
+    # Each Figure 2 run says whether it fitted (below the stopping rule's 1e-4) or stopped at its step cap.
+    for fig in ("fig2a", "fig2b"):
+        verdict = ast.literal_eval(raw[f"{fig}_fit"])
+        if values[f"{fig}_loss_final"] < 1e-4:
+            assert verdict.startswith("fitted: ") and verdict.endswith(f"at step {int(values[f'{fig}_steps_run'])}")
+        else:
+            assert verdict.startswith("stopped at its step cap of 1500 steps")
     # Beyond the paper: only fully connected students end aligned.
     assert values["phase_fc_max_defect"] < 0.01
     assert values["phase_structured_median_defect"] > 0.05
@@ -45,6 +54,22 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
 def test_07_rejects_mnist_index_out_of_range(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match=r"mnist_index must be an integer in \[0, 1999\], got 5000"):
         run(CHAPTER, tmp_path, mnist_index=5000)
+
+
+def test_07_rejects_unknown_mnist_source(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match=r"mnist_source must be one of \['subset', 'idx'\], got 'csv'"):
+        run(CHAPTER, tmp_path, mnist_source="csv")
+
+
+def test_07_paper_preset_autoencodes_the_official_first_digit():
+    """The released script autoencodes the first official training image: the preset asks for it."""
+    import yaml
+
+    from test_chapters import ROOT
+
+    preset = yaml.safe_load((ROOT / "book" / "presets" / CHAPTER / "paper.yaml").read_text())
+    assert preset["mnist_source"] == "idx" and preset["mnist_index"] == 0
+    assert preset["lr"] == 0.01 and preset["steps"] == 100_000
 
 
 def test_07_figure2_scores_and_defect_are_the_librarys():

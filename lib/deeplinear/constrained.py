@@ -27,6 +27,7 @@ __all__ = [
     "MSE_TARGET",
     "symmetric_start",
     "train_until_mse",
+    "fit_verdict",
     "released_divergences",
     "PHASE_FAMILIES",
     "phase_structure",
@@ -148,6 +149,31 @@ def train_until_mse(
         metric_steps=h.metric_steps,
     )
     return dataclasses.replace(run, history=history)
+
+
+def fit_verdict(history: History, *, target: float = MSE_TARGET) -> str:
+    """Whether a `train_until_mse` run fitted or stopped at its step cap, as a phrase for the prose.
+
+    Parameters
+    ----------
+    history : History of `train_until_mse` (``loss`` = the mean squared error at every step).
+    target : float > 0, the run's stopping rule.
+
+    Returns
+    -------
+    "fitted: ..." when the last recorded mean squared error is below ``target`` (the stopping rule
+    stopped the run), else "stopped at its step cap ...". Paper: Section 6, Figure 2 (the released
+    scripts' stopping rule).
+    """
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
+        raise ValueError(f"target must be a number > 0, got {target!r}")
+    loss, rule = np.asarray(history.loss), f"{target:.0e}".replace("e-0", "e-")
+    if loss.size == 0:
+        raise ValueError("history must hold at least one recorded loss, got none")
+    steps = int(np.asarray(history.steps)[-1])
+    if loss[-1] < target:
+        return f"fitted: the error fell below {rule} (the stopping rule) at step {steps}"
+    return f"stopped at its step cap of {steps} steps, before the error reached {rule} (the stopping rule)"
 
 
 def released_divergences(
