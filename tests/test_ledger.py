@@ -201,3 +201,11 @@ def test_every_chapter_preset_is_marked_as_the_papers_the_released_codes_or_the_
 def test_a_caveat_is_part_of_the_verdict():
     rows = {r.entry.id: r.verdict for r in ledger.evaluate(LEDGER, VALUES)}
     assert rows["balancedness-unlikely"] == "confirmed with a caveat"
+
+
+def test_a_run_that_predates_a_row_leaves_it_not_run():
+    values = {name: dict(v) for name, v in VALUES.items()}
+    del values["01-alignment"]["random_example_alignment"]
+    rows = {r.entry.id: r.verdict for r in ledger.evaluate(LEDGER, values)}
+    assert rows["definition-2-gaussian-not-aligned"] == "not run"
+    assert rows["definition-1-usvd"] == "confirmed"

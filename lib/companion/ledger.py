@@ -265,7 +265,8 @@ def evaluate(ledger: Ledger, values: Mapping[str, Mapping[str, Any]]) -> list[Ro
 
     A claim is "confirmed" (or "confirmed with a caveat") when all its checks hold and "not reproduced"
     when one fails; a finding is named by its kind ("paper erratum", ...) when its checks hold and is
-    "not reproduced" when one fails; either is "not run" when its chapter is missing.
+    "not reproduced" when one fails; either is "not run" when its chapter is missing or glued no value that
+    a check reads (a run older than the row).
     """
     rows = []
     for entry in (*ledger.claims, *ledger.findings):
@@ -273,7 +274,11 @@ def evaluate(ledger: Ledger, values: Mapping[str, Mapping[str, Any]]) -> list[Ro
             rows.append(Row(entry, (), "not run"))
             continue
         chapter = values[entry.chapter]
-        measured = tuple((c.value, _get(chapter, c.value), c.criterion(), c.holds(chapter)) for c in entry.checks)
+        try:
+            measured = tuple((c.value, _get(chapter, c.value), c.criterion(), c.holds(chapter)) for c in entry.checks)
+        except KeyError:  # a run older than the row: its chapter glued no such value
+            rows.append(Row(entry, (), "not run"))
+            continue
         if not all(m[3] for m in measured):
             verdict = "not reproduced"
         elif isinstance(entry, Finding):

@@ -88,7 +88,8 @@ def paper_summary(ledger: Ledger, run: dict[str, Any]) -> tuple[str, int, int]:
     numbers = sorted({r.entry.chapter[:2] for r in papers})
     summary = (
         f"At the papers' settings (the paper's or the released code's: chapters {', '.join(numbers)}) "
-        f"**{confirmed} of {len(papers)}** claims are confirmed" + (f" ({not_run} not run)." if not_run else ".")
+        f"**{confirmed} of {len(papers)}** claims are confirmed"
+        + (f" ({not_run} not run: a chapter failed, or the run predates the row)." if not_run else ".")
     )
     if own:
         summary += (

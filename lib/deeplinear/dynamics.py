@@ -533,9 +533,10 @@ def proposition1_over_instances(
     Returns
     -------
     dict of arrays (instances, len(init_ranges)): the keys of `proposition1_summary`, ``"factor"``
-    (``critical / bound``: how conservative the bound is) and ``"window"`` (``1 - edge_transverse /
-    edge``: the predicted relative width of the rates at which the recursion converges but the aligned
-    set is unstable for full gradient descent; 0 when the stiffest direction is a mode).
+    (``critical / bound``: how conservative the bound is) and ``"window"``
+    (``1 - edge_transverse / edge``: the predicted relative width of the rates at which the recursion
+    converges but the aligned set is unstable for full gradient descent; 0 when the stiffest direction
+    is a mode).
 
     Paper: Proposition 1 (the book's measurement of its margin).
     """
