@@ -56,7 +56,7 @@ def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
     for preset in (root / "book" / "presets").glob("*/paper.yaml"):
         if "seed" in book.declared_parameters(root / "book" / f"{preset.parent.name}.ipynb"):
             preset.write_text("seed: -1\n")  # out of range: the chapter's validation cell refuses it
-    assert run.reproduce(root, "paper", jobs=1) == 1
+    assert run.reproduce(root, "paper", jobs=2) == 1
     claims = json.loads((root / "_build/reproduce/paper/claims.json").read_text())
     assert claims["commit"] is None and claims["finished"].endswith("UTC")  # tmp_path is no git clone
     entry = claims["chapters"]["01-alignment"]
