@@ -94,7 +94,7 @@ clean:
 # in parallel, into _build/reproduce/$(PRESET)/ with claims.json; the committed chapters are not touched.
 PRESET ?= book
 reproduce: env
-	$(NB_ENV) $(PY) -m companion.run --all --preset $(PRESET) --jobs $(JOBS)
+	$(NB_ENV) $(PY) -m companion.run --all --preset $(PRESET) --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
 
 # The report's "At the papers' settings" table reads a committed paper-preset run: refresh it (commit first,
 # so that the run names a clean commit), then review and commit the two changed files.

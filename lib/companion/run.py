@@ -6,11 +6,12 @@ One chapter, with chosen parameters (unknown names are refused, unlike papermill
 
 Every chapter of ``_toc.yml``, in parallel, with a preset (``make reproduce``)::
 
-    python -m companion.run --all --preset book|paper [--jobs N]
+    python -m companion.run --all --preset book|paper [--jobs N] [--seed S] [--only 01 06 ...]
 
 which writes the executed chapters, ``claims.json`` (every glued value) and ``ledger.csv`` (every claim of
-``book/ledger.toml`` with its verdict) into ``_build/reproduce/<preset>/``, and exits with status 1 when a
-chapter fails or a claim is not reproduced.
+``book/ledger.toml`` with its verdict) into ``_build/reproduce/<preset>/`` (``<preset>-seed<S>/`` with
+``--seed``, which sets every chapter's ``seed``), and exits with status 1 when a chapter fails or a claim
+of the chapters run is not reproduced.
 
 Outputs go under ``_build/`` (scratch space, rewritten freely); an explicit ``-o`` file that already exists
 is only replaced with ``--overwrite``, and the committed chapters in ``book/`` are never written.
@@ -50,14 +51,21 @@ def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float,
     return time.perf_counter() - start, None
 
 
-def reproduce(root: Path, preset: str, jobs: int) -> int:
-    """Run every chapter with ``preset`` into ``_build/reproduce/<preset>/``; write ``claims.json``."""
+def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only: list[str] | None = None) -> int:
+    """Run every chapter (or the ``only`` ones) with ``preset`` (and ``seed``) into
+    ``_build/reproduce/<preset>[-seed<seed>]/``; write ``claims.json`` and ``ledger.csv``."""
     from tqdm.auto import tqdm
 
-    out_dir = root / "_build" / "reproduce" / preset
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise SystemExit(f"--seed must be an integer >= 0, got {seed!r}")
+    out_dir = root / "_build" / "reproduce" / (preset if seed is None else f"{preset}-seed{seed}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    selected = chapters(root)
+    if only:
+        wanted = {resolve_chapter(name, root) for name in only}
+        selected = [nb for nb in selected if nb in wanted]
     tasks = {}
-    for nb in chapters(root):
+    for nb in selected:
         parameters: dict[str, Any] = {}
         if preset != "book":
             preset_file = root / "book" / "presets" / nb.stem / f"{preset}.yaml"
@@ -65,6 +73,8 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
                 raise SystemExit(f"no preset {preset!r} for {nb.stem}: {preset_file} is missing")
             parameters = yaml.safe_load(preset_file.read_text()) or {}
             check_names(nb, parameters)
+        if seed is not None and nb.stem != REPORT:
+            parameters = dict(parameters, seed=seed)
         tasks[nb] = parameters
     # The report reads the other chapters' outputs, so it runs last, on this run's notebooks.
     report = [nb for nb in tasks if nb.stem == REPORT]
@@ -101,7 +111,7 @@ def reproduce(root: Path, preset: str, jobs: int) -> int:
         print(f"\n{name} failed:\n  {results[name]['error']}", file=sys.stderr)
     print(f"\n{len(tasks) - len(failed)}/{len(tasks)} chapters ran; claims in {out_dir / 'claims.json'}")
     ran = {name: entry["values"] for name, entry in claims["chapters"].items() if not entry["error"]}
-    rows = ledger.evaluate(ledger.load(root / LEDGER), ran)
+    rows = [r for r in ledger.evaluate(ledger.load(root / LEDGER), ran) if r.entry.chapter in claims["chapters"]]
     ledger.write_csv(rows, out_dir / "ledger.csv")
     missed = [r for r in rows if not ledger.reproduced(r)]
     for r in missed:
@@ -147,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--all", action="store_true", help="run every chapter (make reproduce)")
     parser.add_argument("--preset", default="book", help="with --all: book (defaults) or paper")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="with --all: parallel chapters")
+    parser.add_argument("--seed", type=int, help="with --all: every chapter's seed (an integer >= 0)")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="with --all: run only these chapters")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (holds _toc.yml)")
     return parser
 
@@ -159,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.all:
         if args.jobs < 1:
             raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
-        return reproduce(root, args.preset, args.jobs)
+        return reproduce(root, args.preset, args.jobs, seed=args.seed, only=args.only)
     if not args.chapter:
         raise SystemExit("name a chapter (e.g. 01-alignment) or pass --all")
     notebook = resolve_chapter(args.chapter, root)
