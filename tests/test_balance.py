@@ -235,3 +235,85 @@ def test_relative_error_closed_form():
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# -- Du et al.'s balancedness of structured (convolutional) layers ---------------------------------------
+
+
+def _coefficient_loop(structure, Ws0, X, lr, steps):
+    """Plain coefficient gradient descent by finite differences of the loss ||X - W_d..W_1 X||^2 / (2n)."""
+    c = [structure.coefficients(W).copy() for W in Ws0]
+    n = X.shape[1]
+
+    def loss(cs):
+        F = X
+        for ci in cs:
+            F = structure.matrix(ci) @ F
+        return np.sum((X - F) ** 2) / (2 * n)
+
+    for _ in range(steps):
+        grads = []
+        for i in range(len(c)):
+            g = np.zeros_like(c[i])
+            for j in range(len(g)):
+                for sign in (1, -1):
+                    shifted = [x.copy() for x in c]
+                    shifted[i][j] += sign * 1e-6
+                    g[j] += sign * loss(shifted) / 2e-6
+            grads.append(g)
+        c = [ci - lr * g for ci, g in zip(c, grads)]
+    return np.stack(c)
+
+
+def test_filter_norm_differences_by_hand():
+    c = np.array([[1.0, 2.0], [0.0, 3.0], [1.0, 1.0]])
+    np.testing.assert_allclose(balance.filter_norm_differences(c), [5.0 - 9.0, 9.0 - 2.0])
+    with pytest.raises(ValueError, match="coefficients must"):
+        balance.filter_norm_differences(np.ones((1, 3)))
+
+
+def test_filter_balance_drift_against_a_finite_difference_loop():
+    from deeplinear import structures
+
+    rng = np.random.default_rng(7)
+    conv = structures.Convolution(3, 3)
+    Ws0 = structures.random_layers(conv, 2, rng)
+    X = rng.standard_normal((9, 2))
+    lr, steps = 0.05, 6
+    drift = balance.filter_balance_drift(conv, Ws0, X, X, lrs=[lr], time=lr * steps)
+    c0, c1 = np.stack([conv.coefficients(W) for W in Ws0]), _coefficient_loop(conv, Ws0, X, lr, steps)
+    n0, n1 = np.sum(c0**2, axis=1), np.sum(c1**2, axis=1)
+    expected = abs((n1[0] - n1[1]) - (n0[0] - n0[1])) / np.abs(n1 - n0).max()
+    assert drift.steps.tolist() == [steps]
+    assert drift.filter[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_filter_balance_is_conserved_in_the_flow_limit_and_matrix_balance_is_not():
+    from deeplinear import structures
+
+    rng = np.random.default_rng(8)
+    conv = structures.Convolution(5, 3)
+    Ws0 = structures.random_layers(conv, 3, rng)
+    X = rng.standard_normal((25, 3))
+    drift = balance.filter_balance_drift(conv, Ws0, X, X, lrs=[4e-3, 2e-3, 1e-3], time=0.4)
+    np.testing.assert_allclose(drift.filter[:-1] / drift.filter[1:], 2.0, rtol=0.05)  # O(lr)
+    assert drift.matrix[-1] > 20 * drift.filter[-1]  # at the smallest rate
+    # with an orthonormal basis the matrix norm is the coefficient norm: both drift alike
+    on = balance.filter_balance_drift(structures.orthonormal(conv), Ws0, X, X, lrs=[2e-3], time=0.4)
+    assert on.matrix[0] == pytest.approx(on.filter[0], rel=1e-8)
+
+
+def test_filter_balance_drift_refuses_bad_input():
+    from deeplinear import structures
+
+    conv = structures.Convolution(3, 3)
+    Ws0 = structures.random_layers(conv, 2, np.random.default_rng(0))
+    X = np.eye(9)
+    with pytest.raises(ValueError, match="lrs must"):
+        balance.filter_balance_drift(conv, Ws0, X, X, lrs=[-1.0], time=1.0)
+    with pytest.raises(ValueError, match="time must"):
+        balance.filter_balance_drift(conv, Ws0, X, X, lrs=[0.1], time=0.01)
+    with pytest.raises(ValueError, match="at least 2 layers"):
+        balance.filter_balance_drift(conv, Ws0[:1], X, X, lrs=[0.1], time=1.0)
+    with pytest.raises(ValueError, match="structure must"):
+        balance.filter_balance_drift(np.eye(9), Ws0, X, X, lrs=[0.1], time=1.0)

@@ -27,6 +27,11 @@ def test_06_theorem2_holds_with_other_parameters(tmp_path):
     assert values["fn3_idempotence_defect"] > 0.1
     assert values["fn3_orthogonal_idempotence"] <= 1e-12
     assert values["fn3_orthonormal_deviation"] <= 1e-12
+    # Footnotes 1 and 4, and Du et al.'s balancedness (their ledger rows are checked above)
+    assert values["fn1_defect_max"] == 0.0
+    assert values["fn1_loss_over_floor"] >= 1.0
+    assert 0.2 <= values["fn4_generic_floor_fraction"] <= 1.0
+    assert values["du_matrix_drift_min"] > 10 * values["du_filter_drift_min"]
 
 
 def test_06_rejects_even_filter(tmp_path):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
-from deeplinear.structures import Convolution, RandomSubspace, Sparse, Structure, Toeplitz
+from deeplinear.structures import Convolution, RandomSubspace, Sparse, Structure, Toeplitz, footnote3, random_layers
 
 SETTINGS = settings(max_examples=15, deadline=None)
 
@@ -513,3 +513,21 @@ def test_projected_gradient_descent_validates():
         projected_gradient_descent(Ws, np.eye(4), np.eye(3), T, lr=0.1, steps=1)
     with pytest.raises(ValueError, match="structure must be"):
         projected_gradient_descent(Ws, None, np.eye(3), "toeplitz", lr=0.1, steps=1)
+
+
+def test_footnote3_measurements_against_the_definitions():
+    rng = np.random.default_rng(11)
+    conv = Convolution(4, 3)
+    Ws0 = random_layers(conv, 2, rng)
+    X = rng.standard_normal((16, 3))
+    out = footnote3(conv, Ws0, X, lr=0.01, steps=20, rng=np.random.default_rng(5))
+    # the scaled map pi(G) = sum_j <A_j, G> A_j applied twice, written out with the basis
+    G = np.random.default_rng(5).standard_normal(conv.shape)
+    once = sum(np.sum(A * G) * A for A in conv.basis)
+    twice = sum(np.sum(A * once) * A for A in conv.basis)
+    assert out["idempotence_defect"] == pytest.approx(np.linalg.norm(twice - once) / np.linalg.norm(once), rel=1e-10)
+    assert out["idempotence_defect"] > 0.1  # not a projection in the strict sense
+    assert out["orthogonal_idempotence"] < 1e-12
+    assert out["orthonormal_deviation"] < 1e-12
+    sparse = Sparse(np.eye(4, dtype=bool))  # orthonormal basis: the scaled map is the projection
+    assert footnote3(sparse, [np.eye(4)] * 2, X[:4], lr=0.01, steps=2, rng=rng)["idempotence_defect"] < 1e-12

@@ -4,6 +4,8 @@ A two-layer factorisation ``W_2 W_1 = P`` has ``||W_1||_F^2 + ||W_2||_F^2 >= 2 |
 aligned, 0-balanced factorisation ``W_1 = S^{1/2} V^T``, ``W_2 = U S^{1/2}`` (Proposition 2). Gradient flow
 conserves each imbalance ``D_i = W_{i+1}^T W_{i+1} - W_i W_i^T`` (`deeplinear.metrics.imbalance`); a gradient
 step of size ``lr`` changes it by exactly ``lr^2 (G_{i+1}^T G_{i+1} - G_i G_i^T)`` (:func:`step_drift`).
+For structured (convolutional) layers, Du et al.'s balancedness is the difference of the filters' squared
+norms (:func:`filter_norm_differences`, :func:`filter_balance_drift`).
 
 Shapes follow the package convention: ``W_i`` is ``(k_i, k_{i-1})``; functions that take a network also take
 a stacked one (layers ``(S, k_i, k_{i-1})``) and then return an extra leading ``S`` axis.
@@ -14,12 +16,14 @@ Paper: Radhakrishnan et al., Proposition 2 and Section 2 (balancedness: Arora et
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize
 
 from .metrics import _as_network, imbalance
+from .structures import Structure
 
 __all__ = [
     "nuclear_norm",
@@ -34,6 +38,9 @@ __all__ = [
     "step_drift",
     "gradient_identity_residual",
     "relative_error",
+    "filter_norm_differences",
+    "FilterDrift",
+    "filter_balance_drift",
 ]
 
 
@@ -369,3 +376,99 @@ def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray])
             raise ValueError(f"expected[{i}] must be nonzero")
         worst = max(worst, float(np.max(_fro(a - e) / scale)))
     return worst
+
+
+def filter_norm_differences(coefficients: np.ndarray) -> np.ndarray:
+    """Du et al.'s balancedness of structured layers: ``||c_i||^2 - ||c_{i+1}||^2`` for consecutive layers.
+
+    Parameters
+    ----------
+    coefficients : ndarray (..., d, r), the coefficients (filter taps) of d layers of one structure, e.g.
+        the output of `deeplinear.structures.coefficient_gradient_descent`.
+
+    Returns
+    -------
+    ndarray (..., d-1).
+
+    Paper: Section 2 (Du et al. 2018: conserved under gradient flow for convolutional layers).
+    """
+    c = np.asarray(coefficients, dtype=np.float64)
+    if c.ndim < 2 or c.shape[-2] < 2:
+        raise ValueError(f"coefficients must have shape (..., d, r) with d >= 2 layers, got {c.shape}")
+    norms = np.sum(c**2, axis=-1)
+    return norms[..., :-1] - norms[..., 1:]
+
+
+@dataclass(frozen=True)
+class FilterDrift:
+    """How far Du et al.'s balancedness moved in runs of equal training time ``lr * steps``.
+
+    ``lrs`` (L,), ``steps`` (L,); ``filter`` (L,), the largest change of ``||c_i||^2 - ||c_{i+1}||^2``
+    (:func:`filter_norm_differences`), and ``matrix`` (L,), that of ``||W_i||_F^2 - ||W_{i+1}||_F^2``, each
+    relative to the largest change of one layer's squared norm (coefficients, resp. matrix) in the same run.
+    """
+
+    lrs: np.ndarray
+    steps: np.ndarray
+    filter: np.ndarray
+    matrix: np.ndarray
+
+
+def _relative_change(before: np.ndarray, after: np.ndarray) -> float:
+    norms0, norms1 = np.sum(before**2, axis=-1), np.sum(after**2, axis=-1)
+    moved = np.max(np.abs(norms1 - norms0))
+    differences = (norms1[:-1] - norms1[1:]) - (norms0[:-1] - norms0[1:])
+    return float(np.max(np.abs(differences)) / moved) if moved > 0 else 0.0
+
+
+def filter_balance_drift(
+    structure: Structure,
+    Ws0: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    Y: np.ndarray,
+    *,
+    lrs: Sequence[float],
+    time: float,
+) -> FilterDrift:
+    """Gradient descent on the coefficients (`deeplinear.train` with ``structure=``) for a training time
+    ``time`` at each learning rate: ``round(time / lr)`` steps from ``Ws0``.
+
+    Under gradient flow ``d||c_i||^2/dt = -2 <W_i, dL/dW_i>``, the same for every layer (the network is
+    homogeneous), so ``filter`` tends to 0 like ``lr``; the matrices' squared norms weigh each tap by
+    ``||A_j||_F^2`` and keep no such law unless the basis is orthonormal.
+
+    Parameters
+    ----------
+    structure : `deeplinear.structures.Structure` of every layer.
+    Ws0 : list of d >= 2 arrays in ``structure``. Not modified.
+    X : ndarray (n_in, n), or None for the identity.
+    Y : ndarray (n_out, n).
+    lrs : positive learning rates.
+    time : float > 0, with ``time / lr >= 1`` for every rate.
+
+    Returns
+    -------
+    FilterDrift.
+
+    Paper: Section 2 (Du et al. 2018, balancedness of convolutional layers).
+    """
+    from .training import train  # imported here: training imports the engine, which balance does not need
+
+    if not isinstance(structure, Structure):
+        raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
+    if len(Ws0) < 2:
+        raise ValueError(f"Ws0 must hold at least 2 layers, got {len(Ws0)}")
+    rates = np.asarray(lrs, dtype=np.float64)
+    if rates.ndim != 1 or rates.size < 1 or not np.all(np.isfinite(rates) & (rates > 0)):
+        raise ValueError(f"lrs must be a non-empty sequence of positive numbers, got {lrs!r}")
+    if isinstance(time, bool) or not isinstance(time, Real) or not np.isfinite(time) or time < rates.max():
+        raise ValueError(f"time must be a number >= max(lrs) = {rates.max()}, got {time!r}")
+    steps = np.rint(time / rates).astype(int)
+    c0 = structure.coefficients(np.stack(Ws0))
+    W0 = np.stack(Ws0).reshape(len(Ws0), -1)
+    filt, mat = [], []
+    for lr, t in zip(rates, steps):
+        run = train(Ws0, X, Y, lr=float(lr), steps=int(t), structure=structure)
+        filt.append(_relative_change(c0, np.stack(run.coefficients)))
+        mat.append(_relative_change(W0, np.stack(run.weights).reshape(len(Ws0), -1)))
+    return FilterDrift(rates, steps, np.array(filt), np.array(mat))

@@ -29,6 +29,7 @@ __all__ = [
     "random_layers",
     "coefficient_gradient_descent",
     "projected_gradient_descent",
+    "footnote3",
 ]
 
 
@@ -520,3 +521,46 @@ def projected_gradient_descent(
             W -= lr * structure.project(G, scaled=scaled)
         out[t] = structure.coefficients(np.stack(layers))
     return out
+
+
+def footnote3(
+    structure: Structure,
+    Ws0: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    *,
+    lr: float,
+    steps: int,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """Which projection Theorem 2's update is (footnote 3), measured on one structure.
+
+    Parameters
+    ----------
+    structure : Structure (the chapter uses a convolution, whose basis is orthogonal, not orthonormal).
+    Ws0 : list of layers in ``structure``, trained to autoencode ``X`` (so ``Y = X``). Not modified.
+    X : ndarray (m, N).
+    lr : float > 0; steps : int >= 0.
+    rng : numpy.random.Generator, for one random gradient ``G`` (m, n).
+
+    Returns
+    -------
+    dict with ``idempotence_defect``, ``||pi(pi(G)) - pi(G)|| / ||pi(G)||`` for the scaled map (not 0: it is not
+    a projection in the strict sense); ``orthogonal_idempotence``, the largest entry of the same difference
+    for the orthogonal projection (rounding); and ``orthonormal_deviation``, the largest coefficient difference
+    between gradient descent on the coefficients of the orthonormal basis ``A_j / ||A_j||_F`` and projected
+    gradient descent with the orthogonal projection (rounding: they are the same algorithm).
+
+    Paper: Theorem 2, footnote 3.
+    """
+    G = rng.standard_normal(structure.shape)
+    once, once_o = structure.project(G, scaled=True), structure.project(G, scaled=False)
+    idempotence = np.linalg.norm(structure.project(once) - once) / np.linalg.norm(once)
+    orthogonal = np.abs(structure.project(once_o, scaled=False) - once_o).max()
+    on = coefficient_gradient_descent(Ws0, X, X, orthonormal(structure), lr=lr, steps=steps)
+    projected = projected_gradient_descent(Ws0, X, X, structure, lr=lr, steps=steps, scaled=False)
+    deviation = np.abs(projected - on / np.sqrt(structure.norms2)).max()  # both in the basis A_j
+    return {
+        "idempotence_defect": float(idempotence),
+        "orthogonal_idempotence": float(orthogonal),
+        "orthonormal_deviation": float(deviation),
+    }

@@ -17,7 +17,14 @@ from .balance import plot_balancedness_drift, plot_imbalance, plot_minimum_norm_
 from .dynamics import plot_corollary1, plot_proposition1, plot_sequential_learning
 from .invariance import plot_figure1a, plot_final_invariance, plot_invariance_and_loss, plot_one_step_rotation
 from .separable import plot_alignment_defects, plot_margin_rates, plot_max_margin, plot_rank_one, plot_risk_and_norms
-from .structures import plot_figure2, plot_layer_structures, plot_partner_sweep, plot_phase_diagram, plot_theorem2
+from .structures import (
+    plot_figure2,
+    plot_filter_balance,
+    plot_layer_structures,
+    plot_partner_sweep,
+    plot_phase_diagram,
+    plot_theorem2,
+)
 
 __all__ = [
     "set_theme",
@@ -38,6 +45,7 @@ __all__ = [
     "plot_overlap",
     "plot_minimum_norm_gap",
     "plot_balancedness_drift",
+    "plot_filter_balance",
     "plot_imbalance",
     "plot_layer_structures",
     "plot_theorem2",

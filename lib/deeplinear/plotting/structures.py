@@ -213,3 +213,33 @@ def plot_phase_diagram(
         ax.grid(False)
     fig.colorbar(image, ax=axes[0].tolist(), label=r"final defect $\Delta$ (0 = aligned)", shrink=0.9)
     return fig
+
+
+def plot_filter_balance(drift: Any) -> plt.Figure:
+    """Du et al.'s balancedness of convolutional layers against the learning rate, at equal training time.
+
+    Parameters
+    ----------
+    drift : `deeplinear.balance.FilterDrift` (``lrs``, ``filter``, ``matrix``).
+
+    Returns
+    -------
+    Figure with one log-log axes: the relative change of the filters' squared-norm differences (it falls like
+    the learning rate: conserved by gradient flow) and of the layer matrices' (it does not), with a dotted
+    line proportional to the learning rate.
+    Paper: Section 2 (Du et al. 2018).
+    """
+    colours = sns.color_palette("colorblind")
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(drift.lrs, drift.filter, "o-", color=colours[0], label=r"filters: $\|c_i\|^2-\|c_{i+1}\|^2$")
+    ax.plot(drift.lrs, drift.matrix, "s--", color=colours[1], label=r"matrices: $\|W_i\|_F^2-\|W_{i+1}\|_F^2$")
+    ax.plot(drift.lrs, drift.filter[0] * drift.lrs / drift.lrs[0], ":", color="0.4", label=r"$\propto$ learning rate")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="learning rate (equal training time)",
+        ylabel="relative change of the difference",
+        title="Balancedness of convolutional layers",
+    )
+    ax.legend(loc="center right")
+    return fig
