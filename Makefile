@@ -97,9 +97,10 @@ reproduce: env
 	$(NB_ENV) $(PY) -m companion.run --all --preset $(PRESET) --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
 
 # The report's "At the papers' settings" table reads a committed paper-preset run: refresh it (commit first,
-# so that the run names a clean commit), then review and commit the two changed files.
+# so that the run names a clean commit), then review and commit the two changed files. CHAPTERS="03 06"
+# reruns only those chapters; the others keep their entries, each naming the commit it ran.
 paper-claims: env
 	@git diff --quiet HEAD || { echo "commit your changes first: the run records the commit it ran"; exit 1; }
-	$(MAKE) reproduce PRESET=paper
-	cp _build/reproduce/paper/claims.json book/presets/claims-paper.json
+	$(NB_ENV) $(PY) -m companion.run --all --preset paper --jobs $(JOBS) $(if $(CHAPTERS),--only $(CHAPTERS)) \
+	  --merge-into book/presets/claims-paper.json || echo "some claims are not reproduced at the papers' settings"
 	$(MAKE) execute NB=book/reproduction-report.ipynb

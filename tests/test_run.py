@@ -100,3 +100,31 @@ def test_claims_name_the_commit_and_say_when_the_tree_was_dirty(tmp_path):
     assert run._commit(tmp_path) == head
     (tmp_path / "a.txt").write_text("two")
     assert run._commit(tmp_path) == head + "+dirty"
+
+
+def test_reproduce_at_another_seed_runs_only_the_named_chapters(tmp_path):
+    """make reproduce SEED=29 (here one chapter): the seed reaches the chapter, the ledger lists its rows only."""
+    root = tmp_path / "book-root"
+    shutil.copytree(ROOT / "book", root / "book")
+    shutil.copy(ROOT / "_toc.yml", root / "_toc.yml")
+    assert run.reproduce(root, "book", jobs=1, seed=29, only=["01"]) == 0
+    out = root / "_build/reproduce/book-seed29"
+    claims = json.loads((out / "claims.json").read_text())
+    assert list(claims["chapters"]) == ["01-alignment"]
+    assert claims["chapters"]["01-alignment"]["parameters"] == {"seed": 29}
+    with open(out / "ledger.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {row["chapter"] for row in rows} == {"01-alignment"}
+    assert all(row["verdict"] not in ("not run", "not reproduced") for row in rows)
+    with pytest.raises(SystemExit, match="--seed must be"):
+        run.reproduce(root, "book", jobs=1, seed=-1, only=["01"])
+
+
+def test_merge_claims_keeps_the_chapters_not_rerun_with_their_commit():
+    old = {"commit": "aaa", "finished": "t0", "chapters": {"01": {"values": {"x": 1}}, "02": {"values": {"y": 2}}}}
+    new = {"commit": "bbb", "finished": "t1", "python": "3.11", "chapters": {"02": {"values": {"y": 3}}}}
+    merged = run.merge_claims(old, new)
+    assert merged["commit"] == "bbb" and merged["python"] == "3.11"
+    assert merged["chapters"]["01"] == {"commit": "aaa", "finished": "t0", "values": {"x": 1}}
+    assert merged["chapters"]["02"] == {"commit": "bbb", "finished": "t1", "values": {"y": 3}}
+    assert old["chapters"]["01"] == {"values": {"x": 1}}  # not modified

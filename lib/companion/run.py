@@ -35,7 +35,7 @@ import yaml
 from . import ledger
 from .book import chapters, check_names, glued_values, resolve_chapter, run_chapter
 
-__all__ = ["reproduce", "main"]
+__all__ = ["reproduce", "merge_claims", "main"]
 
 REPORT = "reproduction-report"
 LEDGER = Path("book") / "ledger.toml"
@@ -121,6 +121,18 @@ def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only:
     return 1 if failed or missed else 0
 
 
+def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``claims.json`` (``new``) merged into an earlier one (``old``): the chapters ``new`` ran replace
+    theirs, the others are kept, and every chapter entry names the commit and time of the run it came from."""
+    merged = dict(old, chapters={})
+    for name, entry in old.get("chapters", {}).items():
+        merged["chapters"][name] = {"commit": old.get("commit"), "finished": old.get("finished"), **entry}
+    for name, entry in new["chapters"].items():
+        merged["chapters"][name] = {**entry, "commit": new.get("commit"), "finished": new.get("finished")}
+    merged.update({key: new[key] for key in ("preset", "commit", "finished", "python", "machine") if key in new})
+    return merged
+
+
 def _commit(root: Path) -> str | None:
     """The git commit the run's code came from (``+dirty`` with uncommitted changes), or None."""
 
@@ -159,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="with --all: parallel chapters")
     parser.add_argument("--seed", type=int, help="with --all: every chapter's seed (an integer >= 0)")
     parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="with --all: run only these chapters")
+    parser.add_argument(
+        "--merge-into",
+        type=Path,
+        metavar="CLAIMS_JSON",
+        help="with --all: merge the run's claims.json into this file (the chapters not run keep their entries)",
+    )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (holds _toc.yml)")
     return parser
 
@@ -171,7 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.all:
         if args.jobs < 1:
             raise SystemExit(f"--jobs must be a positive integer, got {args.jobs}")
-        return reproduce(root, args.preset, args.jobs, seed=args.seed, only=args.only)
+        status = reproduce(root, args.preset, args.jobs, seed=args.seed, only=args.only)
+        if args.merge_into:
+            out = (
+                root / "_build" / "reproduce" / (args.preset if args.seed is None else f"{args.preset}-seed{args.seed}")
+            )
+            new = json.loads((out / "claims.json").read_text())
+            old = json.loads(args.merge_into.read_text()) if args.merge_into.exists() else {"chapters": {}}
+            args.merge_into.write_text(json.dumps(merge_claims(old, new), indent=2, default=str) + "\n")
+            print(f"merged {len(new['chapters'])} chapters into {args.merge_into}")
+        return status
     if not args.chapter:
         raise SystemExit("name a chapter (e.g. 01-alignment) or pass --all")
     notebook = resolve_chapter(args.chapter, root)
