@@ -14,10 +14,11 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env lint test unit nbval nbval-portable book execute lock benchmark clean reproduce paper-claims
+.PHONY: help env lint test unit nbval nbval-portable book pdf execute lock benchmark clean reproduce paper-claims
 
 help:
 	@echo "make book       set up, build the website from the committed chapters into _build/html"
+	@echo "make pdf        set up, build the whole book as one PDF, _build/latex/book.pdf (needs LaTeX: see README)"
 	@echo "make test       set up, run the unit tests and nbval (strict) on every chapter, natively and under a"
 	@echo "                second numerical configuration (another BLAS kernel, no AVX2/AVX-512, two threads)"
 	@echo "make lint       ruff (lint and format) on the library, tests, scripts and chapters; the chapters' code budget"
@@ -71,6 +72,15 @@ nbval-portable: env
 book: env
 	$(NB_ENV) $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+# The book as one PDF through Jupyter Book's LaTeX builder (xelatex), from the committed chapters, then a check
+# that it holds every page of the table of contents (scripts/check_pdf.py). README, "The book as a PDF".
+pdf: env
+	@for tool in xelatex latexmk pdfinfo pdftotext; do command -v $$tool >/dev/null || { \
+	  echo "make pdf needs $$tool: install the LaTeX packages listed in README, \"The book as a PDF\""; exit 1; }; done
+	rm -f _build/latex/book.pdf
+	$(NB_ENV) $(VENV)/bin/jupyter-book build . --builder pdflatex --warningiserror --keep-going
+	$(PY) scripts/check_pdf.py _build/latex/book.pdf
 
 execute: env
 	$(NB_ENV) $(PY) scripts/book_tools.py execute $(NB)

@@ -4,6 +4,12 @@
 - Each page's scripts are de-duplicated: jupyter-book 1 registers sphinx-thebe's configuration
   twice, and the second copy throws "Identifier 'THEBE_JS_URL' has already been declared".
 - The theme's default colour mode is set (pydata-sphinx-theme logs a console error when empty).
+- No header bar: pydata-sphinx-theme 0.16+ adds one holding a second search box whenever ``navbar_persistent``
+  is not set, above sphinx-book-theme's own search field in the sidebar.
+- The general index fits a phone's column (``static/companion.css``).
+- Search shows excerpts offline too: over file:// a browser refuses the fetch() with which Sphinx's search
+  page reads each result's page, so the build also writes every page's article into
+  ``_static/offline-pages.js``, which ``static/offline-search.js`` answers those fetches from.
 
 MathJax 3 comes from the PyPI package ``django-static-mathjax`` (pinned in the lock; it has no
 dependencies and ships MathJax's ``es5`` build). At build time the parts the pages load are copied
@@ -12,8 +18,11 @@ into ``_static/mathjax/`` and ``mathjax_path`` points there instead of a CDN.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+
+from bs4 import BeautifulSoup
 
 # What the pages can load: the combined TeX/MathML -> CommonHTML component, its fonts, the TeX
 # extensions it autoloads, and the menu's accessibility and UI components.
@@ -26,6 +35,11 @@ PARTS = (
     "sre",
 )
 TARGET = "mathjax"
+STATIC = Path(__file__).parent / "static"
+OFFLINE_PAGES = "offline-pages.js"
+# Left out of a page's excerpt text: what is not prose, and the pages that are not content.
+NOT_TEXT = ("script", "style", "img", "svg", "a.headerlink", "button", ".cell_input")
+NOT_PAGES = {"search.html", "genindex.html", "py-modindex.html"}
 
 
 def _es5() -> Path:
@@ -44,6 +58,11 @@ def _configure(app) -> None:
     app.config.html_context.setdefault("default_mode", "light")
 
 
+def _config_inited(app, config) -> None:
+    config.html_theme_options.setdefault("navbar_persistent", [])
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     seen, unique = set(), []
     for script in context.get("script_files", []):
@@ -58,9 +77,40 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = unique
 
 
+def article_html(page: str) -> str | None:
+    """A page's article as ``<div role="main">`` with only its text and its elements' ids (for anchors)."""
+    soup = BeautifulSoup(page, "html.parser")
+    article = soup.find("article")
+    if article is None:
+        return None
+    for element in article.select(", ".join(NOT_TEXT)):
+        element.decompose()
+    for element in article.find_all(True):
+        element.attrs = {"id": element["id"]} if element.has_attr("id") else {}
+    return f'<div role="main">{article.decode_contents()}</div>'
+
+
+def _write_offline_pages(outdir: Path) -> None:
+    pages = {}
+    for path in sorted(outdir.rglob("*.html")):
+        name = path.relative_to(outdir).as_posix()
+        if name in NOT_PAGES or name.startswith("_"):
+            continue
+        html = article_html(path.read_text(encoding="utf-8"))
+        if html is not None:
+            pages[name] = html
+    script = (
+        "window.DEEPLINEAR_OFFLINE_PAGES = "
+        + json.dumps(pages, ensure_ascii=False)
+        + ";\n"
+    )
+    (outdir / "_static" / OFFLINE_PAGES).write_text(script, encoding="utf-8")
+
+
 def _copy(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    _write_offline_pages(Path(app.outdir))
     source, target = _es5(), Path(app.outdir) / "_static" / TARGET
     for part in PARTS:
         src, dst = source / part, target / part
@@ -72,6 +122,9 @@ def _copy(app, exception) -> None:
 
 
 def setup(app):
+    app.add_js_file("offline-search.js", loading_method="defer")
+    app.add_css_file("companion.css")
+    app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _configure)
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("build-finished", _copy)
