@@ -19,7 +19,7 @@ def notebook(tmp_path_factory):
 @pytest.fixture(scope="module")
 def values(notebook):
     return {
-        name: float(value) if value not in ("True", "False") else value == "True"
+        name: float(value) if value not in ("'yes'", "'no'") else value == "'yes'"
         for name, value in glued(notebook).items()
         if not name.startswith("fig")
     }

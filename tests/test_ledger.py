@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -209,3 +210,109 @@ def test_a_run_that_predates_a_row_leaves_it_not_run():
     rows = {r.entry.id: r.verdict for r in ledger.evaluate(LEDGER, values)}
     assert rows["definition-2-gaussian-not-aligned"] == "not run"
     assert rows["definition-1-usvd"] == "confirmed"
+
+
+def test_a_criterion_given_the_values_shows_the_value_it_names():
+    values = {"x": 0.5, "fig1b_loss_initial": 0.0123}
+    assert check(value="x", lt="fig1b_loss_initial").criterion(values) == "< 0.0123 (fig1b loss initial)"
+    named = check(value="x", gt="fig1b_loss_initial", note="up from its start")
+    assert named.criterion(values) == "> 0.0123 (fig1b loss initial; up from its start)"
+    assert check(value="x", le=1e-12, note="n").criterion(values) == "≤ 1e-12 (n)"  # a number stays as written
+    with pytest.raises(KeyError, match="no glued value named 'fig1b_loss_initial'"):
+        check(value="x", lt="fig1b_loss_initial").criterion({"x": 0.5})
+
+
+def test_a_finding_shows_its_values_as_asked():
+    finding = next(f for f in LEDGER.findings if f.id == "equation-6")
+    values = {"cor1_printed_max_deviation": 0.25, "cor1_max_deviation": 3e-15}
+    assert "by <0.25>; corrected, by <3e-15>" in ledger.render_finding(finding, values, lambda v: f"<{v}>")
+
+
+def _figure(**text_sizes):
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
+    ax.plot([1, 2], label="a line")
+    return fig, ax, plt
+
+
+@pytest.mark.parametrize(
+    ("draw", "expected"),
+    [
+        (lambda ax: ax.legend(fontsize=7), 7.0),  # a legend below the ticks' size
+        (lambda ax: ax.tick_params(labelsize=6.5), 6.5),
+        (lambda ax: ax.set_xlabel(r"$\sigma_1$", fontsize=5), 5.0),  # mathtext at its base size
+        # Text that is not drawn does not count: a hidden label, and the tick labels of an axis turned off.
+        (lambda ax: ax.text(0.5, 0.5, "hidden", fontsize=3, visible=False), None),
+        (lambda ax: (ax.tick_params(labelsize=2), ax.axis("off"), ax.set_title("t", fontsize=11)), 11.0),
+    ],
+)
+def test_smallest_text_is_the_smallest_font_the_figure_draws(draw, expected):
+    from companion.claims import smallest_text_pt
+
+    fig, ax, plt = _figure()
+    with plt.rc_context({"xtick.labelsize": 10, "ytick.labelsize": 10}):
+        ax.tick_params(labelsize=10)
+        draw(ax)
+        # the reference: the ticks' 10 pt unless the figure draws something smaller
+        reference = 10.0 if expected is None else expected
+        assert smallest_text_pt(fig) == reference
+    plt.close(fig)
+
+
+def test_smallest_text_of_a_figure_without_text_is_none_and_a_non_figure_is_refused():
+    from companion.claims import smallest_text_pt
+
+    fig, ax, plt = _figure()
+    ax.set_axis_off()
+    assert smallest_text_pt(fig) is None
+    plt.close(fig)
+    with pytest.raises(ValueError, match="fig must be a matplotlib Figure"):
+        smallest_text_pt(ax)
+
+
+def test_figure_glues_as_myst_nb_does_and_records_its_smallest_text():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+    from IPython.utils.capture import capture_output
+    from myst_nb import glue
+
+    from companion import figure
+
+    had_shell = InteractiveShell.initialized()
+    select_figure_formats(InteractiveShell.instance(), {"png"})
+    fig, ax, plt = _figure()
+    ax.legend(fontsize=7)
+    try:
+        with capture_output() as reference:
+            glue("fig_x", fig, display=False)
+        with capture_output() as ours:
+            figure("fig_x", fig)
+    finally:
+        if not had_shell:  # later tests run chapter code with get_ipython() returning None, as in a script
+            InteractiveShell.clear_instance()
+    (expected,), (got,) = reference.outputs, ours.outputs
+    assert got.data == expected.data  # the same glued PNG (and text), so the site shows the same image
+    assert got.metadata == {**expected.metadata, "companion": {"smallest_text_pt": 7.0}}
+    assert not plt.fignum_exists(fig.number)  # closed
+
+
+def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
+    from IPython.utils.capture import capture_output
+
+    from companion import claim, glued_values
+    from companion.book import glued_text
+
+    with capture_output() as captured:
+        claim("holds", np.bool_(True))
+        claim("fails", False)
+        claim("count", 3)
+    outputs = [{"output_type": "display_data", "data": o.data, "metadata": o.metadata} for o in captured.outputs]
+    cells = [{"cell_type": "code", "outputs": outputs}]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": cells}, default=str))
+    assert glued_text(path) == {"holds": "'yes'", "fails": "'no'", "count": "3"}
+    assert glued_values(path) == {"holds": True, "fails": False, "count": 3}

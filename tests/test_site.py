@@ -7,11 +7,14 @@ message saying so, where Chromium is not installed (.ci/run installs it, so CI a
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import http.server
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -22,6 +25,8 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 import yaml
+
+from companion import ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -255,8 +260,150 @@ def test_figures_have_images_captions_and_alt_text(site):
     assert figures >= len(chapters), "every chapter shows at least one figure"
 
 
-def test_pages_render_in_chromium(site, server):
+# What a reader sees, checked at a laptop's width and a phone's (CSS px).
+VIEWPORTS = {"laptop": 1366, "phone": 390}
+# The smallest text of a figure as displayed, in CSS px (house style: "text at least 9 px as displayed").
+MIN_FIGURE_TEXT_PX = 9.0
+# Raw TeX in a page's text: a control word (\emph, \mathrm, \times), \( \) \[ \], or a dollar sign. Code is left out:
+# code cells' input, literal blocks outside cell outputs and inline code (a printed output is prose to a reader).
+RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]|\$")
+_PROSE_TEXT = r"""() => {
+  const article = document.querySelector('article');
+  if (!article) return '';
+  const copy = article.cloneNode(true);
+  copy.querySelectorAll('mjx-container, script, style, code, .cell_input').forEach(e => e.remove());
+  copy.querySelectorAll('pre').forEach(e => { if (!e.closest('.cell_output')) e.remove(); });
+  return copy.textContent.replace(/\s+/g, ' ');
+}"""
+_MATH_ERRORS = r"""() => Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]')).map(e =>
+  (e.getAttribute('data-mjx-error') || e.textContent) + ' in: ' +
+  (e.closest('.math, mjx-container')?.parentElement?.textContent || '').replace(/\s+/g, ' ').slice(0, 80))"""
+# Each visible table against the room its column gives it: the article's content box, and the scrolling box
+# that the theme wraps a table in (a table wider than that box is cut off, its last columns off-screen).
+_WIDE_TABLES = r"""() => Array.from(document.querySelectorAll('article table')).filter(t => t.offsetParent !== null)
+  .map(t => {
+    const article = t.closest('article'), css = getComputedStyle(article);
+    const right = article.getBoundingClientRect().right - parseFloat(css.paddingRight);
+    const box = t.closest('.pst-scrollable-table-container') || t.parentElement;
+    const r = t.getBoundingClientRect();
+    const room = Math.min(box.clientWidth, right - r.left);
+    const head = (t.querySelector('th, td')?.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 40);
+    return {head, width: Math.max(r.width, t.scrollWidth), room};
+  }).filter(t => t.width > t.room + 1).map(t => `${t.head}: ${Math.round(t.width)} px in ${Math.round(t.room)} px`)"""
+# The claims ledger's rows (companion.report.claims_table: a table of class ledger-table) and, for each, whether
+# its verdict badges lie within the article's column and are drawn.
+_LEDGER_ROWS = r"""() => Array.from(document.querySelectorAll('table.ledger-table tbody tr')).map(tr => {
+  const article = tr.closest('article').getBoundingClientRect();
+  const badges = Array.from(tr.querySelectorAll('.sd-badge'));
+  const seen = badges.filter(b => {
+    const r = b.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.left >= article.left - 1 && r.right <= article.right + 1 &&
+      getComputedStyle(b).visibility !== 'hidden';
+  });
+  return {claim: tr.textContent.replace(/\s+/g, ' ').trim().slice(0, 50), badges: badges.length, seen: seen.length,
+          verdicts: badges.map(b => b.textContent.trim())};
+})"""
+_IMAGES = """() => Array.from(document.querySelectorAll('article img')).filter(i => i.complete && i.naturalWidth > 0)
+  .map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+
+
+def _png_ppi(png: bytes) -> float | None:
+    """The pixels per inch a PNG records (its pHYs chunk, which matplotlib writes), or None."""
+    at = 8
+    while at + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        if png[at + 4 : at + 8] == b"pHYs":
+            x, _, unit = struct.unpack(">IIB", png[at + 8 : at + 17])
+            return x * 0.0254 if unit == 1 else None
+        at += 12 + length
+    return None
+
+
+def _figure_records() -> dict[str, tuple[str, float | None, float | None]]:
+    """sha256 of every PNG a notebook shows -> (notebook: glued name, smallest text in pt, pixels per inch).
+
+    The site names each image file by the sha256 of its bytes (myst-nb), so an image on a page is found here by
+    its file name. The smallest text is what companion.figure recorded in the glued output's metadata."""
+    import nbformat
+
+    records = {}
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        for cell in nbformat.read(nb, 4).cells:
+            for out in cell.get("outputs", []):
+                for mime, data in out.get("data", {}).items():
+                    if mime.endswith("image/png"):
+                        png = base64.b64decode(data)
+                        name = out.get("metadata", {}).get("scrapbook", {}).get("name", "an unglued figure")
+                        pt = out.get("metadata", {}).get("companion", {}).get("smallest_text_pt")
+                        records[hashlib.sha256(png).hexdigest()] = (f"{nb.stem}: {name}", pt, _png_ppi(png))
+    return records
+
+
+def _figure_text(images: list[dict], records: dict) -> tuple[list[str], list[str]]:
+    """(problems, measurements): each figure's smallest text as displayed, in CSS px, against the minimum."""
+    problems, measured = [], []
+    for image in images:
+        record = records.get(Path(urlparse(image["src"]).path).stem)
+        if record is None:
+            continue  # not a notebook's figure (no figure is shown otherwise today)
+        name, pt, ppi = record
+        if pt is None or ppi is None:
+            problems.append(f"figure {name} records no smallest text size (glue it with companion.figure)")
+            continue
+        shown = pt * ppi / 72 * image["shown"] / image["natural"]
+        measured.append(f"{name}: {shown:.1f} px ({image['natural']} px wide shown at {image['shown']:.0f})")
+        if round(shown, 1) < MIN_FIGURE_TEXT_PX:
+            problems.append(
+                f"figure {name}: smallest text {shown:.1f} px as displayed, under {MIN_FIGURE_TEXT_PX:g} px "
+                f"({pt:g} pt at {ppi:.0f} ppi; {image['natural']} px wide shown at {image['shown']:.0f} px)"
+            )
+    return problems, measured
+
+
+def _check_page(page, page_path: str, viewport: str, records: dict) -> list[str]:
+    """What is wrong with one rendered page at one viewport."""
+    problems: list[str] = []
+    if page.evaluate("() => typeof window.MathJax !== 'undefined' && !!MathJax.startup"):
+        page.evaluate("() => MathJax.startup.promise")
+        problems += [f"MathJax error: {e}" for e in page.evaluate(_MATH_ERRORS)]
+        wide = page.evaluate(
+            "() => Array.from(document.querySelectorAll('mjx-container[display=\"true\"]'))"
+            ".filter(m => m.scrollWidth > m.parentElement.clientWidth + 2)"
+            ".map(m => m.parentElement.textContent.replace(/\\s+/g, ' ').slice(0, 60))"
+        )
+        if viewport == "laptop":  # a phone scrolls a long display equation sideways
+            problems += [f"display equation wider than the column (cut off): {w}" for w in wide]
+    elif page.query_selector(".math"):
+        problems.append("math on the page but MathJax did not load")
+    text = page.evaluate(_PROSE_TEXT)
+    for m in RAW_TEX.finditer(text):
+        if not (m[0] == "$" and page_path == "book/api.html"):  # docstrings name $ENVIRONMENT variables
+            problems.append(f"raw TeX in the text: …{text[max(0, m.start() - 30) : m.end() + 30]}…")
+    problems += [f"table wider than its column: {t}" for t in page.evaluate(_WIDE_TABLES)]
+    broken = page.evaluate(
+        "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    problems += [f"image did not load: {src}" for src in broken]
+    if page_path == "book/reproduction-report.html":
+        rows = page.evaluate(_LEDGER_ROWS)
+        claims = len(ledger.load(ROOT / "book" / "ledger.toml").claims)
+        if len(rows) != claims:
+            problems.append(f"the claims ledger shows {len(rows)} rows for the ledger's {claims} claims")
+        for row in rows:
+            if row["seen"] < 2 or row["seen"] != row["badges"] or not set(row["verdicts"]) <= set(ledger.VERDICTS):
+                problems.append(f"claims ledger: the verdicts of {row['claim']!r} are not all in view: {row}")
+    if viewport == "laptop":  # on a phone every image is scaled to the screen's width, and readers zoom
+        problems += _figure_text(page.evaluate(_IMAGES), records)[0]
+    return problems
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_pages_render_in_chromium(site, server, viewport):
+    """Every page at a laptop's and a phone's width: math typeset without errors and no raw TeX in the text,
+    no table wider than its column (the claims ledger's verdicts in view), images loaded, every figure's
+    smallest text readable as displayed, no console errors, no request to another host."""
     sync_api = pytest.importorskip("playwright.sync_api")
+    records = _figure_records()
     failures: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -272,7 +419,7 @@ def test_pages_render_in_chromium(site, server):
             ],
         )
         for page_path in _pages(site):
-            page = browser.new_page(viewport={"width": 1300, "height": 900})  # a laptop screen
+            page = browser.new_page(viewport={"width": VIEWPORTS[viewport], "height": 900})
             problems: list[str] = []
             page.on("console", lambda m, p=problems: m.type == "error" and p.append(f"console: {m.text}"))
             page.on("pageerror", lambda e, p=problems: p.append(f"page error: {e}"))
@@ -287,26 +434,15 @@ def test_pages_render_in_chromium(site, server):
 
             page.route("**/*", route)
             page.goto(urljoin(server, page_path), wait_until="networkidle")
-            if page.evaluate("() => typeof window.MathJax !== 'undefined' && !!MathJax.startup"):
-                page.evaluate("() => MathJax.startup.promise")
-                raw = page.evaluate(
-                    "() => Array.from(document.querySelectorAll('article')).map(a => a.innerText).join('\\n')"
-                )
-                if "$$" in raw or "\\begin{" in raw:
-                    problems.append("raw TeX left untypeset")
-                wide = page.evaluate(
-                    "() => Array.from(document.querySelectorAll('mjx-container[display=\"true\"]'))"
-                    ".filter(m => m.scrollWidth > m.parentElement.clientWidth + 2)"
-                    ".map(m => m.parentElement.textContent.replace(/\\s+/g, ' ').slice(0, 60))"
-                )
-                problems += [f"display equation wider than the column (cut off): {w}" for w in wide]
-            elif page.query_selector(".math"):
-                problems.append("math on the page but MathJax did not load")
-            broken = page.evaluate(
-                "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
-            )
-            problems += [f"image did not load: {src}" for src in broken]
-            failures += [f"{page_path}: {p}" for p in problems]
+            problems += _check_page(page, page_path, viewport, records)
+            failures += [f"{page_path} ({VIEWPORTS[viewport]} px): {p}" for p in problems]
             page.close()
         browser.close()
     assert not failures, "\n".join(failures)
+
+
+def test_every_figure_records_its_smallest_text_and_resolution():
+    """The figure check above needs, for each figure a chapter glues, the smallest text that companion.figure
+    records and the pixels per inch that the PNG records: without them it could not measure the figure."""
+    missing = [f"{name}: {pt=}, {ppi=}" for name, pt, ppi in _figure_records().values() if pt is None or ppi is None]
+    assert not missing, "\n".join(missing)

@@ -17,7 +17,12 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["claim", "figure", "stored"]
+__all__ = ["claim", "figure", "smallest_text_pt", "stored"]
+
+# The key under which `figure` records, in the glued output's metadata, the smallest text the figure draws
+# (in points; the PNG's own pHYs chunk gives its pixels per inch). The site test reads it to check that
+# every figure's smallest text is readable as displayed.
+FIGURE_METADATA = "companion"
 
 
 def stored(value: Any, digits: int | None = None, sig: int | None = None) -> Any:
@@ -54,22 +59,62 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
     """Glue ``value`` under ``name``, rounded as `stored` says (hidden; returns None).
 
     Example: ``claim("aligned_example_alignment", a.min(), digits=6)``; ``claim("usvd_error", e)``
-    stores ``e`` to two significant digits (e.g. ``3.1e-15``, which nbval's sanitizer masks).
+    stores ``e`` to two significant digits (e.g. ``3.1e-15``, which nbval's sanitizer masks). A bool is
+    glued as the word "yes" or "no", which `companion.book.glued_values` reads back as True or False.
     """
     from myst_nb import glue
 
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
-    glue(name, stored(value, digits, sig), display=False)
+    value = stored(value, digits, sig)
+    # a sentence reads "yes" or "no", not Python's True or False (companion.book reads them back as bools)
+    glue(name, ("yes" if value else "no") if isinstance(value, bool) else value, display=False)
+
+
+def smallest_text_pt(fig: Any) -> float | None:
+    """The size in points of the smallest text that ``fig`` draws (tick labels, legends, titles,
+    annotations; mathtext at its base size), or None when it draws no text.
+
+    The figure is drawn once with a renderer that records each text's font size, so that only what is
+    drawn counts (not the labels of hidden axes or of ticks turned off).
+    """
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    sizes: list[float] = []
+
+    class _Sizes(RendererAgg):  # draws nothing but records each text's size
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            if s.strip():
+                sizes.append(prop.get_size_in_points())
+
+        def draw_tex(self, gc, x, y, s, prop, angle, *, mtext=None):
+            self.draw_text(gc, x, y, s, prop, angle)
+
+    width, height = fig.get_size_inches() * fig.dpi
+    fig.draw(_Sizes(int(width), int(height), fig.dpi))
+    return min(sizes) if sizes else None
 
 
 def figure(name: str, fig: Any) -> None:
     """Glue the matplotlib figure ``fig`` under ``name`` (hidden: the prose places it with
-    ``{glue:figure}``) and close it, so that the notebook shows it only where the prose puts it."""
+    ``{glue:figure}``) and close it, so that the notebook shows it only where the prose puts it.
+
+    As `myst_nb.glue` does, with one addition: the output's metadata records the figure's smallest text,
+    ``{"companion": {"smallest_text_pt": 10.0}}`` (`smallest_text_pt`), which the site test reads.
+    """
     import matplotlib.pyplot as plt
-    from myst_nb import glue
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+    from myst_nb.ext.glue import GLUE_PREFIX
 
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
-    glue(name, fig, display=False)
+    smallest = smallest_text_pt(fig)
+    bundle, metadata = format_display_data(fig)
+    metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+    metadata[FIGURE_METADATA] = {"smallest_text_pt": smallest}
+    display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
     plt.close(fig)

@@ -17,7 +17,7 @@ import math
 import operator
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,16 +99,22 @@ class Check:
     threshold: Any
     note: str = ""
 
-    def criterion(self) -> str:
-        """The criterion as the report shows it, e.g. ``≤ 1e-12`` or ``< fig1b_loss_initial``."""
+    def criterion(self, values: Mapping[str, Any] | None = None) -> str:
+        """The criterion as written, e.g. ``≤ 1e-12`` or ``< fig1b_loss_initial``; given a chapter's glued
+        ``values``, a threshold that names one shows that value and, in words, its name:
+        ``< 0.0123 (fig1b loss initial)``."""
+        named = isinstance(self.threshold, str) and values is not None and self.op not in ("is", "between")
         if self.op == "is":
             text = str(self.threshold)
         elif self.op == "between":
             low, high = self.threshold
             text = f"in [{fmt(low)}, {fmt(high)}]"
+        elif named:
+            text = f"{_OPS[self.op][0]} {fmt(_get(values, self.threshold))}"
         else:
             text = f"{_OPS[self.op][0]} {_threshold_text(self.threshold)}"
-        return f"{text} ({self.note})" if self.note else text
+        notes = ([self.threshold.replace("_", " ")] if named else []) + ([self.note] if self.note else [])
+        return f"{text} ({'; '.join(notes)})" if notes else text
 
     def holds(self, values: Mapping[str, Any]) -> bool:
         """Whether the check holds for a chapter's glued ``values`` (KeyError naming a missing value)."""
@@ -307,9 +313,9 @@ def failures(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip: tupl
     return out
 
 
-def render_finding(finding: Finding, values: Mapping[str, Any]) -> str:
-    """The finding's text with each ``{name}`` replaced by the chapter's glued value, formatted by `fmt`."""
-    return _PLACEHOLDER.sub(lambda m: fmt(_get(values, m.group(1))), finding.text)
+def render_finding(finding: Finding, values: Mapping[str, Any], show: Callable[[Any], str] = fmt) -> str:
+    """The finding's text with each ``{name}`` replaced by the chapter's glued value, formatted by ``show``."""
+    return _PLACEHOLDER.sub(lambda m: show(_get(values, m.group(1))), finding.text)
 
 
 def write_csv(rows: list[Row], path: Path | str) -> None:

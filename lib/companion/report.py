@@ -10,23 +10,73 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .book import glued_values
-from .ledger import Claim, Finding, Ledger, Row, evaluate, fmt, load, render_finding
+from .ledger import Check, Claim, Finding, Ledger, Row, evaluate, fmt, load, render_finding
 
 __all__ = [
+    "VERDICT_BADGES",
+    "VERDICT_MEANINGS",
+    "Report",
+    "build",
     "chapter_values",
     "paper_run",
     "ledger_file",
+    "section_titles",
+    "badge",
+    "headline",
+    "verdict_summary",
     "claims_table",
-    "paper_summary",
+    "run_note",
     "findings_list",
     "environment",
 ]
 
-_HEADER = "| Claim | Tested in | Measured | Criterion | Verdict |\n| --- | --- | --- | --- | --- |\n"
+# The book's one verdict vocabulary (companion.ledger.VERDICTS), each with its badge (a sphinx-design role)
+# and what it means; the report's summary table shows both, so it is the legend of every badge.
+VERDICT_BADGES = {
+    "confirmed": "bdg-success",
+    "confirmed with a caveat": "bdg-success-line",
+    "not reproduced": "bdg-danger",
+    "paper erratum": "bdg-warning",
+    "code discrepancy": "bdg-warning-line",
+    "beyond the papers": "bdg-primary",
+    "the book's deviation": "bdg-primary-line",
+    "not run": "bdg-muted-line",
+}
+VERDICT_MEANINGS = {
+    "confirmed": "every criterion of the claim holds",
+    "confirmed with a caveat": "every criterion holds, and the row says what the evidence does not show",
+    "not reproduced": "a criterion fails (for a finding: its numbers no longer show it)",
+    "paper erratum": "an error in a paper's text",
+    "code discrepancy": "the authors' released code does otherwise than the paper says",
+    "beyond the papers": "a result the book adds, such as a sharper form of a sufficient condition",
+    "the book's deviation": "a choice of the book that differs from the papers' setting",
+    "not run": "the run lacks the chapter, or predates the row",
+}
+
+# The claims table at most widths; below 640 px each claim is a card, its runs labelled (no header row).
+_STYLE = """<style>
+table.ledger-table, table.verdict-summary { width: 100%; table-layout: fixed; }
+table.ledger-table td, table.verdict-summary td {
+  vertical-align: top; overflow-wrap: break-word;
+}
+table.ledger-table td p { margin: 0 0 0.3em 0; }
+table.ledger-table td + td { font-size: 0.9em; }
+table.ledger-table .sd-badge, table.verdict-summary .sd-badge { white-space: normal; text-align: left; }
+@media (max-width: 640px) {
+  table.ledger-table, table.ledger-table tbody, table.ledger-table tr, table.ledger-table td { display: block; }
+  table.ledger-table thead, table.ledger-table colgroup { display: none; }
+  table.ledger-table tr { padding: 0.5em 0; border-top: 2px solid var(--pst-color-border, #ccc); }
+  table.ledger-table td { border: none; padding: 0.15em 0.25em; }
+  table.ledger-table td:nth-child(2)::before { content: "Book run"; font-weight: 600; display: block; }
+  table.ledger-table td:nth-child(3)::before { content: "Paper run"; font-weight: 600; display: block; }
+}
+</style>"""
 
 
 def chapter_values(book_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -58,56 +108,196 @@ def ledger_file(path: str | Path) -> Ledger:
     return load(path)
 
 
-def _row(r: Row) -> str:
-    claim = f"*{r.entry.paper}* {r.entry.statement}"
-    if r.entry.caveat and r.verdict == "confirmed with a caveat":
-        claim += f" (caveat: {r.entry.caveat})"
-    where = f"{{ref}}`{r.entry.section}`"
-    if r.verdict == "not run":
-        return f"| {claim} | {where} | — | — | not run |"
-    shown = dict.fromkeys((name, fmt(v)) for name, v, _, _ in r.measured)  # each value once
-    measured = "<br>".join(f"`{name}` = {v}" for name, v in shown)
-    criteria = "<br>".join(text + ("" if ok else " ✗") for _, _, text, ok in r.measured)
-    return f"| {claim} | {where} | {measured} | {criteria} | **{r.verdict}** |"
+_LABELLED_HEADING = re.compile(r"^\((sec-[\w-]+)\)=\s*\n#+\s+(.+)$", re.MULTILINE)
 
 
-def claims_table(rows: list[Row]) -> str:
-    """The ledger's claims as a Markdown table, one row per claim (findings are listed apart)."""
-    return _HEADER + "\n".join(_row(r) for r in rows if isinstance(r.entry, Claim))
+def section_titles(book_dir: str | Path) -> dict[str, str]:
+    """Section label -> link text (``01 · The unsorted, signed SVD``) for the labelled headings of the
+    chapters ``0*.ipynb`` in ``book_dir``; a title's ``$math$`` is kept, for MathJax to typeset."""
+    import nbformat
+
+    titles = {}
+    for path in sorted(Path(book_dir).glob("0*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            if cell.cell_type == "markdown":
+                titles |= {m[1]: f"{path.stem[:2]} · {m[2].strip()}" for m in _LABELLED_HEADING.finditer(cell.source)}
+    return titles
 
 
-def paper_summary(ledger: Ledger, run: dict[str, Any]) -> tuple[str, int, int]:
-    """The ledger evaluated on a paper-preset run: (Markdown, claims confirmed, claims not run)."""
+@dataclass(frozen=True)
+class Report:
+    """What the report shows: the ``ledger`` evaluated on the committed chapters' ``values`` (``book``) and
+    on a paper-preset ``run`` (``paper``, empty without one), and the chapters' section ``titles``."""
+
+    ledger: Ledger
+    book: list[Row]
+    paper: list[Row]
+    run: dict[str, Any] | None
+    titles: dict[str, str]
+    values: dict[str, dict[str, Any]]
+
+
+def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Path) -> Report:
+    """The report's parameters checked (ValueError naming the one at fault) and the ledger evaluated."""
+    values, run, ledger = chapter_values(book_dir), paper_run(paper_claims), ledger_file(ledger_path)
+    ran = {} if run is None else {n: e["values"] for n, e in run["chapters"].items() if not e.get("error")}
+    paper = evaluate(ledger, ran) if run is not None else []
+    return Report(ledger, evaluate(ledger, values), paper, run, section_titles(book_dir), values)
+
+
+def badge(verdict: str) -> str:
+    """A verdict as its badge, e.g. ``{bdg-success}`confirmed```."""
+    if verdict not in VERDICT_BADGES:
+        raise ValueError(f"verdict must be one of {tuple(VERDICT_BADGES)}, got {verdict!r}")
+    return f"{{{VERDICT_BADGES[verdict]}}}`{verdict}`"
+
+
+def _claims(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if isinstance(r.entry, Claim)]
+
+
+def headline(report: Report) -> dict[str, int]:
+    """The headline's numbers, glued by the report under these names: the ledger's claims and those
+    confirmed at the book's settings (with a caveat or not), the claims whose chapter has the papers' (or
+    the released code's) settings and those confirmed or not run there, and the findings."""
+    book, paper = _claims(report.book), _claims(report.paper)
+    own = [r for r in paper if report.ledger.settings.get(r.entry.chapter, "book") != "book"]
+    return {
+        "report_claims": len(book),
+        "report_confirmed": sum(r.verdict.startswith("confirmed") for r in book),
+        "report_caveats": sum(r.verdict == "confirmed with a caveat" for r in book),
+        "report_paper_claims": len(own),
+        "report_paper_confirmed": sum(r.verdict.startswith("confirmed") for r in own),
+        "report_paper_not_run": sum(r.verdict == "not run" for r in own),
+        "report_errata": len(report.ledger.findings),
+    }
+
+
+def verdict_summary(report: Report) -> str:
+    """A table with one row per verdict of the vocabulary: its badge and meaning, and how many claims and
+    findings have it at the book's settings and in the paper-preset run."""
+    lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: verdict-summary", ":widths: 58 21 21"]
+    lines += ["", "* - Verdict", "  - Book run", "  - Paper run"]
+    for verdict, meaning in VERDICT_MEANINGS.items():
+        counts = [sum(r.verdict == verdict for r in rows) for rows in (report.book, report.paper)]
+        shown = [str(n) if n else "–" for n in counts]
+        if report.run is None:
+            shown[1] = "no run"
+        lines += [f"* - {badge(verdict)} {meaning}", f"  - {shown[0]}", f"  - {shown[1]}"]
+    return "\n".join([*lines, ":::"])
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_E_NOTATION = re.compile(r"\b(\d+(?:\.\d+)?)e([+-]?)0*(\d+)\b")
+
+
+def _powers(text: str) -> str:
+    """E-notation written as powers of ten: ``8.9e-15`` -> ``8.9×10⁻¹⁵``, ``1e-12`` -> ``10⁻¹²``."""
+
+    def power(m: re.Match) -> str:
+        ten = "10" + (("-" if m[2] == "-" else "") + m[3]).translate(_SUPERSCRIPT)
+        return ten if m[1] == "1" else f"{m[1]}×{ten}"
+
+    return _E_NOTATION.sub(power, text)
+
+
+_MARKUP = re.compile(r"(`[^`]*`)|([*_|<\\$])")
+
+
+def _text(s: str) -> str:
+    """Ledger text as literal Markdown: ``*``, ``_``, ``|``, ``<``, ``\\`` and ``$`` escaped outside code."""
+    return _MARKUP.sub(lambda m: m[1] or "\\" + m[2], s)
+
+
+def _shown(value: Any) -> str:
+    """A value as a sentence reads it: yes or no for a boolean, else as `fmt` prints it."""
+    return {True: "yes", False: "no"}[value] if isinstance(value, bool) else _powers(fmt(value))
+
+
+def _check_line(check: Check, value: Any, held: bool, values: dict[str, Any]) -> str:
+    name = check.value.replace("_", " ")
+    if check.op == "is":
+        return _text(f"{name}: {_shown(value)}") + ("" if held else f" ✗ (should be {_shown(check.threshold)})")
+    text = f"{name} = {_powers(fmt(value))} {_powers(check.criterion(values))}"
+    return _text(text) + ("" if held else " ✗")
+
+
+def _run_cell(row: Row, values: dict[str, Any]) -> list[str]:
+    lines = [badge(row.verdict)]
+    for check, (_, value, _, held) in zip(row.entry.checks, row.measured, strict=False):
+        lines.append(_check_line(check, value, held, values))
+    return lines
+
+
+def _link(report: Report, label: str) -> str:
+    return f"[{report.titles.get(label, label)}](#{label})" if label in report.titles else f"{{ref}}`{label}`"
+
+
+def _cell(first: str, lines: list[str]) -> list[str]:
+    """A list-table cell: its paragraphs, one per line, indented under the item."""
+    out = [f"{first} {lines[0]}"]
+    for line in lines[1:]:
+        out += ["", f"    {line}"]
+    return out
+
+
+_SETTINGS = {
+    "paper": "the paper's settings",
+    "released code": "the released code's settings",
+    "book": "the book's settings (the papers give none)",
+}
+
+
+def claims_table(report: Report) -> str:
+    """The claims, one row each: the claim and the section that tests it, then the verdict and the measured
+    values against their criteria at the book's settings and in the paper-preset run, side by side."""
+    paper = {r.entry.id: r for r in report.paper}
+    run_values = {} if report.run is None else {n: e["values"] for n, e in report.run["chapters"].items()}
+    lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: ledger-table", ":widths: 44 28 28", ""]
+    lines += ["* - Claim", "  - Book run", "  - Paper run"]
+    for r in _claims(report.book):
+        claim = [f"*{r.entry.paper}* {_text(r.entry.statement)}", f"Tested in {_link(report, r.entry.section)}"]
+        if r.entry.caveat and r.verdict == "confirmed with a caveat":
+            claim.insert(1, f"*Caveat:* {_text(r.entry.caveat)}")
+        book = _run_cell(r, report.values.get(r.entry.chapter, {}))
+        setting = report.ledger.settings.get(r.entry.chapter, "book")
+        if report.run is None:
+            other = ["no paper-preset run was given"]
+        else:
+            other = [badge(paper[r.entry.id].verdict), f"*{_SETTINGS[setting]}*"]
+            if setting != "book" or paper[r.entry.id].verdict != r.verdict:
+                other += _run_cell(paper[r.entry.id], run_values.get(r.entry.chapter, {}))[1:]
+        lines += _cell("* -", claim) + _cell("  -", book) + _cell("  -", other)
+    return "\n".join([*lines, ":::"])
+
+
+def run_note(report: Report) -> str:
+    """Which commit the paper-preset run ran, when, where, how long, and which chapters failed."""
+    run = report.run
+    if run is None:
+        return "No paper-preset run was given (`paper_claims` is empty)."
     chapters = run["chapters"]
-    ran = {name: entry["values"] for name, entry in chapters.items() if not entry.get("error")}
-    rows = [r for r in evaluate(ledger, ran) if isinstance(r.entry, Claim)]
-    papers = [r for r in rows if ledger.settings.get(r.entry.chapter, "book") != "book"]
-    own = [r for r in rows if r not in papers]
-    confirmed = sum(r.verdict.startswith("confirmed") for r in papers)
-    not_run = sum(r.verdict == "not run" for r in papers)
-    numbers = sorted({r.entry.chapter[:2] for r in papers})
-    summary = (
-        f"At the papers' settings (the paper's or the released code's: chapters {', '.join(numbers)}) "
-        f"**{confirmed} of {len(papers)}** claims are confirmed"
-        + (f" ({not_run} not run: a chapter failed, or the run predates the row)." if not_run else ".")
-    )
-    if own:
-        summary += (
-            f" The other {len(own)} claims ran at the book's own settings, where the papers give none "
-            f"(chapters {', '.join(sorted({r.entry.chapter[:2] for r in own}))}): "
-            f"{sum(r.verdict.startswith('confirmed') for r in own)} confirmed."
-        )
     commit = str(run.get("commit") or "unknown")
     seconds = sum(entry["seconds"] for entry in chapters.values())
-    note = (
-        f"Run of commit `{commit[:12]}`{' with uncommitted changes' if commit.endswith('+dirty') else ''}, "
-        f"finished {run.get('finished', 'at an unrecorded time')}, Python {run['python']} on {run['machine']}; "
-        f"{seconds / 60:.0f} minutes of chapter time in all."
-    )
+    # `make paper-claims CHAPTERS=...` reruns some chapters: each entry then names the run it came from
+    runs: dict[tuple[str, str], list[str]] = {}
+    for name, entry in chapters.items():
+        key = (str(entry.get("commit") or commit), str(entry.get("finished") or run.get("finished")))
+        runs.setdefault(key, []).append(name.split("-")[0])
+    if len(runs) > 1:
+        parts = [f"chapters {', '.join(names)} at commit `{c[:12]}` ({when})" for (c, when), names in runs.items()]
+        where = "The paper-preset run was made in parts: " + "; ".join(parts) + "; "
+    else:
+        where = (
+            f"The paper-preset run is of commit `{commit[:12]}`"
+            f"{' with uncommitted changes' if commit.endswith('+dirty') else ''}, "
+            f"finished {run.get('finished', 'at an unrecorded time')}, "
+        )
+    note = f"{where}Python {run['python']} on {run['machine']}; {seconds / 60:.0f} minutes of chapter time in all."
     failed = {name: entry["error"] for name, entry in chapters.items() if entry.get("error")}
     if failed:
         note += " Chapters that failed: " + "; ".join(f"{name}: {error}" for name, error in failed.items())
-    return f"{summary}\n\n{claims_table(rows)}\n\n{note}", confirmed, not_run
+    return note
 
 
 KIND_HEADINGS = {
@@ -118,20 +308,22 @@ KIND_HEADINGS = {
 }
 
 
-def findings_list(ledger: Ledger, values: dict[str, dict[str, Any]]) -> str:
-    """The findings in their four kinds: under a heading per kind, a numbered list whose entries quote the
-    sentence concerned, say what was measured (with the chapter's glued values) and give the verdict."""
-    rows = {r.entry.id: r for r in evaluate(ledger, values) if isinstance(r.entry, Finding)}
+def findings_list(report: Report) -> str:
+    """The findings in their four kinds: under a heading per kind, a numbered list whose entries give the
+    verdict's badge, quote the sentence concerned and say what was measured (the chapter's glued values)."""
+    rows = {r.entry.id: r for r in report.book if isinstance(r.entry, Finding)}
     parts = []
     for kind, heading in KIND_HEADINGS.items():
-        mine = [f for f in ledger.findings if f.kind == kind]
+        mine = [f for f in report.ledger.findings if f.kind == kind]
         if not mine:
             continue
         lines = [f"**{heading}**", ""]
         for i, f in enumerate(mine, 1):
-            text = render_finding(f, values[f.chapter]) if f.chapter in values else f.text
+            values = report.values.get(f.chapter)
+            text = render_finding(f, values, _shown) if values is not None else f.text
             lines.append(
-                f"{i}. **{f.title}** ({{ref}}`{f.section}`; *{rows[f.id].verdict}*). {f.source}: “{f.quote}” {text}"
+                f"{i}. {badge(rows[f.id].verdict)} **{_text(f.title)}** ({_link(report, f.section)}). "
+                f"{f.source}: “{_text(f.quote)}” {text}"
             )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

@@ -45,7 +45,7 @@ def plot_minimum_norm_gap(
     label = r"$\|W_2^TW_2-W_1W_1^T\|_F$ at the start, $/\,2\|P^\star\|_*$"
     axes[0].loglog(scales, start, marker="s", linestyle="--", label=label)
     axes[0].set(xlabel="initialisation scale $s$", ylabel="relative size", title="Distance from the minimum norm")
-    axes[0].legend(fontsize=9)
+    axes[0].legend()
     axes[1].semilogx(scales, alignment, marker="o")
     axes[1].set(
         xlabel="initialisation scale $s$",
@@ -98,7 +98,7 @@ def plot_balancedness_drift(
         ylabel=r"change, largest over interfaces ($\|\cdot\|_F$)",
         title="Drift of balancedness under gradient descent",
     )
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
@@ -133,6 +133,6 @@ def plot_imbalance(history: Any, *, floor: float = 1e-17) -> plt.Figure:
         ):
             axes[0].loglog(x, np.maximum(values[name][:, i], floor), color=colour, linestyle=ls, label=label)
     axes[0].set(xlabel="step + 1", ylabel="relative imbalance", title="Imbalance from a balanced start")
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     plot_alignment(history, ax=axes[1], title="Alignment and invariance")
     return fig

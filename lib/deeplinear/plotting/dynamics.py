@@ -53,7 +53,7 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
         axes[0].plot([], [], "k:", label="equation (6) as printed")[0],
     ]
     axes[0].set(ylabel=r"mode product $p_j = \prod_i\sigma_{i,j}$", title="one colour per mode")
-    axes[0].legend(handles=proxies, fontsize=9, loc="upper left")
+    axes[0].legend(handles=proxies, loc="upper left")
     x = np.arange(T) + 1
     for other, label in ((reduced, "corrected (6)"), (printed, "(6) as printed")):
         axes[1].plot(x, np.maximum(np.abs(full - other).max(axis=(1, 2)), 1e-18), label=label)
@@ -66,7 +66,7 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
         title="full gradient descent vs recursion",
         ylim=(1e-18, 10),
     )
-    axes[1].legend(fontsize=9)
+    axes[1].legend()
     return fig
 
 
@@ -89,18 +89,18 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     if missing:
         raise ValueError(f"table lacks {sorted(missing)}")
     losses = np.asarray(losses, dtype=np.float64)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
     axes[0].plot(np.arange(len(losses)), losses, label=f"full GD at the bound, d = {depth}")
     t = np.asarray(fit.window)
     axes[0].plot(t, np.exp(fit.intercept - fit.rate * t), "k--", lw=1, label=f"fit: rate {fit.rate:.2e} per step")
     axes[0].set(yscale="log", xlabel="step", ylabel="loss", title="linear convergence at the bound")
-    axes[0].legend(fontsize=9)
+    axes[0].legend()
     d = table["depth"]
     axes[1].plot(d, table["bound"], "o-", label="bound of Proposition 1")
     axes[1].plot(d, table["critical"], "s-", label="critical rate of the recursion")
     axes[1].plot(d, table["edge_transverse"], "d--", label="edge for full GD (all pairs)")
     axes[1].set(yscale="log", xlabel="depth d", ylabel=r"learning rate $\gamma$", title="learning rates")
-    axes[1].legend(fontsize=9)
+    axes[1].legend()
     axes[2].plot(d, table["steps"], "o-")
     axes[2].set(
         yscale="log", xlabel="depth d", ylabel=r"steps to reach $10^{-10}L_0$", title="time to converge at the bound"
@@ -139,7 +139,7 @@ def plot_sequential_learning(
             f"{u.shape}, {u_map.shape}, {u_ode.shape}, {u_deep.shape}"
         )
     r = u.shape[1]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
     palette = sns.color_palette("viridis", r)
     t = np.arange(len(u))
     sparse = t[:: max(1, len(t) // 30)]
@@ -153,7 +153,7 @@ def plot_sequential_learning(
     axes[0].plot([], [], "ko", mfc="none", label="discrete map")
     axes[0].plot([], [], "k:", label="closed form (Saxe et al.)")
     axes[0].set(xlabel="step", ylabel=r"mode product $u_j$", title="d = 2, whitened inputs")
-    axes[0].legend(fontsize=9, loc="upper right")
+    axes[0].legend(loc="upper right")
     axes[1].set(xlabel="step", ylabel=r"mode product $u_j$", title=f"d = {depth}")
-    axes[1].legend(fontsize=8, title="strength s", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[1].legend(title="strength s", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

@@ -68,7 +68,7 @@ def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: f
         ylim=(floor, 2),
     )
     axes[1].set(xscale="log", yscale="log", xlabel="step + 1", ylabel="loss", title="training loss", ylim=(1e-30, 1e2))
-    axes[1].legend(fontsize=8, loc="lower left")
+    axes[1].legend(loc="lower left")
     return fig
 
 

@@ -142,7 +142,7 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
         xlabel="first coordinate" if two else r"along $\bar u$",
         ylabel="second coordinate" if two else "orthogonal direction",
     )
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="lower left")
     return fig
 
 
@@ -174,7 +174,7 @@ def plot_margin_rates(
     kinds = list(dict.fromkeys(kind for _, kind in runs))
     if fitted not in kinds:
         raise ValueError(f"fitted must be one of the schedules {kinds}, got {fitted!r}")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2))
     for (net, kind), h in runs.items():
         colour, ls = f"C{nets.index(net)}", _STYLES[kinds.index(kind) % 2]
         angle, gap = _history_metric(h, "angle"), _history_metric(h, "gap")
@@ -197,7 +197,7 @@ def plot_margin_rates(
     axes[1].set(xlabel="step + 1", ylabel=r"$\gamma - $ normalised margin", title="Margin gap")
     axes[2].set(xlabel=r"$\log(\ell(0)/\mathcal{R})$", ylabel=r"angle to $\bar u$ (degrees)")
     axes[2].set_title("Angle against the risk level")
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     return fig
 
 

@@ -91,7 +91,7 @@ def plot_theorem2(deviations: dict, floor: float = 1e-18) -> plt.Figure:
         title="Coefficient gradient descent against projected gradient descent",
     )
     ax.axhline(1e-12, color="0.5", linewidth=0.8)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(loc="center right")
     return fig
 
 
@@ -130,7 +130,7 @@ def plot_partner_sweep(sweep: np.ndarray, toeplitz_defect: float, k: int, floor:
         title=f"Can a layer in $\\mathcal{{S}}$ share $P$'s singular vectors? ($k = {k}$, $n = {2 * k}$)",
         xticks=r_values,
     )
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(loc="center right")
     return fig
 
 
@@ -150,7 +150,7 @@ def plot_figure2(histories: Sequence, titles: Sequence[str], floor: float = 1e-1
     interface below. Paper: Section 6, Figure 2.
     """
     n = len(histories)
-    fig, axes = plt.subplots(2, n, figsize=(14, 7.6), sharex="col", height_ratios=[3, 2], squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(11, 7.4), sharex="col", height_ratios=[3, 2], squeeze=False)
     for ax, hist, title in zip(axes[0], histories, titles):
         plot_alignment(hist, ax=ax, title=title)
         ax.set_xlabel("")
@@ -169,7 +169,7 @@ def plot_figure2(histories: Sequence, titles: Sequence[str], floor: float = 1e-1
                 label=f"$\\Delta_{i + 1}$ (layers {i + 1}, {i + 2})",
             )
         ax.set(xscale="log", yscale="log", ylim=(3e-18, 3), xlabel="step + 1", ylabel=r"defect $\Delta$ (0 = aligned)")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(loc="lower right")
     return fig
 
 
@@ -190,7 +190,7 @@ def plot_phase_diagram(
     Figure with one axes per family and a shared colour bar (log scale, 1e-4 to 1); a dotted line separates
     the rows with r < k - 1. Paper: beyond the paper (Theorem 3).
     """
-    fig, axes = plt.subplots(1, len(phase), figsize=(14, 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(phase), figsize=(10, 4.0), squeeze=False)
     norm = plt.matplotlib.colors.LogNorm(vmin=1e-4, vmax=1.0)
     if titles is None:
         titles = [f"{family}, $k = {families[family][0]}$" for family in phase]
@@ -200,16 +200,18 @@ def plot_phase_diagram(
         image = ax.imshow(values, origin="lower", cmap="viridis_r", norm=norm, aspect="auto")
         for i in range(len(rs)):
             for j in range(len(ns)):
-                label = "0" if grid[i, j, 0] < 1e-12 else f"{grid[i, j, 0]:.0e}"
+                v = grid[i, j, 0]
+                label = "0" if v < 1e-12 else f"{v:.1g}" if v >= 0.01 else f"{v:.0e}".replace("e-0", "e-")
                 colour = "white" if values[i, j] > 1e-2 else "black"
-                cross = " ×" if grid[i, j, 1] > fit else ""
-                ax.text(j, i, label + cross, ha="center", va="center", fontsize=8, color=colour)
+                cross = "\n×" if grid[i, j, 1] > fit else ""
+                ax.text(j, i, label + cross, ha="center", va="center", fontsize=9, color=colour)
         ax.set_xticks(range(len(ns)), [str(n) for n in ns])
         ax.set_yticks(range(len(rs)), [f"{r}" + (" (full)" if r == k * k else "") for r in rs])
         below = [i for i, r in enumerate(rs) if r < k - 1]
         if below:
             ax.axhline(max(below) + 0.5, color="white", linestyle=":", linewidth=1.5)
-        ax.set(xlabel="number of samples $n$", ylabel="dimension $r$ of the structure", title=title)
+        ylabel = "dimension $r$ of the structure" if ax is axes[0, 0] else ""
+        ax.set(xlabel="number of samples $n$", ylabel=ylabel, title=title)
         ax.grid(False)
     fig.colorbar(image, ax=axes[0].tolist(), label=r"final defect $\Delta$ (0 = aligned)", shrink=0.9)
     return fig

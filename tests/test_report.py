@@ -1,0 +1,241 @@
+"""The reproduction report's rendering (companion.report): headline, verdict summary, claims table, findings."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from companion import ledger, report
+
+ROOT = Path(__file__).resolve().parents[1]
+LEDGER_TOML = """
+[settings]
+"01-a" = "book"
+"02-b" = "paper"
+
+[[claim]]
+id = "c1"
+paper = "RNBU"
+kind = "claim"
+statement = "Adjacent alignment: |v_{i+1}ᵀu_i| → 1"
+chapter = "01-a"
+section = "sec-01-a"
+checks = [{ value = "loss_final", lt = "loss_initial" }, { value = "ok", is = true }]
+
+[[claim]]
+id = "c2"
+paper = "JT"
+kind = "claim"
+statement = "Norm growth: every ‖W_i‖_F grows"
+chapter = "02-b"
+section = "sec-02-b"
+caveat = "slowly"
+checks = [{ value = "growth", gt = 2.0, note = "smallest factor" }]
+
+[[finding]]
+id = "f1"
+kind = "erratum"
+title = "A product index"
+source = "RNBU, eq. (6)"
+quote = "∏_{j=1}^d Σ_j"
+chapter = "02-b"
+section = "sec-02-b"
+text = "Printed, off by {growth}; the check holds ({ok2})."
+"""
+
+
+def _notebook(path: Path, values: dict, heading: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(heading)]
+    cell = nbformat.v4.new_code_cell("")
+    for name, value in values.items():
+        cell.outputs.append(
+            nbformat.v4.new_output(
+                "display_data",
+                data={"application/papermill.record/text/plain": repr(value)},
+                metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
+            )
+        )
+    nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+BOOK = {
+    "01-a": {"loss_final": 0.00183, "loss_initial": 0.0123, "ok": True},
+    "02-b": {"growth": 3.5, "ok2": False},
+}
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    (tmp_path / "ledger.toml").write_text(LEDGER_TOML, encoding="utf-8")
+    _notebook(tmp_path / "01-a.ipynb", BOOK["01-a"], "(sec-01-a)=\n## Alignment with $\\mathrm{lr}^2$")
+    _notebook(tmp_path / "02-b.ipynb", BOOK["02-b"], "(sec-02-b)=\n## Norms")
+    run = {
+        "preset": "paper",
+        "commit": "0123456789abcdef",
+        "python": "3.11.7",
+        "machine": "x86_64 Linux (2 cores)",
+        "chapters": {
+            "01-a": {"seconds": 60.0, "error": None, "values": {**BOOK["01-a"], "loss_final": 0.5}},
+            "02-b": {"seconds": 120.0, "error": None, "values": {"growth": 1.5}},
+        },
+    }
+    (tmp_path / "claims.json").write_text(json.dumps(run))
+    return tmp_path
+
+
+def _report(book: Path, paper: str = "claims.json") -> report.Report:
+    return report.build(book, book / paper if paper else "", book / "ledger.toml")
+
+
+def _rows(table: str) -> list[str]:
+    """The list-table's rows (each ``* - ...`` item with its cells), the header row first."""
+    body = table.split(":::{list-table}")[1].rsplit(":::", 1)[0]
+    return ["* - " + row for row in re.split(r"^\* - ", body, flags=re.MULTILINE)[1:]]
+
+
+def test_the_parameters_are_checked_naming_the_one_at_fault(book):
+    with pytest.raises(ValueError, match="book_dir"):
+        report.build(book / "nowhere", "", book / "ledger.toml")
+    with pytest.raises(ValueError, match="paper_claims"):
+        report.build(book, book / "none.json", book / "ledger.toml")
+    with pytest.raises(ValueError, match="ledger_file"):
+        report.build(book, "", book / "none.toml")
+
+
+def test_every_verdict_has_its_own_badge_and_meaning():
+    assert set(report.VERDICT_BADGES) == set(ledger.VERDICTS) == set(report.VERDICT_MEANINGS)
+    assert len(set(report.VERDICT_BADGES.values())) == len(ledger.VERDICTS)
+    assert report.badge("not run") == "{bdg-muted-line}`not run`"
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        report.badge("fine")
+
+
+def test_the_headline_counts_claims_at_each_setting(book):
+    numbers = report.headline(_report(book))
+    # Book run: c1 confirmed, c2 confirmed with a caveat. Paper run: c1 fails (0.5 > 0.0123, but 01-a has the
+    # book's settings, so it is not counted there) and c2 (the paper's settings) fails: 1.5 < 2.
+    assert numbers == {
+        "report_claims": 2,
+        "report_confirmed": 2,
+        "report_caveats": 1,
+        "report_paper_claims": 1,
+        "report_paper_confirmed": 0,
+        "report_paper_not_run": 0,
+        "report_errata": 1,
+    }
+
+
+def test_the_verdict_summary_counts_each_verdict_in_each_run(book):
+    rows = _rows(report.verdict_summary(_report(book)))
+    assert len(rows) == 1 + len(ledger.VERDICTS)
+    counts = {}
+    for row in rows[1:]:
+        cells = [c.strip() for c in re.split(r"^\s*\*? ?- ", row, flags=re.MULTILINE) if c.strip()]
+        verdict = re.search(r"`(.+)`", cells[0])[1]
+        assert cells[0].endswith(report.VERDICT_MEANINGS[verdict])
+        counts[verdict] = cells[1:]
+    assert counts["confirmed"] == ["1", "–"]
+    assert counts["confirmed with a caveat"] == ["1", "–"]
+    assert counts["paper erratum"] == ["1", "1"]  # a finding without checks keeps its kind
+    assert counts["not reproduced"] == ["–", "2"]
+    assert counts["not run"] == ["–", "–"]
+    none = _rows(report.verdict_summary(_report(book, paper="")))
+    assert all(row.rstrip().endswith("- no run") for row in none[1:])
+
+
+def test_a_chapter_missing_from_the_run_is_not_run(book):
+    run = json.loads((book / "claims.json").read_text())
+    run["chapters"]["02-b"]["error"] = "it failed"
+    (book / "claims.json").write_text(json.dumps(run))
+    r = _report(book)
+    assert [row.verdict for row in r.paper] == ["not reproduced", "not run", "not run"]
+    assert report.headline(r)["report_paper_not_run"] == 1
+    assert "Chapters that failed: 02-b: it failed" in report.run_note(r)
+
+
+def test_the_claims_table_puts_both_runs_side_by_side_with_criteria_as_values(book):
+    table = report.claims_table(_report(book))
+    header, c1, c2 = _rows(table)
+    assert "Book run" in header and "Paper run" in header
+    # The `|` of a statement is escaped, so that it cannot split a cell; so are `_` and `*`.
+    assert r"Adjacent alignment: \|v\_{i+1}ᵀu\_i\| → 1" in c1
+    # A threshold that names a glued value shows that value (and the name, in words), in each run.
+    assert "loss final = 0.00183 \\< 0.0123 (loss initial)" in c1
+    assert "loss final = 0.5 \\< 0.0123 (loss initial) ✗" in c1
+    assert "ok: yes" in c1 and "True" not in c1
+    # 01-a has the book's settings: the paper run's cell says so; its verdict differs, so its values show.
+    assert "{bdg-danger}`not reproduced`" in c1 and "*the book's settings (the papers give none)*" in c1
+    assert "*Caveat:* slowly" in c2 and "*the paper's settings*" in c2
+    assert "growth = 1.5 > 2 (smallest factor) ✗" in c2
+    # Each section is linked under its chapter number and title, the title's math kept for MathJax.
+    assert r"Tested in [01 · Alignment with $\mathrm{lr}^2$](#sec-01-a)" in c1
+    assert table.count("{bdg-") == 4 and "<style>" in table
+
+
+def test_a_row_whose_run_agrees_at_the_books_settings_shows_only_its_verdict(book):
+    run = json.loads((book / "claims.json").read_text())
+    run["chapters"]["01-a"]["values"]["loss_final"] = 0.0002
+    (book / "claims.json").write_text(json.dumps(run))
+    _, c1, _ = _rows(report.claims_table(_report(book)))
+    paper_cell = c1.split("\n  - ")[2]
+    assert paper_cell.startswith("{bdg-success}`confirmed`") and "0.0002" not in paper_cell
+
+
+def test_findings_are_listed_once_by_kind_with_badges_and_words_for_booleans(book):
+    text = report.findings_list(_report(book))
+    assert text.startswith("**Errors in the papers' text**")
+    assert text.count("A product index") == 1
+    assert "{bdg-warning}`paper erratum`" in text
+    assert "Printed, off by 3.5; the check holds (no)." in text
+    assert r"“∏\_{j=1}^d Σ\_j”" in text
+
+
+def test_the_run_note_names_the_commit_and_the_time(book):
+    assert report.run_note(_report(book)).startswith("The paper-preset run is of commit `0123456789ab`")
+    assert "3 minutes of chapter time" in report.run_note(_report(book))
+    assert "No paper-preset run" in report.run_note(_report(book, paper=""))
+
+
+def test_the_books_report_renders_every_claim_once_with_a_verdict():
+    r = report.build(ROOT / "book", ROOT / "book" / "presets" / "claims-paper.json", ROOT / "book" / "ledger.toml")
+    rows = _rows(report.claims_table(r))[1:]
+    assert len(rows) == len(r.ledger.claims)
+    for row in rows:
+        cells = row.split("\n  - ")
+        assert len(cells) == 3 and all("{bdg-" in c for c in cells[1:]), row[:80]
+    assert "_initial" not in report.claims_table(r)  # criteria show values, not the names of glued values
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("8.9e-15 ≤ 1e-12", "8.9×10⁻¹⁵ ≤ 10⁻¹²"),
+        ("1 − 1e-9", "1 − 10⁻⁹"),
+        ("2.5e+04", "2.5×10⁴"),
+        ("fig1e_x = 0.5", "fig1e_x = 0.5"),  # a name is not a number
+    ],
+)
+def test_e_notation_is_shown_as_powers_of_ten(text, shown):
+    assert report._powers(text) == shown
+
+
+def test_a_tiny_value_reads_as_a_power_of_ten_in_the_table(book):
+    _notebook(book / "02-b.ipynb", {"growth": 3.5e-5, "ok2": False}, "(sec-02-b)=\n## Norms")
+    table = report.claims_table(_report(book))
+    assert "growth = 3.5×10⁻⁵ > 2 (smallest factor) ✗" in table
+
+
+def test_a_run_made_in_parts_names_each_part(book):
+    run = json.loads((book / "claims.json").read_text())
+    run["chapters"]["02-b"] |= {"commit": "fedcba9876543210", "finished": "2026-12-02 14:00 UTC"}
+    (book / "claims.json").write_text(json.dumps(run))
+    note = report.run_note(_report(book))
+    assert note.startswith("The paper-preset run was made in parts: chapters 01 at commit `0123456789ab`")
+    assert "chapters 02 at commit `fedcba987654` (2026-12-02 14:00 UTC)" in note
