@@ -392,8 +392,8 @@ def _check_page(page, page_path: str, viewport: str, records: dict) -> list[str]
         for row in rows:
             if row["seen"] < 2 or row["seen"] != row["badges"] or not set(row["verdicts"]) <= set(ledger.VERDICTS):
                 problems.append(f"claims ledger: the verdicts of {row['claim']!r} are not all in view: {row}")
-    if viewport == "laptop":  # on a phone every image is scaled to the screen's width, and readers zoom
-        problems += _figure_text(page.evaluate(_IMAGES), records)[0]
+    # on a phone a figure is shown at a fixed fraction of its natural size and scrolls sideways (companion.css)
+    problems += _figure_text(page.evaluate(_IMAGES), records)[0]
     return problems
 
 

@@ -204,7 +204,7 @@ def plot_phase_diagram(
                 label = "0" if v < 1e-12 else f"{v:.1g}" if v >= 0.01 else f"{v:.0e}".replace("e-0", "e-")
                 colour = "white" if values[i, j] > 1e-2 else "black"
                 cross = "\n×" if grid[i, j, 1] > fit else ""
-                ax.text(j, i, label + cross, ha="center", va="center", fontsize=9, color=colour)
+                ax.text(j, i, label + cross, ha="center", va="center", fontsize=10, color=colour)
         ax.set_xticks(range(len(ns)), [str(n) for n in ns])
         ax.set_yticks(range(len(rs)), [f"{r}" + (" (full)" if r == k * k else "") for r in rs])
         below = [i for i, r in enumerate(rs) if r < k - 1]
