@@ -14,7 +14,7 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env lint test unit nbval nbval-portable book pdf execute lock benchmark clean reproduce paper-claims
+.PHONY: help env lint test unit nbval nbval-portable book pdf execute lock benchmark clean reproduce paper-claims sweep
 
 help:
 	@echo "make book       set up, build the website from the committed chapters into _build/html"
@@ -27,6 +27,8 @@ help:
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
 	@echo "make reproduce  rerun every chapter with PRESET=book or PRESET=paper into _build/reproduce/"
 	@echo "make paper-claims  refresh book/presets/claims-paper.json (the report's paper-preset ledger)"
+	@echo "make sweep      rerun the chapters at many seeds on Dask (SEEDS=8 or SEEDS=\"29 41\", CHAPTERS=, SCHEDULER=)"
+	@echo "                into _build/sweep/: draws.csv and robustness.csv (how often each claim holds)"
 	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
 
 # .venv is (re)built when missing, when its Python is broken, or when the lock or pyproject changed.
@@ -114,3 +116,12 @@ paper-claims: env
 	$(NB_ENV) $(PY) -m companion.run --all --preset paper --jobs $(JOBS) $(if $(CHAPTERS),--only $(CHAPTERS)) \
 	  --merge-into book/presets/claims-paper.json || echo "some claims are not reproduced at the papers' settings"
 	$(MAKE) execute NB=book/reproduction-report.ipynb
+
+# Every chapter but the report (or CHAPTERS="01 06") at SEEDS=N (the seeds 0 to N-1) or SEEDS="29 41" (those
+# seeds), each draw a Dask task: on a LocalCluster of one single-threaded worker process per core (WORKERS=n),
+# or on the cluster at SCHEDULER=tcp://host:8786 (or DASK_SCHEDULER_ADDRESS). Draws are cached per chapter,
+# seed and commit in _build/sweep/cache/: a rerun executes only what is missing. README, "Sweeps over seeds (Dask)".
+SEEDS ?= 8
+sweep: env
+	$(NB_ENV) $(PY) -m companion.sweep --seeds $(or $(SEEDS),8) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))

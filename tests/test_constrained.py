@@ -170,5 +170,5 @@ def test_plot_partner_sweep_figure2_and_phase_diagram():
     assert (
         len(texts) == 28
         and texts[0] == "0"
-        and all(t.endswith(" ×") for t in (x.get_text() for x in fig.axes[1].texts))
+        and all(t == "0.5\n×" for t in (x.get_text() for x in fig.axes[1].texts))  # value, and a cross below it
     )

@@ -301,15 +301,22 @@ def test_figure_glues_as_myst_nb_does_and_records_its_smallest_text():
 
 
 def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
     from companion import claim, glued_values
     from companion.book import glued_text
 
-    with capture_output() as captured:
-        claim("holds", np.bool_(True))
-        claim("fails", False)
-        claim("count", 3)
+    had_shell = InteractiveShell.initialized()
+    InteractiveShell.instance()  # glue displays through the shell, as in a notebook
+    try:
+        with capture_output() as captured:
+            claim("holds", np.bool_(True))
+            claim("fails", False)
+            claim("count", 3)
+    finally:
+        if not had_shell:
+            InteractiveShell.clear_instance()
     outputs = [{"output_type": "display_data", "data": o.data, "metadata": o.metadata} for o in captured.outputs]
     cells = [{"cell_type": "code", "outputs": outputs}]
     path = tmp_path / "nb.ipynb"

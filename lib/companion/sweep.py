@@ -1,0 +1,387 @@
+"""Sweeps: the chapters rerun at many seeds on Dask distributed, and how robust each claim is (``make sweep``)::
+
+    python -m companion.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--scheduler tcp://host:8786]
+
+Each draw (one chapter at one seed) runs through papermill, as `companion.book.run_chapter` runs a chapter,
+as one Dask task: by default on a ``LocalCluster`` of one single-threaded worker process per core, or on
+the cluster at ``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), whose workers must see this folder at the
+same path. One integer ``N`` means the seeds ``0, 1, ..., N-1`` (seed 0 is the book's own run); two or
+more integers are the seeds themselves.
+
+A draw's glued values are cached in ``_build/sweep/cache/`` per chapter, parameters and code (the commit,
+a hash of the library's uncommitted changes, a hash of the chapter's code cells), each written atomically,
+so an interrupted sweep, rerun, executes only the draws it is missing. A draw that fails is recorded with
+its error and the sweep goes on; a worker that dies is restarted by its nanny and its draws are retried.
+The sweep writes, sorted so that they do not depend on the scheduling, into ``_build/sweep/``:
+
+- ``draws.csv``, one row per draw and claim (or finding) of ``book/ledger.toml``: chapter, claim, kind,
+  seed, parameters, verdict, held, measured, error;
+- ``robustness.csv``, one row per claim: chapter, claim, kind, draws, held, not_held (the failing draws);
+- ``sweep.json``: the code version, the chapters and seeds, when it finished.
+
+A draw that errored is a draw at which the claim is not held (verdict "not run", its error in draws.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import ledger
+from .book import chapters, glued_values, run_chapter
+
+__all__ = ["seed_list", "select_chapters", "code_version", "chapter_code", "run_draw", "sweep", "tables", "main"]
+
+REPORT = "reproduction-report"
+LEDGER = Path("book") / "ledger.toml"
+OUT = Path("_build") / "sweep"
+# What make's NB_ENV sets, set again on every worker: one thread per draw, no progress bars.
+DRAW_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "DEEPLINEAR_PROGRESS": "0",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+
+
+def seed_list(seeds: int | str | Sequence[int]) -> list[int]:
+    """The seeds of a sweep: a count ``N`` (an integer, or a string holding one) means ``0, ..., N-1``; a
+    string of several integers (split at spaces or commas, ``"29,"`` is the one seed 29) or a sequence of
+    integers are the seeds themselves (integers >= 0, repeats dropped, in the order given)."""
+    items = [seeds] if isinstance(seeds, (int, str)) else list(seeds)
+    tokens = [t for item in items for t in str(item).replace(",", " ").split()]
+    if not tokens:
+        raise ValueError("seeds must be a count N >= 1 or integers >= 0, got nothing")
+    bad = [repr(t) for t in tokens if not (t.isdigit() and t.isascii())]
+    bad += [repr(item) for item in items if isinstance(item, (bool, float))]
+    if bad:
+        raise ValueError(f"seeds must be a count N >= 1 or integers >= 0, got {', '.join(bad)}")
+    values = [int(t) for t in tokens]
+    if isinstance(seeds, int) or (isinstance(seeds, str) and len(values) == 1 and "," not in seeds):
+        if not 1 <= values[0] <= 100_000:
+            raise ValueError(f"seeds: a count N must be an integer in [1, 100000], got {values[0]}")
+        return list(range(values[0]))
+    return list(dict.fromkeys(values))
+
+
+def select_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path]:
+    """The chapters to sweep, in reading order: every chapter of ``_toc.yml`` but the report, or the ``names``
+    among them (stems or numbers; ValueError naming the unknown ones and the valid chapters)."""
+    every = [nb for nb in chapters(root) if nb.stem != REPORT]
+    names = [n for n in (names or []) if n.strip()]
+    if not names:
+        return every
+    found = {n: [nb for nb in every if n in (nb.stem, nb.stem.split("-")[0], nb.name)] for n in names}
+    unknown = [n for n, nbs in found.items() if len(nbs) != 1]
+    if unknown:
+        valid = ", ".join(nb.stem for nb in every)
+        raise ValueError(f"chapters: unknown chapter {', '.join(map(repr, unknown))}; valid chapters: {valid}")
+    wanted = {nbs[0] for nbs in found.values()}
+    return [nb for nb in every if nb in wanted]
+
+
+def code_version(root: Path) -> str | None:
+    """The commit (``git rev-parse HEAD``), with ``+`` and a hash of ``git diff HEAD -- lib`` when the library
+    has uncommitted changes; None outside a git clone."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    if head is None:
+        return None
+    diff = git("diff", "HEAD", "--no-ext-diff", "--", "lib") or ""
+    return head.strip() + (f"+{hashlib.sha256(diff.encode()).hexdigest()[:12]}" if diff else "")
+
+
+def chapter_code(notebook: Path) -> str:
+    """A hash of the chapter's code cells (its outputs and prose do not change what a draw computes)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+    code = [text for c, text in zip(cells, code) if c["cell_type"] == "code"]
+    return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]
+
+
+def _label(parameters: dict[str, Any]) -> str:
+    return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(parameters.items()))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_draw(notebook: str, output: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """One draw, as a Dask task: run ``notebook`` with ``parameters`` into a temporary file beside ``output``,
+    renamed to ``output`` when done (failed or not); return its glued ``values``, ``error``, ``seconds`` and
+    whether to ``cache`` it (not when the error was the kernel's rather than the chapter's)."""
+    for name, value in DRAW_ENV.items():
+        os.environ.setdefault(name, value)
+    final = Path(output)
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.tmp.ipynb")
+    start = time.perf_counter()
+    values: dict[str, Any] = {}
+    error, cache = None, True
+    try:
+        run_chapter(Path(notebook), tmp, parameters)
+        values = glued_values(tmp)
+    except Exception as exc:  # recorded with the draw; the sweep goes on
+        name = getattr(exc, "ename", None)  # the chapter's own error, through papermill: it will raise again
+        error = f"{name or type(exc).__name__}: {getattr(exc, 'evalue', None) or exc}".strip()[:2000]
+        cache = name is not None  # a kernel that died or did not start may do better next time
+    finally:
+        if tmp.exists():
+            os.replace(tmp, final)
+    return {"values": values, "error": error, "seconds": round(time.perf_counter() - start, 1), "cache": cache}
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int | None, dashboard: str | None):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    import dask
+
+    n = workers or os.cpu_count() or 1
+    # A draw's work runs in its kernel, a subprocess: the workers' statistical profiler would only sample a
+    # thread that waits for it, and costs CPU that the draws need on a machine of few cores.
+    with (
+        dask.config.set({"distributed.worker.profile.enabled": False}),
+        LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def sweep(
+    root: Path,
+    chapter_names: Iterable[str] | None = None,
+    seeds: int | str | Sequence[int] = 8,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    retries: int = 1,
+    dashboard: str | None = ":8787",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the chapters (all but the report, or ``chapter_names``) at ``seeds`` (see `seed_list`) on Dask,
+    reusing cached draws; write ``draws.csv``, ``robustness.csv`` and ``sweep.json`` into ``_build/sweep/``.
+
+    ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``) is an existing cluster's address; without one, a
+    ``LocalCluster`` of ``workers`` (default: one per core) single-threaded processes runs the draws. A task
+    that raises is retried ``retries`` times. Returns ``sweep.json``'s content with the ``draws``
+    (chapter, parameters, values, error), in the order of ``draws.csv``.
+    """
+    root = Path(root).resolve()
+    notebooks = select_chapters(root, chapter_names)
+    seed_values = seed_list(seeds)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    the_ledger = ledger.load(root / LEDGER)
+    out, version = root / OUT, code_version(root)
+    draws = []
+    for nb in notebooks:
+        code = chapter_code(nb)
+        for seed in seed_values:
+            parameters = {"seed": seed}
+            ident = json.dumps([nb.stem, parameters, version, code], sort_keys=True)
+            key = hashlib.sha256(ident.encode()).hexdigest()[:24]
+            draws.append({"notebook": nb, "parameters": parameters, "cache": out / "cache" / nb.stem / f"{key}.json"})
+    done: dict[Path, dict[str, Any]] = {}
+    for d in draws:
+        with contextlib.suppress(OSError, ValueError):
+            done[d["cache"]] = json.loads(d["cache"].read_text(encoding="utf-8"))
+    missing = [d for d in draws if d["cache"] not in done]
+    print(f"sweep: {len(notebooks)} chapters x {len(seed_values)} seeds = {len(draws)} draws, "
+          f"{len(draws) - len(missing)} cached, {len(missing)} to run (code {version or 'outside git'})")  # fmt: skip
+    if missing:
+        done.update(_compute(root, missing, version, scheduler, workers, retries, dashboard, progress))
+    results = [
+        {"chapter": d["notebook"].stem, "parameters": d["parameters"], **_outcome(done[d["cache"]])} for d in draws
+    ]
+    results.sort(key=lambda r: (r["chapter"], sorted(r["parameters"].items())))
+    draw_rows, robustness = tables(the_ledger, results)
+    _write_csv(out / "draws.csv", draw_rows)
+    _write_csv(out / "robustness.csv", robustness)
+    summary = {
+        "commit": version,
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "python": platform.python_version(),
+        "chapters": [nb.stem for nb in notebooks],
+        "seeds": seed_values,
+        "errors": sum(1 for r in results if r["error"]),
+    }
+    _atomic_write(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
+    for row in robustness:
+        if row["held"] < row["draws"]:
+            print(f"held at {row['held']} of {row['draws']} draws: {row['claim']} ({row['chapter']}); "
+                  f"not at {row['not_held']}", file=sys.stderr)  # fmt: skip
+    print(
+        f"{len(draws) - summary['errors']}/{len(draws)} draws ran ({len(missing)} now, {len(draws) - len(missing)} "
+        f"from the cache); {out / 'draws.csv'}, {out / 'robustness.csv'}"
+    )
+    return dict(summary, draws=results)
+
+
+def _outcome(cached: dict[str, Any]) -> dict[str, Any]:
+    return {"values": cached.get("values", {}), "error": cached.get("error")}
+
+
+def _compute(root, missing, version, scheduler, workers, retries, dashboard, progress) -> dict[Path, dict[str, Any]]:
+    """Submit the ``missing`` draws, longest chapters first; cache each result as it arrives."""
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    results = {}
+    with _client(scheduler, workers, dashboard) as client:
+        if dashboard or scheduler:
+            print(f"Dask dashboard: {client.dashboard_link}")
+        cost = {nb: _seconds(nb) for nb in {d["notebook"] for d in missing}}
+        futures = {}
+        for d in sorted(missing, key=lambda d: -cost[d["notebook"]]):  # the longest chapters first
+            nb, label = d["notebook"], _label(d["parameters"])
+            output = root / OUT / "runs" / nb.stem / f"{label.replace('=', '-').replace(',', '_')}.ipynb"
+            output.parent.mkdir(parents=True, exist_ok=True)
+            key = f"{nb.stem}-{label}-{d['cache'].stem[:8]}"
+            future = client.submit(
+                run_draw, str(nb), str(output), d["parameters"], key=key, pure=False, retries=retries,
+                priority=round(cost[nb]),
+            )  # fmt: skip
+            futures[future] = d
+        with tqdm(total=len(futures), desc="sweep", unit="draw", disable=not progress) as bar:
+            for future in as_completed(futures):
+                d = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # the task itself failed (a worker died too often, ...): not cached
+                    entry = {"values": {}, "error": f"{type(exc).__name__}: {exc}"[:2000], "seconds": None}
+                else:
+                    entry = {"chapter": d["notebook"].stem, "parameters": d["parameters"], "commit": version, **result}
+                    if entry.pop("cache"):
+                        _atomic_write(d["cache"], json.dumps(entry, indent=1, default=str) + "\n")
+                results[d["cache"]] = entry
+                status = "FAILED" if entry["error"] else "ok"
+                bar.write(f"{status:>6}  {d['notebook'].stem:<36} {_label(d['parameters']):<12} {entry['seconds']} s")
+                bar.update()
+    return results
+
+
+def _seconds(notebook: Path) -> float:
+    """How long the committed chapter took to execute (``make execute`` records it), 0 when unknown."""
+    metadata = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]
+    return float(metadata.get("deeplinear", {}).get("execution_seconds", 0))
+
+
+def tables(the_ledger: ledger.Ledger, results: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """The rows of ``draws.csv`` (one per draw and ledger entry of its chapter) and of ``robustness.csv`` (one
+    per entry: how many draws, at how many it held, and the draws at which it did not), for ``results``
+    (each a chapter, parameters, glued values and error), in the ledger's order and then the draws' order."""
+    order = {e.id: i for i, e in enumerate((*the_ledger.claims, *the_ledger.findings))}
+    draw_rows = []
+    for r in sorted(results, key=lambda r: (r["chapter"], sorted(r["parameters"].items()))):
+        values = {} if r["error"] else {r["chapter"]: r["values"]}
+        for row in ledger.evaluate(the_ledger, values):
+            if row.entry.chapter != r["chapter"]:
+                continue
+            draw_rows.append(
+                {
+                    "chapter": r["chapter"],
+                    "claim": row.entry.id,
+                    "kind": row.entry.kind,
+                    "seed": r["parameters"].get("seed", ""),
+                    "parameters": json.dumps(r["parameters"], sort_keys=True),
+                    "verdict": row.verdict,
+                    "held": "yes" if ledger.reproduced(row) else "no",
+                    "measured": "; ".join(f"{n} = {v!r}" for n, v, _, _ in row.measured),
+                    "error": r["error"] or "",
+                }
+            )
+    draw_rows.sort(key=lambda w: (w["chapter"], order[w["claim"]]))  # stable: the draws stay in order
+    robustness: dict[str, dict[str, Any]] = {}
+    for w in draw_rows:
+        row = robustness.setdefault(
+            w["claim"], {"chapter": w["chapter"], "claim": w["claim"], "kind": w["kind"], "draws": 0, "held": 0}
+        )
+        row["draws"] += 1
+        row["held"] += w["held"] == "yes"
+        if w["held"] != "yes":
+            missed = _label(json.loads(w["parameters"]))
+            row["not_held"] = f"{row['not_held']}; {missed}" if row.get("not_held") else missed
+    return draw_rows, [dict(row, not_held=row.get("not_held", "")) for row in robustness.values()]
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        _atomic_write(path, "")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m companion.sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chapters", nargs="*", default=[], metavar="CHAPTER", help="stems or numbers (default: all)")
+    parser.add_argument("--seeds", nargs="+", default=["8"], help="N (the seeds 0..N-1) or the seeds (default 8)")
+    parser.add_argument("--scheduler", help="an existing Dask scheduler, tcp://host:8786 (or DASK_SCHEDULER_ADDRESS)")
+    parser.add_argument("--workers", type=int, help="workers of the LocalCluster (default: one per core)")
+    parser.add_argument("--retries", type=int, default=1, help="retries of a task that raises (default 1)")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (holds _toc.yml)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``make sweep``: exit status 1 when a draw errored, 0 otherwise (claims that do not hold are results)."""
+    args = _parser().parse_args(argv)
+    if not (args.root / "_toc.yml").exists():
+        raise SystemExit(f"{args.root} holds no _toc.yml: run from the book's root or pass --root")
+    try:
+        done = sweep(
+            args.root,
+            args.chapters,
+            " ".join(args.seeds),
+            scheduler=args.scheduler,
+            workers=args.workers,
+            retries=args.retries,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"make sweep: {exc} (CHAPTERS=, SEEDS=; see README, 'Sweeps over seeds (Dask)')") from None
+    except KeyboardInterrupt:
+        print("\ninterrupted: the draws that finished are cached; the same command runs the rest", file=sys.stderr)
+        return 130
+    return 1 if done["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

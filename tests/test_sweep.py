@@ -1,0 +1,248 @@
+"""Sweeps over seeds on a real Dask LocalCluster (companion.sweep), on a tiny book of two fake chapters.
+
+Each fake chapter takes a ``seed``, appends it to ``executions.log`` (so the tests count what ran), glues
+``a_value = seed % 3`` and ``ok = True``, raises at seed 13, and kills its own Dask worker once when the
+file ``kill-once`` exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from companion import sweep
+
+TOC = """format: jb-book
+root: book/intro
+parts:
+  - caption: Chapters
+    chapters:
+      - file: book/01-a
+      - file: book/02-b
+      - file: book/reproduction-report
+"""
+LEDGER = """
+[[claim]]
+id = "c1"
+paper = "RNBU"
+kind = "claim"
+statement = "a_value stays below 2"
+chapter = "01-a"
+section = "sec-01-a"
+checks = [{ value = "a_value", lt = 2 }]
+
+[[claim]]
+id = "c2"
+paper = "JT"
+kind = "claim"
+statement = "ok"
+chapter = "02-b"
+section = "sec-02-b"
+checks = [{ value = "ok", is = true }]
+
+[[finding]]
+id = "f1"
+kind = "sharpening"
+title = "a_value is small"
+source = "RNBU"
+quote = "q"
+chapter = "01-a"
+section = "sec-01-a"
+text = "it is {a_value}"
+checks = [{ value = "a_value", le = 2 }]
+"""
+CHAPTER = """import os, pathlib, signal
+from IPython.display import display
+
+with open("executions.log", "a") as log:
+    log.write(f"{CHAPTER} {seed}\\n")
+if pathlib.Path("kill-once").exists() and not pathlib.Path("killed").exists():
+    pathlib.Path("killed").write_text("")
+    os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent: the Dask worker running this draw
+if seed == 13:
+    raise ValueError("seed 13 breaks this chapter")
+for name, value in {"a_value": seed % 3, "ok": True}.items():
+    display({"application/papermill.record/text/plain": repr(value)}, raw=True,
+            metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+"""
+
+
+def _notebook(path: Path, code: str, parameters: str = "seed = 0  # random seed, integer, at least 0") -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+    ]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_toc.yml").write_text(TOC)
+    (tmp_path / "book" / "ledger.toml").write_text(LEDGER, encoding="utf-8")
+    for stem in ("01-a", "02-b"):
+        _notebook(tmp_path / "book" / f"{stem}.ipynb", f"CHAPTER = {stem!r}\n" + CHAPTER)
+    _notebook(tmp_path / "book" / "reproduction-report.ipynb", "raise RuntimeError('the report is never swept')")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One cluster for the tests that bring their own (as SCHEDULER=... does); two single-threaded workers."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _executions(root: Path) -> list[str]:
+    log = root / "book" / "executions.log"
+    return sorted(log.read_text().splitlines()) if log.exists() else []
+
+
+def test_a_sweep_of_two_chapters_at_two_seeds_writes_both_tables(root):
+    """On the sweep's own LocalCluster: 2 draws for every claim; the not-held draw is named."""
+    done = sweep.sweep(root, ["01", "02-b"], "1 2", workers=2, dashboard=None, progress=False)
+    assert done["errors"] == 0 and done["seeds"] == [1, 2]
+    assert _executions(root) == ["01-a 1", "01-a 2", "02-b 1", "02-b 2"]  # the report is not swept
+    draws = _csv(root / "_build/sweep/draws.csv")
+    assert [(d["claim"], d["seed"], d["verdict"], d["held"]) for d in draws] == [
+        ("c1", "1", "confirmed", "yes"),
+        ("c1", "2", "not reproduced", "no"),  # a_value = 2 % 3 = 2, not < 2
+        ("f1", "1", "beyond the papers", "yes"),
+        ("f1", "2", "beyond the papers", "yes"),
+        ("c2", "1", "confirmed", "yes"),
+        ("c2", "2", "confirmed", "yes"),
+    ]
+    assert draws[1]["measured"] == "a_value = 2" and json.loads(draws[1]["parameters"]) == {"seed": 2}
+    robustness = {r["claim"]: r for r in _csv(root / "_build/sweep/robustness.csv")}
+    assert {c: (r["chapter"], r["draws"], r["held"], r["not_held"]) for c, r in robustness.items()} == {
+        "c1": ("01-a", "2", "1", "seed=2"),
+        "f1": ("01-a", "2", "2", ""),
+        "c2": ("02-b", "2", "2", ""),
+    }
+    assert sorted(p.name for p in (root / "_build/sweep/runs/01-a").iterdir()) == ["seed-1.ipynb", "seed-2.ipynb"]
+
+
+def test_a_killed_worker_is_replaced_and_its_draw_retried(root, cluster):
+    (root / "book" / "kill-once").write_text("")
+    done = sweep.sweep(root, ["01-a"], "3, 4", scheduler=cluster.scheduler_address, progress=False)
+    assert (root / "book" / "killed").exists()  # a worker did die part-way
+    assert done["errors"] == 0
+    assert [(d["parameters"]["seed"], d["values"]) for d in done["draws"]] == [
+        (3, {"a_value": 0, "ok": True}),
+        (4, {"a_value": 1, "ok": True}),
+    ]
+    assert len(_executions(root)) == 3  # the killed draw ran twice
+    from dask.distributed import Client
+
+    with Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)  # the nanny started a new worker
+
+
+def test_a_failing_draw_is_recorded_and_the_sweep_goes_on(root, cluster, monkeypatch, capsys):
+    """At seed 13 the chapter raises: its draws are not held, with the error; the other seed still runs."""
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)  # as a user with a cluster does
+    assert sweep.main(["--root", str(root), "--chapters", "02", "--seeds", "13", "5"]) == 1
+    draws = _csv(root / "_build/sweep/draws.csv")
+    assert [(d["seed"], d["verdict"], d["held"]) for d in draws] == [("5", "confirmed", "yes"), ("13", "not run", "no")]
+    assert "ValueError: seed 13 breaks this chapter" in draws[1]["error"] and not draws[0]["error"]
+    assert _csv(root / "_build/sweep/robustness.csv") == [
+        {"chapter": "02-b", "claim": "c2", "kind": "claim", "draws": "2", "held": "1", "not_held": "seed=13"}
+    ]
+    assert "held at 1 of 2 draws: c2 (02-b); not at seed=13" in capsys.readouterr().err
+    # The chapter's own error is a result: cached like a value, so a rerun executes nothing.
+    assert sweep.main(["--root", str(root), "--chapters", "02", "--seeds", "13", "5"]) == 1
+    assert _executions(root) == ["02-b 13", "02-b 5"]
+
+
+def test_a_draw_whose_kernel_fails_is_not_cached(tmp_path):
+    """Not the chapter's error but its kernel's (here: no notebook at all): a rerun tries again."""
+    result = sweep.run_draw(str(tmp_path / "gone.ipynb"), str(tmp_path / "out.ipynb"), {"seed": 1})
+    assert result["error"].startswith("FileNotFoundError") and result["cache"] is False and result["values"] == {}
+
+
+def test_an_interrupted_sweep_rerun_executes_only_the_missing_draws(root, cluster):
+    address = cluster.scheduler_address
+    first = sweep.sweep(root, ["01-a"], "6 7", scheduler=address, progress=False)
+    assert _executions(root) == ["01-a 6", "01-a 7"]
+    caches = sorted((root / "_build/sweep/cache/01-a").glob("*.json"))
+    assert len(caches) == 2
+    lost = json.loads(caches[0].read_text())["parameters"]["seed"]
+    caches[0].unlink()  # the sweep was stopped before this draw came back
+    again = sweep.sweep(root, ["01-a"], "6 7 8", scheduler=address, progress=False)
+    assert _executions(root) == sorted(["01-a 6", "01-a 7", f"01-a {lost}", "01-a 8"])  # nothing else reran
+    assert again["draws"][:2] == first["draws"]
+    assert sweep.sweep(root, ["01-a"], [8, 7, 6], scheduler=address, progress=False)["errors"] == 0
+    assert len(_executions(root)) == 4  # a third run executes nothing
+    # A changed chapter is a new draw: the cache is per chapter code, not per file name.
+    nb = root / "book" / "01-a.ipynb"
+    nb.write_text(nb.read_text().replace("seed % 3", "seed % 5"))
+    changed = sweep.sweep(root, ["01-a"], [6], scheduler=address, progress=False)
+    assert changed["draws"][0]["values"]["a_value"] == 6 % 5 and len(_executions(root)) == 5
+
+
+def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):
+    from companion import ledger
+
+    the_ledger = ledger.load(root / "book" / "ledger.toml")
+    results = [
+        {"chapter": c, "parameters": {"seed": s}, "values": {"a_value": s % 3, "ok": True}, "error": None}
+        for c in ("01-a", "02-b")
+        for s in (3, 10, 2, 5)
+    ]
+    results.append({"chapter": "02-b", "parameters": {"seed": 13}, "values": {}, "error": "ValueError: x"})
+    expected = sweep.tables(the_ledger, results)
+    for _ in range(5):
+        random.shuffle(results)
+        assert sweep.tables(the_ledger, results) == expected
+    draws, robustness = expected
+    assert [d["seed"] for d in draws if d["claim"] == "c1"] == [2, 3, 5, 10]
+    assert robustness[0] == {
+        "chapter": "01-a",
+        "claim": "c1",
+        "kind": "claim",
+        "draws": 4,
+        "held": 2,
+        "not_held": "seed=2; seed=5",
+    }
+    assert robustness[2]["claim"] == "c2" and (robustness[2]["draws"], robustness[2]["held"]) == (5, 4)
+
+
+@pytest.mark.parametrize(
+    ("seeds", "expected"),
+    [("16", list(range(16))), (3, [0, 1, 2]), ("29 41", [29, 41]), ("29,41", [29, 41]), ("29,", [29]), ([29], [29])],
+)
+def test_seeds_are_a_count_or_a_list(seeds, expected):
+    assert sweep.seed_list(seeds) == expected
+
+
+@pytest.mark.parametrize("seeds", ["abc", "1.5", "-3", "0", "", [True], [2.0], "1 x"])
+def test_seeds_that_are_not_integers_are_refused_naming_the_parameter(seeds):
+    with pytest.raises(ValueError, match="^seeds"):
+        sweep.seed_list(seeds)
+
+
+def test_bad_input_is_refused_before_any_cluster_starts(root):
+    with pytest.raises(ValueError, match=r"chapters: unknown chapter '99'; valid chapters: 01-a, 02-b$"):
+        sweep.sweep(root, ["01", "99"], 2)
+    with pytest.raises(ValueError, match="chapters: unknown chapter 'reproduction-report'"):
+        sweep.sweep(root, ["reproduction-report"], 2)
+    with pytest.raises(SystemExit, match=r"make sweep: seeds must be a count N >= 1 or integers >= 0, got 'x'"):
+        sweep.main(["--root", str(root), "--seeds", "1", "x"])
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        sweep.sweep(root, None, 2, workers=0)
+    assert not (root / "_build").exists()
