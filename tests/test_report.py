@@ -239,3 +239,32 @@ def test_a_run_made_in_parts_names_each_part(book):
     note = report.run_note(_report(book))
     assert note.startswith("The paper-preset run was made in parts: chapters 01 at commit `0123456789ab`")
     assert "chapters 02 at commit `fedcba987654` (2026-12-02 14:00 UTC)" in note
+
+
+ROBUSTNESS_CSV = """chapter,claim,kind,draws,held,not_held
+01-a,c1,claim,8,8,
+02-b,c2,claim,8,6,seed=3; seed=5
+"""
+
+
+def test_robustness_reads_a_sweep_and_lists_every_claim_that_fails_at_some_draw(book):
+    from companion import robustness
+
+    (book / "robustness.csv").write_text(ROBUSTNESS_CSV, encoding="utf-8")
+    robust = robustness.load(book / "robustness.csv")
+    assert robust["c2"] == robustness.Robustness("02-b", "c2", 8, 6, ("seed=3", "seed=5"))
+    assert robustness.held_text(robust, "c1") == "held at 8 of 8 seeds"
+    assert robustness.held_text(robust, "f1") == ""
+    r = _report(book)
+    listed = robustness.failures(r.ledger, robust)
+    assert "`c2` (02-b)" in listed and "held at 6 of 8; not at seed=3, seed=5" in listed and "`c1`" not in listed
+    assert "Not in the sweep (rows newer than it): `f1`." in listed
+    table = report.claims_table(r, robust)
+    assert "*held at 8 of 8 seeds*" in table and "*held at 6 of 8 seeds*" in table
+    assert "held at" not in report.claims_table(r)  # no sweep, no column text
+    assert robustness.load("") == {} and "No sweep" in robustness.failures(r.ledger, {})
+    with pytest.raises(ValueError, match="sweep_file must be"):
+        robustness.load(book / "missing.csv")
+    (book / "bad.csv").write_text("chapter,claim\n01-a,c1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="lacks the columns"):
+        robustness.load(book / "bad.csv")

@@ -248,9 +248,12 @@ _SETTINGS = {
 }
 
 
-def claims_table(report: Report) -> str:
+def claims_table(report: Report, robust: dict | None = None) -> str:
     """The claims, one row each: the claim and the section that tests it, then the verdict and the measured
-    values against their criteria at the book's settings and in the paper-preset run, side by side."""
+    values against their criteria at the book's settings and in the paper-preset run, side by side; with
+    ``robust`` (`companion.robustness.load`), the book run's cell also says at how many seeds it held."""
+    from .robustness import held_text
+
     paper = {r.entry.id: r for r in report.paper}
     run_values = {} if report.run is None else {n: e["values"] for n, e in report.run["chapters"].items()}
     lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: ledger-table", ":widths: 44 28 28", ""]
@@ -260,6 +263,8 @@ def claims_table(report: Report) -> str:
         if r.entry.caveat and r.verdict == "confirmed with a caveat":
             claim.insert(1, f"*Caveat:* {_text(r.entry.caveat)}")
         book = _run_cell(r, report.values.get(r.entry.chapter, {}))
+        if robust and held_text(robust, r.entry.id):
+            book.insert(1, f"*{held_text(robust, r.entry.id)}*")
         setting = report.ledger.settings.get(r.entry.chapter, "book")
         if report.run is None:
             other = ["no paper-preset run was given"]

@@ -1,0 +1,83 @@
+"""How robust each claim is across seeds: the report's reading of a committed sweep (``make sweep``).
+
+`companion.sweep` writes ``robustness.csv`` (one row per claim and finding: chapter, claim, kind, draws,
+held, not_held); the book commits one as ``book/presets/robustness.csv``. The report shows, for every claim,
+"held at 8 of 8 seeds" (`held_text`), and lists every claim that fails at some draw, with the draws
+(`failures`): a claim that fails at some seeds is reported as such, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from .ledger import Ledger
+
+__all__ = ["Robustness", "load", "held_text", "failures"]
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """One claim (or finding) over a sweep: ``draws`` run, ``held`` at, and the draws it did not hold at
+    (``not_held``, e.g. ``("seed=3",)``)."""
+
+    chapter: str
+    claim: str
+    draws: int
+    held: int
+    not_held: tuple[str, ...]
+
+
+def load(path: str | Path) -> dict[str, Robustness]:
+    """Claim id -> `Robustness` from a sweep's ``robustness.csv``; ``""`` gives an empty mapping (no sweep).
+
+    Raises ValueError naming ``path`` when it is not such a file."""
+    if path == "":
+        return {}
+    if not isinstance(path, (str, Path)) or not Path(path).is_file():
+        raise ValueError(f"sweep_file must be a sweep's robustness.csv (make sweep) or '', got {path!r}")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    needed = {"chapter", "claim", "draws", "held", "not_held"}
+    if rows and not needed <= set(rows[0]):
+        raise ValueError(f"sweep_file {path} lacks the columns {sorted(needed - set(rows[0]))}")
+    out = {}
+    for row in rows:
+        not_held = tuple(d.strip() for d in row["not_held"].split(";") if d.strip())
+        out[row["claim"]] = Robustness(row["chapter"], row["claim"], int(row["draws"]), int(row["held"]), not_held)
+    return out
+
+
+def held_text(robust: dict[str, Robustness], claim: str) -> str:
+    """ "held at 8 of 8 seeds" for one claim, or "" when the sweep did not run it."""
+    r = robust.get(claim)
+    if r is None:
+        return ""
+    return f"held at {r.held} of {r.draws} seed{'s' if r.draws != 1 else ''}"
+
+
+def failures(ledger: Ledger, robust: dict[str, Robustness]) -> str:
+    """Markdown: every claim and finding of ``ledger`` that did not hold at some draw of the sweep, with
+    those draws, in ledger order; a sentence saying so when there is none (or no sweep)."""
+    if not robust:
+        return "No sweep was given (`sweep_file` is empty)."
+    entries = [*ledger.claims, *ledger.findings]
+    failed = [(e, robust[e.id]) for e in entries if e.id in robust and robust[e.id].held < robust[e.id].draws]
+    missing = [e.id for e in entries if e.id not in robust]
+    draws = max(r.draws for r in robust.values())
+    lines = []
+    if failed:
+        lines.append(f"Claims and findings that did not hold at every one of the {draws} seeds of the sweep:")
+        lines.append("")
+        for entry, r in failed:
+            title = getattr(entry, "statement", None) or getattr(entry, "title", entry.id)
+            lines.append(
+                f"- `{entry.id}` ({entry.chapter}): {title}: held at {r.held} of {r.draws}; not at "
+                + ", ".join(r.not_held)
+            )
+    else:
+        lines.append(f"Every claim and finding the sweep ran held at every one of its {draws} seeds.")
+    if missing:
+        lines += ["", "Not in the sweep (rows newer than it): " + ", ".join(f"`{m}`" for m in missing) + "."]
+    return "\n".join(lines)
