@@ -54,7 +54,7 @@ lint: env
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 unit: env
-	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile --durations=12 tests
 
 NBVAL = $(PY) -m pytest --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
