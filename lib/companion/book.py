@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "execute_in_place",
     "glued_text",
     "glued_values",
+    "git",
 ]
 
 # ipykernel 7 logs a warning at every kernel start that the (local, 127.0.0.1) TCP connection is not
@@ -162,3 +164,12 @@ def glued_text(notebook: Path) -> dict[str, str]:
 def glued_values(notebook: Path) -> dict[str, Any]:
     """Like `glued_text`, with numbers and booleans read back as Python values."""
     return {name: _value(text) for name, text in glued_text(notebook).items()}
+
+
+def git(root: Path, *args: str) -> str | None:
+    """``git -C root ARGS``'s standard output, or None outside a git clone (or without git)."""
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None

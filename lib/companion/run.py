@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -33,7 +32,7 @@ from typing import Any
 import yaml
 
 from . import ledger
-from .book import chapters, check_names, glued_values, resolve_chapter, run_chapter
+from .book import chapters, check_names, git, glued_values, resolve_chapter, run_chapter
 
 __all__ = ["reproduce", "merge_claims", "main"]
 
@@ -135,18 +134,12 @@ def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def _commit(root: Path) -> str | None:
     """The git commit the run's code came from (``+dirty`` with uncommitted changes), or None."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    head = git("rev-parse", "HEAD")
+    head = git(root, "rev-parse", "HEAD")
     if head is None:
         return None
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    return head.strip() + (
+        "+dirty" if (git(root, "status", "--porcelain", "--untracked-files=no") or "").strip() else ""
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

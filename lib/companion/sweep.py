@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import uuid
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger
-from .book import chapters, glued_values, run_chapter
+from .book import chapters, git, glued_values, run_chapter
 
 __all__ = ["seed_list", "select_chapters", "code_version", "chapter_code", "run_draw", "sweep", "tables", "main"]
 
@@ -97,17 +96,10 @@ def code_version(root: Path) -> str | None:
     """The commit (``git rev-parse HEAD``), with ``+`` and a hash of ``git diff HEAD -- lib`` when the library
     has uncommitted changes; None outside a git clone."""
 
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    head = git("rev-parse", "HEAD")
+    head = git(root, "rev-parse", "HEAD")
     if head is None:
         return None
-    diff = git("diff", "HEAD", "--no-ext-diff", "--", "lib") or ""
+    diff = git(root, "diff", "HEAD", "--no-ext-diff", "--", "lib") or ""
     return head.strip() + (f"+{hashlib.sha256(diff.encode()).hexdigest()[:12]}" if diff else "")
 
 
