@@ -49,22 +49,25 @@ def test_values_are_read_as_yaml_and_glued_values_collected(tmp_path):
 
 
 def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
-    """A broken preset makes one chapter fail; the run still writes claims.json and exits non-zero."""
+    """A broken preset makes one chapter fail; the other still runs, and the run writes claims.json and
+    ledger.csv and exits non-zero."""
     root = tmp_path / "book-root"
     shutil.copytree(ROOT / "book", root / "book")
     shutil.copy(ROOT / "_toc.yml", root / "_toc.yml")
-    for preset in (root / "book" / "presets").glob("*/paper.yaml"):
-        if "seed" in book.declared_parameters(root / "book" / f"{preset.parent.name}.ipynb"):
-            preset.write_text("seed: -1\n")  # out of range: the chapter's validation cell refuses it
-    assert run.reproduce(root, "paper", jobs=2) == 1
+    broken = "05-minimum-norm-and-balancedness"
+    (root / "book" / "presets" / broken / "paper.yaml").write_text("seed: -1\n")  # the validation cell refuses it
+    assert run.reproduce(root, "paper", jobs=2, only=["01", "05"]) == 1
     claims = json.loads((root / "_build/reproduce/paper/claims.json").read_text())
     assert claims["commit"] is None and claims["finished"].endswith("UTC")  # tmp_path is no git clone
-    entry = claims["chapters"]["01-alignment"]
+    assert sorted(claims["chapters"]) == ["01-alignment", broken]
+    entry = claims["chapters"][broken]
     assert "seed must be an integer" in entry["error"]
     assert entry["values"] == {}
+    assert claims["chapters"]["01-alignment"]["error"] is None and claims["chapters"]["01-alignment"]["values"]
     with open(root / "_build/reproduce/paper/ledger.csv", newline="", encoding="utf-8") as f:
         verdicts = {row["claim"]: (row["chapter"], row["verdict"]) for row in csv.DictReader(f)}
-    assert verdicts["definition-1-usvd"] == ("01-alignment", "not run")
+    assert verdicts["proposition-2"] == (broken, "not run")
+    assert verdicts["definition-1-usvd"] == ("01-alignment", "confirmed")
 
 
 def test_a_run_is_quiet_and_its_chapters_still_report_their_warnings(tmp_path):
