@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from companion import sweep
+from companion import robustness, sweep
 
 TOC = """format: jb-book
 root: book/intro
@@ -205,13 +205,13 @@ def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):
         for s in (3, 10, 2, 5)
     ]
     results.append({"chapter": "02-b", "parameters": {"seed": 13}, "values": {}, "error": "ValueError: x"})
-    expected = sweep.tables(the_ledger, results)
+    expected = robustness.tables(the_ledger, results)
     for _ in range(5):
         random.shuffle(results)
-        assert sweep.tables(the_ledger, results) == expected
-    draws, robustness = expected
+        assert robustness.tables(the_ledger, results) == expected
+    draws, rows = expected
     assert [d["seed"] for d in draws if d["claim"] == "c1"] == [2, 3, 5, 10]
-    assert robustness[0] == {
+    assert rows[0] == {
         "chapter": "01-a",
         "claim": "c1",
         "kind": "claim",
@@ -219,7 +219,7 @@ def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):
         "held": 2,
         "not_held": "seed=2; seed=5",
     }
-    assert robustness[2]["claim"] == "c2" and (robustness[2]["draws"], robustness[2]["held"]) == (5, 4)
+    assert rows[2]["claim"] == "c2" and (rows[2]["draws"], rows[2]["held"]) == (5, 4)
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,25 @@
-"""How robust each claim is across seeds: the report's reading of a committed sweep (``make sweep``).
+"""How robust each claim is across seeds: a sweep's tables (``make sweep``), and the report's reading of them.
 
-`companion.sweep` writes ``robustness.csv`` (one row per claim and finding: chapter, claim, kind, draws,
-held, not_held); the book commits one as ``book/presets/robustness.csv``. The report shows, for every claim,
-"held at 8 of 8 seeds" (`held_text`), and lists every claim that fails at some draw, with the draws
-(`failures`): a claim that fails at some seeds is reported as such, never dropped.
+`companion.sweep` writes ``draws.csv`` and ``robustness.csv`` through `tables` and `write_csv`; the latter has
+one row per claim and finding (chapter, claim, kind, draws, held, not_held). The book commits one as
+``book/presets/robustness.csv``. The report shows, for every claim, "held at 8 of 8 seeds" (`held_text`), and
+lists every claim that fails at some draw, with the draws (`failures`): a claim that fails at some seeds is
+reported as such, never dropped.
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .ledger import Ledger
+from .ledger import Ledger, evaluate, reproduced
 
-__all__ = ["Robustness", "load", "held_text", "failures"]
+__all__ = ["Robustness", "tables", "write_csv", "label", "load", "held_text", "failures"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,60 @@ class Robustness:
     draws: int
     held: int
     not_held: tuple[str, ...]
+
+
+def label(parameters: dict[str, Any]) -> str:
+    """A draw's parameters as ``seed=3`` (several: ``k=4,seed=3``, in name order)."""
+    return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(parameters.items()))
+
+
+def tables(the_ledger: Ledger, results: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """The rows of ``draws.csv`` (one per draw and ledger entry of its chapter) and of ``robustness.csv`` (one
+    per entry: how many draws, at how many it held, and the draws at which it did not), for ``results``
+    (each a chapter, parameters, glued values and error), in the ledger's order and then the draws' order."""
+    order = {e.id: i for i, e in enumerate((*the_ledger.claims, *the_ledger.findings))}
+    draw_rows = []
+    for r in sorted(results, key=lambda r: (r["chapter"], sorted(r["parameters"].items()))):
+        values = {} if r["error"] else {r["chapter"]: r["values"]}
+        for row in evaluate(the_ledger, values):
+            if row.entry.chapter != r["chapter"]:
+                continue
+            draw_rows.append(
+                {
+                    "chapter": r["chapter"],
+                    "claim": row.entry.id,
+                    "kind": row.entry.kind,
+                    "seed": r["parameters"].get("seed", ""),
+                    "parameters": json.dumps(r["parameters"], sort_keys=True),
+                    "verdict": row.verdict,
+                    "held": "yes" if reproduced(row) else "no",
+                    "measured": "; ".join(f"{n} = {v!r}" for n, v, _, _ in row.measured),
+                    "error": r["error"] or "",
+                }
+            )
+    draw_rows.sort(key=lambda w: (w["chapter"], order[w["claim"]]))  # stable: the draws stay in order
+    robustness: dict[str, dict[str, Any]] = {}
+    for w in draw_rows:
+        row = robustness.setdefault(
+            w["claim"], {"chapter": w["chapter"], "claim": w["claim"], "kind": w["kind"], "draws": 0, "held": 0}
+        )
+        row["draws"] += 1
+        row["held"] += w["held"] == "yes"
+        if w["held"] != "yes":
+            missed = label(json.loads(w["parameters"]))
+            row["not_held"] = f"{row['not_held']}; {missed}" if row.get("not_held") else missed
+    return draw_rows, [dict(row, not_held=row.get("not_held", "")) for row in robustness.values()]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        if rows:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    os.replace(tmp, path)
 
 
 def load(path: str | Path) -> dict[str, Robustness]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -40,8 +39,10 @@ from typing import Any
 
 from . import ledger
 from .book import chapters, git, glued_values, run_chapter
+from .robustness import label as _label
+from .robustness import tables, write_csv
 
-__all__ = ["seed_list", "select_chapters", "code_version", "chapter_code", "run_draw", "sweep", "tables", "main"]
+__all__ = ["seed_list", "select_chapters", "code_version", "chapter_code", "run_draw", "sweep", "main"]
 
 REPORT = "reproduction-report"
 LEDGER = Path("book") / "ledger.toml"
@@ -109,10 +110,6 @@ def chapter_code(notebook: Path) -> str:
     code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
     code = [text for c, text in zip(cells, code) if c["cell_type"] == "code"]
     return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]
-
-
-def _label(parameters: dict[str, Any]) -> str:
-    return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(parameters.items()))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -218,8 +215,8 @@ def sweep(
     ]
     results.sort(key=lambda r: (r["chapter"], sorted(r["parameters"].items())))
     draw_rows, robustness = tables(the_ledger, results)
-    _write_csv(out / "draws.csv", draw_rows)
-    _write_csv(out / "robustness.csv", robustness)
+    write_csv(out / "draws.csv", draw_rows)
+    write_csv(out / "robustness.csv", robustness)
     summary = {
         "commit": version,
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -287,57 +284,6 @@ def _seconds(notebook: Path) -> float:
     """How long the committed chapter took to execute (``make execute`` records it), 0 when unknown."""
     metadata = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]
     return float(metadata.get("deeplinear", {}).get("execution_seconds", 0))
-
-
-def tables(the_ledger: ledger.Ledger, results: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
-    """The rows of ``draws.csv`` (one per draw and ledger entry of its chapter) and of ``robustness.csv`` (one
-    per entry: how many draws, at how many it held, and the draws at which it did not), for ``results``
-    (each a chapter, parameters, glued values and error), in the ledger's order and then the draws' order."""
-    order = {e.id: i for i, e in enumerate((*the_ledger.claims, *the_ledger.findings))}
-    draw_rows = []
-    for r in sorted(results, key=lambda r: (r["chapter"], sorted(r["parameters"].items()))):
-        values = {} if r["error"] else {r["chapter"]: r["values"]}
-        for row in ledger.evaluate(the_ledger, values):
-            if row.entry.chapter != r["chapter"]:
-                continue
-            draw_rows.append(
-                {
-                    "chapter": r["chapter"],
-                    "claim": row.entry.id,
-                    "kind": row.entry.kind,
-                    "seed": r["parameters"].get("seed", ""),
-                    "parameters": json.dumps(r["parameters"], sort_keys=True),
-                    "verdict": row.verdict,
-                    "held": "yes" if ledger.reproduced(row) else "no",
-                    "measured": "; ".join(f"{n} = {v!r}" for n, v, _, _ in row.measured),
-                    "error": r["error"] or "",
-                }
-            )
-    draw_rows.sort(key=lambda w: (w["chapter"], order[w["claim"]]))  # stable: the draws stay in order
-    robustness: dict[str, dict[str, Any]] = {}
-    for w in draw_rows:
-        row = robustness.setdefault(
-            w["claim"], {"chapter": w["chapter"], "claim": w["claim"], "kind": w["kind"], "draws": 0, "held": 0}
-        )
-        row["draws"] += 1
-        row["held"] += w["held"] == "yes"
-        if w["held"] != "yes":
-            missed = _label(json.loads(w["parameters"]))
-            row["not_held"] = f"{row['not_held']}; {missed}" if row.get("not_held") else missed
-    return draw_rows, [dict(row, not_held=row.get("not_held", "")) for row in robustness.values()]
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        _atomic_write(path, "")
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _parser() -> argparse.ArgumentParser:
