@@ -27,7 +27,7 @@ help:
 	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
 	@echo "make reproduce  rerun every chapter with PRESET=book or PRESET=paper into _build/reproduce/"
 	@echo "make paper-claims  refresh book/presets/claims-paper.json (the report's paper-preset ledger)"
-	@echo "make sweep      rerun the chapters at many seeds on Dask (SEEDS=8 or SEEDS=\"29 41\", CHAPTERS=, SCHEDULER=)"
+	@echo "make sweep      rerun the chapters at many seeds on Dask (SEEDS=8 or SEEDS=\"29 41\", CHAPTERS=, VARY=, SCHEDULER=)"
 	@echo "                into _build/sweep/: draws.csv and robustness.csv (how often each claim holds)"
 	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
 
@@ -120,8 +120,9 @@ paper-claims: env
 # Every chapter but the report (or CHAPTERS="01 06") at SEEDS=N (the seeds 0 to N-1) or SEEDS="29 41" (those
 # seeds), each draw a Dask task: on a LocalCluster of one single-threaded worker process per core (WORKERS=n),
 # or on the cluster at SCHEDULER=tcp://host:8786 (or DASK_SCHEDULER_ADDRESS). Draws are cached per chapter,
-# seed and commit in _build/sweep/cache/: a rerun executes only what is missing. README, "Sweeps over seeds (Dask)".
+# parameters and commit in _build/sweep/cache/: a rerun executes only what is missing. VARY="k depth" draws those
+# parameters too, from the ranges the parameters cells state (companion.ranges). README, "Sweeps over seeds (Dask)".
 SEEDS ?= 8
 sweep: env
 	$(NB_ENV) $(PY) -m companion.sweep --seeds $(or $(SEEDS),8) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \
-	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
+	  $(if $(VARY),--vary $(VARY)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))

@@ -195,6 +195,29 @@ def test_an_interrupted_sweep_rerun_executes_only_the_missing_draws(root, cluste
     assert changed["draws"][0]["values"]["a_value"] == 6 % 5 and len(_executions(root)) == 5
 
 
+def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster):
+    """VARY=width: 01-a declares width (integer in [2, 64], default 4), 02-b does not and runs at defaults."""
+    nb = root / "book" / "01-a.ipynb"
+    parameters = "seed = 0  # random seed, integer, at least 0\nwidth = 4  # layer width, integer in [2, 64]"
+    _notebook(nb, "CHAPTER = '01-a'\n" + CHAPTER.replace("{seed}", "{seed} {width}"), parameters)
+    address = cluster.scheduler_address
+    done = sweep.sweep(root, None, "1 2 3", vary=["width"], scheduler=address, progress=False)
+    assert done["vary"] == {"01-a": ["width"]}
+    widths = {d["parameters"]["seed"]: d["parameters"]["width"] for d in done["draws"] if d["chapter"] == "01-a"}
+    assert all(2 <= w <= 8 for w in widths.values()), widths  # within a factor 2 of the default 4
+    assert _executions(root) == sorted([f"01-a {s} {w}" for s, w in widths.items()] + ["02-b 1", "02-b 2", "02-b 3"])
+    assert [d["parameters"] for d in done["draws"] if d["chapter"] == "02-b"] == [{"seed": s} for s in (1, 2, 3)]
+    draws = _csv(root / "_build/sweep/draws.csv")
+    assert {json.loads(d["parameters"])["width"] for d in draws if d["chapter"] == "01-a"} == set(widths.values())
+    # The same draws again: each seed draws the same width, so everything comes from the cache.
+    assert sweep.sweep(root, None, "1 2 3", vary="width", scheduler=address, progress=False)["draws"] == done["draws"]
+    assert len(_executions(root)) == 6
+    with pytest.raises(ValueError, match=r"vary: no chosen chapter has a parameter 'depth'; they have width$"):
+        sweep.sweep(root, None, 2, vary=["depth"])
+    with pytest.raises(ValueError, match="the seed is drawn by SEEDS="):
+        sweep.sweep(root, None, 2, vary=["seed"])
+
+
 def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):
     from companion import ledger
 

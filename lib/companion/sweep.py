@@ -1,12 +1,15 @@
 """Sweeps: the chapters rerun at many seeds on Dask distributed, and how robust each claim is (``make sweep``)::
 
-    python -m companion.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--scheduler tcp://host:8786]
+    python -m companion.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--vary k depth]
+                              [--scheduler tcp://host:8786]
 
 Each draw (one chapter at one seed) runs through papermill, as `companion.book.run_chapter` runs a chapter,
 as one Dask task: by default on a ``LocalCluster`` of one single-threaded worker process per core, or on
 the cluster at ``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), whose workers must see this folder at the
 same path. One integer ``N`` means the seeds ``0, 1, ..., N-1`` (seed 0 is the book's own run); two or
-more integers are the seeds themselves.
+more integers are the seeds themselves. ``--vary`` names parameters that each draw also draws, from the
+range the chapter's parameters cell states, within a factor of 2 of the default (`companion.ranges`); a
+chapter that has no such parameter runs at its defaults.
 
 A draw's glued values are cached in ``_build/sweep/cache/`` per chapter, parameters and code (the commit,
 a hash of the library's uncommitted changes, a hash of the chapter's code cells), each written atomically,
@@ -37,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import ledger
+from . import ledger, ranges
 from .book import chapters, git, glued_values, run_chapter
 from .robustness import label as _label
 from .robustness import tables, write_csv
@@ -169,6 +172,7 @@ def sweep(
     chapter_names: Iterable[str] | None = None,
     seeds: int | str | Sequence[int] = 8,
     *,
+    vary: Iterable[str] = (),
     scheduler: str | None = None,
     workers: int | None = None,
     retries: int = 1,
@@ -177,6 +181,7 @@ def sweep(
 ) -> dict[str, Any]:
     """Run the chapters (all but the report, or ``chapter_names``) at ``seeds`` (see `seed_list`) on Dask,
     reusing cached draws; write ``draws.csv``, ``robustness.csv`` and ``sweep.json`` into ``_build/sweep/``.
+    Each draw also draws the parameters ``vary`` that its chapter declares (`companion.ranges.draw`).
 
     ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``) is an existing cluster's address; without one, a
     ``LocalCluster`` of ``workers`` (default: one per core) single-threaded processes runs the draws. A task
@@ -193,11 +198,12 @@ def sweep(
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     the_ledger = ledger.load(root / LEDGER)
     out, version = root / OUT, code_version(root)
+    varied = _varied(notebooks, vary)
     draws = []
     for nb in notebooks:
         code = chapter_code(nb)
         for seed in seed_values:
-            parameters = {"seed": seed}
+            parameters = {"seed": seed, **ranges.draw(varied[nb][0], varied[nb][1], seed)}
             ident = json.dumps([nb.stem, parameters, version, code], sort_keys=True)
             key = hashlib.sha256(ident.encode()).hexdigest()[:24]
             draws.append({"notebook": nb, "parameters": parameters, "cache": out / "cache" / nb.stem / f"{key}.json"})
@@ -223,6 +229,7 @@ def sweep(
         "python": platform.python_version(),
         "chapters": [nb.stem for nb in notebooks],
         "seeds": seed_values,
+        "vary": {nb.stem: names for nb, (_, names) in varied.items() if names},
         "errors": sum(1 for r in results if r["error"]),
     }
     _atomic_write(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
@@ -235,6 +242,25 @@ def sweep(
         f"from the cache); {out / 'draws.csv'}, {out / 'robustness.csv'}"
     )
     return dict(summary, draws=results)
+
+
+def _varied(notebooks: list[Path], vary: Iterable[str]) -> dict[Path, tuple[dict, list[str]]]:
+    """Each chapter's declared ranges and the names of ``vary`` it declares; ValueError for a name that no
+    chapter declares, or that one declares without a range to draw from (the seed is the sweep's own axis)."""
+    items = [vary] if isinstance(vary, str) else list(vary)  # "k depth", "k,depth" or ["k", "depth"]
+    names = list(dict.fromkeys(n for item in items for n in str(item).replace(",", " ").split()))
+    if "seed" in names:
+        raise ValueError("vary: the seed is drawn by SEEDS=, not VARY=")
+    declared = {nb: ranges.declared(nb) for nb in notebooks} if names else {nb: {} for nb in notebooks}
+    for name in names:
+        found = [nb.stem for nb in notebooks if name in declared[nb]]
+        if not found:
+            every = sorted({n for d in declared.values() for n, r in d.items() if r is not None and n != "seed"})
+            raise ValueError(f"vary: no chosen chapter has a parameter {name!r}; they have {', '.join(every)}")
+        fixed = [nb.stem for nb in notebooks if name in declared[nb] and declared[nb][name] is None]
+        if fixed:
+            raise ValueError(f"vary: {name} states no range to draw from in {', '.join(fixed)}")
+    return {nb: (declared[nb], [n for n in names if n in declared[nb]]) for nb in notebooks}
 
 
 def _outcome(cached: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +318,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--chapters", nargs="*", default=[], metavar="CHAPTER", help="stems or numbers (default: all)")
     parser.add_argument("--seeds", nargs="+", default=["8"], help="N (the seeds 0..N-1) or the seeds (default 8)")
+    parser.add_argument("--vary", nargs="*", default=[], metavar="NAME", help="parameters to draw as well (VARY=)")
     parser.add_argument("--scheduler", help="an existing Dask scheduler, tcp://host:8786 (or DASK_SCHEDULER_ADDRESS)")
     parser.add_argument("--workers", type=int, help="workers of the LocalCluster (default: one per core)")
     parser.add_argument("--retries", type=int, default=1, help="retries of a task that raises (default 1)")
@@ -309,12 +336,14 @@ def main(argv: list[str] | None = None) -> int:
             args.root,
             args.chapters,
             " ".join(args.seeds),
+            vary=args.vary,
             scheduler=args.scheduler,
             workers=args.workers,
             retries=args.retries,
         )
     except ValueError as exc:
-        raise SystemExit(f"make sweep: {exc} (CHAPTERS=, SEEDS=; see README, 'Sweeps over seeds (Dask)')") from None
+        hint = "CHAPTERS=, SEEDS=, VARY=; see README, 'Sweeps over seeds (Dask)'"
+        raise SystemExit(f"make sweep: {exc} ({hint})") from None
     except KeyboardInterrupt:
         print("\ninterrupted: the draws that finished are cached; the same command runs the rest", file=sys.stderr)
         return 130

@@ -1,0 +1,108 @@
+"""The parameters cells' ranges read by machine (companion.ranges), and the draws of make sweep VARY=."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+
+from companion import ranges
+from companion.book import chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = [nb for nb in chapters(ROOT) if nb.stem != "reproduction-report"]
+
+
+@pytest.mark.parametrize(
+    ("default", "comment", "expected"),
+    [
+        (9, "width, integer in [2, 24]", ("integer", 2, 24, False, None)),
+        (9, "samples, integer in [2, 64], at least k (whitened inputs)", ("integer", 2, 64, False, "k")),
+        (0.01, "learning rate gamma, number in (0, 0.05]", ("number", 0, 0.05, True, None)),
+        (0.01, "learning rate for the mean squared error, in (0, 1]", ("number", 0, 1, True, None)),
+        (1e-3, "scale, number in (0, 5e-1]", ("number", 0, 0.5, True, None)),
+        (0, "random seed, integer, at least 0", ("integer", 0, None, False, None)),
+        (0, "which digit, integer in [0, 1999] (subset) or [0, 59999] (idx)", ("integer", 0, 1999, False, None)),
+    ],
+)
+def test_numeric_ranges_are_read_from_the_comment(default, comment, expected):
+    r = ranges.parse("x", default, comment)
+    assert (r.kind, r.low, r.high, r.open_low, r.at_least) == expected
+
+
+def test_choices_lists_and_dependent_bounds():
+    r = ranges.parse("schedule", "constant", 'step sizes, "constant" or "inverse_risk"')
+    assert (r.kind, r.choices) == ("choice", ("constant", "inverse_risk"))
+    assert ranges.parse("s", 3, "filter side, odd integer in [1, 2p-1]") is None  # depends on p
+    assert ranges.parse("hidden", [1024, 64], "a list of 1 to 4 integers in [2, 4096]") is None
+    assert ranges.parse("flag", True, "True or False") is None
+    assert ranges.parse("mode", "z", '"x" or "y"') is None  # a default outside its own choices
+
+
+def _validated(notebook: Path) -> dict[str, dict]:
+    """What the chapter's validation cell enforces: params.integer/real/choice calls with literal bounds."""
+    import nbformat
+
+    cell = next(c for c in nbformat.read(notebook, 4).cells if "validation" in c.metadata.get("tags", []))
+    found = {}
+    for node in ast.walk(ast.parse(cell.source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("integer", "real", "choice"):
+            name = ast.literal_eval(node.args[0])
+            if node.func.attr == "choice":
+                found[name] = {"choices": tuple(ast.literal_eval(node.args[2]))}
+                continue
+            kw = {k.arg: k.value for k in node.keywords}
+            if all(isinstance(v, ast.Constant) for v in kw.values()):
+                found[name] = {k: ast.literal_eval(v) for k, v in kw.items()}
+    return found
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda nb: nb.stem)
+def test_every_stated_range_is_the_one_the_validation_cell_enforces(notebook):
+    """The comments are the machine-readable ranges: each must agree with the chapter's own validation."""
+    declared, enforced = ranges.declared(notebook), _validated(notebook)
+    compared = 0
+    for name, rule in enforced.items():
+        r = declared[name]
+        if "choices" in rule:
+            assert r is not None and r.choices == rule["choices"], name
+        elif r is not None:
+            assert (r.low, r.high, r.open_low) == (rule.get("low"), rule.get("high"), rule.get("open_low", False)), name
+            lo = -math.inf if r.low is None else r.low
+            assert lo <= r.default <= (math.inf if r.high is None else r.high), name
+        compared += r is not None
+    assert compared >= 3, enforced
+    fixed = {name for name, r in declared.items() if r is None}
+    assert fixed <= {"s", "hidden"}, fixed  # a bound that depends on p; a list
+
+
+def test_draws_stay_near_the_default_inside_the_range_and_follow_at_least():
+    declared = ranges.declared(ROOT / "book" / "03-invariance-theorem.ipynb")
+    names = ["k", "n", "depth", "lr", "steps"]
+    for seed in range(40):
+        values = ranges.draw(declared, names, seed)
+        assert values == ranges.draw(declared, names[::-1], seed)  # the order of the names does not matter
+        for name, value in values.items():
+            r = declared[name]
+            assert r.low <= value <= r.high and (value > r.low or not r.open_low), (name, value)
+            if name != "n":
+                assert r.default / 2 <= value <= 2 * r.default, (name, value)
+            assert isinstance(value, int) == (r.kind == "integer"), (name, value)
+        assert values["n"] >= values["k"]
+    only_k = [ranges.draw(declared, ["k"], seed) for seed in range(40)]
+    raised = [v for v in only_k if v["k"] > declared["n"].default]  # n (default 9) is not drawn, k is
+    assert raised and all(v["n"] == v["k"] for v in raised)
+    assert all("n" not in v for v in only_k if v["k"] <= declared["n"].default)
+    assert len({ranges.draw(declared, ["lr"], seed)["lr"] for seed in range(40)}) > 20
+
+
+def test_a_zero_default_draws_over_the_whole_range_and_a_string_among_its_choices():
+    declared = ranges.declared(ROOT / "book" / "07-alignment-is-impossible.ipynb")
+    index = [ranges.draw(declared, ["mnist_index"], seed)["mnist_index"] for seed in range(50)]
+    assert 0 <= min(index) and max(index) <= 1999 and max(index) > 1000
+    declared = ranges.declared(ROOT / "book" / "08-mnist-classification.ipynb")
+    assert {ranges.draw(declared, ["loss"], seed)["loss"] for seed in range(30)} == {"squared", "cross_entropy"}
+    with pytest.raises(ValueError, match="hidden states no range"):
+        ranges.draw(declared, ["hidden"], 0)
