@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -216,6 +219,31 @@ def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster):
         sweep.sweep(root, None, 2, vary=["depth"])
     with pytest.raises(ValueError, match="the seed is drawn by SEEDS="):
         sweep.sweep(root, None, 2, vary=["seed"])
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_the_code_version_changes_with_the_library_committed_or_not(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    assert sweep.code_version(tmp_path) is None  # not a git clone
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = sweep.code_version(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{40}", clean)
+    (tmp_path / "notes.txt").write_text("not the library")
+    assert sweep.code_version(tmp_path) == clean
+    (tmp_path / "lib" / "b.py").write_text("y = 2\n")  # a new module, not yet added
+    untracked = sweep.code_version(tmp_path)
+    (tmp_path / "lib" / "b.py").write_text("y = 3\n")
+    assert len({clean, untracked, sweep.code_version(tmp_path)}) == 3
+    (tmp_path / "lib" / "b.py").unlink()
+    (tmp_path / "lib" / "a.py").write_text("x = 2\n")  # a tracked module, changed
+    changed = sweep.code_version(tmp_path)
+    assert changed.startswith(clean + "+") and changed != untracked
 
 
 def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):

@@ -97,14 +97,19 @@ def select_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path
 
 
 def code_version(root: Path) -> str | None:
-    """The commit (``git rev-parse HEAD``), with ``+`` and a hash of ``git diff HEAD -- lib`` when the library
-    has uncommitted changes; None outside a git clone."""
+    """The commit (``git rev-parse HEAD``), with ``+`` and a hash of the library's uncommitted changes when it
+    has any: ``git diff HEAD -- lib`` and the files under ``lib`` that git does not track yet; None outside a
+    git clone."""
 
     head = git(root, "rev-parse", "HEAD")
     if head is None:
         return None
     diff = git(root, "diff", "HEAD", "--no-ext-diff", "--", "lib") or ""
-    return head.strip() + (f"+{hashlib.sha256(diff.encode()).hexdigest()[:12]}" if diff else "")
+    untracked = (git(root, "ls-files", "--others", "--exclude-standard", "--", "lib") or "").splitlines()
+    digest = hashlib.sha256(diff.encode())
+    for name in sorted(untracked):
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return head.strip() + (f"+{digest.hexdigest()[:12]}" if diff or untracked else "")
 
 
 def chapter_code(notebook: Path) -> str:
