@@ -223,6 +223,7 @@ def test_relative_error_closed_form():
         (lambda: balance.random_factors(np.ones((2, 3)), 3, np.random.default_rng(0)), "W1 must be square"),
         (lambda: balance.random_factors(np.eye(2), 0, np.random.default_rng(0)), "count must"),
         (lambda: balance.minimise_norm(np.eye(3), np.eye(2)), "A0 must have shape"),
+        (lambda: balance.minimise_norm(np.diag([1.0, 2.0, 0.0]), np.eye(3)), r"P must have rank 3 .*got rank 2"),
         (lambda: balance.printed_imbalance([np.ones((3, 2)), np.ones((2, 3))]), "equal input widths"),
         (lambda: balance.drift([np.eye(2)] * 2, [np.eye(3)] * 2), "same layer shapes"),
         (lambda: balance.drift_norm([np.eye(2)], [np.eye(2)]), "no interface"),

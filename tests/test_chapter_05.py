@@ -15,6 +15,12 @@ def test_05_rejects_a_large_init_scale(tmp_path):
         run(CHAPTER, tmp_path, init_scale=0.9)
 
 
+def test_05_rejects_fewer_samples_than_the_width(tmp_path):
+    """With n < k, P* has rank n < k and no invertible first factor attains Proposition 2's minimum."""
+    with pytest.raises(pm.PapermillExecutionError, match=r"n must be an integer in \[6, 200\], got 4"):
+        run(CHAPTER, tmp_path, k=6, n=4)
+
+
 def test_05_reruns_with_other_seed_and_sizes(tmp_path):
     path = run(CHAPTER, tmp_path, seed=3, k=6, n=12, steps=5000, init_scale=0.003)
     assert_claims(CHAPTER, path)  # book/ledger.toml's criteria

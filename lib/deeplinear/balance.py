@@ -166,9 +166,12 @@ def minimise_norm(P: np.ndarray, A0: np.ndarray) -> tuple[np.ndarray, np.ndarray
     gradient ``2 A - 2 B^T B A^{-T}`` (``B = P A^{-1}``) only. It stops near, not at, the minimum
     (relative imbalance and alignment defect of order 1e-8 on a 9 x 9 problem).
 
+    ``P`` must have rank ``k``: for a rank-deficient ``P`` the infimum is approached as ``A`` turns singular
+    (the minimal factors vanish on P's null space) and no invertible ``A`` attains it.
+
     Parameters
     ----------
-    P : ndarray (m, k).
+    P : ndarray (m, k), of rank k.
     A0 : ndarray (k, k), invertible, the start.
 
     Returns
@@ -182,6 +185,11 @@ def minimise_norm(P: np.ndarray, A0: np.ndarray) -> tuple[np.ndarray, np.ndarray
     k = P.shape[1]
     if A0.shape != (k, k):
         raise ValueError(f"A0 must have shape ({k}, {k}) for P of shape {P.shape}, got {A0.shape}")
+    rank = np.linalg.matrix_rank(P)
+    if rank < k:
+        raise ValueError(
+            f"P must have rank {k} (its column count), got rank {rank}: no invertible A attains the minimum"
+        )
 
     def objective(a):
         A = a.reshape(k, k)
