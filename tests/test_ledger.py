@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from companion import chapters, glued_values, ledger
-from companion.claims import stored
+from companion.claims import span_text, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ledger.load(ROOT / "book" / "ledger.toml")
@@ -323,3 +323,23 @@ def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
     path.write_text(json.dumps({"cells": cells}, default=str))
     assert glued_text(path) == {"holds": "'yes'", "fails": "'no'", "count": "3"}
     assert glued_values(path) == {"holds": True, "fails": False, "count": 3}
+
+
+@pytest.mark.parametrize(
+    ("values", "digits", "text"),
+    [
+        ([0.891, 0.889, 0.894], 2, "0.89"),
+        ([0.88, 0.9], 2, "0.88 to 0.90"),
+        (np.array([0.8849, 0.8851]), 2, "0.88 to 0.89"),
+        (0.5, 3, "0.500"),
+        ([1.26, 1.24], 1, "1.2 to 1.3"),
+    ],
+)
+def test_span_text_is_one_value_when_all_round_alike_else_the_range(values, digits, text):
+    assert span_text(values, digits) == text
+
+
+@pytest.mark.parametrize("values", [[], [np.nan, 1.0], [np.inf]])
+def test_span_text_refuses_what_has_no_span(values):
+    with pytest.raises(ValueError, match="values must be finite numbers"):
+        span_text(values)

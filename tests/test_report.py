@@ -259,12 +259,19 @@ def test_robustness_reads_a_sweep_and_lists_every_claim_that_fails_at_some_draw(
     listed = robustness.failures(r.ledger, robust)
     assert "`c2` (02-b)" in listed and "held at 6 of 8; not at seed=3, seed=5" in listed and "`c1`" not in listed
     assert "Not in the sweep (rows newer than it): `f1`." in listed
+    assert listed.startswith("Claims and findings that did not hold at every one of the 8 seeds of the sweep:")
+    varied = robustness.failures(r.ledger, robust, draws_of="draws of the parameter sweep")
+    assert varied.startswith("Claims and findings that did not hold at every one of the 8 draws of the parameter")
+    only_c1 = {"c1": robust["c1"]}
+    assert robustness.failures(r.ledger, only_c1).startswith("Every claim and finding held at every one of the 8 seeds")
     table = report.claims_table(r, robust)
     assert "*held at 8 of 8 seeds*" in table and "*held at 6 of 8 seeds*" in table
     assert "held at" not in report.claims_table(r)  # no sweep, no column text
     assert robustness.load("") == {} and "No sweep" in robustness.failures(r.ledger, {})
     with pytest.raises(ValueError, match="sweep_file must be"):
         robustness.load(book / "missing.csv")
+    with pytest.raises(ValueError, match="vary_file must be"):
+        robustness.load(book / "missing.csv", name="vary_file")
     (book / "bad.csv").write_text("chapter,claim\n01-a,c1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="lacks the columns"):
         robustness.load(book / "bad.csv")

@@ -17,7 +17,7 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["claim", "figure", "smallest_text_pt", "stored"]
+__all__ = ["claim", "figure", "smallest_text_pt", "span_text", "stored"]
 
 # The key under which `figure` records, in the glued output's metadata, the smallest text the figure draws
 # (in points; the PNG's own pHYs chunk gives its pixels per inch). The site test reads it to check that
@@ -53,6 +53,16 @@ def stored(value: Any, digits: int | None = None, sig: int | None = None) -> Any
     if digits is not None:
         return round(value, digits)
     return float(f"{value:.{sig or 2}g}")
+
+
+def span_text(values: Any, digits: int = 2) -> str:
+    """A range of values as prose, at ``digits`` decimals: ``"0.89"`` when all round alike, else
+    ``"0.88 to 0.90"`` (for quantities that depend on an arbitrary choice, e.g. the SVD's bases)."""
+    values = [float(v) for v in (values if hasattr(values, "__iter__") else [values])]
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"values must be finite numbers, got {values!r}")
+    low, high = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return low if low == high else f"{low} to {high}"
 
 
 def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None = None) -> None:

@@ -88,19 +88,19 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def load(path: str | Path) -> dict[str, Robustness]:
+def load(path: str | Path, name: str = "sweep_file") -> dict[str, Robustness]:
     """Claim id -> `Robustness` from a sweep's ``robustness.csv``; ``""`` gives an empty mapping (no sweep).
 
-    Raises ValueError naming ``path`` when it is not such a file."""
+    Raises ValueError naming the parameter ``name`` and ``path`` when it is not such a file."""
     if path == "":
         return {}
     if not isinstance(path, (str, Path)) or not Path(path).is_file():
-        raise ValueError(f"sweep_file must be a sweep's robustness.csv (make sweep) or '', got {path!r}")
+        raise ValueError(f"{name} must be a sweep's robustness.csv (make sweep) or '', got {path!r}")
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     needed = {"chapter", "claim", "draws", "held", "not_held"}
     if rows and not needed <= set(rows[0]):
-        raise ValueError(f"sweep_file {path} lacks the columns {sorted(needed - set(rows[0]))}")
+        raise ValueError(f"{name} {path} lacks the columns {sorted(needed - set(rows[0]))}")
     out = {}
     for row in rows:
         not_held = tuple(d.strip() for d in row["not_held"].split(";") if d.strip())
@@ -116,18 +116,19 @@ def held_text(robust: dict[str, Robustness], claim: str) -> str:
     return f"held at {r.held} of {r.draws} seed{'s' if r.draws != 1 else ''}"
 
 
-def failures(ledger: Ledger, robust: dict[str, Robustness]) -> str:
+def failures(ledger: Ledger, robust: dict[str, Robustness], draws_of: str = "seeds of the sweep") -> str:
     """Markdown: every claim and finding of ``ledger`` that did not hold at some draw of the sweep, with
-    those draws, in ledger order; a sentence saying so when there is none (or no sweep)."""
+    those draws, in ledger order; a sentence saying so when there is none (or no sweep). ``draws_of`` names
+    the draws ("seeds of the sweep", "draws of the parameter sweep")."""
     if not robust:
-        return "No sweep was given (`sweep_file` is empty)."
+        return "No sweep was given."
     entries = [*ledger.claims, *ledger.findings]
     failed = [(e, robust[e.id]) for e in entries if e.id in robust and robust[e.id].held < robust[e.id].draws]
     missing = [e.id for e in entries if e.id not in robust]
     draws = max(r.draws for r in robust.values())
     lines = []
     if failed:
-        lines.append(f"Claims and findings that did not hold at every one of the {draws} seeds of the sweep:")
+        lines.append(f"Claims and findings that did not hold at every one of the {draws} {draws_of}:")
         lines.append("")
         for entry, r in failed:
             title = getattr(entry, "statement", None) or getattr(entry, "title", entry.id)
@@ -136,7 +137,7 @@ def failures(ledger: Ledger, robust: dict[str, Robustness]) -> str:
                 + ", ".join(r.not_held)
             )
     else:
-        lines.append(f"Every claim and finding the sweep ran held at every one of its {draws} seeds.")
+        lines.append(f"Every claim and finding held at every one of the {draws} {draws_of}.")
     if missing:
         lines += ["", "Not in the sweep (rows newer than it): " + ", ".join(f"`{m}`" for m in missing) + "."]
     return "\n".join(lines)
