@@ -14,7 +14,7 @@ NOTEBOOKS = $(shell $(PY) scripts/book_tools.py notebooks)
 NB_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
           DEEPLINEAR_PROGRESS=0 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help env lint test unit nbval nbval-portable book pdf execute lock benchmark clean reproduce paper-claims sweep
+.PHONY: help env lint test unit nbval nbval-portable book pdf execute lock benchmark clean reproduce paper-claims sweep survey
 
 help:
 	@echo "make book       set up, build the website from the committed chapters into _build/html"
@@ -29,6 +29,8 @@ help:
 	@echo "make paper-claims  refresh book/presets/claims-paper.json (the report's paper-preset ledger)"
 	@echo "make sweep      rerun the chapters at many seeds on Dask (SEEDS=8 or SEEDS=\"29 41\", CHAPTERS=, VARY=, SCHEDULER=)"
 	@echo "                into _build/sweep/: draws.csv and robustness.csv (how often each claim holds)"
+	@echo "make survey     every chapter at DRAWS=32 parameter draws over the whole stated ranges (VARY=all), on Dask,"
+	@echo "                committed as book/presets/robustness-vary.csv"
 	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
 
 # .venv is (re)built when missing, when its Python is broken, or when the lock or pyproject changed.
@@ -125,4 +127,16 @@ paper-claims: env
 SEEDS ?= 8
 sweep: env
 	$(NB_ENV) $(PY) -m companion.sweep --seeds $(or $(SEEDS),8) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \
-	  $(if $(VARY),--vary $(VARY)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
+	  $(if $(VARY),--vary $(VARY)) $(if $(SPAN),--span $(SPAN)) $(if $(OUT),--out $(OUT)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
+
+# The parameter survey the report reads: every chapter at DRAWS=32 draws, each with every size, depth and
+# learning-rate parameter drawn over its whole stated range (VARY=all), on Dask like make sweep, into
+# _build/survey/; then copied to book/presets/robustness-vary.csv (and .json, its metadata) for review and commit.
+DRAWS ?= 32
+survey: env
+	$(NB_ENV) $(PY) -m companion.sweep --seeds $(DRAWS) --vary all --span whole --out _build/survey \
+	  $(if $(CHAPTERS),--chapters $(CHAPTERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) || echo "some draws failed: see _build/survey/draws.csv"
+	cp _build/survey/robustness.csv book/presets/robustness-vary.csv
+	cp _build/survey/sweep.json book/presets/robustness-vary.json

@@ -1,8 +1,14 @@
 """The claims ledger as data: ``book/ledger.toml`` read, checked and evaluated.
 
-Each ``[[claim]]`` names a claim of the papers, the chapter section that tests it and its checks on the
-values the chapter glues (`companion.claims.claim`); each ``[[finding]]`` is an erratum, a discrepancy of
-the released code, a sharpening or a deviation of the book, with a text that quotes glued values. The
+Each ``[[claim]]`` names a claim of the papers (kind "claim", a statement a run could refute) or a check of
+the algebra (kind "check": an identity, a definition or a construction, verified but no evidence about the
+papers), the chapter section that tests it and its checks on the values the chapter glues
+(`companion.claims.claim`). A claim may state ``hypotheses``, checks of the run's setting (zero least-squares
+floor, a learning rate below the stability edge, ...): where one fails the run is outside the claim and its
+verdict is "not applicable", with the reason. Every claim says why its criterion cannot fail by chance inside
+its chapter's stated parameter ranges (``calibration``, an argument or the test that simulates it). Each
+``[[finding]]`` is an erratum, a discrepancy of the released code, a sharpening or a deviation of the book,
+with a text that quotes glued values. The
 reproduction report renders the ledger, the chapter tests read their thresholds from it, and
 ``make reproduce`` writes its verdicts to ``ledger.csv`` (`write_csv`).
 
@@ -39,18 +45,33 @@ __all__ = [
     "render_finding",
     "reproduced",
     "write_csv",
+    "table",
+    "POSITIVE",
+    "CSV_COLUMNS",
 ]
 
-KINDS = ("claim", "erratum", "code discrepancy", "sharpening", "deviation")
+KINDS = ("claim", "check", "erratum", "code discrepancy", "sharpening", "deviation")
 # The book's one verdict vocabulary: a claim is confirmed (with a caveat, when its row states one), not
-# reproduced, or not run; a finding is named by its kind, or is not reproduced when its numbers no longer show it.
+# reproduced, not applicable (the run is outside its hypotheses) or not run; a check of the algebra is verified
+# (or not reproduced); a finding is named by its kind, or is not reproduced when its numbers no longer show it.
 FINDING_VERDICTS = {
     "erratum": "paper erratum",
     "code discrepancy": "code discrepancy",
     "sharpening": "beyond the papers",
     "deviation": "the book's deviation",
 }
-VERDICTS = ("confirmed", "confirmed with a caveat", "not reproduced", "not run", *FINDING_VERDICTS.values())
+VERDICTS = (
+    "confirmed",
+    "confirmed with a caveat",
+    "verified",
+    "not applicable",
+    "not reproduced",
+    "not run",
+    *FINDING_VERDICTS.values(),
+)
+# The verdicts that are no failure: a claim confirmed, a check verified, a finding shown, or a run outside the
+# claim's hypotheses ("not applicable" says nothing for or against it).
+POSITIVE = frozenset(VERDICTS) - {"not reproduced", "not run", "not applicable"}
 _OPS = {
     "le": ("≤", operator.le),
     "lt": ("<", operator.lt),
@@ -132,9 +153,12 @@ class Check:
 
 @dataclass(frozen=True)
 class Claim:
-    """A ledger row: ``id``, the ``paper`` ("RNBU", "JT", ...), its ``kind``, the ``statement``, the
-    ``chapter`` (file stem) and ``section`` (label) that test it, its ``checks``, and a ``caveat`` (what the
-    evidence does not show; the verdict is then "confirmed with a caveat")."""
+    """A ledger row: ``id``, the ``paper`` ("RNBU", "JT", ...), its ``kind`` ("claim" or "check"), the
+    ``statement``, the ``chapter`` (file stem) and ``section`` (label) that test it, its ``checks``, a
+    ``caveat`` (what the evidence does not show; the verdict is then "confirmed with a caveat"), its
+    ``hypotheses`` (checks of the run's setting; one that fails makes the verdict "not applicable") and, for a
+    claim, its ``calibration``: why no criterion fails by chance inside the chapter's stated ranges (an
+    argument, or ``test_calibration.py::test_name``, the unit test that simulates it)."""
 
     id: str
     paper: str
@@ -144,12 +168,20 @@ class Claim:
     section: str
     checks: tuple[Check, ...]
     caveat: str = ""
+    hypotheses: tuple[Check, ...] = ()
+    calibration: str = ""
+
+    @property
+    def calibration_tests(self) -> list[str]:
+        """The unit tests the calibration names (``test_calibration.py::test_name``)."""
+        return re.findall(r"\b(test_\w+\.py::test_\w+)", self.calibration)
 
 
 @dataclass(frozen=True)
 class Finding:
     """An erratum, code discrepancy, sharpening or deviation: the ``quote`` it concerns (from ``source``),
-    a ``text`` that quotes glued values as ``{name}``, and the ``checks`` that show it (possibly none)."""
+    a ``text`` that quotes glued values as ``{name}``, the ``checks`` that show it (possibly none), and, as
+    for a claim, ``hypotheses`` and a ``calibration`` (required where it has checks)."""
 
     id: str
     kind: str
@@ -160,6 +192,12 @@ class Finding:
     section: str
     text: str
     checks: tuple[Check, ...] = ()
+    hypotheses: tuple[Check, ...] = ()
+    calibration: str = ""
+
+    @property
+    def calibration_tests(self) -> list[str]:
+        return re.findall(r"\b(test_\w+\.py::test_\w+)", self.calibration)
 
     @property
     def statement(self) -> str:
@@ -190,11 +228,13 @@ class Ledger:
 
 @dataclass(frozen=True)
 class Row:
-    """A claim or finding evaluated: each check's (value name, value, criterion, held) and the verdict."""
+    """A claim or finding evaluated: each check's (value name, value, criterion, held), the verdict, and for
+    "not applicable" or "not run" the ``reason`` in words (the hypothesis that failed, the missing value)."""
 
     entry: Claim | Finding
     measured: tuple[tuple[str, Any, str, bool], ...]
     verdict: str
+    reason: str = ""
 
 
 def _get(values: Mapping[str, Any], name: str) -> Any:
@@ -246,49 +286,90 @@ def load(path: Path | str) -> Ledger:
     claims, findings, seen = [], [], set()
     for i, entry in enumerate(data.get("claim", [])):
         where = f"{path.name}: claim {i + 1} ({entry.get('id', 'no id')})"
-        _fields(entry, where, ("id", "paper", "kind", "statement", "chapter", "section", "checks"), ("caveat",))
+        _fields(
+            entry,
+            where,
+            ("id", "paper", "kind", "statement", "chapter", "section", "checks"),
+            ("caveat", "hypotheses", "calibration"),
+        )
         if not isinstance(entry["checks"], list) or not entry["checks"]:
             raise ValueError(f"{where}: checks must be a non-empty list")
+        if not isinstance(entry.get("hypotheses", []), list):
+            raise ValueError(f"{where}: hypotheses must be a list of checks")
+        if entry["kind"] == "claim" and not str(entry.get("calibration", "")).strip():
+            raise ValueError(
+                f"{where}: a claim needs a calibration: why its criteria cannot fail by chance inside the chapter's "
+                "stated parameter ranges (an argument, or test_calibration.py::test_name)"
+            )
         checks = tuple(_check(c, f"{where}, check {j + 1}") for j, c in enumerate(entry["checks"]))
-        claims.append(Claim(**{**entry, "checks": checks}))
+        hypotheses = tuple(_check(c, f"{where}, hypothesis {j + 1}") for j, c in enumerate(entry.get("hypotheses", [])))
+        claims.append(Claim(**{**entry, "checks": checks, "hypotheses": hypotheses}))
     for i, entry in enumerate(data.get("finding", [])):
         where = f"{path.name}: finding {i + 1} ({entry.get('id', 'no id')})"
-        _fields(entry, where, ("id", "kind", "title", "source", "quote", "chapter", "section", "text"), ("checks",))
+        _fields(
+            entry,
+            where,
+            ("id", "kind", "title", "source", "quote", "chapter", "section", "text"),
+            ("checks", "hypotheses", "calibration"),
+        )
         checks = tuple(_check(c, f"{where}, check {j + 1}") for j, c in enumerate(entry.get("checks", [])))
-        findings.append(Finding(**{**entry, "checks": checks}))
+        if checks and not str(entry.get("calibration", "")).strip():
+            raise ValueError(
+                f"{where}: a finding with checks needs a calibration: why they cannot fail by chance inside the "
+                "chapter's stated parameter ranges (an argument, or test_calibration.py::test_name)"
+            )
+        hypotheses = tuple(_check(c, f"{where}, hypothesis {j + 1}") for j, c in enumerate(entry.get("hypotheses", [])))
+        findings.append(Finding(**{**entry, "checks": checks, "hypotheses": hypotheses}))
     for entry in (*claims, *findings):
         if entry.id in seen:
             raise ValueError(f"{path.name}: the id {entry.id!r} is used twice")
         seen.add(entry.id)
-        kinds = ("claim",) if isinstance(entry, Claim) else tuple(FINDING_VERDICTS)
+        kinds = ("claim", "check") if isinstance(entry, Claim) else tuple(FINDING_VERDICTS)
         if entry.kind not in kinds:
             raise ValueError(f"{path.name}: {entry.id} has kind {entry.kind!r}, not one of {kinds}")
     return Ledger(tuple(claims), tuple(findings), dict(settings))
 
 
-def evaluate(ledger: Ledger, values: Mapping[str, Mapping[str, Any]]) -> list[Row]:
+def _measure(checks: tuple[Check, ...], values: Mapping[str, Any]) -> tuple[tuple[str, Any, str, bool], ...]:
+    return tuple((c.value, _get(values, c.value), c.criterion(), c.holds(values)) for c in checks)
+
+
+def evaluate(
+    ledger: Ledger, values: Mapping[str, Mapping[str, Any]], errors: Mapping[str, str] | None = None
+) -> list[Row]:
     """Every claim's and finding's verdict on ``values`` (chapter -> glued name -> value), claims first.
 
-    A claim is "confirmed" (or "confirmed with a caveat") when all its checks hold and "not reproduced"
-    when one fails; a finding is named by its kind ("paper erratum", ...) when its checks hold and is
-    "not reproduced" when one fails; either is "not run" when its chapter is missing or glued no value that
-    a check reads (a run older than the row).
+    A claim is "not applicable" when one of its hypotheses fails (the reason names it), else "confirmed"
+    (or "confirmed with a caveat") when all its checks hold and "not reproduced" when one fails; a check of
+    the algebra is "verified" or "not reproduced"; a finding is named by its kind ("paper erratum", ...) when
+    its checks hold and is "not reproduced" when one fails; any row is "not run" when its chapter is missing
+    (``errors`` gives a failed chapter's error, the reason) or glued no value that a check reads.
     """
+    errors = errors or {}
     rows = []
     for entry in (*ledger.claims, *ledger.findings):
         if entry.chapter not in values:
-            rows.append(Row(entry, (), "not run"))
+            reason = errors.get(entry.chapter) or "the run did not include the chapter"
+            rows.append(Row(entry, (), "not run", f"{entry.chapter}: {reason}"))
             continue
         chapter = values[entry.chapter]
         try:
-            measured = tuple((c.value, _get(chapter, c.value), c.criterion(), c.holds(chapter)) for c in entry.checks)
-        except KeyError:  # a run older than the row: its chapter glued no such value
-            rows.append(Row(entry, (), "not run"))
+            hypotheses = _measure(getattr(entry, "hypotheses", ()), chapter)
+            measured = _measure(entry.checks, chapter)
+        except KeyError as missing:  # a run older than the row, or a chapter that stopped early
+            rows.append(Row(entry, (), "not run", f"{entry.chapter}: {missing.args[0]} (a run older than the row)"))
+            continue
+        outside = [(c, m) for c, m in zip(getattr(entry, "hypotheses", ()), hypotheses, strict=True) if not m[3]]
+        if outside:
+            reason = "; ".join(f"{c.note or c.value}: {c.value} = {fmt(m[1])}, not {c.criterion()}" for c, m in outside)
+            rows.append(Row(entry, hypotheses, "not applicable", f"outside the claim's hypotheses: {reason}"))
             continue
         if not all(m[3] for m in measured):
             verdict = "not reproduced"
         elif isinstance(entry, Finding):
             verdict = FINDING_VERDICTS[entry.kind]
+        elif entry.kind == "check":
+            verdict = "verified"
         else:
             verdict = "confirmed with a caveat" if entry.caveat else "confirmed"
         rows.append(Row(entry, measured, verdict))
@@ -296,15 +377,19 @@ def evaluate(ledger: Ledger, values: Mapping[str, Mapping[str, Any]]) -> list[Ro
 
 
 def reproduced(row: Row) -> bool:
-    """Whether a row's verdict is one of the book's positive ones (not "not reproduced" or "not run")."""
-    return row.verdict not in ("not reproduced", "not run")
+    """Whether a row's verdict is one of the book's positive ones (`POSITIVE`: not "not reproduced", "not
+    applicable" or "not run")."""
+    return row.verdict in POSITIVE
 
 
 def failures(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
     """The checks of ``chapter``'s claims and findings that fail on its glued ``values``, as readable lines;
-    checks on the value names in ``skip`` are left out (a rerun with a smaller budget skips, say, the losses)."""
+    checks on the value names in ``skip`` are left out (a rerun with a smaller budget skips, say, the losses),
+    and so are the checks of a claim whose hypotheses fail (it is "not applicable" there)."""
     out = []
     for entry in ledger.for_chapter(chapter):
+        if not all(h.holds(values) for h in getattr(entry, "hypotheses", ())):
+            continue
         for c in entry.checks:
             if c.value in skip:
                 continue
@@ -318,16 +403,33 @@ def render_finding(finding: Finding, values: Mapping[str, Any], show: Callable[[
     return _PLACEHOLDER.sub(lambda m: show(_get(values, m.group(1))), finding.text)
 
 
+CSV_COLUMNS = ("claim", "chapter", "kind", "verdict", "statement", "measured", "reason")
+
+
 def write_csv(rows: list[Row], path: Path | str) -> None:
-    """One line per claim and finding: claim (the id), chapter, kind, verdict, statement (a finding's title),
-    measured (``name = value; ...``)."""
+    """One line per claim, check and finding (`CSV_COLUMNS`): claim (the id), chapter, kind ("claim", "check"
+    or a finding's kind), verdict, statement (a finding's title), measured (``name = value; ...``) and the
+    reason of a "not applicable" or "not run"."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["claim", "chapter", "kind", "verdict", "statement", "measured"])
+        w.writerow(CSV_COLUMNS)
         for r in rows:
             measured = "; ".join(f"{n} = {fmt(v)}" for n, v, _, _ in r.measured)
             e = r.entry
-            w.writerow([e.id, e.chapter, e.kind, r.verdict, e.statement, measured])
+            w.writerow([e.id, e.chapter, e.kind, r.verdict, e.statement, measured, r.reason])
     tmp.replace(path)
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a small plain-text table for a terminal: verdict, id, and what was measured (or why not)."""
+    if not rows:
+        return "(no ledger rows for this chapter)"
+    width = max(len(r.verdict) for r in rows)
+    ident = max(len(r.entry.id) for r in rows)
+    lines = []
+    for r in rows:
+        detail = r.reason or "; ".join(f"{n} = {fmt(v)}" + ("" if ok else " ✗") for n, v, _, ok in r.measured)
+        lines.append(f"{r.verdict:<{width}}  {r.entry.id:<{ident}}  {detail}")
+    return "\n".join(lines)

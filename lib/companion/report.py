@@ -41,6 +41,8 @@ __all__ = [
 VERDICT_BADGES = {
     "confirmed": "bdg-success",
     "confirmed with a caveat": "bdg-success-line",
+    "verified": "bdg-info-line",
+    "not applicable": "bdg-secondary-line",
     "not reproduced": "bdg-danger",
     "paper erratum": "bdg-warning",
     "code discrepancy": "bdg-warning-line",
@@ -51,12 +53,15 @@ VERDICT_BADGES = {
 VERDICT_MEANINGS = {
     "confirmed": "every criterion of the claim holds",
     "confirmed with a caveat": "every criterion holds, and the row says what the evidence does not show",
+    "verified": "a check of the algebra (an identity, a definition or a construction) holds; no evidence for or "
+    "against the papers' claims",
+    "not applicable": "the run is outside the claim's hypotheses (the row says which); nothing for or against it",
     "not reproduced": "a criterion fails (for a finding: its numbers no longer show it)",
     "paper erratum": "an error in a paper's text",
     "code discrepancy": "the authors' released code does otherwise than the paper says",
     "beyond the papers": "a result the book adds, such as a sharper form of a sufficient condition",
     "the book's deviation": "a choice of the book that differs from the papers' setting",
-    "not run": "the run lacks the chapter, or predates the row",
+    "not run": "the run lacks the chapter, or predates the row (the row says why)",
 }
 
 # The claims table at most widths; below 640 px each claim is a card, its runs labelled (no header row).
@@ -141,7 +146,8 @@ def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Pat
     """The report's parameters checked (ValueError naming the one at fault) and the ledger evaluated."""
     values, run, ledger = chapter_values(book_dir), paper_run(paper_claims), ledger_file(ledger_path)
     ran = {} if run is None else {n: e["values"] for n, e in run["chapters"].items() if not e.get("error")}
-    paper = evaluate(ledger, ran) if run is not None else []
+    errors = {} if run is None else {n: e["error"] for n, e in run["chapters"].items() if e.get("error")}
+    paper = evaluate(ledger, ran, errors) if run is not None else []
     return Report(ledger, evaluate(ledger, values), paper, run, section_titles(book_dir), values)
 
 
@@ -152,23 +158,29 @@ def badge(verdict: str) -> str:
     return f"{{{VERDICT_BADGES[verdict]}}}`{verdict}`"
 
 
-def _claims(rows: list[Row]) -> list[Row]:
-    return [r for r in rows if isinstance(r.entry, Claim)]
+def _claims(rows: list[Row], kind: str = "claim") -> list[Row]:
+    """The rows of the ledger's claims (``kind`` "claim") or of its checks of the algebra ("check")."""
+    return [r for r in rows if isinstance(r.entry, Claim) and r.entry.kind == kind]
 
 
 def headline(report: Report) -> dict[str, int]:
-    """The headline's numbers, glued by the report under these names: the ledger's claims and those
-    confirmed at the book's settings (with a caveat or not), the claims whose chapter has the papers' (or
-    the released code's) settings and those confirmed or not run there, and the findings."""
+    """The headline's numbers, glued by the report under these names: the ledger's claims (checks of the
+    algebra apart) and those confirmed at the book's settings (with a caveat or not) or outside their
+    hypotheses there, the claims whose chapter has the papers' (or the released code's) settings and those
+    confirmed or not run there, the checks of the algebra and those verified, and the findings."""
     book, paper = _claims(report.book), _claims(report.paper)
     own = [r for r in paper if report.ledger.settings.get(r.entry.chapter, "book") != "book"]
+    checks = _claims(report.book, "check")
     return {
         "report_claims": len(book),
         "report_confirmed": sum(r.verdict.startswith("confirmed") for r in book),
         "report_caveats": sum(r.verdict == "confirmed with a caveat" for r in book),
+        "report_not_applicable": sum(r.verdict == "not applicable" for r in book),
         "report_paper_claims": len(own),
         "report_paper_confirmed": sum(r.verdict.startswith("confirmed") for r in own),
         "report_paper_not_run": sum(r.verdict == "not run" for r in own),
+        "report_checks": len(checks),
+        "report_checks_verified": sum(r.verdict == "verified" for r in checks),
         "report_errata": len(report.ledger.findings),
     }
 
@@ -224,8 +236,11 @@ def _check_line(check: Check, value: Any, held: bool, values: dict[str, Any]) ->
 
 def _run_cell(row: Row, values: dict[str, Any]) -> list[str]:
     lines = [badge(row.verdict)]
-    for check, (_, value, _, held) in zip(row.entry.checks, row.measured, strict=False):
+    checks = row.entry.hypotheses if row.verdict == "not applicable" else row.entry.checks
+    for check, (_, value, _, held) in zip(checks, row.measured, strict=False):
         lines.append(_check_line(check, value, held, values))
+    if row.reason:
+        lines.append(f"*{_text(row.reason)}*")
     return lines
 
 
@@ -248,23 +263,26 @@ _SETTINGS = {
 }
 
 
-def claims_table(report: Report, robust: dict | None = None) -> str:
-    """The claims, one row each: the claim and the section that tests it, then the verdict and the measured
-    values against their criteria at the book's settings and in the paper-preset run, side by side; with
-    ``robust`` (`companion.robustness.load`), the book run's cell also says at how many seeds it held."""
+def claims_table(report: Report, robust: dict | None = None, survey: dict | None = None, kind: str = "claim") -> str:
+    """The claims (or, with ``kind="check"``, the checks of the algebra), one row each: the claim and the
+    section that tests it, then the verdict and the measured values against their criteria at the book's
+    settings and in the paper-preset run, side by side; with ``robust`` and ``survey``
+    (`companion.robustness.load` of a seed sweep and of a parameter survey), the book run's cell also says at
+    how many seeds and at how many parameter draws it held."""
     from .robustness import held_text
 
     paper = {r.entry.id: r for r in report.paper}
     run_values = {} if report.run is None else {n: e["values"] for n, e in report.run["chapters"].items()}
     lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: ledger-table", ":widths: 44 28 28", ""]
-    lines += ["* - Claim", "  - Book run", "  - Paper run"]
-    for r in _claims(report.book):
+    lines += [f"* - {'Claim' if kind == 'claim' else 'Check'}", "  - Book run", "  - Paper run"]
+    for r in _claims(report.book, kind):
         claim = [f"*{r.entry.paper}* {_text(r.entry.statement)}", f"Tested in {_link(report, r.entry.section)}"]
         if r.entry.caveat and r.verdict == "confirmed with a caveat":
             claim.insert(1, f"*Caveat:* {_text(r.entry.caveat)}")
         book = _run_cell(r, report.values.get(r.entry.chapter, {}))
-        if robust and held_text(robust, r.entry.id):
-            book.insert(1, f"*{held_text(robust, r.entry.id)}*")
+        for sweep, unit in ((survey, "parameter draws"), (robust, "seeds")):
+            if sweep and held_text(sweep, r.entry.id, unit):
+                book.insert(1, f"*{held_text(sweep, r.entry.id, unit)}*")
         setting = report.ledger.settings.get(r.entry.chapter, "book")
         if report.run is None:
             other = ["no paper-preset run was given"]

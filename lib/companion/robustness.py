@@ -24,14 +24,16 @@ __all__ = ["Robustness", "tables", "write_csv", "label", "load", "held_text", "f
 
 @dataclass(frozen=True)
 class Robustness:
-    """One claim (or finding) over a sweep: ``draws`` run, ``held`` at, and the draws it did not hold at
-    (``not_held``, e.g. ``("seed=3",)``)."""
+    """One claim (or finding) over a sweep: ``draws`` run, ``held`` at, the draws it did not hold at
+    (``not_held``, e.g. ``("seed=3",)``), and how many draws were outside its hypotheses
+    (``not_applicable``: neither held nor failed)."""
 
     chapter: str
     claim: str
     draws: int
     held: int
     not_held: tuple[str, ...]
+    not_applicable: int = 0
 
 
 def label(parameters: dict[str, Any]) -> str:
@@ -58,8 +60,9 @@ def tables(the_ledger: Ledger, results: list[dict[str, Any]]) -> tuple[list[dict
                     "seed": r["parameters"].get("seed", ""),
                     "parameters": json.dumps(r["parameters"], sort_keys=True),
                     "verdict": row.verdict,
-                    "held": "yes" if reproduced(row) else "no",
+                    "held": "yes" if reproduced(row) else "n/a" if row.verdict == "not applicable" else "no",
                     "measured": "; ".join(f"{n} = {v!r}" for n, v, _, _ in row.measured),
+                    "reason": row.reason if row.verdict == "not applicable" else "",
                     "error": r["error"] or "",
                 }
             )
@@ -67,11 +70,20 @@ def tables(the_ledger: Ledger, results: list[dict[str, Any]]) -> tuple[list[dict
     robustness: dict[str, dict[str, Any]] = {}
     for w in draw_rows:
         row = robustness.setdefault(
-            w["claim"], {"chapter": w["chapter"], "claim": w["claim"], "kind": w["kind"], "draws": 0, "held": 0}
+            w["claim"],
+            {
+                "chapter": w["chapter"],
+                "claim": w["claim"],
+                "kind": w["kind"],
+                "draws": 0,
+                "held": 0,
+                "not_applicable": 0,
+            },
         )
         row["draws"] += 1
         row["held"] += w["held"] == "yes"
-        if w["held"] != "yes":
+        row["not_applicable"] += w["held"] == "n/a"
+        if w["held"] == "no":
             missed = label(json.loads(w["parameters"]))
             row["not_held"] = f"{row['not_held']}; {missed}" if row.get("not_held") else missed
     return draw_rows, [dict(row, not_held=row.get("not_held", "")) for row in robustness.values()]
@@ -104,26 +116,33 @@ def load(path: str | Path, name: str = "sweep_file") -> dict[str, Robustness]:
     out = {}
     for row in rows:
         not_held = tuple(d.strip() for d in row["not_held"].split(";") if d.strip())
-        out[row["claim"]] = Robustness(row["chapter"], row["claim"], int(row["draws"]), int(row["held"]), not_held)
+        outside = int(row.get("not_applicable") or 0)
+        out[row["claim"]] = Robustness(
+            row["chapter"], row["claim"], int(row["draws"]), int(row["held"]), not_held, outside
+        )
     return out
 
 
-def held_text(robust: dict[str, Robustness], claim: str) -> str:
-    """ "held at 8 of 8 seeds" for one claim, or "" when the sweep did not run it."""
+def held_text(robust: dict[str, Robustness], claim: str, unit: str = "seeds") -> str:
+    """ "held at 8 of 8 seeds" for one claim ("held at 30 of 30 parameter draws; 2 outside its hypotheses"
+    where some draws were), or "" when the sweep did not run it."""
     r = robust.get(claim)
     if r is None:
         return ""
-    return f"held at {r.held} of {r.draws} seed{'s' if r.draws != 1 else ''}"
+    inside = r.draws - r.not_applicable
+    text = f"held at {r.held} of {inside} {unit if inside != 1 else unit.rstrip('s')}"
+    return text + (f"; {r.not_applicable} outside its hypotheses" if r.not_applicable else "")
 
 
 def failures(ledger: Ledger, robust: dict[str, Robustness], draws_of: str = "seeds of the sweep") -> str:
-    """Markdown: every claim and finding of ``ledger`` that did not hold at some draw of the sweep, with
-    those draws, in ledger order; a sentence saying so when there is none (or no sweep). ``draws_of`` names
-    the draws ("seeds of the sweep", "draws of the parameter sweep")."""
+    """Markdown: every claim and finding of ``ledger`` that did not hold at some draw of the sweep (draws
+    outside its hypotheses are not failures), with those draws, in ledger order; a sentence saying so when
+    there is none (or no sweep). ``draws_of`` names the draws ("seeds of the sweep", "draws of the parameter
+    survey")."""
     if not robust:
         return "No sweep was given."
     entries = [*ledger.claims, *ledger.findings]
-    failed = [(e, robust[e.id]) for e in entries if e.id in robust and robust[e.id].held < robust[e.id].draws]
+    failed = [(e, robust[e.id]) for e in entries if e.id in robust and robust[e.id].not_held]
     missing = [e.id for e in entries if e.id not in robust]
     draws = max(r.draws for r in robust.values())
     lines = []
@@ -133,7 +152,7 @@ def failures(ledger: Ledger, robust: dict[str, Robustness], draws_of: str = "see
         for entry, r in failed:
             title = getattr(entry, "statement", None) or getattr(entry, "title", entry.id)
             lines.append(
-                f"- `{entry.id}` ({entry.chapter}): {title}: held at {r.held} of {r.draws}; not at "
+                f"- `{entry.id}` ({entry.chapter}): {title}: held at {r.held} of {r.draws - r.not_applicable}; not at "
                 + ", ".join(r.not_held)
             )
     else:

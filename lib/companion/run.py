@@ -4,6 +4,10 @@ One chapter, with chosen parameters (unknown names are refused, unlike papermill
 
     python -m companion.run 03-invariance-theorem -p seed 11 -p k 6 [-f preset.yaml] [-o out.ipynb]
 
+which evaluates the chapter's rows of the claims ledger on the run, prints them as a small table, writes them
+beside the output as ``out.ledger.csv`` (the columns of ``make reproduce``'s ``ledger.csv``) and exits with
+status 1 when a claim is "not reproduced" (a run outside a claim's hypotheses is "not applicable", no failure).
+
 Every chapter of ``_toc.yml``, in parallel, with a preset (``make reproduce``)::
 
     python -m companion.run --all --preset book|paper [--jobs N] [--seed S] [--only 01 06 ...]
@@ -34,7 +38,7 @@ import yaml
 from . import ledger
 from .book import chapters, check_names, git, glued_values, resolve_chapter, run_chapter
 
-__all__ = ["reproduce", "merge_claims", "main"]
+__all__ = ["reproduce", "merge_claims", "verdicts", "main"]
 
 REPORT = "reproduction-report"
 LEDGER = Path("book") / "ledger.toml"
@@ -110,14 +114,32 @@ def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only:
         print(f"\n{name} failed:\n  {results[name]['error']}", file=sys.stderr)
     print(f"\n{len(tasks) - len(failed)}/{len(tasks)} chapters ran; claims in {out_dir / 'claims.json'}")
     ran = {name: entry["values"] for name, entry in claims["chapters"].items() if not entry["error"]}
-    rows = [r for r in ledger.evaluate(ledger.load(root / LEDGER), ran) if r.entry.chapter in claims["chapters"]]
+    errors = {name: entry["error"] for name, entry in claims["chapters"].items() if entry["error"]}
+    rows = [
+        r for r in ledger.evaluate(ledger.load(root / LEDGER), ran, errors) if r.entry.chapter in claims["chapters"]
+    ]
     ledger.write_csv(rows, out_dir / "ledger.csv")
-    missed = [r for r in rows if not ledger.reproduced(r)]
-    for r in missed:
-        detail = "; ".join(f"{n} = {ledger.fmt(v)}, expected {c}" for n, v, c, ok in r.measured if not ok)
-        print(f"{r.verdict}: {r.entry.id} ({r.entry.chapter}){': ' + detail if detail else ''}", file=sys.stderr)
-    print(f"{len(rows) - len(missed)}/{len(rows)} claims and findings reproduced; verdicts in {out_dir / 'ledger.csv'}")
+    missed = _report(rows)
+    print(f"verdicts in {out_dir / 'ledger.csv'}")
     return 1 if failed or missed else 0
+
+
+def _report(rows: list[ledger.Row]) -> list[ledger.Row]:
+    """Print what did not hold (and what was outside its hypotheses) and a count; return the rows not
+    reproduced or not run."""
+    missed = [r for r in rows if r.verdict in ("not reproduced", "not run")]
+    for r in rows:
+        if r.verdict in ("not reproduced", "not run", "not applicable"):
+            detail = r.reason or "; ".join(
+                f"{n} = {ledger.fmt(v)}, expected {c}" for n, v, c, ok in r.measured if not ok
+            )
+            print(f"{r.verdict}: {r.entry.id} ({r.entry.chapter}){': ' + detail if detail else ''}", file=sys.stderr)
+    outside = sum(r.verdict == "not applicable" for r in rows)
+    print(
+        f"{len(rows) - len(missed) - outside}/{len(rows)} claims, checks and findings reproduced"
+        + (f", {outside} outside their hypotheses" if outside else "")
+    )
+    return missed
 
 
 def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +230,31 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{output} exists; choose another -o or pass --overwrite")
     seconds = run_chapter(notebook, output, parameters)
     print(f"{notebook.stem}: ran in {seconds:.1f} s -> {output}")
-    return 0
+    return verdicts(root, notebook.stem, output)
+
+
+def verdicts(root: Path, chapter: str, output: Path) -> int:
+    """Evaluate ``chapter``'s ledger rows on the executed ``output``, print them as a table, write them to
+    ``output``'s ``.ledger.csv`` sibling; 1 when a claim is not reproduced, else 0."""
+    rows = [
+        r
+        for r in ledger.evaluate(ledger.load(root / LEDGER), {chapter: glued_values(output)})
+        if r.entry.chapter == chapter
+    ]
+    if not rows:
+        return 0
+    print(ledger.table(rows))
+    path = output.with_suffix(".ledger.csv")
+    ledger.write_csv(rows, path)
+    missed = [r for r in rows if r.verdict == "not reproduced"]
+    outside = sum(r.verdict == "not applicable" for r in rows)
+    print(
+        f"{len(rows) - len(missed) - outside}/{len(rows)} rows reproduced"
+        + (f", {outside} outside their hypotheses" if outside else "")
+        + (f", {len(missed)} NOT reproduced" if missed else "")
+        + f"; verdicts in {path}"
+    )
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """Sweeps: the chapters rerun at many seeds on Dask distributed, and how robust each claim is (``make sweep``)::
 
-    python -m companion.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--vary k depth]
-                              [--scheduler tcp://host:8786]
+    python -m companion.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--vary k depth | --vary all]
+                              [--span whole|near] [--scheduler tcp://host:8786] [--out _build/sweep]
 
 Each draw (one chapter at one seed) runs through papermill, as `companion.book.run_chapter` runs a chapter,
 as one Dask task: by default on a ``LocalCluster`` of one single-threaded worker process per core, or on
 the cluster at ``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), whose workers must see this folder at the
 same path. One integer ``N`` means the seeds ``0, 1, ..., N-1`` (seed 0 is the book's own run); two or
 more integers are the seeds themselves. ``--vary`` names parameters that each draw also draws, from the
-range the chapter's parameters cell states, within a factor of 2 of the default (`companion.ranges`); a
-chapter that has no such parameter runs at its defaults.
+range the chapter's parameters cell states (`companion.ranges`): over the whole range (``--span whole``, the
+default: the parameter survey) or within a factor of 2 of the default (``--span near``); ``--vary all`` draws
+every parameter with a numeric range but the seed and steps. A chapter that has no such parameter runs at its
+defaults.
 
 A draw's glued values are cached in ``_build/sweep/cache/`` per chapter, parameters and code (the commit,
 a hash of the library's uncommitted changes, a hash of the chapter's code cells), each written atomically,
@@ -19,7 +21,8 @@ The sweep writes, sorted so that they do not depend on the scheduling, into ``_b
 
 - ``draws.csv``, one row per draw and claim (or finding) of ``book/ledger.toml``: chapter, claim, kind,
   seed, parameters, verdict, held, measured, error;
-- ``robustness.csv``, one row per claim: chapter, claim, kind, draws, held, not_held (the failing draws);
+- ``robustness.csv``, one row per claim: chapter, claim, kind, draws, held, not_applicable (the draws outside
+  its hypotheses), not_held (the failing draws);
 - ``sweep.json``: the code version, the chapters and seeds, when it finished.
 
 A draw that errored is a draw at which the claim is not held (verdict "not run", its error in draws.csv).
@@ -178,6 +181,8 @@ def sweep(
     seeds: int | str | Sequence[int] = 8,
     *,
     vary: Iterable[str] = (),
+    span: str = "whole",
+    out: Path | str | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
     retries: int = 1,
@@ -185,8 +190,9 @@ def sweep(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the chapters (all but the report, or ``chapter_names``) at ``seeds`` (see `seed_list`) on Dask,
-    reusing cached draws; write ``draws.csv``, ``robustness.csv`` and ``sweep.json`` into ``_build/sweep/``.
-    Each draw also draws the parameters ``vary`` that its chapter declares (`companion.ranges.draw`).
+    reusing cached draws; write ``draws.csv``, ``robustness.csv`` and ``sweep.json`` into ``out`` (default
+    ``_build/sweep/``). Each draw also draws the parameters ``vary`` that its chapter declares, over ``span``
+    (`companion.ranges.draw`; ``vary=["all"]``: `companion.ranges.surveyed`).
 
     ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``) is an existing cluster's address; without one, a
     ``LocalCluster`` of ``workers`` (default: one per core) single-threaded processes runs the draws. A task
@@ -202,16 +208,19 @@ def sweep(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     the_ledger = ledger.load(root / LEDGER)
-    out, version = root / OUT, code_version(root)
+    if span not in ranges.SPANS:
+        raise ValueError(f"span must be one of {ranges.SPANS}, got {span!r}")
+    out, version = (root / OUT if out is None else Path(out).resolve()), code_version(root)
     varied = _varied(notebooks, vary)
     draws = []
     for nb in notebooks:
         code = chapter_code(nb)
         for seed in seed_values:
-            parameters = {"seed": seed, **ranges.draw(varied[nb][0], varied[nb][1], seed)}
+            parameters = {"seed": seed, **ranges.draw(varied[nb][0], varied[nb][1], seed, span)}
             ident = json.dumps([nb.stem, parameters, version, code], sort_keys=True)
             key = hashlib.sha256(ident.encode()).hexdigest()[:24]
-            draws.append({"notebook": nb, "parameters": parameters, "cache": out / "cache" / nb.stem / f"{key}.json"})
+            cache = root / OUT / "cache" / nb.stem / f"{key}.json"  # one cache, whatever the output folder
+            draws.append({"notebook": nb, "parameters": parameters, "cache": cache})
     done: dict[Path, dict[str, Any]] = {}
     for d in draws:
         with contextlib.suppress(OSError, ValueError):
@@ -220,7 +229,7 @@ def sweep(
     print(f"sweep: {len(notebooks)} chapters x {len(seed_values)} seeds = {len(draws)} draws, "
           f"{len(draws) - len(missing)} cached, {len(missing)} to run (code {version or 'outside git'})")  # fmt: skip
     if missing:
-        done.update(_compute(root, missing, version, scheduler, workers, retries, dashboard, progress))
+        done.update(_compute(root, out, missing, version, scheduler, workers, retries, dashboard, progress))
     results = [
         {"chapter": d["notebook"].stem, "parameters": d["parameters"], **_outcome(done[d["cache"]])} for d in draws
     ]
@@ -235,12 +244,14 @@ def sweep(
         "chapters": [nb.stem for nb in notebooks],
         "seeds": seed_values,
         "vary": {nb.stem: names for nb, (_, names) in varied.items() if names},
+        "span": span,
         "errors": sum(1 for r in results if r["error"]),
     }
     _atomic_write(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
     for row in robustness:
-        if row["held"] < row["draws"]:
-            print(f"held at {row['held']} of {row['draws']} draws: {row['claim']} ({row['chapter']}); "
+        if row["not_held"]:
+            inside = row["draws"] - row["not_applicable"]
+            print(f"held at {row['held']} of {inside} draws: {row['claim']} ({row['chapter']}); "
                   f"not at {row['not_held']}", file=sys.stderr)  # fmt: skip
     print(
         f"{len(draws) - summary['errors']}/{len(draws)} draws ran ({len(missing)} now, {len(draws) - len(missing)} "
@@ -256,7 +267,11 @@ def _varied(notebooks: list[Path], vary: Iterable[str]) -> dict[Path, tuple[dict
     names = list(dict.fromkeys(n for item in items for n in str(item).replace(",", " ").split()))
     if "seed" in names:
         raise ValueError("vary: the seed is drawn by SEEDS=, not VARY=")
+    if "steps" in names:
+        raise ValueError("vary: steps is the budget of a run, not a parameter of a claim, and is never drawn")
     declared = {nb: ranges.declared(nb) for nb in notebooks} if names else {nb: {} for nb in notebooks}
+    if names == ["all"]:
+        return {nb: (declared[nb], ranges.surveyed(declared[nb])) for nb in notebooks}
     for name in names:
         found = [nb.stem for nb in notebooks if name in declared[nb]]
         if not found:
@@ -272,7 +287,9 @@ def _outcome(cached: dict[str, Any]) -> dict[str, Any]:
     return {"values": cached.get("values", {}), "error": cached.get("error")}
 
 
-def _compute(root, missing, version, scheduler, workers, retries, dashboard, progress) -> dict[Path, dict[str, Any]]:
+def _compute(
+    root, out, missing, version, scheduler, workers, retries, dashboard, progress
+) -> dict[Path, dict[str, Any]]:
     """Submit the ``missing`` draws, longest chapters first; cache each result as it arrives."""
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
@@ -285,7 +302,7 @@ def _compute(root, missing, version, scheduler, workers, retries, dashboard, pro
         futures = {}
         for d in sorted(missing, key=lambda d: -cost[d["notebook"]]):  # the longest chapters first
             nb, label = d["notebook"], _label(d["parameters"])
-            output = root / OUT / "runs" / nb.stem / f"{label.replace('=', '-').replace(',', '_')}.ipynb"
+            output = out / "runs" / nb.stem / f"{label.replace('=', '-').replace(',', '_')}.ipynb"
             output.parent.mkdir(parents=True, exist_ok=True)
             key = f"{nb.stem}-{label}-{d['cache'].stem[:8]}"
             future = client.submit(
@@ -323,7 +340,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--chapters", nargs="*", default=[], metavar="CHAPTER", help="stems or numbers (default: all)")
     parser.add_argument("--seeds", nargs="+", default=["8"], help="N (the seeds 0..N-1) or the seeds (default 8)")
-    parser.add_argument("--vary", nargs="*", default=[], metavar="NAME", help="parameters to draw as well (VARY=)")
+    parser.add_argument(
+        "--vary",
+        nargs="*",
+        default=[],
+        metavar="NAME",
+        help="parameters to draw as well (VARY=; all: every ranged one)",
+    )
+    parser.add_argument(
+        "--span", default="whole", choices=ranges.SPANS, help="draw over the whole range or near the default"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="folder for draws.csv, robustness.csv, sweep.json (default _build/sweep)"
+    )
     parser.add_argument("--scheduler", help="an existing Dask scheduler, tcp://host:8786 (or DASK_SCHEDULER_ADDRESS)")
     parser.add_argument("--workers", type=int, help="workers of the LocalCluster (default: one per core)")
     parser.add_argument("--retries", type=int, default=1, help="retries of a task that raises (default 1)")
@@ -342,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             args.chapters,
             " ".join(args.seeds),
             vary=args.vary,
+            span=args.span,
+            out=args.out,
             scheduler=args.scheduler,
             workers=args.workers,
             retries=args.retries,
