@@ -109,24 +109,39 @@ def test_a_criterion_reads_as_written_by_hand(entry, text):
         ('[[nonsense]]\nid = "a"\n', "unknown tables"),
         (
             '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
-            'checks=[{ value = "x", le = 1, ge = 0 }]\n',
+            'checks=[{ value = "x", le = 1, ge = 0 }]\ncalibration="c"\n',
             "one of le",
         ),
         (
             '[[claim]]\nid="a"\npaper="P"\nkind="rumour"\nstatement="s"\nchapter="c"\nsection="s"\n'
-            'checks=[{ value = "x", le = 1 }]\n',
+            'checks=[{ value = "x", le = 1 }]\ncalibration="c"\n',
             "kind 'rumour'",
         ),
         (
             '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
-            'checks=[{ value = "x", le = 1 }]\n'
+            'checks=[{ value = "x", le = 1 }]\ncalibration="c"\n'
             '[[finding]]\nid="a"\nkind="erratum"\ntitle="t"\nsource="s"\nquote="q"\nchapter="c"\nsection="s"\ntext="t"\n',
             "used twice",
         ),
         (
             '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
-            'checks=[{ value = "x", is = 1 }]\n',
+            'checks=[{ value = "x", is = 1 }]\ncalibration="c"\n',
             "takes true or false",
+        ),
+        (
+            '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
+            'checks=[{ value = "x", le = 1 }]\n',
+            "a claim needs a calibration",
+        ),
+        (
+            '[[claim]]\nid="a"\npaper="P"\nkind="claim"\nstatement="s"\nchapter="c"\nsection="s"\n'
+            'checks=[{ value = "x", le = 1 }]\ncalibration="c"\nhypotheses=[{ value = "y" }]\n',
+            "hypothesis 1",
+        ),
+        (
+            '[[finding]]\nid="a"\nkind="erratum"\ntitle="t"\nsource="s"\nquote="q"\nchapter="c"\nsection="s"\n'
+            'text="t"\nchecks=[{ value = "x", le = 1 }]\n',
+            "a finding with checks needs a calibration",
         ),
     ],
 )
@@ -144,20 +159,96 @@ def test_ledger_csv_has_one_row_per_claim_and_a_not_run_chapter_says_so(tmp_path
     with open(tmp_path / "ledger.csv", newline="", encoding="utf-8") as f:
         read = list(csv.DictReader(f))
     assert [r["claim"] for r in read] == [e.id for e in (*LEDGER.claims, *LEDGER.findings)]
-    assert list(read[0]) == ["claim", "chapter", "kind", "verdict", "statement", "measured"]
+    assert list(read[0]) == ["claim", "chapter", "kind", "verdict", "statement", "measured", "reason"]
     assert {r["verdict"] for r in read if r["chapter"] == "01-alignment"} == {"not run"}
+    assert {r["reason"] for r in read if r["chapter"] == "01-alignment"} == {
+        "01-alignment: the run did not include the chapter"
+    }
     claims = [r for r in read if r["kind"] == "claim" and r["chapter"] != "01-alignment"]
     assert {r["verdict"] for r in claims} <= {"confirmed", "confirmed with a caveat"}
-    assert {r["kind"] for r in read} == {"claim", "erratum", "code discrepancy", "sharpening", "deviation"}
+    assert {r["verdict"] for r in read if r["kind"] == "check" and r["chapter"] != "01-alignment"} == {"verified"}
+    assert {r["kind"] for r in read} == {"claim", "check", "erratum", "code discrepancy", "sharpening", "deviation"}
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_failures_name_the_claim_the_value_and_the_criterion():
-    values = dict(VALUES["01-alignment"], random_example_alignment=0.97)
-    assert ledger.failures(LEDGER, "01-alignment", values) == [
-        "definition-2-gaussian-not-aligned: random_example_alignment = 0.97, expected < 0.95"
+# A small ledger of its own, so that these tests do not depend on what the chapters measure.
+TOY = """
+[[claim]]
+id = "toy-claim"
+paper = "P"
+kind = "claim"
+statement = "a claim"
+chapter = "c"
+section = "sec-c"
+hypotheses = [{ value = "floor", le = 1e-10, note = "the data can be interpolated" }]
+checks = [{ value = "score", lt = 0.95 }, { value = "orders", ge = 3 }]
+calibration = "an argument; test_calibration_01.py::test_something"
+
+[[claim]]
+id = "toy-check"
+paper = "P"
+kind = "check"
+statement = "an identity"
+chapter = "c"
+section = "sec-c"
+checks = [{ value = "error", le = 1e-12 }]
+
+[[finding]]
+id = "toy-finding"
+kind = "erratum"
+title = "t"
+source = "s"
+quote = "a quoted sentence of the paper"
+chapter = "c"
+section = "sec-c"
+text = "score {score}"
+hypotheses = [{ value = "floor", le = 1e-10, note = "the data can be interpolated" }]
+checks = [{ value = "score", gt = 0.5 }]
+calibration = "an argument"
+"""
+
+
+@pytest.fixture
+def toy(tmp_path):
+    path = tmp_path / "ledger.toml"
+    path.write_text(TOY)
+    return ledger.load(path)
+
+
+def test_failures_name_the_claim_the_value_and_the_criterion(toy):
+    values = {"floor": 0.0, "score": 0.97, "orders": 5, "error": 1e-15}
+    assert ledger.failures(toy, "c", values) == ["toy-claim: score = 0.97, expected < 0.95"]
+    assert ledger.failures(toy, "c", values, skip=("score",)) == []
+    # outside its hypotheses a claim's checks are not applied
+    assert ledger.failures(toy, "c", dict(values, floor=0.5)) == []
+
+
+def test_a_check_is_verified_and_a_failed_hypothesis_makes_a_claim_not_applicable_with_its_reason(toy):
+    values = {"floor": 0.0, "score": 0.9, "orders": 5, "error": 1e-15}
+    rows = {r.entry.id: r for r in ledger.evaluate(toy, {"c": values})}
+    assert [rows[i].verdict for i in ("toy-claim", "toy-check", "toy-finding")] == [
+        "confirmed",
+        "verified",
+        "paper erratum",
     ]
-    assert ledger.failures(LEDGER, "01-alignment", values, skip=("random_example_alignment",)) == []
+    rows = {r.entry.id: r for r in ledger.evaluate(toy, {"c": dict(values, floor=0.567, score=0.99)})}
+    row = rows["toy-claim"]
+    assert row.verdict == "not applicable" and not ledger.reproduced(row)
+    assert row.reason == "outside the claim's hypotheses: the data can be interpolated: floor = 0.567, not ≤ 1e-10"
+    assert row.measured == (("floor", 0.567, "≤ 1e-10 (the data can be interpolated)", False),)
+    assert rows["toy-finding"].verdict == "not applicable"
+    assert rows["toy-check"].verdict == "verified"  # a check has no hypotheses
+    # a failing criterion inside the hypotheses is "not reproduced"
+    rows = {r.entry.id: r for r in ledger.evaluate(toy, {"c": dict(values, score=0.99, error=1e-9)})}
+    assert rows["toy-claim"].verdict == rows["toy-check"].verdict == "not reproduced"
+    assert toy.claims[0].calibration_tests == ["test_calibration_01.py::test_something"]
+
+
+def test_a_failed_chapter_leaves_its_rows_not_run_with_the_error(toy):
+    rows = ledger.evaluate(toy, {}, {"c": "ValueError: k must be an integer in [2, 24], got 0"})
+    assert {r.verdict for r in rows} == {"not run"}
+    assert rows[0].reason == "c: ValueError: k must be an integer in [2, 24], got 0"
+    assert "not run" in ledger.table(rows) and "ValueError" in ledger.table(rows)
 
 
 def test_a_finding_quotes_its_chapter_values():
@@ -204,12 +295,32 @@ def test_a_caveat_is_part_of_the_verdict():
     assert rows["balancedness-unlikely"] == "confirmed with a caveat"
 
 
-def test_a_run_that_predates_a_row_leaves_it_not_run():
-    values = {name: dict(v) for name, v in VALUES.items()}
-    del values["01-alignment"]["random_example_alignment"]
-    rows = {r.entry.id: r.verdict for r in ledger.evaluate(LEDGER, values)}
-    assert rows["definition-2-gaussian-not-aligned"] == "not run"
-    assert rows["definition-1-usvd"] == "confirmed"
+def test_a_run_that_predates_a_row_leaves_it_not_run(toy):
+    rows = {r.entry.id: r for r in ledger.evaluate(toy, {"c": {"floor": 0.0, "score": 0.9, "error": 0.0}})}
+    assert rows["toy-claim"].verdict == "not run"
+    assert rows["toy-claim"].reason == "c: no glued value named 'orders' (a run older than the row)"
+    assert rows["toy-check"].verdict == "verified"
+
+
+def test_identities_and_constructions_are_checks_not_claims():
+    kinds = {e.id: e.kind for e in LEDGER.claims}
+    for row in ("definition-1-usvd", "definition-2-aligned", "equation-3-collapse", "proposition-3"):
+        assert kinds[row] == "check", row
+    assert kinds["balancedness-gradient-flow"] == kinds["jt-margin-corollary-bound"] == "check"
+    assert sum(k == "claim" for k in kinds.values()) >= 30
+
+
+def test_every_claim_says_why_its_criterion_cannot_fail_by_chance():
+    """A calibration is an argument or names the unit tests that simulate the criterion at the ranges' edges;
+    every test it names exists."""
+    for entry in (*LEDGER.claims, *LEDGER.findings):
+        if entry.kind == "check" or (isinstance(entry, ledger.Finding) and not entry.checks):
+            continue
+        assert entry.calibration.strip() not in ("", "TODO"), f"{entry.id}: no calibration"
+        for name in entry.calibration_tests:
+            module, test = name.split("::")
+            source = (ROOT / "tests" / module).read_text() if (ROOT / "tests" / module).exists() else ""
+            assert f"def {test}(" in source, f"{entry.id}: {name} does not exist"
 
 
 def test_a_criterion_given_the_values_shows_the_value_it_names():

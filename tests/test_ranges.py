@@ -80,7 +80,7 @@ def test_every_stated_range_is_the_one_the_validation_cell_enforces(notebook):
 
 def test_draws_stay_near_the_default_inside_the_range_and_follow_at_least():
     declared = ranges.declared(ROOT / "book" / "03-invariance-theorem.ipynb")
-    names = ["k", "n", "depth", "lr", "steps"]
+    names = ["k", "n", "depth", "lr"]
     for seed in range(40):
         values = ranges.draw(declared, names, seed)
         assert values == ranges.draw(declared, names[::-1], seed)  # the order of the names does not matter
@@ -106,3 +106,54 @@ def test_a_zero_default_draws_over_the_whole_range_and_a_string_among_its_choice
     assert {ranges.draw(declared, ["loss"], seed)["loss"] for seed in range(30)} == {"squared", "cross_entropy"}
     with pytest.raises(ValueError, match="hidden states no range"):
         ranges.draw(declared, ["hidden"], 0)
+
+
+def _toy() -> dict:
+    return {
+        "k": ranges.parse("k", 9, "width, integer in [2, 64]"),
+        "depth": ranges.parse("depth", 3, "layers, integer in [2, 8]"),
+        "n": ranges.parse("n", 9, "samples, integer in [2, 200], at least k"),
+        "lr": ranges.parse("lr", 0.01, "learning rate, number in (0, 0.05]"),
+        "scale": ranges.parse("scale", 0.01, "scale, number in [0.001, 0.5]"),
+        "index": ranges.parse("index", 0, "which digit, integer in [0, 1999]"),
+        "steps": ranges.parse("steps", 1000, "budget, integer in [10, 100000]"),
+        "seed": ranges.parse("seed", 0, "random seed, integer, at least 0"),
+        "loss": ranges.parse("loss", "squared", '"squared" or "logistic"'),
+    }
+
+
+def test_the_survey_draws_over_the_whole_range_log_uniformly_where_it_is_wide():
+    declared = _toy()
+    assert ranges.surveyed(declared) == ["k", "depth", "n", "lr", "scale", "index"]  # no seed, steps or strings
+    draws = [ranges.draw(declared, ranges.surveyed(declared), seed, span="whole") for seed in range(400)]
+    for name, r in declared.items():
+        if name not in draws[0]:
+            continue
+        values = [d[name] for d in draws]
+        assert all(isinstance(v, int) == (r.kind == "integer") for v in values), name
+        low = r.high / 100 if r.open_low else r.low
+        assert min(values) >= low and max(values) <= r.high, name
+    k = sorted(d["k"] for d in draws)
+    # log-uniform over [2, 64]: each factor of 2 about equally often; both edges are reached
+    assert k[0] == 2 and k[-1] == 64
+    below_8 = sum(v < 8 for v in k) / len(k)
+    assert 0.3 < below_8 < 0.5  # log(8/2)/log(65/2) = 0.40 (uniform would give 0.10)
+    depth = [d["depth"] for d in draws]
+    assert set(depth) == set(range(2, 9)) and abs(sum(v == 2 for v in depth) / 400 - 1 / 7) < 0.06  # uniform
+    lr = [d["lr"] for d in draws]
+    assert 0.0005 <= min(lr) < 0.001 and max(lr) > 0.04  # (0, 0.05]: its top two decades
+    assert 0.4 < sum(v < 0.005 for v in lr) / len(lr) < 0.6  # log-uniform: half below the geometric middle
+    index = [d["index"] for d in draws]
+    assert min(index) == 0 and max(index) > 1000 and sum(v < 44 for v in index) > 100  # log-uniform, from 0
+    assert all(d["n"] >= d["k"] for d in draws)
+    assert draws[5] == ranges.draw(declared, ranges.surveyed(declared)[::-1], 5, span="whole")
+
+
+def test_steps_and_the_seed_are_never_drawn_and_a_span_is_one_of_two():
+    declared = _toy()
+    with pytest.raises(ValueError, match="steps is never drawn"):
+        ranges.draw(declared, ["k", "steps"], 0, span="whole")
+    with pytest.raises(ValueError, match="seed is never drawn"):
+        ranges.draw(declared, ["seed"], 0)
+    with pytest.raises(ValueError, match="span must be one of"):
+        ranges.draw(declared, ["k"], 0, span="all")

@@ -24,6 +24,7 @@ statement = "Adjacent alignment: |v_{i+1}ᵀu_i| → 1"
 chapter = "01-a"
 section = "sec-01-a"
 checks = [{ value = "loss_final", lt = "loss_initial" }, { value = "ok", is = true }]
+calibration = "an argument"
 
 [[claim]]
 id = "c2"
@@ -33,7 +34,18 @@ statement = "Norm growth: every ‖W_i‖_F grows"
 chapter = "02-b"
 section = "sec-02-b"
 caveat = "slowly"
+hypotheses = [{ value = "floor", le = 1e-10, note = "the data can be interpolated" }]
 checks = [{ value = "growth", gt = 2.0, note = "smallest factor" }]
+calibration = "an argument"
+
+[[claim]]
+id = "k1"
+paper = "RNBU"
+kind = "check"
+statement = "An identity: a usSVD reconstructs its matrix"
+chapter = "01-a"
+section = "sec-01-a"
+checks = [{ value = "error", le = 1e-12 }]
 
 [[finding]]
 id = "f1"
@@ -66,8 +78,8 @@ def _notebook(path: Path, values: dict, heading: str) -> None:
 
 
 BOOK = {
-    "01-a": {"loss_final": 0.00183, "loss_initial": 0.0123, "ok": True},
-    "02-b": {"growth": 3.5, "ok2": False},
+    "01-a": {"loss_final": 0.00183, "loss_initial": 0.0123, "ok": True, "error": 2e-15},
+    "02-b": {"growth": 3.5, "ok2": False, "floor": 0.0},
 }
 
 
@@ -83,7 +95,7 @@ def book(tmp_path) -> Path:
         "machine": "x86_64 Linux (2 cores)",
         "chapters": {
             "01-a": {"seconds": 60.0, "error": None, "values": {**BOOK["01-a"], "loss_final": 0.5}},
-            "02-b": {"seconds": 120.0, "error": None, "values": {"growth": 1.5}},
+            "02-b": {"seconds": 120.0, "error": None, "values": {"growth": 1.5, "floor": 0.0}},
         },
     }
     (tmp_path / "claims.json").write_text(json.dumps(run))
@@ -121,15 +133,29 @@ def test_the_headline_counts_claims_at_each_setting(book):
     numbers = report.headline(_report(book))
     # Book run: c1 confirmed, c2 confirmed with a caveat. Paper run: c1 fails (0.5 > 0.0123, but 01-a has the
     # book's settings, so it is not counted there) and c2 (the paper's settings) fails: 1.5 < 2.
+    # The check k1 is counted apart from the claims.
     assert numbers == {
         "report_claims": 2,
         "report_confirmed": 2,
         "report_caveats": 1,
+        "report_not_applicable": 0,
         "report_paper_claims": 1,
         "report_paper_confirmed": 0,
         "report_paper_not_run": 0,
+        "report_checks": 1,
+        "report_checks_verified": 1,
         "report_errata": 1,
     }
+
+
+def test_a_run_outside_a_claims_hypotheses_is_not_applicable_and_says_why(book):
+    _notebook(book / "02-b.ipynb", {"growth": 0.5, "ok2": False, "floor": 0.567}, "(sec-02-b)=\n## Norms")
+    r = _report(book)
+    assert report.headline(r)["report_not_applicable"] == 1 and report.headline(r)["report_confirmed"] == 1
+    _, _, c2 = _rows(report.claims_table(r))
+    assert "{bdg-secondary-line}`not applicable`" in c2
+    assert "floor = 0.567 ≤ 10⁻¹⁰ (the data can be interpolated) ✗" in c2
+    assert "outside the claim's hypotheses" in c2 and "growth" not in c2.split("\n  - ")[1]
 
 
 def test_the_verdict_summary_counts_each_verdict_in_each_run(book):
@@ -143,6 +169,7 @@ def test_the_verdict_summary_counts_each_verdict_in_each_run(book):
         counts[verdict] = cells[1:]
     assert counts["confirmed"] == ["1", "–"]
     assert counts["confirmed with a caveat"] == ["1", "–"]
+    assert counts["verified"] == ["1", "1"]
     assert counts["paper erratum"] == ["1", "1"]  # a finding without checks keeps its kind
     assert counts["not reproduced"] == ["–", "2"]
     assert counts["not run"] == ["–", "–"]
@@ -155,7 +182,8 @@ def test_a_chapter_missing_from_the_run_is_not_run(book):
     run["chapters"]["02-b"]["error"] = "it failed"
     (book / "claims.json").write_text(json.dumps(run))
     r = _report(book)
-    assert [row.verdict for row in r.paper] == ["not reproduced", "not run", "not run"]
+    assert [row.verdict for row in r.paper] == ["not reproduced", "not run", "verified", "not run"]
+    assert r.paper[1].reason == "02-b: it failed"
     assert report.headline(r)["report_paper_not_run"] == 1
     assert "Chapters that failed: 02-b: it failed" in report.run_note(r)
 
@@ -177,6 +205,9 @@ def test_the_claims_table_puts_both_runs_side_by_side_with_criteria_as_values(bo
     # Each section is linked under its chapter number and title, the title's math kept for MathJax.
     assert r"Tested in [01 · Alignment with $\mathrm{lr}^2$](#sec-01-a)" in c1
     assert table.count("{bdg-") == 4 and "<style>" in table
+    assert "identity" not in table  # the check has its own table
+    (header, k1) = _rows(report.claims_table(_report(book), kind="check"))
+    assert "Check" in header and "{bdg-info-line}`verified`" in k1 and "An identity" in k1
 
 
 def test_a_row_whose_run_agrees_at_the_books_settings_shows_only_its_verdict(book):
@@ -205,7 +236,7 @@ def test_the_run_note_names_the_commit_and_the_time(book):
 
 def test_the_books_report_renders_every_claim_once_with_a_verdict():
     r = report.build(ROOT / "book", ROOT / "book" / "presets" / "claims-paper.json", ROOT / "book" / "ledger.toml")
-    rows = _rows(report.claims_table(r))[1:]
+    rows = _rows(report.claims_table(r))[1:] + _rows(report.claims_table(r, kind="check"))[1:]
     assert len(rows) == len(r.ledger.claims)
     for row in rows:
         cells = row.split("\n  - ")
@@ -227,7 +258,7 @@ def test_e_notation_is_shown_as_powers_of_ten(text, shown):
 
 
 def test_a_tiny_value_reads_as_a_power_of_ten_in_the_table(book):
-    _notebook(book / "02-b.ipynb", {"growth": 3.5e-5, "ok2": False}, "(sec-02-b)=\n## Norms")
+    _notebook(book / "02-b.ipynb", {"growth": 3.5e-5, "ok2": False, "floor": 0.0}, "(sec-02-b)=\n## Norms")
     table = report.claims_table(_report(book))
     assert "growth = 3.5×10⁻⁵ > 2 (smallest factor) ✗" in table
 
@@ -241,9 +272,9 @@ def test_a_run_made_in_parts_names_each_part(book):
     assert "chapters 02 at commit `fedcba987654` (2026-12-02 14:00 UTC)" in note
 
 
-ROBUSTNESS_CSV = """chapter,claim,kind,draws,held,not_held
-01-a,c1,claim,8,8,
-02-b,c2,claim,8,6,seed=3; seed=5
+ROBUSTNESS_CSV = """chapter,claim,kind,draws,held,not_applicable,not_held
+01-a,c1,claim,8,8,0,
+02-b,c2,claim,8,5,1,seed=3; seed=5
 """
 
 
@@ -252,20 +283,25 @@ def test_robustness_reads_a_sweep_and_lists_every_claim_that_fails_at_some_draw(
 
     (book / "robustness.csv").write_text(ROBUSTNESS_CSV, encoding="utf-8")
     robust = robustness.load(book / "robustness.csv")
-    assert robust["c2"] == robustness.Robustness("02-b", "c2", 8, 6, ("seed=3", "seed=5"))
+    assert robust["c2"] == robustness.Robustness("02-b", "c2", 8, 5, ("seed=3", "seed=5"), 1)
     assert robustness.held_text(robust, "c1") == "held at 8 of 8 seeds"
+    assert robustness.held_text(robust, "c2", "parameter draws") == (
+        "held at 5 of 7 parameter draws; 1 outside its hypotheses"
+    )
     assert robustness.held_text(robust, "f1") == ""
     r = _report(book)
     listed = robustness.failures(r.ledger, robust)
-    assert "`c2` (02-b)" in listed and "held at 6 of 8; not at seed=3, seed=5" in listed and "`c1`" not in listed
-    assert "Not in the sweep (rows newer than it): `f1`." in listed
+    assert "`c2` (02-b)" in listed and "held at 5 of 7; not at seed=3, seed=5" in listed and "`c1`" not in listed
+    assert "Not in the sweep (rows newer than it): `k1`, `f1`." in listed
     assert listed.startswith("Claims and findings that did not hold at every one of the 8 seeds of the sweep:")
     varied = robustness.failures(r.ledger, robust, draws_of="draws of the parameter sweep")
     assert varied.startswith("Claims and findings that did not hold at every one of the 8 draws of the parameter")
     only_c1 = {"c1": robust["c1"]}
     assert robustness.failures(r.ledger, only_c1).startswith("Every claim and finding held at every one of the 8 seeds")
     table = report.claims_table(r, robust)
-    assert "*held at 8 of 8 seeds*" in table and "*held at 6 of 8 seeds*" in table
+    assert "*held at 8 of 8 seeds*" in table and "*held at 5 of 7 seeds; 1 outside its hypotheses*" in table
+    both = report.claims_table(r, robust, robust)
+    assert both.index("*held at 8 of 8 seeds*") < both.index("*held at 8 of 8 parameter draws*")
     assert "held at" not in report.claims_table(r)  # no sweep, no column text
     assert robustness.load("") == {} and "No sweep" in robustness.failures(r.ledger, {})
     with pytest.raises(ValueError, match="sweep_file must be"):

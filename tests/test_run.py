@@ -40,12 +40,71 @@ def test_refuses_to_write_into_the_book():
         run.main(["01", "-o", str(ROOT / "book" / "01-alignment.ipynb"), "--overwrite", "--root", str(ROOT)])
 
 
-def test_values_are_read_as_yaml_and_glued_values_collected(tmp_path):
+def test_values_are_read_as_yaml_and_glued_values_collected(tmp_path, capsys):
     out = tmp_path / "o.ipynb"
     assert run.main(["01", "-p", "k", "3", "-p", "depth", "2", "-o", str(out), "--root", str(ROOT)]) == 0
     values = book.glued_values(out)
     assert values["aligned_example_alignment"] == pytest.approx(1.0, abs=1e-6)
     assert "fig01_overlap" not in values  # figures are not claims
+    # The chapter's ledger rows are evaluated on the run, printed and written beside it.
+    printed = capsys.readouterr().out
+    assert "definition-1-usvd" in printed and "verified" in printed and "rows reproduced" in printed
+    with open(tmp_path / "o.ledger.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["claim", "chapter", "kind", "verdict", "statement", "measured", "reason"]
+    assert {r["chapter"] for r in rows} == {"01-alignment"} and len(rows) >= 5
+
+
+def _glued_notebook(path: Path, values: dict) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    for name, value in values.items():
+        data = {"application/papermill.record/text/plain": repr(value)}
+        metadata = {"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}}
+        cell.outputs.append(nbformat.v4.new_output("display_data", data=data, metadata=metadata))
+    nb.cells = [cell]
+    nbformat.write(nb, path)
+
+
+TOY_LEDGER = """
+[[claim]]
+id = "toy"
+paper = "P"
+kind = "claim"
+statement = "a score stays low"
+chapter = "01-x"
+section = "sec-x"
+hypotheses = [{ value = "floor", le = 1e-10, note = "zero loss is reachable" }]
+checks = [{ value = "score", lt = 0.95 }]
+calibration = "a toy"
+"""
+
+
+@pytest.mark.parametrize(
+    ("values", "status", "verdict"),
+    [
+        ({"floor": 0.0, "score": 0.5}, 0, "confirmed"),
+        ({"floor": 0.0, "score": 0.99}, 1, "not reproduced"),
+        ({"floor": 0.5, "score": 0.99}, 0, "not applicable"),  # outside the hypotheses: no failure
+    ],
+)
+def test_a_rerun_prints_its_verdicts_writes_them_beside_it_and_fails_on_not_reproduced(
+    tmp_path, capsys, values, status, verdict
+):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "ledger.toml").write_text(TOY_LEDGER, encoding="utf-8")
+    out = tmp_path / "out.ipynb"
+    _glued_notebook(out, values)
+    assert run.verdicts(tmp_path, "01-x", out) == status
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith(f"{verdict}  toy")
+    with open(tmp_path / "out.ledger.csv", newline="", encoding="utf-8") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["verdict"] == verdict
+    if verdict == "not applicable":
+        assert "zero loss is reachable: floor = 0.5, not ≤ 1e-10" in row["reason"] and row["reason"] in printed
 
 
 def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):

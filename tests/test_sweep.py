@@ -37,6 +37,7 @@ statement = "a_value stays below 2"
 chapter = "01-a"
 section = "sec-01-a"
 checks = [{ value = "a_value", lt = 2 }]
+calibration = "a toy"
 
 [[claim]]
 id = "c2"
@@ -45,7 +46,9 @@ kind = "claim"
 statement = "ok"
 chapter = "02-b"
 section = "sec-02-b"
+hypotheses = [{ value = "a_value", ge = 1, note = "a toy hypothesis" }]
 checks = [{ value = "ok", is = true }]
+calibration = "a toy"
 
 [[finding]]
 id = "f1"
@@ -57,6 +60,7 @@ chapter = "01-a"
 section = "sec-01-a"
 text = "it is {a_value}"
 checks = [{ value = "a_value", le = 2 }]
+calibration = "a toy"
 """
 CHAPTER = """import os, pathlib, signal
 from IPython.display import display
@@ -164,7 +168,15 @@ def test_a_failing_draw_is_recorded_and_the_sweep_goes_on(root, cluster, monkeyp
     assert [(d["seed"], d["verdict"], d["held"]) for d in draws] == [("5", "confirmed", "yes"), ("13", "not run", "no")]
     assert "ValueError: seed 13 breaks this chapter" in draws[1]["error"] and not draws[0]["error"]
     assert _csv(root / "_build/sweep/robustness.csv") == [
-        {"chapter": "02-b", "claim": "c2", "kind": "claim", "draws": "2", "held": "1", "not_held": "seed=13"}
+        {
+            "chapter": "02-b",
+            "claim": "c2",
+            "kind": "claim",
+            "draws": "2",
+            "held": "1",
+            "not_applicable": "0",
+            "not_held": "seed=13",
+        }
     ]
     assert "held at 1 of 2 draws: c2 (02-b); not at seed=13" in capsys.readouterr().err
     # The chapter's own error is a result: cached like a value, so a rerun executes nothing.
@@ -204,8 +216,8 @@ def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster):
     parameters = "seed = 0  # random seed, integer, at least 0\nwidth = 4  # layer width, integer in [2, 64]"
     _notebook(nb, "CHAPTER = '01-a'\n" + CHAPTER.replace("{seed}", "{seed} {width}"), parameters)
     address = cluster.scheduler_address
-    done = sweep.sweep(root, None, "1 2 3", vary=["width"], scheduler=address, progress=False)
-    assert done["vary"] == {"01-a": ["width"]}
+    done = sweep.sweep(root, None, "1 2 3", vary=["width"], span="near", scheduler=address, progress=False)
+    assert done["vary"] == {"01-a": ["width"]} and done["span"] == "near"
     widths = {d["parameters"]["seed"]: d["parameters"]["width"] for d in done["draws"] if d["chapter"] == "01-a"}
     assert all(2 <= w <= 8 for w in widths.values()), widths  # within a factor 2 of the default 4
     assert _executions(root) == sorted([f"01-a {s} {w}" for s, w in widths.items()] + ["02-b 1", "02-b 2", "02-b 3"])
@@ -213,8 +225,18 @@ def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster):
     draws = _csv(root / "_build/sweep/draws.csv")
     assert {json.loads(d["parameters"])["width"] for d in draws if d["chapter"] == "01-a"} == set(widths.values())
     # The same draws again: each seed draws the same width, so everything comes from the cache.
-    assert sweep.sweep(root, None, "1 2 3", vary="width", scheduler=address, progress=False)["draws"] == done["draws"]
-    assert len(_executions(root)) == 6
+    again = sweep.sweep(root, None, "1 2 3", vary="width", span="near", scheduler=address, progress=False)
+    assert again["draws"] == done["draws"] and len(_executions(root)) == 6
+    # The survey: every ranged parameter (width here) over its whole range, into a folder of its own.
+    out = root / "_build" / "survey"
+    survey = sweep.sweep(root, ["01-a"], 12, vary="all", out=out, scheduler=address, progress=False)
+    drawn = [d["parameters"]["width"] for d in survey["draws"]]
+    assert survey["span"] == "whole" and max(drawn) > 8 and min(drawn) >= 2, drawn  # beyond the default's factor 2
+    assert (out / "robustness.csv").exists() and json.loads((out / "sweep.json").read_text())["vary"] == {
+        "01-a": ["width"]
+    }
+    with pytest.raises(ValueError, match="steps is the budget of a run"):
+        sweep.sweep(root, None, 2, vary=["steps"])
     with pytest.raises(ValueError, match=r"vary: no chosen chapter has a parameter 'depth'; they have width$"):
         sweep.sweep(root, None, 2, vary=["depth"])
     with pytest.raises(ValueError, match="the seed is drawn by SEEDS="):
@@ -268,9 +290,14 @@ def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):
         "kind": "claim",
         "draws": 4,
         "held": 2,
+        "not_applicable": 0,
         "not_held": "seed=2; seed=5",
     }
-    assert rows[2]["claim"] == "c2" and (rows[2]["draws"], rows[2]["held"]) == (5, 4)
+    # c2's hypothesis (a_value >= 1) fails at seeds 3 (0) and ... : those draws are neither held nor failed
+    assert rows[2]["claim"] == "c2" and (rows[2]["draws"], rows[2]["held"], rows[2]["not_applicable"]) == (5, 3, 1)
+    assert rows[2]["not_held"] == "seed=13"
+    outside = [d for d in draws if d["claim"] == "c2" and d["held"] == "n/a"]
+    assert [d["seed"] for d in outside] == [3] and "a toy hypothesis" in outside[0]["reason"]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import operator
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -361,7 +361,10 @@ def evaluate(
             continue
         outside = [(c, m) for c, m in zip(getattr(entry, "hypotheses", ()), hypotheses, strict=True) if not m[3]]
         if outside:
-            reason = "; ".join(f"{c.note or c.value}: {c.value} = {fmt(m[1])}, not {c.criterion()}" for c, m in outside)
+            reason = "; ".join(
+                f"{c.note or c.value}: {c.value} = {fmt(m[1])}, not {replace(c, note='').criterion(chapter)}"
+                for c, m in outside
+            )
             rows.append(Row(entry, hypotheses, "not applicable", f"outside the claim's hypotheses: {reason}"))
             continue
         if not all(m[3] for m in measured):
