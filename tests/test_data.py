@@ -248,8 +248,48 @@ def test_mnist_idx_source_from_cache(tmp_path, monkeypatch):
     np.testing.assert_array_equal(x, images[2040:2090] / 255.0)
     np.testing.assert_array_equal(y, labels[2040:2090])
     assert y.dtype == np.int64
-    x, _ = data.mnist(3, source="idx", cache_dir=tmp_path)
-    np.testing.assert_array_equal(x, images[:3] / 255.0)
+    x, _ = data.mnist(3, offset=1500, source="idx", cache_dir=tmp_path)
+    np.testing.assert_array_equal(x, images[1500:1503] / 255.0)
+    # the official training set's first 1000 are shipped: read from the package, not the cache
+    x, y = data.mnist(3, source="idx", cache_dir=tmp_path)
+    assert y.tolist() == [5, 0, 4] and not np.array_equal(x, images[:3] / 255.0)
+
+
+# -- shipped digits -----------------------------------------------------------------------------
+# SHA-256 of the raw bytes of the shipped official first 1000 (recorded in deeplinear/_data/README.md)
+OFFICIAL_SHA256 = (
+    "2304e0137aea1f236247daacc2dcaf275996895e40c4bb0760c448434d361d1a",
+    "b03ead2884240483d956c7feac7a9b39d28685062da0a980bb73d2196dc506b8",
+)
+
+
+def test_the_official_first_1000_are_shipped_in_the_official_order_and_need_no_network(monkeypatch):
+    monkeypatch.setattr(data, "urlopen", FakeURL(error=AssertionError("network used")))
+    x, y = data.mnist(data.OFFICIAL_SHIPPED, source="idx", cache_dir="/nonexistent")
+    raw = np.round(x * 255).astype(np.uint8)
+    assert (hashlib.sha256(raw.tobytes()).hexdigest(), hashlib.sha256(y.astype(np.uint8).tobytes()).hexdigest()) == (
+        OFFICIAL_SHA256
+    )
+    readme = (ROOT / "lib" / "deeplinear" / "_data" / "README.md").read_text(encoding="utf-8")
+    assert all(digest in readme for digest in OFFICIAL_SHA256)
+    # MNIST's documented first twenty training labels, and the released scripts' first 256 by class
+    assert y[:20].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7, 2, 8, 6, 9]
+    assert np.bincount(y[:256]).tolist() == [30, 35, 25, 30, 24, 17, 24, 26, 19, 26]
+    first, label = data.mnist(1, offset=999, source="idx")
+    np.testing.assert_array_equal(first[0], x[999]) and label[0] == y[999]
+
+
+def test_the_official_digits_and_the_subset_are_the_same_real_digits():
+    """An independent check of both files, which come from different redistributions: the npm package behind the
+    subset keeps the official order within each class, and the official first 1000 hold at most 200 of any class,
+    so every one of them is in the subset (its first 200 of each class), with the same label."""
+    official, official_labels = data.mnist(data.OFFICIAL_SHIPPED, source="idx")
+    subset, subset_labels = data.mnist(data.SUBSET_SIZE, source="subset")
+    by_bytes = {np.round(im * 255).astype(np.uint8).tobytes(): lab for im, lab in zip(subset, subset_labels)}
+    shared = [(by_bytes[key], lab) for im, lab in zip(official, official_labels)
+              if (key := np.round(im * 255).astype(np.uint8).tobytes()) in by_bytes]  # fmt: skip
+    assert np.bincount(official_labels).max() <= 200
+    assert len(shared) == data.OFFICIAL_SHIPPED and all(a == b for a, b in shared)
 
 
 # -- shipped subset ----------------------------------------------------------------------------

@@ -23,10 +23,19 @@ def test_missing_idx_names_the_parameter_and_the_way_out(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data, "urlopen", offline)
     with pytest.raises(data.MNISTUnavailable) as info:
-        data.mnist_first(256, "idx", parameter="mnist_source", cache_dir=tmp_path)
+        data.mnist_first(data.OFFICIAL_SHIPPED + 1, "idx", parameter="mnist_source", cache_dir=tmp_path)
     msg = str(info.value)
     assert "mnist_source='idx'" in msg and "mnist_source='subset'" in msg
     assert "train-images-idx3-ubyte.gz" in msg and str(tmp_path) in msg and "no route to host" in msg
+
+
+def test_the_released_scripts_first_256_are_official_and_offline(monkeypatch):
+    def offline(url, timeout=None):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(data, "urlopen", offline)
+    images, labels = data.mnist_first(256, "idx", parameter="mnist_source")
+    assert images.shape == (256, 28, 28) and labels[:5].tolist() == [5, 0, 4, 1, 9]
 
 
 def test_rejects_an_unknown_source():

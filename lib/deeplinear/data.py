@@ -53,6 +53,7 @@ MNIST_MD5 = {
 }
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 SUBSET_SIZE = 2000
+OFFICIAL_SHIPPED = 1000  # the official training set's first digits, shipped (deeplinear/_data/README.md)
 TRAIN_SIZE = 60000
 _TIMEOUT = 30.0
 
@@ -295,8 +296,10 @@ def mnist(
 
     source="subset": the shipped 2000 digits (deeplinear/_data/README.md; class-interleaved,
     not the official order). source="idx": the official training set (60000 digits, official
-    order), downloaded once into cache_dir (default $DEEPLINEAR_CACHE or ~/.cache/deeplinear)
-    and verified by MD5. source="auto": the subset when offset + n <= 2000, else "idx".
+    order): its first 1000 are shipped (`OFFICIAL_SHIPPED`; offline, so the released scripts'
+    settings need no download), the rest downloaded once into cache_dir (default
+    $DEEPLINEAR_CACHE or ~/.cache/deeplinear) and verified by MD5. source="auto": the subset
+    when offset + n <= 2000, else "idx".
     Paper: Section 6, Figure 1b-c and Figure 2b.
     """
     n, offset = _int(n, "n"), _int(offset, "offset", 0)
@@ -307,9 +310,9 @@ def mnist(
     limit = SUBSET_SIZE if source == "subset" else TRAIN_SIZE
     if offset + n > limit:
         raise ValueError(f"offset + n must be <= {limit} for source={source!r}, got offset={offset}, n={n}")
-    if source == "subset":
-        subset = resources.files("deeplinear").joinpath("_data").joinpath("mnist_subset.npz")
-        with subset.open("rb") as f:
+    if source == "subset" or offset + n <= OFFICIAL_SHIPPED:
+        name = "mnist_subset.npz" if source == "subset" else "mnist_train_first.npz"
+        with resources.files("deeplinear").joinpath("_data").joinpath(name).open("rb") as f:
             with np.load(f) as data:
                 images, labels = data["images"], data["labels"]
     else:
@@ -326,9 +329,10 @@ def mnist_first(
     """The first n digits of a chapter's MNIST ``source`` parameter, as `mnist` returns them.
 
     source="subset": the shipped digits (offline; class-interleaved, not the official order).
-    source="idx": the official training set's first n, as in the released scripts; when its files are
-    neither cached nor downloadable, `MNISTUnavailable` names the chapter parameter (``parameter``), how
-    to obtain the files, and the offline alternative.
+    source="idx": the official training set's first n, as in the released scripts (shipped for
+    n <= 1000, so offline); for more, when its files are neither cached nor downloadable,
+    `MNISTUnavailable` names the chapter parameter (``parameter``), how to obtain the files, and the
+    offline alternative.
     Paper: Section 6 (the first 256 training images of Figures 1b and 1c).
     """
     if source not in ("subset", "idx"):
