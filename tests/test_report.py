@@ -311,3 +311,25 @@ def test_robustness_reads_a_sweep_and_lists_every_claim_that_fails_at_some_draw(
     (book / "bad.csv").write_text("chapter,claim\n01-a,c1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="lacks the columns"):
         robustness.load(book / "bad.csv")
+
+
+def test_a_chapter_that_failed_leaves_its_rows_not_run_and_the_rest_of_the_report_renders(book):
+    """A make reproduce run keeps a failed chapter's notebook, with its error and the values glued before it: the
+    report marks its rows "not run" with the error, and renders every other row as usual."""
+    import nbformat
+
+    path = book / "02-b.ipynb"
+    nb = nbformat.read(path, 4)
+    error = nbformat.v4.new_output("error", ename="MNISTUnavailable", evalue="no network", traceback=[])
+    nb.cells.append(nbformat.v4.new_code_cell("", outputs=[error]))
+    nbformat.write(nb, path)
+    r = _report(book)
+    rows = {row.entry.id: row for row in r.book}
+    assert rows["c2"].verdict == rows["f1"].verdict == "not run"
+    assert rows["c2"].reason == "02-b: stopped with MNISTUnavailable: no network"
+    assert rows["c1"].verdict == "confirmed" and rows["k1"].verdict == "verified"
+    table = report.claims_table(r)
+    assert "{bdg-muted-line}`not run`" in table and "stopped with MNISTUnavailable: no network" in table
+    findings = report.findings_list(r)
+    assert "Printed, off by *(not run)*" in findings and "*Not run: 02-b: stopped with MNISTUnavailable" in findings
+    assert report.headline(r)["report_confirmed"] == 1

@@ -24,6 +24,7 @@ __all__ = [
     "Report",
     "build",
     "chapter_values",
+    "chapter_errors",
     "paper_run",
     "ledger_file",
     "section_titles",
@@ -85,13 +86,28 @@ table.ledger-table .sd-badge, table.verdict-summary .sd-badge { white-space: nor
 
 
 def chapter_values(book_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """Chapter stem -> glued values, for the executed chapters ``0*.ipynb`` in ``book_dir``."""
+    """Chapter stem -> glued values, for the executed chapters ``0*.ipynb`` in ``book_dir`` that ran to the end
+    (a chapter that stopped with an error is left out: `chapter_errors` says why)."""
+    errors = chapter_errors(book_dir)
+    return {p.stem: glued_values(p) for p in sorted(Path(book_dir).glob("0*.ipynb")) if p.stem not in errors}
+
+
+def chapter_errors(book_dir: str | Path) -> dict[str, str]:
+    """Chapter stem -> the error a chapter in ``book_dir`` stopped with (papermill keeps a failed chapter's
+    notebook, with its error output), for the chapters that failed."""
     if not isinstance(book_dir, (str, Path)) or not Path(book_dir).is_dir():
         raise ValueError(f"book_dir must be an existing folder holding the chapters, got {book_dir!r}")
     paths = sorted(Path(book_dir).glob("0*.ipynb"))
     if not paths:
         raise ValueError(f"book_dir must hold the executed chapters (0*.ipynb), none in {str(book_dir)!r}")
-    return {p.stem: glued_values(p) for p in paths}
+    errors = {}
+    for path in paths:
+        for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+            failed = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if failed:
+                errors[path.stem] = f"stopped with {failed[0].get('ename')}: {failed[0].get('evalue')}"[:500]
+                break
+    return errors
 
 
 def paper_run(path: str | Path) -> dict[str, Any] | None:
@@ -145,10 +161,11 @@ class Report:
 def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Path) -> Report:
     """The report's parameters checked (ValueError naming the one at fault) and the ledger evaluated."""
     values, run, ledger = chapter_values(book_dir), paper_run(paper_claims), ledger_file(ledger_path)
+    failed = chapter_errors(book_dir)
     ran = {} if run is None else {n: e["values"] for n, e in run["chapters"].items() if not e.get("error")}
     errors = {} if run is None else {n: e["error"] for n, e in run["chapters"].items() if e.get("error")}
     paper = evaluate(ledger, ran, errors) if run is not None else []
-    return Report(ledger, evaluate(ledger, values), paper, run, section_titles(book_dir), values)
+    return Report(ledger, evaluate(ledger, values, failed), paper, run, section_titles(book_dir), values)
 
 
 def badge(verdict: str) -> str:
@@ -223,6 +240,8 @@ def _text(s: str) -> str:
 
 def _shown(value: Any) -> str:
     """A value as a sentence reads it: yes or no for a boolean, else as `fmt` prints it."""
+    if value == "(not run)":
+        return "*(not run)*"
     return {True: "yes", False: "no"}[value] if isinstance(value, bool) else _powers(fmt(value))
 
 
@@ -323,6 +342,13 @@ def run_note(report: Report) -> str:
     return note
 
 
+class _Missing(dict):
+    """A chapter's values where a missing one reads as "(not run)" (`findings_list`)."""
+
+    def __missing__(self, name: str) -> str:
+        return "(not run)"
+
+
 KIND_HEADINGS = {
     "erratum": "Errors in the papers' text",
     "code discrepancy": "Discrepancies in the authors' released code",
@@ -342,11 +368,13 @@ def findings_list(report: Report) -> str:
             continue
         lines = [f"**{heading}**", ""]
         for i, f in enumerate(mine, 1):
-            values = report.values.get(f.chapter)
-            text = render_finding(f, values, _shown) if values is not None else f.text
+            values = report.values.get(f.chapter, {})
+            # a value the run lacks (its chapter failed, or predates the finding) reads as "(not run)"
+            text = render_finding(f, _Missing(values), _shown)
+            reason = f" *Not run: {_text(rows[f.id].reason)}.*" if rows[f.id].verdict == "not run" else ""
             lines.append(
                 f"{i}. {badge(rows[f.id].verdict)} **{_text(f.title)}** ({_link(report, f.section)}). "
-                f"{f.source}: “{_text(f.quote)}” {text}"
+                f"{f.source}: “{_text(f.quote)}” {text}{reason}"
             )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
