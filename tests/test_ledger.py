@@ -434,6 +434,10 @@ def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
     path.write_text(json.dumps({"cells": cells}, default=str))
     assert glued_text(path) == {"holds": "'yes'", "fails": "'no'", "count": "3"}
     assert glued_values(path) == {"holds": True, "fails": False, "count": 3}
+    from companion.claims import claimed
+
+    # the kernel keeps what it claimed, as the ledger reads it back (the chapter's Summary evaluates it)
+    assert {k: claimed()[k] for k in ("holds", "fails", "count")} == {"holds": True, "fails": False, "count": 3}
 
 
 @pytest.mark.parametrize(

@@ -333,3 +333,25 @@ def test_a_chapter_that_failed_leaves_its_rows_not_run_and_the_rest_of_the_repor
     findings = report.findings_list(r)
     assert "Printed, off by *(not run)*" in findings and "*Not run: 02-b: stopped with MNISTUnavailable" in findings
     assert report.headline(r)["report_confirmed"] == 1
+
+
+def test_a_chapters_summary_is_its_ledger_rows_evaluated_on_the_run(book):
+    """One story per claim: the Summary table is the ledger's rows of the chapter, verdicts and caveats included,
+    on this run's values; a run outside a claim's hypotheses reads "not applicable" there too."""
+    r = _report(book)
+    table = report.chapter_summary(r.ledger, "02-b", {"growth": 3.5, "ok2": False, "floor": 0.0})
+    header, rule, c2, f1 = table.splitlines()
+    assert header == "| Claim | Measured | Verdict |" and rule.count("---") == 3
+    assert c2.startswith("| *JT* Norm growth") and "growth = 3.5 > 2 (smallest factor)" in c2
+    assert c2.endswith("| confirmed with a caveat: slowly |")
+    assert f1.startswith("| A product index (RNBU, eq. (6))") and f1.endswith("| paper erratum |")
+    outside = report.chapter_summary(r.ledger, "02-b", {"growth": 3.5, "ok2": False, "floor": 0.25})
+    assert "floor = 0.25 ≤ 1e-12" not in outside and "floor = 0.25 ≤ 1e-10 (the data can be interpolated) ✗" in outside
+    assert "| not applicable: outside the claim's hypotheses" in outside
+    exact = report.chapter_summary(
+        r.ledger, "01-a", {"loss_final": 0.001, "loss_initial": 0.01, "ok": True, "error": 0.0}
+    )
+    assert "error = 0.0e+00 ≤ 1e-12" in exact  # an exact zero reads as rounding level, which nbval masks
+    assert exact.index("Adjacent alignment") < exact.index("An identity")  # claims before checks
+    with pytest.raises(ValueError, match="no rows in the ledger"):
+        report.chapter_summary(r.ledger, "99-x", {})

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
-__all__ = ["claim", "figure", "smallest_text_pt", "span_text", "stored"]
+__all__ = ["claim", "claimed", "figure", "smallest_text_pt", "span_text", "stored", "summary"]
+
+# What this kernel's chapter has claimed so far, name -> stored value (`claimed`, `summary`).
+_CLAIMED: dict[str, Any] = {}
 
 # The key under which `figure` records, in the glued output's metadata, the smallest text the figure draws
 # (in points; the PNG's own pHYs chunk gives its pixels per inch). The site test reads it to check that
@@ -77,8 +81,27 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
     value = stored(value, digits, sig)
+    _CLAIMED[name] = value
     # a sentence reads "yes" or "no", not Python's True or False (companion.book reads them back as bools)
     glue(name, ("yes" if value else "no") if isinstance(value, bool) else value, display=False)
+
+
+def claimed() -> dict[str, Any]:
+    """Name -> value of everything `claim` recorded in this kernel (a copy), as the ledger reads it back."""
+    return dict(_CLAIMED)
+
+
+def summary(chapter: str, ledger_file: str | Path = "ledger.toml") -> None:
+    """Display the chapter's Summary: its rows of the claims ledger (``ledger_file``, relative to the chapter's
+    folder) evaluated on what this run claimed, as a Markdown table of claim, measured values and verdict.
+
+    The Summary is thereby the ledger's story of this run, caveats and verdicts included: a rerun outside a
+    claim's hypotheses reads "not applicable" here as in the report (`companion.report.chapter_summary`)."""
+    from IPython.display import Markdown, display
+
+    from . import ledger, report
+
+    display(Markdown(report.chapter_summary(ledger.load(ledger_file), chapter, claimed())))
 
 
 def smallest_text_pt(fig: Any) -> float | None:

@@ -33,6 +33,7 @@ __all__ = [
     "verdict_summary",
     "claims_table",
     "run_note",
+    "chapter_summary",
     "findings_list",
     "environment",
 ]
@@ -311,6 +312,50 @@ def claims_table(report: Report, robust: dict | None = None, survey: dict | None
                 other += _run_cell(paper[r.entry.id], run_values.get(r.entry.chapter, {}))[1:]
         lines += _cell("* -", claim) + _cell("  -", book) + _cell("  -", other)
     return "\n".join([*lines, ":::"])
+
+
+def chapter_summary(ledger: Ledger, chapter: str, values: dict[str, Any]) -> str:
+    """A chapter's Summary table (Markdown): each of its ledger rows, claims first, then checks and findings,
+    with the paper, the statement, the values measured against their criteria (or why the run is outside the
+    claim's hypotheses) and the verdict, its caveat included. Numbers are written as the ledger writes them
+    (`companion.ledger.fmt`), so that nbval's sanitizer sees rounding-level values as such."""
+    rows = [r for r in evaluate(ledger, {chapter: values}) if r.entry.chapter == chapter]
+    if not rows:
+        raise ValueError(f"chapter {chapter!r} has no rows in the ledger")
+    order = {"claim": 0, "check": 1}
+    rows.sort(key=lambda r: order.get(r.entry.kind, 2))
+    lines = ["| Claim | Measured | Verdict |", "| --- | --- | --- |"]
+    for r in rows:
+        e = r.entry
+        what = (
+            f"*{e.paper}* {_cell_text(e.statement)}" if isinstance(e, Claim) else _cell_text(f"{e.title} ({e.source})")
+        )
+        checks = e.hypotheses if r.verdict == "not applicable" else e.checks
+        measured = [
+            _cell_text(f"{c.value.replace('_', ' ')} = {_plain(v)} {'' if c.op == 'is' else c.criterion(values)}")
+            + ("" if ok else " ✗")
+            for c, (_, v, _, ok) in zip(checks, r.measured, strict=False)
+        ]
+        verdict = r.verdict
+        if verdict == "confirmed with a caveat":
+            verdict += f": {e.caveat}"
+        elif r.reason:
+            verdict += f": {r.reason}"
+        lines.append(f"| {what} | {'; '.join(measured) or '–'} | {_cell_text(verdict)} |")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    """yes or no for a boolean, else as `fmt` prints it (e-notation, which nbval's sanitizer reads; a float
+    that came out exactly 0 is rounding level, which another machine computes as 2e-16, so it reads 0.0e+00)."""
+    if isinstance(value, bool):
+        return {True: "yes", False: "no"}[value]
+    return "0.0e+00" if isinstance(value, float) and value == 0.0 else fmt(value)
+
+
+def _cell_text(text: str) -> str:
+    """Ledger text for a Markdown table cell: literal, and without a ``|`` that would split the cell."""
+    return _text(text).replace("\n", " ")
 
 
 def run_note(report: Report) -> str:
