@@ -136,6 +136,33 @@ def test_printed_equation_6_has_the_extra_factor():
     assert np.allclose(one, s0[0] + 0.1 / 3 * s0[0] * (lam_prime - s0[0] * lam))
 
 
+def test_corollary1_tolerance_is_rounding_per_step_plus_second_order_misalignment():
+    traj = np.zeros((101, 3, 4))
+    traj[:, 1, 2] = np.linspace(0.5, 1.5, 101)
+    eps = np.finfo(float).eps
+    assert dynamics.corollary1_tolerance(traj, 0.0) == pytest.approx(100 * 1.5 * eps, rel=1e-12)
+    assert dynamics.corollary1_tolerance(traj, 1e-3) == pytest.approx(100 * 1.5 * eps + 12e-6, rel=1e-12)
+    with pytest.raises(ValueError, match="traj"):
+        dynamics.corollary1_tolerance(traj[0], 0.0)
+    with pytest.raises(ValueError, match="off"):
+        dynamics.corollary1_tolerance(traj, -1.0)
+
+
+def test_full_gradient_descent_stays_within_the_tolerance_and_a_misaligned_start_does_not():
+    # a misalignment enters the diagonal at second order: kicked by 1e-3, the full run's singular values
+    # leave the recursion by far more than rounding but within d r off^2
+    p = planted(k=4, n=6, d=3, seed=5)
+    Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))
+    lr, steps = 0.02, 300
+    reduced = theory.singular_value_dynamics(p["sigma0"], p["lam"], p["lam_prime"], lr=lr, steps=steps, n=6)
+    for start, inside in ((Ws, True), (dynamics.misaligned(Ws, p["bases"], 1e-3, np.random.default_rng(0)), False)):
+        full = train(start, p["X"], p["Y"], lr=lr, steps=steps, record=1, metrics=dynamics.basis_metrics(p["bases"]))
+        sigma, off = full.history.metrics["sigma"], full.history.metrics["off"].max()
+        deviation = np.abs(sigma - reduced).max()
+        assert deviation <= dynamics.corollary1_tolerance(sigma, off)
+        assert bool(deviation <= dynamics.corollary1_tolerance(sigma, 0.0)) is inside
+
+
 def test_reduced_run_is_full_gradient_descent_on_an_aligned_start():
     p = planted(k=4, n=6, d=3)
     lr, n = 0.02, 6
@@ -171,6 +198,17 @@ def test_linear_fit_recovers_an_exponential():
     assert np.isnan(dynamics.linear_fit(np.ones(20)).rate)
 
 
+def test_decay_rate_is_the_slope_between_two_crossings():
+    t = np.arange(3000)
+    assert dynamics.decay_rate(5.0 * np.exp(-0.01 * t)) == pytest.approx(0.01, rel=1e-9)
+    # a sum of two exponentials ends at the slower one's rate, from above
+    two = np.exp(-0.05 * t) + 1e-3 * np.exp(-0.01 * t)
+    assert 0.01 <= dynamics.decay_rate(two, high=1e-6, low=1e-9) < 0.0101
+    assert np.isnan(dynamics.decay_rate(np.ones(50)))
+    # never below low: up to the last step
+    assert dynamics.decay_rate(np.exp(-0.01 * t[:1500])) == pytest.approx(0.01, rel=1e-9)
+
+
 # ---------------------------------------------------------------- Proposition 1: stability
 
 
@@ -204,6 +242,34 @@ def test_edges_of_stability_match_a_numerical_hessian():
             Hs[a, b] = (f(x0 + ea + eb) - f(x0 + ea - eb) - f(x0 - ea + eb) + f(x0 - ea - eb)) / 4e-8
     assert reduced == pytest.approx(2 / np.linalg.eigvalsh(Hs).max(), rel=1e-5)
     assert full <= reduced
+
+
+def test_asymptotic_rate_is_the_recursions_rate_near_the_minimum():
+    rng = np.random.default_rng(6)
+    d, k, n, lr = 3, 4, 5, 0.005
+    lam = n * rng.uniform(0.5, 2.0, k)
+    minimum = rng.uniform(0.8, 1.2, (d, k))
+    lam_prime = lam * minimum.prod(axis=0)
+    near = minimum * (1 + 1e-4 * rng.standard_normal((d, k)))
+    traj = theory.singular_value_dynamics(near, lam, lam_prime, lr=lr, steps=400, n=n)
+    error = np.abs(traj.prod(axis=1) - lam_prime / lam)  # each mode's error shrinks geometrically
+    measured = (-2 * np.log(error[300] / error[200]) / 100).min()
+    assert dynamics.asymptotic_rate(traj[-1], lam, n, lr) == pytest.approx(measured, rel=1e-3)
+    # one layer: the error shrinks by |1 - lr lam / n| a step
+    one = dynamics.asymptotic_rate(np.array([[1.0, 2.0]]), np.array([3.0, 1.0]), 4, 0.5)
+    assert one == pytest.approx(-2 * np.log(1 - 0.5 / 4), rel=1e-12)
+
+
+def test_stability_edge_along_is_the_smallest_edge_a_run_visits():
+    p = planted(k=3, n=4, d=3)
+    traj = theory.singular_value_dynamics(p["sigma0"], p["lam"], p["lam_prime"], lr=0.05, steps=600, n=4)
+    every = min(dynamics.edges_of_stability(s, p["lam"], 4)[1] for s in traj)
+    along = dynamics.stability_edge_along(traj, p["lam"], 4)
+    assert every <= along <= 1.01 * every
+    assert dynamics.stability_edge_along(traj[:1], p["lam"], 4) == dynamics.edges_of_stability(traj[0], p["lam"], 4)[1]
+    blown = traj.copy()
+    blown[-1, 0, 0] = np.inf
+    assert dynamics.stability_edge_along(blown, p["lam"], 4) == 0.0
 
 
 def test_critical_lr_finds_a_threshold():
@@ -265,13 +331,31 @@ def test_stability_scan_of_one_layer_fails_above_the_closed_form_edge():
     rates = edge * np.array([0.5, 0.9, 1.02, 1.2])
     scan = dynamics.stability_scan(kicked, p["X"], p["Y"], p["bases"], rates, flow_time=60.0)
     assert scan.kick == pytest.approx(1e-6, rel=1e-9)
+    # at half the smallest rate the misalignment decays (d = 1 has no transient growth): the start sets the scale
+    assert scan.reference < scan.kick and scan.allowed_from == scan.kick
     assert list(scan.converged) == [True, True, False, False]
-    assert scan.first_failure == 2 and scan.critical == rates[1]
+    assert scan.found and scan.first_failure == 2 and scan.critical == rates[1]
     assert scan.failures_between(rates[-1] * 1.1) == (2, 2)
     assert np.isinf(scan.off[-1]) or scan.off[-1] > 10 * scan.kick
     none = dynamics.stability_scan(kicked, p["X"], p["Y"], p["bases"], rates[2:], flow_time=60.0)
-    with pytest.raises(ValueError, match="widen the grid"):
-        _ = none.critical
+    assert not none.found and np.isnan(none.critical) and none.failures_between(rates[-1]) == (0, 0)
+    with pytest.raises(ValueError, match="rates"):
+        dynamics.stability_scan(kicked, p["X"], p["Y"], p["bases"], [], flow_time=60.0)
+
+
+def test_stability_scan_measures_misalignment_against_a_run_at_a_small_rate():
+    # a misalignment that grows at every rate (here the reference ends far above the start) is not held
+    # against the rates: each is compared with the reference, not with the start
+    scan = dynamics.StabilityScan(np.array([1.0, 2.0]), np.array([True, False]), np.array([5e-3, 1.0]), 1e-6, 1e-3)
+    assert scan.allowed_from == 1e-3
+    assert dynamics.StabilityScan(np.ones(1), np.ones(1, bool), np.ones(1), 1e-6, np.inf).allowed_from == 1e-6
+    p = planted(k=4, n=6, d=4, seed=3)
+    sigma0 = np.full((4, 4), 0.2) * (1 + 0.5 * np.arange(4))  # small products: a long transient
+    Ws = theory.aligned_network(p["bases"], list(sigma0))
+    kicked = dynamics.misaligned(Ws, p["bases"], 1e-6, np.random.default_rng(1))
+    scan = dynamics.stability_scan(kicked, p["X"], p["Y"], p["bases"], [0.02], flow_time=200.0, reference_rate=0.005)
+    assert scan.reference > scan.kick  # the transient growth, at a small rate
+    assert scan.converged[0] and scan.off[0] < 10 * scan.reference
 
 
 # ---------------------------------------------------------------- sequential learning
@@ -310,6 +394,12 @@ def test_sequential_run_follows_the_discrete_map():
     assert np.allclose(u[0], 1e-2 * (1 + 1e-3 * np.arange(k)) ** 2)
     deep = dynamics.sequential_run(*problem, strengths=s, depth=3, u0=1e-2, lr=lr, steps=300, rng=rng)
     assert np.all(deep[-1] >= s - 1e-2)  # run until every mode is learned
+    # 1.2 times the first step at which the recursion (one long run, no chunks) has learned every mode
+    start = np.full((3, k), 1e-2 ** (1 / 3)) * (1 + 1e-3 * np.arange(k))
+    traj = theory.singular_value_dynamics(start, np.full(k, float(n)), n * s, lr=lr, steps=12000, n=n)
+    first = np.argmax((traj.prod(axis=1) >= s - 1e-2).all(axis=1))
+    assert len(deep) == int(1.2 * first) + 1
+    assert dynamics._steps_until_learned(start, n, s, 1e-2, lr=lr, max_steps=12000, chunk=7) == first
 
 
 def test_seconds_per_step_returns_two_positive_times():

@@ -33,12 +33,16 @@ __all__ = [
     "off_diagonal",
     "basis_metrics",
     "printed_equation_6",
+    "corollary1_tolerance",
     "reduced_loss",
     "reduced_run",
     "steps_to",
     "LinearFit",
     "linear_fit",
     "edges_of_stability",
+    "stability_edge_along",
+    "asymptotic_rate",
+    "decay_rate",
     "critical_lr",
     "trial_steps",
     "reduced_converges",
@@ -253,6 +257,34 @@ def printed_equation_6(
     return traj
 
 
+def corollary1_tolerance(traj: np.ndarray, off: float) -> float:
+    """How far full gradient descent may stray from the recursion (6) in floating point, over a run.
+
+    ``eps * steps * max|sigma|`` (one unit in the last place of the largest singular value per step, for the
+    rounding of both computations) plus ``d * r * off^2``: a misalignment ``off`` (the largest off-diagonal
+    entry the full run reached, in the aligned bases) enters the diagonal's update only at second order (a
+    product of two off-diagonal entries), through at most ``r`` partners of a mode in each of ``d`` layers.
+
+    Parameters
+    ----------
+    traj : ndarray (steps + 1, d, r), the singular values along the run (of either computation).
+    off : float >= 0, the largest off-diagonal entry of the full run.
+
+    Returns
+    -------
+    float, the largest deviation that rounding and a misalignment ``off`` explain.
+
+    Paper: Corollary 1 (what a computer's gradient descent can be expected to match).
+    """
+    traj = np.asarray(traj, dtype=np.float64)
+    if traj.ndim != 3 or len(traj) == 0:
+        raise ValueError(f"traj must have shape (steps + 1, d, r), got {traj.shape}")
+    if not np.isfinite(off) or off < 0:
+        raise ValueError(f"off must be a non-negative number, got {off!r}")
+    _, d, r = traj.shape
+    return float(np.finfo(np.float64).eps * (len(traj) - 1) * np.abs(traj).max() + d * r * off**2)
+
+
 # --- Proposition 1 ---------------------------------------------------------------------------------------
 
 
@@ -374,14 +406,80 @@ def edges_of_stability(sigmas: np.ndarray, lam: np.ndarray, n: int) -> tuple[flo
 
     Paper: Proposition 1 (the book's stability analysis of its learning rate).
     """
+    curvature = _curvatures(sigmas, lam, n)
+    return float(2 / np.diag(curvature).max()), float(2 / curvature.max())
+
+
+def _curvatures(sigmas, lam, n) -> np.ndarray:
+    """The Gauss-Newton curvatures ``lam_b |g_ab|^2 / n`` of `edges_of_stability`, an (r, r) array."""
     sigmas = np.asarray(sigmas, dtype=np.float64)
     if sigmas.ndim != 2:
         raise ValueError(f"sigmas must have shape (d, r), got {sigmas.shape}")
     lam = _validate.vector(lam, "lam", sigmas.shape[1])
     d = len(sigmas)
     g2 = sum(np.outer(np.prod(sigmas[i + 1 :], axis=0), np.prod(sigmas[:i], axis=0)) ** 2 for i in range(d))
-    curvature = g2 * lam[None, :] / n
-    return float(2 / np.diag(curvature).max()), float(2 / curvature.max())
+    return g2 * lam[None, :] / n
+
+
+def stability_edge_along(traj: np.ndarray, lam: np.ndarray, n: int, points: int = 64) -> float:
+    """The smallest edge over all pairs (`edges_of_stability`, second value) along a trajectory.
+
+    Evaluated at ``points`` log-spaced steps and the last one; 0 where the trajectory is not finite (the
+    recursion diverged). A learning rate below it is stable, to first order, at every point the run visits.
+
+    Parameters
+    ----------
+    traj : ndarray (T, d, r), singular values along a run; lam : ndarray (r,); n : int >= 1;
+    points : int >= 1.
+
+    Paper: Corollary 1 (the book's stability rule for comparing a computer's gradient descent with it).
+    """
+    traj = np.asarray(traj, dtype=np.float64)
+    if traj.ndim != 3 or len(traj) == 0:
+        raise ValueError(f"traj must have shape (T, d, r), got {traj.shape}")
+    if not np.isfinite(traj).all():
+        return 0.0
+    at = np.unique(np.r_[np.geomspace(1, len(traj), _count(points, "points", 1)).astype(int) - 1, len(traj) - 1])
+    return min(2 / float(_curvatures(traj[t], lam, n).max()) for t in at)
+
+
+def asymptotic_rate(sigmas: np.ndarray, lam: np.ndarray, n: int, lr: float) -> float:
+    """The rate, per step, at which ``ln L`` falls near the aligned minimum ``sigmas`` at learning rate ``lr``.
+
+    Near a minimum the error of mode ``j`` shrinks by ``|1 - lr c_j|`` a step, ``c_j = lam_j |g_jj|^2 / n``
+    (`edges_of_stability`), so the loss, a sum of squared errors, ends at ``min_j -2 ln|1 - lr c_j|``.
+
+    Parameters
+    ----------
+    sigmas : ndarray (d, r), singular values at the minimum; lam : ndarray (r,); n : int >= 1; lr : float > 0.
+
+    Paper: Proposition 1 (linear convergence: the rate it ends at).
+    """
+    c = np.diag(_curvatures(sigmas, lam, n))
+    return float(np.min(-2 * np.log(np.abs(1 - _positive(lr, "lr") * c))))
+
+
+def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> float:
+    """The rate, per step, at which ``ln L`` fell from ``high`` to ``low`` times its start.
+
+    ``(ln L_t1 - ln L_t2) / (t2 - t1)`` with ``t1`` the first step below ``high * L_0`` and ``t2`` the first
+    below ``low * L_0`` (the last step if none is); nan when the loss never falls below ``high * L_0`` or
+    ``t2 <= t1``. No fit and no window of a minimum length: an average over the final stretch of the run.
+
+    Parameters
+    ----------
+    losses : ndarray (T,), the loss at steps 0..T-1; high > low > 0, fractions of the initial loss.
+
+    Paper: Proposition 1 (linear convergence, measured).
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or len(losses) == 0:
+        raise ValueError(f"losses must be a non-empty 1-d array, got shape {losses.shape}")
+    t1, t2 = steps_to(losses, high), steps_to(losses, low)
+    t2 = len(losses) - 1 if t2 is None else t2
+    if t1 is None or t2 <= t1:
+        return float("nan")
+    return float(np.log(losses[t1] / losses[t2]) / (t2 - t1))
 
 
 def critical_lr(converges: Callable[[float], bool], low: float, high: float, iterations: int = 12) -> float:
@@ -586,13 +684,21 @@ def misaligned(
 @dataclass(frozen=True)
 class StabilityScan:
     """What `stability_scan` found at each rate: ``rates`` (R,), ``converged`` (R,) bool (loss below tol
-    times its start and misalignment below ``kicks_allowed`` times the start's), ``off`` (R,) the final
-    largest off-diagonal entry (inf where training diverged), ``kick`` the start's."""
+    times its start and misalignment below ``kicks_allowed`` times ``allowed_from``), ``off`` (R,) the final
+    largest off-diagonal entry (inf where training diverged), ``kick`` the start's, ``reference`` the one a run
+    at a small reference rate ended with, and ``allowed_from`` the larger of ``kick`` and ``reference``."""
 
     rates: np.ndarray
     converged: np.ndarray
     off: np.ndarray
     kick: float
+    reference: float = 0.0
+
+    @property
+    def allowed_from(self) -> float:
+        """What the misalignment is compared with: the start's, or more where a small rate ends with more (the
+        start's alone where the reference run diverged)."""
+        return max(self.kick, self.reference) if np.isfinite(self.reference) else self.kick
 
     @property
     def first_failure(self) -> int:
@@ -600,16 +706,41 @@ class StabilityScan:
         return int(np.argmin(self.converged)) if not self.converged.all() else len(self.rates)
 
     @property
+    def found(self) -> bool:
+        """Whether the scan brackets a critical rate from below: its first rate converged and stayed aligned."""
+        return self.first_failure > 0
+
+    @property
     def critical(self) -> float:
-        """The largest rate below which every rate of the scan converged and stayed aligned."""
-        if self.first_failure == 0:
-            raise ValueError(f"full gradient descent fails already at lr = {self.rates[0]:.3g}: widen the grid")
-        return float(self.rates[self.first_failure - 1])
+        """The largest rate below which every rate of the scan converged and stayed aligned; nan when even the
+        first rate failed (`found` is False: the critical rate lies below the grid, if anywhere)."""
+        return float(self.rates[self.first_failure - 1]) if self.found else float("nan")
+
+    @property
+    def first_failing(self) -> float:
+        """The first rate that failed (inf when none did): with `critical`, the bracket of the critical rate."""
+        return float(self.rates[self.first_failure]) if self.first_failure < len(self.rates) else float("inf")
+
+    @property
+    def growth(self) -> float:
+        """How far the misalignment ended, at most, over the rates below the first failure, in units of
+        `allowed_from` (nan when nothing was `found`)."""
+        return float((self.off[: self.first_failure] / self.allowed_from).max()) if self.found else float("nan")
 
     def failures_between(self, upper: float) -> tuple[int, int]:
-        """(failures, rates) among the scanned rates strictly between `critical` and ``upper``."""
+        """(failures, rates) among the scanned rates strictly between `critical` and ``upper``
+        ((0, 0) when nothing was `found`)."""
         window = (self.rates > self.critical) & (self.rates < upper)
         return int((~self.converged[window]).sum()), int(window.sum())
+
+
+def _final_loss_and_off(Ws, X, Y, lr: float, flow_time: float, off_fn) -> tuple[float, float, float]:
+    budget = trial_steps(lr, flow_time)
+    try:
+        res = train(Ws, X, Y, lr=float(lr), steps=budget, record=[0, budget], metrics={"off": off_fn})
+    except TrainingDiverged:
+        return 1.0, 0.0, float("inf")
+    return float(res.history.loss[0]), float(res.history.loss[-1]), float(res.history.metrics["off"][-1])
 
 
 def stability_scan(
@@ -622,11 +753,26 @@ def stability_scan(
     flow_time: float,
     kicks_allowed: float = 10,
     tol: float = 1e-8,
+    reference_rate: float | None = None,
 ) -> StabilityScan:
     """Full gradient descent from ``Ws`` (usually `misaligned`) at each rate, for `trial_steps` steps.
 
     A rate passes when the loss ends below ``tol`` times its start and the largest off-diagonal entry in
-    ``bases`` ends below ``kicks_allowed`` times its value at the start (the network stayed aligned).
+    ``bases`` ends below ``kicks_allowed`` times the larger of its value at the start and the value a run at
+    ``reference_rate`` (default: half the smallest rate) ends with. Even at a small rate the misalignment can
+    grow for a while, as strong modes are learned before weak ones (a transient instability of the aligned set);
+    what the scan detects is growth *beyond* that: the geometric growth at a rate where the aligned minimum is
+    unstable, or a run that ends elsewhere.
+
+    Parameters
+    ----------
+    Ws : list of d arrays, the start; X, Y : the data; bases : the aligned bases (d + 1 orthonormal arrays).
+    rates : ndarray (R,) of learning rates, increasing; flow_time : float > 0 (`trial_steps`).
+    kicks_allowed : float > 1; tol : float > 0; reference_rate : float > 0 or None.
+
+    Returns
+    -------
+    `StabilityScan`.
 
     Paper: Corollary 1 and Proposition 1 (the book's critical rate of full gradient descent).
     """
@@ -634,16 +780,15 @@ def stability_scan(
     off_fn = partial(_off_diagonal_in, [np.asarray(Q, dtype=np.float64) for Q in bases])
     kick = off_fn(Ws)
     rates = np.asarray(rates, dtype=np.float64)
-    converged, off = np.zeros(len(rates), dtype=bool), np.full(len(rates), np.inf)
+    if rates.ndim != 1 or len(rates) == 0 or not np.all(rates > 0):
+        raise ValueError(f"rates must be a non-empty 1-d array of positive learning rates, got {rates!r}")
+    reference_rate = 0.5 * rates.min() if reference_rate is None else _positive(reference_rate, "reference_rate")
+    reference = _final_loss_and_off(Ws, X, Y, reference_rate, flow_time, off_fn)[2]
+    scan = StabilityScan(rates, np.zeros(len(rates), dtype=bool), np.full(len(rates), np.inf), kick, reference)
     for j, lr in enumerate(rates):
-        budget = trial_steps(lr, flow_time)
-        try:
-            res = train(Ws, X, Y, lr=float(lr), steps=budget, record=[0, budget], metrics={"off": off_fn})
-        except TrainingDiverged:
-            continue
-        off[j] = res.history.metrics["off"][-1]
-        converged[j] = bool(res.history.loss[-1] < tol * res.history.loss[0] and off[j] < kicks_allowed * kick)
-    return StabilityScan(rates, converged, off, kick)
+        first, last, scan.off[j] = _final_loss_and_off(Ws, X, Y, lr, flow_time, off_fn)
+        scan.converged[j] = bool(last < tol * first and scan.off[j] < kicks_allowed * scan.allowed_from)
+    return scan
 
 
 # --- sequential learning ---------------------------------------------------------------------------------
@@ -683,15 +828,27 @@ def sequential_run(
     start = np.full((depth, k), u0 ** (1 / depth)) * (1 + 1e-3 * np.arange(k))
     run_steps = steps
     if depth > 2:
-        traj = theory.singular_value_dynamics(
-            start, np.full(k, float(n)), n * strengths, lr=lr, steps=40 * steps, n=n
-        ).prod(axis=1)
-        done = (traj >= strengths - u0).all(axis=1)
-        run_steps = int(1.2 * np.argmax(done)) if done.any() else 40 * steps
+        learned = _steps_until_learned(start, n, strengths, u0, lr=lr, max_steps=40 * steps)
+        run_steps = 40 * steps if learned is None else int(1.2 * learned)
     qs = [V] + [theory.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
     Ws = theory.aligned_network(qs, list(start))
     res = train(Ws, X, Y, lr=lr, steps=run_steps, record=1, metrics={"sigma": basis_metrics(qs)["sigma"]})
     return res.history.metrics["sigma"].prod(axis=1)
+
+
+def _steps_until_learned(start, n, strengths, u0, *, lr, max_steps, chunk=5000) -> int | None:
+    """The first step at which the recursion (6) on whitened data brings every mode product to ``s_j - u0``
+    (None if not within ``max_steps``), run in chunks so that memory stays bounded."""
+    current, done = start, 0
+    while done < max_steps:
+        traj = theory.singular_value_dynamics(
+            current, np.full(len(strengths), float(n)), n * strengths, lr=lr, steps=min(chunk, max_steps - done), n=n
+        )
+        hit = np.flatnonzero((traj.prod(axis=1) >= strengths - u0).all(axis=1))
+        if len(hit):
+            return done + int(hit[0])
+        current, done = traj[-1], done + len(traj) - 1
+    return None
 
 
 def saxe_map(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: int) -> np.ndarray:

@@ -155,5 +155,6 @@ def plot_sequential_learning(
     axes[0].set(xlabel="step", ylabel=r"mode product $u_j$", title="d = 2, whitened inputs")
     axes[0].legend(loc="upper right")
     axes[1].set(xlabel="step", ylabel=r"mode product $u_j$", title=f"d = {depth}")
-    axes[1].legend(title="strength s", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    # at most 12 strengths a column, so that a wide network's legend fits the figure's height
+    axes[1].legend(title="strength s", loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=(r + 11) // 12)
     return fig
