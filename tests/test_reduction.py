@@ -117,6 +117,34 @@ def test_reduced_training_is_full_gradient_descent(kind, loss):
     assert reduction.max_deviation(red, X, Y, lr=0.05, steps=5, loss=loss) < 1e-12
 
 
+@pytest.mark.parametrize(("loss", "k_out"), [("squared", 3), ("cross_entropy", 3), ("logistic", 1)])
+def test_the_transposed_small_network_is_full_gradient_descent(loss, k_out):
+    """Many samples and few outputs: `train` runs the small network transposed, its loss taken through the
+    data, and its iterates are still those of plain gradient descent on the full network."""
+    rng = np.random.default_rng(3)
+    widths, n = [30, 40, 8, k_out], 60
+    X = rng.standard_normal((30, n))
+    Y = np.eye(3)[:, np.arange(n) % 3] if k_out == 3 else np.where(np.arange(n) % 2, 1.0, -1.0)[None, :]
+    U_y = np.linalg.svd(Y)[0]
+    Ws = theory.aligned_start(np.linalg.svd(X)[0], U_y, widths, rng, inner="identity", low=0.0, high=1.0)
+    red = reduction.reduce_network(Ws, X)
+    assert reduction.transposed_is_cheaper(red)
+    X_few, _, starts = _starts()  # five samples: the small network of the aligned start is trained as it stands
+    assert not reduction.transposed_is_cheaper(reduction.reduce_network(starts["aligned"], X_few))
+    assert reduction.transposed_is_cheaper(reduction.reduce_network(starts["random"], X_few))
+    full = deeplinear.train(Ws, X, Y, lr=0.02, steps=30, loss=loss, record=1)
+    small = reduction.train(red, Y, lr=0.02, steps=30, loss=loss, record=1, record_metrics=[0, 30])
+    np.testing.assert_allclose(small.history.loss, full.history.loss, rtol=1e-10)
+    assert np.abs(full.history.loss[-1] - full.history.loss[0]) > 1e-3  # the layers did move
+    assert [W.shape for W in small.weights] == [A.shape for A in red.layers]
+    for W, V in zip(full.weights, reduction.expand(red, small.weights)):
+        np.testing.assert_allclose(V, W, atol=1e-10 * np.abs(W).max())
+    np.testing.assert_allclose(small.history.metrics["alignment"][-1], reduction.scores_to(red)(small.weights)[0])
+    assert reduction.max_deviation(red, X, Y, lr=0.02, steps=5, loss=loss) < 1e-12
+    with pytest.raises(ValueError, match="Y must have shape"):
+        reduction.train(red, Y[:, :-1], lr=0.02, steps=1, loss=loss)
+
+
 def test_max_deviation_sees_a_small_network_that_is_not_the_lemmas():
     X, Y, starts = _starts()
     red = reduction.reduce_network(starts["random"], X)

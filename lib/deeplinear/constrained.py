@@ -21,13 +21,18 @@ import numpy as np
 from . import _validate, metrics, theory
 from .recording import History, TrainingDiverged, TrainResult
 from .structures import Convolution, RandomSubspace, Structure, banded_toeplitz, orthonormal
-from .training import train
+from .training import descended, train, until_divergence
 
 __all__ = [
     "MSE_TARGET",
+    "FLOW_TIME",
+    "long_enough",
+    "outside_figure2",
+    "figure2_hypotheses",
     "symmetric_start",
     "train_until_mse",
     "fit_verdict",
+    "descent_verdict",
     "released_divergences",
     "PHASE_FAMILIES",
     "phase_structure",
@@ -37,6 +42,7 @@ __all__ = [
 ]
 
 MSE_TARGET = 1e-4  # the released scripts train until the mean squared error is below this
+FLOW_TIME = 8.0  # a Figure 2 run that has not fitted needs lr x steps (a gradient-flow time) at least this long
 
 
 # -- Figure 2 --------------------------------------------------------------------------------------
@@ -78,6 +84,7 @@ def train_until_mse(
     max_steps: int,
     checkpoints: Sequence[int] = (),
     target: float = MSE_TARGET,
+    on_divergence: str = "raise",
 ) -> TrainResult:
     """Figure 2's training: coefficient gradient descent until the mean squared error is below ``target``.
 
@@ -97,6 +104,8 @@ def train_until_mse(
     max_steps : int >= 1.
     checkpoints : steps at which to compute the scores (those after the stop are dropped).
     target : float > 0.
+    on_divergence : "raise" (`TrainingDiverged`) or "stop": return the run up to the step before the loss
+        diverged, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
 
     Returns
     -------
@@ -107,27 +116,34 @@ def train_until_mse(
 
     Raises
     ------
-    TrainingDiverged when gradient descent diverges.
+    TrainingDiverged when gradient descent diverges (with ``on_divergence="raise"``).
 
     Paper: Section 6, Figure 2.
     """
     from scipy import sparse
 
     max_steps = _validate.integer(max_steps, "max_steps")
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f'on_divergence must be "raise" or "stop", got {on_divergence!r}')
     k_out = np.shape(Y)[0]
-    marks = np.unique([0, max_steps, *(int(c) for c in checkpoints if 0 < c <= max_steps)])
-    run = train(
-        Ws,
-        X,
-        Y,
-        lr=theory.mse_learning_rate(lr, k_out),
-        steps=max_steps,
-        structure=structure,
-        record=1,
-        record_metrics=marks,
-        metrics={"layers": np.stack},
-        stop_below=target * k_out / 2,
-    )
+    eta = theory.mse_learning_rate(lr, k_out)
+
+    def attempt(steps: int) -> TrainResult:
+        marks = np.unique([0, steps, *(int(c) for c in checkpoints if 0 < c <= steps)])
+        return train(
+            Ws,
+            X,
+            Y,
+            lr=eta,
+            steps=steps,
+            structure=structure,
+            record=1,
+            record_metrics=marks,
+            metrics={"layers": np.stack},
+            stop_below=target * k_out / 2,
+        )
+
+    run = attempt(max_steps) if on_divergence == "raise" else until_divergence(attempt, max_steps)
     h = run.history
     invariance = metrics.invariance_to(run.initial_weights)
     scores: dict[str, list] = {"alignment": [], "invariance": [], "defect": [], "sv_gap": []}
@@ -174,6 +190,107 @@ def fit_verdict(history: History, *, target: float = MSE_TARGET) -> str:
     if loss[-1] < target:
         return f"fitted: the error fell below {rule} (the stopping rule) at step {steps}"
     return f"stopped at its step cap of {steps} steps, before the error reached {rule} (the stopping rule)"
+
+
+def long_enough(history: History, lr: float, *, flow: float = FLOW_TIME, target: float = MSE_TARGET) -> bool:
+    """Whether a `train_until_mse` run fitted, or ran for a gradient-flow time ``lr * steps`` of at least ``flow``.
+
+    Gradient descent at a small learning rate follows gradient flow, so how far a run has moved from its start
+    depends on ``lr * steps`` more than on either; a run much shorter than the time the scores take to leave
+    their start shows nothing about whether they would.
+
+    Parameters
+    ----------
+    history : History of `train_until_mse` (``loss`` the mean squared error at every step).
+    lr : float > 0, the run's learning rate for the mean squared error.
+    flow : float > 0; target : float > 0, the stopping rule.
+
+    Returns
+    -------
+    bool. Paper: Section 6, Figure 2 (the book's rule for a run too short to judge).
+    """
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    loss, steps = np.asarray(history.loss), int(np.asarray(history.steps)[-1])
+    return bool(loss[-1] < target or lr * steps >= flow)
+
+
+def descent_verdict(run: TrainResult, *, rtol: float = 1e-9) -> str:
+    """Whether a `train_until_mse` run stayed below gradient descent's stability edge, as a phrase.
+
+    Below the edge every step lowers the error (`deeplinear.training.descended`); a learning rate above
+    it makes the error rise, oscillate or blow up, and the run is then outside what Figure 2 shows.
+
+    Parameters
+    ----------
+    run : TrainResult of `train_until_mse` (``history.loss`` at every step; ``diverged_at`` when it was
+        stopped at a divergence).
+    rtol : float >= 0, the relative rise that rounding may cause.
+
+    Returns
+    -------
+    "the error fell at every step", "the error rose at step t: the learning rate is above gradient
+    descent's stability edge for this draw", or "the error diverged at step t: ...". Paper: Section 6,
+    Figure 2 (the book's check of the learning rate).
+    """
+    loss = np.asarray(run.history.loss, dtype=np.float64)
+    edge = "the learning rate is above gradient descent's stability edge for this draw"
+    if run.diverged_at is not None:
+        return f"the error diverged at step {run.diverged_at}: {edge}"
+    if descended(run, rtol):
+        return "the error fell at every step"
+    first = int(np.flatnonzero(~(np.diff(loss) <= rtol * np.abs(loss[:-1])))[0]) + 1
+    return f"the error rose at step {int(np.asarray(run.history.steps)[first])}: {edge}"
+
+
+def outside_figure2(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) -> str:
+    """Why a `train_until_mse` run is outside what Figure 2 shows, in words, or "" when it is inside.
+
+    Outside: gradient descent left its stability edge (`descent_verdict`), or the run neither fitted nor
+    trained for a gradient-flow time ``lr * steps`` of ``flow`` (`long_enough`).
+
+    Parameters
+    ----------
+    run : TrainResult of `train_until_mse`; lr : float > 0, its learning rate; flow : float > 0.
+
+    Returns
+    -------
+    str, "" inside. Paper: Section 6, Figure 2 (the book's hypotheses for judging a run).
+    """
+    if not descended(run):
+        return descent_verdict(run)
+    if not long_enough(run.history, lr, flow=flow):
+        time = lr * int(np.asarray(run.history.steps)[-1])
+        return f"the run is too short to judge: lr x steps = {time:.3g}, below {flow:g}, and it did not fit"
+    return ""
+
+
+def figure2_hypotheses(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) -> dict:
+    """What chapter 07 records of a Figure 2 run to judge it: whether it is inside the claim's hypotheses, and why not.
+
+    Parameters
+    ----------
+    run : TrainResult of `train_until_mse`; lr : float > 0, its learning rate; flow : float > 0.
+
+    Returns
+    -------
+    dict with "descended" (bool, `deeplinear.training.descended`), "descent" (`descent_verdict`), "flow_time"
+    (``lr * steps``), "long_enough" (`long_enough`), "outside" (`outside_figure2`, "" inside), "verdict"
+    ("confirmed with a caveat" inside, as the ledger's rows for Figure 2 read then, else "not applicable: "
+    and why) and "report", a line for the reader: the descent, the fit and, when outside, why.
+    Paper: Section 6, Figure 2.
+    """
+    outside = outside_figure2(run, lr, flow=flow)
+    report = f"{descent_verdict(run)}; the run {fit_verdict(run.history)}"
+    return {
+        "descended": descended(run),
+        "descent": descent_verdict(run),
+        "flow_time": lr * int(np.asarray(run.history.steps)[-1]),
+        "long_enough": long_enough(run.history, lr, flow=flow),
+        "outside": outside,
+        "verdict": f"not applicable: {outside}" if outside else "confirmed with a caveat",
+        "report": report + (f"; outside the claim's hypotheses: {outside}" if outside else ""),
+    }
 
 
 def released_divergences(

@@ -31,6 +31,8 @@ __all__ = [
     "partner_objective",
     "closest_partner",
     "partner_sweep",
+    "measured_threshold",
+    "threshold_text",
     "scalar_distance",
     "convolutional_autoencoder",
 ]
@@ -214,6 +216,49 @@ def partner_sweep(P: np.ndarray, rng: np.random.Generator, restarts: int) -> np.
     return np.array(
         [closest_partner(RandomSubspace(k, k, r, _validate.rng(rng)), P, rng, restarts) for r in range(1, k * k + 1)]
     )
+
+
+def measured_threshold(defects: np.ndarray, tolerance: float) -> int:
+    """The smallest dimension ``r`` whose defect (row ``r - 1`` of `partner_sweep`) is below ``tolerance``.
+
+    Parameters
+    ----------
+    defects : ndarray (R,), the defect found for ``r = 1 .. R`` (``partner_sweep(...)[:, 0]``).
+    tolerance : float > 0, below which a search counts as reaching 0.
+
+    Returns
+    -------
+    int in [1, R], or -1 when no dimension reaches it. Paper: Proposition 4 (the measured threshold).
+
+    Examples
+    --------
+    >>> measured_threshold(np.array([0.3, 0.02, 1e-9, 0.4, 1e-12]), 1e-6)
+    3
+    """
+    defects = np.asarray(defects, dtype=np.float64)
+    if defects.ndim != 1 or not (isinstance(tolerance, (int, float)) and tolerance > 0):
+        raise ValueError(f"defects must be 1-D and tolerance > 0, got shape {defects.shape} and {tolerance!r}")
+    below = np.flatnonzero(defects < tolerance)
+    return int(below[0]) + 1 if below.size else -1
+
+
+def threshold_text(measured: int, count: int, all_reach: bool) -> str:
+    """The measured threshold of a `partner_sweep` against the dimension count's, as a phrase for the prose.
+
+    Parameters
+    ----------
+    measured : int, `measured_threshold` (-1: none reached 0); count : int, ``k(k-1)/2 + 1``;
+    all_reach : bool, whether every dimension from ``count`` on reached 0.
+
+    Returns
+    -------
+    str. Paper: Proposition 4 (the book's dimension count).
+    """
+    if measured == count and all_reach:
+        return "reaches 0 for every r from there on: the measured threshold is the count's"
+    if measured > 0:  # a search that stopped short of a partner the count allows, or found one below it
+        return f"first reaches 0 at r = {measured}, where the count allows it from r = {count}"
+    return "never reaches 0, not even for all k x k matrices: the search failed"
 
 
 # -- the Example -----------------------------------------------------------------------------------

@@ -62,12 +62,15 @@ class History:
 class TrainResult:
     """The result of `train`: ``weights`` (final layers, stacked shapes kept), ``initial_weights``,
     ``history`` (a `History`), ``coefficients`` (per-layer coefficient arrays, None for fully
-    connected layers, when a structure was used; else None)."""
+    connected layers, when a structure was used; else None) and ``diverged_at``: None, or the step at
+    which the loss diverged when a trainer was asked to stop there instead of raising (the weights and
+    history are then those of the last step before it)."""
 
     weights: list[np.ndarray]
     initial_weights: list[np.ndarray]
     history: History
     coefficients: list[np.ndarray | None] | None = None
+    diverged_at: int | None = None
 
     def __repr__(self) -> str:
         shapes = [W.shape for W in self.weights]

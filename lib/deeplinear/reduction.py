@@ -30,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
-from .training import TrainResult
+from .training import TrainingDiverged, TrainResult, descended, until_divergence
 from .training import train as _train
 
 __all__ = [
+    "FLOW_TIME",
     "Reduction",
     "column_basis",
     "reduce_network",
@@ -41,12 +42,16 @@ __all__ = [
     "scores_to",
     "released_invariance",
     "train",
+    "transposed_is_cheaper",
     "max_deviation",
     "metrics_deviation",
     "seconds_per_step",
     "summary",
+    "outside_figure1",
+    "figure1_verdict",
 ]
 
+FLOW_TIME = 1.0  # a run that neither reached its threshold nor ran for lr x steps >= this is too short to judge
 Scores = tuple[np.ndarray, np.ndarray]
 Loss = str | Callable[[np.ndarray, np.ndarray], tuple]  # a name in deeplinear.losses.LOSSES or a loss callable
 Rate = float | Callable[[int, float], float]  # a learning rate, or a schedule lr(step, loss)
@@ -190,6 +195,25 @@ def _nonzero(U: np.ndarray, s: np.ndarray, Vt: np.ndarray, tol: float = 1e-10) -
     return U[:, keep], Vt[keep].T
 
 
+_Frames = list[tuple[str, np.ndarray]]  # unit vectors as (frame, coordinates (m, p)); frames are orthogonal
+
+
+def _frame_match(A: _Frames, B: _Frames) -> float:
+    """`deeplinear.metrics.best_match` of two sets of unit vectors given in coordinates of mutually orthogonal
+    frames: a vector's largest ``|cos|`` is found among the other set's vectors of its own frame (it is 0
+    against any other frame's)."""
+    p, q = sum(a.shape[1] for _, a in A), sum(b.shape[1] for _, b in B)
+    if p == 0 or q == 0:
+        return 1.0 if p == 0 else 0.0
+    frames = dict(B)
+    total = sum(
+        float(np.abs(a.T @ frames[f]).max(axis=1).sum())
+        for f, a in A
+        if a.shape[1] and frames.get(f, a[:, :0]).shape[1]
+    )
+    return total / p
+
+
 def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
     """``A -> (alignment, invariance)`` of the full network ``expand(red, A)``, against ``expand(red, red.layers)``.
 
@@ -222,27 +246,31 @@ def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
         else:
             fixed = (T[:, :0], np.zeros((red.fixed.shape[1], 0)))
 
-    def vectors(A: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        if block:
+    # Singular vectors in coordinates: each basis is a list of (frame, coordinates) with the frames
+    # mutually orthogonal (B_i's span, Z's, Q_perp's), so a vector scores 0 against another frame's.
+    def vectors(A: list[np.ndarray]) -> list[tuple[_Frames, _Frames]]:
+        if block:  # W_1 = B_1 A_1 Q^T + Z T Q_perp^T, two orthogonal blocks
             U_a, V_a = _nonzero(*np.linalg.svd(A[0], full_matrices=False))
-            U1 = np.hstack([B[1] @ U_a, Z @ fixed[0]])
-            V1 = np.hstack([B[0] @ V_a, red.complement @ fixed[1]])
+            out = [([("1", U_a), ("Z", fixed[0])], [("0", V_a), ("Qp", fixed[1])])]
         else:  # W_1 = [B_1, Z] K [Q, Q_perp]^T
             K = np.block([[A[0], E], [np.zeros((T.shape[0], A[0].shape[1])), T]])
             U_k, V_k = _nonzero(*np.linalg.svd(K, full_matrices=False))
-            U1, V1 = np.hstack([B[1], Z]) @ U_k, np.hstack([B[0], red.complement]) @ V_k
-        out = [(U1, V1)]
+            out = [([("1Z", U_k)], [("0Qp", V_k)])]
         for i in range(1, len(A)):
             U_a, V_a = _nonzero(*np.linalg.svd(A[i], full_matrices=False))
-            out.append((B[i + 1] @ U_a, B[i] @ V_a))
+            if i == 1 and not block:  # V_2 in the frame [B_1, Z] of W_1's left vectors
+                V_a = [("1Z", np.vstack([V_a, np.zeros((Z.shape[1], V_a.shape[1]))]))]
+            else:
+                V_a = [(str(i), V_a)]
+            out.append(([(str(i + 1), U_a)], V_a))
         return out
 
     start = vectors(red.layers)
 
     def scores(A: Sequence[np.ndarray]) -> Scores:
         now = vectors(_small_layers(red, A))
-        align = [metrics.best_match(now[i + 1][1], now[i][0]) for i in range(len(now) - 1)]
-        inv = [[metrics.best_match(U, U0), metrics.best_match(V, V0)] for (U, V), (U0, V0) in zip(now, start)]
+        align = [_frame_match(now[i + 1][1], now[i][0]) for i in range(len(now) - 1)]
+        inv = [[_frame_match(U, U0), _frame_match(V, V0)] for (U, V), (U0, V0) in zip(now, start)]
         return np.array(align).reshape(len(now) - 1), np.array(inv)
 
     return scores
@@ -270,6 +298,32 @@ def released_invariance(red: Reduction, A: Sequence[np.ndarray]) -> float:
     return float(metrics.released_invariance(red.start, expand(red, A)))
 
 
+class _ThroughData:
+    """A loss of the outputs ``F = P X`` as a loss of ``P^T``: what `train` hands the engine when it trains
+    the small network transposed. ``P^T`` (r, k_d) -> (the loss of ``P X``, ``(dL/dF X^T)^T``)."""
+
+    def __init__(self, fn: Callable, X: np.ndarray, Y: np.ndarray | None) -> None:
+        self.fn, self.X, self.Y = fn, X, Y
+
+    def __call__(self, Pt: np.ndarray, _: object = None) -> tuple:
+        value, dF = self.fn(Pt.T @ self.X, self.Y)
+        return value, (np.asarray(dF) @ self.X.T).T
+
+
+def transposed_is_cheaper(red: Reduction) -> bool:
+    """Whether `train` trains the small network transposed: ``A_1^T ... A_d^T`` on the identity ``I_{k_d}``,
+    whose output ``P^T = (A_d ... A_1)^T`` the loss maps through the data (``F = P X``).
+
+    A step of the small network as it stands costs about ``n * sum m_i m_{i-1}`` multiply-adds (the
+    activations of all ``n`` samples); transposed, ``k_d * sum m_i m_{i-1} + 2 k_d r n``. With few outputs
+    and many samples (10 classes, hundreds of digits) the second is far smaller. Both are gradient descent
+    on the same layers: the iterates agree up to rounding.
+    """
+    m, n, k_out = red.widths, red.X.shape[1], red.widths[-1]
+    layers = sum(a * b for a, b in zip(m, m[1:]))
+    return k_out * layers + 2 * k_out * m[0] * n < n * layers
+
+
 def train(
     red: Reduction,
     Y: np.ndarray,
@@ -281,14 +335,22 @@ def train(
     record_metrics: Record = None,
     stop_below: float | None = None,
     progress: bool | None = None,
+    on_divergence: str = "raise",
 ) -> TrainResult:
     """Gradient descent on the small network (`deeplinear.train`), scored on the full network.
+
+    Where it is cheaper (`transposed_is_cheaper`: few outputs, many samples), the engine trains the
+    transposed small network ``A_1^T ... A_d^T`` on the identity ``I_{k_d}``, with the loss of
+    ``F = (A_1^T ... A_d^T)^T X`` and its gradient mapped through the data: the same iterates, without
+    the activations of every sample at every layer.
 
     Parameters
     ----------
     red : Reduction from `reduce_network`.
     Y : ndarray (k_d, n), the targets of the full network's data.
     lr, steps, loss, record, record_metrics, stop_below, progress : as in `deeplinear.train`.
+    on_divergence : "raise" (`TrainingDiverged`) or "stop": return the run up to the step before the loss
+        diverged, scored there too, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
 
     Returns
     -------
@@ -298,38 +360,65 @@ def train(
     ``V_2, ..., V_d``, the singular bases that Definition 3 keeps fixed (see `scores_to`); one SVD of a
     small matrix per layer per record serves both.
 
+    Raises
+    ------
+    TrainingDiverged (from `deeplinear.train`) when the loss diverges (with ``on_divergence="raise"``).
+
     Paper: eq. (2) and Section 6 (Figures 1b and 1c), through chapter 08's lemma.
     """
-    scores, d = scores_to(red), len(red.layers)
+    from ._engine import _resolve
 
-    def both(A: list[np.ndarray]) -> np.ndarray:
-        align, inv = scores(A)
+    d, scores = len(red.layers), []  # scores_to(red), made at the first record (its start's SVDs cost)
+    fn, Y = _resolve(loss, Y, (red.widths[-1], red.X.shape[1]))
+    flip = transposed_is_cheaper(red)
+
+    def small(layers: list[np.ndarray]) -> list[np.ndarray]:
+        return [W.T for W in layers[::-1]] if flip else list(layers)
+
+    def both(layers: list[np.ndarray]) -> np.ndarray:
+        scores[:] = scores or [scores_to(red)]
+        align, inv = scores[0](small(layers))
         return np.concatenate([align, inv[:-1, 0], inv[1:, 1]])
 
-    run = _train(
-        red.layers,
-        red.X,
-        Y,
-        lr=lr,
-        steps=steps,
-        loss=loss,
-        record=record,
-        record_metrics=record_metrics,
-        metrics={"scores": both},
-        stop_below=stop_below,
-        progress=progress,
-    )
-    recorded = run.history.metrics["scores"]
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f'on_divergence must be "raise" or "stop", got {on_divergence!r}')
+
+    def attempt(k: int) -> TrainResult:
+        marks = record_metrics
+        if k != steps and marks is not None and not isinstance(marks, (int, np.integer)):
+            marks = np.union1d([s for s in np.asarray(marks).ravel() if s <= k], [k]).astype(int)
+        return _train(
+            small(red.layers),
+            None if flip else red.X,
+            None if flip else Y,
+            lr=lr,
+            steps=k,
+            loss=_ThroughData(fn, red.X, Y) if flip else fn,
+            record=record,
+            record_metrics=marks,
+            metrics={"scores": both},
+            stop_below=stop_below,
+            progress=progress,
+        )
+
+    run = attempt(steps) if on_divergence == "raise" else until_divergence(attempt, steps)
+    recorded = np.reshape(run.history.metrics.get("scores", []), (len(run.history.metric_steps), 3 * (d - 1)))
     split = {"alignment": recorded[:, : d - 1], "invariance": recorded[:, d - 1 :]}
-    return dataclasses.replace(run, history=dataclasses.replace(run.history, metrics=split))
+    history = dataclasses.replace(run.history, metrics=split)
+    return TrainResult(
+        weights=small(run.weights),
+        initial_weights=small(run.initial_weights),
+        history=history,
+        diverged_at=run.diverged_at,
+    )
 
 
 def max_deviation(
     red: Reduction, X: np.ndarray, Y: np.ndarray, *, lr: Rate, steps: int, loss: Loss = "squared"
 ) -> float:
     """How far the lemma is from plain gradient descent: ``steps`` steps of `deeplinear.train` on the full
-    start ``red.start`` and on the small network, expanded; the largest deviation of a layer relative to
-    its largest entry.
+    start ``red.start`` and of `train` on the small network (transposed where that is cheaper), expanded;
+    the largest deviation of a layer relative to its largest entry.
 
     Parameters
     ----------
@@ -339,10 +428,13 @@ def max_deviation(
 
     Returns
     -------
-    float, ``max_i max|W_i - expand(A)_i| / max|W_i|``: rounding error when the lemma holds.
+    float, ``max_i max|W_i - expand(A)_i| / max|W_i|``: rounding error when the lemma holds. Where the full
+    run diverges (a learning rate above the stability edge), both are compared at the last step before it.
     """
-    full = _train(red.start, X, Y, lr=lr, steps=steps, loss=loss, record=[steps]).weights
-    small = _train(red.layers, red.X, Y, lr=lr, steps=steps, loss=loss, record=[steps]).weights
+    full = until_divergence(lambda k: _train(red.start, X, Y, lr=lr, steps=k, loss=loss, record=[k]), steps)
+    k = steps if full.diverged_at is None else full.history.steps[-1]  # the steps made before a divergence
+    small = train(red, Y, lr=lr, steps=int(k), loss=loss, record=[int(k)], record_metrics=[]).weights
+    full = full.weights
     return float(max(np.abs(a - b).max() / np.abs(a).max() for a, b in zip(full, expand(red, small))))
 
 
@@ -386,11 +478,64 @@ def seconds_per_step(
     (full, small) seconds per step; they vary from run to run and machine to machine.
     """
     out = []
-    for Ws, data, k in ((red.start, X, steps[0]), (red.layers, red.X, steps[1])):
+    quiet = {"lr": lr, "loss": loss, "progress": False}
+    for k, run in (
+        (steps[0], lambda: _train(red.start, X, Y, steps=steps[0], record=[steps[0]], **quiet)),
+        (steps[1], lambda: train(red, Y, steps=steps[1], record=[steps[1]], record_metrics=[], **quiet)),
+    ):
         start = time.perf_counter()
-        _train(Ws, data, Y, lr=lr, steps=k, loss=loss, record=[k], progress=False)
+        try:
+            run()
+        except TrainingDiverged as err:  # a learning rate above the stability edge: time the steps made
+            k = max(int(err.step), 1)
         out.append((time.perf_counter() - start) / k)
     return out[0], out[1]
+
+
+def outside_figure1(summary: dict, *, depth: int, condition_holds: bool) -> str:
+    """Why a Figure 1b or 1c run (`summary` of it) is outside the claim's hypotheses, in words, or "" inside.
+
+    Outside: fewer than three layers (Theorem 1 and the figures have d >= 3); data on which Theorem 1's
+    condition holds (then an aligned start can stay aligned); gradient descent above its stability edge (the
+    loss rose or diverged); or a run too short to have moved (`summary`'s ``long_enough``).
+
+    Parameters
+    ----------
+    summary : dict of `summary`; depth : int, the number of layers d;
+    condition_holds : bool, `deeplinear.theory.alignment_invariant` of the data.
+
+    Returns
+    -------
+    str, "" inside; reasons joined by "; ". Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+    """
+    reasons = []
+    if depth < 3:
+        reasons.append(f"the network has d = {depth} layers, and Theorem 1 and the figures have d >= 3")
+    if condition_holds:
+        reasons.append("Theorem 1's data condition holds on these digits, so an aligned start can stay aligned")
+    if not summary["descended"]:
+        reasons.append("the loss rose or diverged: the learning rate is above gradient descent's stability edge")
+    if not summary["long_enough"]:
+        time = summary["flow_time"]
+        reasons.append(f"the run is too short to judge: lr x steps = {time:.3g}, below {FLOW_TIME:g}, no fit")
+    return "; ".join(reasons)
+
+
+def figure1_verdict(summary: dict, *, depth: int, condition_holds: bool) -> str:
+    """The verdict a Figure 1b or 1c run allows, in the book's words.
+
+    Parameters
+    ----------
+    summary : dict of `summary`; depth : int, the number of layers d;
+    condition_holds : bool, `deeplinear.theory.alignment_invariant` of the data.
+
+    Returns
+    -------
+    str: "confirmed with a caveat" (as the ledger's rows read inside their hypotheses), or "not applicable: "
+    and why (`outside_figure1`). Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+    """
+    why = outside_figure1(summary, depth=depth, condition_holds=condition_holds)
+    return f"not applicable: {why}" if why else "confirmed with a caveat"
 
 
 def summary(run: TrainResult, threshold: float) -> dict:
@@ -405,10 +550,15 @@ def summary(run: TrainResult, threshold: float) -> dict:
     -------
     dict with ``alignment_final`` and ``invariance_final`` (means over interfaces and over the fixed
     bases at the last record), ``alignment_lowest`` (the lowest such mean over the records),
-    ``loss_initial``, ``loss_final``, ``steps`` (updates made) and ``reached_threshold``.
+    ``loss_initial``, ``loss_final``, ``steps`` (updates made), ``reached_threshold``, ``descended``
+    (the loss fell at every step and did not diverge: the learning rate was below the stability edge,
+    `deeplinear.training.descended`), ``flow_time`` (the learning rate times the steps made: the time of
+    the gradient flow that gradient descent follows) and ``long_enough`` (the run reached the threshold or
+    ran for a flow time of at least `FLOW_TIME`: shorter runs have hardly moved from their start).
     """
     h = run.history
     align, inv = h.metrics["alignment"], h.metrics["invariance"]
+    flow = float(np.mean(h.lr) * h.steps[-1])  # lr x steps for a constant learning rate
     return {
         "alignment_final": float(align[-1].mean()),
         "invariance_final": float(inv[-1].mean()),
@@ -417,4 +567,7 @@ def summary(run: TrainResult, threshold: float) -> dict:
         "alignment_lowest": float(align.mean(axis=1).min()),
         "steps": int(h.steps[-1]),
         "reached_threshold": bool(h.loss[-1] < threshold),
+        "descended": descended(run),
+        "flow_time": flow,
+        "long_enough": bool(h.loss[-1] < threshold or flow >= FLOW_TIME),
     }

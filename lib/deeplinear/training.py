@@ -19,7 +19,7 @@ from .losses import LossFn
 from .recording import History, TrainingDiverged, TrainResult, record_schedule
 from .structures import Structure
 
-__all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule"]
+__all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule", "until_divergence", "descended"]
 
 
 def _learning_rate(lr, S: int | None):
@@ -193,3 +193,69 @@ def train(
     return TrainResult(
         weights=stepper.weights(), initial_weights=initial, history=recorder.history(), coefficients=coefficients
     )
+
+
+def until_divergence(run: Callable[[int], TrainResult], steps: int) -> TrainResult:
+    """``run(steps)``; where gradient descent diverges at step ``s``, ``run(s - 1)`` instead, marked
+    ``diverged_at = s``: the weights and history of the last step before the divergence.
+
+    A run that is deterministic given its number of steps (as `train` is) repeats its first ``s - 1``
+    steps exactly, so the second run does not diverge.
+
+    Parameters
+    ----------
+    run : callable ``steps -> TrainResult`` (e.g. a `train` call with everything else fixed), raising
+        `TrainingDiverged` when the loss diverges.
+    steps : int >= 0, the budget.
+
+    Returns
+    -------
+    TrainResult, with ``diverged_at`` None or the step at which the loss diverged.
+
+    Paper: none (the book's handling of a learning rate above the stability edge).
+    """
+    steps = _validate.count(steps, "steps")
+    try:
+        return run(steps)
+    except TrainingDiverged as err:
+        step = int(err.step)
+    stopped = run(max(step - 1, 0))
+    return TrainResult(
+        weights=stopped.weights,
+        initial_weights=stopped.initial_weights,
+        history=stopped.history,
+        coefficients=stopped.coefficients,
+        diverged_at=step,
+    )
+
+
+def descended(run: TrainResult, rtol: float = 1e-9) -> bool:
+    """Whether gradient descent stayed below its stability edge: it did not diverge and its loss never rose.
+
+    Below the edge (a step smaller than 2 over the largest curvature along the path) every step lowers the
+    loss; above it the loss oscillates or blows up. A rise by more than ``rtol`` of the previous loss at any
+    recorded step (record the loss at every step) counts as one.
+
+    Parameters
+    ----------
+    run : TrainResult of one network (history.loss of shape (T,)).
+    rtol : float >= 0, the relative rise that rounding may cause.
+
+    Returns
+    -------
+    bool. Paper: none (the book's detection of a learning rate above the stability edge).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = train([np.eye(2)], np.eye(2), 2 * np.eye(2), lr=1.0, steps=5, record=1)  # edge: lr = 4
+    >>> descended(run), descended(train([np.eye(2)], np.eye(2), 2 * np.eye(2), lr=5.0, steps=5, record=1))
+    (True, False)
+    """
+    loss = np.asarray(run.history.loss, dtype=np.float64)
+    if loss.ndim != 1:
+        raise ValueError(f"run must be one network's (history.loss of shape (T,)), got shape {loss.shape}")
+    if not (isinstance(rtol, Real) and not isinstance(rtol, bool) and rtol >= 0):
+        raise ValueError(f"rtol must be a number >= 0, got {rtol!r}")
+    rose = np.diff(loss) > rtol * np.abs(loss[:-1])
+    return bool(run.diverged_at is None and np.all(np.isfinite(loss)) and not rose.any())
