@@ -104,8 +104,8 @@ def train_until_mse(
     max_steps : int >= 1.
     checkpoints : steps at which to compute the scores (those after the stop are dropped).
     target : float > 0.
-    on_divergence : "raise" (`TrainingDiverged`) or "stop": return the run up to the step before the loss
-        diverged, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
+    on_divergence : "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
+        loss diverged, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
 
     Returns
     -------
@@ -116,7 +116,7 @@ def train_until_mse(
 
     Raises
     ------
-    TrainingDiverged when gradient descent diverges (with ``on_divergence="raise"``).
+    deeplinear.training.TrainingDiverged when gradient descent diverges (with ``on_divergence="raise"``).
 
     Paper: Section 6, Figure 2.
     """

@@ -349,8 +349,8 @@ def train(
     red : Reduction from `reduce_network`.
     Y : ndarray (k_d, n), the targets of the full network's data.
     lr, steps, loss, record, record_metrics, stop_below, progress : as in `deeplinear.train`.
-    on_divergence : "raise" (`TrainingDiverged`) or "stop": return the run up to the step before the loss
-        diverged, scored there too, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
+    on_divergence : "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
+        loss diverged, scored there too, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
 
     Returns
     -------
@@ -362,7 +362,7 @@ def train(
 
     Raises
     ------
-    TrainingDiverged (from `deeplinear.train`) when the loss diverges (with ``on_divergence="raise"``).
+    deeplinear.training.TrainingDiverged when the loss diverges (with ``on_divergence="raise"``).
 
     Paper: eq. (2) and Section 6 (Figures 1b and 1c), through chapter 08's lemma.
     """

@@ -205,7 +205,7 @@ def until_divergence(run: Callable[[int], TrainResult], steps: int) -> TrainResu
     Parameters
     ----------
     run : callable ``steps -> TrainResult`` (e.g. a `train` call with everything else fixed), raising
-        `TrainingDiverged` when the loss diverges.
+        `deeplinear.training.TrainingDiverged` when the loss diverges.
     steps : int >= 0, the budget.
 
     Returns
