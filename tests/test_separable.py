@@ -179,7 +179,10 @@ def test_measurements_are_the_named_quantities(problem):
         "angle",
         "gap",
         "direction",
+        "product",
+        "first_layer",
         "norms",
+        "tails",
         "rank_one",
         "alignment",
         "product_v1",
@@ -194,6 +197,12 @@ def test_measurements_are_the_named_quantities(problem):
     np.testing.assert_allclose(m["norms"](Ws), [np.sqrt((W**2).sum()) for W in Ws], rtol=1e-14)
     np.testing.assert_allclose(m["rank_one"](Ws), [np.linalg.norm(W, 2) / np.linalg.norm(W) for W in Ws], rtol=1e-14)
     np.testing.assert_array_equal(m["alignment"](Ws), metrics.top_alignment(Ws))
+    np.testing.assert_allclose(m["product"](Ws), (Ws[2] @ Ws[1] @ Ws[0]).ravel(), rtol=1e-14)
+    np.testing.assert_array_equal(m["first_layer"](Ws), Ws[0])
+    assert m["first_layer"](Ws) is not Ws[0]  # a copy: training updates the layers in place
+    np.testing.assert_allclose(
+        m["tails"](Ws), [np.linalg.norm(W) ** 2 - np.linalg.norm(W, 2) ** 2 for W in Ws], atol=1e-14
+    )
     assert "alignment" not in separable.measurements(X, Y, alignment=False)
 
 
@@ -246,12 +255,154 @@ def test_rate_summary_of_exact_laws():
     growing_angle = 1.0 / (0.5 * np.log(tt) ** 2 + 1.0)  # faster
     growing = history(t, 2.0 / tt**2, angle=growing_angle, gap=np.ones(len(t)))
     out = separable.rate_summary(fixed, growing)
-    assert out["r2_angle"] == pytest.approx(1.0, abs=1e-12) and out["r2_gap"] == pytest.approx(1.0, abs=1e-12)
+    assert set(out) == {"risk_slope", "speedup", "speedup_text", "angle_grow"}
     assert out["risk_slope"] == pytest.approx(-1.0, rel=1e-10)
     target = 1.0 / (0.5 * math.log(T) + 1.0)
     first = t[np.flatnonzero(growing_angle <= target)[0]]
     assert out["speedup"] == T / first and out["speedup"] > 1
+    assert out["speedup_text"] == f"{T / first:.3g} times sooner"
     assert out["angle_grow"] == growing_angle[-1]
+    never = separable.rate_summary(fixed, history(t, 2.0 / tt, angle=np.ones(len(t)), gap=np.ones(len(t))))
+    assert math.isnan(never["speedup"]) and never["speedup_text"] == "not within the steps"
+
+
+def test_spanning_text_says_whether_assumption_27_holds():
+    assert separable.spanning_text(3, 3) == "The support vectors span R^3: Assumption 2.7 holds."
+    assert separable.spanning_text(2, 5) == "The support vectors span 2 of the 5 dimensions: Assumption 2.7 fails."
+
+
+# -- the loss on the data, the late phase ----------------------------------------------------------
+@pytest.mark.parametrize("loss", ["logistic", "exponential"])
+def test_on_data_makes_the_same_steps_as_training_on_the_data(problem, loss):
+    X, Y, rng = problem
+    Ws = separable.gaussian_start([2, 4, 3, 1], X, Y, rng, scale=0.5, loss=loss)
+    ref = train(Ws, X, Y, lr=0.5, steps=300, loss=loss, record=[0, 100, 300])
+    got = train(Ws, None, None, lr=0.5, steps=300, loss=separable.OnData(X, Y, loss), record=[0, 100, 300])
+    np.testing.assert_allclose(got.history.loss, ref.history.loss, rtol=1e-12)
+    for A, B in zip(got.weights, ref.weights):
+        np.testing.assert_allclose(A, B, rtol=1e-10, atol=1e-13)
+
+
+def test_on_data_checks_its_input_and_the_network():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        separable.OnData(TOY_X, TOY_Y, "squared")
+    with pytest.raises(ValueError, match="labels"):
+        separable.OnData(TOY_X, 2 * TOY_Y)
+    with pytest.raises(ValueError, match="one output run on the identity"):
+        train([np.ones((1, 2))], TOY_X, TOY_Y, lr=0.1, steps=1, loss=separable.OnData(TOY_X, TOY_Y))
+
+
+def test_rank_one_tail_is_the_frobenius_norm_less_the_spectral_norm_squared():
+    rng = np.random.default_rng(3)
+    for shape in [(5, 3), (1, 4), (6, 6)]:
+        W = rng.standard_normal(shape)
+        expected = np.linalg.norm(W) ** 2 - np.linalg.eigvalsh(W @ W.T)[-1]
+        assert separable.rank_one_tail(W) == pytest.approx(expected, abs=1e-12)
+    assert separable.rank_one_tail(np.outer([1.0, 2.0, 3.0], [4.0, 5.0])) == pytest.approx(0.0, abs=1e-24)
+
+
+def test_smoothed_margin_is_the_closed_form_and_at_most_the_corollary_margin():
+    # one layer on the toy data, W = s e_1: margins s, 2s, s, 3s; gamma = 1
+    s, y = 4.0, TOY_Y.ravel()
+    risk = float(np.mean(np.logaddexp(0.0, -np.array([s, 2 * s, s, 3 * s]))))
+    inverse = -math.log(math.expm1(4 * risk))
+    assert math.log1p(math.exp(-inverse)) == pytest.approx(4 * risk, rel=1e-12)  # l(l^{-1}(x)) = x
+    assert separable.smoothed_margin(risk, [s], n=4, gamma=1.0) == pytest.approx(inverse / s, rel=1e-12)
+    exp_risk = float(np.mean(np.exp(-np.array([s, 2 * s, s, 3 * s]))))
+    got = separable.smoothed_margin(exp_risk, [s], n=4, gamma=1.0, loss="exponential")
+    assert got == pytest.approx(-math.log(4 * exp_risk) / s, rel=1e-12)
+    # two layers: L^{L/2} / ||theta||^L <= 1 / prod ||W_k||, and l^{-1}(nR) <= the smallest margin
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        Ws = [rng.standard_normal((3, 2)) + 3 * np.outer(np.ones(3), [1, 0]), rng.standard_normal((1, 3)) + 1.0]
+        margins = y * (network.end_to_end(Ws) @ TOY_X).ravel()
+        if margins.min() <= 0:
+            continue
+        norms = [np.linalg.norm(W) for W in Ws]
+        smooth = separable.smoothed_margin(float(np.mean(np.logaddexp(0.0, -margins))), norms, n=4, gamma=1.0)
+        assert smooth <= margins.min() / np.prod(norms) + 1e-12
+    with pytest.raises(ValueError, match="loss must be one of"):
+        separable.smoothed_margin(0.1, [1.0], n=4, gamma=1.0, loss="squared")
+
+
+def late_history(T=10_000, gamma=0.5, lr=2.0, perp=(0.3, 0.4), first=(1.0, 0.2)):
+    """A history on exact laws: W_prod = u log(t)/gamma + w~ (u = e_1, w~ = perp), risk 1/(gamma^2 lr t),
+    norms growing, tails fixed, alignments and product_v1 rising, the data separated from step 10."""
+    t = np.unique(np.r_[0, np.rint(np.geomspace(1, T, 60)).astype(int), T // 10])
+    tt = np.maximum(t, 1).astype(float)
+    grow = np.log(tt) / gamma
+    product = np.stack([grow, np.full_like(tt, perp[0]), np.full_like(tt, perp[1])], axis=1)
+    first_layer = np.stack([np.outer([1.0, 0.0], [g, first[0], first[1]]) for g in grow])
+    return History(
+        steps=t,
+        loss=1.0 / (gamma**2 * lr * tt),
+        lr=np.full(len(t), lr),
+        metrics=dict(
+            gap=np.where(t >= 10, 0.01, 2 * gamma),
+            norms=np.stack([1 + grow, 2 + grow], axis=1),
+            tails=np.tile([0.5, 0.0], (len(t), 1)),
+            product=product,
+            first_layer=first_layer,
+            alignment=(1 - 1 / (2 + grow))[:, None],
+            product_v1=1 - 1 / (3 + grow),
+        ),
+    )
+
+
+def test_late_phase_of_exact_laws():
+    T, gamma, lr = 10_000, 0.5, 2.0
+    h = late_history(T, gamma, lr)
+    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=lr, start=T // 10)
+    assert (out["start"], out["end"], out["separated_from"]) == (T // 10, T, 10)
+    assert out["separated"] and out["escaped"] and out["risk_start"] == pytest.approx(1 / (gamma**2 * lr * 1000))
+    assert out["progress"] == pytest.approx(10.0, rel=1e-12)
+    assert out["risk_rate"] == pytest.approx(1.0, rel=1e-9)  # 1/R = gamma^2 lr t exactly
+    assert out["parallel_rate"] == pytest.approx(1.0, rel=1e-12) and out["growth_angle"] == pytest.approx(
+        0.0, abs=1e-12
+    )
+    assert out["perpendicular_ratio"] == pytest.approx(0.0, abs=1e-12)
+    assert out["first_layer_perpendicular_ratio"] == pytest.approx(0.0, abs=1e-12)
+    assert out["tail_growth"] == 0.0
+    g0, g1 = math.log(1000) / gamma, math.log(T) / gamma
+    assert out["norm_growth"] == pytest.approx((2 + g1) / (2 + g0), rel=1e-12)  # the smaller of the two
+    assert out["alignment_defect_ratio"] == pytest.approx((2 + g0) / (2 + g1), rel=1e-12)
+    assert out["product_v1_defect_ratio"] == pytest.approx((3 + g0) / (3 + g1), rel=1e-12)
+    norms = np.array([[1 + g0, 2 + g0], [1 + g1, 2 + g1]])
+    smooth = separable.smoothed_margin(
+        np.array([1 / (gamma**2 * lr * 1000), 1 / (gamma**2 * lr * T)]), norms, n=4, gamma=gamma
+    )
+    assert out["smoothed_margin_rise"] == pytest.approx(smooth[1] - smooth[0], rel=1e-12)
+
+
+def test_late_phase_of_a_predictor_stuck_at_an_angle_and_of_a_run_at_the_saddle():
+    T, gamma, theta = 10_000, 0.5, 0.3
+    h = late_history(T, gamma)
+    stuck = h.metrics["product"][:, 0:1] * np.array([[math.cos(theta), math.sin(theta), 0.0]])
+    h.metrics["product"] = stuck
+    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
+    assert out["perpendicular_ratio"] == pytest.approx(math.tan(theta), rel=1e-12)
+    assert out["growth_angle"] == pytest.approx(math.degrees(theta), rel=1e-12)
+    h.metrics["gap"] = np.where(h.steps >= 5000, 0.01, 2 * gamma)  # separates only after the window starts
+    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
+    assert out["separated_from"] > T // 10 and not out["separated"] and not out["escaped"]
+    assert "separates the data only from step" in separable.late_phase_text("the deep network", out, progress=5)
+    h.metrics["gap"][-1] = 2 * gamma
+    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
+    assert out["separated_from"] == -1
+    assert "does not separate the data" in separable.late_phase_text("the deep network", out, progress=5)
+    with pytest.raises(ValueError, match="start must be in"):
+        separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=0)
+
+
+def test_late_phase_text_names_the_three_cases():
+    base = dict(start=100, end=1000, separated_from=3, separated=True, escaped=True, progress=12.0, risk_start=0.01)
+    assert separable.late_phase_text("the deep network", base, progress=5).startswith(
+        "The deep network separates the data from step 3 on and its risk falls 12-fold over steps 100 to 1000"
+    )
+    frozen = separable.late_phase_text("the deep network", base | {"progress": 1.3}, progress=5)
+    assert "falls only 1.3-fold" in frozen and "not applicable" in frozen
+    saddle = separable.late_phase_text("the deep network", base | {"escaped": False, "risk_start": 0.6}, progress=5)
+    assert "still has 0.87 of the risk at W = 0 at step 100" in saddle and "not applicable" in saddle
 
 
 # -- Appendix F -------------------------------------------------------------------------------

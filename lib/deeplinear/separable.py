@@ -28,6 +28,7 @@ from . import metrics, network
 from .schedules import LOSS_AT_ZERO
 
 __all__ = [
+    "OnData",
     "alignment_measurements",
     "angle_to",
     "below_loss_at_zero",
@@ -38,13 +39,18 @@ __all__ = [
     "gaussian_start",
     "inner_vectors_moved",
     "inverse_log_fit",
+    "late_phase",
+    "late_phase_text",
     "layer_margin_gap",
     "loglog_slope",
     "margin_gap",
     "measurements",
     "product_alignment",
     "rank_one_start",
+    "rank_one_tail",
     "rate_summary",
+    "smoothed_margin",
+    "spanning_text",
     "support_vectors",
 ]
 
@@ -216,14 +222,28 @@ def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gam
     return float(gamma - np.min(np.asarray(Y).ravel() * (w @ X).ravel()))
 
 
+def rank_one_tail(W: np.ndarray) -> float:
+    """``||W||_F^2 - ||W||_2^2``, the sum of the squared singular values after the first: 0 for rank one.
+
+    Summed from the singular values (no cancellation when the tail is small). Ji and Telgarsky bound it
+    by the imbalance that gradient flow conserves, so ``1 - (||W||_2/||W||_F)^2 = tail / ||W||_F^2`` falls
+    like ``1 / ||W||_F^2`` while ``||W||_F`` grows.
+
+    Paper: Ji & Telgarsky, Theorem 2.2 (and its proof: the layers tend to rank one).
+    """
+    s = np.linalg.svd(np.asarray(W, dtype=np.float64), compute_uv=False)
+    return float(np.sum(s[1:] ** 2))
+
+
 def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dict[str, Callable]:
     """What a run on separable data records, as `deeplinear.train`'s ``metrics=`` mapping.
 
     Returns
     -------
     dict name -> fn(Ws): "angle" (`angle_to` u-bar, degrees), "gap" (`margin_gap`), "direction"
-    (`direction`, (k_0,)), "norms" (``||W_i||_F``, (L,)), "rank_one" (`metrics.rank_one_ratio` of each
-    layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
+    (`direction`, (k_0,)), "product" (``W_prod``, (k_0,)), "first_layer" (``W_1``, (k_1, k_0)), "norms"
+    (``||W_i||_F``, (L,)), "tails" (`rank_one_tail` of each layer, (L,)), "rank_one" (`metrics.rank_one_ratio`
+    of each layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
     "layer_gap" (`layer_margin_gap`) and, with ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and
     gamma come from `deeplinear.theory.max_margin` (computed once here).
 
@@ -236,7 +256,10 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
         "angle": lambda Ws: angle_to(Ws, u_bar),
         "gap": lambda Ws: margin_gap(Ws, X, Y, gamma),
         "direction": direction,
+        "product": lambda Ws: network.end_to_end(Ws).ravel(),
+        "first_layer": lambda Ws: np.array(Ws[0], dtype=np.float64),
         "norms": lambda Ws: [np.linalg.norm(W) for W in Ws],
+        "tails": lambda Ws: [rank_one_tail(W) for W in Ws],
         "rank_one": lambda Ws: [metrics.rank_one_ratio(W) for W in Ws],
         "product_v1": product_alignment,
         "v1_ubar": lambda Ws: first_layer_alignment(Ws, u_bar),
@@ -322,28 +345,26 @@ def first_step_at_most(steps: np.ndarray, values: np.ndarray, target: float) -> 
 
 
 def rate_summary(fixed: Any, growing: Any, *, decades: float = 2.0) -> dict[str, float]:
-    """Rates of a fixed-step run and what a growing step gains, from two `deeplinear.History`.
+    """The fixed-step run's risk rate and what a growing step gains, from two `deeplinear.History`.
 
-    Both runs record `measurements` ("angle", "gap") and the loss on the same steps, ending at step T.
+    Both runs record `measurements` ("angle") and the loss, ending at step T.
 
     Returns
     -------
-    dict with "r2_angle" and "r2_gap" (`inverse_log_fit` of the fixed run's angle and margin gap over
-    the last ``decades`` decades of steps, from ``max(10, T / 10**decades)``), "risk_slope"
-    (`loglog_slope` of its risk from ``T / 10**decades``), "speedup" (T over the first step at which
-    the growing run's angle is at most the fixed run's final angle) and "angle_grow" (the growing run's
-    final angle).
+    dict with "risk_slope" (`loglog_slope` of the fixed run's risk over the last ``decades`` decades of steps,
+    from ``T / 10**decades``), "speedup" (T over the first step at which the growing run's angle is at most
+    the fixed run's final angle; nan if it never is), "speedup_text" (it in words: "12.3 times sooner", or
+    "not within the steps") and "angle_grow" (the growing run's final angle).
 
     Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
     T = fixed.steps[-1]
-    angle, gap = fixed.metrics["angle"], fixed.metrics["gap"]
-    start = max(10, T / 10**decades)
+    angle = fixed.metrics["angle"]
+    speedup = T / first_step_at_most(growing.steps, growing.metrics["angle"], float(angle[-1]))
     return dict(
-        r2_angle=inverse_log_fit(fixed.steps, angle, start=start)[0],
-        r2_gap=inverse_log_fit(fixed.steps, gap, start=start)[0],
         risk_slope=loglog_slope(fixed.steps, fixed.loss, start=T / 10**decades),
-        speedup=T / first_step_at_most(growing.steps, growing.metrics["angle"], float(angle[-1])),
+        speedup=speedup,
+        speedup_text=f"{speedup:.3g} times sooner" if np.isfinite(speedup) else "not within the steps",
         angle_grow=float(growing.metrics["angle"][-1]),
     )
 
@@ -389,3 +410,220 @@ def inner_vectors_moved(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndar
         return max([1.0 - abs(float(np.linalg.svd(W)[0][:, 0] @ u)) for W, u in zip(list(Ws)[1:-1], U0)] + [0.0])
 
     return moved
+
+
+class OnData:
+    """A loss of ``W_prod`` on the data, for `deeplinear.train` run on the identity (``X=None``).
+
+    ``train(Ws, None, None, loss=OnData(X, Y, "logistic"), ...)`` makes the same gradient steps as
+    ``train(Ws, X, Y, loss="logistic", ...)``: the network's output on the identity is ``W_prod`` (1, k_0),
+    and this callable returns the risk ``L(W_prod X)`` and its gradient ``dL/dF X^T``. A network with one
+    output then costs ``sum_i k_i k_{i-1} k_0`` per pass instead of ``sum_i k_i k_{i-1} n``.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n); Y : ndarray (1, n), labels in {-1, +1}.
+    loss : "logistic" or "exponential".
+
+    Paper: Ji & Telgarsky, Section 2 (the risk depends on the network only through ``W_prod``).
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, loss: str = "logistic") -> None:
+        from .losses import LOSSES
+
+        if loss not in LOSS_AT_ZERO:
+            raise ValueError(f"loss must be one of {sorted(LOSS_AT_ZERO)}, got {loss!r}")
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        self.Y = np.asarray(Y, dtype=np.float64).reshape(1, -1)
+        if self.X.ndim != 2 or self.Y.shape[1] != self.X.shape[1] or not np.all(np.abs(self.Y) == 1):
+            raise ValueError(f"X (k_0, n) and Y (1, n) with labels +-1 must agree, got {self.X.shape}, {np.shape(Y)}")
+        self.loss, self.fn, self.XT = loss, LOSSES[loss], np.ascontiguousarray(self.X.T)
+
+    def __repr__(self) -> str:
+        return f"OnData(k_0={self.X.shape[0]}, n={self.X.shape[1]}, loss={self.loss!r})"
+
+    def validate(self, out_shape: tuple[int, int], Y: object = None) -> None:
+        if tuple(out_shape) != (1, self.X.shape[0]):
+            raise ValueError(
+                f"OnData needs a network with one output run on the identity (X=None): output (1, {self.X.shape[0]}), "
+                f"got {tuple(out_shape)}"
+            )
+
+    def __call__(self, P: np.ndarray, Y: object = None) -> tuple:
+        value, dF = self.fn(P @ self.X, self.Y)
+        return value, dF @ self.XT
+
+
+def smoothed_margin(
+    risk: float | np.ndarray, norms: Sequence[float] | np.ndarray, *, n: int, gamma: float, loss: str = "logistic"
+) -> float | np.ndarray:
+    """Lyu and Li's smoothed normalised margin over ``gamma``: ``l^{-1}(n R) L^{L/2} / (gamma ||theta||^L)``.
+
+    ``||theta||^2 = sum_k ||W_k||_F^2`` over the L layers, and ``l^{-1}`` inverts the loss (logistic:
+    ``-log(exp(x) - 1)``; exponential: ``-log x``). Since ``l(min_i y_i W_prod x_i) <= n R`` and
+    ``prod_k ||W_k||_F <= (||theta||^2 / L)^{L/2}``, it is at most the margin corollary's ratio
+    ``min_i y_i W_prod x_i / (gamma prod_k ||W_k||_F)``; along gradient flow it never decreases once
+    ``n R < l(0)`` (Lyu and Li 2020, for networks homogeneous in their weights, as ``W_prod`` is of degree L).
+
+    Parameters
+    ----------
+    risk : float or ndarray (T,), the risk R (a risk that underflowed to 0 counts as 1e-300).
+    norms : ndarray (L,) or (T, L), ``||W_k||_F`` of each layer.
+    n : int, the number of points; gamma : float > 0, the maximum margin.
+    loss : "logistic" or "exponential".
+
+    Returns
+    -------
+    float or ndarray (T,).
+
+    Paper: Ji & Telgarsky, the margin corollary; Lyu & Li (2020), the smoothed margin (Theorem 4.1).
+    """
+    if loss not in LOSS_AT_ZERO:
+        raise ValueError(f"loss must be one of {sorted(LOSS_AT_ZERO)}, got {loss!r}")
+    x = n * np.maximum(np.asarray(risk, dtype=np.float64), 1e-300)
+    inverse = -np.log(np.expm1(x)) if loss == "logistic" else -np.log(x)
+    norms = np.asarray(norms, dtype=np.float64)
+    L = norms.shape[-1]
+    theta = np.sqrt(np.sum(norms**2, axis=-1))
+    out = inverse * L ** (L / 2) / (gamma * theta**L)
+    return float(out) if out.ndim == 0 else out
+
+
+def _defect_ratio(end: float, start: float, floor: float = 1e-12) -> float:
+    return float(max(1.0 - end, floor) / max(1.0 - start, floor))
+
+
+def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: float, start: int) -> dict:
+    """What a fixed-step run on separable data does over its last steps, from ``start`` to the end.
+
+    The limits of Ji and Telgarsky's theorems, measured as trends and rates over the window
+    ``[t_0, T]``, ``t_0`` the first record at or after ``start``, ``T`` the last (the chapters take the
+    last decade, ``start = T / 10``).
+
+    Parameters
+    ----------
+    history : `deeplinear.History` of a run with the logistic loss recording `measurements` at every record.
+    u_bar : ndarray (k_0,), gamma : float, from `deeplinear.theory.max_margin`.
+    n : int, the number of points; lr : float > 0, the fixed step of the run.
+    start : int, the first step of the window.
+
+    Returns
+    -------
+    dict with
+    "start", "end" : t_0 and T;
+    "separated_from" : the first record from which the network separates the data at every later record
+        (-1 if it does not at the last); "separated" : whether it does from t_0 on; "risk_start" : ``R(t_0)``;
+    "escaped" : separated from t_0 on with ``R(t_0) <= l(0) / 2``: the run has left the saddle at ``W = 0``;
+    "progress" : ``R(t_0) / R(T)``, how much the risk fell over the window;
+    "risk_rate" : ``(1/R(T) - 1/R(t_0)) / (gamma^2 lr (T - t_0))``, inf when ``R(T)`` underflowed to 0 (about 1
+        for a linear predictor, whose risk follows ``dR/dt = -gamma^2 R^2`` late; more for a deep network);
+    "norm_growth" : ``min_k ||W_k(T)||_F / ||W_k(t_0)||_F``;
+    "tail_growth" : ``max_k`` of the relative change of `rank_one_tail` (floored at ``1e-12 ||W_k||_F^2``);
+    "alignment_defect_ratio", "product_v1_defect_ratio" : ``(1 - a(T)) / (1 - a(t_0))`` for the smallest
+        `metrics.top_alignment` and for `product_alignment` (defects floored at 1e-12; nan for one layer);
+    "smoothed_margin_rise" : the change of `smoothed_margin`;
+    "growth_angle" : the angle in degrees between ``W_prod(T) - W_prod(t_0)`` and ``u_bar``;
+    "parallel_rate" : ``gamma <u_bar, W_prod(T) - W_prod(t_0)> / log(T / t_0)`` (1 on Soudry et al.'s law
+        ``W_prod(t) = u_bar log t / gamma + O(1)``);
+    "perpendicular_ratio" : the change of the norm of ``W_prod``'s part orthogonal to ``u_bar``, over its
+        growth along ``u_bar`` (0 on that law);
+    "first_layer_perpendicular_ratio" : the change of ``||W_1 (I - u_bar u_bar^T)||_F``, the part of the first
+        layer that reads directions orthogonal to ``u_bar``, over the change of ``||W_1 u_bar||`` (the top right
+        singular vector ``v_1`` of ``W_1`` turns to ``u_bar`` when the first stays bounded and the second grows).
+
+    Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
+    """
+    steps, risk, m = np.asarray(history.steps), np.asarray(history.loss, dtype=np.float64), history.metrics
+    if not 0 < start <= steps[-1] or list(np.asarray(history.metric_steps)) != list(steps):
+        raise ValueError(f"start must be in (0, {steps[-1]}] and the run must record its metrics at every record")
+    i0, iT = int(np.searchsorted(steps, start)), len(steps) - 1
+    t0, T = int(steps[i0]), int(steps[iT])
+    if T <= t0:
+        raise ValueError(f"the window [{t0}, {T}] has no length: start = {start} is the last record")
+    separated = (gamma - np.asarray(m["gap"])) > 0
+    bad = np.flatnonzero(~separated)
+    first = 0 if bad.size == 0 else (bad[-1] + 1 if bad[-1] < iT else -1)
+    norms, tails = np.asarray(m["norms"]), np.asarray(m["tails"])
+    W, u = np.asarray(m["product"]), np.asarray(u_bar, dtype=np.float64)
+    dW = W[iT] - W[i0]
+    par = float(dW @ u)
+    perp = [float(np.linalg.norm(w - (w @ u) * u)) for w in (W[i0], W[iT])]
+    W1 = np.asarray(m["first_layer"])[[i0, iT]]
+    along = [float(np.linalg.norm(A @ u)) for A in W1]  # ||W_1 u_bar|| and ||W_1 (I - u_bar u_bar^T)||_F
+    across = [float(np.sqrt(max(np.linalg.norm(A) ** 2 - a**2, 0.0))) for A, a in zip(W1, along)]
+    align = np.asarray(m["alignment"]) if "alignment" in m else np.zeros((len(steps), 0))
+    smooth = smoothed_margin(risk[[i0, iT]], norms[[i0, iT]], n=n, gamma=gamma)
+    inverse = 1.0 / np.maximum(risk[[i0, iT]], 1e-300)
+    # numpy floats: a run that stopped moving gives inf or nan here, not ZeroDivisionError
+    par, d_across, d_along = np.float64(par), np.float64(across[1] - across[0]), np.float64(along[1] - along[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        perpendicular_ratio, first_layer_ratio = (perp[1] - perp[0]) / par, d_across / d_along
+    return dict(
+        start=t0,
+        end=T,
+        separated_from=int(steps[first]) if first >= 0 else -1,
+        separated=bool(first >= 0 and first <= i0),
+        risk_start=float(risk[i0]),
+        escaped=bool(first >= 0 and first <= i0 and risk[i0] <= LOSS_AT_ZERO["logistic"] / 2),
+        progress=float(risk[i0] / max(risk[iT], 1e-300)),
+        risk_rate=float("inf") if risk[iT] == 0 else float((inverse[1] - inverse[0]) / (gamma**2 * lr * (T - t0))),
+        norm_growth=float(np.min(norms[iT] / norms[i0])),
+        tail_growth=float(np.max((tails[iT] - tails[i0]) / np.maximum(tails[i0], 1e-12 * norms[i0] ** 2))),
+        alignment_defect_ratio=_defect_ratio(align[iT].min(), align[i0].min()) if align.shape[1] else float("nan"),
+        product_v1_defect_ratio=_defect_ratio(m["product_v1"][iT], m["product_v1"][i0]),
+        smoothed_margin_rise=float(smooth[1] - smooth[0]),
+        growth_angle=float(np.degrees(np.arctan2(np.linalg.norm(dW - par * u), par))),
+        parallel_rate=float(gamma * par / np.log(T / t0)),
+        perpendicular_ratio=float(perpendicular_ratio),
+        first_layer_perpendicular_ratio=float(first_layer_ratio),
+    )
+
+
+def late_phase_text(label: str, stats: dict, *, progress: float) -> str:
+    """One sentence on whether a run's last steps are where the limits can be measured (`late_phase`).
+
+    Parameters
+    ----------
+    label : how the sentence names the network ("the deep network").
+    stats : `late_phase` of its run; progress : float > 1, the fall of the risk over the window below which
+        the run is said to have stopped moving.
+
+    Returns
+    -------
+    str, e.g. "The deep network separates the data from step 84 on and its risk falls 14-fold over steps
+    5000 to 50000: its limits are measured there."
+    """
+    window = f"steps {stats['start']} to {stats['end']}"
+    first = stats["separated_from"]
+    if not stats["escaped"]:
+        if not stats["separated"]:
+            when = "does not separate the data" if first < 0 else f"separates the data only from step {first}"
+        else:
+            share = stats["risk_start"] / LOSS_AT_ZERO["logistic"]
+            when = f"still has {share:.2g} of the risk at W = 0 at step {stats['start']}"
+        return (
+            f"{label.capitalize()} {when}: the budget ends too close to the saddle at W = 0 (a small lr or a deep "
+            f"network) for its limits, which are not applicable here."
+        )
+    fall = f"{stats['progress']:.2g}-fold"
+    if not stats["progress"] >= progress:
+        return (
+            f"{label.capitalize()} separates the data from step {first} on, but its risk falls only {fall} over "
+            f"{window}: one large early step threw it to a risk level where the remaining steps barely move it, "
+            f"so its limits are not applicable here."
+        )
+    return (
+        f"{label.capitalize()} separates the data from step {first} on and its risk falls {fall} over {window}: "
+        f"its limits are measured there."
+    )
+
+
+def spanning_text(rank: int, dim: int) -> str:
+    """Whether the support vectors, spanning ``rank`` dimensions, span ``R^dim`` (Ji and Telgarsky's
+    Assumption 2.7), in one sentence.
+
+    Paper: Ji & Telgarsky, Assumption 2.7.
+    """
+    if rank == dim:
+        return f"The support vectors span R^{dim}: Assumption 2.7 holds."
+    return f"The support vectors span {rank} of the {dim} dimensions: Assumption 2.7 fails."
