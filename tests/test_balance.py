@@ -318,3 +318,37 @@ def test_filter_balance_drift_refuses_bad_input():
         balance.filter_balance_drift(conv, Ws0[:1], X, X, lrs=[0.1], time=1.0)
     with pytest.raises(ValueError, match="structure must"):
         balance.filter_balance_drift(np.eye(9), Ws0, X, X, lrs=[0.1], time=1.0)
+
+
+def test_nuclear_imbalance_bounds_the_excess_norm():
+    """Against explicit eigenvalues, and the bounds the chapter uses: excess <= ||D||_* (Powers-Stormer),
+    ||W_1||^2 + ||W_2||^2 >= ||D||_*, and (||W_1||^2 + ||W_2||^2)^2 >= ||D||_*^2 + 4 ||W_2 W_1||_*^2, on random
+    factorisations of random shapes and scales."""
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        m, h, n = rng.integers(1, 6, 3)
+        W1 = rng.standard_normal((h, n)) * np.exp(rng.normal(size=(h, 1)))
+        W2 = rng.standard_normal((m, h)) * np.exp(rng.normal(size=(1, h)))
+        D = W2.T @ W2 - W1 @ W1.T
+        nuclear = balance.nuclear_imbalance([W1, W2])[0]
+        np.testing.assert_allclose(nuclear, np.abs(np.linalg.eigvals(D)).sum(), rtol=1e-10)
+        total = np.sum(W1**2) + np.sum(W2**2)
+        excess = total - 2 * balance.nuclear_norm(W2 @ W1)
+        assert excess <= nuclear * (1 + 1e-10) + 1e-12
+        assert total >= nuclear * (1 - 1e-10)
+        # hence, with r = ||D||_* / (2 ||P||_*), a gap (total / 2||P||_*) - 1 of at least sqrt(1 + r^2) - 1
+        assert total**2 >= (nuclear**2 + 4 * balance.nuclear_norm(W2 @ W1) ** 2) * (1 - 1e-10)
+
+
+def test_start_size_against_a_plain_loop():
+    rng = np.random.default_rng(12)
+    Ws0 = [rng.standard_normal((3, 4, 4)) * 0.01, rng.standard_normal((3, 2, 4)) * 0.01]
+    Ws = [rng.standard_normal((3, 4, 4)), rng.standard_normal((3, 2, 4))]
+    for s in range(3):
+        expected = (np.sum(Ws0[0][s] ** 2) + np.sum(Ws0[1][s] ** 2)) / (
+            2 * np.linalg.svd(Ws[1][s] @ Ws[0][s], compute_uv=False).sum()
+        )
+        np.testing.assert_allclose(balance.start_size(Ws0, Ws)[s], expected, rtol=1e-12)
+        np.testing.assert_allclose(balance.start_size([W[s] for W in Ws0], [W[s] for W in Ws]), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="two-layer"):
+        balance.start_size([np.eye(2)] * 3, [np.eye(2)] * 3)

@@ -111,3 +111,34 @@ def test_bad_input_is_named():
         bases.invariance_over_bases([np.eye(2)], [np.eye(2)], 0)
     with pytest.raises(ValueError, match="same 2-D layer shapes"):
         bases.invariance_over_bases([np.eye(2)], [np.eye(3)], rng)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_paired_rotation_is_the_exponential_of_its_generator(k):
+    """Against scipy's matrix exponential of the block skew-symmetric generator (an independent route)."""
+    from scipy.linalg import expm
+
+    angle = 0.7
+    generator = np.zeros((k, k))
+    for j in range(0, k - 1, 2):
+        generator[j + 1, j], generator[j, j + 1] = angle, -angle
+    np.testing.assert_allclose(bases.paired_rotation(k, angle), expm(generator), atol=1e-14)
+
+
+@pytest.mark.parametrize("k", [2, 3, 7, 12])
+def test_paired_rotation_moves_every_singular_vector_by_the_angle(k):
+    """Turning the right basis of W = Q1 S Q0^T by pi/4 in pairs: invariance 1 - (1 - cos(pi/4)) floor(k/2) / k."""
+    rng = np.random.default_rng(k)
+    Q0, Q1 = theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng)
+    s = np.linspace(1.0, 2.0, k)
+    W0 = theory.aligned_network([Q0, Q1], [s])
+    W = theory.aligned_network([Q0 @ bases.paired_rotation(k, np.pi / 4), Q1], [s])
+    expected = 1 - (1 - np.cos(np.pi / 4)) * (k // 2) / k
+    np.testing.assert_allclose(metrics.invariance([W0], [W])[0], expected, atol=1e-12)
+
+
+def test_paired_rotation_rejects_bad_input():
+    with pytest.raises(ValueError, match="k must be"):
+        bases.paired_rotation(0, 0.1)
+    with pytest.raises(ValueError, match="angle must be"):
+        bases.paired_rotation(3, float("nan"))

@@ -11,8 +11,9 @@ CHAPTER = "05-minimum-norm-and-balancedness"
 
 
 def test_05_rejects_a_large_init_scale(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match=r"init_scale must be a finite number in \(0, 0.5\]"):
-        run(CHAPTER, tmp_path, init_scale=0.9)
+    """The claim is about small starts: init_scale (relative to the solution's scale) stops at 0.01."""
+    with pytest.raises(pm.PapermillExecutionError, match=r"init_scale must be a finite number in \[0.0001, 0.01\]"):
+        run(CHAPTER, tmp_path, init_scale=0.05)
 
 
 def test_05_rejects_fewer_samples_than_the_width(tmp_path):
@@ -22,23 +23,24 @@ def test_05_rejects_fewer_samples_than_the_width(tmp_path):
 
 
 def test_05_reruns_with_other_seed_and_sizes(tmp_path):
-    path = run(CHAPTER, tmp_path, seed=3, k=6, n=12, steps=5000, init_scale=0.003)
-    assert_claims(CHAPTER, path)  # book/ledger.toml's criteria
+    """At the smallest width and the largest rate (capped by the stability rule), many samples."""
+    path = run(CHAPTER, tmp_path, seed=3, k=2, n=40, lr=0.1, init_scale=0.0001)
+    assert_claims(CHAPTER, path)  # book/ledger.toml's criteria (hypotheses included)
     values = glued(path)
     num = {k: float(v) for k, v in values.items() if v not in ("'yes'", "'no'") and not k.startswith("fig")}
+    assert values["prop2_inside_hypotheses"] == "'yes'"
     # Proposition 2: nothing beats 2 ||P||_*, the aligned 0-balanced factorisation attains it, an optimiser finds it.
     assert num["prop2_aligned_ratio_error"] < 1e-12
     assert num["prop2_random_min_ratio"] >= 1 - 1e-12
     assert abs(num["prop2_optimised_ratio"] - 1) < 1e-6
-    # Small start ends near the minimum norm and aligned; a large start does not; the gap grows with the scale.
+    # Small start ends near the minimum norm and aligned; a large start does not; the rates respect the rule.
     assert num["prop2_norm_gap_large_init"] > 100 * num["prop2_norm_gap_small_init"]
     assert num["prop2_alignment_small_init"] > 0.999 > num["prop2_alignment_large_init"]
-    assert values["prop2_gap_increasing"] == "'yes'"
+    assert num["prop2_lr_large"] <= num["prop2_lr_small"] <= 0.1
     # Balancedness: exact lr^2 step identity, slope 2 per step, O(lr) over a fixed time, printed form first order.
     assert num["balancedness_accumulated_identity_error"] < 1e-8
     assert abs(num["balancedness_printed_slope"] - 1) < 0.1
     assert 0.8 < num["balancedness_fixed_time_slope"] < 1.3
-    # A balanced start: small Arora-Du imbalance, large imbalance in the printed sense, singular vectors move.
-    assert num["balancedness_random_arora_final"] < 0.05
+    # A balanced start: the printed imbalance grows far beyond Arora and Du's, the singular vectors rotate.
     assert num["balancedness_random_final"] > 0.1 > num["balancedness_random_arora_final"]
-    assert num["balancedness_random_alignment_final"] > 0.99
+    assert num["balancedness_random_rotation"] > 1e-6

@@ -33,6 +33,8 @@ __all__ = [
     "minimise_norm",
     "printed_imbalance",
     "relative_imbalance",
+    "nuclear_imbalance",
+    "start_size",
     "drift",
     "drift_norm",
     "step_drift",
@@ -41,6 +43,7 @@ __all__ = [
     "filter_norm_differences",
     "FilterDrift",
     "filter_balance_drift",
+    "first_order_balance",
 ]
 
 
@@ -258,6 +261,53 @@ def relative_imbalance(Ws: Sequence[np.ndarray], *, printed: bool = False) -> np
         diff = 2 * _fro(N - M)
         out.append(np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0))
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
+
+
+def nuclear_imbalance(Ws: Sequence[np.ndarray]) -> np.ndarray:
+    """The nuclear norm ``||W_{i+1}^T W_{i+1} - W_i W_i^T||_*`` of each interface's imbalance.
+
+    For two layers it bounds the excess norm from both sides (``P = W_2 W_1``, ``D`` the imbalance):
+    ``||W_1||_F^2 + ||W_2||_F^2 - 2 ||P||_* <= ||D||_*`` (Proposition 2's bound with the Powers-Stormer
+    inequality ``||M^{1/2} - N^{1/2}||_F^2 <= ||M - N||_*``), so a nearly balanced factorisation is nearly of
+    minimum norm; and a large imbalance keeps it far from the minimum (``||W_1||_F^2 + ||W_2||_F^2 >= ||D||_*``).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}).
+
+    Returns
+    -------
+    ndarray (d-1,) or (S, d-1).
+
+    Paper: Proposition 2; Section 2 (balancedness).
+    """
+    out = [np.abs(np.linalg.eigvalsh(D)).sum(axis=-1) for D in imbalance(Ws)]
+    return np.stack(out, axis=-1) if out else np.zeros(_as_network(Ws)[0].shape[:-2] + (0,))
+
+
+def start_size(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | np.ndarray:
+    """How small a two-layer start is next to where it ended: ``(||W_1^(0)||^2 + ||W_2^(0)||^2) / (2 ||W_2 W_1||_*)``.
+
+    The start's imbalance is at most its squared norm, gradient flow conserves the imbalance, and the excess
+    norm of a factorisation is at most its imbalance (:func:`nuclear_imbalance`), so gradient flow from this
+    start ends at most this far (relative) from the minimum norm of the product it reached.
+
+    Parameters
+    ----------
+    Ws0 : the start, two layers (h, n) and (m, h), or stacked (S, h, n) and (S, m, h).
+    Ws : the end, the same shapes.
+
+    Returns
+    -------
+    float, or ndarray (S,).
+
+    Paper: Proposition 2 (and the paper's small-initialisation argument).
+    """
+    first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
+    if len(first) != 2 or [W.shape for W in first] != [W.shape for W in now]:
+        raise ValueError(f"Ws0 and Ws must be two-layer networks of the same shapes, got {[W.shape for W in first]}")
+    total = sum(np.sum(W**2, axis=(-2, -1)) for W in first)
+    return _scalar(total / (2 * np.linalg.svd(now[1] @ now[0], compute_uv=False).sum(axis=-1)))
 
 
 def drift(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool = False) -> list[np.ndarray]:
@@ -480,3 +530,41 @@ def filter_balance_drift(
         filt.append(_relative_change(c0, np.stack(run.coefficients)))
         mat.append(_relative_change(W0, np.stack(run.weights).reshape(len(Ws0), -1)))
     return FilterDrift(rates, steps, np.array(filt), np.array(mat))
+
+
+def first_order_balance(
+    structure: Structure, Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray
+) -> tuple[float, float]:
+    """How fast gradient flow moves Du et al.'s balancedness of structured layers, at ``Ws``, relative.
+
+    With ``c_i`` the coefficients of layer ``i`` and ``g_i = <A_j, dL/dW_i>`` their gradient, gradient flow
+    moves ``||c_i||^2`` at rate ``-2 <c_i, g_i> = -2 <W_i, dL/dW_i>``, the same for every layer of a linear
+    network, so the filters' differences are conserved; the matrices' squared norms move at rate
+    ``-2 sum_j ||A_j||_F^2 c_ij g_ij``, which differs between layers unless every ``||A_j||_F`` is the same.
+
+    Parameters
+    ----------
+    structure : `deeplinear.structures.Structure` of every layer.
+    Ws : list of d >= 2 arrays in ``structure``.
+    X : ndarray (n_in, n), or None for the identity.  Y : ndarray (n_out, n).
+
+    Returns
+    -------
+    filters : float, ``max_i |r_i - r_{i+1}| / max_i |r_i|`` with ``r_i = <c_i, g_i>``: rounding.
+    matrices : float, the same with ``r_i = sum_j ||A_j||^2 c_ij g_ij``: 0 only for equal ``||A_j||``.
+
+    Paper: Section 2 (Du et al. 2018, balancedness of convolutional layers).
+    """
+    from .network import gradients
+
+    if not isinstance(structure, Structure):
+        raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
+    if len(Ws) < 2:
+        raise ValueError(f"Ws must hold at least 2 layers, got {len(Ws)}")
+    c = structure.coefficients(np.stack(Ws))
+    g = structure.adjoint(np.stack(gradients(list(Ws), X, Y)))
+    out = []
+    for rates in (np.sum(c * g, axis=-1), np.sum(structure.norms2 * c * g, axis=-1)):
+        top = np.max(np.abs(rates))
+        out.append(float(np.max(np.abs(np.diff(rates))) / top) if top > 0 else 0.0)
+    return out[0], out[1]

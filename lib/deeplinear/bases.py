@@ -20,7 +20,14 @@ import numpy as np
 from .metrics import _as_network, _best_match
 from .theory import random_orthogonal
 
-__all__ = ["singular_subspaces", "random_svd", "alignment_over_bases", "invariance_over_bases", "scores_over_bases"]
+__all__ = [
+    "singular_subspaces",
+    "random_svd",
+    "alignment_over_bases",
+    "invariance_over_bases",
+    "scores_over_bases",
+    "paired_rotation",
+]
 
 
 def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
@@ -216,3 +223,38 @@ def scores_over_bases(
             U_t, V_t = _turn(U, V, g, rng)
             out["invariance_final"][t, i] = 0.5 * (_best_match(U_t, U0_t) + _best_match(V_t, V0_t))
     return out
+
+
+def paired_rotation(k: int, angle: float) -> np.ndarray:
+    """The rotation of ``R^k`` that turns each coordinate pair ``(e_1, e_2), (e_3, e_4), ...`` by ``angle``.
+
+    With ``k`` odd, ``e_k`` stays put. Replacing a basis ``Q`` by ``Q R`` turns every pair of its vectors
+    by ``angle``, so that each new vector's best ``|cos|`` with the old ones is ``max(|cos a|, |sin a|)``
+    (1 for ``e_k``): a rotation of a layer's singular vectors whose size does not depend on chance.
+
+    Parameters
+    ----------
+    k : int >= 1, the dimension.
+    angle : float, in radians.
+
+    Returns
+    -------
+    ndarray (k, k), orthonormal, block diagonal with 2 x 2 blocks ``[[cos a, -sin a], [sin a, cos a]]``.
+
+    Paper: Definition 3 (invariance: the singular vectors never move).
+
+    Examples
+    --------
+    >>> R = paired_rotation(3, np.pi / 2)
+    >>> np.round(R @ np.array([1.0, 0.0, 1.0]), 12)
+    array([0., 1., 1.])
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if isinstance(angle, bool) or not isinstance(angle, (int, float, np.floating)) or not np.isfinite(angle):
+        raise ValueError(f"angle must be a finite number, got {angle!r}")
+    c, s = np.cos(angle), np.sin(angle)
+    R = np.eye(k)
+    for j in range(0, k - 1, 2):
+        R[j : j + 2, j : j + 2] = [[c, -s], [s, c]]
+    return R

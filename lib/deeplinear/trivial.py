@@ -91,6 +91,7 @@ def trivial_run(
     steps: int,
     rng: np.random.Generator,
     Ws0: Sequence[np.ndarray] | None = None,
+    stop_below: float | None = None,
 ) -> TrivialRun:
     """Gradient descent on a network of ``depth`` layers in ``structure``.
 
@@ -107,6 +108,8 @@ def trivial_run(
     steps : int >= 0.
     rng : numpy.random.Generator, for the random start.
     Ws0 : None, or a list of ``depth`` (k, k) matrices in ``structure``.
+    stop_below : float > 0 or None; stop at the first step whose loss is below it (`deeplinear.train`), so
+        that ``steps`` is a cap.
 
     Returns
     -------
@@ -125,7 +128,17 @@ def trivial_run(
         Ws0 = random_layers(structure, depth, rng)
     elif len(Ws0) != depth:
         raise ValueError(f"Ws0 must hold depth = {depth} layers, got {len(Ws0)}")
-    run = train(Ws0, X, Y, lr=lr, steps=steps, structure=structure, metrics={"defect": alignment_defect}, record=1)
+    run = train(
+        Ws0,
+        X,
+        Y,
+        lr=lr,
+        steps=steps,
+        structure=structure,
+        metrics={"defect": alignment_defect},
+        record=1,
+        stop_below=stop_below,
+    )
     defect = run.history.metrics["defect"]
     defect = defect.max(axis=-1) if defect.shape[-1] else np.zeros(len(run.history))
     return TrivialRun(subspace_floor(structure, X, Y), run.history.loss, defect)
