@@ -12,10 +12,6 @@ from companion import ledger, report
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER_TOML = """
-[settings]
-"01-a" = "book"
-"02-b" = "paper"
-
 [[claim]]
 id = "c1"
 paper = "RNBU"
@@ -37,6 +33,7 @@ caveat = "slowly"
 hypotheses = [{ value = "floor", le = 1e-10, note = "the data can be interpolated" }]
 checks = [{ value = "growth", gt = 2.0, note = "smallest factor" }]
 calibration = "an argument"
+paper_setting = "Figure 9 (Section 6): 9 x 9 standard normal data"
 
 [[claim]]
 id = "k1"
@@ -131,8 +128,8 @@ def test_every_verdict_has_its_own_badge_and_meaning():
 
 def test_the_headline_counts_claims_at_each_setting(book):
     numbers = report.headline(_report(book))
-    # Book run: c1 confirmed, c2 confirmed with a caveat. Paper run: c1 fails (0.5 > 0.0123, but 01-a has the
-    # book's settings, so it is not counted there) and c2 (the paper's settings) fails: 1.5 < 2.
+    # Book run: c1 confirmed, c2 confirmed with a caveat. Paper run: c1 fails (0.5 > 0.0123, but c1 has no paper
+    # experiment, so it is not counted there) and c2 (a paper setting) fails: 1.5 < 2.
     # The check k1 is counted apart from the claims.
     assert numbers == {
         "report_claims": 2,
@@ -169,9 +166,9 @@ def test_the_verdict_summary_counts_each_verdict_in_each_run(book):
         counts[verdict] = cells[1:]
     assert counts["confirmed"] == ["1", "–"]
     assert counts["confirmed with a caveat"] == ["1", "–"]
-    assert counts["verified"] == ["1", "1"]
-    assert counts["paper erratum"] == ["1", "1"]  # a finding without checks keeps its kind
-    assert counts["not reproduced"] == ["–", "2"]
+    assert counts["verified"] == ["1", "–"]  # the paper column counts the rows with a paper experiment
+    assert counts["paper erratum"] == ["1", "–"]  # a finding without checks keeps its kind
+    assert counts["not reproduced"] == ["–", "1"]
     assert counts["not run"] == ["–", "–"]
     none = _rows(report.verdict_summary(_report(book, paper="")))
     assert all(row.rstrip().endswith("- no run") for row in none[1:])
@@ -196,27 +193,27 @@ def test_the_claims_table_puts_both_runs_side_by_side_with_criteria_as_values(bo
     assert r"Adjacent alignment: \|v\_{i+1}ᵀu\_i\| → 1" in c1
     # A threshold that names a glued value shows that value (and the name, in words), in each run.
     assert "loss final = 0.00183 \\< 0.0123 (loss initial)" in c1
-    assert "loss final = 0.5 \\< 0.0123 (loss initial) ✗" in c1
     assert "ok: yes" in c1 and "True" not in c1
-    # 01-a has the book's settings: the paper run's cell says so; its verdict differs, so its values show.
-    assert "{bdg-danger}`not reproduced`" in c1 and "*the book's settings (the papers give none)*" in c1
-    assert "*Caveat:* slowly" in c2 and "*the paper's settings*" in c2
+    # c1 has no paper experiment: its paper column says so, and nothing else.
+    assert c1.split("\n  - ")[2].strip() == "*no paper experiment*" and "0.5" not in c1
+    assert "*Caveat:* slowly" in c2 and "*paper setting:* Figure 9 (Section 6): 9 x 9 standard normal data" in c2
     assert "growth = 1.5 > 2 (smallest factor) ✗" in c2
     # Each section is linked under its chapter number and title, the title's math kept for MathJax.
     assert r"Tested in [01 · Alignment with $\mathrm{lr}^2$](#sec-01-a)" in c1
-    assert table.count("{bdg-") == 4 and "<style>" in table
+    assert table.count("{bdg-") == 3 and "<style>" in table
     assert "identity" not in table  # the check has its own table
     (header, k1) = _rows(report.claims_table(_report(book), kind="check"))
     assert "Check" in header and "{bdg-info-line}`verified`" in k1 and "An identity" in k1
 
 
-def test_a_row_whose_run_agrees_at_the_books_settings_shows_only_its_verdict(book):
+def test_a_row_at_a_paper_setting_shows_its_verdict_setting_and_values(book):
     run = json.loads((book / "claims.json").read_text())
-    run["chapters"]["01-a"]["values"]["loss_final"] = 0.0002
+    run["chapters"]["02-b"]["values"]["growth"] = 2.5
     (book / "claims.json").write_text(json.dumps(run))
-    _, c1, _ = _rows(report.claims_table(_report(book)))
-    paper_cell = c1.split("\n  - ")[2]
-    assert paper_cell.startswith("{bdg-success}`confirmed`") and "0.0002" not in paper_cell
+    _, _, c2 = _rows(report.claims_table(_report(book)))
+    paper_cell = c2.split("\n  - ")[2]
+    assert paper_cell.startswith("{bdg-success-line}`confirmed with a caveat`") and "growth = 2.5 > 2" in paper_cell
+    assert report.headline(_report(book))["report_paper_confirmed"] == 1
 
 
 def test_findings_are_listed_once_by_kind_with_badges_and_words_for_booleans(book):
@@ -240,7 +237,8 @@ def test_the_books_report_renders_every_claim_once_with_a_verdict():
     assert len(rows) == len(r.ledger.claims)
     for row in rows:
         cells = row.split("\n  - ")
-        assert len(cells) == 3 and all("{bdg-" in c for c in cells[1:]), row[:80]
+        assert len(cells) == 3 and "{bdg-" in cells[1], row[:80]
+        assert "{bdg-" in cells[2] or cells[2].strip() == "*no paper experiment*", row[:80]
     assert "_initial" not in report.claims_table(r)  # criteria show values, not the names of glued values
 
 

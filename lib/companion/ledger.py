@@ -158,7 +158,9 @@ class Claim:
     ``caveat`` (what the evidence does not show; the verdict is then "confirmed with a caveat"), its
     ``hypotheses`` (checks of the run's setting; one that fails makes the verdict "not applicable") and, for a
     claim, its ``calibration``: why no criterion fails by chance inside the chapter's stated ranges (an
-    argument, or ``test_calibration.py::test_name``, the unit test that simulates it)."""
+    argument, or ``test_calibration.py::test_name``, the unit test that simulates it). ``paper_setting`` names
+    the paper's (or the released script's) experiment whose settings the chapter's ``paper`` preset uses for
+    this row ("" when no paper runs an experiment for it: the paper run then has "no paper experiment")."""
 
     id: str
     paper: str
@@ -170,6 +172,7 @@ class Claim:
     caveat: str = ""
     hypotheses: tuple[Check, ...] = ()
     calibration: str = ""
+    paper_setting: str = ""
 
     @property
     def calibration_tests(self) -> list[str]:
@@ -290,7 +293,7 @@ def load(path: Path | str) -> Ledger:
             entry,
             where,
             ("id", "paper", "kind", "statement", "chapter", "section", "checks"),
-            ("caveat", "hypotheses", "calibration"),
+            ("caveat", "hypotheses", "calibration", "paper_setting"),
         )
         if not isinstance(entry["checks"], list) or not entry["checks"]:
             raise ValueError(f"{where}: checks must be a non-empty list")

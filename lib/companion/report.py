@@ -184,10 +184,11 @@ def _claims(rows: list[Row], kind: str = "claim") -> list[Row]:
 def headline(report: Report) -> dict[str, int]:
     """The headline's numbers, glued by the report under these names: the ledger's claims (checks of the
     algebra apart) and those confirmed at the book's settings (with a caveat or not) or outside their
-    hypotheses there, the claims whose chapter has the papers' (or the released code's) settings and those
-    confirmed or not run there, the checks of the algebra and those verified, and the findings."""
+    hypotheses there, the claims with a paper experiment (``paper_setting``: a paper or a released script gives
+    its settings, and the paper preset uses them) and those confirmed or not run there, the checks of the
+    algebra and those verified, and the findings."""
     book, paper = _claims(report.book), _claims(report.paper)
-    own = [r for r in paper if report.ledger.settings.get(r.entry.chapter, "book") != "book"]
+    own = [r for r in paper if r.entry.paper_setting]
     checks = _claims(report.book, "check")
     return {
         "report_claims": len(book),
@@ -204,12 +205,14 @@ def headline(report: Report) -> dict[str, int]:
 
 
 def verdict_summary(report: Report) -> str:
-    """A table with one row per verdict of the vocabulary: its badge and meaning, and how many claims and
-    findings have it at the book's settings and in the paper-preset run."""
+    """A table with one row per verdict of the vocabulary: its badge and meaning, and how many claims, checks
+    and findings have it at the book's settings, and how many claims with a paper experiment have it in the
+    paper-preset run."""
     lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: verdict-summary", ":widths: 58 21 21"]
     lines += ["", "* - Verdict", "  - Book run", "  - Paper run"]
+    at_paper = [r for r in report.paper if getattr(r.entry, "paper_setting", "")]
     for verdict, meaning in VERDICT_MEANINGS.items():
-        counts = [sum(r.verdict == verdict for r in rows) for rows in (report.book, report.paper)]
+        counts = [sum(r.verdict == verdict for r in rows) for rows in (report.book, at_paper)]
         shown = [str(n) if n else "–" for n in counts]
         if report.run is None:
             shown[1] = "no run"
@@ -276,13 +279,6 @@ def _cell(first: str, lines: list[str]) -> list[str]:
     return out
 
 
-_SETTINGS = {
-    "paper": "the paper's settings",
-    "released code": "the released code's settings",
-    "book": "the book's settings (the papers give none)",
-}
-
-
 def claims_table(report: Report, robust: dict | None = None, survey: dict | None = None, kind: str = "claim") -> str:
     """The claims (or, with ``kind="check"``, the checks of the algebra), one row each: the claim and the
     section that tests it, then the verdict and the measured values against their criteria at the book's
@@ -303,13 +299,13 @@ def claims_table(report: Report, robust: dict | None = None, survey: dict | None
         for sweep, unit in ((survey, "parameter draws"), (robust, "seeds")):
             if sweep and held_text(sweep, r.entry.id, unit):
                 book.insert(1, f"*{held_text(sweep, r.entry.id, unit)}*")
-        setting = report.ledger.settings.get(r.entry.chapter, "book")
-        if report.run is None:
+        if not r.entry.paper_setting:
+            other = ["*no paper experiment*"]
+        elif report.run is None:
             other = ["no paper-preset run was given"]
         else:
-            other = [badge(paper[r.entry.id].verdict), f"*{_SETTINGS[setting]}*"]
-            if setting != "book" or paper[r.entry.id].verdict != r.verdict:
-                other += _run_cell(paper[r.entry.id], run_values.get(r.entry.chapter, {}))[1:]
+            other = [badge(paper[r.entry.id].verdict), f"*paper setting:* {_text(r.entry.paper_setting)}"]
+            other += _run_cell(paper[r.entry.id], run_values.get(r.entry.chapter, {}))[1:]
         lines += _cell("* -", claim) + _cell("  -", book) + _cell("  -", other)
     return "\n".join([*lines, ":::"])
 
