@@ -1,0 +1,92 @@
+"""deeplinear.invariance, chapter 03's runs started as Theorem 1 prescribes, each against an independent
+reference: the library's own starts from the same draws, full gradient descent, closed forms of turned
+updates and rank-one chains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplinear import data, invariance, metrics, modes, network, theory
+
+
+@pytest.mark.parametrize("kind", ["autoencoding", "factorization", "inversion"])
+def test_regression_run_follows_its_budget_and_stays_aligned(kind):
+    rng = np.random.default_rng(3)
+    X, Y = data.regression_problem(kind, 5, 7, rng, max_condition=20.0)
+    ref = theory.aligned_start_on(X, Y, [5] * 4, np.random.default_rng(4))
+    run = invariance.regression_run(X, Y, [5] * 4, np.random.default_rng(4), lr=0.05, steps=2000)
+    start = invariance.witness_start(X, Y, [5] * 4, np.random.default_rng(4), lr=0.05)
+    for W, R in zip(start.Ws, ref):  # the same start as aligned_start_on, from the same draws
+        np.testing.assert_array_equal(W, R)
+    assert run.lr == start.lr <= run.edge / 2
+    assert modes.orders(run.history.loss) >= run.budget_orders == start.budget_orders(2000)
+    assert run.history.metrics["invariance"].min() > 1 - 1e-12
+
+
+def test_regression_run_refuses_data_that_fail_the_condition():
+    X, Y = data.random_regression(4, 4, np.random.default_rng(5))
+    with pytest.raises(ValueError, match="fail Theorem 1's condition"):
+        invariance.regression_run(X, Y, [4] * 3, np.random.default_rng(0), lr=0.01, steps=10)
+
+
+def test_turn_share_is_zero_on_the_diagonal_and_the_off_diagonal_share_off_it():
+    rng = np.random.default_rng(8)
+    bases = [theory.random_orthogonal(3, rng) for _ in range(3)]
+    Ws0 = theory.aligned_network(bases, [np.array([3.0, 2.0, 1.0]), np.array([1.5, 1.0, 0.5])])
+    diagonal = theory.aligned_network(bases, [np.array([3.5, 2.0, 0.5]), np.array([1.5, 1.2, 0.5])])
+    assert invariance.turn_share(Ws0, diagonal) < 1e-14
+    K = np.array([[0.0, 0.3, 0.0], [0.0, 0.0, 0.0], [0.4, 0.0, 0.0]])
+    turned = [Ws0[0] + bases[1] @ (np.diag([0.5, 0, 0]) + K) @ bases[0].T, Ws0[1]]
+    assert invariance.turn_share(Ws0, turned) == pytest.approx(0.5 / np.sqrt(0.5**2 + 0.25), rel=1e-10)
+    stacked = invariance.turn_share(network.stack([Ws0, Ws0]), network.stack([diagonal, turned]))
+    assert stacked.shape == (2,) and stacked[0] < 1e-14
+
+
+def test_rank_one_problem_and_run():
+    rng = np.random.default_rng(9)
+    X, Y, q, Ws = invariance.rank_one_problem(4, 6, 3, rng)
+    spectrum = np.linalg.eigvalsh(X @ X.T) / 6
+    assert spectrum.min() >= 0.5 - 1e-12 and spectrum.max() <= 2 + 1e-12
+    assert np.linalg.matrix_rank(Y @ np.linalg.pinv(X)) == 1 and not theory.alignment_invariant(X, Y)
+    assert metrics.rank_one_leak(Ws, q) < 1e-15 and all(np.linalg.matrix_rank(W) == 1 for W in Ws)
+    leak = {"leak": lambda W: metrics.rank_one_leak(W, q)}
+    run = invariance.rank_one_run(Ws, q, X, Y, lr=0.05, steps=3000, metrics=leak)
+    assert run.history.metrics["leak"].max() < 1e-12
+    assert run.lr <= 0.05 and run.lr <= run.edge / 2
+    assert modes.orders(run.history.loss) >= run.budget_orders >= 6
+    with pytest.raises(ValueError, match="n must be at least k"):
+        invariance.rank_one_problem(4, 3, 3, rng)
+
+
+def test_ensemble_start_and_run_give_each_kind_its_start_and_rate():
+    rng = np.random.default_rng(10)
+    problems = [data.regression_problem("factorization", 3, 3, rng), data.random_regression(3, 3, rng)]
+    Ws, rates = invariance.ensemble_start(problems, [3] * 4, np.random.default_rng(11), lr=0.5)
+    ref = np.random.default_rng(11)
+    first = invariance.witness_start(*problems[0], [3] * 4, ref, lr=0.5)
+    second = theory.aligned_start_on(*problems[1], [3] * 4, ref, outer="svd")
+    np.testing.assert_array_equal(Ws[0][0], first.Ws[0])
+    np.testing.assert_array_equal(Ws[0][1], second[0])
+    assert rates[0] == first.lr and rates[1] == 0.5
+    sensing = [data.matrix_sensing(3, 4, rng) for _ in range(2)]
+    invariances, ratios = invariance.ensemble_run(sensing, [3] * 3, rng, lr=0.01, steps=200)
+    assert invariances.shape == ratios.shape == (2,) and invariances.min() > 1 - 1e-12 and ratios.max() < 1
+
+
+def test_family_runs_leave_the_aligned_set():
+    rng = np.random.default_rng(12)
+    X, Y = data.random_regression(3, 3, rng)
+    kept, turned = invariance.family_runs(X, Y, [3] * 4, rng, lr=0.02, steps=500, members=2)
+    assert kept.shape == turned.shape == (3,)
+    assert kept.max() < 1 - 1e-8 and turned.min() > 1e-3
+
+
+def test_common_bases_takes_the_first_combination_that_finds_them():
+    rng = np.random.default_rng(13)
+    p = data.matrix_sensing(4, 5, rng)
+    found = invariance.common_bases(p.M, p.y, np.random.default_rng(14))
+    single = theory.sensing_witness(p.M, p.y, np.random.default_rng(14))
+    assert found[0] and found[1] == single[1]
+    generic = data.matrix_sensing(4, 5, rng, aligned=False)
+    assert not invariance.common_bases(generic.M, generic.y, rng)[0]
