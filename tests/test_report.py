@@ -227,7 +227,7 @@ def test_findings_are_listed_once_by_kind_with_badges_and_words_for_booleans(boo
 
 def test_the_run_note_names_the_commit_and_the_time(book):
     assert report.run_note(_report(book)).startswith("The paper-preset run is of commit `0123456789ab`")
-    assert "3 minutes of chapter time" in report.run_note(_report(book))
+    assert "3 minutes of chapter time in all (01 60 s, 02 2.0 min)." in report.run_note(_report(book))
     assert "No paper-preset run" in report.run_note(_report(book, paper=""))
 
 

@@ -354,6 +354,10 @@ def _cell_text(text: str) -> str:
     return _text(text).replace("\n", " ")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def run_note(report: Report) -> str:
     """Which commit the paper-preset run ran, when, where, how long, and which chapters failed."""
     run = report.run
@@ -376,7 +380,9 @@ def run_note(report: Report) -> str:
             f"{' with uncommitted changes' if commit.endswith('+dirty') else ''}, "
             f"finished {run.get('finished', 'at an unrecorded time')}, "
         )
-    note = f"{where}Python {run['python']} on {run['machine']}; {seconds / 60:.0f} minutes of chapter time in all."
+    note = f"{where}Python {run['python']} on {run['machine']}; {seconds / 60:.0f} minutes of chapter time in all"
+    times = [f"{name.split('-')[0]} {_duration(entry['seconds'])}" for name, entry in chapters.items()]
+    note += f" ({', '.join(times)})."
     failed = {name: entry["error"] for name, entry in chapters.items() if entry.get("error")}
     if failed:
         note += " Chapters that failed: " + "; ".join(f"{name}: {error}" for name, error in failed.items())
