@@ -1,4 +1,5 @@
-"""Chapter 04 (Corollary 1, Proposition 1, sequential learning) reruns with other parameters."""
+"""Chapter 04 (equation (5), Corollary 1, Proposition 1 and depth, sequential learning, Gidel et al.'s epsilon = 0)
+reruns with other parameters."""
 
 from __future__ import annotations
 
@@ -86,9 +87,16 @@ def test_time_to_converge_grows_with_depth(values):
 def test_sequential_learning(values):
     assert values["seq_order_by_strength"] is True
     assert values["seq_order_by_strength_deep"] is True
-    assert values["seq_map_max_deviation"] <= 1e-10
+    assert values["seq_map_max_deviation"] <= values["seq_map_allowed"] <= 1e-10
     assert values["seq_ode_max_deviation"] < 0.1
     assert 0.9 < values["seq_time_ratio_min"] <= values["seq_time_ratio_max"] < 1.1
+
+
+def test_gidel_epsilon_zero_and_a_violation_of_size_epsilon(values):
+    # at epsilon = 0 the condition and the alignment hold to rounding; moved inputs break both linearly
+    assert values["gidel_eps0_defect"] <= 1e-12 and values["gidel_eps0_off"] <= 1e-12
+    assert abs(values["gidel_defect_slope"] - 1) < 0.05 and abs(values["gidel_off_slope"] - 1) < 0.05
+    assert 0.01 < values["gidel_off_per_eps"] < 100  # the misalignment is of the order of the perturbation
 
 
 def test_reduced_recursion_is_faster_at_k256(values):

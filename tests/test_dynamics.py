@@ -108,6 +108,23 @@ def test_equation_5_is_the_gradient_even_off_the_aligned_set():
         assert np.allclose(g, h, atol=1e-7)
 
 
+def test_equation_5_error_is_rounding_and_reads_a_wrong_formula_as_its_relative_error(monkeypatch):
+    p = planted(k=3, n=5, d=3)
+    Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))
+    assert dynamics.equation_5_error(Ws, p["bases"], p["X"], p["Y"]) < 1e-14
+    # a formula off by a factor 1 + delta on one layer: its error is delta |G_1|max / max_i |G_i|max
+    G = network.gradients(Ws, p["X"], p["Y"])
+    true = dynamics.equation_5
+    delta = 0.3
+    monkeypatch.setattr(
+        dynamics, "equation_5", lambda *a: [(1 + delta) * g if i == 1 else g for i, g in enumerate(true(*a))]
+    )
+    expected = delta * np.abs(G[1]).max() / max(np.abs(g).max() for g in G)
+    assert dynamics.equation_5_error(Ws, p["bases"], p["X"], p["Y"]) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="gradient is zero"):
+        dynamics.equation_5_error([np.zeros((3, 3))] * 3, p["bases"], p["X"], p["Y"])
+
+
 def test_diagonal_blocks_and_off_diagonal_of_an_aligned_network():
     p = planted(k=4, d=3)
     Ws = theory.aligned_network(p["bases"], list(p["sigma0"]))

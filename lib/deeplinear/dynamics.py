@@ -22,13 +22,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _validate, theory
+from . import _validate, network, theory
 from .training import TrainingDiverged, train
 
 __all__ = [
     "planted_problem",
     "lambdas",
     "equation_5",
+    "equation_5_error",
     "diagonal_blocks",
     "off_diagonal",
     "basis_metrics",
@@ -192,6 +193,19 @@ def equation_5(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], X: np.ndar
         )
         grads.append(-bases[i + 1] @ above @ bases[i].T / X.shape[1])
     return grads
+
+
+def equation_5_error(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray) -> float:
+    """How far equation (5) is from back-propagation: the largest entry of `equation_5` minus
+    `deeplinear.gradients` over all layers, over the largest entry of the latter (rounding when (5) holds).
+
+    Parameters and shapes as in `equation_5`. Paper: Corollary 1, eq. (5).
+    """
+    pairs = list(zip(equation_5(Ws, bases, X, Y), network.gradients(Ws, X, Y)))
+    scale = max(float(np.abs(g).max()) for _, g in pairs)
+    if scale == 0:
+        raise ValueError("the gradient is zero at Ws: equation (5) has nothing to be compared with")
+    return max(float(np.abs(e - g).max()) for e, g in pairs) / scale
 
 
 def diagonal_blocks(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> np.ndarray:
