@@ -1,13 +1,13 @@
 """deeplinear.invariance, chapter 03's runs started as Theorem 1 prescribes, each against an independent
 reference: the library's own starts from the same draws, full gradient descent, closed forms of turned
-updates and rank-one chains."""
+updates, and the sweep against its ensembles drawn by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from deeplinear import data, invariance, metrics, modes, network, theory
+from deeplinear import data, invariance, losses, modes, network, theory, train
 
 
 @pytest.mark.parametrize("kind", ["autoencoding", "factorization", "inversion"])
@@ -43,22 +43,6 @@ def test_turn_share_is_zero_on_the_diagonal_and_the_off_diagonal_share_off_it():
     assert stacked.shape == (2,) and stacked[0] < 1e-14
 
 
-def test_rank_one_problem_and_run():
-    rng = np.random.default_rng(9)
-    X, Y, q, Ws = invariance.rank_one_problem(4, 6, 3, rng)
-    spectrum = np.linalg.eigvalsh(X @ X.T) / 6
-    assert spectrum.min() >= 0.5 - 1e-12 and spectrum.max() <= 2 + 1e-12
-    assert np.linalg.matrix_rank(Y @ np.linalg.pinv(X)) == 1 and not theory.alignment_invariant(X, Y)
-    assert metrics.rank_one_leak(Ws, q) < 1e-15 and all(np.linalg.matrix_rank(W) == 1 for W in Ws)
-    leak = {"leak": lambda W: metrics.rank_one_leak(W, q)}
-    run = invariance.rank_one_run(Ws, q, X, Y, lr=0.05, steps=3000, metrics=leak)
-    assert run.history.metrics["leak"].max() < 1e-12
-    assert run.lr <= 0.05 and run.lr <= run.edge / 2
-    assert modes.orders(run.history.loss) >= run.budget_orders >= 6
-    with pytest.raises(ValueError, match="n must be at least k"):
-        invariance.rank_one_problem(4, 3, 3, rng)
-
-
 def test_ensemble_start_and_run_give_each_kind_its_start_and_rate():
     rng = np.random.default_rng(10)
     problems = [data.regression_problem("factorization", 3, 3, rng), data.random_regression(3, 3, rng)]
@@ -90,3 +74,32 @@ def test_common_bases_takes_the_first_combination_that_finds_them():
     assert found[0] and found[1] == single[1]
     generic = data.matrix_sensing(4, 5, rng, aligned=False)
     assert not invariance.common_bases(generic.M, generic.y, rng)[0]
+
+
+def test_sweep_is_one_ensemble_run_per_kind_in_order():
+    kw = dict(lr=0.01, steps=50)
+    inv, ratio = invariance.sweep(3, 4, [3] * 3, np.random.default_rng(15), members=2, max_condition=20.0, **kw)
+    ref = np.random.default_rng(15)  # by hand: each kind's problems, then its run, in the documented order
+    for kind in (*data.REGRESSION_KINDS, "sensing"):
+        if kind == "sensing":
+            problems = [data.matrix_sensing(3, 4, ref) for _ in range(2)]
+        else:
+            problems = [data.regression_problem(kind, 3, 4, ref, max_condition=20.0) for _ in range(2)]
+        expected = invariance.ensemble_run(problems, [3] * 3, ref, **kw)
+        np.testing.assert_array_equal(inv[kind], expected[0])
+        np.testing.assert_array_equal(ratio[kind], expected[1])
+    assert list(inv) == [*data.REGRESSION_KINDS, "sensing"]
+    assert inv["random"].max() < 1 - 1e-8 and inv["autoencoding"].min() > 1 - 1e-12
+    with pytest.raises(ValueError, match="members must"):
+        invariance.sweep(3, 4, [3] * 3, ref, members=0, **kw)
+
+
+def test_generic_sensing_run_starts_on_the_targets_bases():
+    problem = data.matrix_sensing(3, 5, np.random.default_rng(16), aligned=False)
+    history = invariance.generic_sensing_run(problem, [3] * 4, np.random.default_rng(17), lr=0.01, steps=300)
+    start = theory.aligned_start(problem.V, problem.U, [3] * 4, np.random.default_rng(17))
+    # by hand: the plain trainer on the sensing loss from that start, at the same rate
+    ref = train(start, None, None, loss=losses.MatrixSensing(problem.M, problem.y), lr=0.01, steps=300)
+    np.testing.assert_allclose(history.loss, ref.history.loss, rtol=1e-12)
+    assert history.metrics["invariance"][0].min() > 1 - 1e-12  # starts aligned on X*'s bases
+    assert history.metrics["invariance"][-1].min() < 1 - 1e-8  # and leaves them: no common bases

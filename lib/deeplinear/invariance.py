@@ -2,12 +2,13 @@
 
 `witness_start` and `sensing_start` build the aligned start the theorem prescribes on data that satisfy its
 condition (regression, matrix sensing), with the learning rate the stability rule of `deeplinear.modes`
-gives it; `regression_run`, `sensing_run` and `rank_one_run` train the chapter's runs with the step budget
-their mode dynamics predict; `ensemble_start` and `ensemble_run` stack many problems of a kind, and
+gives it; `regression_run` and `sensing_run` train the chapter's runs with the step budget their mode
+dynamics predict, and `generic_sensing_run` the contrast, generic matrix sensing from its target's bases.
+`ensemble_start` and `ensemble_run` stack many problems of a kind (`sweep`: of every kind), and
 `family_runs` trains other families of aligned starts on random data. `common_bases` decides matrix
-sensing's condition robustly, `rank_one_problem` builds the boundary case of the "only if", and
-`turn_share`, the share of an update that turns the start's singular bases, is the proof's own measure of
-leaving the aligned set (scale-free: the run need not get far).
+sensing's condition robustly, and `turn_share`, the share of an update that turns the start's singular
+bases, is the proof's own measure of leaving the aligned set (scale-free: the run need not get far). The
+theorem's boundary cases, two layers and rank-deficient layers, are in `deeplinear.boundaries`.
 
 Paper: Radhakrishnan et al., Theorem 1, Corollary 1 and Section 4.2.
 """
@@ -24,7 +25,6 @@ from . import _validate, theory
 from .losses import MatrixSensing
 from .modes import mode_losses, mode_sigmas, orders, stable_lr, train_halving
 from .recording import History
-from .training import train
 
 __all__ = [
     "AlignedRun",
@@ -33,8 +33,8 @@ __all__ = [
     "ensemble_run",
     "ensemble_start",
     "family_runs",
-    "rank_one_problem",
-    "rank_one_run",
+    "generic_sensing_run",
+    "sweep",
     "regression_run",
     "sensing_run",
     "sensing_start",
@@ -45,9 +45,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AlignedRun:
-    """A run of `regression_run`, `sensing_run` or `rank_one_run`: its ``history``, the learning rate it
-    took (``lr``), the stability edge along its path (``edge``; ``lr <= edge / 2``) and ``budget_orders``,
-    the orders of magnitude its reduced dynamics bring the loss down within the same steps
+    """A run of `regression_run`, `sensing_run` or `deeplinear.boundaries.rank_one_run`: its ``history``, the
+    learning rate it took (``lr``), the stability edge along its path (``edge``; ``lr <= edge / 2``) and
+    ``budget_orders``, the orders of magnitude its reduced dynamics bring the loss down within the same steps
     (`deeplinear.modes.orders`)."""
 
     history: History
@@ -230,6 +230,31 @@ def sensing_run(
     return _aligned_run(sensing_start(M, y, widths, rng, lr=lr), None, None, steps, metrics, MatrixSensing(M, y))
 
 
+def generic_sensing_run(
+    problem: Any, widths: Sequence[int], rng: np.random.Generator, *, lr: float, steps: int
+) -> History:
+    """Matrix sensing from the aligned start on the target's own bases, ``V_1 = problem.V`` and
+    ``U_d = problem.U`` (`deeplinear.theory.aligned_start`, the same draws from ``rng``), trained with
+    `deeplinear.losses.MatrixSensing` by `deeplinear.modes.train_halving`, recording the invariance. Generic
+    measurements share no bases, so Theorem 1 prescribes no start: this is the nearest one.
+
+    Parameters
+    ----------
+    problem : `deeplinear.data.SensingProblem`;  widths : [k, ..., k];  rng : numpy Generator;
+    lr : float > 0, the largest rate;  steps : int.
+
+    Returns
+    -------
+    History.
+
+    Paper: Section 4.2, matrix sensing (the contrast: generic M_i).
+    """
+    start = theory.aligned_start(problem.V, problem.U, widths, rng)
+    loss = MatrixSensing(problem.M, problem.y)
+    result, _ = train_halving(start, None, None, loss=loss, lr=lr, steps=steps, metrics=("invariance",))
+    return result.history
+
+
 def ensemble_start(
     problems: Sequence[Any], widths: Sequence[int], rng: np.random.Generator, *, lr: float
 ) -> tuple[list[np.ndarray], np.ndarray]:
@@ -293,6 +318,47 @@ def ensemble_run(
     result, _ = train_halving(Ws, *args, lr=rates, steps=steps, loss=loss, metrics=("invariance",))
     history = result.history
     return history.metrics["invariance"][-1].min(axis=1), history.loss[-1] / history.loss[0]
+
+
+def sweep(
+    k: int,
+    n: int,
+    widths: Sequence[int],
+    rng: np.random.Generator,
+    *,
+    members: int,
+    lr: float,
+    steps: int,
+    max_condition: float | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Many problems of every kind, each kind as one ensemble (`ensemble_run`): for each kind of
+    `deeplinear.data.REGRESSION_KINDS` in turn, ``members`` problems (`deeplinear.data.regression_problem`,
+    with ``max_condition``) and their run; then ``members`` matrix sensing problems with ``M_i = U Lambda_i
+    V^T`` (`deeplinear.data.matrix_sensing`) and theirs.
+
+    Parameters
+    ----------
+    k : int, the width of the data;  n : int >= k, the samples;  widths : [k, ..., k];  rng : numpy Generator;
+    members : int >= 1;  lr : float > 0, the largest rate;  steps : int;  max_condition : float or None.
+
+    Returns
+    -------
+    (invariance, ratio) : dicts kind -> ndarray (members,) (the kinds, then "sensing"), as `ensemble_run`
+    returns them.
+
+    Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
+    """
+    from .data import REGRESSION_KINDS, matrix_sensing, regression_problem
+
+    members = _validate.integer(members, "members", 1)
+    invariance, ratio = {}, {}
+    for kind in (*REGRESSION_KINDS, "sensing"):
+        if kind == "sensing":
+            problems: list[Any] = [matrix_sensing(k, n, rng) for _ in range(members)]
+        else:
+            problems = [regression_problem(kind, k, n, rng, max_condition=max_condition) for _ in range(members)]
+        invariance[kind], ratio[kind] = ensemble_run(problems, widths, rng, lr=lr, steps=steps)
+    return invariance, ratio
 
 
 def family_runs(
@@ -368,81 +434,3 @@ def turn_share(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.sqrt(off / total)
     return float(share) if S is None else share
-
-
-def rank_one_problem(
-    k: int, n: int, d: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """Data that fail Theorem 1's condition and a rank-one aligned start that gradient descent keeps
-    rank-one: the boundary case of its "only if".
-
-    ``X = Q diag(sqrt(n v)) R^T`` (``Q`` Haar, ``R`` the first k columns of a Haar (n, n) matrix, ``v``
-    uniform on [0.5, 2], so ``X X^T = Q diag(n v) Q^T`` is well conditioned), ``Y = a b^T X`` with unit
-    ``a, b`` (standard normal, normalised): ``X X^T`` and ``X Y^T Y X^T`` commute only if ``b`` is an
-    eigenvector of ``X X^T``. The chain ``W_1 = s_1 q_1 b^T``, ``W_i = s_i q_i q_{i-1}^T`` (1 < i < d),
-    ``W_d = s_d a q_{d-1}^T``, ``s_i`` uniform on [0.5, 1) and ``q_i`` unit (first columns of Haar matrices),
-    starts along the target's vectors (from random outer vectors, the large early residual can amplify
-    rounding errors out of the rank-one form). Drawn in this order: Q, R, v, a, b, the q_i, the s_i.
-
-    Parameters
-    ----------
-    k : int >= 2;  n : int >= k;  d : int >= 2;  rng : numpy Generator.
-
-    Returns
-    -------
-    X : ndarray (k, n);  Y : ndarray (k, n);  q : list of d - 1 unit vectors (k,);  Ws : list of d arrays (k, k).
-
-    Paper: Theorem 1 and Definition 3 with zero singular values (the book's boundary case).
-    """
-    k, n, d = _validate.integer(k, "k", 2), _validate.integer(n, "n", 1), _validate.integer(d, "d", 2)
-    if n < k:
-        raise ValueError(f"n must be at least k = {k}, got {n}")
-    Q, R = theory.random_orthogonal(k, rng), theory.random_orthogonal(n, rng)[:, :k]
-    X = (Q * np.sqrt(n * rng.uniform(0.5, 2.0, k))) @ R.T
-    a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, k)))
-    q = [theory.random_orthogonal(k, rng)[:, 0] for _ in range(d - 1)]
-    s = rng.uniform(0.5, 1.0, d)
-    Ws = [s[0] * np.outer(q[0], b)] + [s[i] * np.outer(q[i], q[i - 1]) for i in range(1, d - 1)]
-    return X, np.outer(a, b) @ X, q, Ws + [s[-1] * np.outer(a, q[-1])]
-
-
-def rank_one_run(
-    Ws: Sequence[np.ndarray],
-    q: Sequence[np.ndarray],
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    lr: float,
-    steps: int,
-    metrics: Any = (),
-) -> AlignedRun:
-    """A rank-one chain (`rank_one_problem`, `deeplinear.theory.rank_one_chain`) trained on ``(X, Y)``, ``Y`` a
-    rank-one map of ``X``: at `deeplinear.modes.stable_lr` for the chain's singular values
-    (``|c_1|, s_2, .., s_{d-1}, |c_d|``, target ``||Y X^+||``, the largest eigenvalue of ``X X^T`` for every
-    direction); ``budget_orders`` are those of the same run of its width-1 reduction
-    ``[c_1^T, s_2, .., s_{d-1}, c_d]``, which the chain equals while no layer leaves its rank-one form.
-
-    Parameters
-    ----------
-    Ws : list of d arrays (k, k), the chain;  q : its d - 1 unit vectors;  X : ndarray (k, n);
-    Y : ndarray (k, n);  lr : float > 0;  steps : int;  metrics : as for `train`.
-
-    Returns
-    -------
-    AlignedRun.
-
-    Paper: Definition 3 with zero singular values (the book's boundary case of Theorem 1).
-    """
-    layers, _ = _validate.network(Ws)
-    if len(q) != len(layers) - 1:
-        raise ValueError(f"q must hold d - 1 = {len(layers) - 1} vectors, got {len(q)}")
-    small = [(layers[0].T @ q[0])[None, :]]
-    small += [np.array([[q[i] @ layers[i] @ q[i - 1]]]) for i in range(1, len(layers) - 1)]
-    small += [(layers[-1] @ q[-1])[:, None]]
-    sigmas0 = np.array([[np.linalg.norm(W)] for W in small])
-    target = np.linalg.norm(Y @ np.linalg.pinv(X), 2)
-    lam = float(np.linalg.eigvalsh(X @ X.T)[-1])
-    lr_run, edge = stable_lr(lr, sigmas0, np.array([target]), np.array([lam]), X.shape[1], transverse=False)
-    reduced = train(small, X, Y, lr=lr_run, steps=steps)
-    result, lr_run = train_halving(layers, X, Y, lr=lr_run, steps=steps, metrics=metrics)
-    return AlignedRun(result.history, float(lr_run), edge, orders(reduced.history.loss, 0.5))
