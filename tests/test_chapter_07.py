@@ -45,6 +45,9 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
     rows = {r.entry.id: r for r in ledger.evaluate(LEDGER, {CHAPTER: glued_values(path)}) if r.entry.chapter == CHAPTER}
     assert rows["figure-2b"].verdict == rows["figure-2b-score"].verdict == "not applicable"
     assert rows["figure-2a"].verdict == "confirmed with a caveat"
+    assert rows["theorem-3-vacuous"].verdict == "paper erratum" and values["thm3_residual_min"] > 0.2
+    assert rows["proposition-4-theorem-3"].verdict == "confirmed with a caveat" and values["prop4_draws"] == 5
+    assert rows["phase-diagram"].verdict == "beyond the papers"
     assert values["fig2b_default_alignment_initial"] < 0.9
     # Each Figure 2 run says whether it fitted (below the stopping rule's 1e-4) or stopped at its step cap.
     for fig in ("fig2a", "fig2b"):

@@ -147,6 +147,11 @@ def test_plot_partner_sweep_figure2_and_phase_diagram():
     fig = plotting.plot_partner_sweep(sweep, 1e-30, 4)
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 4 and ax.get_lines()[1].get_ydata()[0] == 1e-17
+    several = np.stack([sweep, np.c_[np.full(16, 0.5), np.ones(16)], sweep[::-1]])  # three data sets
+    (ax,) = plotting.plot_partner_sweep(several, 1e-30, 4).axes
+    lines = ax.get_lines()  # three sweeps, the Toeplitz marker, two thresholds
+    assert len(lines) == 6 and [line.get_ydata()[0] for line in lines[:3]] == [1.0, 0.5, 1e-17]
+    assert sum(line.get_label().startswith("random subspace") for line in lines) == 1  # one legend entry
     h = constrained.train_until_mse(
         constrained.symmetric_start(structures.Toeplitz(3), 3, np.random.default_rng(24)),
         None,

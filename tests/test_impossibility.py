@@ -118,6 +118,49 @@ def test_partner_sweep_draws_subspace_then_starts_for_each_r():
     assert sweep.shape == (4, 2) and sweep[-1, 0] < 1e-7
 
 
+def test_interpolation_residual_against_scipy_least_squares():
+    """The residual of scipy's least-squares fit of Y = F X (row by row), relative to ||Y||."""
+    from scipy.linalg import lstsq
+
+    rng = np.random.default_rng(8)
+    for k0, kd, n in [(4, 3, 9), (2, 5, 3), (6, 6, 12)]:
+        X, Y = rng.standard_normal((k0, n)), rng.standard_normal((kd, n))
+        F = lstsq(X.T, Y.T)[0].T
+        expected = np.linalg.norm(Y - F @ X) / np.linalg.norm(Y)
+        assert impossibility.interpolation_residual(X, Y) == pytest.approx(expected, rel=1e-10)
+        assert expected > 0.1  # n > k_0: generic data are not interpolated
+    X = rng.standard_normal((5, 4))  # n <= k_0: some F interpolates any Y
+    assert impossibility.interpolation_residual(X, rng.standard_normal((3, 4))) < 1e-14
+    X = np.vstack([rng.standard_normal((2, 6)), np.zeros((3, 6))])  # rank 2 < n = 6
+    Y = rng.standard_normal((2, 6))
+    expected = np.linalg.norm(Y - lstsq(X.T, Y.T)[0].T @ X) / np.linalg.norm(Y)
+    assert impossibility.interpolation_residual(X, Y) == pytest.approx(expected, rel=1e-10)
+    with pytest.raises(ValueError, match="non-zero"):
+        impossibility.interpolation_residual(X, np.zeros((2, 6)))
+
+
+@pytest.mark.parametrize("structure", [None, structures.Toeplitz(2)])
+def test_search_generic_data_draws_each_data_set_then_searches(structure):
+    """The same draws and searches written out: X, then Y, then the search, data set after data set."""
+    found, residuals = impossibility.search_generic_data(2, 3, 1, structure, rng=np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    for i in range(3):
+        X, Y = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+        P = impossibility.pinv_solution(X, Y)  # tested against lstsq above
+        if structure is None:
+            expected = []
+            for r in range(1, 5):
+                subspace = structures.RandomSubspace(2, 2, r, rng)
+                expected.append(impossibility.closest_partner(subspace, P, rng, 1))
+        else:
+            expected = impossibility.closest_partner(structure, P, rng, 1)
+        np.testing.assert_allclose(found[i], np.array(expected), rtol=1e-12)
+        assert residuals[i] == pytest.approx(np.linalg.norm(Y - P @ X) / np.linalg.norm(Y), rel=1e-10)
+    assert found.shape == ((3, 4, 2) if structure is None else (3, 2))
+    with pytest.raises(ValueError, match="must hold 3 x 3 matrices"):
+        impossibility.search_generic_data(3, 1, 1, structures.Toeplitz(2), rng=np.random.default_rng(0))
+
+
 # -- the Example -----------------------------------------------------------------------------------
 def test_scalar_distance_closed_form():
     assert impossibility.scalar_distance([3 * np.eye(4)]) == [0.0]

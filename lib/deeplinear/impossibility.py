@@ -31,6 +31,8 @@ __all__ = [
     "partner_objective",
     "closest_partner",
     "partner_sweep",
+    "interpolation_residual",
+    "search_generic_data",
     "measured_threshold",
     "threshold_text",
     "scalar_distance",
@@ -216,6 +218,76 @@ def partner_sweep(P: np.ndarray, rng: np.random.Generator, restarts: int) -> np.
     return np.array(
         [closest_partner(RandomSubspace(k, k, r, _validate.rng(rng)), P, rng, restarts) for r in range(1, k * k + 1)]
     )
+
+
+def interpolation_residual(X: np.ndarray, Y: np.ndarray) -> float:
+    """How far any linear map is from interpolating: ``min_F ||Y - F X||_F / ||Y||_F``.
+
+    The rows of ``F X`` span at most the row space of ``X``, so the residual is the part of ``Y``'s rows
+    outside it: 0 (rounding) when ``X`` has full column rank (``n <= k_0``), and positive for generic data
+    with ``n > k_0``, where Theorem 3's hypothesis ``Y = f(X)`` cannot hold for any network.
+
+    Parameters
+    ----------
+    X : ndarray (k_0, n).
+    Y : ndarray (k_d, n), not zero.
+
+    Returns
+    -------
+    float in [0, 1]. Paper: Theorem 3 (its hypothesis ``Y = f(X)``).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> interpolation_residual(X, np.array([[3.0, 0.0, 4.0]]))
+    0.8
+    """
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or not np.any(Y):
+        raise ValueError(f"X must be (k_0, n) and Y a non-zero (k_d, n), got {X.shape} and {Y.shape}")
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    Q = Vt[s > s[0] * max(X.shape) * np.finfo(float).eps].T  # (n, rank X): the row space of X
+    return float(np.linalg.norm(Y - (Y @ Q) @ Q.T) / np.linalg.norm(Y))
+
+
+def search_generic_data(
+    k: int, draws: int, restarts: int, structure: Structure | None = None, *, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Proposition 4's search on several generic data sets, and how far each is from being interpolated.
+
+    For each of ``draws`` data sets in turn: draws ``X`` and then ``Y``, Gaussian ``k x 2k``, and searches
+    for a layer sharing the right singular vectors of their `pinv_solution` ``P``: in ``structure`` with
+    :func:`closest_partner`, or, with no structure, in a random subspace of every dimension with
+    :func:`partner_sweep`.
+
+    Parameters
+    ----------
+    k : int >= 2, the side of the layers.
+    draws : int >= 1, the number of data sets.
+    restarts : int >= 1, BFGS starts per search.
+    structure : Structure of k x k matrices, or None for random subspaces of every dimension.
+    rng : numpy.random.Generator.
+
+    Returns
+    -------
+    (found, residuals): ``found`` is (draws, 2) of (defect, score), or (draws, k^2, 2) without a structure;
+    ``residuals`` (draws,) is :func:`interpolation_residual` of each data set.
+
+    Paper: Proposition 4, Theorem 3.
+    """
+    k, rng = _validate.integer(k, "k", 2), _validate.rng(rng)
+    draws, restarts = _validate.integer(draws, "draws"), _validate.integer(restarts, "restarts")
+    if structure is not None and structure.shape != (k, k):
+        raise ValueError(f"structure must hold {k} x {k} matrices, got {structure.shape}")
+    found, residuals = [], []
+    for _ in range(draws):
+        X = rng.standard_normal((k, 2 * k))
+        Y = rng.standard_normal((k, 2 * k))
+        P = pinv_solution(X, Y)
+        search = partner_sweep(P, rng, restarts) if structure is None else closest_partner(structure, P, rng, restarts)
+        found.append(search)
+        residuals.append(interpolation_residual(X, Y))
+    return np.array(found), np.array(residuals)
 
 
 def measured_threshold(defects: np.ndarray, tolerance: float) -> int:

@@ -100,8 +100,9 @@ def plot_partner_sweep(sweep: np.ndarray, toeplitz_defect: float, k: int, floor:
 
     Parameters
     ----------
-    sweep : ndarray (k^2, 2), `deeplinear.impossibility.partner_sweep` (defect, score) for r = 1..k^2.
-    toeplitz_defect : float, the same for Toeplitz(k) (r = 2k - 1).
+    sweep : ndarray (k^2, 2), `deeplinear.impossibility.partner_sweep` (defect, score) for r = 1..k^2, or
+        (draws, k^2, 2), one sweep per generic data set (one line each).
+    toeplitz_defect : float, the same for Toeplitz(k) (r = 2k - 1), on the first data set.
     k : int, the matrix side.
     floor : defects below it are drawn at it (log axis).
 
@@ -110,10 +111,14 @@ def plot_partner_sweep(sweep: np.ndarray, toeplitz_defect: float, k: int, floor:
     Figure with one axes: the sweep, the Toeplitz marker, dotted line at Theorem 3's r < k - 1, dashed line
     at the dimension count r < k(k-1)/2 + 1. Paper: Proposition 4, Theorem 3.
     """
-    sweep = np.asarray(sweep, dtype=np.float64)
-    r_values = np.arange(1, len(sweep) + 1)
+    sweeps = np.asarray(sweep, dtype=np.float64)
+    sweeps = sweeps[None] if sweeps.ndim == 2 else sweeps
+    r_values = np.arange(1, sweeps.shape[1] + 1)
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    ax.semilogy(r_values, np.maximum(sweep[:, 0], floor), "o-", label="random subspace of dimension $r$")
+    for i, one in enumerate(sweeps):
+        label = "random subspace of dimension $r$" + (", one line per data set" if len(sweeps) > 1 else "")
+        style = {"color": "C0", "alpha": 1.0 if i == 0 else 0.45, "label": label if i == 0 else None}
+        ax.semilogy(r_values, np.maximum(one[:, 0], floor), "o-", markersize=4 if i else 6, **style)
     ax.semilogy(
         [2 * k - 1],
         [max(toeplitz_defect, floor)],
