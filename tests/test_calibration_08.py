@@ -116,3 +116,28 @@ def test_reshape_overlap_is_chance(n):
     overlap = np.linalg.norm(U_r[:, :rank].T @ U_x[:, :rank]) ** 2 / rank
     chance = rank / 784
     assert abs(overlap - chance) / (1 - chance) <= 0.08
+
+
+# -- Section 6's data: separable, and Theorem 1's condition fails ---------------------------------------------------
+@pytest.mark.parametrize("source", ["subset", "idx"])
+def test_the_first_784_digits_are_separable(source):
+    """Separability is inherited by subsets, so the largest n of the range decides every n: the ten one-vs-rest
+    margins, checked on the data, are far from 0 (X has rank below 784 there, so rank alone does not decide it)."""
+    images, labels = data.mnist_first(784, source, parameter="mnist_source")
+    X = data.mnist_matrix(images)
+    assert np.linalg.matrix_rank(X) < 784
+    assert theory.one_vs_rest_margins(X, labels).min() > 0.6
+
+
+@pytest.mark.parametrize("source", ["subset", "idx"])
+def test_theorem_1_condition_fails_wherever_a_class_repeats(source):
+    """The relative commutator that `theory.alignment_invariant` compares with 1e-10, at every n from 11 to 40 and
+    every 8th n up to 784: eight orders of magnitude above the tolerance wherever a class repeats."""
+    images, labels = data.mnist_first(784, source, parameter="mnist_source")
+    X, Y = data.mnist_matrix(images), data.one_hot(labels)
+    for n in [*range(11, 41), *range(48, 785, 8), 784]:
+        assert len(set(labels[:n].tolist())) < n
+        A, C = X[:, :n] @ X[:, :n].T, X[:, :n] @ Y[:, :n].T @ Y[:, :n] @ X[:, :n].T
+        commutator = np.linalg.norm(A @ C - C @ A) / (np.linalg.norm(A) * np.linalg.norm(C))
+        assert commutator > 0.04, (n, commutator)
+        assert not theory.alignment_invariant(X[:, :n], Y[:, :n])
