@@ -179,3 +179,80 @@ def test_divergence_step_is_the_step_train_raises_at(separable_problem):
     with pytest.raises(TrainingDiverged) as err:
         train(Ws, X, Y, lr=eta, steps=500, loss="logistic", blowup=10.0)
     assert err.value.step == step
+
+
+def plain_assumption_35_descent(Ws, X, y, steps, beta_ell=0.25, G=1.0):
+    """Gradient descent on the logistic risk of W_L ... W_1 with eta_t = min(1 / beta(R_t), 1), beta(R) =
+    2 L^2 R^(2L-2) (beta_ell + G), R_t = 1 + the largest ||W_k(tau)||_F so far; a reference loop written out.
+    Returns the final layers, the steps and the risks at every step."""
+    Ws, L = [W.copy() for W in Ws], len(Ws)
+    radius, etas, risks = 0.0, [], []
+    for t in range(steps + 1):
+        radius = max([radius] + [math.sqrt(float((W**2).sum())) + 1.0 for W in Ws])
+        eta = min(1.0 / (2 * L**2 * radius ** (2 * L - 2) * (beta_ell + G)), 1.0)
+        P = Ws[0]
+        for W in Ws[1:]:
+            P = W @ P
+        risks.append(logistic_risk(P.ravel(), X, y))
+        etas.append(eta)
+        if t == steps:
+            break
+        s = 1.0 / (1.0 + np.exp(y * (P.ravel() @ X)))
+        g = (-(y * s) @ X.T / X.shape[1])[None, :]
+        grads = []
+        for k in range(L):
+            left = np.ones((1, 1)) if k == L - 1 else Ws[k + 1]  # W_L ... W_{k+1}
+            for W in Ws[k + 2 :]:
+                left = W @ left
+            right = np.eye(X.shape[0])  # W_{k-1} ... W_1
+            for W in Ws[:k]:
+                right = W @ right
+            grads.append(left.T @ g @ right.T)
+        Ws = [W - eta * Gk for W, Gk in zip(Ws, grads)]
+    return Ws, np.array(etas), np.array(risks)
+
+
+def test_assumption_35_descent_matches_a_plain_loop(separable_problem):
+    X, Y, W1, W2 = separable_problem
+    Ws = [W1, -W2]  # R(W(0)) < l(0): the weights grow along the run, and the radius with them
+    steps = 300
+    ref, etas, risks = plain_assumption_35_descent(Ws, X, Y.ravel(), steps)
+    result, flow = schedules.assumption_35_descent(Ws, X, Y, steps=steps, record=1)
+    for a, b in zip(result.weights, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.history.lr, etas, rtol=1e-13)
+    np.testing.assert_allclose(result.history.loss, risks, rtol=1e-12)
+    np.testing.assert_allclose(flow, np.r_[0.0, np.cumsum(etas[:-1])], rtol=1e-13)
+    assert etas[-1] < 0.7 * etas[0] and len(np.unique(etas)) > 100  # the weights grew, so the step shrank
+    assert result.history.lr[0] == pytest.approx(schedules.assumption_35_step(Ws), rel=1e-15)
+
+
+NORMS = {"norms": lambda Ws: [np.linalg.norm(W) for W in Ws]}
+
+
+def test_assumption_35_descent_never_raises_the_risk_and_records_on_a_schedule(separable_problem):
+    """The step is at most 1/beta(R) on the ball the weights stay in, so each step lowers the risk (Ji and
+    Telgarsky's smoothness bound); the flow time at a sparse record is the sum of every step before it."""
+    X, Y, W1, W2 = separable_problem
+    Ws = [W1, 0.5 * np.eye(4), W2]
+    full, flow_full = schedules.assumption_35_descent(Ws, X, Y, steps=400, record=1)
+    assert np.all(np.diff(full.history.loss) <= 1e-16)
+    sparse, flow = schedules.assumption_35_descent(Ws, X, Y, steps=400, record=[0, 7, 100, 400], metrics=NORMS)
+    np.testing.assert_array_equal(sparse.history.steps, [0, 7, 100, 400])
+    np.testing.assert_allclose(flow, flow_full[[0, 7, 100, 400]], rtol=1e-14)
+    np.testing.assert_allclose(sparse.history.loss, full.history.loss[[0, 7, 100, 400]], rtol=1e-14)
+    assert sparse.history.metrics["norms"].shape == (4, 3)
+
+
+def test_assumption_35_descent_on_one_layer_is_a_fixed_step_and_refuses_stacks(separable_problem):
+    """L = 1: beta(R) = 2 (beta_ell + G) whatever the radius, so the steps are those of `train` at that lr."""
+    X, Y, W1, W2 = separable_problem
+    w = [W2 @ W1]
+    result, flow = schedules.assumption_35_descent(w, X, Y, steps=30, record=[0, 30])
+    fixed = train(w, X, Y, lr=1 / 2.5, steps=30, loss="logistic", record=[0, 30])
+    np.testing.assert_allclose(result.weights[0], fixed.weights[0], rtol=1e-13)
+    assert flow[-1] == pytest.approx(30 / 2.5, rel=1e-14)
+    with pytest.raises(ValueError, match="not a stack"):
+        schedules.assumption_35_descent([np.stack([W1, W1]), np.stack([W2, W2])], X, Y, steps=3)
+    with pytest.raises(ValueError, match="beta_ell must be a positive finite number"):
+        schedules.assumption_35_descent(w, X, Y, steps=3, beta_ell=-1.0)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplinear import data, metrics, network, plotting, schedules, separable, theory, train
+from deeplinear import TrainingDiverged, data, metrics, network, plotting, schedules, separable, theory, train
 from deeplinear.recording import History
 
 
@@ -158,6 +158,20 @@ def test_product_alignment_is_one_and_layer_gap_zero_on_a_rank_one_network_along
     assert separable.layer_margin_gap(Ws, TOY_X, TOY_Y, gamma) == pytest.approx(gamma, abs=1e-9)
 
 
+@pytest.mark.parametrize("theta", [0.0, 0.4, 2.0])
+def test_normalised_product_is_the_closed_form(theta):
+    # W_1 = diag(2, 1), ||W_1||_F = sqrt 5; W_2 = 3 (cos t, sin t), ||W_2||_F = 3: W_prod = 3 (2 cos t, sin t)
+    Ws = [np.diag([2.0, 1.0]), 3.0 * rotation_row(theta)]
+    expected = np.array([2 * math.cos(theta), math.sin(theta)]) / math.sqrt(5)
+    np.testing.assert_allclose(separable.normalised_product(Ws), expected, rtol=1e-14, atol=1e-16)
+    # rank-one layers along u, aligned: exactly u, whatever the scales
+    u = np.array([0.6, -0.8])
+    Ws = [4.0 * np.outer([0.0, 1.0, 0.0], u), 0.5 * np.array([[0.0, 1.0, 0.0]]), np.array([[2.0]])]
+    np.testing.assert_allclose(separable.normalised_product(Ws), u, rtol=1e-14)
+    with pytest.raises(ValueError, match="one output"):
+        separable.normalised_product([np.eye(2)])
+
+
 @pytest.mark.parametrize("theta", [0.0, 0.1, -0.2])
 @pytest.mark.parametrize(("w2", "ratio"), [((1.0, 2.0), 1.0), ((2.0, 1.0), 0.8)])
 def test_layer_margin_gap_is_the_closed_form_on_the_hand_made_data(theta, w2, ratio):
@@ -188,10 +202,13 @@ def test_measurements_are_the_named_quantities(problem):
         "product_v1",
         "v1_ubar",
         "layer_gap",
+        "normalised_distance",
     }
     assert m["product_v1"](Ws) == separable.product_alignment(Ws)
     assert m["v1_ubar"](Ws) == separable.first_layer_alignment(Ws, u_bar)
     assert m["layer_gap"](Ws) == separable.layer_margin_gap(Ws, X, Y, gamma)
+    P = (Ws[2] @ Ws[1] @ Ws[0]).ravel() / np.prod([np.sqrt((W**2).sum()) for W in Ws])
+    assert m["normalised_distance"](Ws) == pytest.approx(np.sqrt(((P - u_bar) ** 2).sum()), rel=1e-13)
     assert m["angle"](Ws) == separable.angle_to(Ws, u_bar)
     assert m["gap"](Ws) == pytest.approx(separable.margin_gap(Ws, X, Y, gamma), abs=1e-15)
     np.testing.assert_allclose(m["norms"](Ws), [np.sqrt((W**2).sum()) for W in Ws], rtol=1e-14)
@@ -374,6 +391,39 @@ def test_late_phase_of_exact_laws():
     assert out["smoothed_margin_rise"] == pytest.approx(smooth[1] - smooth[0], rel=1e-12)
 
 
+def test_late_phase_with_a_varying_step_and_the_exponential_loss():
+    """A run whose steps vary: with its flow time F(t) = sqrt(t) and risk 1/(gamma^2 F), 1/R grows exactly like
+    gamma^2 F, so the rate is 1 in units of the flow time (and not in units of lr t); the exponential loss takes its
+    own l(0) = 1 and its own inverse in the smoothed margin. The norms of W_prod and of W_prod / prod ||W_k||_F are
+    the closed forms of the exact laws."""
+    T, gamma = 10_000, 0.5
+    h = late_history(T, gamma)
+    flow = np.sqrt(h.steps.astype(float))
+    h = dataclasses.replace(h, loss=1.0 / (gamma**2 * np.maximum(flow, 1.0)))
+    u = np.array([1.0, 0.0, 0.0])
+    out = separable.late_phase(h, u, gamma, n=4, lr=123.0, start=T // 10, flow=flow, loss="exponential")
+    assert out["risk_rate"] == pytest.approx(1.0, rel=1e-12)
+    assert out["flow_time"] == pytest.approx(math.sqrt(T) - math.sqrt(T // 10), rel=1e-12)
+    assert out["risk_share"] == out["risk_start"] == pytest.approx(1 / (gamma**2 * math.sqrt(1000)), rel=1e-12)
+    norms = h.metrics["norms"][[-1]][0], h.metrics["norms"][h.steps == T // 10][0]
+    smooth = separable.smoothed_margin(h.loss[[-1]][0], norms[0], n=4, gamma=gamma, loss="exponential")
+    start = separable.smoothed_margin(h.loss[h.steps == T // 10][0], norms[1], n=4, gamma=gamma, loss="exponential")
+    assert out["smoothed_margin_rise"] == pytest.approx(smooth - start, rel=1e-12)
+    g0, g1 = math.log(1000) / gamma, math.log(T) / gamma
+    size0, size1 = math.hypot(g0, 0.5), math.hypot(g1, 0.5)  # W_prod = (g, 0.3, 0.4)
+    assert out["product_norm_growth"] == pytest.approx(size1 / size0, rel=1e-12)
+    rho0, rho1 = size0 / ((1 + g0) * (2 + g0)), size1 / ((1 + g1) * (2 + g1))
+    assert out["normalised_defect_ratio"] == pytest.approx((1 - rho1) / (1 - rho0), rel=1e-12)
+    logistic = separable.late_phase(h, u, gamma, n=4, lr=123.0, start=T // 10, flow=flow)
+    assert logistic["risk_share"] == pytest.approx(out["risk_start"] / math.log(2), rel=1e-12)
+    fixed = separable.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)  # without the flow: lr (T - t_0)
+    assert fixed["flow_time"] == 2.0 * (T - T // 10)
+    with pytest.raises(ValueError, match="one entry per record"):
+        separable.late_phase(h, u, gamma, n=4, lr=1.0, start=T // 10, flow=flow[:-1])
+    with pytest.raises(ValueError, match="loss must be one of"):
+        separable.late_phase(h, u, gamma, n=4, lr=1.0, start=T // 10, loss="squared")
+
+
 def test_late_phase_of_a_predictor_stuck_at_an_angle_and_of_a_run_at_the_saddle():
     T, gamma, theta = 10_000, 0.5, 0.3
     h = late_history(T, gamma)
@@ -394,6 +444,62 @@ def test_late_phase_of_a_predictor_stuck_at_an_angle_and_of_a_run_at_the_saddle(
         separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=0)
 
 
+def test_train_until_divergence_stops_the_step_before_and_records_it(problem):
+    """A 2-layer network with an uncapped step growing like 1/R, too large for a deep network: the run stops the
+    step before the one at which `train` raises, equals `train` for the steps before, and records them; a run
+    that does not diverge is `train` itself."""
+    X, Y, rng = problem
+    Ws = separable.gaussian_start([2, 4, 1], X, Y, rng, scale=1.0)
+    kw = dict(lr=schedules.inverse_risk(5.0), loss="logistic", blowup=10.0)
+    with pytest.raises(TrainingDiverged) as err:
+        train(Ws, X, Y, steps=500, **kw)
+    s = err.value.step
+    assert 3 < s < 500
+    out = separable.train_until_divergence(Ws, X, Y, steps=500, record=[0, 1, 2, 3, 500], **kw)
+    assert out.diverged_at == s
+    np.testing.assert_array_equal(out.history.steps, [0, 1, 2, 3, s - 1])
+    ref = train(Ws, X, Y, steps=s - 1, record=[0, s - 1], **kw)
+    for a, b in zip(out.weights, ref.weights):
+        np.testing.assert_array_equal(a, b)
+    assert out.history.loss[-1] == ref.history.loss[-1]
+    calm = separable.train_until_divergence(Ws, X, Y, steps=40, record=[0, 40], lr=0.5, loss="logistic")
+    assert calm.diverged_at is None and list(calm.history.steps) == [0, 40]
+    for a, b in zip(calm.weights, train(Ws, X, Y, steps=40, lr=0.5, loss="logistic").weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_trend_values_name_the_late_statistics_and_give_growths_as_fractions():
+    h = late_history()
+    stats = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), 0.5, n=4, lr=2.0, start=1000)
+    out = separable.trend_values(stats)
+    assert out["norm_growth_late"] == pytest.approx(stats["norm_growth"] - 1, abs=1e-15) and out["norm_growth_late"] > 0
+    assert out["product_norm_growth_late"] == pytest.approx(stats["product_norm_growth"] - 1, abs=1e-15)
+    assert out["v1_perpendicular_ratio"] == stats["first_layer_perpendicular_ratio"]
+    for key in ("risk_rate", "tail_growth", "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio"):
+        assert out[key] == stats[key]
+    assert out["stable"] is True and out["late_escaped"] is True and out["late_progress"] == stats["progress"]
+    assert len(out) == 11 and sum(isinstance(v, float) for v in out.values()) == 9
+
+
+def test_late_phase_of_a_run_that_diverged():
+    T, gamma = 10_000, 0.5
+    h = late_history(T, gamma)
+    u = np.array([1.0, 0.0, 0.0])
+    cut = h.steps <= 700
+    early = dataclasses.replace(h, steps=h.steps[cut], loss=h.loss[cut], lr=h.lr[cut])
+    early = dataclasses.replace(early, metrics={k: v[cut] for k, v in h.metrics.items()}, metric_steps=None)
+    out = separable.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=701)
+    assert out["stable"] is False and out["diverged_at"] == 701 and not out["escaped"]
+    assert math.isnan(out["risk_rate"]) and math.isnan(out["perpendicular_ratio"]) and math.isnan(out["progress"])
+    text = separable.late_phase_text("the deep network", out, progress=5)
+    assert text.startswith("The deep network diverged at step 701") and "not applicable" in text
+    inside = separable.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=T + 1)
+    assert inside["stable"] is False and inside["risk_rate"] == pytest.approx(1.0, rel=1e-9)
+    assert separable.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)["stable"] is True
+    with pytest.raises(ValueError, match="start must be in"):
+        separable.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10)
+
+
 def test_late_phase_text_names_the_three_cases():
     base = dict(start=100, end=1000, separated_from=3, separated=True, escaped=True, progress=12.0, risk_start=0.01)
     assert separable.late_phase_text("the deep network", base, progress=5).startswith(
@@ -403,6 +509,10 @@ def test_late_phase_text_names_the_three_cases():
     assert "falls only 1.3-fold" in frozen and "not applicable" in frozen
     saddle = separable.late_phase_text("the deep network", base | {"escaped": False, "risk_start": 0.6}, progress=5)
     assert "still has 0.87 of the risk at W = 0 at step 100" in saddle and "not applicable" in saddle
+    assert "(a small lr or a deep network)" in saddle
+    small = base | {"escaped": False, "risk_start": 0.9, "risk_share": 0.9}
+    theorem = separable.late_phase_text("the network", small, progress=5, why="Assumption 3.5's small steps")
+    assert "still has 0.9 of the risk at W = 0" in theorem and "(Assumption 3.5's small steps)" in theorem
 
 
 # -- Appendix F -------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 step to take from the weights whose loss is ``loss``. This module holds the schedules of Ji and
 Telgarsky's Section 3 and of Soudry et al.'s fixed-step analysis: `constant`, `inverse_risk` (a step
 that grows like ``1 / R(W(t))``, with a cap), their lookup by name, `named`, the step that Ji and
-Telgarsky's Assumption 3.5 allows at a given network, and `divergence_step`, which says whether (and
-when) a schedule makes gradient descent diverge.
+Telgarsky's Assumption 3.5 allows at a given network, `assumption_35_descent`, gradient descent with those
+steps along the whole run (they depend on the weights, which a schedule ``lr(step, loss)`` does not see),
+and `divergence_step`, which says whether (and when) a schedule makes gradient descent diverge.
 
 Paper: Ji & Telgarsky, Section 3 (gradient descent, Assumption 3.5); Soudry et al. (2018) (fixed step).
 """
@@ -15,15 +16,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from numbers import Real
+from typing import Any
 
 import numpy as np
 
+from . import _validate
+from ._engine import _diverged, _metric_fns, _Recorder, _setup, _Stepper
+from .recording import TrainResult, record_schedule
 from .training import TrainingDiverged, train
 
 __all__ = [
     "LOSS_AT_ZERO",
     "SCHEDULES",
     "Schedule",
+    "assumption_35_descent",
     "assumption_35_step",
     "constant",
     "divergence_step",
@@ -129,6 +135,11 @@ def named(kind: str, lr: float, *, loss: str = "logistic", cap: float = math.inf
     return inverse_risk(lr, loss=loss, cap=cap)
 
 
+def _beta(R: float, L: int, beta_ell: float, G: float) -> float:
+    """Ji and Telgarsky's smoothness bound of the risk on the ball of radius R: ``2 L^2 R^(2L-2) (beta_ell + G)``."""
+    return 2 * L**2 * R ** (2 * L - 2) * (beta_ell + G)
+
+
 def assumption_35_step(Ws: Sequence[np.ndarray], *, beta_ell: float = 0.25, G: float = 1.0) -> float:
     """Ji and Telgarsky's step at a network: ``min(1 / beta(R), 1)``, ``beta(R) = 2 L^2 R^(2L-2) (beta_ell + G)``.
 
@@ -151,9 +162,99 @@ def assumption_35_step(Ws: Sequence[np.ndarray], *, beta_ell: float = 0.25, G: f
     layers = [np.asarray(W, dtype=np.float64) for W in Ws]
     if not layers or any(W.ndim != 2 or not np.isfinite(W).all() for W in layers):
         raise ValueError("Ws must be a non-empty list of finite 2-D layers (k_i, k_{i-1})")
-    L = len(layers)
     R = max(np.linalg.norm(W) for W in layers) + 1.0
-    return min(1.0 / (2 * L**2 * R ** (2 * L - 2) * (beta_ell + G)), 1.0)
+    return min(1.0 / _beta(R, len(layers), beta_ell, G), 1.0)
+
+
+def assumption_35_descent(
+    Ws: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    Y: np.ndarray | None,
+    *,
+    steps: int,
+    loss: str | Callable = "logistic",
+    beta_ell: float = 0.25,
+    G: float = 1.0,
+    metrics: Any = (),
+    record: int | Sequence[int] | np.ndarray | None = None,
+    progress: bool | None = None,
+) -> tuple[TrainResult, np.ndarray]:
+    """Full-batch gradient descent with the steps of Ji and Telgarsky's Assumption 3.5, as `deeplinear.train` runs.
+
+    The step is ``eta_t = min(1 / beta(R_t), 1)`` with ``beta(R) = 2 L^2 R^(2L-2) (beta_ell + G)`` and
+    ``R_t = max_{tau <= t} max_k ||W_k(tau)||_F + 1``: the smallest radius with ``W(tau)`` in the ball
+    ``B(R_t - 1) = {||W_k||_F <= R_t - 1 for every k}`` for every ``tau <= t`` that changes only when
+    ``W(t + 1)`` leaves ``B(R_t - 1)``, so the largest steps the assumption allows. They depend on the
+    weights, so they cannot be a schedule ``lr(step, loss)``; this runs `train`'s engine with them.
+
+    Parameters
+    ----------
+    Ws : list of L arrays (k_i, k_{i-1}) (one network, not a stack). Not modified.
+    X, Y, loss, metrics, record, progress : as for `deeplinear.train` (``X=None`` with a callable loss such
+        as `deeplinear.separable.OnData` trains on the identity).
+    steps : int >= 0, the number of updates.
+    beta_ell, G : positive floats, bounds on ``l''`` and ``|l'|`` (the logistic loss: 1/4 and 1; the
+        exponential loss has none over the whole line).
+
+    Returns
+    -------
+    result : `deeplinear.TrainResult`; ``result.history.lr`` holds ``eta_t`` at the recorded steps.
+    flow : ndarray (T,), the flow time ``sum_{tau < t} eta_tau`` at each recorded step ``t``.
+
+    Raises
+    ------
+    TrainingDiverged as `deeplinear.train` (``blowup = 1e8``); ValueError for a stacked network.
+
+    Paper: Ji & Telgarsky, Section 3, Assumption 3.5 (the gradient-descent theorems).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, Y = np.array([[1.0, -1.0], [0.5, 0.5]]), np.array([[1.0, -1.0]])
+    >>> Ws = [np.array([[0.1, 0.0], [0.0, 0.1]]), np.array([[0.1, 0.1]])]
+    >>> result, flow = assumption_35_descent(Ws, X, Y, steps=3, record=1)
+    >>> bool(np.allclose(flow, np.r_[0.0, np.cumsum(result.history.lr[:-1])]))
+    True
+    """
+    beta_ell, G = _positive(beta_ell, "beta_ell"), _positive(G, "G")
+    steps = _validate.count(steps, "steps")
+    layers, S, X, fn, Y = _setup(Ws, X, Y, loss, copy=True)
+    if S is not None:
+        raise ValueError("Ws must be one network (layers (k_i, k_{i-1})), not a stack")
+    L, initial = len(layers), [W.copy() for W in layers]
+    stepper = _Stepper(layers, X, fn, Y, [None] * L)
+    schedule = record_schedule(steps, record)
+    recorder = _Recorder(steps, schedule, schedule, _metric_fns(metrics, initial), stepper, progress)
+    live = stepper.weights()
+    radius = max(float(np.linalg.norm(W)) for W in live) + 1.0
+    flow, flows = 0.0, []
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            v = stepper.forward()
+            if not np.isfinite(v):
+                raise _diverged(0, v, np.inf, np.nan, recorder, False)
+            limit = min(1e8 * max(float(v), 1.0), np.finfo(np.float64).max)
+            eta = min(1.0 / _beta(radius, L, beta_ell, G), 1.0)
+            event = recorder.next_event()
+            if event == 0:
+                flows.append(flow)
+                event = recorder(0, v, eta)
+            for t in range(1, steps + 1):
+                stepper.step(eta)
+                flow += eta
+                v = stepper.forward()
+                if not v <= limit:
+                    raise _diverged(t, v, limit, eta, recorder, False)
+                radius = max(radius, max(float(np.linalg.norm(W)) for W in live) + 1.0)
+                eta = min(1.0 / _beta(radius, L, beta_ell, G), 1.0)
+                if t == event:
+                    if t == recorder.rec.next:
+                        flows.append(flow)
+                    event = recorder(t, v, eta)
+    finally:
+        recorder.close()
+    result = TrainResult(weights=stepper.weights(), initial_weights=initial, history=recorder.history())
+    return result, np.asarray(flows)
 
 
 def divergence_step(

@@ -5,8 +5,10 @@ Ji and Telgarsky train ``W_prod = W_L ... W_1`` (shape (1, k_0)) by gradient des
 are about: the start of Assumption 1.2 (`gaussian_layers`, `below_loss_at_zero`, both in
 `gaussian_start`), the support vectors
 of Assumption 2.7, the direction of ``W_prod`` and its angle and margin gap to the maximum-margin
-separator ``u-bar`` (`deeplinear.theory.max_margin`), the measurements a run records
-(`measurements`), the rates of Soudry et al. (`inverse_log_fit`, `loglog_slope`, `rate_summary`), and
+separator ``u-bar`` (`deeplinear.theory.max_margin`), the product normalised by the layers' norms
+(`normalised_product`), the measurements a run records (`measurements`), a run stopped the step before a
+divergence (`train_until_divergence`), the trends and rates over a run's last steps (`late_phase`,
+`trend_values`), the rates of Soudry et al. (`inverse_log_fit`, `loglog_slope`, `rate_summary`), and
 Radhakrishnan et al.'s Appendix F start that stays aligned under any loss (`rank_one_start`,
 `inner_vectors_moved`, `alignment_measurements`). Step-size schedules are in `deeplinear.schedules`.
 
@@ -25,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from . import metrics, network
+from .recording import TrainResult, record_schedule
 from .schedules import LOSS_AT_ZERO
+from .training import train, until_divergence
 
 __all__ = [
     "OnData",
@@ -45,6 +49,7 @@ __all__ = [
     "loglog_slope",
     "margin_gap",
     "measurements",
+    "normalised_product",
     "product_alignment",
     "rank_one_start",
     "rank_one_tail",
@@ -52,6 +57,8 @@ __all__ = [
     "smoothed_margin",
     "spanning_text",
     "support_vectors",
+    "train_until_divergence",
+    "trend_values",
 ]
 
 
@@ -200,6 +207,21 @@ def product_alignment(Ws: Sequence[np.ndarray]) -> float:
     return float(abs(w.ravel() @ v1) / np.prod([np.linalg.norm(W) for W in Ws]))
 
 
+def normalised_product(Ws: Sequence[np.ndarray]) -> np.ndarray:
+    """``W_prod / prod_k ||W_k||_F``, shape (k_0,), for a network with one output.
+
+    Its norm ``||W_prod|| / prod_k ||W_k||_F`` is at most 1 (``||W_prod|| <= prod_k ||W_k||_2``), with equality
+    exactly when every layer is rank one and adjacent layers are aligned; Ji and Telgarsky's maximum-margin
+    theorems state that it tends to ``u-bar`` itself (its norm to 1, its direction to ``u-bar``).
+
+    Paper: Ji & Telgarsky, Sections 2 and 3, maximum-margin theorems (``W_prod / prod_k ||W_k||_F -> u-bar``).
+    """
+    w = network.end_to_end(Ws)
+    if w.shape[0] != 1 or w.ndim != 2:
+        raise ValueError(f"Ws must have one output (W_L of shape (1, k_{{L-1}})), got W_prod of shape {w.shape}")
+    return w.ravel() / np.prod([np.linalg.norm(W) for W in Ws])
+
+
 def first_layer_alignment(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
     """``|<v_1, u>|``, with ``v_1`` the top right singular vector of ``W_1`` and ``u`` a unit vector (k_0,).
 
@@ -244,8 +266,9 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
     (`direction`, (k_0,)), "product" (``W_prod``, (k_0,)), "first_layer" (``W_1``, (k_1, k_0)), "norms"
     (``||W_i||_F``, (L,)), "tails" (`rank_one_tail` of each layer, (L,)), "rank_one" (`metrics.rank_one_ratio`
     of each layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
-    "layer_gap" (`layer_margin_gap`) and, with ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and
-    gamma come from `deeplinear.theory.max_margin` (computed once here).
+    "layer_gap" (`layer_margin_gap`), "normalised_distance" (``||normalised_product - u_bar||``) and, with
+    ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and gamma come from
+    `deeplinear.theory.max_margin` (computed once here).
 
     Paper: Ji & Telgarsky, Theorem 2.2, their Figure 1.
     """
@@ -264,6 +287,7 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
         "product_v1": product_alignment,
         "v1_ubar": lambda Ws: first_layer_alignment(Ws, u_bar),
         "layer_gap": lambda Ws: layer_margin_gap(Ws, X, Y, gamma),
+        "normalised_distance": lambda Ws: float(np.linalg.norm(normalised_product(Ws) - u_bar)),
     }
     if alignment:
         tracked["alignment"] = metrics.top_alignment
@@ -493,7 +517,47 @@ def _defect_ratio(end: float, start: float, floor: float = 1e-12) -> float:
     return float(max(1.0 - end, floor) / max(1.0 - start, floor))
 
 
-def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: float, start: int) -> dict:
+def train_until_divergence(
+    Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray | None, *, steps: int, record: Any, **kw: Any
+) -> TrainResult:
+    """`deeplinear.train` for ``steps`` steps, or up to the step before gradient descent diverges.
+
+    As `deeplinear.training.until_divergence` with ``train(Ws, X, Y, steps=k, record=..., **kw)``: where the
+    loss diverges at step ``s``, the run is repeated for ``s - 1`` steps, recording the steps of ``record`` up to
+    ``s - 1`` and ``s - 1`` itself. A fixed step can be above a deep network's stability edge late in training,
+    since the curvature of its risk grows with its weights.
+
+    Parameters
+    ----------
+    Ws, X, Y, **kw : as for `deeplinear.train` (``lr``, ``loss``, ``metrics``, ...).
+    steps : int >= 0; record : as for `deeplinear.train`.
+
+    Returns
+    -------
+    `deeplinear.TrainResult`, with ``diverged_at`` None or the step at which the loss diverged.
+
+    Paper: none (the book's handling of a step above the stability edge).
+    """
+    schedule = record_schedule(steps, record)
+
+    def attempt(k: int) -> TrainResult:
+        return train(Ws, X, Y, steps=k, record=np.union1d(schedule[schedule <= k], [k]).astype(int), **kw)
+
+    return until_divergence(attempt, steps)
+
+
+def late_phase(
+    history: Any,
+    u_bar: np.ndarray,
+    gamma: float,
+    *,
+    n: int,
+    lr: float,
+    start: int,
+    loss: str = "logistic",
+    flow: np.ndarray | None = None,
+    diverged_at: int | None = None,
+) -> dict:
     """What a fixed-step run on separable data does over its last steps, from ``start`` to the end.
 
     The limits of Ji and Telgarsky's theorems, measured as trends and rates over the window
@@ -502,25 +566,37 @@ def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: flo
 
     Parameters
     ----------
-    history : `deeplinear.History` of a run with the logistic loss recording `measurements` at every record.
+    history : `deeplinear.History` of a run recording `measurements` at every record.
     u_bar : ndarray (k_0,), gamma : float, from `deeplinear.theory.max_margin`.
     n : int, the number of points; lr : float > 0, the fixed step of the run.
     start : int, the first step of the window.
+    loss : "logistic" or "exponential", the run's loss (its ``l(0)`` and, for the smoothed margin, ``l^{-1}``).
+    flow : None, or ndarray (T,), the flow time ``sum_{tau < t} eta_tau`` at each record of a run whose step
+        varies (`deeplinear.schedules.assumption_35_descent`); None: ``lr * t``.
+    diverged_at : None, or the step at which the run diverged (`train_until_divergence`; its history then
+        ends the step before). A run that diverged before the window leaves every statistic nan.
 
     Returns
     -------
     dict with
     "start", "end" : t_0 and T;
+    "stable", "diverged_at" : whether the run went on to the end without diverging, and ``diverged_at``;
     "separated_from" : the first record from which the network separates the data at every later record
         (-1 if it does not at the last); "separated" : whether it does from t_0 on; "risk_start" : ``R(t_0)``;
+    "risk_share" : ``R(t_0) / l(0)``;
     "escaped" : separated from t_0 on with ``R(t_0) <= l(0) / 2``: the run has left the saddle at ``W = 0``;
     "progress" : ``R(t_0) / R(T)``, how much the risk fell over the window;
-    "risk_rate" : ``(1/R(T) - 1/R(t_0)) / (gamma^2 lr (T - t_0))``, inf when ``R(T)`` underflowed to 0 (about 1
-        for a linear predictor, whose risk follows ``dR/dt = -gamma^2 R^2`` late; more for a deep network);
+    "risk_rate" : ``(1/R(T) - 1/R(t_0)) / (gamma^2 F)``, ``F = lr (T - t_0)`` the flow time of the window (or
+        ``flow[T] - flow[t_0]``), inf when ``R(T)`` underflowed to 0 (about 1 for a linear predictor, whose risk
+        follows ``dR/dt = -gamma^2 R^2`` late; more for a deep network);
+    "flow_time" : ``F``;
     "norm_growth" : ``min_k ||W_k(T)||_F / ||W_k(t_0)||_F``;
+    "product_norm_growth" : ``||W_prod(T)|| / ||W_prod(t_0)||``;
     "tail_growth" : ``max_k`` of the relative change of `rank_one_tail` (floored at ``1e-12 ||W_k||_F^2``);
     "alignment_defect_ratio", "product_v1_defect_ratio" : ``(1 - a(T)) / (1 - a(t_0))`` for the smallest
         `metrics.top_alignment` and for `product_alignment` (defects floored at 1e-12; nan for one layer);
+    "normalised_defect_ratio" : the same for ``rho = ||W_prod|| / prod_k ||W_k||_F``, the norm of `normalised_product`
+        (1 exactly for rank-one, aligned layers);
     "smoothed_margin_rise" : the change of `smoothed_margin`;
     "growth_angle" : the angle in degrees between ``W_prod(T) - W_prod(t_0)`` and ``u_bar``;
     "parallel_rate" : ``gamma <u_bar, W_prod(T) - W_prod(t_0)> / log(T / t_0)`` (1 on Soudry et al.'s law
@@ -534,12 +610,32 @@ def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: flo
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
     steps, risk, m = np.asarray(history.steps), np.asarray(history.loss, dtype=np.float64), history.metrics
+    if diverged_at is not None and 0 < start and steps[-1] <= start:
+        nan = float("nan")
+        numbers = ("risk_start", "risk_share", "progress", "risk_rate", "flow_time", "norm_growth")
+        numbers += ("product_norm_growth", "tail_growth", "alignment_defect_ratio", "product_v1_defect_ratio")
+        numbers += ("normalised_defect_ratio", "smoothed_margin_rise", "growth_angle", "parallel_rate")
+        numbers += ("perpendicular_ratio", "first_layer_perpendicular_ratio")
+        return dict(
+            start=int(start), end=int(steps[-1]), stable=False, diverged_at=int(diverged_at), separated_from=-1,
+            separated=False, escaped=False, **dict.fromkeys(numbers, nan)
+        )  # fmt: skip
     if not 0 < start <= steps[-1] or list(np.asarray(history.metric_steps)) != list(steps):
         raise ValueError(f"start must be in (0, {steps[-1]}] and the run must record its metrics at every record")
     i0, iT = int(np.searchsorted(steps, start)), len(steps) - 1
     t0, T = int(steps[i0]), int(steps[iT])
     if T <= t0:
         raise ValueError(f"the window [{t0}, {T}] has no length: start = {start} is the last record")
+    if loss not in LOSS_AT_ZERO:
+        raise ValueError(f"loss must be one of {sorted(LOSS_AT_ZERO)}, got {loss!r}")
+    ell0 = LOSS_AT_ZERO[loss]
+    if flow is None:
+        window_flow = lr * (T - t0)
+    else:
+        flow = np.asarray(flow, dtype=np.float64)
+        if flow.shape != steps.shape:
+            raise ValueError(f"flow must have one entry per record, shape {steps.shape}, got {flow.shape}")
+        window_flow = float(flow[iT] - flow[i0])
     separated = (gamma - np.asarray(m["gap"])) > 0
     bad = np.flatnonzero(~separated)
     first = 0 if bad.size == 0 else (bad[-1] + 1 if bad[-1] < iT else -1)
@@ -552,7 +648,9 @@ def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: flo
     along = [float(np.linalg.norm(A @ u)) for A in W1]  # ||W_1 u_bar|| and ||W_1 (I - u_bar u_bar^T)||_F
     across = [float(np.sqrt(max(np.linalg.norm(A) ** 2 - a**2, 0.0))) for A, a in zip(W1, along)]
     align = np.asarray(m["alignment"]) if "alignment" in m else np.zeros((len(steps), 0))
-    smooth = smoothed_margin(risk[[i0, iT]], norms[[i0, iT]], n=n, gamma=gamma)
+    smooth = smoothed_margin(risk[[i0, iT]], norms[[i0, iT]], n=n, gamma=gamma, loss=loss)
+    size = [float(np.linalg.norm(W[i])) for i in (i0, iT)]
+    rho = [a / float(np.prod(norms[i])) for a, i in zip(size, (i0, iT))]
     inverse = 1.0 / np.maximum(risk[[i0, iT]], 1e-300)
     # numpy floats: a run that stopped moving gives inf or nan here, not ZeroDivisionError
     par, d_across, d_along = np.float64(par), np.float64(across[1] - across[0]), np.float64(along[1] - along[0])
@@ -561,16 +659,22 @@ def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: flo
     return dict(
         start=t0,
         end=T,
+        stable=diverged_at is None,
+        diverged_at=None if diverged_at is None else int(diverged_at),
         separated_from=int(steps[first]) if first >= 0 else -1,
         separated=bool(first >= 0 and first <= i0),
         risk_start=float(risk[i0]),
-        escaped=bool(first >= 0 and first <= i0 and risk[i0] <= LOSS_AT_ZERO["logistic"] / 2),
+        risk_share=float(risk[i0] / ell0),
+        escaped=bool(first >= 0 and first <= i0 and risk[i0] <= ell0 / 2),
         progress=float(risk[i0] / max(risk[iT], 1e-300)),
-        risk_rate=float("inf") if risk[iT] == 0 else float((inverse[1] - inverse[0]) / (gamma**2 * lr * (T - t0))),
+        risk_rate=float("inf") if risk[iT] == 0 else float((inverse[1] - inverse[0]) / (gamma**2 * window_flow)),
+        flow_time=float(window_flow),
         norm_growth=float(np.min(norms[iT] / norms[i0])),
+        product_norm_growth=float(size[1] / size[0]),
         tail_growth=float(np.max((tails[iT] - tails[i0]) / np.maximum(tails[i0], 1e-12 * norms[i0] ** 2))),
         alignment_defect_ratio=_defect_ratio(align[iT].min(), align[i0].min()) if align.shape[1] else float("nan"),
         product_v1_defect_ratio=_defect_ratio(m["product_v1"][iT], m["product_v1"][i0]),
+        normalised_defect_ratio=_defect_ratio(rho[1], rho[0]),
         smoothed_margin_rise=float(smooth[1] - smooth[0]),
         growth_angle=float(np.degrees(np.arctan2(np.linalg.norm(dW - par * u), par))),
         parallel_rate=float(gamma * par / np.log(T / t0)),
@@ -579,7 +683,31 @@ def late_phase(history: Any, u_bar: np.ndarray, gamma: float, *, n: int, lr: flo
     )
 
 
-def late_phase_text(label: str, stats: dict, *, progress: float) -> str:
+def trend_values(stats: dict) -> dict[str, float]:
+    """The statistics of `late_phase` that the chapter's ledger reads, under the names it glues them by.
+
+    Relative growths are given as fractions (``ratio - 1``), so that a small growth does not round to 0.
+
+    Returns
+    -------
+    dict with the run's hypotheses, "stable", "late_escaped" (``escaped``) and "late_progress" (``progress``), and
+    what Theorem 2.2 and the maximum-margin theorems conclude, as trends: "risk_rate", "norm_growth_late"
+    (``norm_growth - 1``), "product_norm_growth_late" (``product_norm_growth - 1``), "tail_growth",
+    "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio" and "v1_perpendicular_ratio"
+    (``first_layer_perpendicular_ratio``), each a float but the first two, bools.
+
+    Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
+    """
+    same = ("risk_rate", "tail_growth", "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio")
+    out = {key: float(stats[key]) for key in same}
+    out["norm_growth_late"] = float(stats["norm_growth"]) - 1.0
+    out["product_norm_growth_late"] = float(stats["product_norm_growth"]) - 1.0
+    out["v1_perpendicular_ratio"] = float(stats["first_layer_perpendicular_ratio"])
+    out["late_progress"] = float(stats["progress"])
+    return {"stable": bool(stats["stable"]), "late_escaped": bool(stats["escaped"])} | dict(sorted(out.items()))
+
+
+def late_phase_text(label: str, stats: dict, *, progress: float, why: str = "a small lr or a deep network") -> str:
     """One sentence on whether a run's last steps are where the limits can be measured (`late_phase`).
 
     Parameters
@@ -587,6 +715,7 @@ def late_phase_text(label: str, stats: dict, *, progress: float) -> str:
     label : how the sentence names the network ("the deep network").
     stats : `late_phase` of its run; progress : float > 1, the fall of the risk over the window below which
         the run is said to have stopped moving.
+    why : what keeps a run near the saddle, named in the sentence that says so.
 
     Returns
     -------
@@ -595,15 +724,20 @@ def late_phase_text(label: str, stats: dict, *, progress: float) -> str:
     """
     window = f"steps {stats['start']} to {stats['end']}"
     first = stats["separated_from"]
+    if not stats.get("stable", True):
+        return (
+            f"{label.capitalize()} diverged at step {stats['diverged_at']}: the step is above its stability edge, "
+            f"which falls as its weights grow, so its limits are not applicable here."
+        )
     if not stats["escaped"]:
         if not stats["separated"]:
             when = "does not separate the data" if first < 0 else f"separates the data only from step {first}"
         else:
-            share = stats["risk_start"] / LOSS_AT_ZERO["logistic"]
+            share = stats.get("risk_share", stats["risk_start"] / LOSS_AT_ZERO["logistic"])
             when = f"still has {share:.2g} of the risk at W = 0 at step {stats['start']}"
         return (
-            f"{label.capitalize()} {when}: the budget ends too close to the saddle at W = 0 (a small lr or a deep "
-            f"network) for its limits, which are not applicable here."
+            f"{label.capitalize()} {when}: the budget ends too close to the saddle at W = 0 ({why}) for its "
+            f"limits, which are not applicable here."
         )
     fall = f"{stats['progress']:.2g}-fold"
     if not stats["progress"] >= progress:

@@ -182,8 +182,8 @@ def plot_margin_rates(
         axes[0].loglog(h.steps + 1, angle, **style)
         axes[1].loglog(h.steps + 1, np.maximum(gap, 1e-16), **style)
         axes[2].loglog(np.log(LOSS_AT_ZERO["logistic"] / h.loss), angle, **style)
-        if kind == fitted:
-            start = max(10, h.steps[-1] / 10**decades)
+        start = max(10, h.steps[-1] / 10**decades)
+        if kind == fitted and np.sum((h.steps >= start) & (angle > 0)) >= 3:  # not a run that stopped early
             _, coef = inverse_log_fit(h.steps, angle, start=start)
             keep = h.steps >= start
             t = h.steps[keep].astype(float)
