@@ -126,7 +126,7 @@ def test_reproduce_reports_a_failing_chapter_and_keeps_going(tmp_path):
     with open(root / "_build/reproduce/paper/ledger.csv", newline="", encoding="utf-8") as f:
         verdicts = {row["claim"]: (row["chapter"], row["verdict"]) for row in csv.DictReader(f)}
     assert verdicts["proposition-2"] == (broken, "not run")
-    assert verdicts["definition-1-usvd"] == ("01-alignment", "confirmed")
+    assert verdicts["definition-1-usvd"] == ("01-alignment", "verified")
 
 
 def test_a_run_is_quiet_and_its_chapters_still_report_their_warnings(tmp_path):
