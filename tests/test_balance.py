@@ -352,3 +352,156 @@ def test_start_size_against_a_plain_loop():
         np.testing.assert_allclose(balance.start_size([W[s] for W in Ws0], [W[s] for W in Ws]), expected, rtol=1e-12)
     with pytest.raises(ValueError, match="two-layer"):
         balance.start_size([np.eye(2)] * 3, [np.eye(2)] * 3)
+
+
+# -- balancedness implies alignment: the chained usSVDs --------------------------------------------------
+
+
+def test_balanced_network_is_zero_balanced_entry_by_entry():
+    """W_{i+1}^T W_{i+1} = W_i W_i^T, written out entry by entry; the rotations are drawn afresh."""
+    rng = np.random.default_rng(30)
+    W1 = rng.standard_normal((4, 4))
+    Ws = balance.balanced_network(W1, 4, rng)
+    assert len(Ws) == 4 and np.array_equal(Ws[0], W1) and Ws[0] is not W1
+    for D in gram_imbalance(Ws):
+        assert np.abs(D).max() < 1e-12 * np.sum(W1**2)
+    assert np.abs(balance.balanced_network(W1, 4, rng)[1] - Ws[1]).max() > 0.1  # another Q_2
+    assert len(balance.balanced_network(W1, 1, rng)) == 1
+
+
+def test_chained_usvds_reproduce_aligned_and_balanced_networks_and_not_gaussian_ones():
+    """On an aligned network (Definition 2, distinct values, random signs and orders) and a balanced one with a
+    repeated singular value the chained triples are usSVDs with V_{i+1} = U_i; on Gaussian layers they are not."""
+    from deeplinear import theory
+
+    rng = np.random.default_rng(31)
+    k = 5
+    bases = [theory.random_orthogonal(k, rng) for _ in range(4)]
+    sigmas = [rng.permutation(np.linspace(0.5, 2.0, k)) * rng.choice([-1, 1], k) for _ in range(3)]
+    aligned = theory.aligned_network(bases, sigmas)
+    repeated = theory.random_orthogonal(k, rng) @ np.diag([2.0, 2.0, 2.0, 1.0, 0.5])
+    for Ws in (aligned, balance.balanced_network(repeated, 4, rng)):
+        triples = balance.chained_usvds(Ws)
+        for i, (W, (U, s, V)) in enumerate(zip(Ws, triples)):
+            np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-12)
+            np.testing.assert_allclose(V.T @ V, np.eye(k), atol=1e-12)
+            np.testing.assert_allclose(U @ np.diag(s) @ V.T, W, atol=1e-12)
+            if i:
+                assert V is triples[i - 1][0]
+        assert balance.chain_error(Ws) < 1e-13
+    assert balance.chain_error([rng.standard_normal((k, k)) for _ in range(3)]) > 0.01
+
+
+def test_chain_error_closed_form_for_two_layers():
+    """W_1 = I (its SVD is the identity basis): the error of W_2 is that of keeping only the diagonal of
+    H = (W_2^T W_2)^{1/2}, computed here with scipy's sqrtm."""
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(32)
+    W2 = rng.standard_normal((3, 3))
+    H = np.real(sqrtm(W2.T @ W2))
+    expected = np.linalg.norm(H - np.diag(np.diag(H))) / np.linalg.norm(W2)
+    assert balance.chain_error([np.eye(3), W2]) == pytest.approx(expected, rel=1e-8)
+
+
+def test_near_balance_bounds_the_defect():
+    """Böttcher-Wenzel: ||MN - NM||_F <= sqrt(2) ||M||_F ||N - M||_F, so the alignment defect is at most sqrt(2)
+    times the relative imbalance; near 0-balanced networks are nearly aligned."""
+    from deeplinear import metrics
+
+    rng = np.random.default_rng(33)
+    for eps in (1e-6, 1e-3, 1.0):
+        Ws = balance.balanced_network(rng.standard_normal((200, 4, 4))[0], 3, rng)
+        Ws = [W + eps * rng.standard_normal(W.shape) for W in Ws]
+        assert np.all(metrics.alignment_defect(Ws) <= np.sqrt(2) * balance.relative_imbalance(Ws))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: balance.balanced_network(np.ones((2, 3)), 2, np.random.default_rng(0)), "square"),
+        (lambda: balance.balanced_network(np.eye(2), 0, np.random.default_rng(0)), "depth must"),
+        (lambda: balance.balanced_network(np.eye(2), 2, 0), "rng must"),
+        (lambda: balance.chained_usvds([np.eye(2), np.eye(3)]), "square"),
+        (lambda: balance.chain_error([]), "non-empty"),
+    ],
+)
+def test_balanced_chain_refuses_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# -- the chapter's experiments, as library functions ------------------------------------------------------
+
+
+def test_start_scale_runs_against_a_plain_loop():
+    """Each start trained alone by a plain gradient-descent loop at its own rate ends where the stacked run
+    does; the starts, rates and statistics are the plain formulas."""
+    from deeplinear import metrics, stability
+
+    rng = np.random.default_rng(34)
+    k, n = 3, 5
+    X, Y = rng.standard_normal((k, n)), rng.standard_normal((k, n))
+    scales = np.array([1e-3, 0.1, 2.0])
+    runs = balance.start_scale_runs(X, Y, scales, lr=0.05, steps=300, rng=np.random.default_rng(7))
+    P = Y @ np.linalg.pinv(X)
+    unit = np.sqrt(nuclear_by_eigenvalues(P) / k) * scales[:, None, None] / np.sqrt(k)
+    draws = np.random.default_rng(7)
+    for W in runs.starts:
+        np.testing.assert_allclose(W, draws.standard_normal((3, k, k)) * unit, rtol=1e-10)
+    for j in range(len(scales)):
+        W1, W2 = runs.starts[0][j].copy(), runs.starts[1][j].copy()
+        total0 = np.sum(W1**2) + np.sum(W2**2)
+        D = gram_imbalance([W1, W2])[0]
+        assert runs.imbalance[j] == pytest.approx(np.abs(np.linalg.eigvalsh(D)).sum() / (2 * nuclear_by_eigenvalues(P)))
+        rate = min(0.05, stability.stable_learning_rate(X, P, [W1, W2]))
+        assert runs.rates[j] == pytest.approx(rate)
+        for _ in range(300):
+            E = (W2 @ W1 @ X - Y) / n
+            W1, W2 = W1 - rate * W2.T @ E @ X.T, W2 - rate * E @ (W1 @ X).T
+        np.testing.assert_allclose(runs.weights[0][j], W1, atol=1e-9)
+        np.testing.assert_allclose(runs.weights[1][j], W2, atol=1e-9)
+        reached = 2 * nuclear_by_eigenvalues(W2 @ W1)
+        assert runs.gaps[j] == pytest.approx((np.sum(W1**2) + np.sum(W2**2)) / reached - 1, abs=1e-8)
+        assert runs.start_size[j] == pytest.approx(total0 / reached, rel=1e-8)
+    assert runs.steps == 300
+    np.testing.assert_allclose(runs.alignment, metrics.alignment(runs.weights)[:, 0])
+    assert runs.gaps[0] < 1e-3 < runs.gaps[2]  # Proposition 2's story, in small
+
+
+def test_drift_scaling_slopes_and_its_probes():
+    """Per-step slope 2 (the lr^2 identity), printed slope 1, fixed-time slope near 1; the probes are single
+    plain gradient steps at rates u * 1e-5 .. u * 1e-2 with u = ||W|| / ||G||."""
+    rng = np.random.default_rng(35)
+    k = 3
+    X, Y = rng.standard_normal((k, 6)), rng.standard_normal((k, 6))
+    Ws = [rng.standard_normal((k, k)) / np.sqrt(k) for _ in range(3)]
+    G = squared_loss_gradients(Ws, X, Y)
+    u = np.sqrt(sum(np.sum(W**2) for W in Ws) / sum(np.sum(g**2) for g in G))
+    assert balance.unit_learning_rate(Ws, G) == pytest.approx(u)
+    out = balance.drift_scaling(Ws, X, Y, lr=0.01)
+    np.testing.assert_allclose(out.lrs, u * np.geomspace(1e-5, 1e-2, 7))
+    step = [W - out.lrs[3] * g for W, g in zip(Ws, G)]
+    change = [b - a for a, b in zip(gram_imbalance(Ws), gram_imbalance(step))]
+    assert out.per_step[3] == pytest.approx(max(np.linalg.norm(c) for c in change), rel=1e-6)
+    assert out.per_step_slope == pytest.approx(2, abs=0.01)
+    assert out.printed_slope == pytest.approx(1, abs=0.05)
+    assert 0.8 < out.fixed_time_slope < 1.3
+    np.testing.assert_allclose(out.fixed_lrs, [0.00125, 0.0025, 0.005, 0.01])
+
+
+def test_tracked_balancedness_and_accumulated_drift():
+    """The tracked metrics are the plain ones; the accumulated lr^2 terms match the change to rounding."""
+    from deeplinear import metrics
+
+    rng = np.random.default_rng(36)
+    k = 3
+    X, Y = rng.standard_normal((k, 5)), rng.standard_normal((k, 5))
+    Q = np.linalg.qr(rng.standard_normal((k, k)))[0]
+    Ws0 = [Q @ np.diag([0.5, 0.75, 1.0]) @ Q.T] * 3
+    Ws = [W + 0.1 * rng.standard_normal((k, k)) for W in Ws0]
+    tracked = balance.tracked_balancedness(Ws0)
+    np.testing.assert_allclose(tracked["invariance"](Ws), metrics.invariance(Ws0, Ws))
+    np.testing.assert_allclose(tracked["printed"](Ws), balance.relative_imbalance(Ws, printed=True))
+    np.testing.assert_allclose(tracked["arora"](Ws), balance.relative_imbalance(Ws))
+    assert balance.accumulated_drift_error(Ws0, X, Y, lr=0.02, steps=200) < 1e-9

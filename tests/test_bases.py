@@ -142,3 +142,20 @@ def test_paired_rotation_rejects_bad_input():
         bases.paired_rotation(0, 0.1)
     with pytest.raises(ValueError, match="angle must be"):
         bases.paired_rotation(3, float("nan"))
+
+
+@pytest.mark.parametrize(("k", "depth"), [(2, 2), (5, 3), (6, 4)])
+def test_reversed_spectra_sort_adjacent_layers_in_reverse(k, depth):
+    """The sorted SVDs of adjacent layers pair vector j with vector k - 1 - j (the overlap is the anti-diagonal
+    permutation, computed from the bases and values alone), so corresponding columns score (k mod 2) / k."""
+    bases_, sigmas = bases.reversed_spectra(k, depth, np.random.default_rng(k))
+    Ws = theory.aligned_network(bases_, sigmas)
+    for i in range(depth - 1):
+        order_i = np.argsort(-np.abs(sigmas[i]))  # sorted SVD of W_{i+1}: left vectors bases[i+1][:, order_i]
+        order_next = np.argsort(-np.abs(sigmas[i + 1]))  # right vectors of W_{i+2}: bases[i+1][:, order_next]
+        np.testing.assert_array_equal(order_next, order_i[::-1])
+        np.testing.assert_allclose(np.sort(np.abs(sigmas[i])), np.linspace(1.0, 2.0, k))
+    np.testing.assert_allclose(metrics.corresponding_columns(Ws), (k % 2) / k, atol=1e-9)
+    assert metrics.alignment_defect(Ws).max() < 1e-13
+    with pytest.raises(ValueError, match="depth must"):
+        bases.reversed_spectra(3, 0, np.random.default_rng(0))

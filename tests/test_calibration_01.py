@@ -8,17 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import metrics, theory
+from deeplinear import bases, metrics, theory
 
 THRESHOLD = 1e-8  # book/ledger.toml, definition-2-gaussian-not-aligned
 
 
 def chapter_aligned_network(k: int, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Chapter 01's aligned network: one set of distinct values, adjacent layers in reverse orders."""
-    bases = [theory.random_orthogonal(k, rng) for _ in range(depth + 1)]
-    distinct, order = np.linspace(1.0, 2.0, k), rng.permutation(k)
-    sigmas = [(distinct if i % 2 == 0 else distinct[::-1])[order] * rng.choice([-1, 1], k) for i in range(depth)]
-    return theory.aligned_network(bases, sigmas)
+    return theory.aligned_network(*bases.reversed_spectra(k, depth, rng))
 
 
 @pytest.mark.parametrize(
@@ -51,7 +48,8 @@ def test_released_score_is_no_criterion_at_small_k():
 @pytest.mark.parametrize("depth", [2, 3, 12])
 def test_corresponding_columns_by_construction(depth):
     """Reverse orders on the shared basis: corresponding columns score exactly (k mod 2) / k, far below 0.99;
-    the constructed network is aligned all the same (score 1, defect at rounding)."""
+    the constructed network is aligned all the same (the released best match scores 1, defect at rounding):
+    finding section-6-corresponding-columns, both of its checks."""
     rng = np.random.default_rng(depth)
     for k in range(2, 65):
         Ws = chapter_aligned_network(k, depth, rng)

@@ -531,3 +531,72 @@ def test_footnote3_measurements_against_the_definitions():
     assert out["orthonormal_deviation"] < 1e-12
     sparse = Sparse(np.eye(4, dtype=bool))  # orthonormal basis: the scaled map is the projection
     assert footnote3(sparse, [np.eye(4)] * 2, X[:4], lr=0.01, steps=2, rng=rng)["idempotence_defect"] < 1e-12
+
+
+@pytest.mark.parametrize(
+    "S", [Toeplitz(3), Convolution(3, 3), Sparse(np.eye(3, dtype=bool) | np.eye(3, k=1, dtype=bool))]
+)
+def test_theorem2_deviations_against_the_plain_loops(S):
+    """Scaled: rounding against the plain coefficient loop; orthogonal: the plain loop's difference from a plain
+    orthogonal-projection loop (A_j / ||A_j||^2 weights), which is 0 only for the orthonormal sparse basis."""
+    from deeplinear.structures import theorem2_deviations
+
+    rng = np.random.default_rng(40)
+    Ws = random_layers(S, 2, rng)
+    X, Y = rng.standard_normal((S.shape[1], 4)), rng.standard_normal((S.shape[0], 4))
+    scaled, orthogonal = theorem2_deviations(S, Ws, X, Y, lr=0.05, steps=10)
+    basis = reference_basis(S)
+    coef = reference_coefficient_gd(Ws, X, Y, basis, 0.05, 10)
+    norms2 = np.array([np.sum(A * A) for A in basis])
+    c, plain = [np.array([np.sum(A * W) for A in basis]) / norms2 for W in Ws], []
+    for _ in range(11):
+        plain.append(np.array(c))
+        acts = [X]
+        for ci in c:
+            acts.append(np.tensordot(ci, basis, axes=1) @ acts[-1])
+        D, grads = (acts[-1] - Y) / 4, [None, None]
+        for i in (1, 0):
+            grads[i] = D @ acts[i].T
+            D = np.tensordot(c[i], basis, axes=1).T @ D
+        c = [ci - 0.05 * np.array([np.sum(A * G) for A in basis]) / norms2 for ci, G in zip(c, grads)]
+    expected = np.abs(np.array(plain) - coef).max(axis=(1, 2)) / np.abs(coef).max()
+    assert scaled.shape == orthogonal.shape == (11,)
+    assert scaled.max() < 1e-13
+    np.testing.assert_allclose(orthogonal, expected, atol=1e-13)
+    if isinstance(S, Sparse):
+        assert orthogonal.max() < 1e-13
+    else:
+        assert orthogonal[1:].min() > 1e-6
+
+
+def test_footnote3_orthonormal_deviation_is_relative():
+    """Scaling the layers' coefficients scales the runs' coefficients, not the relative deviation's bound."""
+    rng = np.random.default_rng(41)
+    conv = Convolution(3, 3)
+    Ws0 = random_layers(conv, 2, rng)
+    X = rng.standard_normal((9, 3))
+    out = footnote3(conv, Ws0, X, lr=0.01, steps=5, rng=np.random.default_rng(1))
+    assert 0 <= out["orthonormal_deviation"] < 1e-14
+
+
+@pytest.mark.parametrize("S", [Convolution(4, 3), Toeplitz(4)])
+def test_footnote3_fast_orthonormal_basis_is_the_dense_one(S):
+    """footnote3's orthonormal structure (the base's fast paths, rescaled) against the dense `orthonormal` (S):
+    the same basis, operators and coefficient gradient descent."""
+    from deeplinear.structures import _Orthonormalised, coefficient_gradient_descent, orthonormal
+
+    rng = np.random.default_rng(42)
+    fast, dense = _Orthonormalised(S), orthonormal(S)
+    np.testing.assert_allclose(fast.basis, reference_basis(S) / np.sqrt(S.norms2)[:, None, None], atol=1e-15)
+    np.testing.assert_array_equal(fast.norms2, np.ones(S.dim))
+    c, G = rng.standard_normal(S.dim), rng.standard_normal(S.shape)
+    A, D = rng.standard_normal((S.shape[1], 3)), rng.standard_normal((S.shape[0], 3))
+    np.testing.assert_allclose(fast.matrix(c), dense.matrix(c), atol=1e-13)
+    np.testing.assert_allclose(fast.adjoint(G), dense.adjoint(G), atol=1e-13)
+    np.testing.assert_allclose(fast.apply(c, A), dense.apply(c, A), atol=1e-13)
+    np.testing.assert_allclose(fast.apply_transpose(c, D), dense.apply_transpose(c, D), atol=1e-13)
+    np.testing.assert_allclose(fast.outer_adjoint(D, A), dense.outer_adjoint(D, A), atol=1e-13)
+    Ws = random_layers(S, 2, rng)
+    X = rng.standard_normal((S.shape[1], 4))
+    runs = [coefficient_gradient_descent(Ws, X, X, T, lr=0.02, steps=10) for T in (fast, dense)]
+    np.testing.assert_allclose(runs[0], runs[1], atol=1e-12)

@@ -81,3 +81,26 @@ def test_bad_input_names_the_parameter():
         trivial.trivial_run(
             structures.Sparse(np.ones((2, 3), bool)), np.eye(3), np.ones((2, 3)), depth=2, lr=0.1, steps=1, rng=rng
         )
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_scalar_autoencoding_run_against_a_plain_loop(depth):
+    """The run is the scalar recursion c_i <- c_i - lr <I, dL/dW_i> from c = 1 at lr = 1 / S, S the larger
+    sharpness of the scalar loss d^2/dc^2 at the start and at the solution (its Gauss-Newton part, by hand)."""
+    rng = np.random.default_rng(7)
+    k, n = 3, 4
+    X = rng.standard_normal((k, n))
+    run = trivial.scalar_autoencoding_run(X, depth=depth)
+    q = np.sum(X**2) / n  # the loss of c X on 2 X is (2 - c)^2 q / 2 for the product c = prod c_i
+    # Gauss-Newton: J^T J / n with J_i = (prod_{j != i} c_j) vec(X): its top eigenvalue is q * sum_i prod_{j!=i} c_j^2
+    sharp = max(q * depth * c ** (2 * (depth - 1)) for c in (1.0, 2 ** (1 / depth)))
+    c, losses = np.ones(depth), []
+    for _ in range(len(run.loss)):
+        prod = np.prod(c)
+        losses.append((2 - prod) ** 2 * q / 2)
+        c = c + (1 / sharp) * (2 - prod) * q * prod / c
+    np.testing.assert_allclose(run.loss, losses, rtol=1e-8, atol=1e-14 * q)
+    assert run.loss[-1] < 1e-12 * run.loss[0] <= run.loss[-2]
+    assert run.defect.max() < 1e-15
+    with pytest.raises(ValueError, match="scale must be"):
+        trivial.scalar_autoencoding_run(X, depth=2, scale=1.0)

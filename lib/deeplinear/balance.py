@@ -4,6 +4,8 @@ A two-layer factorisation ``W_2 W_1 = P`` has ``||W_1||_F^2 + ||W_2||_F^2 >= 2 |
 aligned, 0-balanced factorisation ``W_1 = S^{1/2} V^T``, ``W_2 = U S^{1/2}`` (Proposition 2). Gradient flow
 conserves each imbalance ``D_i = W_{i+1}^T W_{i+1} - W_i W_i^T`` (`deeplinear.metrics.imbalance`); a gradient
 step of size ``lr`` changes it by exactly ``lr^2 (G_{i+1}^T G_{i+1} - G_i G_i^T)`` (:func:`step_drift`).
+A 0-balanced network is aligned: the usSVDs of :func:`chained_usvds` witness Definition 2 (:func:`chain_error`
+is their rounding on a 0-balanced network, :func:`balanced_network` draws one).
 For structured (convolutional) layers, Du et al.'s balancedness is the difference of the filters' squared
 norms (:func:`filter_norm_differences`, :func:`filter_balance_drift`).
 
@@ -22,8 +24,12 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import minimize
 
-from .metrics import _as_network, imbalance
+from .metrics import _as_network, alignment, balancedness, imbalance, invariance_to
+from .network import gradients
+from .stability import stable_learning_rate
 from .structures import Structure
+from .theory import random_orthogonal
+from .training import train
 
 __all__ = [
     "nuclear_norm",
@@ -44,6 +50,16 @@ __all__ = [
     "FilterDrift",
     "filter_balance_drift",
     "first_order_balance",
+    "balanced_network",
+    "chained_usvds",
+    "chain_error",
+    "StartScales",
+    "start_scale_runs",
+    "unit_learning_rate",
+    "DriftScaling",
+    "drift_scaling",
+    "tracked_balancedness",
+    "accumulated_drift_error",
 ]
 
 
@@ -510,8 +526,6 @@ def filter_balance_drift(
 
     Paper: Section 2 (Du et al. 2018, balancedness of convolutional layers).
     """
-    from .training import train  # imported here: training imports the engine, which balance does not need
-
     if not isinstance(structure, Structure):
         raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
     if len(Ws0) < 2:
@@ -555,8 +569,6 @@ def first_order_balance(
 
     Paper: Section 2 (Du et al. 2018, balancedness of convolutional layers).
     """
-    from .network import gradients
-
     if not isinstance(structure, Structure):
         raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
     if len(Ws) < 2:
@@ -568,3 +580,326 @@ def first_order_balance(
         top = np.max(np.abs(rates))
         out.append(float(np.max(np.abs(np.diff(rates))) / top) if top > 0 else 0.0)
     return out[0], out[1]
+
+
+def _square_network(Ws, name: str = "Ws") -> list[np.ndarray]:
+    layers = [_matrices(W, f"{name}[{i}]", (2,)) for i, W in enumerate(Ws)]
+    k = layers[0].shape[0] if layers else 0
+    if not layers or any(W.shape != (k, k) for W in layers):
+        raise ValueError(f"{name} must be a non-empty list of square (k, k) layers, got {[W.shape for W in layers]}")
+    return layers
+
+
+def balanced_network(W1: np.ndarray, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """A random 0-balanced network of square layers with first layer ``W1``: ``W_{i+1} = Q_{i+1} (W_i W_i^T)^{1/2}``.
+
+    A square ``W_{i+1}`` satisfies ``W_{i+1}^T W_{i+1} = W_i W_i^T`` exactly when it is ``Q (W_i W_i^T)^{1/2}``
+    for an orthonormal ``Q`` (its polar decomposition), so drawing each ``Q_{i+1}`` from the Haar measure draws
+    from all 0-balanced networks with this first layer. The construction asks for balancedness only; whether
+    the result is aligned is for :func:`chain_error` to say.
+
+    Parameters
+    ----------
+    W1 : ndarray (k, k), the first layer.
+    depth : int >= 1, the number of layers.
+    rng : numpy Generator; ``Q_2, ..., Q_d`` are drawn in order (`deeplinear.theory.random_orthogonal`).
+
+    Returns
+    -------
+    list of ``depth`` arrays (k, k), ``W1`` (a copy) first.
+
+    Paper: Section 2 ("balancedness indeed implies alignment of singular vector spaces between consecutive
+    layers").
+    """
+    layers = _square_network([W1], "W1")
+    if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 1:
+        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    k = layers[0].shape[0]
+    for _ in range(depth - 1):
+        e, V = np.linalg.eigh(layers[-1] @ layers[-1].T)
+        root = (V * np.sqrt(np.clip(e, 0.0, None))) @ V.T  # the positive semidefinite square root
+        layers.append(random_orthogonal(k, rng) @ root)
+    return [W.copy() for W in layers]
+
+
+def chained_usvds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """usSVDs ``W_i ~ U_i diag(s_i) V_i^T`` chained through a network, ``V_{i+1} = U_i``: Definition 2's witness.
+
+    ``U_1, s_1, V_1`` are the SVD of ``W_1``. Then, with ``V_{i+1} = U_i``, ``U_{i+1}`` is the orthonormal polar
+    factor of ``C = W_{i+1} V_{i+1}`` and ``s_{i+1}`` the diagonal of ``H = U_{i+1}^T C`` (symmetric, ``C =
+    U_{i+1} H``). The triple reproduces ``W_{i+1}`` exactly when ``H`` is diagonal, that is when
+    ``V_{i+1}^T (W_{i+1}^T W_{i+1}) V_{i+1}`` is: when the right Gram matrix of ``W_{i+1}`` is diagonal in the left
+    singular basis of ``W_i``. In a 0-balanced network it is ``W_i W_i^T``, diagonal in that basis, so every
+    triple reproduces its layer and the triples are usSVDs with ``U_i = V_{i+1}``: the network is aligned,
+    with repeated singular values too. An aligned network whose first layer has distinct singular values is
+    reproduced as well; a generic one is not (:func:`chain_error`).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k, k).
+
+    Returns
+    -------
+    list of d triples ``(U_i (k, k), s_i (k,), V_i (k, k))``, ``U_i`` and ``V_i`` orthonormal, ``V_{i+1} = U_i``
+    (the same array).
+
+    Paper: Definition 2; Section 2 (balancedness implies alignment).
+    """
+    layers = _square_network(Ws)
+    U, s, Vt = np.linalg.svd(layers[0])
+    out = [(U, s, Vt.T)]
+    for W in layers[1:]:
+        V = out[-1][0]
+        A, _, Bt = np.linalg.svd(W @ V)
+        U = A @ Bt  # the orthonormal polar factor of W V
+        out.append((U, np.diag(U.T @ W @ V).copy(), V))
+    return out
+
+
+def chain_error(Ws: Sequence[np.ndarray]) -> float:
+    """How far the chained usSVDs (:func:`chained_usvds`) are from reproducing the network:
+    ``max_i ||W_i - U_i diag(s_i) V_i^T||_F / ||W_i||_F`` (a zero layer counts 0).
+
+    Rounding for a 0-balanced network (it is aligned, Definition 2), and for an aligned one whose first layer
+    has distinct singular values; of order one for Gaussian layers.
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k, k).
+
+    Returns
+    -------
+    float >= 0.
+
+    Paper: Definition 2; Section 2 (balancedness implies alignment).
+    """
+    layers = _square_network(Ws)
+    worst = 0.0
+    for W, (U, s, V) in zip(layers, chained_usvds(layers)):
+        scale = np.linalg.norm(W)
+        if scale > 0:
+            worst = max(worst, float(np.linalg.norm(W - (U * s) @ V.T) / scale))
+    return worst
+
+
+@dataclass(frozen=True)
+class StartScales:
+    """Two-layer networks trained from Gaussian starts of several scales (:func:`start_scale_runs`).
+
+    ``scales`` (S,), relative to the solution's; ``starts`` and ``weights``, the two layers (S, k, k) at the start
+    and at the end; ``rates`` (S,), the learning rates; ``steps``, the steps run; per start: ``gaps``, the
+    relative excess norm ``norm_ratio - 1`` at the end (:func:`norm_ratio`), ``alignment``, the released score
+    at the end (`deeplinear.metrics.alignment`), ``start_size`` (:func:`start_size`), ``imbalance``, the start's
+    ``||W_2^T W_2 - W_1 W_1^T||_*`` over ``2 ||P||_*`` (:func:`nuclear_imbalance`), and ``start_balancedness``,
+    the same in Frobenius norm (`deeplinear.metrics.balancedness`).
+    """
+
+    scales: np.ndarray
+    starts: list[np.ndarray]
+    weights: list[np.ndarray]
+    rates: np.ndarray
+    steps: int
+    gaps: np.ndarray
+    alignment: np.ndarray
+    start_size: np.ndarray
+    imbalance: np.ndarray
+    start_balancedness: np.ndarray
+
+
+def start_scale_runs(
+    X: np.ndarray,
+    Y: np.ndarray,
+    scales: Sequence[float],
+    *,
+    lr: float,
+    steps: int,
+    stop_below: float | None = None,
+    rng: np.random.Generator,
+) -> StartScales:
+    """Train a two-layer network ``W_2 W_1`` (k x k layers) from Gaussian starts of relative scales ``scales``.
+
+    With ``P = Y X^+`` (k x k), layer entries have standard deviation ``s sqrt(||P||_* / k) / sqrt(k)``, so that
+    a start's squared norm is about ``s^2 ||P||_*``. All starts run in one stacked run (`deeplinear.train`),
+    each at ``min(lr, its stable rate)`` (`deeplinear.stability.stable_learning_rate`), for ``steps`` steps or
+    until every loss is below ``stop_below``.
+
+    Parameters
+    ----------
+    X, Y : ndarrays (k, n).
+    scales : S positive numbers.
+    lr : float > 0, the largest learning rate.
+    steps : int >= 0, the most steps.
+    stop_below : float or None.
+    rng : numpy Generator; draws the first layers (S, k, k), then the second ones.
+
+    Returns
+    -------
+    StartScales.
+
+    Paper: Proposition 2 and the small-initialisation argument after it (Azizan et al. 2019).
+    """
+    X, Y = _matrices(X, "X", (2,)), _matrices(Y, "Y", (2,))
+    k = X.shape[0]
+    if Y.shape != X.shape:
+        raise ValueError(f"X and Y must be (k, n) arrays of the same shape, got {X.shape} and {Y.shape}")
+    scales = np.asarray(scales, dtype=np.float64)
+    if scales.ndim != 1 or scales.size < 1 or not np.all(np.isfinite(scales) & (scales > 0)):
+        raise ValueError(f"scales must be a non-empty sequence of positive numbers, got {scales!r}")
+    P = Y @ np.linalg.pinv(X)
+    unit = np.sqrt(nuclear_norm(P) / k)
+    starts = [rng.standard_normal((len(scales), k, k)) for _ in range(2)]
+    starts = [W * (unit * scales)[:, None, None] / np.sqrt(k) for W in starts]
+    rates = np.minimum(lr, stable_learning_rate(X, P, starts))
+    run = train(starts, X, Y, lr=rates, steps=steps, stop_below=stop_below)
+    end = run.weights
+    norm = 2 * nuclear_norm(P)
+    return StartScales(
+        scales=scales,
+        starts=starts,
+        weights=end,
+        rates=rates,
+        steps=int(run.history.steps[-1]),
+        gaps=norm_ratio(*end) - 1.0,
+        alignment=alignment(end)[:, 0],
+        start_size=start_size(starts, end),
+        imbalance=nuclear_imbalance(starts)[:, 0] / norm,
+        start_balancedness=balancedness(starts)[:, 0] / norm,
+    )
+
+
+def unit_learning_rate(Ws: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> float:
+    """The learning rate at which one gradient step moves the weights by their own norm: ``||W|| / ||G||``
+    (Frobenius norms over all layers together).
+
+    Parameters
+    ----------
+    Ws : list of d arrays; grads : their gradients, the same shapes.
+
+    Returns
+    -------
+    float > 0 (inf when every gradient is 0).
+
+    Paper: Section 2 (balancedness); the book's scale for probing the drift of gradient descent.
+    """
+    layers, G = _as_network(Ws), _as_network(grads, "grads")
+    if [W.shape for W in layers] != [g.shape for g in G]:
+        raise ValueError(f"grads must have the shapes of Ws, got {[g.shape for g in G]}")
+    with np.errstate(divide="ignore"):
+        return float(np.sqrt(sum(np.sum(W**2) for W in layers) / sum(np.sum(g**2) for g in G)))
+
+
+@dataclass(frozen=True)
+class DriftScaling:
+    """How the drift of the imbalance scales with the learning rate (:func:`drift_scaling`).
+
+    ``lrs`` (7,), one-step probes; ``per_step`` and ``printed`` (7,), the change of the imbalance after one step
+    from the same weights (Arora and Du's form and the paper's printed form, :func:`drift_norm`);
+    ``fixed_lrs`` (4,), ``fixed_time`` (4,), its change over a fixed training time; and the slopes of
+    least-squares lines through them on log-log axes.
+    """
+
+    lrs: np.ndarray
+    per_step: np.ndarray
+    printed: np.ndarray
+    fixed_lrs: np.ndarray
+    fixed_time: np.ndarray
+    per_step_slope: float
+    printed_slope: float
+    fixed_time_slope: float
+
+
+def drift_scaling(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray, *, lr: float) -> DriftScaling:
+    """One-step probes at rates ``u * 1e-5 ... u * 1e-2`` (7, log-spaced; ``u`` = :func:`unit_learning_rate`
+    at ``Ws``), and runs over the fixed training time ``100 lr`` at ``lr / 8, lr / 4, lr / 2, lr``.
+
+    The probes' rates are set by the weights' own scale, so that the change of the imbalance is far above
+    rounding whatever the data; per step it is ``lr^2 (G_{i+1}^T G_{i+1} - G_i G_i^T)`` (slope 2), the printed
+    form's first order (slope 1); over a fixed time the steps' ``lr^2`` terms add up to order ``lr`` (slope 1).
+
+    Parameters
+    ----------
+    Ws : list of d arrays (k_i, k_{i-1}) (equal input widths for the printed form). Not modified.
+    X : ndarray (k_0, n) or None; Y : ndarray (k_d, n).
+    lr : float > 0, the largest rate of the fixed-time runs (below the stability edge).
+
+    Returns
+    -------
+    DriftScaling.
+
+    Paper: Section 2 (balancedness, Arora et al. 2018, Du et al. 2018).
+    """
+    layers = _as_network(Ws)
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    lrs = unit_learning_rate(layers, gradients(layers, X, Y)) * np.geomspace(1e-5, 1e-2, 7)
+    stacked = [np.broadcast_to(W, (len(lrs), *W.shape)).copy() for W in layers]
+    one_step = train(stacked, X, Y, lr=lrs, steps=1, record=[0]).weights
+    per_step = drift_norm(stacked, one_step)
+    printed = drift_norm(stacked, one_step, printed=True)
+    fixed_lrs = lr * 2.0 ** -np.arange(3, -1, -1)
+    ends = [train(layers, X, Y, lr=r, steps=round(100 * lr / r), record=[0]) for r in fixed_lrs]
+    fixed_time = np.array([drift_norm(layers, end.weights) for end in ends])
+
+    def slope(x, y):
+        return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+    return DriftScaling(
+        lrs,
+        per_step,
+        printed,
+        fixed_lrs,
+        fixed_time,
+        slope(lrs, per_step),
+        slope(lrs, printed),
+        slope(fixed_lrs, fixed_time),
+    )
+
+
+def tracked_balancedness(Ws0: Sequence[np.ndarray]) -> dict:
+    """Metrics for `deeplinear.train` (``metrics=``) that follow a network's balancedness and alignment:
+    ``alignment`` (`deeplinear.metrics.alignment`), ``invariance`` (to ``Ws0``, `deeplinear.metrics.invariance`),
+    ``arora`` (:func:`relative_imbalance`) and ``printed`` (the same in the paper's printed form).
+
+    Parameters
+    ----------
+    Ws0 : the start, a list of d arrays (k, k).
+
+    Returns
+    -------
+    dict of name -> function of a network.
+
+    Paper: Section 2 (balancedness), Definition 3 (invariance), Section 6 (alignment).
+    """
+    return {
+        "alignment": alignment,
+        "invariance": invariance_to(Ws0),
+        "arora": relative_imbalance,
+        "printed": lambda Ws: relative_imbalance(Ws, printed=True),
+    }
+
+
+def accumulated_drift_error(
+    Ws0: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray, *, lr: float, steps: int
+) -> float:
+    """Train ``steps`` steps from ``Ws0`` recording each step's ``lr^2`` term (:func:`step_drift`), and return
+    the relative error (:func:`relative_error`) between the change of every imbalance over the run and the sum
+    of those terms: rounding, since nothing else moves the imbalance.
+
+    Parameters
+    ----------
+    Ws0 : list of d arrays (k_i, k_{i-1}). Not modified.
+    X : ndarray (k_0, n) or None; Y : ndarray (k_d, n).
+    lr : float > 0; steps : int >= 1.
+
+    Returns
+    -------
+    float >= 0.
+
+    Paper: Section 2 (balancedness under gradient descent).
+    """
+    lr2 = {"lr2": lambda W: np.stack(step_drift(gradients(W, X, Y), lr))}
+    run = train(Ws0, X, Y, lr=lr, steps=steps, record=1, metrics=lr2)
+    accumulated = run.history.metrics["lr2"][:-1].sum(axis=0)  # steps 0 .. steps - 1
+    return relative_error(drift(Ws0, run.weights), accumulated)

@@ -27,6 +27,7 @@ __all__ = [
     "invariance_over_bases",
     "scores_over_bases",
     "paired_rotation",
+    "reversed_spectra",
 ]
 
 
@@ -258,3 +259,36 @@ def paired_rotation(k: int, angle: float) -> np.ndarray:
     for j in range(0, k - 1, 2):
         R[j : j + 2, j : j + 2] = [[c, -s], [s, c]]
     return R
+
+
+def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Bases and signed singular values of an aligned network whose adjacent layers sort their shared singular
+    vectors in opposite orders (for `deeplinear.theory.aligned_network`).
+
+    Every layer has the distinct singular values ``linspace(1, 2, k)`` with random signs; the first layer puts
+    them on the shared basis vectors in a random order, and each next layer in the reverse of the previous
+    one's order. So the sorted SVDs of adjacent layers list their shared singular vectors in reverse orders,
+    and "corresponding columns" of sorted SVDs match a vector with its partner only in the middle position.
+
+    Parameters
+    ----------
+    k : int >= 1, the width of every layer.
+    depth : int >= 1, the number of layers.
+    rng : numpy Generator; draws, in order, the ``depth + 1`` bases (`deeplinear.theory.random_orthogonal`),
+        the order (``rng.permutation(k)``) and each layer's signs (``rng.choice([-1, 1], k)``).
+
+    Returns
+    -------
+    bases : list of depth + 1 orthonormal arrays (k, k).
+    sigmas : list of depth arrays (k,).
+
+    Paper: Definition 2; Section 6 ("corresponding columns").
+    """
+    for name, value in (("k", k), ("depth", depth)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    bases = [random_orthogonal(k, rng) for _ in range(depth + 1)]
+    distinct, order = np.linspace(1.0, 2.0, k), rng.permutation(k)
+    flip = [distinct, distinct[::-1]]
+    sigmas = [flip[i % 2][order] * rng.choice([-1, 1], k) for i in range(depth)]
+    return bases, sigmas

@@ -119,6 +119,30 @@ def collapsed_product(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray])
     return (Qs[-1][:, :r] * diagonal) @ Qs[0][:, :r].T
 
 
+def collapse_error(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> float:
+    """Equation (3) measured: the largest entry of ``W_d ... W_1 - U_d (prod_i Sigma_i) V_1^T`` for the aligned
+    network ``aligned_network(bases, sigmas)``, relative to the largest entry of the right-hand side
+    (:func:`collapsed_product`); rounding, since the two are equal.
+
+    Parameters
+    ----------
+    bases, sigmas : as for `aligned_network`.
+
+    Returns
+    -------
+    float >= 0 (inf when the product is 0).
+
+    Paper: eq. (3).
+    """
+    right = collapsed_product(bases, sigmas)
+    product = aligned_network(bases, sigmas)
+    left = product[0]
+    for W in product[1:]:
+        left = W @ left
+    with np.errstate(divide="ignore"):
+        return float(np.abs(left - right).max() / np.abs(right).max())
+
+
 def aligned_start(
     V: np.ndarray,
     U: np.ndarray,

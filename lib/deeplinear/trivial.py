@@ -19,10 +19,11 @@ import numpy as np
 
 from . import _validate
 from .metrics import alignment_defect
+from .stability import gauss_newton_sharpness
 from .structures import Sparse, Structure, random_layers
 from .training import train
 
-__all__ = ["diagonal", "scalar", "subspace_floor", "TrivialRun", "trivial_run"]
+__all__ = ["diagonal", "scalar", "subspace_floor", "TrivialRun", "trivial_run", "scalar_autoencoding_run"]
 
 
 def diagonal(k: int) -> Structure:
@@ -89,7 +90,7 @@ def trivial_run(
     depth: int,
     lr: float,
     steps: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     Ws0: Sequence[np.ndarray] | None = None,
     stop_below: float | None = None,
 ) -> TrivialRun:
@@ -106,7 +107,7 @@ def trivial_run(
     depth : int >= 1.
     lr : float > 0.
     steps : int >= 0.
-    rng : numpy.random.Generator, for the random start.
+    rng : numpy.random.Generator, for the random start (None when ``Ws0`` is given).
     Ws0 : None, or a list of ``depth`` (k, k) matrices in ``structure``.
     stop_below : float > 0 or None; stop at the first step whose loss is below it (`deeplinear.train`), so
         that ``steps`` is a cap.
@@ -125,6 +126,8 @@ def trivial_run(
     if structure.shape[0] != structure.shape[1]:
         raise ValueError(f"structure must hold square matrices for a deep network, got {structure.shape}")
     if Ws0 is None:
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator when Ws0 is None, got {type(rng).__name__}")
         Ws0 = random_layers(structure, depth, rng)
     elif len(Ws0) != depth:
         raise ValueError(f"Ws0 must hold depth = {depth} layers, got {len(Ws0)}")
@@ -142,3 +145,39 @@ def trivial_run(
     defect = run.history.metrics["defect"]
     defect = defect.max(axis=-1) if defect.shape[-1] else np.zeros(len(run.history))
     return TrivialRun(subspace_floor(structure, X, Y), run.history.loss, defect)
+
+
+def scalar_autoencoding_run(X: np.ndarray, *, depth: int, scale: float = 2.0, steps: int = 50_000) -> TrivialRun:
+    """A network of ``depth`` scalar layers (`scalar`) started at the identity and trained on autoencoding up
+    to a scale, ``Y = scale X``, until its loss is 1e-12 of its start (or ``steps`` steps).
+
+    The learning rate is half the stability edge, ``1 / S`` with ``S`` the larger Gauss-Newton sharpness
+    (`deeplinear.stability.gauss_newton_sharpness`) at the start and at the solution ``scale^(1/d) I``: the
+    network has a single mode, so a few dozen steps reach the stop whatever the data's scale.
+
+    Parameters
+    ----------
+    X : ndarray (k, n).
+    depth : int >= 1.
+    scale : float, not 1 (then the start already fits).
+    steps : int >= 1, the cap.
+
+    Returns
+    -------
+    TrivialRun.
+
+    Paper: footnote 4 (multiples of the identity fit autoencoding, up to scale).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a (k, n) array, got shape {X.shape}")
+    if not np.isfinite(scale) or scale == 1:
+        raise ValueError(f"scale must be a finite number other than 1, got {scale!r}")
+    k, n = X.shape
+    structure = scalar(k)
+    Is, ends = depth * [np.eye(k)], depth * [scale ** (1 / depth) * np.eye(k)]
+    sharpness = max(gauss_newton_sharpness(Ws, X, structure=structure) for Ws in (Is, ends))
+    stop = 1e-12 * (scale - 1) ** 2 * np.sum(X**2) / (2 * n)  # the start's loss, that of f = X on Y = scale X
+    return trivial_run(
+        structure, X, scale * X, depth=depth, lr=1 / sharpness, steps=steps, rng=None, Ws0=Is, stop_below=stop
+    )
