@@ -458,3 +458,35 @@ def test_span_text_is_one_value_when_all_round_alike_else_the_range(values, digi
 def test_span_text_refuses_what_has_no_span(values):
     with pytest.raises(ValueError, match="values must be finite numbers"):
         span_text(values)
+
+
+def _summary_cells(notebook: Path) -> list:
+    """The cells of a chapter's "Summary" section (from its heading to the next heading of the same level)."""
+    cells = nbformat.read(notebook, 4).cells
+    start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "\n## Summary" in "\n" + c.source)
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(cells))
+            if cells[i].cell_type == "markdown" and "\n## " in "\n" + cells[i].source
+        ),
+        len(cells),
+    )
+    return cells[start:end]
+
+
+@pytest.mark.parametrize("chapter", sorted(VALUES))
+def test_a_chapters_summary_is_its_ledger_rows_and_nothing_else(chapter):
+    """One story per claim: the Summary shows the chapter's ledger rows, evaluated on the run (companion.summary);
+    a hand-written table there could hold a row the ledger lacks, or a verdict it does not give."""
+    cells = _summary_cells(ROOT / "book" / f"{chapter}.ipynb")
+    calls = [c for c in cells if c.cell_type == "code" and f'summary("{chapter}")' in c.source]
+    assert calls, f"{chapter}: its Summary does not render summary({chapter!r})"
+    tables = [c for c in cells if c.cell_type == "markdown" and re.search(r"^\s*\|.*\|\s*$", c.source, re.MULTILINE)]
+    assert not tables, f"{chapter}: its Summary has a hand-written table beside the ledger's"
+    shown = calls[0].outputs[0]["data"]["text/markdown"]
+    for entry in LEDGER.for_chapter(chapter):
+        statement = entry.statement if isinstance(entry, ledger.Claim) else entry.title
+        assert statement.split(":")[0][:30] in shown.replace("\\", ""), (
+            f"{chapter}: {entry.id} missing from its Summary"
+        )
