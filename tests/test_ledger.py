@@ -285,9 +285,19 @@ def test_claim_refuses_what_it_cannot_store():
         stored([1.0])
 
 
-def test_every_chapter_preset_is_marked_as_the_papers_the_released_codes_or_the_books():
-    assert set(LEDGER.settings) == set(VALUES)
-    assert set(LEDGER.settings.values()) <= set(ledger.SETTINGS)
+def test_a_paper_setting_is_named_only_where_a_paper_runs_that_experiment():
+    """The paper column reads "paper setting" only where a paper or a released script gives the experiment's
+    settings: the figures of both papers and the released scripts' data; theorems, definitions, remarks and
+    footnotes have no paper experiment."""
+    named = {c.id for c in LEDGER.claims if c.paper_setting}
+    assert {"figure-1a", "figure-1b", "figure-1c", "figure-2a", "figure-2b", "jt-max-margin", "jt-rank-one"} <= named
+    for claim in LEDGER.claims:
+        if claim.paper_setting:
+            assert claim.kind == "claim" and re.search(r"Figure|released", claim.paper_setting), claim.id
+            preset = ROOT / "book" / "presets" / claim.chapter / "paper.yaml"
+            assert preset.exists() and preset.read_text().startswith("#"), f"{claim.id}: its preset cites no source"
+    for unnamed in ("theorem-1-if", "theorem-2", "proposition-3", "footnote-1", "example-convolutional-autoencoder"):
+        assert not next(c for c in LEDGER.claims if c.id == unnamed).paper_setting, unnamed
 
 
 def test_a_caveat_is_part_of_the_verdict():

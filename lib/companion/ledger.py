@@ -24,7 +24,7 @@ import operator
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ __all__ = [
     "Finding",
     "Ledger",
     "Row",
-    "SETTINGS",
     "load",
     "evaluate",
     "failures",
@@ -210,16 +209,12 @@ class Finding:
         return _PLACEHOLDER.findall(self.text)
 
 
-SETTINGS = ("paper", "released code", "book")
-
-
 @dataclass(frozen=True)
 class Ledger:
-    """The claims, the findings, and what each chapter's paper preset is (`SETTINGS`)."""
+    """The claims (and checks) and the findings."""
 
     claims: tuple[Claim, ...]
     findings: tuple[Finding, ...]
-    settings: dict[str, str] = field(default_factory=dict)
 
     def chapters(self) -> list[str]:
         return sorted({c.chapter for c in self.claims} | {f.chapter for f in self.findings})
@@ -279,13 +274,9 @@ def load(path: Path | str) -> Ledger:
     """Read and check a ledger file (ValueError naming the entry at fault)."""
     path = Path(path)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    unknown = set(data) - {"claim", "finding", "settings"}
+    unknown = set(data) - {"claim", "finding"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (a ledger has [settings], [[claim]], [[finding]])")
-    settings = data.get("settings", {})
-    bad = {chapter: v for chapter, v in settings.items() if v not in SETTINGS}
-    if bad:
-        raise ValueError(f"{path.name}: [settings] values must be one of {SETTINGS}, got {bad}")
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (a ledger has [[claim]] and [[finding]])")
     claims, findings, seen = [], [], set()
     for i, entry in enumerate(data.get("claim", [])):
         where = f"{path.name}: claim {i + 1} ({entry.get('id', 'no id')})"
@@ -330,7 +321,7 @@ def load(path: Path | str) -> Ledger:
         kinds = ("claim", "check") if isinstance(entry, Claim) else tuple(FINDING_VERDICTS)
         if entry.kind not in kinds:
             raise ValueError(f"{path.name}: {entry.id} has kind {entry.kind!r}, not one of {kinds}")
-    return Ledger(tuple(claims), tuple(findings), dict(settings))
+    return Ledger(tuple(claims), tuple(findings))
 
 
 def _measure(checks: tuple[Check, ...], values: Mapping[str, Any]) -> tuple[tuple[str, Any, str, bool], ...]:
