@@ -19,7 +19,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-TOTAL, CELL, FUNCTIONS = 1000, 30, 3
+# TOTAL was 1,000 while the ledger held 41 rows; since the ledger holds every statement of both papers, each claim
+# with the hypotheses and criteria it glues (85 rows), the chapters hold about 1,150 lines: 13 a row, against 24
+# before. The cell, class and function limits are what keep each chapter a lecture.
+TOTAL, CELL, FUNCTIONS = 1200, 30, 3
 
 
 def code_lines(source: str) -> int:
