@@ -235,7 +235,7 @@ def test_second_mirror_used_after_first_fails(tmp_path, monkeypatch):
 
 
 def test_mnist_idx_source_from_cache(tmp_path, monkeypatch):
-    """source='idx' (and 'auto' beyond the subset) reads the cached IDX files, no network."""
+    """source='idx' reads the cached IDX files, no network ('auto' stays with the subset: it refuses to go beyond)."""
     n = 2100
     images = rng(7).integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
     labels = rng(8).integers(0, 10, size=n).astype(np.uint8)
@@ -244,7 +244,9 @@ def test_mnist_idx_source_from_cache(tmp_path, monkeypatch):
         (tmp_path / name).write_bytes(payload)
         monkeypatch.setitem(data.MNIST_MD5, name, hashlib.md5(payload).hexdigest())
     monkeypatch.setenv("DEEPLINEAR_CACHE", str(tmp_path))
-    x, y = data.mnist(50, offset=2040, source="auto")
+    with pytest.raises(ValueError, match="source='idx'"):
+        data.mnist(50, offset=2040, source="auto")
+    x, y = data.mnist(50, offset=2040, source="idx")
     np.testing.assert_array_equal(x, images[2040:2090] / 255.0)
     np.testing.assert_array_equal(y, labels[2040:2090])
     assert y.dtype == np.int64

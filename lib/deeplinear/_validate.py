@@ -1,12 +1,12 @@
-"""The package's argument checks, in one place: networks, matrices, vectors, counts, step schedules,
-random generators and Haar-random orthonormal matrices. Private: the public functions call these and
-their messages name the caller's parameter and its valid range.
+"""The package's argument checks, in one place: networks, matrices, vectors, counts, widths, positive
+numbers, tolerances, ranks, step schedules, random generators and Haar-random orthonormal matrices.
+Private: the public functions call these and their messages name the caller's parameter and its valid range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -72,6 +72,34 @@ def vector(a, name: str, length: int) -> np.ndarray:
     return a
 
 
+def unit_vector(v, name: str, length: int) -> np.ndarray:
+    """A finite float64 array of shape ``(length,)`` and norm 1 (to 1e-8)."""
+    v = vector(v, name, length)
+    if abs(np.linalg.norm(v) - 1.0) > 1e-8:
+        raise ValueError(f"{name} must be a unit vector (norm 1 to 1e-8), got norm {np.linalg.norm(v):.3g}")
+    return v
+
+
+def bases(Qs, sizes: Sequence[int], name: str = "bases") -> list[np.ndarray]:
+    """``len(sizes)`` orthonormal float64 arrays, ``Qs[i]`` of shape ``(sizes[i], sizes[i])`` (Q^T Q = I to 1e-8)."""
+    want = ", ".join(f"({k}, {k})" for k in sizes)
+    if isinstance(Qs, np.ndarray) or not isinstance(Qs, Sequence) or len(Qs) != len(sizes):
+        got = len(Qs) if isinstance(Qs, Sequence) else type(Qs).__name__
+        raise ValueError(f"{name} must be a list of {len(sizes)} orthonormal matrices of shapes {want}, got {got}")
+    out = []
+    for i, (Q, k) in enumerate(zip(Qs, sizes)):
+        try:
+            Q = np.asarray(Q, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}[{i}] must be a numeric ({k}, {k}) array") from err
+        if Q.shape != (k, k) or not np.isfinite(Q).all():
+            raise ValueError(f"{name}[{i}] must be a finite ({k}, {k}) array (shapes {want}), got shape {Q.shape}")
+        if np.abs(Q.T @ Q - np.eye(k)).max() > 1e-8:
+            raise ValueError(f"{name}[{i}] must be orthonormal (Q^T Q = I to 1e-8)")
+        out.append(Q)
+    return out
+
+
 def count(x, name: str) -> int:
     """A non-negative integer (bools refused)."""
     if isinstance(x, bool) or not isinstance(x, Integral) or x < 0:
@@ -84,6 +112,51 @@ def integer(value, name: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def positive(x, name: str) -> float:
+    """A finite real number > 0 (numpy scalars too; bools refused), as a float."""
+    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a positive number, got {x!r}")
+    return float(x)
+
+
+def tolerance(x, name: str) -> float:
+    """A tolerance: a finite real number >= 0 (0 asks for exactness; numpy scalars too; bools, NaN and
+    infinities refused), as a float."""
+    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
+    return float(x)
+
+
+def widths(ws, name: str = "widths", low: int = 1) -> list[int]:
+    """Layer widths ``[k_0, ..., k_d]``: d >= 1, each an integer >= ``low`` (numpy integers too; bools and
+    floats refused, so that a width of 2.7 is not quietly read as 2)."""
+    try:
+        values = list(ws)
+    except TypeError:
+        values = None
+    if (
+        values is None
+        or isinstance(ws, (str, bytes))
+        or len(values) < 2
+        or any(isinstance(w, bool) or not isinstance(w, Integral) or w < low for w in values)
+    ):
+        raise ValueError(f"{name} must be a sequence [k_0, ..., k_d] of d + 1 >= 2 integers >= {low}, got {ws!r}")
+    return [int(w) for w in values]
+
+
+def full_row_rank(A: np.ndarray, name: str) -> np.ndarray:
+    """``A`` (m, n), a finite 2-D array, with rank m (so n >= m): ``A A^T`` is invertible."""
+    m, n = A.shape
+    if n < m:
+        raise ValueError(
+            f"{name} must have full row rank, so at least as many columns as rows (n >= {m}), got shape {A.shape}"
+        )
+    rank = np.linalg.matrix_rank(A)
+    if rank < m:
+        raise ValueError(f"{name} must have full row rank {m} ({name} {name}^T invertible), got rank {rank}")
+    return A
 
 
 def rng(rng) -> np.random.Generator:

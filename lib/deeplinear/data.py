@@ -298,15 +298,23 @@ def mnist(
     not the official order). source="idx": the official training set (60000 digits, official
     order): its first 1000 are shipped (`OFFICIAL_SHIPPED`; offline, so the released scripts'
     settings need no download), the rest downloaded once into cache_dir (default
-    $DEEPLINEAR_CACHE or ~/.cache/deeplinear) and verified by MD5. source="auto": the subset
-    when offset + n <= 2000, else "idx".
+    $DEEPLINEAR_CACHE or ~/.cache/deeplinear) and verified by MD5. source="auto" (the default): the
+    subset, so offset + n <= 2000; beyond it ``ValueError`` asks for source="idx" explicitly, since the
+    official digits are others, in another order (an automatic switch would make ``mnist(2001)[:2000]``
+    differ from ``mnist(2000)``). Every source is prefix-consistent: ``mnist(n + m, offset=o)[:n]`` equals
+    ``mnist(n, offset=o)``.
     Paper: Section 6, Figure 1b-c and Figure 2b.
     """
     n, offset = _int(n, "n"), _int(offset, "offset", 0)
     if source not in ("auto", "subset", "idx"):
         raise ValueError(f"source must be 'auto', 'subset' or 'idx', got {source!r}")
     if source == "auto":
-        source = "subset" if offset + n <= SUBSET_SIZE else "idx"
+        if offset + n > SUBSET_SIZE:
+            raise ValueError(
+                f"offset + n must be <= {SUBSET_SIZE} for source='auto' (the shipped subset), got offset={offset}, "
+                f"n={n}; pass source='idx' for the official training set (other digits, in the official order)"
+            )
+        source = "subset"
     limit = SUBSET_SIZE if source == "subset" else TRAIN_SIZE
     if offset + n > limit:
         raise ValueError(f"offset + n must be <= {limit} for source={source!r}, got offset={offset}, n={n}")

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from numbers import Real
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -76,10 +75,7 @@ def _singular_values(sigmas0, lam, lam_prime) -> tuple[np.ndarray, np.ndarray, n
     return s, _validate.vector(lam, "lam", s.shape[1]), _validate.vector(lam_prime, "lam_prime", s.shape[1])
 
 
-def _positive(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
-        raise ValueError(f"{name} must be a positive number, got {x!r}")
-    return float(x)
+_positive = _validate.positive
 
 
 def _bases(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> None:

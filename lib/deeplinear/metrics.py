@@ -8,6 +8,7 @@ a network also accepts a stacked one (layers ``(S, k_i, k_{i-1})``) and then ret
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from numbers import Integral
 
 import numpy as np
 
@@ -495,26 +496,40 @@ def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner
     ``||offdiag(Q_i^T G Q_i)||_F / ||Q_i^T G Q_i||_F``, of the Gram matrices ``G = W_i W_i^T`` and
     ``W_{i+1}^T W_{i+1}`` that share the interface i (0 while ``Q_i`` still diagonalises both).
 
+    A zero Gram matrix (a zero layer) is diagonal in every basis, so it counts 0.
+
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}).
-    bases : list of d + 1 orthonormal arrays ``Q_0 .. Q_d`` (those of `deeplinear.theory.aligned_network`).
-    inner : interface indices i in [1, d - 1].
+    Ws : list of d arrays (k_i, k_{i-1}) (one network, not a stack).
+    bases : list of d + 1 orthonormal arrays ``Q_0 .. Q_d``, ``Q_i`` of shape (k_i, k_i) (those of
+        `deeplinear.theory.aligned_network`).
+    inner : interface indices i, integers in [1, d - 1].
 
     Returns
     -------
-    float.
+    float in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        When ``Ws`` is not a network of 2-D layers, ``bases`` are not d + 1 orthonormal matrices of the
+        layers' widths, or an index in ``inner`` is out of range.
 
     Paper: Definition 3 (the bases that alignment as an invariant pins).
     """
-    layers = _as_network(Ws)
+    layers, stacked = _validate.network(Ws, "Ws", sequence=False)
+    if stacked is not None:
+        raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
+    Qs = _validate.bases(bases, [layers[0].shape[1]] + [W.shape[0] for W in layers], "bases")
     worst = 0.0
     for i in inner:
-        if not 1 <= i <= len(layers) - 1:
-            raise ValueError(f"inner must hold interface indices in [1, {len(layers) - 1}], got {i!r}")
+        if isinstance(i, bool) or not isinstance(i, Integral) or not 1 <= i <= len(layers) - 1:
+            raise ValueError(f"inner must hold interface indices, integers in [1, {len(layers) - 1}], got {i!r}")
         for G in (layers[i - 1] @ layers[i - 1].T, layers[i].T @ layers[i]):
-            M = bases[i].T @ G @ bases[i]
-            worst = max(worst, np.linalg.norm(M - np.diag(np.diag(M))) / np.linalg.norm(M))
+            M = Qs[i].T @ G @ Qs[i]
+            norm = np.linalg.norm(M)
+            if norm > 0:  # a zero Gram matrix is diagonal in any basis: 0
+                worst = max(worst, np.linalg.norm(M - np.diag(np.diag(M))) / norm)
     return float(worst)
 
 
@@ -523,24 +538,43 @@ def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
     ``max_i ||W_i - P_i W_i P'_{i-1}|| / ||W_i||`` with ``P_i = q_i q_i^T`` (the identity for the
     outer sides ``i = d`` on the left and ``i = 1`` on the right).
 
+    A zero layer is its own projection (the chain with a zero singular value), so it counts 0.
+
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1});  q : list of d - 1 unit vectors (k_i,).
+    Ws : list of d >= 2 arrays (k_i, k_{i-1}) (one network, not a stack);  q : list of d - 1 unit
+        vectors, ``q_i`` of shape (k_i,).
 
     Returns
     -------
-    float, 0 for the chain itself.
+    float >= 0, 0 for the chain itself.
+
+    Raises
+    ------
+    ValueError
+        When ``Ws`` is not a network of d >= 2 layers of 2-D arrays, or ``q`` is not d - 1 unit vectors of
+        the interfaces' widths.
 
     Paper: Definition 3 with zero singular values.
     """
-    layers = _as_network(Ws)
-    if len(q) != len(layers) - 1:
-        raise ValueError(f"q must hold d - 1 = {len(layers) - 1} vectors, got {len(q)}")
+    layers, stacked = _validate.network(Ws, "Ws", sequence=False)
+    if stacked is not None:
+        raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
+    if len(layers) < 2:
+        raise ValueError(f"Ws must have d >= 2 layers (a chain has interfaces), got {len(layers)}")
+    if isinstance(q, np.ndarray) and q.ndim == 2:
+        q = list(q)
+    if isinstance(q, (str, bytes)) or not isinstance(q, Sequence) or len(q) != len(layers) - 1:
+        got = len(q) if isinstance(q, Sequence) else type(q).__name__
+        raise ValueError(f"q must hold d - 1 = {len(layers) - 1} vectors, got {got}")
+    q = [_validate.unit_vector(v, f"q[{i}]", layers[i].shape[0]) for i, v in enumerate(q)]
     leak = 0.0
     for i, W in enumerate(layers):
         left = np.outer(q[i], q[i]) if i < len(layers) - 1 else np.eye(W.shape[0])
         right = np.outer(q[i - 1], q[i - 1]) if i > 0 else np.eye(W.shape[1])
-        leak = max(leak, np.linalg.norm(W - left @ W @ right) / np.linalg.norm(W))
+        norm = np.linalg.norm(W)
+        if norm > 0:  # a zero layer equals its projection: 0
+            leak = max(leak, np.linalg.norm(W - left @ W @ right) / norm)
     return float(leak)
 
 

@@ -29,10 +29,7 @@ from .training import train
 __all__ = ["predicted_learning_times", "perturbed", "epsilon_response", "loglog_slope"]
 
 
-def _positive(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
-        raise ValueError(f"{name} must be a positive number, got {x!r}")
-    return float(x)
+_positive = _validate.positive
 
 
 def predicted_learning_times(strengths: np.ndarray, u0: float, lr: float) -> np.ndarray:

@@ -171,13 +171,14 @@ def aligned_start(
 
     Paper: Definition 2; Theorem 1's aligned start ``V_1 = V``, ``U_d = U``.
     """
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must be [k_0, ..., k_d] with d >= 1 positive entries, got {widths}")
+    widths = _validate.widths(widths)
     if inner not in ("random", "identity"):
         raise ValueError(f'inner must be "random" or "identity", got {inner!r}')
-    if not (isinstance(low, Real) and isinstance(high, Real) and low < high):
-        raise ValueError(f"low and high must be numbers with low < high, got {low!r} and {high!r}")
+    if not (
+        isinstance(low, Real) and isinstance(high, Real) and not isinstance(low, bool) and not isinstance(high, bool)
+        and np.isfinite(low) and np.isfinite(high) and low < high
+    ):  # fmt: skip
+        raise ValueError(f"low and high must be finite numbers with low < high, got {low!r} and {high!r}")
     if np.shape(V) != (widths[0], widths[0]) or np.shape(U) != (widths[-1], widths[-1]):
         raise ValueError(
             f"V must be ({widths[0]}, {widths[0]}) and U ({widths[-1]}, {widths[-1]}) for widths {widths}, "
@@ -240,14 +241,20 @@ def alignment_invariant(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> boo
     ----------
     X : ndarray (k_0, n)
     Y : ndarray (k_d, n)
-    tol : float, tolerance on the relative commutator norm.
+    tol : float >= 0, finite, tolerance on the relative commutator norm.
 
     Returns
     -------
     bool
 
+    Raises
+    ------
+    ValueError
+        When ``tol`` is negative, NaN or infinite (no verdict then), or ``X``, ``Y`` are malformed.
+
     Paper: Theorem 1 (square case; the non-square case is its Appendix D version).
     """
+    tol = _validate.tolerance(tol, "tol")
     return _theorem1_matrices(X, Y)[3] <= tol
 
 
@@ -264,7 +271,7 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
     ----------
     X : ndarray (k_0, n)
     Y : ndarray (k_d, n)
-    tol : float, tolerance on the relative commutator, as in :func:`alignment_invariant`.
+    tol : float >= 0, finite, tolerance on the relative commutator, as in :func:`alignment_invariant`.
 
     Returns
     -------
@@ -274,10 +281,12 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
     Raises
     ------
     ValueError
-        When the condition fails (``X X^T`` and ``X Y^T Y X^T`` do not commute to ``tol``).
+        When the condition fails (``X X^T`` and ``X Y^T Y X^T`` do not commute to ``tol``), or ``tol`` is
+        not a finite number >= 0.
 
     Paper: Theorem 1.
     """
+    tol = _validate.tolerance(tol, "tol")
     A, B, C, rel = _theorem1_matrices(X, Y)
     if rel > tol:
         raise ValueError(
@@ -323,7 +332,7 @@ def sensing_witness(
     ----------
     M : ndarray (n, k, k), the measurement matrices;  y : ndarray (n,), the measurements.
     rng : numpy Generator (one draw of n numbers).
-    tol : float, tolerance on ``off``.
+    tol : float >= 0, finite, tolerance on ``off``.
 
     Returns
     -------
@@ -339,6 +348,7 @@ def sensing_witness(
     y = _vector(y, "y", M.shape[0])
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    tol = _validate.tolerance(tol, "tol")
     U, _, Vt = np.linalg.svd(np.einsum("i,iab->ab", rng.standard_normal(len(M)), M))
     V = Vt.T
     D = U.T @ M @ V
@@ -380,19 +390,25 @@ def targets_for_residual(
     Parameters
     ----------
     Ws : list of d arrays (k_i, k_{i-1}), the network f.
-    X : ndarray (k_0, n) with ``X X^T`` invertible (n >= k_0).
+    X : ndarray (k_0, n) of full row rank, so that ``X X^T`` is invertible (n >= k_0).
     U : ndarray (k_d, k_d);  D : ndarray (k_d, k_0);  V : ndarray (k_0, k_0).
 
     Returns
     -------
     Y : ndarray (k_d, n).
 
+    Raises
+    ------
+    ValueError
+        When ``X`` has fewer columns than rows (n < k_0) or is rank deficient: then ``X X^T`` is singular
+        and no ``Y`` need exist.
+
     Paper: Theorem 1, eq. (4).
     """
     from .network import end_to_end
 
     P = end_to_end(Ws)
-    X = _matrix(X, "X", P.shape[1])
+    X = _validate.full_row_rank(_matrix(X, "X", P.shape[1]), "X")
     U, D, V = _matrix(U, "U", P.shape[0]), _matrix(D, "D", P.shape[0]), _matrix(V, "V", P.shape[1])
     if D.shape[1] != P.shape[1] or U.shape[1] != P.shape[0] or V.shape[1] != P.shape[1]:
         raise ValueError(f"U, D, V must be {P.shape[0]}x{P.shape[0]}, {P.shape}, {P.shape[1]}x{P.shape[1]}")
@@ -512,6 +528,10 @@ def two_layer_cases(k: int, n: int, rng: np.random.Generator) -> dict[str, tuple
 
     Paper: Theorem 1 and its proof, eq. (4).
     """
+    k = _validate.integer(k, "k", 2)
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < k:
+        raise ValueError(f"n must be an integer >= k = {k} (so that X X^T is invertible), got {n!r}")
+    rng = _validate.rng(rng)
     s = np.sort(rng.uniform(0.5, 1.0, k))[::-1]
     V0, U0 = random_orthogonal(k, rng), random_orthogonal(k, rng)
     bases2 = [V0, random_orthogonal(k, rng), U0]
@@ -558,12 +578,6 @@ def rank_one_chain(k: int, d: int, rng: np.random.Generator) -> tuple[list[np.nd
     return q, Ws
 
 
-def _positive_number(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
-        raise ValueError(f"{name} must be a positive number, got {x!r}")
-    return float(x)
-
-
 def _dynamics_inputs(sigmas0, lam, lam_prime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s = np.asarray(sigmas0, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] < 1 or s.shape[1] < 1 or not np.isfinite(s).all():
@@ -599,7 +613,7 @@ def singular_value_dynamics(
     Paper: Corollary 1, eqs. (5)-(6).
     """
     s, lam, lam_prime = _dynamics_inputs(sigmas0, lam, lam_prime)
-    lr = _positive_number(lr, "lr")
+    lr = _validate.positive(lr, "lr")
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
@@ -768,9 +782,7 @@ def appendix_f_start(V: np.ndarray, U: np.ndarray, widths: Sequence[int], rng: n
 
     Paper: Section 4 and Appendix F (one-dimensional outputs: an initialisation that stays aligned).
     """
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must be [k_0, ..., k_d] with d >= 1 positive entries, got {widths}")
+    widths = _validate.widths(widths)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     sigmas = [np.r_[rng.random(), np.zeros(min(a, b) - 1)] for a, b in zip(widths, widths[1:])]
