@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# The Python version requirements.lock is made for (make lock) and .venv is expected to have.
+LOCK_PYTHON := 3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deeplinear-installed
@@ -24,7 +26,8 @@ help:
 	@echo "make lint       ruff (lint and format) on the library, tests, scripts and chapters; the chapters' code budget"
 	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
 	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
-	@echo "make lock       re-resolve the dependencies into requirements.lock and environment.yml"
+	@echo "make lock       re-resolve the dependencies into requirements.lock (hashed, every platform), then write"
+	@echo "                environment.yml and binder/environment.yml from it (UPGRADE=1: newest versions)"
 	@echo "make reproduce  rerun every chapter with PRESET=book or PRESET=paper into _build/reproduce/"
 	@echo "make paper-claims  refresh book/presets/claims-paper.json (the report's paper-preset ledger)"
 	@echo "make sweep      rerun the chapters at many seeds on Dask (SEEDS=8 or SEEDS=\"29 41\", CHAPTERS=, VARY=, SCHEDULER=)"
@@ -34,13 +37,17 @@ help:
 	@echo "make env        create or refresh .venv from requirements.lock (the others call it)"
 
 # .venv is (re)built when missing, when its Python is broken, or when the lock or pyproject changed.
+# Every file pip installs is checked against the lock's hashes (--require-hashes), wheels only (no sdist's
+# build backend fetched unpinned; every locked package has wheels). The lock holds the build backend too
+# (pyproject's [build-system] requires, exact pins), so the package itself installs without build isolation
+# and without dependencies: nothing outside the lock is downloaded.
 env: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@if ! [ -x $(PY) ] || ! $(PY) -c 'import sys' 2>/dev/null; then \
 	  echo "Creating $(VENV) with $(PYTHON)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
-	@$(PY) -c 'import sys; v = sys.version_info[:2]; (v != (3, 11)) and print(f"warning: the lock was made with Python 3.11, .venv has {v[0]}.{v[1]}")'
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(PY) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; (v != "$(LOCK_PYTHON)") and print(f"warning: the lock was made for Python $(LOCK_PYTHON), .venv has {v}")'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 test: env unit nbval nbval-portable
@@ -92,13 +99,23 @@ execute: env
 benchmark: env
 	$(PY) benchmarks/speed.py
 
+# requirements.lock: uv resolves pyproject's dependencies, the extras make env installs (book, test, sweep) and
+# the build backend ([build-system] requires) for every platform (--universal), for Python $(LOCK_PYTHON) and up,
+# with the hash of every file. uv keeps the versions already in the lock wherever they still fit;
+# `make lock UPGRADE=1` moves every package to its newest allowed version. Then environment.yml (conda users)
+# and binder/environment.yml (Binder, the chapters' runtime only) are written from it (scripts/environments.py).
+UV_VERSION  := 0.13.9
+LOCK_ARGS    = pyproject.toml --extra book --extra test --extra sweep --universal --python-version $(LOCK_PYTHON) \
+	       --generate-hashes
 lock:
 	rm -rf _build/lockenv
 	$(PYTHON) -m venv _build/lockenv
-	_build/lockenv/bin/python -m pip install --quiet --disable-pip-version-check ".[book,test]"
-	( echo "# Exact versions the published book was built and tested with (make lock)."; \
-	  _build/lockenv/bin/python -m pip freeze --disable-pip-version-check --exclude-editable | grep -v '^deeplinear' ) > requirements.lock
-	$(PY) scripts/book_tools.py sync-env || python3 scripts/book_tools.py sync-env
+	_build/lockenv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	_build/lockenv/bin/python scripts/environments.py build-requires > _build/lockenv/build-system-requires.txt
+	_build/lockenv/bin/uv pip compile --quiet $(LOCK_ARGS) _build/lockenv/build-system-requires.txt \
+	  $(if $(UPGRADE),--upgrade) --custom-compile-command "make lock  # uv $(UV_VERSION) pip compile $(LOCK_ARGS)" \
+	  -o requirements.lock
+	_build/lockenv/bin/python scripts/environments.py sync
 	rm -rf _build/lockenv
 
 clean:

@@ -2,7 +2,7 @@
 
 python scripts/book_tools.py notebooks        # chapter notebooks listed in _toc.yml, in order
 python scripts/book_tools.py execute [NB...]  # re-execute notebooks in place, normalised metadata
-python scripts/book_tools.py sync-env         # write environment.yml from requirements.lock
+python scripts/book_tools.py sync-env         # environment.yml and binder/environment.yml from requirements.lock
 """
 
 from __future__ import annotations
@@ -23,26 +23,10 @@ def execute(paths: list[Path]) -> None:
 
 
 def sync_env() -> None:
-    """environment.yml = conda-forge Python 3.11 + pip + exactly the pins of requirements.lock."""
-    pins = [
-        line.strip()
-        for line in (ROOT / "requirements.lock").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    lines = [
-        "# Generated from requirements.lock by `make lock` (scripts/book_tools.py sync-env); do not edit.",
-        "# Binder and conda users get exactly the environment the published book was built with.",
-        "name: deeplinear",
-        "channels:",
-        "  - conda-forge",
-        "dependencies:",
-        "  - python=3.11",
-        "  - pip",
-        "  - pip:",
-        *[f"      - {pin}" for pin in pins],
-        "      - -e .",
-    ]
-    (ROOT / "environment.yml").write_text("\n".join(lines) + "\n")
+    """environment.yml and binder/environment.yml from requirements.lock (scripts/environments.py; make lock)."""
+    import environments
+
+    environments.main(["sync"])
 
 
 def main(argv: list[str]) -> int:
