@@ -353,3 +353,11 @@ def test_a_chapters_summary_is_its_ledger_rows_evaluated_on_the_run(book):
     assert exact.index("Adjacent alignment") < exact.index("An identity")  # claims before checks
     with pytest.raises(ValueError, match="no rows in the ledger"):
         report.chapter_summary(r.ledger, "99-x", {})
+
+
+def test_environment_says_not_installed_for_a_missing_package(tmp_path, monkeypatch):
+    """Binder's runtime set has no test tooling: the report's environment table names it, not a traceback."""
+    monkeypatch.setattr(report, "PACKAGES", ("numpy", "no-such-package-deeplinear"))
+    text = report.environment([])
+    assert "| no-such-package-deeplinear | not installed |" in text
+    assert "| numpy | not installed |" not in text

@@ -430,6 +430,14 @@ def findings_list(report: Report) -> str:
 PACKAGES = ("deeplinear", "numpy", "scipy", "matplotlib", "seaborn", "jupyter-book", "myst-nb", "papermill", "nbval")
 
 
+def _version(name: str) -> str:
+    """The installed version of a package, or "not installed" (Binder's runtime set has no test tooling)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def environment(notebooks: list[Path]) -> str:
     """Execution time per chapter (from the notebooks' metadata), package versions and the machine."""
     import nbformat
@@ -443,7 +451,7 @@ def environment(notebooks: list[Path]) -> str:
         cost.append(f"| {{doc}}`{path.stem}` | {shown} |")
     cost.append(f"| **all chapters** | **{total:.0f}** |")
     versions = ["| Package | Version |", "| --- | --- |"]
-    versions += [f"| {name} | {importlib.metadata.version(name)} |" for name in PACKAGES]
+    versions += [f"| {name} | {_version(name)} |" for name in PACKAGES]
     machine = (
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} "
         "cores; numerical libraries run single-threaded (OMP_NUM_THREADS=1) when chapters are executed or tested."
