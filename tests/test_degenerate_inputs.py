@@ -134,11 +134,11 @@ def test_pinned_rotation_of_a_zero_network_is_zero_not_nan():
 @pytest.mark.parametrize(
     "bases, match",
     [
-        ([np.eye(2)] * 2, r"bases must be a list of 3 orthonormal matrices of shapes \(2, 2\), \(2, 2\), \(2, 2\)"),
+        ([np.eye(2)] * 2, r"bases must hold 3 orthonormal matrices of shapes \(2, 2\), \(2, 2\), \(2, 2\)"),
         ([np.eye(2), np.eye(3), np.eye(2)], r"bases\[1\] must be a finite \(2, 2\) array"),
         ([np.eye(2), np.ones((2, 2)), np.eye(2)], r"bases\[1\] must be orthonormal"),
         ([np.eye(2), np.full((2, 2), np.nan), np.eye(2)], r"bases\[1\] must be a finite"),
-        (np.stack([np.eye(2)] * 3), r"bases must be a list of 3"),
+        (np.stack([np.eye(2)] * 3), r"bases must hold 3"),
         ([np.eye(2), "ab", np.eye(2)], r"bases\[1\] must be a numeric"),
     ],
 )

@@ -166,7 +166,8 @@ def test_rank_one_ratio_closed_forms():
     stack = rng.standard_normal((2, 3, 4, 5))
     ref = [[np.linalg.norm(W, 2) / np.linalg.norm(W, "fro") for W in row] for row in stack]
     np.testing.assert_allclose(metrics.rank_one_ratio(stack), ref, rtol=1e-12)
-    assert np.isnan(metrics.rank_one_ratio(np.zeros((2, 2))))
+    with pytest.raises(ValueError, match="W must be nonzero"):  # no quiet nan (issue 23)
+        metrics.rank_one_ratio(np.zeros((2, 2)))
 
 
 @SETTINGS

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from . import _validate
-from .losses import LOSSES, squared
+from .losses import _RAW, LOSSES, _raw, _squared
 from .metrics import REGISTRY, SHARE_SVDS, layer_svds
 from .recording import History, TrainingDiverged
 
@@ -69,7 +69,7 @@ def _resolve(loss, Y, out_shape: tuple[int, int], S: int | None = None) -> tuple
         if members is not None and members != S:
             got = "an unstacked network" if S is None else f"a stacked network of S = {S}"
             raise ValueError(f"loss {loss!r} holds data for S = {members} members, but got {got}")
-        return loss, Y
+        return _raw(loss), Y
     if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)} or a callable (F, Y) -> (value, dL/dF), got {loss!r}")
     per = "" if S is None else f", or {(S, *out_shape)} per member"
@@ -86,7 +86,7 @@ def _resolve(loss, Y, out_shape: tuple[int, int], S: int | None = None) -> tuple
     elif loss == "cross_entropy":
         if not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=-2) == 1)):
             raise ValueError("Y must have one-hot columns (entries 0/1, one 1 per column) for loss='cross_entropy'")
-    return LOSSES[loss], Y
+    return _RAW[loss], Y
 
 
 def _setup(Ws, X, Y, loss, copy: bool = False):
@@ -153,7 +153,7 @@ class _SquaredKernel(_Kernel):
     """Squared loss with the residual kept in `out` (no allocation per step); Y shared or per member."""
 
     def __init__(self, Y: np.ndarray, shape: tuple[int, ...]) -> None:
-        super().__init__(squared, Y, shape)
+        super().__init__(_squared, Y, shape)
         self.flat = self.out.reshape(shape[0], -1) if self.stacked else self.out.reshape(-1)
         self.half_inv_n, self.inv_n = 0.5 / shape[-1], 1.0 / shape[-1]
 
@@ -176,7 +176,7 @@ class _GramKernel(_Kernel):
     """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, shape: tuple[int, ...]) -> None:
-        super().__init__(squared, Y, shape)
+        super().__init__(_squared, Y, shape)
         shared_X, shared_Y = X.ndim == 2, Y.ndim == 2
         XT = X.T if shared_X else np.swapaxes(X, -1, -2)
         self.X, self.C, self.B = X, X @ XT, Y @ XT
@@ -227,14 +227,15 @@ def _kernel(fn: LossFn, X: np.ndarray | None, Y, out_shape: tuple[int, ...], wei
     the network runs on the identity instead of X (always when X is None). `weights` is the
     number of weights of all layers (all members): the X X^T route saves about that many
     multiply-adds per column of X beyond k_0, and pays a few more numpy calls per step."""
+    fn = _raw(fn)
     if (
-        fn is squared
+        fn is _squared
         and X is not None
         and X.shape[-1] > 2 * X.shape[-2]
         and (X.shape[-1] - X.shape[-2]) * weights > _GRAM_MIN_SAVING
     ):
         return _GramKernel(X, Y, (*out_shape[:-1], X.shape[-2])), True
-    if fn is squared:
+    if fn is _squared:
         return _SquaredKernel(Y, out_shape), X is None
     return _Kernel(fn, Y, out_shape), X is None
 

@@ -25,7 +25,10 @@ def network(Ws, name: str = "Ws", *, copy: bool = False, sequence: bool = True) 
             f"or (S, k_i, k_{{i-1}}), got {type(Ws).__name__}"
         )
     try:
-        layers = [np.array(W, dtype=np.float64, order="C") if copy else np.asarray(W, dtype=np.float64) for W in Ws]
+        raw = list(Ws)
+        if any(np.iscomplexobj(W) for W in raw):
+            raise TypeError("complex layers")
+        layers = [np.array(W, dtype=np.float64, order="C") if copy else np.asarray(W, dtype=np.float64) for W in raw]
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"{name} must be a list of numeric layers of shape (k_i, k_{{i-1}}) or (S, k_i, k_{{i-1}})"
@@ -55,8 +58,14 @@ def network(Ws, name: str = "Ws", *, copy: bool = False, sequence: bool = True) 
     return layers, (shapes[0][0] if nd == 3 else None)
 
 
+def _real(a, name: str) -> None:
+    if np.iscomplexobj(a):  # casting to float64 would drop the imaginary part quietly
+        raise ValueError(f"{name} must be real, got a complex array")
+
+
 def matrix(A, name: str, rows: int | None = None) -> np.ndarray:
     """A finite 2-D float64 array (with ``rows`` rows when given)."""
+    _real(A, name)
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or (rows is not None and A.shape[0] != rows) or not np.isfinite(A).all():
         want = f"({rows}, n)" if rows is not None else "2-D"
@@ -66,6 +75,7 @@ def matrix(A, name: str, rows: int | None = None) -> np.ndarray:
 
 def vector(a, name: str, length: int) -> np.ndarray:
     """A finite float64 array of shape ``(length,)``."""
+    _real(a, name)
     a = np.asarray(a, dtype=np.float64)
     if a.shape != (length,) or not np.isfinite(a).all():
         raise ValueError(f"{name} must be a finite array of shape ({length},), got shape {a.shape}")
@@ -80,24 +90,43 @@ def unit_vector(v, name: str, length: int) -> np.ndarray:
     return v
 
 
-def bases(Qs, sizes: Sequence[int], name: str = "bases") -> list[np.ndarray]:
-    """``len(sizes)`` orthonormal float64 arrays, ``Qs[i]`` of shape ``(sizes[i], sizes[i])`` (Q^T Q = I to 1e-8)."""
-    want = ", ".join(f"({k}, {k})" for k in sizes)
-    if isinstance(Qs, np.ndarray) or not isinstance(Qs, Sequence) or len(Qs) != len(sizes):
+def unit_vectors(vs, name: str, lengths: Sequence[int]) -> list[np.ndarray]:
+    """``len(lengths)`` unit vectors (a list, or the rows of a 2-D array), ``vs[i]`` of shape ``(lengths[i],)``."""
+    if isinstance(vs, np.ndarray) and vs.ndim == 2:
+        vs = list(vs)
+    if isinstance(vs, (str, bytes, np.ndarray)) or not isinstance(vs, Sequence) or len(vs) != len(lengths):
+        got = len(vs) if isinstance(vs, Sequence) else type(vs).__name__
+        raise ValueError(f"{name} must hold {len(lengths)} unit vectors of lengths {list(lengths)}, got {got}")
+    return [unit_vector(v, f"{name}[{i}]", k) for i, (v, k) in enumerate(zip(vs, lengths))]
+
+
+def orthonormal_matrix(Q, name: str, k: int | None = None) -> np.ndarray:
+    """A finite, orthonormal float64 ``(k, k)`` array (any square size when ``k`` is None; Q^T Q = I to 1e-8)."""
+    try:
+        Q = np.asarray(Q, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric square array") from err
+    size = Q.shape[0] if (k is None and Q.ndim == 2) else k
+    if Q.ndim != 2 or Q.shape != (size, size) or 0 in Q.shape or not np.isfinite(Q).all():
+        want = f"({k}, {k})" if k is not None else "non-empty square"
+        raise ValueError(f"{name} must be a finite {want} array, got shape {Q.shape}")
+    if np.abs(Q.T @ Q - np.eye(size)).max() > 1e-8:
+        raise ValueError(f"{name} must be orthonormal (Q^T Q = I to 1e-8)")
+    return Q
+
+
+def bases(Qs, sizes: Sequence[int] | None = None, name: str = "bases") -> list[np.ndarray]:
+    """Orthonormal float64 arrays: ``len(sizes)`` of them, ``Qs[i]`` of shape ``(sizes[i], sizes[i])`` (any number
+    of square ones when ``sizes`` is None); Q^T Q = I to 1e-8."""
+    if isinstance(Qs, np.ndarray) or not isinstance(Qs, Sequence) or (sizes is not None and len(Qs) != len(sizes)):
         got = len(Qs) if isinstance(Qs, Sequence) else type(Qs).__name__
-        raise ValueError(f"{name} must be a list of {len(sizes)} orthonormal matrices of shapes {want}, got {got}")
-    out = []
-    for i, (Q, k) in enumerate(zip(Qs, sizes)):
-        try:
-            Q = np.asarray(Q, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}[{i}] must be a numeric ({k}, {k}) array") from err
-        if Q.shape != (k, k) or not np.isfinite(Q).all():
-            raise ValueError(f"{name}[{i}] must be a finite ({k}, {k}) array (shapes {want}), got shape {Q.shape}")
-        if np.abs(Q.T @ Q - np.eye(k)).max() > 1e-8:
-            raise ValueError(f"{name}[{i}] must be orthonormal (Q^T Q = I to 1e-8)")
-        out.append(Q)
-    return out
+        shapes = ", ".join(f"({k}, {k})" for k in sizes or ())
+        want = f"{len(sizes)} orthonormal matrices of shapes {shapes}" if sizes else "orthonormal matrices"
+        raise ValueError(f"{name} must hold {want} (a list), got {got}")
+    if sizes is None and not Qs:
+        raise ValueError(f"{name} must hold at least one orthonormal matrix")
+    sizes = [None] * len(Qs) if sizes is None else sizes
+    return [orthonormal_matrix(Q, f"{name}[{i}]", k) for i, (Q, k) in enumerate(zip(Qs, sizes))]
 
 
 def count(x, name: str) -> int:
@@ -157,6 +186,45 @@ def full_row_rank(A: np.ndarray, name: str) -> np.ndarray:
     if rank < m:
         raise ValueError(f"{name} must have full row rank {m} ({name} {name}^T invertible), got rank {rank}")
     return A
+
+
+def structure(s, name: str = "structure"):
+    """A `deeplinear.structures.Structure`."""
+    from .structures import Structure
+
+    if not isinstance(s, Structure):
+        raise ValueError(f"{name} must be a deeplinear.structures.Structure, got {type(s).__name__}")
+    return s
+
+
+def history(h, name: str = "history", needs: Sequence[str] = ("steps", "loss")):
+    """A training history: a `deeplinear.History`, or any object with its attributes ``needs``."""
+    missing = [a for a in needs if not hasattr(h, a)]
+    if missing:
+        raise ValueError(
+            f"{name} must be a deeplinear.History (with {', '.join(needs)}), got {type(h).__name__} without {missing}"
+        )
+    return h
+
+
+def train_result(r, name: str = "run"):
+    """A `deeplinear.TrainResult` (any object with a ``history`` that has ``steps`` and ``loss``)."""
+    if not hasattr(r, "history"):
+        raise ValueError(f"{name} must be a deeplinear.TrainResult, got {type(r).__name__}")
+    history(r.history, f"{name}.history")
+    return r
+
+
+def mapping(m, name: str, keys: Sequence[str] = ()) -> dict:
+    """A mapping (a dict, say) holding at least ``keys``."""
+    from collections.abc import Mapping
+
+    if not isinstance(m, Mapping):
+        raise ValueError(f"{name} must be a mapping (a dict), got {type(m).__name__}")
+    missing = [k for k in keys if k not in m]
+    if missing:
+        raise ValueError(f"{name} must hold the keys {list(keys)}; missing {missing}")
+    return m
 
 
 def rng(rng) -> np.random.Generator:

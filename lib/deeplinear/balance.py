@@ -24,6 +24,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.optimize import minimize
 
+from . import _validate
 from .metrics import _as_network, alignment, balancedness, imbalance, invariance_to
 from .network import gradients
 from .stability import stable_learning_rate
@@ -65,10 +66,16 @@ __all__ = [
 
 def _matrices(A, name: str, ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:
     A = np.asarray(A, dtype=np.float64)
-    if A.ndim not in ndim or not np.isfinite(A).all():
+    if A.ndim not in ndim or not np.isfinite(A).all() or 0 in A.shape:
         want = " or ".join(f"{d}-D" for d in ndim)
-        raise ValueError(f"{name} must be a finite {want} array of matrices, got shape {A.shape}")
+        raise ValueError(f"{name} must be a finite, non-empty {want} array of matrices, got shape {A.shape}")
     return A
+
+
+def _nonzero_product(nuclear: np.ndarray, names: str) -> np.ndarray:
+    if np.any(nuclear == 0):
+        raise ValueError(f"{names}: the product W_2 W_1 is 0, where the ratio to its nuclear norm is undefined")
+    return nuclear
 
 
 def _fro(A: np.ndarray) -> np.ndarray:
@@ -107,7 +114,12 @@ def norm_ratio(W1: np.ndarray, W2: np.ndarray) -> float | np.ndarray:
 
     Returns
     -------
-    float, or ndarray (S,); inf when ``W_2 W_1 = 0`` but a layer is not.
+    float, or ndarray (S,).
+
+    Raises
+    ------
+    ValueError
+        When ``W_2 W_1 = 0`` (for some member of a stack): the ratio is then undefined.
 
     Paper: Proposition 2.
     """
@@ -115,8 +127,7 @@ def norm_ratio(W1: np.ndarray, W2: np.ndarray) -> float | np.ndarray:
     if W1.ndim != W2.ndim or W2.shape[-1] != W1.shape[-2] or W1.shape[:-2] != W2.shape[:-2]:
         raise ValueError(f"W1 (h, n) and W2 (m, h) must chain, with the same stack axis; got {W1.shape} and {W2.shape}")
     total = np.sum(W1**2, axis=(-2, -1)) + np.sum(W2**2, axis=(-2, -1))
-    with np.errstate(divide="ignore"):
-        return _scalar(total / (2 * np.linalg.svd(W2 @ W1, compute_uv=False).sum(axis=-1)))
+    return _scalar(total / (2 * _nonzero_product(np.linalg.svd(W2 @ W1, compute_uv=False).sum(axis=-1), "W1, W2")))
 
 
 def minimum_norm_factors(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +179,7 @@ def random_factors(W1: np.ndarray, count: int, rng: np.random.Generator) -> np.n
         raise ValueError(f"W1 must be square (k, k), got shape {W1.shape}")
     if isinstance(count, bool) or not isinstance(count, Integral) or count < 1:
         raise ValueError(f"count must be a positive integer, got {count!r}")
-    k = W1.shape[0]
+    k, rng = W1.shape[0], _validate.rng(rng)
     Q1 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
     Q2 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
     spread = rng.uniform(0.0, 1.5, (count, 1))
@@ -323,7 +334,7 @@ def start_size(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
     if len(first) != 2 or [W.shape for W in first] != [W.shape for W in now]:
         raise ValueError(f"Ws0 and Ws must be two-layer networks of the same shapes, got {[W.shape for W in first]}")
     total = sum(np.sum(W**2, axis=(-2, -1)) for W in first)
-    return _scalar(total / (2 * np.linalg.svd(now[1] @ now[0], compute_uv=False).sum(axis=-1)))
+    return _scalar(total / (2 * _nonzero_product(np.linalg.svd(now[1] @ now[0], compute_uv=False).sum(axis=-1), "Ws")))
 
 
 def drift(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool = False) -> list[np.ndarray]:
@@ -441,9 +452,9 @@ def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray])
     worst = 0.0
     for i, (a, e) in enumerate(zip(actual, expected)):
         a, e = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
-        if a.shape != e.shape or a.ndim < 2:
+        if a.shape != e.shape or a.ndim < 2 or not (np.isfinite(a).all() and np.isfinite(e).all()):
             raise ValueError(
-                f"actual[{i}] and expected[{i}] must be matrices of the same shape, got {a.shape} and {e.shape}"
+                f"actual[{i}] and expected[{i}] must be finite matrices of the same shape, got {a.shape} and {e.shape}"
             )
         scale = _fro(e)
         if np.any(scale == 0):
@@ -467,8 +478,8 @@ def filter_norm_differences(coefficients: np.ndarray) -> np.ndarray:
     Paper: Section 2 (Du et al. 2018: conserved under gradient flow for convolutional layers).
     """
     c = np.asarray(coefficients, dtype=np.float64)
-    if c.ndim < 2 or c.shape[-2] < 2:
-        raise ValueError(f"coefficients must have shape (..., d, r) with d >= 2 layers, got {c.shape}")
+    if c.ndim < 2 or c.shape[-2] < 2 or not np.isfinite(c).all():
+        raise ValueError(f"coefficients must be finite, of shape (..., d, r) with d >= 2 layers, got {c.shape}")
     norms = np.sum(c**2, axis=-1)
     return norms[..., :-1] - norms[..., 1:]
 
@@ -747,7 +758,10 @@ def start_scale_runs(
     scales = np.asarray(scales, dtype=np.float64)
     if scales.ndim != 1 or scales.size < 1 or not np.all(np.isfinite(scales) & (scales > 0)):
         raise ValueError(f"scales must be a non-empty sequence of positive numbers, got {scales!r}")
+    rng = _validate.rng(rng)
     P = Y @ np.linalg.pinv(X)
+    if not np.any(P):
+        raise ValueError("X, Y: the least-squares solution P = Y X^+ is 0, so the starts have no scale to follow")
     unit = np.sqrt(nuclear_norm(P) / k)
     starts = [rng.standard_normal((len(scales), k, k)) for _ in range(2)]
     starts = [W * (unit * scales)[:, None, None] / np.sqrt(k) for W in starts]
@@ -779,15 +793,22 @@ def unit_learning_rate(Ws: Sequence[np.ndarray], grads: Sequence[np.ndarray]) ->
 
     Returns
     -------
-    float > 0 (inf when every gradient is 0).
+    float > 0.
+
+    Raises
+    ------
+    ValueError
+        When every gradient is 0 (no step moves the weights) or every layer is 0.
 
     Paper: Section 2 (balancedness); the book's scale for probing the drift of gradient descent.
     """
     layers, G = _as_network(Ws), _as_network(grads, "grads")
     if [W.shape for W in layers] != [g.shape for g in G]:
         raise ValueError(f"grads must have the shapes of Ws, got {[g.shape for g in G]}")
-    with np.errstate(divide="ignore"):
-        return float(np.sqrt(sum(np.sum(W**2) for W in layers) / sum(np.sum(g**2) for g in G)))
+    weights, steps = sum(np.sum(W**2) for W in layers), sum(np.sum(g**2) for g in G)
+    if steps == 0 or weights == 0:
+        raise ValueError("Ws, grads: every gradient is 0 or every layer is 0: no step moves the weights by their norm")
+    return float(np.sqrt(weights / steps))
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ Paper: Definition 1 (a usSVD is any such choice), Section 6 (the released scores
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 
+from . import _validate
 from .metrics import _as_network, _best_match
 from .theory import random_orthogonal
 
@@ -44,8 +46,8 @@ def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
     list of 1-D integer arrays that partition ``range(r)``, in order.
     """
     s = np.asarray(s, dtype=np.float64)
-    if s.ndim != 1 or np.any(np.diff(s) > 0):
-        raise ValueError(f"s must be a 1-D array of singular values in decreasing order, got {s!r}")
+    if s.ndim != 1 or not np.isfinite(s).all() or np.any(np.diff(s) > 0):
+        raise ValueError(f"s must be a finite 1-D array of singular values in decreasing order, got {s!r}")
     if not 0 <= rtol < 1:
         raise ValueError(f"rtol must be in [0, 1), got {rtol!r}")
     if s.size == 0:
@@ -109,7 +111,7 @@ def random_svd(
     Paper: Definition 1 (usSVD).
     """
     _check(rng, 1)
-    U, s, V, groups = _canonical_svd(W, rtol)
+    U, s, V, groups = _canonical_svd(_validate.matrix(W, "W"), rtol)
     U, V = _turn(U, V, groups, rng)
     return U, s, V
 
@@ -117,7 +119,7 @@ def random_svd(
 def _check(rng: np.random.Generator, draws: int) -> None:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if not isinstance(draws, int) or draws < 1:
+    if isinstance(draws, bool) or not isinstance(draws, Integral) or draws < 1:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
 
 

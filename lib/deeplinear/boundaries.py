@@ -141,9 +141,16 @@ def rank_one_reduction(
 
     Paper: Definition 3 with zero singular values (the book's boundary case of Theorem 1).
     """
-    layers, _ = _validate.network(Ws)
-    if len(q) != len(layers) - 1:
-        raise ValueError(f"q must hold d - 1 = {len(layers) - 1} vectors, got {len(q)}")
+    layers, stacked = _validate.network(Ws)
+    if stacked is not None or len(layers) < 2:
+        raise ValueError("Ws must be one network (not a stack) of d >= 2 layers, a rank-one chain")
+    q = _validate.unit_vectors(q, "q", [W.shape[0] for W in layers[:-1]])
+    X = _validate.matrix(X, "X", layers[0].shape[1])
+    Y = _validate.matrix(Y, "Y", layers[-1].shape[0])
+    if X.shape[1] != Y.shape[1] or X.shape[1] < 1:
+        raise ValueError(f"X and Y must have the same n >= 1 columns, got shapes {X.shape} and {Y.shape}")
+    if not np.any(X):
+        raise ValueError("X must be nonzero: the rate follows the largest eigenvalue of X X^T")
     small = [(layers[0].T @ q[0])[None, :]]
     small += [np.array([[q[i] @ layers[i] @ q[i - 1]]]) for i in range(1, len(layers) - 1)]
     small += [(layers[-1] @ q[-1])[:, None]]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 
@@ -64,6 +65,7 @@ def symmetric_start(structure: Structure, depth: int, rng: np.random.Generator) 
     list of ``depth`` equal arrays (k, k). Paper: Figure 2 (the released script's intended start).
     """
     depth, rng = _validate.integer(depth, "depth"), _validate.rng(rng)
+    structure = _validate.structure(structure)
     c = rng.standard_normal(structure.dim)
     W = structure.matrix(0.5 * (c + c[::-1]))
     if not np.allclose(W, W.T, rtol=0, atol=1e-12 * np.abs(W).max()):
@@ -125,7 +127,8 @@ def train_until_mse(
     max_steps = _validate.integer(max_steps, "max_steps")
     if on_divergence not in ("raise", "stop"):
         raise ValueError(f'on_divergence must be "raise" or "stop", got {on_divergence!r}')
-    k_out = np.shape(Y)[0]
+    structure = _validate.structure(structure)
+    k_out = _validate.matrix(Y, "Y").shape[0]
     eta = theory.mse_learning_rate(lr, k_out)
 
     def attempt(steps: int) -> TrainResult:
@@ -152,7 +155,8 @@ def train_until_mse(
         svds = metrics.layer_svds(layers)
         scores["alignment"].append(metrics.alignment(layers, svds=svds))
         scores["invariance"].append(invariance(layers, svds=svds))
-        scores["sv_gap"].append(min(float(np.min(-np.diff(s)) / s[0]) for _, s, _ in svds))
+        # a zero layer's singular values are all equal: its gap is 0
+        scores["sv_gap"].append(min(float(np.min(-np.diff(s)) / s[0]) if s[0] > 0 else 0.0 for _, s, _ in svds))
         big = layers[0].size > 10_000
         scores["defect"].append(
             metrics.traceless_alignment_defect([sparse.csr_matrix(W) for W in layers] if big else layers)
@@ -181,8 +185,9 @@ def fit_verdict(history: History, *, target: float = MSE_TARGET) -> str:
     stopped the run), else "stopped at its step cap ...". Paper: Section 6, Figure 2 (the released
     scripts' stopping rule).
     """
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
+    if isinstance(target, bool) or not isinstance(target, Real) or not 0 < target < np.inf:
         raise ValueError(f"target must be a number > 0, got {target!r}")
+    history = _validate.history(history)
     loss, rule = np.asarray(history.loss), f"{target:.0e}".replace("e-0", "e-")
     if loss.size == 0:
         raise ValueError("history must hold at least one recorded loss, got none")
@@ -209,9 +214,13 @@ def long_enough(history: History, lr: float, *, flow: float = FLOW_TIME, target:
     -------
     bool. Paper: Section 6, Figure 2 (the book's rule for a run too short to judge).
     """
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
-    loss, steps = np.asarray(history.loss), int(np.asarray(history.steps)[-1])
+    lr, flow = _validate.positive(lr, "lr"), _validate.positive(flow, "flow")
+    target = _validate.positive(target, "target")
+    history = _validate.history(history)
+    loss, steps = np.asarray(history.loss), np.asarray(history.steps)
+    if loss.size == 0 or steps.size == 0:
+        raise ValueError("history must hold at least one recorded loss, got none")
+    steps = int(steps[-1])
     return bool(loss[-1] < target or lr * steps >= flow)
 
 
@@ -233,6 +242,7 @@ def descent_verdict(run: TrainResult, *, rtol: float = 1e-9) -> str:
     descent's stability edge for this draw", or "the error diverged at step t: ...". Paper: Section 6,
     Figure 2 (the book's check of the learning rate).
     """
+    run = _validate.train_result(run)
     loss = np.asarray(run.history.loss, dtype=np.float64)
     edge = "the learning rate is above gradient descent's stability edge for this draw"
     if run.diverged_at is not None:
@@ -257,6 +267,7 @@ def outside_figure2(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) -> 
     -------
     str, "" inside. Paper: Section 6, Figure 2 (the book's hypotheses for judging a run).
     """
+    run, lr = _validate.train_result(run), _validate.positive(lr, "lr")
     if not descended(run):
         return descent_verdict(run)
     if not long_enough(run.history, lr, flow=flow):
@@ -281,6 +292,7 @@ def figure2_hypotheses(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) 
     Paper: Section 6, Figure 2.
     """
     outside = outside_figure2(run, lr, flow=flow)
+    lr = _validate.positive(lr, "lr")
     report = f"{descent_verdict(run)}; the run {fit_verdict(run.history)}"
     return {
         "descended": descended(run),
@@ -319,6 +331,7 @@ def released_divergences(
         _validate.integer(steps, "steps"),
         _validate.integer(depth, "depth"),
     )
+    structure = _validate.structure(structure)
     half = structure.dim // 2
     diverged = 0
     for _ in range(draws):
@@ -382,6 +395,7 @@ def phase_cell(
     Paper: beyond the paper (Theorem 3 says when alignment is impossible, not what training finds).
     """
     rng, seeds, steps = _validate.rng(rng), _validate.integer(seeds, "seeds"), _validate.integer(steps, "steps")
+    structure = _validate.structure(structure)
     k, r = structure.shape[0], structure.dim
     X = rng.standard_normal((k, _validate.integer(n, "n"))) / np.sqrt(k)
     teacher = [structure.matrix(c) for c in rng.standard_normal((2, r))]
@@ -435,6 +449,11 @@ def phase_summary(phase: dict[str, np.ndarray]) -> dict[str, float]:
     "structured_median_defect" and "structured_min_defect" (all other rows, without the one-dimensional
     Toeplitz and convolution structures, which are the span of the identity).
     """
+    phase = _validate.mapping(phase, "phase")
+    for family, grid in phase.items():
+        grid = np.asarray(grid)
+        if grid.ndim != 3 or grid.shape[-1] != 2 or grid.shape[0] < 2 or not np.isfinite(grid).all():
+            raise ValueError(f"phase[{family!r}] must be a finite array (R, N, 2) with R >= 2, got shape {grid.shape}")
     fc = np.concatenate([grid[-1] for grid in phase.values()])
     structured = np.concatenate(
         [grid[(0 if family == "random subspace" else 1) : -1, :, 0].ravel() for family, grid in phase.items()]

@@ -225,6 +225,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     uint32 per dimension; the data follow in big-endian order. Returns an array in native
     byte order (uint8 for MNIST).
     """
+    if not isinstance(path, (str, os.PathLike)):  # an int would open a file descriptor
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
@@ -366,6 +368,8 @@ def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:
         raise ValueError(f"images must have shape (n, 28, 28) with n >= 1, got {images.shape}")
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"images must be floating point in [0, 1] (divide uint8 by 255), got dtype {images.dtype}")
+    if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+        raise ValueError("images must be finite, with values in [0, 1] (divide uint8 by 255)")
     X = np.ascontiguousarray(images.reshape(images.shape[0], 784).T, dtype=np.float64)
     return (X - MNIST_MEAN) / MNIST_STD if normalize else X
 

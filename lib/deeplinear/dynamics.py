@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from numbers import Real
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -76,16 +77,40 @@ def _singular_values(sigmas0, lam, lam_prime) -> tuple[np.ndarray, np.ndarray, n
 
 
 _positive = _validate.positive
+_WIDEN = 60  # critical_lr halves or doubles at most this often (a factor of 1e18) before giving up
 
 
-def _bases(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> None:
-    if len(bases) != len(Ws) + 1:
-        raise ValueError(f"bases must hold d + 1 = {len(Ws) + 1} matrices for {len(Ws)} layers, got {len(bases)}")
-    for i, W in enumerate(Ws):
-        if np.shape(W) != (len(bases[i + 1]), len(bases[i])):
+def _bases(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A network (one, 2-D layers) and its d + 1 orthonormal bases, validated: (layers, bases) as float64."""
+    layers, stacked = _validate.network(Ws)
+    if stacked is not None:
+        raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
+    if isinstance(bases, np.ndarray) or not isinstance(bases, Sequence) or len(bases) != len(layers) + 1:
+        got = len(bases) if isinstance(bases, Sequence) else type(bases).__name__
+        raise ValueError(f"bases must hold d + 1 = {len(layers) + 1} matrices for {len(layers)} layers, got {got}")
+    for i, W in enumerate(layers):
+        if W.shape != (len(bases[i + 1]), len(bases[i])):
             raise ValueError(
-                f"Ws[{i}] must have shape ({len(bases[i + 1])}, {len(bases[i])}) to match bases, got {np.shape(W)}"
+                f"Ws[{i}] must have shape ({len(bases[i + 1])}, {len(bases[i])}) to match bases, got {W.shape}"
             )
+    return layers, _validate.bases(bases, [layers[0].shape[1]] + [W.shape[0] for W in layers])
+
+
+def _positive_vector(a, name: str, length: int) -> np.ndarray:
+    a = _validate.vector(a, name, length)
+    if np.any(a <= 0):
+        raise ValueError(f"{name} must be positive (every entry > 0), got {a!r}")
+    return a
+
+
+def _losses(losses, name: str = "losses") -> np.ndarray:
+    """A loss curve: a non-empty 1-D float64 array whose first entry is finite and > 0 (later ones may be inf)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or len(losses) == 0 or not (np.isfinite(losses[0]) and losses[0] > 0):
+        raise ValueError(f"{name} must be a non-empty 1-D array whose first loss is finite and > 0, got {losses!r}")
+    if np.isnan(losses).any() or np.any(losses < 0):
+        raise ValueError(f"{name} must hold losses >= 0 (no NaN)")
+    return losses
 
 
 # --- the chapter's problem -------------------------------------------------------------------------------
@@ -150,6 +175,7 @@ def lambdas(X: np.ndarray, Y: np.ndarray, U: np.ndarray, V: np.ndarray) -> tuple
         raise ValueError(f"Y must have n = {X.shape[1]} columns like X, got shape {Y.shape}")
     if np.shape(V) != (len(X), len(X)) or np.shape(U) != (len(Y), len(Y)):
         raise ValueError(f"V must be ({len(X)}, {len(X)}) and U ({len(Y)}, {len(Y)}), got {np.shape(V)}, {np.shape(U)}")
+    U, V = _validate.orthonormal_matrix(U, "U"), _validate.orthonormal_matrix(V, "V")
     r = min(len(X), len(Y))
     return np.diag(V.T @ X @ X.T @ V)[:r].copy(), np.diag(U.T @ Y @ X.T @ V)[:r].copy()
 
@@ -175,7 +201,11 @@ def equation_5(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], X: np.ndar
 
     Paper: Corollary 1, eq. (5).
     """
-    _bases(Ws, bases)
+    Ws, bases = _bases(Ws, bases)
+    X = _validate.matrix(X, "X", Ws[0].shape[1])
+    Y = _validate.matrix(Y, "Y", Ws[-1].shape[0])
+    if X.shape[1] != Y.shape[1] or X.shape[1] < 1:
+        raise ValueError(f"X and Y must have the same n >= 1 columns, got shapes {X.shape} and {Y.shape}")
     S = [bases[i + 1].T @ W @ bases[i] for i, W in enumerate(Ws)]
     middle = bases[-1].T @ Y @ X.T @ bases[0] - np.linalg.multi_dot(S[::-1] + [bases[0].T @ X @ X.T @ bases[0]])
     grads = []
@@ -213,7 +243,7 @@ def diagonal_blocks(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> np
 
     Paper: Corollary 1 (the ``Sigma_i`` of a strongly aligned network).
     """
-    _bases(Ws, bases)
+    Ws, bases = _bases(Ws, bases)
     return np.stack([np.diag(bases[i + 1].T @ W @ bases[i]) for i, W in enumerate(Ws)])
 
 
@@ -224,7 +254,7 @@ def off_diagonal(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> float
 
     Paper: Definition 2 (aligned network), Corollary 1.
     """
-    _bases(Ws, bases)
+    Ws, bases = _bases(Ws, bases)
     return max(
         float(np.abs(M - np.diag(np.diag(M))).max()) if M.size else 0.0
         for M in (bases[i + 1].T @ W @ bases[i] for i, W in enumerate(Ws))
@@ -234,7 +264,7 @@ def off_diagonal(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> float
 def basis_metrics(bases: Sequence[np.ndarray]) -> dict[str, Callable]:
     """Metrics for `deeplinear.train` in fixed bases: ``"sigma"`` (`diagonal_blocks`, (d, r) per record) and
     ``"off"`` (`off_diagonal`, a float per record)."""
-    bases = [np.asarray(Q, dtype=np.float64) for Q in bases]
+    bases = _validate.bases(bases)
     return {"sigma": partial(_diagonal_blocks_in, bases), "off": partial(_off_diagonal_in, bases)}
 
 
@@ -287,9 +317,9 @@ def corollary1_tolerance(traj: np.ndarray, off: float) -> float:
     Paper: Corollary 1 (what a computer's gradient descent can be expected to match).
     """
     traj = np.asarray(traj, dtype=np.float64)
-    if traj.ndim != 3 or len(traj) == 0:
-        raise ValueError(f"traj must have shape (steps + 1, d, r), got {traj.shape}")
-    if not np.isfinite(off) or off < 0:
+    if traj.ndim != 3 or len(traj) == 0 or not np.isfinite(traj).all():
+        raise ValueError(f"traj must be a finite array of shape (steps + 1, d, r), got {traj.shape}")
+    if isinstance(off, bool) or not isinstance(off, Real) or not np.isfinite(off) or off < 0:
         raise ValueError(f"off must be a non-negative number, got {off!r}")
     _, d, r = traj.shape
     return float(np.finfo(np.float64).eps * (len(traj) - 1) * np.abs(traj).max() + d * r * off**2)
@@ -303,8 +333,18 @@ def reduced_loss(traj: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, n: in
     ``p_j = prod_i sigma_ij``. This is the squared loss of a strongly aligned network on data whose
     ``Y`` lies in the span of the modes (the planted problem), where the minimum is 0.
 
-    Returns an array of shape ``traj.shape[:-2]``. Paper: Corollary 1.
+    ``traj`` finite, ``lam`` (r,) positive, ``lam_prime`` (r,), ``n >= 1``. Returns an array of shape
+    ``traj.shape[:-2]``. Paper: Corollary 1.
     """
+    traj = np.asarray(traj, dtype=np.float64)
+    if traj.ndim < 2 or 0 in traj.shape or not np.isfinite(traj).all():
+        raise ValueError(f"traj must be a finite array of shape (..., d, r), got shape {traj.shape}")
+    lam = _positive_vector(lam, "lam", traj.shape[-1])
+    lam_prime = _validate.vector(lam_prime, "lam_prime", traj.shape[-1])
+    return _reduced_loss(traj, lam, lam_prime, _count(n, "n", 1))
+
+
+def _reduced_loss(traj: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, n: int) -> np.ndarray:
     p = np.asarray(traj, dtype=np.float64).prod(axis=-2)
     return 0.5 * (lam * (p - lam_prime / lam) ** 2).sum(axis=-1) / n
 
@@ -340,7 +380,8 @@ def reduced_run(
     """
     max_steps, chunk = _count(max_steps, "max_steps"), _count(chunk, "chunk", 1)
     tol = _positive(tol, "tol")
-    sigmas0 = np.asarray(sigmas0, dtype=np.float64)
+    sigmas0, lam, lam_prime = _singular_values(sigmas0, lam, lam_prime)
+    lam, lr, n = _positive_vector(lam, "lam", len(lam)), _positive(lr, "lr"), _count(n, "n", 1)
     losses, current, done = [], sigmas0, 0
     L0 = reduced_loss(sigmas0[None], lam, lam_prime, n)[0]
     L = np.array([L0])
@@ -349,7 +390,7 @@ def reduced_run(
             traj = theory.singular_value_dynamics(
                 current, lam, lam_prime, lr=lr, steps=min(chunk, max_steps - done), n=n
             )
-            L = reduced_loss(traj, lam, lam_prime, n)
+            L = _reduced_loss(traj, lam, lam_prime, n)
             losses.append(L if done == 0 else L[1:])
             current, done = traj[-1], done + len(traj) - 1
             if not np.isfinite(L[-1]) or L[-1] > 1e8 * L0 or L[-1] < tol * L0:
@@ -358,8 +399,11 @@ def reduced_run(
 
 
 def steps_to(losses: np.ndarray, fraction: float) -> int | None:
-    """The first step at which ``losses`` is below ``fraction`` times its start (None if never)."""
-    losses = np.asarray(losses, dtype=np.float64)
+    """The first step at which ``losses`` is below ``fraction`` times its start (None if never).
+
+    ``losses`` (T,), T >= 1, its first entry finite and > 0; ``fraction`` a finite number >= 0."""
+    losses = _losses(losses)
+    fraction = _validate.tolerance(fraction, "fraction")
     hit = np.flatnonzero(losses < fraction * losses[0])
     return int(hit[0]) if len(hit) else None
 
@@ -388,7 +432,10 @@ def linear_fit(losses: np.ndarray, low: float = 1e-12, high: float = 1e-3) -> Li
 
     Paper: Proposition 1 (linear convergence).
     """
-    losses = np.asarray(losses, dtype=np.float64)
+    losses = _losses(losses)
+    low, high = _validate.tolerance(low, "low"), _validate.tolerance(high, "high")
+    if not low < high:
+        raise ValueError(f"low and high must satisfy 0 <= low < high, got {low!r} and {high!r}")
     t = np.flatnonzero((losses < high * losses[0]) & (losses > low * losses[0]))
     if len(t) < 10:
         return LinearFit(float("nan"), float("nan"), float("nan"), t)
@@ -417,15 +464,17 @@ def edges_of_stability(sigmas: np.ndarray, lam: np.ndarray, n: int) -> tuple[flo
     Paper: Proposition 1 (the book's stability analysis of its learning rate).
     """
     curvature = _curvatures(sigmas, lam, n)
+    if not np.diag(curvature).max() > 0:
+        raise ValueError("sigmas: every mode's curvature is 0 (a zero mode product), so no rate is unstable")
     return float(2 / np.diag(curvature).max()), float(2 / curvature.max())
 
 
 def _curvatures(sigmas, lam, n) -> np.ndarray:
     """The Gauss-Newton curvatures ``lam_b |g_ab|^2 / n`` of `edges_of_stability`, an (r, r) array."""
     sigmas = np.asarray(sigmas, dtype=np.float64)
-    if sigmas.ndim != 2:
-        raise ValueError(f"sigmas must have shape (d, r), got {sigmas.shape}")
-    lam = _validate.vector(lam, "lam", sigmas.shape[1])
+    if sigmas.ndim != 2 or 0 in sigmas.shape or not np.isfinite(sigmas).all():
+        raise ValueError(f"sigmas must be a finite array of shape (d, r), got {sigmas.shape}")
+    lam, n = _positive_vector(lam, "lam", sigmas.shape[1]), _count(n, "n", 1)
     d = len(sigmas)
     g2 = sum(np.outer(np.prod(sigmas[i + 1 :], axis=0), np.prod(sigmas[:i], axis=0)) ** 2 for i in range(d))
     return g2 * lam[None, :] / n
@@ -450,6 +499,9 @@ def stability_edge_along(traj: np.ndarray, lam: np.ndarray, n: int, points: int 
     if not np.isfinite(traj).all():
         return 0.0
     at = np.unique(np.r_[np.geomspace(1, len(traj), _count(points, "points", 1)).astype(int) - 1, len(traj) - 1])
+    curvature = max(float(_curvatures(traj[t], lam, n).max()) for t in at)
+    if not curvature > 0:
+        raise ValueError("traj: every curvature along it is 0 (zero singular values), so no rate is unstable")
     return min(2 / float(_curvatures(traj[t], lam, n).max()) for t in at)
 
 
@@ -466,7 +518,11 @@ def asymptotic_rate(sigmas: np.ndarray, lam: np.ndarray, n: int, lr: float) -> f
     Paper: Proposition 1 (linear convergence: the rate it ends at).
     """
     c = np.diag(_curvatures(sigmas, lam, n))
-    return float(np.min(-2 * np.log(np.abs(1 - _positive(lr, "lr") * c))))
+    with np.errstate(divide="ignore"):
+        rate = float(np.min(-2 * np.log(np.abs(1 - _positive(lr, "lr") * c))))
+    if not np.isfinite(rate):
+        raise ValueError(f"lr = {lr!r} is 1 / c_j for every mode: the error vanishes in one step, an infinite rate")
+    return rate
 
 
 def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> float:
@@ -482,13 +538,16 @@ def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> fl
 
     Paper: Proposition 1 (linear convergence, measured).
     """
-    losses = np.asarray(losses, dtype=np.float64)
-    if losses.ndim != 1 or len(losses) == 0:
-        raise ValueError(f"losses must be a non-empty 1-d array, got shape {losses.shape}")
+    losses = _losses(losses)
+    low, high = _validate.tolerance(low, "low"), _validate.tolerance(high, "high")
+    if not 0 < low < high:
+        raise ValueError(f"high and low must satisfy high > low > 0, got high={high!r}, low={low!r}")
     t1, t2 = steps_to(losses, high), steps_to(losses, low)
     t2 = len(losses) - 1 if t2 is None else t2
     if t1 is None or t2 <= t1:
         return float("nan")
+    if not (0 < losses[t2] < np.inf):
+        raise ValueError(f"losses must stay finite and > 0 up to step {t2}, got {losses[t2]!r}: no finite rate")
     return float(np.log(losses[t1] / losses[t2]) / (t2 - t1))
 
 
@@ -502,19 +561,38 @@ def critical_lr(converges: Callable[[float], bool], low: float, high: float, ite
     """
     low, high = _positive(low, "low"), _positive(high, "high")
     iterations = _count(iterations, "iterations")
-    while not converges(low):
+    if not callable(converges):
+        raise ValueError(f"converges must be a callable lr -> bool, got {type(converges).__name__}")
+
+    def test(lr: float) -> bool:
+        verdict = converges(lr)
+        if not isinstance(verdict, (bool, np.bool_)):
+            raise ValueError(f"converges must return a bool, got {verdict!r} at lr = {lr!r}")
+        return bool(verdict)
+
+    for _ in range(_WIDEN):
+        if test(low):
+            break
         low, high = low / 2, low
-    while converges(high):
+    else:
+        raise ValueError(f"converges(lr) is False down to lr = {low!r}: no rate converges")
+    for _ in range(_WIDEN):
+        if not test(high):
+            break
         low, high = high, 2 * high
+    else:
+        raise ValueError(f"converges(lr) is True up to lr = {high!r}: no critical rate")
     for _ in range(iterations):
         mid = np.sqrt(low * high)
-        low, high = (mid, high) if converges(mid) else (low, mid)
+        low, high = (mid, high) if test(mid) else (low, mid)
     return low
 
 
 def trial_steps(lr: float, flow_time: float) -> int:
-    """The step budget of a trial at ``lr``: ``int(flow_time / lr) + 200`` (a fixed gradient-flow time)."""
-    return int(flow_time / lr) + 200
+    """The step budget of a trial at ``lr``: ``int(flow_time / lr) + 200`` (a fixed gradient-flow time).
+
+    ``lr`` and ``flow_time`` finite and > 0."""
+    return int(_positive(flow_time, "flow_time") / _positive(lr, "lr")) + 200
 
 
 def reduced_converges(
@@ -546,8 +624,16 @@ def reduced_critical_lr(
 ) -> float:
     """The empirical critical learning rate of the recursion (6): `critical_lr` of `reduced_converges`.
 
+    ``sigmas0``, ``lam`` and ``lam_prime`` positive (from a zero singular value or towards a zero target the
+    recursion never converges linearly, and no bracket would be found).
+
     Paper: Proposition 1 (how conservative its learning rate is).
     """
+    sigmas0, lam, lam_prime = _singular_values(sigmas0, lam, lam_prime)
+    if np.any(sigmas0 <= 0):
+        raise ValueError("sigmas0 must be positive: from a zero singular value the recursion (6) does not move")
+    lam, lam_prime = _positive_vector(lam, "lam", len(lam)), _positive_vector(lam_prime, "lam_prime", len(lam))
+    _positive(flow_time, "flow_time")
     converges = partial(reduced_converges, sigmas0, lam, lam_prime, n, flow_time=flow_time)
     return critical_lr(converges, low, high, iterations)
 
@@ -609,7 +695,13 @@ def proposition1_by_depth(
     """
     sigmas0 = np.asarray(sigmas0, dtype=np.float64)
     depths = np.asarray(depths)
-    if depths.ndim != 1 or len(depths) == 0 or depths.min() < 1 or depths.max() > len(sigmas0):
+    if (
+        depths.ndim != 1
+        or len(depths) == 0
+        or not np.issubdtype(depths.dtype, np.integer)
+        or depths.min() < 1
+        or depths.max() > len(sigmas0)
+    ):
         raise ValueError(f"depths must be integers in [1, {len(sigmas0)}] (the rows of sigmas0), got {depths}")
     rows = [proposition1_summary(sigmas0[:d], lam, lam_prime, n, **kwargs) for d in depths]
     return {"depth": depths, **{key: np.array([row[key] for row in rows]) for key in rows[0]}}
@@ -682,8 +774,8 @@ def misaligned(
 
     Paper: Corollary 1 (leaving the aligned set on purpose, to test its stability).
     """
-    _bases(Ws, bases)
-    size = _positive(size, "size")
+    Ws, bases = _bases(Ws, bases)
+    size, rng = _positive(size, "size"), _validate.rng(rng)
     out = []
     for i, W in enumerate(Ws):
         K = rng.standard_normal(np.shape(W)) * (1 - np.eye(*np.shape(W)))
@@ -786,11 +878,12 @@ def stability_scan(
 
     Paper: Corollary 1 and Proposition 1 (the book's critical rate of full gradient descent).
     """
-    _bases(Ws, bases)
-    off_fn = partial(_off_diagonal_in, [np.asarray(Q, dtype=np.float64) for Q in bases])
+    _, checked = _bases(Ws, bases)
+    _positive(flow_time, "flow_time")
+    off_fn = partial(_off_diagonal_in, checked)
     kick = off_fn(Ws)
     rates = np.asarray(rates, dtype=np.float64)
-    if rates.ndim != 1 or len(rates) == 0 or not np.all(rates > 0):
+    if rates.ndim != 1 or len(rates) == 0 or not np.all((rates > 0) & np.isfinite(rates)):
         raise ValueError(f"rates must be a non-empty 1-d array of positive learning rates, got {rates!r}")
     reference_rate = 0.5 * rates.min() if reference_rate is None else _positive(reference_rate, "reference_rate")
     reference = _final_loss_and_off(Ws, X, Y, reference_rate, flow_time, off_fn)[2]
@@ -833,8 +926,12 @@ def sequential_run(
     Paper: Corollary 1 (sequential learning, after Saxe et al. 2014).
     """
     depth, steps = _count(depth, "depth", 1), _count(steps, "steps")
+    X = _validate.matrix(X, "X")
     k, n = X.shape
+    Y = _validate.matrix(Y, "Y", k)
+    U, V = _validate.orthonormal_matrix(U, "U", k), _validate.orthonormal_matrix(V, "V", k)
     strengths = _validate.vector(strengths, "strengths", k)
+    u0, lr, rng = _positive(u0, "u0"), _positive(lr, "lr"), _validate.rng(rng)
     start = np.full((depth, k), u0 ** (1 / depth)) * (1 + 1e-3 * np.arange(k))
     run_steps = steps
     if depth > 2:
@@ -873,7 +970,7 @@ def saxe_map(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: int) -> np
     ndarray (steps + 1, r). Paper: Corollary 1 with d = 2 (Saxe et al. 2014).
     """
     steps = _count(steps, "steps")
-    u0 = np.asarray(u0, dtype=np.float64)
+    u0, strengths, lr = _saxe_inputs(u0, strengths, lr)
     u = np.empty((steps + 1, *u0.shape))
     u[0] = u0
     for t in range(steps):
@@ -888,14 +985,27 @@ def saxe_closed_form(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: in
     Paper: Corollary 1 (sequential learning; Saxe et al. 2014, eq. (7)).
     """
     tt = np.arange(_count(steps, "steps") + 1)[:, None]
+    u0, strengths, lr = _saxe_inputs(u0, strengths, lr)
+    if np.any(u0 <= 0) or np.any(strengths <= 0):
+        raise ValueError("u0 and strengths must be positive (the closed form divides by them)")
     e = np.exp(2 * strengths * tt * lr)
     return strengths * e / (e - 1 + strengths / np.asarray(u0, dtype=np.float64))
+
+
+def _saxe_inputs(u0, strengths, lr) -> tuple[np.ndarray, np.ndarray, float]:
+    u0 = np.asarray(u0, dtype=np.float64)
+    if u0.ndim != 1 or len(u0) == 0 or not np.isfinite(u0).all():
+        raise ValueError(f"u0 must be a finite non-empty array (r,), got {u0!r}")
+    return u0, _validate.vector(strengths, "strengths", len(u0)), _positive(lr, "lr")
 
 
 def learning_times(u: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """The first step at which each mode reaches its target: ``min {t : u[t, j] >= targets[j]}``
     (``len(u)`` where it never does). ``u`` is (T, r), ``targets`` (r,); returns an int array (r,)."""
-    reached = np.asarray(u) >= np.asarray(targets)
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim != 2 or 0 in u.shape or not np.isfinite(u).all():
+        raise ValueError(f"u must be a finite array (T, r), got shape {u.shape}")
+    reached = u >= _validate.vector(targets, "targets", u.shape[1])
     return np.where(reached.any(axis=0), np.argmax(reached, axis=0), len(reached))
 
 
@@ -921,6 +1031,9 @@ def seconds_per_step(
 
     Returns (full, reduced). Paper: Corollary 1 (what the reduced recursion saves).
     """
+    rng, depth = _validate.rng(rng), _count(depth, "depth", 1)
+    full_steps, reduced_steps = _count(full_steps, "full_steps", 1), _count(reduced_steps, "reduced_steps", 1)
+    repeats = _count(repeats, "repeats", 1)
     X, Y, _, _ = planted_problem(k, k, rng, rng.uniform(0.5, 2.0, k), rng.uniform(0.5, 2.0, k))
     U, V = theory.alignment_invariant_witness(X, Y)
     lam, lam_prime = lambdas(X, Y, U, V)

@@ -56,6 +56,8 @@ def pinv_solution(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[1] < X.shape[0]:
         raise ValueError(f"X must be (k_0, n) with n >= k_0 and Y (k_d, n), got {X.shape} and {Y.shape}")
+    X, Y = _validate.matrix(X, "X"), _validate.matrix(Y, "Y")
+    _validate.full_row_rank(X, "X")
     return np.linalg.solve(X @ X.T, X @ Y.T).T
 
 
@@ -76,7 +78,10 @@ def proposition3_scores(Ws: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
 
     Paper: Proposition 3.
     """
-    layers = [np.asarray(W, dtype=np.float64) for W in Ws]
+    layers, stacked = _validate.network(Ws)
+    if stacked is not None:
+        raise ValueError("Ws must be one network of 2-D layers, not a stack")
+    _validate.matrix(X, "X", layers[0].shape[1])
     f = np.linalg.multi_dot(layers[::-1]) if len(layers) > 1 else layers[0]
     P = pinv_solution(X, f @ np.asarray(X, dtype=np.float64))
     return np.array([metrics.alignment([P, layers[-1].T])[0], metrics.alignment([layers[0].T, P])[0]])
@@ -101,10 +106,14 @@ def singular_basis_defect(W: np.ndarray, V: np.ndarray) -> float:
     W, V = np.asarray(W, dtype=np.float64), np.asarray(V, dtype=np.float64)
     if W.ndim != 2 or V.shape != (W.shape[1], W.shape[1]):
         raise ValueError(f"W must be (m, k) and V (k, k), got {W.shape} and {V.shape}")
+    W, V = _validate.matrix(W, "W"), _validate.orthonormal_matrix(V, "V", W.shape[1])
     M = W.T @ W
     B = V.T @ M @ V
     off = np.linalg.norm(B - np.diag(np.diag(B)))
-    return float(off / np.linalg.norm(M - np.trace(M) / len(M) * np.eye(len(M))))
+    den = np.linalg.norm(M - np.trace(M) / len(M) * np.eye(len(M)))
+    if den == 0:
+        raise ValueError("W must not be a multiple of an orthogonal matrix (W^T W = c I, 0 included): delta is 0 / 0")
+    return float(off / den)
 
 
 def partner_objective(structure: Structure, V: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
@@ -126,10 +135,11 @@ def partner_objective(structure: Structure, V: np.ndarray) -> Callable[[np.ndarr
 
     Paper: Proposition 4.
     """
-    k = structure.shape[1]
+    k = _validate.structure(structure).shape[1]
     V = np.asarray(V, dtype=np.float64)
     if V.shape != (k, k):
         raise ValueError(f"V must be ({k}, {k}) for {structure!r}, got {V.shape}")
+    V = _validate.orthonormal_matrix(V, "V", k)
     eye = np.eye(k)
 
     def fun(c):
@@ -172,9 +182,11 @@ def closest_partner(
     Paper: Proposition 4, Theorem 3.
     """
     rng, restarts = _validate.rng(rng), _validate.integer(restarts, "restarts")
+    structure = _validate.structure(structure)
     P = np.asarray(P, dtype=np.float64)
     if P.shape != (structure.shape[1], structure.shape[1]):
         raise ValueError(f"P must be {structure.shape[1]} x {structure.shape[1]}, got {P.shape}")
+    P = _validate.matrix(P, "P")
     V = np.linalg.svd(P)[2].T
     fun = partner_objective(structure, V)
     found = []
@@ -245,6 +257,9 @@ def interpolation_residual(X: np.ndarray, Y: np.ndarray) -> float:
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or not np.any(Y):
         raise ValueError(f"X must be (k_0, n) and Y a non-zero (k_d, n), got {X.shape} and {Y.shape}")
+    X, Y = _validate.matrix(X, "X"), _validate.matrix(Y, "Y")
+    if 0 in X.shape or not np.any(X):
+        raise ValueError(f"X must be a non-empty, nonzero (k_0, n) array, got shape {X.shape}")
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
     Q = Vt[s > s[0] * max(X.shape) * np.finfo(float).eps].T  # (n, rank X): the row space of X
     return float(np.linalg.norm(Y - (Y @ Q) @ Q.T) / np.linalg.norm(Y))
@@ -277,7 +292,7 @@ def search_generic_data(
     """
     k, rng = _validate.integer(k, "k", 2), _validate.rng(rng)
     draws, restarts = _validate.integer(draws, "draws"), _validate.integer(restarts, "restarts")
-    if structure is not None and structure.shape != (k, k):
+    if structure is not None and _validate.structure(structure).shape != (k, k):
         raise ValueError(f"structure must hold {k} x {k} matrices, got {structure.shape}")
     found, residuals = [], []
     for _ in range(draws):
@@ -308,8 +323,9 @@ def measured_threshold(defects: np.ndarray, tolerance: float) -> int:
     3
     """
     defects = np.asarray(defects, dtype=np.float64)
-    if defects.ndim != 1 or not (isinstance(tolerance, (int, float)) and tolerance > 0):
-        raise ValueError(f"defects must be 1-D and tolerance > 0, got shape {defects.shape} and {tolerance!r}")
+    if defects.ndim != 1 or not (np.isfinite(defects).all() and np.all(defects >= 0)):
+        raise ValueError(f"defects must be a 1-D array of finite defects >= 0, got {defects!r}")
+    tolerance = _validate.positive(tolerance, "tolerance")
     below = np.flatnonzero(defects < tolerance)
     return int(below[0]) + 1 if below.size else -1
 
@@ -344,7 +360,15 @@ def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
     Returns
     -------
     list of d floats in [0, 1]. Paper: the Example of Section 5.2.
+
+    Raises
+    ------
+    ValueError
+        When a layer is not a finite nonzero square matrix (the distance of 0 is 0 / 0).
     """
+    layers = _validate.network(Ws, sequence=False)[0]
+    if any(W.ndim != 2 or W.shape[0] != W.shape[1] or not np.any(W) for W in layers):
+        raise ValueError(f"Ws must hold nonzero square layers (k, k), got shapes {[W.shape for W in layers]}")
     return [float(np.linalg.norm(W - np.trace(W) / len(W) * np.eye(len(W))) / np.linalg.norm(W)) for W in Ws]
 
 

@@ -249,6 +249,8 @@ def generic_sensing_run(
 
     Paper: Section 4.2, matrix sensing (the contrast: generic M_i).
     """
+    if not all(hasattr(problem, a) for a in ("M", "y", "U", "V")):
+        raise ValueError(f"problem must be a deeplinear.data.SensingProblem, got {type(problem).__name__}")
     start = theory.aligned_start(problem.V, problem.U, widths, rng)
     loss = MatrixSensing(problem.M, problem.y)
     result, _ = train_halving(start, None, None, loss=loss, lr=lr, steps=steps, metrics=("invariance",))
@@ -416,7 +418,12 @@ def turn_share(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
 
     Returns
     -------
-    float, or ndarray (S,) for stacked networks (nan where nothing moved).
+    float, or ndarray (S,) for stacked networks.
+
+    Raises
+    ------
+    ValueError
+        When nothing moved (``W(t) = W(0)``, for some member of a stack): the share is then 0 / 0.
 
     Paper: Theorem 1 (its key step: the update of an aligned network in its bases, eq. (4)).
     """
@@ -431,6 +438,7 @@ def turn_share(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
         eye = np.eye(*C.shape[-2:], dtype=bool)
         off = off + (C**2 * ~eye).sum(axis=(-2, -1))
         total = total + (C**2).sum(axis=(-2, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.sqrt(off / total)
+    if np.any(np.asarray(total) == 0):
+        raise ValueError("Ws: nothing moved from Ws0 (W(t) = W(0)), so the share of the update is 0 / 0")
+    share = np.sqrt(off / total)
     return float(share) if S is None else share

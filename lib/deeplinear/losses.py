@@ -25,6 +25,24 @@ __all__ = ["LOSSES", "squared", "mean_squared", "logistic", "exponential", "cros
 LossFn = Callable[[np.ndarray, np.ndarray], tuple]
 
 
+def _operands(F, Y, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """``F`` (k_d, n) or (S, k_d, n) and ``Y`` of its shape or (k_d, n), finite float64, with the labels ``loss``
+    takes (+-1 for "logistic" and "exponential", one-hot columns for "cross_entropy")."""
+    try:
+        F, Y = np.asarray(F, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError("F and Y must be numeric arrays") from err
+    if F.ndim not in (2, 3) or 0 in F.shape or not np.isfinite(F).all():
+        raise ValueError(f"F must be a finite, non-empty array (k_d, n) or (S, k_d, n), got shape {F.shape}")
+    if Y.shape not in (F.shape, F.shape[-2:]) or not np.isfinite(Y).all():
+        raise ValueError(f"Y must be a finite array of shape {F.shape[-2:]} or {F.shape}, got shape {Y.shape}")
+    if loss in ("logistic", "exponential") and (F.shape[-2] != 1 or not np.all(np.abs(Y) == 1)):
+        raise ValueError(f"F must have one output (1, n) and Y labels +1 or -1 for the {loss} loss, got {F.shape}")
+    if loss == "cross_entropy" and not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=-2) == 1)):
+        raise ValueError("Y must have one-hot columns (entries 0/1, one 1 per column) for the cross-entropy")
+    return F, Y
+
+
 def _mean_cols(v: np.ndarray) -> np.ndarray | float:
     """Sum over the last two axes divided by the number of columns n; a float for 2-D input."""
     out = v.sum(axis=(-2, -1)) / v.shape[-1]
@@ -45,6 +63,10 @@ def squared(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Paper: eq. (2) with the squared loss.
     """
+    return _squared(*_operands(F, Y, "squared"))
+
+
+def _squared(F: np.ndarray, Y: np.ndarray) -> tuple:
     R = F - Y
     return 0.5 * _mean_cols(R * R), R / F.shape[-1]
 
@@ -63,6 +85,10 @@ def logistic(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Paper: Ji & Telgarsky, the risk with ``l(z) = log(1 + exp(-z))`` (Assumption 1.1).
     """
+    return _logistic(*_operands(F, Y, "logistic"))
+
+
+def _logistic(F: np.ndarray, Y: np.ndarray) -> tuple:
     Z = Y * F
     return _mean_cols(np.logaddexp(0.0, -Z)), -Y * expit(-Z) / F.shape[-1]
 
@@ -81,6 +107,10 @@ def exponential(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Paper: Ji & Telgarsky, the risk with ``l(z) = exp(-z)`` (Assumption 1.1).
     """
+    return _exponential(*_operands(F, Y, "exponential"))
+
+
+def _exponential(F: np.ndarray, Y: np.ndarray) -> tuple:
     E = np.exp(-(Y * F))
     return _mean_cols(E), -Y * E / F.shape[-1]
 
@@ -99,6 +129,10 @@ def cross_entropy(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Paper: eq. (2) with ``l`` the cross-entropy (used for the MNIST classifier).
     """
+    return _cross_entropy(*_operands(F, Y, "cross_entropy"))
+
+
+def _cross_entropy(F: np.ndarray, Y: np.ndarray) -> tuple:
     m = F.max(axis=-2, keepdims=True)
     E = np.exp(F - m)
     s = E.sum(axis=-2, keepdims=True)
@@ -123,7 +157,11 @@ def mean_squared(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Paper: Section 6 (the authors' scripts train with the mean squared error, Figures 1b and 2).
     """
-    value, dF = squared(F, Y)
+    return _mean_squared(*_operands(F, Y, "mean_squared"))
+
+
+def _mean_squared(F: np.ndarray, Y: np.ndarray) -> tuple:
+    value, dF = _squared(F, Y)
     k_out = F.shape[-2]
     return 2 * value / k_out, 2 * dF / k_out
 
@@ -135,6 +173,23 @@ LOSSES: dict[str, LossFn] = {
     "exponential": exponential,
     "cross_entropy": cross_entropy,
 }
+# What the trainer's engine calls at every step: the same functions without the argument checks (a diverging
+# run's output is not finite, and the engine, which checks its data once, must see the non-finite loss).
+_RAW: dict[str, LossFn] = {
+    "squared": _squared,
+    "mean_squared": _mean_squared,
+    "logistic": _logistic,
+    "exponential": _exponential,
+    "cross_entropy": _cross_entropy,
+}
+
+
+def _raw(fn):
+    """The unchecked form of a named loss function (any other callable as it is)."""
+    for name, public in LOSSES.items():
+        if fn is public:
+            return _RAW[name]
+    return fn
 
 
 class MatrixSensing:

@@ -65,6 +65,8 @@ def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
             f"A and B must be arrays (..., m, p) and (..., m, q) with the same m and "
             f"leading axes, got shapes {A.shape} and {B.shape}"
         )
+    if not (np.isfinite(A).all() and np.isfinite(B).all()):
+        raise ValueError("A and B must be finite")
     if A.shape[-1] == 0 or B.shape[-1] == 0:
         score = np.full(A.shape[:-2], 1.0 if A.shape[-1] == 0 else 0.0)
     else:
@@ -396,24 +398,31 @@ def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.n
 
 
 def rank_one_ratio(W: np.ndarray) -> np.ndarray:
-    """``||W||_2 / ||W||_F``: 1 exactly when ``W`` has rank one (nan for a zero matrix).
+    """``||W||_2 / ||W||_F``: 1 exactly when ``W`` has rank one.
 
     Parameters
     ----------
-    W : ndarray (..., m, n)
+    W : ndarray (..., m, n), nonzero (each matrix of a stack).
 
     Returns
     -------
     ndarray (...), entries in [1/sqrt(min(m, n)), 1].
 
+    Raises
+    ------
+    ValueError
+        When ``W`` (a matrix of the stack) is 0, where the ratio is undefined, or not finite.
+
     Paper: Ji & Telgarsky, Theorem 2.2 (layers tend to rank one), their Figure 1b.
     """
     W = np.asarray(W, dtype=np.float64)
-    if W.ndim < 2 or not np.isfinite(W).all():
-        raise ValueError(f"W must be a finite array of shape (..., m, n), got shape {W.shape}")
+    if W.ndim < 2 or 0 in W.shape or not np.isfinite(W).all():
+        raise ValueError(f"W must be a finite, non-empty array of shape (..., m, n), got shape {W.shape}")
     spectral = np.linalg.svd(W, compute_uv=False)[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return spectral / np.linalg.norm(W, axis=(-2, -1))
+    frobenius = np.linalg.norm(W, axis=(-2, -1))
+    if np.any(frobenius == 0):
+        raise ValueError("W must be nonzero: ||W||_2 / ||W||_F is undefined for a zero matrix")
+    return spectral / frobenius
 
 
 def imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -562,12 +571,7 @@ def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
         raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
     if len(layers) < 2:
         raise ValueError(f"Ws must have d >= 2 layers (a chain has interfaces), got {len(layers)}")
-    if isinstance(q, np.ndarray) and q.ndim == 2:
-        q = list(q)
-    if isinstance(q, (str, bytes)) or not isinstance(q, Sequence) or len(q) != len(layers) - 1:
-        got = len(q) if isinstance(q, Sequence) else type(q).__name__
-        raise ValueError(f"q must hold d - 1 = {len(layers) - 1} vectors, got {got}")
-    q = [_validate.unit_vector(v, f"q[{i}]", layers[i].shape[0]) for i, v in enumerate(q)]
+    q = _validate.unit_vectors(q, "q", [W.shape[0] for W in layers[:-1]])
     leak = 0.0
     for i, W in enumerate(layers):
         left = np.outer(q[i], q[i]) if i < len(layers) - 1 else np.eye(W.shape[0])

@@ -20,6 +20,7 @@ Paper: Radhakrishnan et al., Corollary 1 (the book's stability rule; chapter 04 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -130,7 +131,7 @@ def stable_lr(
 
     Paper: Corollary 1, Proposition 1 (the book's stability rule, chapter 04).
     """
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < np.inf:
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     sigmas0 = np.asarray(sigmas0, dtype=np.float64)
     peak = np.maximum(sigmas0, flow_minimum(sigmas0, targets))
@@ -162,10 +163,16 @@ def mode_losses(
     Paper: Corollary 1, eqs. (5)-(6).
     """
     s = np.array(sigmas0, dtype=np.float64)
+    if s.ndim != 2 or 0 in s.shape or not np.isfinite(s).all():
+        raise ValueError(f"sigmas0 must be a finite array (d, r), got shape {s.shape}")
     d, r = s.shape
     p_star = _validate.vector(targets, "targets", r)
     G = np.asarray(G, dtype=np.float64)
+    if G.shape not in ((r,), (r, r)) or not np.isfinite(G).all():
+        raise ValueError(f"G must be a finite array ({r},) or ({r}, {r}), got shape {G.shape}")
     steps = _validate.count(steps, "steps")
+    _validate.positive(lr, "lr")
+    n = _validate.integer(n, "n")
     out = np.empty(steps + 1)
     prefix, suffix = np.ones((d + 1, r)), np.ones((d + 1, r))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -190,6 +197,10 @@ def orders(losses: np.ndarray, margin: float = 0.0) -> int:
     counts at least as many orders as the prediction does.
     """
     losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or len(losses) == 0:
+        raise ValueError(f"losses must be a non-empty 1-D array, got shape {losses.shape}")
+    if isinstance(margin, bool) or not isinstance(margin, Real) or not np.isfinite(margin):
+        raise ValueError(f"margin must be a finite number, got {margin!r}")
     first, last = float(losses[0]), float(losses[-1])
     if not np.isfinite(last) or first <= 0:
         return 0
@@ -213,8 +224,21 @@ def start_lr(Ws: Sequence[np.ndarray], X: np.ndarray | None, loss: Any = "square
     -------
     float, or ndarray (S,) for stacked networks.
 
+    Raises
+    ------
+    ValueError
+        When the curvature is 0 (every layer but at most one is 0, or ``X`` is 0): no edge bounds the rate.
+
     Paper: the book's stability rule (no paper gives a learning rate for these problems).
     """
+    rate = _start_lr(Ws, X, loss)
+    if not np.all(np.isfinite(rate)):
+        raise ValueError("Ws, X: the Gauss-Newton curvature is 0 (zero layers or zero data): no edge bounds the rate")
+    return rate
+
+
+def _start_lr(Ws, X, loss) -> float | np.ndarray:
+    """`start_lr`, inf where the curvature is 0 (then any rate is below the edge)."""
     layers, S = _validate.network(Ws)
     norms2 = np.stack([np.linalg.norm(W, 2, axis=(-2, -1)) ** 2 for W in layers])  # (d,) or (d, S)
     others = sum(np.prod(np.delete(norms2, i, axis=0), axis=0) for i in range(len(layers)))
@@ -225,8 +249,11 @@ def start_lr(Ws: Sequence[np.ndarray], X: np.ndarray | None, loss: Any = "square
         c = 1.0 / layers[0].shape[-1]
     else:
         X = np.asarray(X, dtype=np.float64)
+        if X.ndim not in (2, 3) or X.shape[-2] != layers[0].shape[-1] or 0 in X.shape or not np.isfinite(X).all():
+            raise ValueError(f"X must be a finite (k_0, n) or (S, k_0, n) array with k_0 = {layers[0].shape[-1]}")
         c = np.linalg.norm(X, 2, axis=(-2, -1)) ** 2 / X.shape[-1]
-    return 1 / (c * others)
+    with np.errstate(divide="ignore"):
+        return 1 / (c * others)
 
 
 def train_halving(
@@ -252,7 +279,7 @@ def train_halving(
     TrainingDiverged when the last try diverges too.
     """
     _, S = _validate.network(Ws)
-    lr = np.minimum(lr, start_lr(Ws, X, kwargs.get("loss", "squared")))
+    lr = np.minimum(lr, _start_lr(Ws, X, kwargs.get("loss", "squared")))
     tries = 8 + (S or 0) if tries is None else _validate.integer(tries, "tries")
     for attempt in range(tries):
         try:

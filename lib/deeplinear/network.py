@@ -80,9 +80,13 @@ def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np
     acts = [np.asarray(A, dtype=np.float64) for A in activations]
     if len(acts) != len(layers) + 1:
         raise ValueError(f"activations must hold d + 1 = {len(layers) + 1} arrays, got {len(acts)}")
+    if not all(np.isfinite(A).all() for A in acts):
+        raise ValueError("activations must contain only finite entries")
     D = np.asarray(dF, dtype=np.float64)
     if D.shape != acts[-1].shape:
         raise ValueError(f"dF must have the shape of the output, {acts[-1].shape}, got {D.shape}")
+    if not np.isfinite(D).all():
+        raise ValueError("dF must contain only finite entries")
     return _backward(layers, acts, D)
 
 

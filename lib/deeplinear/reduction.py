@@ -26,10 +26,11 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 
-from . import metrics
+from . import _validate, metrics
 from .training import TrainingDiverged, TrainResult, descended, until_divergence
 from .training import train as _train
 
@@ -164,11 +165,23 @@ def reduce_network(Ws: Sequence[np.ndarray], X: np.ndarray, *, tol: float = 1e-1
     )
 
 
+def _reduction(red) -> Reduction:
+    if not isinstance(red, Reduction):
+        raise ValueError(f"red must be a Reduction (from reduce_network), got {type(red).__name__}")
+    return red
+
+
 def _small_layers(red: Reduction, A: Sequence[np.ndarray]) -> list[np.ndarray]:
-    A = [np.asarray(a, dtype=np.float64) for a in A]
+    red = _reduction(red)
+    try:
+        A = [np.asarray(a, dtype=np.float64) for a in A]
+    except (TypeError, ValueError) as err:
+        raise ValueError("A must be a list of numeric small layers") from err
     shapes = [a.shape for a in red.layers]
     if [a.shape for a in A] != shapes:
         raise ValueError(f"A must have the small network's layer shapes {shapes}, got {[a.shape for a in A]}")
+    if not all(np.isfinite(a).all() for a in A):
+        raise ValueError("A must contain only finite entries")
     return A
 
 
@@ -235,6 +248,7 @@ def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
 
     Paper: Section 6 (the released code's scores), computed through chapter 08's lemma.
     """
+    red = _reduction(red)
     B = red.bases
     E = B[1].T @ red.fixed  # the part of the fixed W_1 Q_perp inside span(B_1)
     Z = column_basis(red.fixed - B[1] @ E, scale=red.scale)  # and an orthonormal basis of the rest
@@ -295,6 +309,7 @@ def released_invariance(red: Reduction, A: Sequence[np.ndarray]) -> float:
 
     Paper: Section 6 (Figures 1b and 1c), as in the released script.
     """
+    red = _reduction(red)
     return float(metrics.released_invariance(red.start, expand(red, A)))
 
 
@@ -319,6 +334,7 @@ def transposed_is_cheaper(red: Reduction) -> bool:
     and many samples (10 classes, hundreds of digits) the second is far smaller. Both are gradient descent
     on the same layers: the iterates agree up to rounding.
     """
+    red = _reduction(red)
     m, n, k_out = red.widths, red.X.shape[1], red.widths[-1]
     layers = sum(a * b for a, b in zip(m, m[1:]))
     return k_out * layers + 2 * k_out * m[0] * n < n * layers
@@ -366,6 +382,7 @@ def train(
 
     Paper: eq. (2) and Section 6 (Figures 1b and 1c), through chapter 08's lemma.
     """
+    red = _reduction(red)
     from ._engine import _resolve
 
     d, scores = len(red.layers), []  # scores_to(red), made at the first record (its start's SVDs cost)
@@ -431,6 +448,7 @@ def max_deviation(
     float, ``max_i max|W_i - expand(A)_i| / max|W_i|``: rounding error when the lemma holds. Where the full
     run diverges (a learning rate above the stability edge), both are compared at the last step before it.
     """
+    red = _reduction(red)
     full = until_divergence(lambda k: _train(red.start, X, Y, lr=lr, steps=k, loss=loss, record=[k]), steps)
     k = steps if full.diverged_at is None else full.history.steps[-1]  # the steps made before a divergence
     small = train(red, Y, lr=lr, steps=int(k), loss=loss, record=[int(k)], record_metrics=[]).weights
@@ -454,6 +472,7 @@ def metrics_deviation(red: Reduction, A: Sequence[np.ndarray]) -> float:
     -------
     float, the largest absolute difference: rounding error when they agree.
     """
+    red = _reduction(red)
     full = expand(red, A)
     svds = metrics.layer_svds(full)
     align, inv = scores_to(red)(A)
@@ -477,6 +496,10 @@ def seconds_per_step(
     -------
     (full, small) seconds per step; they vary from run to run and machine to machine.
     """
+    red = _reduction(red)
+    if not (isinstance(steps, (tuple, list)) and len(steps) == 2):
+        raise ValueError(f"steps must be a pair (full, small) of positive integers, got {steps!r}")
+    steps = (_validate.integer(steps[0], "steps[0]"), _validate.integer(steps[1], "steps[1]"))
     out = []
     quiet = {"lr": lr, "loss": loss, "progress": False}
     for k, run in (
@@ -508,6 +531,8 @@ def outside_figure1(summary: dict, *, depth: int, condition_holds: bool) -> str:
     -------
     str, "" inside; reasons joined by "; ". Paper: Theorem 1, Section 6 (Figures 1b and 1c).
     """
+    summary = _validate.mapping(summary, "summary", ("descended", "long_enough", "flow_time"))
+    depth = _validate.integer(depth, "depth")
     reasons = []
     if depth < 3:
         reasons.append(f"the network has d = {depth} layers, and Theorem 1 and the figures have d >= 3")
@@ -556,7 +581,11 @@ def summary(run: TrainResult, threshold: float) -> dict:
     the gradient flow that gradient descent follows) and ``long_enough`` (the run reached the threshold or
     ran for a flow time of at least `FLOW_TIME`: shorter runs have hardly moved from their start).
     """
-    h = run.history
+    h = _validate.train_result(run).history
+    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    if not ({"alignment", "invariance"} <= set(getattr(h, "metrics", {}))):
+        raise ValueError('run must have recorded the metrics "alignment" and "invariance"')
     align, inv = h.metrics["alignment"], h.metrics["invariance"]
     flow = float(np.mean(h.lr) * h.steps[-1])  # lr x steps for a constant learning rate
     return {

@@ -22,11 +22,12 @@ Section 4.2 and Appendix F.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
-from . import metrics, network
+from . import _validate, metrics, network
 from .recording import TrainResult, record_schedule
 from .schedules import LOSS_AT_ZERO
 from .training import train, until_divergence
@@ -62,6 +63,28 @@ __all__ = [
 ]
 
 
+def _one_output(Ws: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The layers (one network, 2-D, finite) and ``W_prod`` (1, k_0) of a network with one output."""
+    layers, stacked = _validate.network(Ws)
+    w = network.end_to_end(layers)
+    if stacked is not None or w.shape[0] != 1 or w.ndim != 2:
+        raise ValueError(f"Ws must have one output (W_L of shape (1, k_{{L-1}})), got W_prod of shape {w.shape}")
+    return layers, w
+
+
+def _nonzero_layers(layers: list[np.ndarray]) -> list[np.ndarray]:
+    if any(not np.any(W) for W in layers):
+        raise ValueError("Ws must have nonzero layers: the product is normalised by every layer's norm")
+    return layers
+
+
+def _labels(Y, n: int) -> np.ndarray:
+    y = np.asarray(Y, dtype=np.float64)
+    if y.shape not in ((n,), (1, n)) or not np.all(np.abs(y) == 1):
+        raise ValueError(f"Y must have shape ({n},) or (1, {n}) with labels +1 or -1, got shape {y.shape}")
+    return y.reshape(n)
+
+
 def _widths(widths: Sequence[int]) -> list[int]:
     ws = list(widths)
     if len(ws) < 2 or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in ws):
@@ -86,9 +109,8 @@ def gaussian_layers(widths: Sequence[int], rng: np.random.Generator, *, scale: f
 
     Paper: Ji & Telgarsky, Section 2 (any start with Assumption 1.2; a small Gaussian one here).
     """
-    ws = _widths(widths)
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    ws, rng = _widths(widths), _validate.rng(rng)
+    scale = _validate.positive(scale, "scale")
     return [rng.standard_normal((b, a)) * scale / np.sqrt(a) for a, b in zip(ws[:-1], ws[1:])]
 
 
@@ -165,10 +187,9 @@ def direction(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Paper: Ji & Telgarsky, Theorem 2.2 and Section 2 (``W_prod / ||W_prod|| -> u-bar``).
     """
-    w = network.end_to_end(Ws)
-    if w.shape[0] != 1 or w.ndim != 2:
-        raise ValueError(f"Ws must have one output (W_L of shape (1, k_{{L-1}})), got W_prod of shape {w.shape}")
-    w = w.ravel()
+    w = _one_output(Ws)[1].ravel()
+    if not np.any(w):
+        raise ValueError("Ws: W_prod is 0, which has no direction")
     return w / np.linalg.norm(w)
 
 
@@ -180,7 +201,8 @@ def angle_to(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
 
     Paper: Ji & Telgarsky, Section 2 (convergence in direction to u-bar).
     """
-    cos = float(np.clip(direction(Ws) @ u, -1.0, 1.0))
+    d = direction(Ws)
+    cos = float(np.clip(d @ _validate.unit_vector(u, "u", len(d)), -1.0, 1.0))
     return float(np.degrees(np.arctan2(np.sqrt(max(1.0 - cos * cos, 0.0)), cos)))
 
 
@@ -189,7 +211,7 @@ def margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: fl
 
     Paper: Ji & Telgarsky, Section 2 (gamma); `deeplinear.metrics.margin`.
     """
-    return gamma - metrics.margin(network.end_to_end(Ws), X, Y)
+    return _validate.positive(gamma, "gamma") - metrics.margin(_one_output(Ws)[1], X, Y)
 
 
 def product_alignment(Ws: Sequence[np.ndarray]) -> float:
@@ -200,10 +222,8 @@ def product_alignment(Ws: Sequence[np.ndarray]) -> float:
 
     Paper: Ji & Telgarsky, Theorem 2.2 (``|<W_prod / prod_k ||W_k||_F, v_1>| -> 1``).
     """
-    w = network.end_to_end(Ws)
-    if w.shape[0] != 1 or w.ndim != 2:
-        raise ValueError(f"Ws must have one output (W_L of shape (1, k_{{L-1}})), got W_prod of shape {w.shape}")
-    v1 = np.linalg.svd(Ws[0])[2][0]
+    Ws, w = _one_output(Ws)
+    v1 = np.linalg.svd(_nonzero_layers(Ws)[0])[2][0]
     return float(abs(w.ravel() @ v1) / np.prod([np.linalg.norm(W) for W in Ws]))
 
 
@@ -216,10 +236,8 @@ def normalised_product(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Paper: Ji & Telgarsky, Sections 2 and 3, maximum-margin theorems (``W_prod / prod_k ||W_k||_F -> u-bar``).
     """
-    w = network.end_to_end(Ws)
-    if w.shape[0] != 1 or w.ndim != 2:
-        raise ValueError(f"Ws must have one output (W_L of shape (1, k_{{L-1}})), got W_prod of shape {w.shape}")
-    return w.ravel() / np.prod([np.linalg.norm(W) for W in Ws])
+    Ws, w = _one_output(Ws)
+    return w.ravel() / np.prod([np.linalg.norm(W) for W in _nonzero_layers(Ws)])
 
 
 def first_layer_alignment(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
@@ -227,7 +245,11 @@ def first_layer_alignment(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
 
     Paper: Ji & Telgarsky, Sections 2 and 3, maximum-margin theorems (``|<v_1, u-bar>| -> 1``).
     """
-    return float(abs(np.linalg.svd(Ws[0])[2][0] @ np.asarray(u, dtype=np.float64)))
+    layers, _ = _validate.network(Ws)
+    W1 = layers[0]
+    if W1.ndim != 2:
+        raise ValueError("Ws must be one network of 2-D layers, not a stack")
+    return float(abs(np.linalg.svd(W1)[2][0] @ _validate.unit_vector(u, "u", W1.shape[1])))
 
 
 def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: float) -> float:
@@ -240,8 +262,11 @@ def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gam
 
     Paper: Ji & Telgarsky, Sections 2 and 3, the corollaries of the maximum-margin theorems.
     """
-    w = network.end_to_end(Ws) / np.prod([np.linalg.norm(W) for W in Ws])
-    return float(gamma - np.min(np.asarray(Y).ravel() * (w @ X).ravel()))
+    Ws, w = _one_output(Ws)
+    w = w / np.prod([np.linalg.norm(W) for W in _nonzero_layers(Ws)])
+    X = _validate.matrix(X, "X", w.shape[1])
+    y = _labels(Y, X.shape[1])
+    return float(_validate.positive(gamma, "gamma") - np.min(y * (w @ X).ravel()))
 
 
 def rank_one_tail(W: np.ndarray) -> float:
@@ -253,7 +278,7 @@ def rank_one_tail(W: np.ndarray) -> float:
 
     Paper: Ji & Telgarsky, Theorem 2.2 (and its proof: the layers tend to rank one).
     """
-    s = np.linalg.svd(np.asarray(W, dtype=np.float64), compute_uv=False)
+    s = np.linalg.svd(_validate.matrix(W, "W"), compute_uv=False)
     return float(np.sum(s[1:] ** 2))
 
 
@@ -315,6 +340,8 @@ def _series(steps, values) -> tuple[np.ndarray, np.ndarray]:
     steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)
     if steps.ndim != 1 or values.shape != steps.shape:
         raise ValueError(f"steps and values must be 1-D of the same length, got {steps.shape} and {values.shape}")
+    if not np.issubdtype(steps.dtype, np.number) or not np.isfinite(steps).all():
+        raise ValueError("steps must be finite numbers")
     return steps, values
 
 
@@ -355,15 +382,22 @@ def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> floa
     Paper: Soudry et al. (2018): the risk falls like ``1/t`` (slope -1) with a fixed step.
     """
     steps, values = _series(steps, values)
+    start = _validate.positive(start, "start")
     late = steps >= start
-    if late.sum() < 2 or not start > 0:
+    if late.sum() < 2:
         raise ValueError(f"need a positive start and at least 2 steps >= start = {start}")
+    if not (np.isfinite(values[late]).all() and np.all(values[late] > 0)):
+        raise ValueError("values must be finite and positive at the steps >= start (their logarithm is fitted)")
+    if np.ptp(steps[late]) == 0:
+        raise ValueError("steps >= start must not all be equal")
     return float(np.polyfit(np.log(steps[late]), np.log(values[late]), 1)[0])
 
 
 def first_step_at_most(steps: np.ndarray, values: np.ndarray, target: float) -> float:
     """The first recorded step whose value is at most ``target`` (nan if none), as a float."""
     steps, values = _series(steps, values)
+    if isinstance(target, bool) or not isinstance(target, Real) or not np.isfinite(target):
+        raise ValueError(f"target must be a finite number, got {target!r}")
     hit = np.flatnonzero(values <= target)
     return float(steps[hit[0]]) if hit.size else float("nan")
 
@@ -382,6 +416,11 @@ def rate_summary(fixed: Any, growing: Any, *, decades: float = 2.0) -> dict[str,
 
     Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
+    for name, h in (("fixed", fixed), ("growing", growing)):
+        _validate.history(h, name, ("steps", "loss", "metrics"))
+        if "angle" not in h.metrics or len(h.steps) == 0:
+            raise ValueError(f"{name} must have recorded the metric 'angle' (deeplinear.separable.measurements)")
+    decades = _validate.positive(decades, "decades")
     T = fixed.steps[-1]
     angle = fixed.metrics["angle"]
     speedup = T / first_step_at_most(growing.steps, growing.metrics["angle"], float(angle[-1]))
@@ -412,7 +451,7 @@ def rank_one_start(widths: Sequence[int], rng: np.random.Generator) -> list[np.n
 
     Paper: Radhakrishnan et al., Section 4.2 and Appendix F (derived here: the appendix is not in our source).
     """
-    ws = _widths(widths)
+    ws, rng = _widths(widths), _validate.rng(rng)
     if len(ws) < 3 or ws[-1] != 1:
         raise ValueError(f"widths must be [k_0, ..., k_L] with L >= 2 and k_L = 1, got {widths!r}")
     us = [rng.standard_normal(k) for k in ws[1:-1]]
@@ -453,7 +492,7 @@ class OnData:
     """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, loss: str = "logistic") -> None:
-        from .losses import LOSSES
+        from .losses import _RAW
 
         if loss not in LOSS_AT_ZERO:
             raise ValueError(f"loss must be one of {sorted(LOSS_AT_ZERO)}, got {loss!r}")
@@ -461,7 +500,7 @@ class OnData:
         self.Y = np.asarray(Y, dtype=np.float64).reshape(1, -1)
         if self.X.ndim != 2 or self.Y.shape[1] != self.X.shape[1] or not np.all(np.abs(self.Y) == 1):
             raise ValueError(f"X (k_0, n) and Y (1, n) with labels +-1 must agree, got {self.X.shape}, {np.shape(Y)}")
-        self.loss, self.fn, self.XT = loss, LOSSES[loss], np.ascontiguousarray(self.X.T)
+        self.loss, self.fn, self.XT = loss, _RAW[loss], np.ascontiguousarray(self.X.T)
 
     def __repr__(self) -> str:
         return f"OnData(k_0={self.X.shape[0]}, n={self.X.shape[1]}, loss={self.loss!r})"
@@ -504,9 +543,17 @@ def smoothed_margin(
     """
     if loss not in LOSS_AT_ZERO:
         raise ValueError(f"loss must be one of {sorted(LOSS_AT_ZERO)}, got {loss!r}")
-    x = n * np.maximum(np.asarray(risk, dtype=np.float64), 1e-300)
-    inverse = -np.log(np.expm1(x)) if loss == "logistic" else -np.log(x)
+    n, gamma = _validate.integer(n, "n"), _validate.positive(gamma, "gamma")
+    risk = np.asarray(risk, dtype=np.float64)
+    if risk.ndim > 1 or not np.isfinite(risk).all() or np.any(risk < 0):
+        raise ValueError(f"risk must be a finite risk >= 0 or an array (T,) of them, got {risk!r}")
     norms = np.asarray(norms, dtype=np.float64)
+    if norms.ndim not in (1, 2) or norms.shape != (*risk.shape, norms.shape[-1]):
+        raise ValueError(f"norms must have shape (L,) or (T, L) to match risk {risk.shape}, got {norms.shape}")
+    if not np.isfinite(norms).all() or not np.all(norms > 0):
+        raise ValueError("norms must be finite and positive (||W_k||_F of nonzero layers)")
+    x = n * np.maximum(risk, 1e-300)
+    inverse = -np.log(np.expm1(x)) if loss == "logistic" else -np.log(x)
     L = norms.shape[-1]
     theta = np.sqrt(np.sum(norms**2, axis=-1))
     out = inverse * L ** (L / 2) / (gamma * theta**L)
@@ -609,7 +656,17 @@ def late_phase(
 
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
+    history = _validate.history(history, "history", ("steps", "loss", "metrics", "metric_steps"))
+    missing = {"gap", "norms", "tails", "product", "first_layer", "product_v1"} - set(history.metrics)
+    if missing:
+        raise ValueError(f"history must record separable.measurements; missing {sorted(missing)}")
+    gamma, n, lr = _validate.positive(gamma, "gamma"), _validate.integer(n, "n"), _validate.positive(lr, "lr")
+    if isinstance(start, bool) or not isinstance(start, Real):
+        raise ValueError(f"start must be a number, got {start!r}")
     steps, risk, m = np.asarray(history.steps), np.asarray(history.loss, dtype=np.float64), history.metrics
+    if steps.ndim != 1 or len(steps) == 0 or risk.shape != steps.shape:
+        raise ValueError(f"history must hold one loss per recorded step, got {risk.shape} and {steps.shape}")
+    u_bar = _validate.unit_vector(u_bar, "u_bar", np.asarray(m["product"]).shape[-1])
     if diverged_at is not None and 0 < start and steps[-1] <= start:
         nan = float("nan")
         numbers = ("risk_start", "risk_share", "progress", "risk_rate", "flow_time", "norm_growth")
@@ -699,6 +756,10 @@ def trend_values(stats: dict) -> dict[str, float]:
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
     same = ("risk_rate", "tail_growth", "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio")
+    stats = _validate.mapping(
+        stats, "stats", (*same, "norm_growth", "product_norm_growth", "first_layer_perpendicular_ratio", "progress",
+                         "stable", "escaped")
+    )  # fmt: skip
     out = {key: float(stats[key]) for key in same}
     out["norm_growth_late"] = float(stats["norm_growth"]) - 1.0
     out["product_norm_growth_late"] = float(stats["product_norm_growth"]) - 1.0
@@ -722,6 +783,11 @@ def late_phase_text(label: str, stats: dict, *, progress: float, why: str = "a s
     str, e.g. "The deep network separates the data from step 84 on and its risk falls 14-fold over steps
     5000 to 50000: its limits are measured there."
     """
+    if not isinstance(label, str) or not isinstance(why, str):
+        raise ValueError(f"label and why must be strings, got {label!r} and {why!r}")
+    stats = _validate.mapping(stats, "stats", ("start", "end", "separated_from", "escaped", "separated", "progress"))
+    if isinstance(progress, bool) or not isinstance(progress, Real) or not np.isfinite(progress):
+        raise ValueError(f"progress must be a finite number, got {progress!r}")
     window = f"steps {stats['start']} to {stats['end']}"
     first = stats["separated_from"]
     if not stats.get("stable", True):

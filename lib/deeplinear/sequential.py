@@ -188,8 +188,9 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
     1.0
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.ndim != 1 or x.shape != y.shape or len(x) < 2 or not np.all(x > 0) or not np.all(y > 0):
-        raise ValueError(f"x and y must be positive 1-D arrays of one length >= 2, got shapes {x.shape}, {y.shape}")
+    finite = np.isfinite(x).all() and np.isfinite(y).all()
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2 or not finite or not np.all(x > 0) or not np.all(y > 0):
+        raise ValueError(f"x and y must be finite positive 1-D arrays of one length >= 2, got {x.shape}, {y.shape}")
     lx, ly = np.log(x), np.log(y)
     if np.ptp(lx) == 0:
         raise ValueError("x must not be all equal")

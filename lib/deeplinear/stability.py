@@ -94,6 +94,10 @@ def gauss_newton_sharpness(
         return max(float(product(np.ones(1))[0]), 0.0)
     op = LinearOperator((size, size), matvec=product, dtype=np.float64)
     start = np.full(size, 1 / np.sqrt(size))
+    if not np.any(product(start)):  # Lanczos cannot start in the null space: try a generic direction
+        start = np.random.default_rng(0).standard_normal(size)
+        if not np.any(product(start)):
+            return 0.0  # J = 0 (zero layers or zero data): no curvature
     top = eigsh(op, k=1, which="LA", v0=start, tol=1e-10, return_eigenvectors=False)
     return max(float(top[0]), 0.0)
 

@@ -60,6 +60,8 @@ class Structure:
         basis = np.array(basis, dtype=np.float64)
         if basis.ndim != 3 or basis.shape[0] < 1:
             raise ValueError(f"basis must have shape (r, m, n) with r >= 1, got {basis.shape}")
+        if not np.isfinite(basis).all():
+            raise ValueError("basis must contain only finite entries")
         flat = basis.reshape(basis.shape[0], -1)
         gram = flat @ flat.T
         norms2 = np.diag(gram).copy()
@@ -462,6 +464,7 @@ def random_layers(structure: Structure, depth: int, rng: np.random.Generator) ->
     depth = _positive_int(depth, "depth")
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    structure = _validate.structure(structure)
     layers = []
     for _ in range(depth):
         W = structure.matrix(rng.standard_normal(structure.dim))
@@ -490,6 +493,8 @@ def coefficient_gradient_descent(
     Paper: Definition 4, Theorem 2.
     """
     from .training import train  # imported here: structures stays a leaf module
+
+    structure = _validate.structure(structure)
 
     def coefficients(layers):
         return structure.coefficients(np.stack(layers))
@@ -547,6 +552,8 @@ def projected_gradient_descent(
     if X.ndim != 2 or X.shape[0] != structure.shape[1] or Y.shape != (structure.shape[0], X.shape[1]):
         m, n = structure.shape
         raise ValueError(f"X must be ({n}, N) and Y ({m}, N), got {X.shape} and {Y.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all() and all(np.isfinite(W).all() for W in layers)):
+        raise ValueError("Ws, X and Y must contain only finite entries")
     n = X.shape[1]
     out = np.empty((steps + 1, len(layers), structure.dim))
     out[0] = structure.coefficients(np.stack(layers))
@@ -562,6 +569,8 @@ def projected_gradient_descent(
         for W, G in zip(layers, grads):
             W -= lr * structure.project(G, scaled=scaled)
         out[t] = structure.coefficients(np.stack(layers))
+        if not np.isfinite(out[t]).all():
+            raise ValueError(f"lr = {lr!r}: projected gradient descent diverged at step {t} (use a lower lr)")
     return out
 
 
@@ -595,6 +604,7 @@ def footnote3(
 
     Paper: Theorem 2, footnote 3.
     """
+    structure, rng = _validate.structure(structure), _validate.rng(rng)
     G = rng.standard_normal(structure.shape)
     once, once_o = structure.project(G, scaled=True), structure.project(G, scaled=False)
     idempotence = np.linalg.norm(structure.project(once) - once) / np.linalg.norm(once)
@@ -602,6 +612,8 @@ def footnote3(
     on = coefficient_gradient_descent(Ws0, X, X, _Orthonormalised(structure), lr=lr, steps=steps)
     projected = projected_gradient_descent(Ws0, X, X, structure, lr=lr, steps=steps, scaled=False)
     on = on / np.sqrt(structure.norms2)  # in the basis A_j, as the projected run
+    if not np.any(on):
+        raise ValueError("Ws0: every coefficient of the run is 0, so the deviation has no scale")
     deviation = np.abs(projected - on).max() / np.abs(on).max()
     return {
         "idempotence_defect": float(idempotence),
@@ -637,6 +649,8 @@ def theorem2_deviations(
     """
     coefficients = coefficient_gradient_descent(Ws0, X, Y, structure, lr=lr, steps=steps)
     scale = np.abs(coefficients).max()
+    if scale == 0:
+        raise ValueError("Ws0: every coefficient of the run is 0, so the deviations have no scale")
     out = []
     for scaled in (True, False):
         run = projected_gradient_descent(Ws0, X, Y, structure, lr=lr, steps=steps, scaled=scaled)

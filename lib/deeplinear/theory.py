@@ -40,6 +40,8 @@ def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.n
     Paper: Definition 1.
     """
     A = _matrix(A, "A")
+    if rng is not None:
+        rng = _validate.rng(rng)
     m, n = A.shape
     U, s, Vt = np.linalg.svd(A)
     V, r = Vt.T, s.size
@@ -130,11 +132,18 @@ def collapse_error(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) ->
 
     Returns
     -------
-    float >= 0 (inf when the product is 0).
+    float >= 0.
+
+    Raises
+    ------
+    ValueError
+        When the product of the ``Sigma_i`` is 0: the relative error is then undefined.
 
     Paper: eq. (3).
     """
     right = collapsed_product(bases, sigmas)
+    if not np.any(right):
+        raise ValueError("sigmas: the product of the Sigma_i is 0, so the relative error is undefined")
     product = aligned_network(bases, sigmas)
     left = product[0]
     for W in product[1:]:
@@ -345,6 +354,8 @@ def sensing_witness(
     M = np.asarray(M, dtype=np.float64)
     if M.ndim != 3 or M.shape[1] != M.shape[2] or M.shape[0] < 1 or not np.isfinite(M).all():
         raise ValueError(f"M must be a finite (n, k, k) array with n >= 1, got shape {M.shape}")
+    if not np.any(M):
+        raise ValueError("M must be nonzero: the off-diagonal part is measured relative to max |M_i|")
     y = _vector(y, "y", M.shape[0])
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")

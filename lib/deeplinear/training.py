@@ -215,11 +215,13 @@ def until_divergence(run: Callable[[int], TrainResult], steps: int) -> TrainResu
     Paper: none (the book's handling of a learning rate above the stability edge).
     """
     steps = _validate.count(steps, "steps")
+    if not callable(run):
+        raise ValueError(f"run must be a callable steps -> TrainResult, got {type(run).__name__}")
     try:
-        return run(steps)
+        return _validate.train_result(run(steps), "run(steps)")
     except TrainingDiverged as err:
         step = int(err.step)
-    stopped = run(max(step - 1, 0))
+    stopped = _validate.train_result(run(max(step - 1, 0)), "run(steps)")
     return TrainResult(
         weights=stopped.weights,
         initial_weights=stopped.initial_weights,
@@ -252,6 +254,7 @@ def descended(run: TrainResult, rtol: float = 1e-9) -> bool:
     >>> descended(run), descended(train([np.eye(2)], np.eye(2), 2 * np.eye(2), lr=5.0, steps=5, record=1))
     (True, False)
     """
+    run = _validate.train_result(run)
     loss = np.asarray(run.history.loss, dtype=np.float64)
     if loss.ndim != 1:
         raise ValueError(f"run must be one network's (history.loss of shape (T,)), got shape {loss.shape}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 
@@ -45,6 +46,8 @@ def _data(structure: Structure, X, Y) -> tuple[np.ndarray, np.ndarray]:
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] != k or Y.shape != (m, X.shape[1]) or X.shape[1] < 1:
         raise ValueError(f"X must be ({k}, n) and Y ({m}, n) with n >= 1, got {X.shape} and {Y.shape}")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        raise ValueError("X and Y must contain only finite entries")
     return X, Y
 
 
@@ -169,10 +172,11 @@ def scalar_autoencoding_run(X: np.ndarray, *, depth: int, scale: float = 2.0, st
     Paper: footnote 4 (multiples of the identity fit autoencoding, up to scale).
     """
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be a (k, n) array, got shape {X.shape}")
-    if not np.isfinite(scale) or scale == 1:
+    if X.ndim != 2 or 0 in X.shape or not np.isfinite(X).all() or not np.any(X):
+        raise ValueError(f"X must be a finite, nonzero (k, n) array, got shape {X.shape}")
+    if isinstance(scale, bool) or not isinstance(scale, Real) or not np.isfinite(scale) or scale == 1:
         raise ValueError(f"scale must be a finite number other than 1, got {scale!r}")
+    depth = _validate.integer(depth, "depth")
     k, n = X.shape
     structure = scalar(k)
     Is, ends = depth * [np.eye(k)], depth * [scale ** (1 / depth) * np.eye(k)]

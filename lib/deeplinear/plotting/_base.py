@@ -10,6 +10,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from .. import _validate
+
 FIGURE_DPI = 110
 
 
@@ -96,6 +98,7 @@ def plot_alignment(
     Axes holding the metrics; the loss is on its twin (``ax.figure.axes``). A stack is drawn
     as the median over networks with a min-max band. Paper: Section 6, Figures 1-2.
     """
+    history = _validate.history(history, "history", ("steps", "loss"))
     ax = plt.gca() if ax is None else ax
     loss = np.asarray(history.loss, dtype=np.float64)
     stacked = loss.ndim == 2

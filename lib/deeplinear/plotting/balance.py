@@ -8,6 +8,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .. import _validate
 from ._base import (
     _STYLES,
     _same_shape,
@@ -118,6 +119,7 @@ def plot_imbalance(history: Any, *, floor: float = 1e-17) -> plt.Figure:
     -------
     Figure with two axes (and the loss's twin). Paper: Section 2 (balancedness), Theorem 1.
     """
+    history = _validate.history(history, "history", ("steps", "loss", "metrics"))
     values = {}
     for name in ("printed", "arora"):
         if name not in history.metrics:

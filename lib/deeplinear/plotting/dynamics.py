@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from .. import _validate
 from ._base import (
     plot_singular_values,
 )
@@ -85,6 +86,9 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     -------
     Figure with three axes. Paper: Proposition 1.
     """
+    if not all(hasattr(fit, a) for a in ("window", "rate", "intercept")):
+        raise ValueError(f"fit must be a deeplinear.dynamics.LinearFit, got {type(fit).__name__}")
+    table = _validate.mapping(table, "table")
     missing = {"depth", "bound", "critical", "edge_transverse", "steps"} - set(table)
     if missing:
         raise ValueError(f"table lacks {sorted(missing)}")
@@ -129,6 +133,7 @@ def plot_sequential_learning(
     Figure with two axes. Paper: Corollary 1 (sequential
     learning; Saxe et al. 2014).
     """
+    runs = _validate.mapping(runs, "runs")
     if 2 not in runs:
         raise ValueError(f"runs must hold depth 2, got depths {sorted(runs)}")
     depth = max(runs)
@@ -139,6 +144,9 @@ def plot_sequential_learning(
             f"{u.shape}, {u_map.shape}, {u_ode.shape}, {u_deep.shape}"
         )
     r = u.shape[1]
+    predicted, strengths = np.asarray(predicted, dtype=np.float64), np.asarray(strengths, dtype=np.float64)
+    if predicted.shape != (r,) or strengths.shape != (r,):
+        raise ValueError(f"predicted and strengths must have shape ({r},), got {predicted.shape} and {strengths.shape}")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
     palette = sns.color_palette("viridis", r)
     t = np.arange(len(u))

@@ -10,6 +10,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from .. import _validate
 from ._base import (
     plot_alignment,
 )
@@ -47,6 +48,9 @@ def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: f
     -------
     Figure with two axes. Paper: Theorem 1 and Section 4.2.
     """
+    runs = _validate.mapping(runs, "runs")
+    for name, run in runs.items():
+        _validate.history(getattr(run, "history", run), f"runs[{name!r}]", ("steps", "loss", "metrics", "metric_steps"))
     if not runs:
         raise ValueError("runs must name at least one run")
     fig = plt.figure(figsize=(10, 4.0))
@@ -86,6 +90,7 @@ def plot_final_invariance(final: dict, *, title: str | None = None, floor: float
     -------
     Figure with one axes. Paper: Theorem 1 over many draws of each problem class.
     """
+    final = _validate.mapping(final, "final")
     fig = plt.figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
     palette = sns.color_palette("colorblind")
@@ -120,6 +125,8 @@ def plot_one_step_rotation(rates: Sequence[float] | np.ndarray, rotation: dict, 
     -------
     Figure with one axes. Paper: Theorem 1 (why its "only if" needs d >= 3).
     """
+    rotation = _validate.mapping(rotation, "rotation")
+    slopes = _validate.mapping(slopes, "slopes", list(rotation))
     rates = np.asarray(rates, dtype=np.float64)
     fig = plt.figure(figsize=(6.4, 4.0))
     ax = fig.subplots()

@@ -7,6 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .. import _validate
 from ._base import (
     _STYLES,
     _history_metric,
@@ -98,6 +99,7 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
     -------
     Figure with one axes. Paper: Ji & Telgarsky, Figure 1a; `deeplinear.theory.max_margin`.
     """
+    directions = _validate.mapping(directions, "directions")
     from ..separable import support_vectors
     from ..theory import max_margin
 
@@ -215,6 +217,9 @@ def plot_alignment_defects(runs: dict, *, floor: float = 1e-8) -> plt.Figure:
     -------
     Figure with one axes per panel, sharing the y axis. Paper: Radhakrishnan et al., Appendix F.
     """
+    runs = _validate.mapping(runs, "runs")
+    for panel, lines in runs.items():
+        _validate.mapping(lines, f"runs[{panel!r}]")
     fig, axes = plt.subplots(1, len(runs), figsize=(11, 3.8), sharey=True, squeeze=False)
     axes = axes[0]
     for ax, (panel, lines) in zip(axes, runs.items()):

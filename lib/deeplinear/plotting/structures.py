@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from .. import _validate
 from ._base import (
     plot_alignment,
 )
@@ -32,6 +33,8 @@ def plot_layer_structures(
     tap three times when s = 1); bottom, the filter's matrix, the Toeplitz matrix and the pattern.
     Paper: Definition 4, Section 5.1, Appendix I.
     """
+    if not all(hasattr(convolution, a) for a in ("p", "s", "matrix")):
+        raise ValueError(f"convolution must be a deeplinear.structures.Convolution, got {type(convolution).__name__}")
     s, p, h = convolution.s, convolution.p, convolution.h
     fig, axes = plt.subplots(2, 3, figsize=(11, 7.2))
     taps = [(h, h), (0, 0), (s - 1, s - 1)] if s > 1 else [(0, 0)] * 3
@@ -77,6 +80,7 @@ def plot_theorem2(deviations: dict, floor: float = 1e-18) -> plt.Figure:
     Figure with one log-log axes: solid lines (scaled), dashed lines (orthogonal), a grey line at 1e-12.
     Paper: Theorem 2, footnote 3.
     """
+    deviations = _validate.mapping(deviations, "deviations")
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for colour, (name, (scaled, unscaled)) in zip(sns.color_palette("colorblind"), deviations.items()):
         x = np.arange(len(scaled)) + 1
@@ -111,6 +115,8 @@ def plot_partner_sweep(sweep: np.ndarray, toeplitz_defect: float, k: int, floor:
     Figure with one axes: the sweep, the Toeplitz marker, dotted line at Theorem 3's r < k - 1, dashed line
     at the dimension count r < k(k-1)/2 + 1. Paper: Proposition 4, Theorem 3.
     """
+    if np.ndim(sweep) not in (2, 3) or np.shape(sweep)[-1] != 2 or 0 in np.shape(sweep):
+        raise ValueError(f"sweep must be an array (R, 2) or (draws, R, 2) of (defect, score), got {np.shape(sweep)}")
     sweeps = np.asarray(sweep, dtype=np.float64)
     sweeps = sweeps[None] if sweeps.ndim == 2 else sweeps
     r_values = np.arange(1, sweeps.shape[1] + 1)
@@ -154,6 +160,9 @@ def plot_figure2(histories: Sequence, titles: Sequence[str], floor: float = 1e-1
     Figure with 2 x len(histories) axes (plus the loss twins): `plot_alignment` above, the defect of each
     interface below. Paper: Section 6, Figure 2.
     """
+    if isinstance(histories, (str, bytes, np.ndarray)) or not isinstance(histories, Sequence):
+        raise ValueError(f"histories must be a list of histories, got {type(histories).__name__}")
+    histories = [_validate.history(h, f"histories[{i}]", ("steps", "loss", "metrics")) for i, h in enumerate(histories)]
     n = len(histories)
     fig, axes = plt.subplots(2, n, figsize=(11, 7.4), sharex="col", height_ratios=[3, 2], squeeze=False)
     for ax, hist, title in zip(axes[0], histories, titles):
@@ -195,6 +204,8 @@ def plot_phase_diagram(
     Figure with one axes per family and a shared colour bar (log scale, 1e-4 to 1); a dotted line separates
     the rows with r < k - 1. Paper: beyond the paper (Theorem 3).
     """
+    phase = _validate.mapping(phase, "phase")
+    families = _validate.mapping(families, "families", list(phase))
     fig, axes = plt.subplots(1, len(phase), figsize=(10, 4.0), squeeze=False)
     norm = plt.matplotlib.colors.LogNorm(vmin=1e-4, vmax=1.0)
     if titles is None:
@@ -236,6 +247,8 @@ def plot_filter_balance(drift: Any) -> plt.Figure:
     line proportional to the learning rate.
     Paper: Section 2 (Du et al. 2018).
     """
+    if not all(hasattr(drift, a) for a in ("lrs", "filter", "matrix")):
+        raise ValueError(f"drift must be a deeplinear.balance.FilterDrift, got {type(drift).__name__}")
     colours = sns.color_palette("colorblind")
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.plot(drift.lrs, drift.filter, "o-", color=colours[0], label=r"filters: $\|c_i\|^2-\|c_{i+1}\|^2$")
