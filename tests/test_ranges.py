@@ -35,8 +35,19 @@ def test_numeric_ranges_are_read_from_the_comment(default, comment, expected):
 def test_choices_lists_and_dependent_bounds():
     r = ranges.parse("schedule", "constant", 'step sizes, "constant" or "inverse_risk"')
     assert (r.kind, r.choices) == ("choice", ("constant", "inverse_risk"))
-    assert ranges.parse("s", 3, "filter side, odd integer in [1, 2p-1]") is None  # depends on p
-    assert ranges.parse("hidden", [1024, 64], "a list of 1 to 4 integers in [2, 4096]") is None
+    s = ranges.parse("s", 3, "filter side, odd integer in [1, 2p-1], s^2 p^4 at most 9 * 28^4 (dense bases)")
+    assert (s.kind, s.low, s.odd, s.high_of, s.at_most) == ("integer", 1, True, (2, "p", -1), ("s^2 p^4", "9 * 28^4"))
+    hidden = ranges.parse(
+        "hidden", [1024, 64], "a list of 1 to 4 integers in [2, 4096], neighbours multiply to at most 64"
+    )
+    assert (hidden.kind, hidden.low, hidden.high, hidden.length, hidden.product_at_most) == (
+        "integers",
+        2,
+        4096,
+        (1, 4),
+        64,
+    )
+    assert ranges.parse("hidden", [1024, 64], "a list of widths") is None
     assert ranges.parse("flag", True, "True or False") is None
     assert ranges.parse("mode", "z", '"x" or "y"') is None  # a default outside its own choices
 
@@ -48,7 +59,12 @@ def _validated(notebook: Path) -> dict[str, dict]:
     cell = next(c for c in nbformat.read(notebook, 4).cells if "validation" in c.metadata.get("tags", []))
     found = {}
     for node in ast.walk(ast.parse(cell.source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("integer", "real", "choice"):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in (
+            "integer",
+            "real",
+            "choice",
+            "integer_list",
+        ):
             name = ast.literal_eval(node.args[0])
             if node.func.attr == "choice":
                 found[name] = {"choices": tuple(ast.literal_eval(node.args[2]))}
@@ -68,6 +84,11 @@ def test_every_stated_range_is_the_one_the_validation_cell_enforces(notebook):
         r = declared[name]
         if "choices" in rule:
             assert r is not None and r.choices == rule["choices"], name
+        elif r is not None and r.kind == "integers":
+            assert (r.low, r.high, r.length) == (rule["low"], rule["high"], (rule["min_len"], rule["max_len"])), name
+        elif r is not None and r.high_of is not None:  # its top bound at the other parameter's top
+            a, other, b = r.high_of
+            assert (r.low, a * declared[other].high + b) == (rule["low"], rule["high"]), name
         elif r is not None:
             assert (r.low, r.high, r.open_low) == (rule.get("low"), rule.get("high"), rule.get("open_low", False)), name
             lo = -math.inf if r.low is None else r.low
@@ -75,7 +96,7 @@ def test_every_stated_range_is_the_one_the_validation_cell_enforces(notebook):
         compared += r is not None
     assert compared >= 3, enforced
     fixed = {name for name, r in declared.items() if r is None}
-    assert fixed <= {"s", "hidden"}, fixed  # a bound that depends on p; a list
+    assert not fixed, fixed  # every parameter states a range a survey can draw from
 
 
 def test_draws_stay_near_the_default_inside_the_range_and_follow_at_least():
@@ -104,8 +125,8 @@ def test_a_zero_default_draws_over_the_whole_range_and_a_string_among_its_choice
     assert 0 <= min(index) and max(index) <= 1999 and max(index) > 1000
     declared = ranges.declared(ROOT / "book" / "08-mnist-classification.ipynb")
     assert {ranges.draw(declared, ["loss"], seed)["loss"] for seed in range(30)} == {"squared", "cross_entropy"}
-    with pytest.raises(ValueError, match="hidden states no range"):
-        ranges.draw(declared, ["hidden"], 0)
+    with pytest.raises(ValueError, match="widths states no range"):
+        ranges.draw({"widths": ranges.parse("widths", [4, 4], "a list of widths")}, ["widths"], 0)
 
 
 def _toy() -> dict:
@@ -157,3 +178,28 @@ def test_steps_and_the_seed_are_never_drawn_and_a_span_is_one_of_two():
         ranges.draw(declared, ["seed"], 0)
     with pytest.raises(ValueError, match="span must be one of"):
         ranges.draw(declared, ["k"], 0, span="all")
+
+
+def test_a_dependent_bound_and_a_list_of_widths_are_drawn_inside_their_constraints():
+    """s odd in [3, 2p-1] with s^2 p^4 at most 9 * 28^4 (chapter 06); widths whose neighbours multiply to at
+    most 65536 (chapter 08): every draw of the survey, checked against the constraints written out here."""
+    rs = {
+        "p": ranges.parse("p", 6, "image side, integer in [2, 28]"),
+        "s": ranges.parse("s", 3, "filter side, odd integer in [3, 2p-1], s^2 p^4 at most 9 * 28^4"),
+        "hidden": ranges.parse(
+            "hidden", [1024, 64], "widths, a list of 1 to 4 integers in [2, 4096], neighbours multiply to at most 65536"
+        ),
+    }
+    seen_s, lengths = set(), set()
+    for seed in range(300):
+        d = ranges.draw(rs, ["p", "s", "hidden"], seed, span="whole")
+        p, s, hidden = d["p"], d["s"], d["hidden"]
+        assert 2 <= p <= 28 and s % 2 == 1 and 3 <= s <= 2 * p - 1 and s**2 * p**4 <= 9 * 28**4, d
+        assert 1 <= len(hidden) <= 4 and all(2 <= w <= 4096 and isinstance(w, int) for w in hidden), d
+        assert all(a * b <= 65536 for a, b in zip(hidden, hidden[1:])), d
+        seen_s.add(s)
+        lengths.add(len(hidden))
+    assert max(seen_s) >= 15 and lengths == {1, 2, 3, 4}  # the whole range, not only the default's neighbourhood
+    alone = ranges.draw(rs, ["s"], 5, span="whole")  # p at its default 6: s in {3, 5, 7, 9, 11}
+    assert alone["s"] in {3, 5, 7, 9, 11}
+    assert ranges.draw(rs, ["hidden"], 5, span="near")["hidden"][1] in range(32, 129)

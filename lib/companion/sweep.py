@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 import uuid
@@ -302,7 +303,8 @@ def _compute(
         futures = {}
         for d in sorted(missing, key=lambda d: -cost[d["notebook"]]):  # the longest chapters first
             nb, label = d["notebook"], _label(d["parameters"])
-            output = out / "runs" / nb.stem / f"{label.replace('=', '-').replace(',', '_')}.ipynb"
+            safe = re.sub(r"[^\w.,=-]+", "", label)  # a list's brackets and spaces: hidden=[64, 8] -> hidden=64,8
+            output = out / "runs" / nb.stem / f"{safe.replace('=', '-').replace(',', '_')}.ipynb"
             output.parent.mkdir(parents=True, exist_ok=True)
             key = f"{nb.stem}-{label}-{d['cache'].stem[:8]}"
             future = client.submit(
