@@ -203,3 +203,11 @@ def test_a_dependent_bound_and_a_list_of_widths_are_drawn_inside_their_constrain
     alone = ranges.draw(rs, ["s"], 5, span="whole")  # p at its default 6: s in {3, 5, 7, 9, 11}
     assert alone["s"] in {3, 5, 7, 9, 11}
     assert ranges.draw(rs, ["hidden"], 5, span="near")["hidden"][1] in range(32, 129)
+
+
+def test_the_chapters_state_their_dependent_bound_and_their_product_bound():
+    """Chapter 06's s and chapter 08's hidden are read whole, the latter's product from its ``# hidden:`` line."""
+    s = ranges.declared(ROOT / "book" / "06-layer-structure.ipynb")["s"]
+    assert (s.odd, s.high_of, s.at_most) == (True, (2, "p", -1), ("s^2 p^4", "9 * 28^4"))
+    hidden = ranges.declared(ROOT / "book" / "08-mnist-classification.ipynb")["hidden"]
+    assert (hidden.length, hidden.product_at_most) == ((1, 4), 65536)

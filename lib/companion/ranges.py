@@ -9,10 +9,12 @@ that the chapter's validation cell enforces::
     seed = 0  # random seed, integer, at least 0
     schedule = "constant"  # step sizes, "constant" or "inverse_risk"
     s = 3  # filter side, odd integer in [3, 2p-1], s^2 p^4 at most 9 * 28^4
-    hidden = [1024, 64]  # widths, a list of 1 to 4 integers in [2, 4096], neighbours multiply to at most 65536
+    # hidden: two neighbouring widths multiply to at most 65536
+    hidden = [1024, 64]  # widths, a list of 1 to 4 integers in [2, 4096]
 
 `declared` reads them into `Range` objects (a bound may be another parameter's linear function, as 2p-1;
-a constraint "… at most …" is a product of powers of parameters and numbers). A sweep that varies a
+a constraint "… at most …" is a product of powers of parameters and numbers; a comment line ``# name: …``
+above a parameter adds to what its own comment says). A sweep that varies a
 parameter draws it, per seed (`draw`): over the whole stated range (``span="whole"``, the parameter survey:
 log-uniformly where the range spans a factor of 8 or more, uniformly otherwise, an open ``(0, x]`` over its top
 two decades), or within a factor of 2 of its default (``span="near"``, a draw that costs about what the default
@@ -53,7 +55,7 @@ _AT_MOST = re.compile(rf"(?P<lhs>{_TERM}(?:\s*\*?\s*{_TERM})*) at most (?P<rhs>{
 _LIST = re.compile(
     rf"\blist of (?P<min>\d+) to (?P<max>\d+) integers in \[\s*(?P<low>{_NUMBER})\s*,\s*(?P<high>{_NUMBER})\s*\]"
 )
-_PRODUCT = re.compile(rf"\bneighbours multiply to at most (?P<most>{_NUMBER})")
+_PRODUCT = re.compile(rf"\bneighbou?r(?:s|ing widths) multiply to at most (?P<most>{_NUMBER})")
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,28 @@ def declared(notebook: Path) -> dict[str, Range | None]:
             default = ast.literal_eval(info["default"])
         except (ValueError, SyntaxError):
             default = info["default"]
-        out[name] = parse(name, default, info.get("help") or "")
+        out[name] = parse(name, default, " ".join([info.get("help") or "", *_notes(notebook).get(name, [])]))
     return out
+
+
+def _notes(notebook: Path) -> dict[str, list[str]]:
+    """Comment lines ``# name: ...`` of the parameters cell (with their continuation lines), by name: a
+    constraint too long for the line of its parameter (chapter 08: ``# hidden: two neighbouring widths ...``)."""
+    import nbformat
+
+    cell = next((c for c in nbformat.read(notebook, 4).cells if "parameters" in c.metadata.get("tags", [])), None)
+    notes: dict[str, list[str]] = {}
+    current = None
+    for line in (cell.source if cell else "").splitlines():
+        found = re.match(r"#\s*([A-Za-z_]\w*):\s*(.*)", line)
+        if found:
+            current = found[1]
+            notes.setdefault(current, []).append(found[2])
+        elif current and line.startswith("#"):
+            notes[current].append(line.lstrip("# "))
+        else:
+            current = None
+    return notes
 
 
 def _product(expression: str, values: dict[str, Any]) -> float:
