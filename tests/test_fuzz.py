@@ -55,16 +55,18 @@ from hypothesis import strategies as st
 import deeplinear
 from deeplinear import (
     TrainingDiverged,
-    balance,
+    aligned,
+    asymptotics,
+    balance_drift,
     boundaries,
     constrained,
+    convergence,
     data,
     dynamics,
     network,
     reduction,
     separable,
     structures,
-    theory,
     train,
 )
 from deeplinear.recording import History
@@ -129,7 +131,7 @@ class World:
         return self.g.standard_normal((m, n))
 
     def orth(self, k: int = K) -> np.ndarray:
-        return theory.random_orthogonal(k, self.g)
+        return aligned.random_orthogonal(k, self.g)
 
     def net(self, widths=(K,) * (D + 1), scale: float = 0.5) -> list[np.ndarray]:
         return [scale * self.g.standard_normal((b, a)) / np.sqrt(a) for a, b in zip(widths, widths[1:])]
@@ -139,7 +141,7 @@ class World:
 
         def make():
             bases = [self.orth() for _ in range(D + 1)]
-            return theory.aligned_network(bases, [self.g.uniform(0.5, 1.0, K) for _ in range(D)]), bases
+            return aligned.aligned_network(bases, [self.g.uniform(0.5, 1.0, K) for _ in range(D)]), bases
 
         return self.once("aligned", make)
 
@@ -200,7 +202,7 @@ class World:
         """A singular value trajectory (T, d, r) of Corollary 1's recursion."""
         return self.once(
             "traj",
-            lambda: theory.singular_value_dynamics(
+            lambda: dynamics.singular_value_dynamics(
                 self.g.uniform(0.3, 0.6, (D, K)), np.ones(K), np.full(K, 2.0), lr=0.05, steps=30, n=1
             ),
         )
@@ -280,7 +282,7 @@ def _separable_net(w: World) -> list[np.ndarray]:
 
 
 def _gamma(w: World) -> tuple[np.ndarray, float]:
-    return theory.max_margin(*w.separable())
+    return separable.max_margin(*w.separable())
 
 
 def _scan(w: World):
@@ -300,7 +302,7 @@ def _rank_one(w: World):
 def _late_stats(w: World) -> dict:
     X, Y = w.separable()
     u, gamma = _gamma(w)
-    return separable.late_phase(w.separable_history(), u, gamma, n=X.shape[1], lr=0.5, start=2)
+    return asymptotics.late_phase(w.separable_history(), u, gamma, n=X.shape[1], lr=0.5, start=2)
 
 
 def _trainer(Ws, X, Y) -> Callable[[int], Any]:
@@ -330,25 +332,25 @@ def _proposition1_table(w: World) -> dict:
 
 # fmt: off
 BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
-    "balance.DriftScaling": lambda w: dict(lrs=np.geomspace(0.001, 0.1, 3), per_step=np.geomspace(1e-06, 0.01, 3),
+    "balance_drift.DriftScaling": lambda w: dict(lrs=np.geomspace(0.001, 0.1, 3), per_step=np.geomspace(1e-06, 0.01, 3),
                                            printed=np.ones(3), fixed_lrs=np.array([0.001, 0.01]),
                                            fixed_time=np.array([0.0001, 0.001]), per_step_slope=2.0,
                                            printed_slope=1.0, fixed_time_slope=1.0),
-    "balance.FilterDrift": lambda w: _filter_drift(),
-    "balance.StartScales": lambda w: dict(scales=np.array([0.1, 1.0]), starts=[w.matrix()[None].repeat(2, 0)] * 2,
+    "balance_drift.FilterDrift": lambda w: _filter_drift(),
+    "balance_drift.StartScales": lambda w: dict(scales=np.array([0.1, 1.0]), starts=[w.matrix()[None].repeat(2, 0)] * 2,
                                           weights=[w.matrix()[None].repeat(2, 0)] * 2, rates=np.array([0.1, 0.1]),
                                           steps=5, gaps=np.array([0.1, 0.2]), alignment=np.array([0.9, 0.8]),
                                           start_size=np.array([0.1, 1.0]), imbalance=np.array([0.1, 1.0]),
                                           start_balancedness=np.array([0.1, 1.0])),
-    "balance.filter_balance_drift": lambda w: dict(structure=structures.Toeplitz(K), Ws0=_structured(w),
+    "balance_drift.filter_balance_drift": lambda w: dict(structure=structures.Toeplitz(K), Ws0=_structured(w),
                                                    X=w.data()[0], Y=w.data()[1], lrs=[0.01, 0.02], time=0.1),
-    "balance.filter_norm_differences": lambda w: dict(coefficients=w.g.standard_normal((D, 5))),
+    "balance_drift.filter_norm_differences": lambda w: dict(coefficients=w.g.standard_normal((D, 5))),
     "balance.gradient_identity_residual": lambda w: dict(Ws=(Ws := w.net()), grads=network.gradients(Ws, *w.data())),
-    "balance.unit_learning_rate": lambda w: dict(Ws=(Ws := w.net()), grads=network.gradients(Ws, *w.data())),
+    "balance_drift.unit_learning_rate": lambda w: dict(Ws=(Ws := w.net()), grads=network.gradients(Ws, *w.data())),
     "balance.step_drift": lambda w: dict(grads=network.gradients(w.net(), *w.data()), lr=0.01),
-    "balance.minimise_norm": lambda w: dict(P=w.matrix(), A0=np.eye(K) + 0.1 * w.matrix()),
+    "minimum_norm.minimise_norm": lambda w: dict(P=w.matrix(), A0=np.eye(K) + 0.1 * w.matrix()),
     "balance.relative_error": lambda w: dict(actual=w.net(), expected=w.net()),
-    "balance.start_scale_runs": lambda w: dict(X=w.data()[0], Y=w.data()[1], scales=[0.1, 1.0], lr=0.01, steps=5,
+    "balance_drift.start_scale_runs": lambda w: dict(X=w.data()[0], Y=w.data()[1], scales=[0.1, 1.0], lr=0.01, steps=5,
                                                rng=w.rng()),
     "bases.paired_rotation": lambda w: dict(k=4, angle=0.3),
     "bases.singular_subspaces": lambda w: dict(s=np.array([3.0, 2.0, 2.0, 1.0]), rtol=1e-08),
@@ -382,36 +384,36 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "data.regression_problem": lambda w: dict(kind="random", k=K, n=N, rng=w.rng()),
     "data.matrix_inversion": lambda w: dict(k=K, rng=w.rng(), max_condition=100.0, max_draws=50),
     "data.separable": lambda w: dict(n=N, dim=2, rng=w.rng(), margin=0.1),
-    "dynamics.LinearFit": lambda w: dict(rate=0.5, r2=0.99, intercept=0.1, window=np.arange(3)),
-    "dynamics.StabilityScan": lambda w: dict(rates=np.array([0.1, 0.2]), converged=np.array([True, False]),
+    "convergence.LinearFit": lambda w: dict(rate=0.5, r2=0.99, intercept=0.1, window=np.arange(3)),
+    "proposition1.StabilityScan": lambda w: dict(rates=np.array([0.1, 0.2]), converged=np.array([True, False]),
                                              off=np.array([0.001, 1.0]), kick=0.001),
     "dynamics.corollary1_tolerance": lambda w: dict(traj=w.traj(), off=1e-12),
-    "dynamics.critical_lr": lambda w: dict(converges=lambda lr: lr < 0.3, low=0.1, high=1.0, iterations=3),
-    "dynamics.learning_times": lambda w: dict(u=w.traj()[:, 0, :], targets=np.array([0.2, 0.2, 0.2])),
-    "dynamics.misaligned": lambda w: dict(Ws=w.aligned()[0], bases=w.aligned()[1], size=0.1, rng=w.rng()),
+    "convergence.critical_lr": lambda w: dict(converges=lambda lr: lr < 0.3, low=0.1, high=1.0, iterations=3),
+    "sequential.learning_times": lambda w: dict(u=w.traj()[:, 0, :], targets=np.array([0.2, 0.2, 0.2])),
+    "proposition1.misaligned": lambda w: dict(Ws=w.aligned()[0], bases=w.aligned()[1], size=0.1, rng=w.rng()),
     "dynamics.planted_problem": lambda w: dict(k=K, n=N, rng=w.rng(), variances=np.array([1.0, 2.0, 3.0]),
                                                strengths=np.array([1.0, 2.0, 0.5])),
-    "dynamics.proposition1_summary": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K),
+    "proposition1.proposition1_summary": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K),
                                                     lam_prime=np.full(K, 2.0), n=1, iterations=2, max_steps=20000),
-    "dynamics.proposition1_by_depth": lambda w: dict(sigmas0=np.full((3, K), 0.5), lam=np.ones(K),
+    "proposition1.proposition1_by_depth": lambda w: dict(sigmas0=np.full((3, K), 0.5), lam=np.ones(K),
                                                      lam_prime=np.full(K, 2.0), n=1, depths=[2, 3], iterations=2,
                                                      max_steps=20000),
-    "dynamics.proposition1_over_instances": lambda w: dict(k=2, n=2, init_ranges=((0.3, 0.6),), rng=w.rng(),
+    "proposition1.proposition1_over_instances": lambda w: dict(k=2, n=2, init_ranges=((0.3, 0.6),), rng=w.rng(),
                                                            instances=1, depth=2, iterations=2, max_steps=20000),
-    "dynamics.reduced_critical_lr": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K),
+    "convergence.reduced_critical_lr": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K),
                                                    lam_prime=np.full(K, 2.0), n=1, flow_time=2.0, low=0.1, high=1.0,
                                                    iterations=2),
-    "dynamics.reduced_converges": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K),
+    "convergence.reduced_converges": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K),
                                                  lam_prime=np.full(K, 2.0), n=1, lr=0.1, flow_time=2.0, tol=1e-08),
-    "dynamics.reduced_run": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K), lam_prime=np.full(K, 2.0),
+    "convergence.reduced_run": lambda w: dict(sigmas0=np.full((D, K), 0.5), lam=np.ones(K), lam_prime=np.full(K, 2.0),
                                            lr=0.1, n=1, max_steps=200, tol=1e-12, chunk=50),
-    "dynamics.saxe_map": lambda w: dict(u0=np.full(K, 0.1), strengths=np.array([1.0, 2.0, 3.0]), lr=0.01, steps=5),
-    "dynamics.saxe_closed_form": lambda w: dict(u0=np.full(K, 0.1), strengths=np.array([1.0, 2.0, 3.0]), lr=0.01,
+    "sequential.saxe_map": lambda w: dict(u0=np.full(K, 0.1), strengths=np.array([1.0, 2.0, 3.0]), lr=0.01, steps=5),
+    "sequential.saxe_closed_form": lambda w: dict(u0=np.full(K, 0.1), strengths=np.array([1.0, 2.0, 3.0]), lr=0.01,
                                                 steps=5),
     "dynamics.seconds_per_step": lambda w: dict(k=2, depth=2, rng=w.rng(), full_steps=2, reduced_steps=2, repeats=1),
-    "dynamics.stability_scan": _scan,
-    "dynamics.steps_to": lambda w: dict(losses=w.losses(), fraction=0.5),
-    "dynamics.sequential_run": lambda w: _planted(w) | dict(strengths=np.array([1.0, 2.0, 3.0]), depth=D, u0=0.1,
+    "proposition1.stability_scan": _scan,
+    "convergence.steps_to": lambda w: dict(losses=w.losses(), fraction=0.5),
+    "sequential.sequential_run": lambda w: _planted(w) | dict(strengths=np.array([1.0, 2.0, 3.0]), depth=D, u0=0.1,
                                                             lr=0.01, steps=5, rng=w.rng()),
     "dynamics.lambdas": lambda w: _planted(w),
     "impossibility.measured_threshold": lambda w: dict(defects=np.array([0.5, 0.1, 1e-12, 1e-13]), tolerance=1e-08),
@@ -459,10 +461,10 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "plotting.plot_corollary1": lambda w: dict(full=w.traj(), reduced=w.traj(), printed=w.traj(),
                                                off_diagonal=np.full(len(w.traj()), 1e-14)),
     "plotting.plot_figure2": lambda w: dict(histories=[w.mse_run().history], titles=["Toeplitz"]),
-    "plotting.plot_filter_balance": lambda w: dict(drift=balance.FilterDrift(**_filter_drift())),
+    "plotting.plot_filter_balance": lambda w: dict(drift=balance_drift.FilterDrift(**_filter_drift())),
     "plotting.plot_final_invariance": lambda w: dict(final={"random": np.array([0.9, 0.99])}, floor=1e-17),
     "plotting.plot_invariance_and_loss": lambda w: dict(runs={"random": w.history()}, floor=1e-17),
-    "plotting.plot_imbalance": lambda w: dict(history=_run(w, balance.tracked_balancedness(w.net())).history),
+    "plotting.plot_imbalance": lambda w: dict(history=_run(w, balance_drift.tracked_balancedness(w.net())).history),
     "plotting.plot_layer_structures": lambda w: dict(convolution=structures.Convolution(3, 3), filt=w.matrix(3, 3),
                                                      toeplitz_matrix=structures.Toeplitz(K).matrix(np.arange(5.0)),
                                                      mask=np.eye(K, dtype=bool)),
@@ -481,7 +483,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "plotting.plot_partner_sweep": lambda w: dict(sweep=np.column_stack([np.geomspace(1, 1e-12, 4), np.ones(4)]),
                                                   toeplitz_defect=0.001, k=2),
     "plotting.plot_phase_diagram": lambda w: dict(phase=_phase(w), families=constrained.PHASE_FAMILIES),
-    "plotting.plot_proposition1": lambda w: dict(losses=w.losses(), fit=dynamics.linear_fit(w.losses()),
+    "plotting.plot_proposition1": lambda w: dict(losses=w.losses(), fit=convergence.linear_fit(w.losses()),
                                                  table=_proposition1_table(w), depth=2),
     "plotting.plot_rank_one": lambda w: dict(history=w.separable_history()),
     "plotting.plot_risk_and_norms": lambda w: dict(runs={"deep": w.separable_history()}),
@@ -534,19 +536,19 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "separable.measurements": lambda w: dict(X=w.separable()[0], Y=w.separable()[1], alignment=True),
     "separable.alignment_measurements": lambda w: dict(Ws0=_separable_net(w)),
     "separable.inner_vectors_moved": lambda w: dict(Ws0=_separable_net(w)),
-    "separable.first_step_at_most": lambda w: dict(steps=np.arange(40), values=w.losses(), target=0.001),
-    "separable.inverse_log_fit": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)),
+    "asymptotics.first_step_at_most": lambda w: dict(steps=np.arange(40), values=w.losses(), target=0.001),
+    "asymptotics.inverse_log_fit": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)),
                                                 start=5),
-    "separable.loglog_slope": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)), start=5),
-    "separable.late_phase": lambda w: dict(history=w.separable_history(), u_bar=_gamma(w)[0], gamma=_gamma(w)[1],
+    "asymptotics.loglog_slope": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)), start=5),
+    "asymptotics.late_phase": lambda w: dict(history=w.separable_history(), u_bar=_gamma(w)[0], gamma=_gamma(w)[1],
                                            n=w.separable()[0].shape[1], lr=0.5, start=2),
-    "separable.late_phase_text": lambda w: dict(label="the deep network", stats=_late_stats(w), progress=2.0),
-    "separable.trend_values": lambda w: dict(stats=_late_stats(w)),
-    "separable.rate_summary": lambda w: dict(fixed=w.separable_history(), growing=w.separable_history(),
+    "asymptotics.late_phase_text": lambda w: dict(label="the deep network", stats=_late_stats(w), progress=2.0),
+    "asymptotics.trend_values": lambda w: dict(stats=_late_stats(w)),
+    "asymptotics.rate_summary": lambda w: dict(fixed=w.separable_history(), growing=w.separable_history(),
                                              decades=1.0),
     "separable.smoothed_margin": lambda w: dict(risk=np.array([0.5, 0.1]), norms=np.array([[1.0, 1.0], [2.0, 2.0]]),
                                                 n=N, gamma=0.3),
-    "separable.spanning_text": lambda w: dict(rank=2, dim=3),
+    "asymptotics.spanning_text": lambda w: dict(rank=2, dim=3),
     "separable.support_vectors": lambda w: dict(X=w.separable()[0], Y=w.separable()[1], u_bar=_gamma(w)[0],
                                                 gamma=_gamma(w)[1]),
     "separable.rank_one_tail": lambda w: dict(W=w.matrix()),
@@ -572,25 +574,25 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "structures.footnote3": lambda w: dict(structure=structures.Convolution(2, 1),
                                            Ws0=_structured(w, structures.Convolution(2, 1)), X=w.matrix(4, N),
                                            lr=0.01, steps=5, rng=w.rng()),
-    "theory.mse_learning_rate": lambda w: dict(lr=0.01, k_out=10),
+    "losses.mse_learning_rate": lambda w: dict(lr=0.01, k_out=10),
     "theory.one_step_rotation": lambda w: dict(Ws=w.aligned()[0], X=w.data()[0], Y=w.data()[1], bases=w.aligned()[1],
                                                inner=[1], rates=[0.01, 0.02]),
-    "theory.one_vs_rest_margins": lambda w: dict(X=w.matrix(K, N), labels=np.array([0, 1, 2, 0, 1])),
+    "separable.one_vs_rest_margins": lambda w: dict(X=w.matrix(K, N), labels=np.array([0, 1, 2, 0, 1])),
     "theory.targets_for_residual": lambda w: dict(Ws=w.aligned()[0], X=w.data()[0], U=w.aligned()[1][-1],
                                                   D=w.matrix(), V=w.aligned()[1][0]),
-    "theory.usvd": lambda w: dict(A=w.matrix(K, N), rng=w.rng()),
-    "theory.max_margin": lambda w: dict(X=w.separable()[0], y=w.separable()[1]),
+    "aligned.usvd": lambda w: dict(A=w.matrix(K, N), rng=w.rng()),
+    "separable.max_margin": lambda w: dict(X=w.separable()[0], y=w.separable()[1]),
     "theory.aligned_start_on": lambda w: dict(X=w.planted()[0], Y=w.planted()[1], widths=[K] * (D + 1), rng=w.rng(),
                                               outer="witness"),
     "theory.alignment_invariant_witness": lambda w: dict(X=w.planted()[0], Y=w.planted()[1], tol=1e-08),
-    "theory.aligned_network": lambda w: dict(bases=w.aligned()[1],
+    "aligned.aligned_network": lambda w: dict(bases=w.aligned()[1],
                                              sigmas=[w.g.uniform(0.5, 1.0, K) for _ in range(D)]),
-    "theory.collapsed_product": lambda w: dict(bases=w.aligned()[1],
+    "aligned.collapsed_product": lambda w: dict(bases=w.aligned()[1],
                                                sigmas=[w.g.uniform(0.5, 1.0, K) for _ in range(D)]),
-    "theory.collapse_error": lambda w: dict(bases=w.aligned()[1],
+    "aligned.collapse_error": lambda w: dict(bases=w.aligned()[1],
                                             sigmas=[w.g.uniform(0.5, 1.0, K) for _ in range(D)]),
-    "theory.aligned_start": lambda w: dict(V=w.orth(), U=w.orth(), widths=[K] * (D + 1), rng=w.rng()),
-    "theory.appendix_f_start": lambda w: dict(V=w.orth(), U=w.orth(), widths=[K] * (D + 1), rng=w.rng()),
+    "aligned.aligned_start": lambda w: dict(V=w.orth(), U=w.orth(), widths=[K] * (D + 1), rng=w.rng()),
+    "aligned.appendix_f_start": lambda w: dict(V=w.orth(), U=w.orth(), widths=[K] * (D + 1), rng=w.rng()),
     "training.train": lambda w: dict(Ws=w.net(), X=w.data()[0], Y=w.data()[1], lr=0.01, steps=5,
                                      metrics=("alignment",), record=1, blowup=100000000.0, stop_below=None),
     "training.descended": lambda w: dict(run=train(w.net(), *w.data(), lr=0.05, steps=5, record=1), rtol=1e-09),
@@ -608,8 +610,8 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
 
 # Records (dataclasses, exceptions) hold what they are given: only the type of what they raise is checked.
 RECORDS: set[str] = {
-    "balance.DriftScaling", "balance.FilterDrift", "balance.StartScales", "data.MNISTUnavailable",
-    "data.SensingProblem", "dynamics.LinearFit", "dynamics.StabilityScan", "invariance.AlignedRun",
+    "balance_drift.DriftScaling", "balance_drift.FilterDrift", "balance_drift.StartScales", "data.MNISTUnavailable",
+    "data.SensingProblem", "convergence.LinearFit", "proposition1.StabilityScan", "invariance.AlignedRun",
     "invariance.AlignedStart", "recording.History", "recording.TrainResult", "recording.TrainingDiverged",
     "reduction.Reduction", "trivial.TrivialRun",
 }  # fmt: skip
@@ -617,15 +619,15 @@ RECORDS: set[str] = {
 # the reason: key -> (where in the result, prefixes of the paths `nonfinite` names; why). Degenerate input
 # must still raise there; only these documented outcomes of valid input may be NaN or infinite.
 DOCUMENTED: dict[str, tuple[tuple[str, ...], str]] = {
-    "dynamics.linear_fit": (("result[0]", "result[1]", "result[2]"), "nan with fewer than 10 steps in the window"),
-    "dynamics.decay_rate": (("result",), "nan when the loss never falls below high times its start"),
-    "dynamics.reduced_run": (("result[0]",), "the losses of a run that diverged end at its non-finite loss"),
-    "dynamics.stability_scan": (("result['off']", "result['reference']"), "inf where training diverged"),
+    "convergence.linear_fit": (("result[0]", "result[1]", "result[2]"), "nan with fewer than 10 steps in the window"),
+    "convergence.decay_rate": (("result",), "nan when the loss never falls below high times its start"),
+    "convergence.reduced_run": (("result[0]",), "the losses of a run that diverged end at its non-finite loss"),
+    "proposition1.stability_scan": (("result['off']", "result['reference']"), "inf where training diverged"),
     "modes.mode_losses": (("result",), "a diverged run repeats its non-finite loss"),
-    "separable.first_step_at_most": (("result",), "nan when no value is at most the target"),
-    "separable.rate_summary": (("result['speedup']",), "nan when the growing run never reaches the angle"),
-    "separable.late_phase": (("result",), "inf risk rate on underflow; nan ratios for one layer or a stuck run"),
-    "separable.trend_values": (("result",), "the statistics of late_phase, as documented there"),
+    "asymptotics.first_step_at_most": (("result",), "nan when no value is at most the target"),
+    "asymptotics.rate_summary": (("result['speedup']",), "nan when the growing run never reaches the angle"),
+    "asymptotics.late_phase": (("result",), "inf risk rate on underflow; nan ratios for one layer or a stuck run"),
+    "asymptotics.trend_values": (("result",), "the statistics of late_phase, as documented there"),
 }
 # Exceptions a function may raise besides ALLOWED, with the reason.
 ALSO_ALLOWED: dict[str, tuple[type[BaseException], ...]] = {
@@ -672,13 +674,14 @@ def _alarm(signum, frame):
 
 
 def call(fn: Callable, kwargs: dict[str, Any]) -> Any:
-    """``fn(**kwargs)``, quietly (numpy's warnings off), within SECONDS, figures closed."""
+    """``fn(**kwargs)``, quietly (numpy's warnings off), within SECONDS, figures closed, and matplotlib's
+    rcParams as before (``plotting.set_theme`` is public: left set, it changes how later tests render)."""
     use_alarm = hasattr(signal, "SIGALRM")
     if use_alarm:
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, SECONDS)
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), matplotlib.rc_context():
             warnings.simplefilter("ignore")
             return fn(**kwargs)
     finally:
