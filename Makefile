@@ -50,7 +50,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-test: env unit nbval nbval-portable
+# The two nbval passes run side by side (the portable one keeps a core only partly busy); each prints its
+# output when it ends.
+test: env unit
+	@$(MAKE) --no-print-directory -j2 --output-sync=target nbval nbval-portable
 
 # ruff's settings are in pyproject.toml (book/ruff.toml narrows the chapters' width); `ruff format .` fixes the format.
 # scripts/chapter_budget.py holds the chapters to lecture size (1,000 code lines in all, cells of 30, no classes).
