@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io
+import json
 import struct
 import urllib.error
 from pathlib import Path
@@ -322,14 +323,38 @@ def test_mnist_subset():
     assert np.mean(pred == Y[1000:]) > 0.6
 
 
-@pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "mnist_10k.npz").exists(), reason="source data not present")
+PROVENANCE = ROOT / "tests" / "data" / "mnist_subset_provenance.json"  # scripts/mnist_provenance.py writes it
+SOURCE = ROOT.parent / "shared" / "data" / "mnist_10k.npz"  # outside the repository: not on a clone
+
+
 def test_subset_matches_source_digits():
-    with np.load(ROOT.parent / "shared" / "data" / "mnist_10k.npz") as f:
-        src_images, src_labels = f["images"], f["labels"]
+    """The shipped subset is the first 200 digits of each class of its source, in the source's order, checked on
+    any clone against the committed fixture: each source digit's SHA-256 (a 64-bit prefix) and position, and
+    the source file's SHA-256, the one the data README states."""
+    fixture = json.loads(PROVENANCE.read_text(encoding="utf-8"))
+    readme = (ROOT / "lib" / "deeplinear" / "_data" / "README.md").read_text(encoding="utf-8")
+    assert fixture["source"] == SOURCE.name and f"SHA-256 `{fixture['source_sha256']}`" in readme
     x, y = data.mnist(2000, source="subset")
+    raw = np.round(x * 255).astype(np.uint8)
+    width = fixture["sha256_prefix"]
+    seen = set()
     for d in range(10):  # the first 200 digits of each class, in the source's order
-        idx = np.flatnonzero(src_labels == d)[:200]
-        np.testing.assert_array_equal(np.round(x[y == d] * 255), src_images[idx])
+        expected = fixture["classes"][str(d)]
+        assert [hashlib.sha256(im.tobytes()).hexdigest()[:width] for im in raw[y == d]] == expected["sha256"], d
+        positions = expected["positions"]
+        assert len(positions) == 200 and positions == sorted(positions) and not seen & set(positions)
+        seen |= set(positions)
+
+
+@pytest.mark.skipif(not SOURCE.exists(), reason="the source data are outside the repository")
+def test_the_provenance_fixture_is_the_sources():
+    """Where the source is at hand: the committed fixture is what scripts/mnist_provenance.py makes of it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mnist_provenance", ROOT / "scripts" / "mnist_provenance.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.text(script.fixture(SOURCE)) == PROVENANCE.read_text(encoding="utf-8")
 
 
 def test_mnist_matrix_and_one_hot():
