@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import subprocess
@@ -15,7 +14,7 @@ import papermill
 import pytest
 import yaml
 
-from companion import chapters
+from companion import book, chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))  # portability.py
@@ -115,21 +114,41 @@ def test_cited_keys_exist_in_references_bib():
     assert cited <= keys, f"missing from references.bib: {sorted(cited - keys)}"
 
 
-def _parameters(nb) -> tuple[int, dict[str, object]]:
-    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1, "a chapter needs exactly one cell tagged 'parameters'"
-    index = tagged[0]
-    values = {}
-    for node in ast.parse(nb.cells[index].source).body:
-        assert isinstance(node, ast.Assign) and len(node.targets) == 1, "one assignment per line"
-        values[node.targets[0].id] = ast.literal_eval(node.value)
-    return index, values
+def _parameters(path: Path) -> tuple[int, dict[str, object]]:
+    """The parameters cell's index and name -> default, as `companion.book.parameters_cell` (the one reader of
+    that cell, which the runner and the sweep's ranges use) reads them."""
+    index, parameters = book.parameters_cell(path)
+    return index, {name: p.default for name, p in parameters.items()}
+
+
+def test_the_parameters_cell_is_read_once_for_everyone(tmp_path):
+    """Defaults as Python values, the comment on each line and the notes above it; a cell that is not one
+    assignment per name is refused."""
+    nb = nbformat.v4.new_notebook()
+    cell = 'x = 3  # a count, integer in [1, 9]\n# h: note one\n# and two\nh = [1, 2]  # widths "#"\ns = "a#b"'
+    nb.cells = [nbformat.v4.new_markdown_cell("x"), nbformat.v4.new_code_cell(cell, metadata={"tags": ["parameters"]})]
+    path = tmp_path / "p.ipynb"
+    nbformat.write(nb, path)
+    index, parameters = book.parameters_cell(path)
+    assert index == 1 and list(parameters) == ["x", "h", "s"]
+    assert parameters["x"] == book.Parameter("x", 3, "a count, integer in [1, 9]")
+    assert parameters["h"] == book.Parameter("h", [1, 2], 'widths "#"', ("note one", "and two"))
+    assert parameters["s"].default == "a#b" and parameters["s"].comment == ""
+    assert book.declared_parameters(path) == {"x": 3, "h": [1, 2], "s": "a#b"}
+    nb.cells[1].source = "x = 3\nprint(x)"
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="one assignment per line, got 'print\\(x\\)'"):
+        book.parameters_cell(path)
+    nb.cells[1].metadata = {}
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="exactly one cell tagged 'parameters', has 0"):
+        book.parameters_cell(path)
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_conventions(path):
     nb = nbformat.read(path, as_version=4)
-    index, values = _parameters(nb)
+    index, values = _parameters(path)
     assert values, "the parameters cell declares no parameter"
     for line in nb.cells[index].source.strip().splitlines():
         assert "#" in line, f"parameter line without a comment giving meaning and range: {line!r}"
@@ -151,7 +170,7 @@ def test_validation_cell_names_each_bad_parameter(path, monkeypatch):
     """Setting any one parameter to nonsense makes the validation cell raise, naming it."""
     monkeypatch.chdir(path.parent)  # chapters run in their own folder (papermill, nbval, jupyter-book)
     nb = nbformat.read(path, as_version=4)
-    index, values = _parameters(nb)
+    index, values = _parameters(path)
     prelude = [c.source for c in nb.cells[:index] if c.cell_type == "code"]
     for name in values:
         namespace: dict[str, object] = {}
@@ -338,3 +357,71 @@ def test_no_cell_shows_a_stray_result(path):
     for cell in nbformat.read(path, as_version=4).cells:
         for output in cell.get("outputs", []):
             assert output["output_type"] != "execute_result", f"{path.stem}: {cell.source.splitlines()[-1]}"
+
+
+def _tiny_chapter(path: Path) -> None:
+    """A chapter of two code cells, one glued value and papermill's own metadata, as a committed one looks."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "x": 1}
+    nb.cells = [
+        nbformat.v4.new_code_cell("seed = 0  # random seed, integer, at least 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("Some prose."),
+        nbformat.v4.new_code_cell(
+            "from myst_nb import glue\nglue('twice', 2 * (seed + 1), display=False)\nprint(seed)",
+            metadata={"tags": [], "scrolled": True, "collapsed": False, "execution": {"iopub.status.busy": "2026"}},
+        ),
+    ]
+    nbformat.write(nb, path)
+
+
+def test_normalise_keeps_what_the_book_needs_and_drops_the_volatile():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "other"}, "papermill": {"duration": 3.0}, "widgets": {}}
+    nb.cells = [
+        nbformat.v4.new_code_cell("1", metadata={"tags": [], "papermill": {"x": 1}, "execution": {}, "scrolled": True}),
+        nbformat.v4.new_code_cell("2", metadata={"tags": ["parameters"], "collapsed": True}),
+        nbformat.v4.new_markdown_cell("m", metadata={"papermill": {}}),
+    ]
+    book.normalise(nb, seconds=12.345)
+    assert nb.metadata == {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+        "deeplinear": {"execution_seconds": 12.3},  # the report's cost table reads it
+    }
+    assert [c.metadata for c in nb.cells] == [{}, {"tags": ["parameters"]}, {}]
+    book.normalise(nb)
+    assert "deeplinear" not in nb.metadata  # no time given, none recorded
+    again = nbformat.reads(nbformat.writes(nb), as_version=4)
+    book.normalise(again)
+    assert again == nb  # idempotent
+
+
+def test_execute_in_place_rewrites_the_chapter_executed_and_normalised(tmp_path):
+    """make execute's one step: the chapter is executed with its defaults, in its folder, and written back with
+    its outputs and normalised metadata; prose and code are untouched."""
+    path = tmp_path / "tiny.ipynb"
+    _tiny_chapter(path)
+    before = nbformat.read(path, as_version=4)
+    seconds = book.execute_in_place(path)
+    after = nbformat.read(path, as_version=4)
+    assert seconds > 0 and after.metadata["deeplinear"] == {"execution_seconds": round(seconds, 1)}
+    assert [c.source for c in after.cells] == [c.source for c in before.cells]
+    assert after.cells[2].outputs[-1]["text"] == "0\n" and after.cells[2].execution_count == 2
+    assert book.glued_values(path) == {"twice": 2}
+    assert all(not set(c.metadata) & {"papermill", "execution", "scrolled", "collapsed"} for c in after.cells)
+    assert after.cells[2].metadata == {} and after.cells[0].metadata == {"tags": ["parameters"]}
+    assert set(after.metadata) == {"kernelspec", "language_info", "deeplinear"}
+    assert not list(tmp_path.glob("*.ipynb"))[1:]  # nothing left beside it
+
+
+@pytest.mark.parametrize("missing", ["yaml", "papermill"])
+def test_import_companion_without_the_book_extra_names_it(missing):
+    """Without the book extra's packages, ``import companion`` says which are missing and how to install them,
+    instead of a raw ImportError from inside the package."""
+    code = f"import sys; sys.modules[{missing!r}] = None\nimport companion"  # as if not installed
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    distribution = {"yaml": "pyyaml"}.get(missing, missing)
+    assert last.startswith("ImportError: the book's tooling (companion) needs " + distribution), last
+    assert "pip install '.[book]'" in last, last

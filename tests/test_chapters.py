@@ -30,7 +30,7 @@ def run(chapter: str, tmp_path: Path, **parameters) -> Path:
 def assert_claims(chapter: str, notebook: Path, skip: tuple[str, ...] = ()) -> None:
     """The ledger's criteria for ``chapter`` hold on a rerun (book/ledger.toml is their one source);
     ``skip`` names values whose criteria assume the chapter's default step budget."""
-    failed = ledger.failures(LEDGER, chapter, glued_values(notebook), skip)
+    failed = ledger.failed_checks(LEDGER, chapter, glued_values(notebook), skip)
     assert not failed, "\n".join(failed)
 
 

@@ -155,7 +155,7 @@ def test_a_malformed_ledger_is_refused_naming_the_entry(tmp_path, toml, message)
 def test_ledger_csv_has_one_row_per_claim_and_a_not_run_chapter_says_so(tmp_path):
     values = {name: v for name, v in VALUES.items() if name != "01-alignment"}
     rows = ledger.evaluate(LEDGER, values)
-    ledger.write_csv(rows, tmp_path / "ledger.csv")
+    ledger.write_csv(tmp_path / "ledger.csv", rows)
     with open(tmp_path / "ledger.csv", newline="", encoding="utf-8") as f:
         read = list(csv.DictReader(f))
     assert [r["claim"] for r in read] == [e.id for e in (*LEDGER.claims, *LEDGER.findings)]
@@ -215,12 +215,12 @@ def toy(tmp_path):
     return ledger.load(path)
 
 
-def test_failures_name_the_claim_the_value_and_the_criterion(toy):
+def test_failed_checks_name_the_claim_the_value_and_the_criterion(toy):
     values = {"floor": 0.0, "score": 0.97, "orders": 5, "error": 1e-15}
-    assert ledger.failures(toy, "c", values) == ["toy-claim: score = 0.97, expected < 0.95"]
-    assert ledger.failures(toy, "c", values, skip=("score",)) == []
+    assert ledger.failed_checks(toy, "c", values) == ["toy-claim: score = 0.97, expected < 0.95"]
+    assert ledger.failed_checks(toy, "c", values, skip=("score",)) == []
     # outside its hypotheses a claim's checks are not applied
-    assert ledger.failures(toy, "c", dict(values, floor=0.5)) == []
+    assert ledger.failed_checks(toy, "c", dict(values, floor=0.5)) == []
 
 
 def test_a_check_is_verified_and_a_failed_hypothesis_makes_a_claim_not_applicable_with_its_reason(toy):

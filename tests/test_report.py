@@ -229,6 +229,11 @@ def test_the_run_note_names_the_commit_and_the_time(book):
     assert report.run_note(_report(book)).startswith("The paper-preset run is of commit `0123456789ab`")
     assert "3 minutes of chapter time in all (01 60 s, 02 2.0 min)." in report.run_note(_report(book))
     assert "No paper-preset run" in report.run_note(_report(book, paper=""))
+    assert "uncommitted" not in report.run_note(_report(book))
+    for commit in ("0123456789abcdef+0a1b2c3d4e5f", "0123456789abcdef+dirty"):  # code_version's mark, and the old one
+        run = json.loads((book / "claims.json").read_text())
+        (book / "claims.json").write_text(json.dumps(dict(run, commit=commit)))
+        assert "of commit `0123456789ab` with uncommitted changes, " in report.run_note(_report(book))
 
 
 def test_the_books_report_renders_every_claim_once_with_a_verdict():
@@ -288,20 +293,23 @@ def test_robustness_reads_a_sweep_and_lists_every_claim_that_fails_at_some_draw(
     )
     assert robustness.held_text(robust, "f1") == ""
     r = _report(book)
-    listed = robustness.failures(r.ledger, robust)
+    listed = robustness.failures_markdown(r.ledger, robust)
     assert "`c2` (02-b)" in listed and "held at 5 of 7; not at seed=3, seed=5" in listed and "`c1`" not in listed
     assert "Not in the sweep (rows newer than it): `k1`, `f1`." in listed
     assert listed.startswith("Claims and findings that did not hold at every one of the 8 seeds of the sweep:")
-    varied = robustness.failures(r.ledger, robust, draws_of="draws of the parameter sweep")
+    varied = robustness.failures_markdown(r.ledger, robust, draws_of="draws of the parameter sweep")
     assert varied.startswith("Claims and findings that did not hold at every one of the 8 draws of the parameter")
     only_c1 = {"c1": robust["c1"]}
-    assert robustness.failures(r.ledger, only_c1).startswith("Every claim and finding held at every one of the 8 seeds")
+    assert robustness.failures_markdown(r.ledger, only_c1).startswith(
+        "Every claim and finding held at every one of the 8 seeds"
+    )
     table = report.claims_table(r, robust)
     assert "*held at 8 of 8 seeds*" in table and "*held at 5 of 7 seeds; 1 outside its hypotheses*" in table
     both = report.claims_table(r, robust, robust)
     assert both.index("*held at 8 of 8 seeds*") < both.index("*held at 8 of 8 parameter draws*")
     assert "held at" not in report.claims_table(r)  # no sweep, no column text
-    assert robustness.load("") == {} and "No sweep" in robustness.failures(r.ledger, {})
+    assert robustness.load("") == {} and "No sweep" in robustness.failures_markdown(r.ledger, {})
+    assert robustness.failures is robustness.failures_markdown  # the committed report notebook's name for it
     with pytest.raises(ValueError, match="sweep_file must be"):
         robustness.load(book / "missing.csv")
     with pytest.raises(ValueError, match="vary_file must be"):

@@ -145,23 +145,19 @@ def test_a_run_is_quiet_and_its_chapters_still_report_their_warnings(tmp_path):
         run.main(["01", "-p", "seed", "-1", "-o", str(tmp_path / "bad.ipynb"), "--root", str(ROOT)])
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_claims_name_the_commit_and_say_when_the_tree_was_dirty(tmp_path):
-    def git(*args):
-        return subprocess.run(
-            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True
-        ).stdout.strip()
-
-    git("init", "-q")
-    (tmp_path / "a.txt").write_text("one")
-    git("add", "a.txt")
-    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
-    head = git("log", "-1", "--format=%H")
-    assert run._commit(tmp_path) == head
-    (tmp_path / "untracked.txt").write_text("scratch")  # untracked files don't count
-    assert run._commit(tmp_path) == head
-    (tmp_path / "a.txt").write_text("two")
-    assert run._commit(tmp_path) == head + "+dirty"
+def test_library_functions_raise_valueerror_and_only_main_exits():
+    """One resolver and one name check, raising ValueError (the sweep and the runner share them); ``main``
+    turns the message into an exit."""
+    with pytest.raises(ValueError, match="unknown chapter '99'; valid chapters: 01-alignment, "):
+        book.resolve_chapter("99", ROOT)
+    every = book.chapters(ROOT)
+    third = next(p for p in every if p.stem == "03-invariance-theorem")
+    for name in ("03", "03-invariance-theorem", "03-invariance-theorem.ipynb", str(third)):
+        assert book.resolve_chapter(name, ROOT) == third
+    with pytest.raises(ValueError, match="unknown chapter '03'; valid chapters: 01-alignment$"):
+        book.resolve_chapter("03", ROOT, among=every[:1])
+    with pytest.raises(ValueError, match=r"no parameter named 'kk'; valid names: seed, k, depth"):
+        book.check_names(every[0], {"k": 3, "kk": 3})
 
 
 def test_reproduce_at_another_seed_runs_only_the_named_chapters(tmp_path):
@@ -174,11 +170,15 @@ def test_reproduce_at_another_seed_runs_only_the_named_chapters(tmp_path):
     claims = json.loads((out / "claims.json").read_text())
     assert list(claims["chapters"]) == ["01-alignment"]
     assert claims["chapters"]["01-alignment"]["parameters"] == {"seed": 29}
+    # which code ran: the library's version (None outside a git clone) and the chapter's code cells
+    assert claims["commit"] is None and claims["chapters"]["01-alignment"]["code"] == book.chapter_code(
+        root / "book" / "01-alignment.ipynb"
+    )
     with open(out / "ledger.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert rows and {row["chapter"] for row in rows} == {"01-alignment"}
     assert all(row["verdict"] not in ("not run", "not reproduced") for row in rows)
-    with pytest.raises(SystemExit, match="--seed must be"):
+    with pytest.raises(ValueError, match="--seed must be"):
         run.reproduce(root, "book", jobs=1, seed=-1, only=["01"])
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from companion import robustness, sweep
+from companion import book, robustness, sweep
 
 TOC = """format: jb-book
 root: book/intro
@@ -324,3 +324,34 @@ def test_bad_input_is_refused_before_any_cluster_starts(root):
     with pytest.raises(ValueError, match="workers must be a positive integer"):
         sweep.sweep(root, None, 2, workers=0)
     assert not (root / "_build").exists()
+
+
+def test_the_chapter_code_key_changes_with_the_code_cells_only(tmp_path):
+    """Part of a draw's cache key: a change of a code cell (or of their order) makes a new key, so the draw
+    reruns; outputs, prose, metadata and the cells' storage (a list of lines or one string) do not."""
+    import nbformat
+
+    path = tmp_path / "c.ipynb"
+    _notebook(path, "x = seed + 1\nprint(x)")
+    key = sweep.chapter_code(path)
+    assert re.fullmatch(r"[0-9a-f]{16}", key)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("Prose."))
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[2].execution_count = 7
+    nb.cells[2].metadata["tags"] = ["hide-input"]
+    nb.metadata["deeplinear"] = {"execution_seconds": 1.0}
+    nbformat.write(nb, path)
+    assert sweep.chapter_code(path) == key
+    raw = json.loads(path.read_text())
+    raw["cells"][0]["source"] = "".join(raw["cells"][0]["source"])  # nbformat writes lists of lines
+    path.write_text(json.dumps(raw))
+    assert sweep.chapter_code(path) == key
+    nb.cells[2].source = "x = seed + 2\nprint(x)"
+    nbformat.write(nb, path)
+    changed = sweep.chapter_code(path)
+    assert changed != key
+    nb.cells[0], nb.cells[2] = nb.cells[2], nb.cells[0]
+    nbformat.write(nb, path)
+    assert sweep.chapter_code(path) not in (key, changed)
+    assert sweep.chapter_code is book.chapter_code and sweep.code_version is book.code_version  # one notion

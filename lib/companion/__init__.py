@@ -4,11 +4,36 @@ deeplinear is the science (networks, training, metrics, theory) and knows nothin
 is the tooling that runs the book: the list of chapters and the one way to execute one
 (`companion.book`), the runner and ``make reproduce`` (``python -m companion.run``), and the checks of a
 chapter's parameters (`companion.params`). It imports deeplinear's neighbours (papermill, pyyaml, nbformat),
-which the ``book`` extra installs; deeplinear never imports it.
+which the ``book`` extra installs (``pip install '.[book]'``): without them ``import companion`` raises an
+ImportError that names the missing packages and the extra. deeplinear never imports it.
 """
 
-from . import params
-from .book import (
+import importlib.util as _util
+
+# distribution -> module of what the tooling imports (the book extra installs them)
+_NEEDS = {"pyyaml": "yaml", "papermill": "papermill", "nbformat": "nbformat", "myst-nb": "myst_nb"}
+
+
+def _missing() -> list[str]:
+    out = []
+    for distribution, module in _NEEDS.items():
+        try:
+            found = _util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a module set to None in sys.modules, a broken parent package
+            found = False
+        if not found:
+            out.append(distribution)
+    return out
+
+
+if _missing():
+    raise ImportError(
+        f"the book's tooling (companion) needs {', '.join(_missing())}, which the book extra installs: "
+        "pip install '.[book]' in a clone of the repository (or 'deeplinear[book]'), or make env"
+    )
+
+from . import params  # noqa: E402
+from .book import (  # noqa: E402
     chapters,
     check_names,
     declared_parameters,
@@ -18,7 +43,7 @@ from .book import (
     resolve_chapter,
     run_chapter,
 )
-from .claims import claim, figure
+from .claims import claim, figure  # noqa: E402
 
 __all__ = [
     "chapters",

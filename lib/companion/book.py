@@ -1,25 +1,37 @@
-"""The book's chapters: where they are, how one is executed, and what it glued.
+"""The book's chapters: where they are, how one is executed, what it declares and what it glued.
 
-There is one list of chapters (``_toc.yml``, in reading order) and one way to execute a chapter (papermill,
-with the kernel's start-up log quietened), used by the runner (``python -m companion.run``,
-``make reproduce``), by ``make execute`` (in place, with normalised metadata) and by the chapter tests.
+There is one list of chapters (``_toc.yml``, in reading order), one way to name one (`resolve_chapter`), one
+reading of a chapter's parameters cell (`parameters_cell`), one way to execute a chapter (`run_chapter`:
+papermill, with the kernel's start-up log quietened), used by the runner (``python -m companion.run``,
+``make reproduce``), by the sweep, by ``make execute`` (in place, with normalised metadata) and by the chapter
+tests, and one notion of which code ran (`code_version`, the library's, and `chapter_code`, a chapter's).
+Errors are ``ValueError``; only the command lines' ``main`` turn them into ``SystemExit``.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import io
 import json
+import re
 import subprocess
 import tempfile
 import time
+import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 __all__ = [
+    "REPORT",
+    "LEDGER",
     "chapters",
     "resolve_chapter",
+    "Parameter",
+    "parameters_cell",
     "declared_parameters",
     "check_names",
     "run_chapter",
@@ -27,7 +39,12 @@ __all__ = [
     "glued_text",
     "glued_values",
     "git",
+    "code_version",
+    "chapter_code",
 ]
+
+REPORT = "reproduction-report"  # the report's stem: it reads the other chapters, so it runs last and is not swept
+LEDGER = Path("book") / "ledger.toml"  # the claims ledger, relative to the book's root
 
 # ipykernel 7 logs a warning at every kernel start that the (local, 127.0.0.1) TCP connection is not
 # encrypted; in a batch run that is noise between the chapters' results. Only the kernel process's own log
@@ -39,8 +56,8 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 def _papermill():
     try:
         import papermill
-    except ImportError as exc:  # pragma: no cover - papermill ships with the book and test extras
-        raise SystemExit("the companion's tooling needs papermill: pip install 'deeplinear[book]'") from exc
+    except ImportError as exc:  # pragma: no cover - papermill ships with the book extra (checked on import)
+        raise ImportError("the companion's tooling needs papermill: pip install '.[book]'") from exc
     return papermill
 
 
@@ -62,31 +79,87 @@ def chapters(root: Path) -> list[Path]:
     return [root / f"{name}.ipynb" for name in files if (root / f"{name}.ipynb").exists()]
 
 
-def resolve_chapter(name: str, root: Path) -> Path:
-    """A chapter given as a path, a stem (``03-invariance-theorem``) or its number (``03``)."""
+def resolve_chapter(name: str, root: Path, among: list[Path] | None = None) -> Path:
+    """The chapter named ``name``: a path to a notebook, a file name, a stem (``03-invariance-theorem``) or its
+    number (``03``), among ``among`` (default: every chapter of ``root/_toc.yml``). ValueError naming the valid
+    chapters when none or several match."""
     path = Path(name)
-    if path.suffix == ".ipynb" and path.exists():
+    if among is None and path.suffix == ".ipynb" and path.exists():
         return path.resolve()
-    found = [p for p in chapters(root) if p.stem == name or p.stem.split("-")[0] == name]
+    every = chapters(root) if among is None else among
+    found = [p for p in every if name in (p.stem, p.name, p.stem.split("-")[0])]
     if len(found) != 1:
-        valid = ", ".join(p.stem for p in chapters(root))
-        raise SystemExit(f"unknown chapter {name!r}; valid chapters: {valid}")
+        raise ValueError(f"unknown chapter {name!r}; valid chapters: {', '.join(p.stem for p in every)}")
     return found[0]
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """A parameter of a chapter's ``parameters`` cell: its ``default`` (a Python value; the source text where it
+    is not a literal), the ``comment`` on its line, and ``notes``, the comment lines ``# name: ...`` above it
+    (with their continuation lines)."""
+
+    name: str
+    default: Any
+    comment: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def parameters_cell(notebook: Path) -> tuple[int, dict[str, Parameter]]:
+    """The index of ``notebook``'s one cell tagged ``parameters`` and its parameters in order: the one reading
+    of that cell (the runner, the ranges of `companion.ranges` and the tests all use it). ValueError when the
+    notebook has no such cell, or several, or the cell holds anything but one assignment per name."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{Path(notebook).name} needs exactly one cell tagged 'parameters', has {len(tagged)}")
+    source = nb.cells[tagged[0]].source
+    comments = {
+        token.start[0]: token.string.lstrip("#").strip()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.COMMENT
+    }
+    notes: dict[str, list[str]] = {}
+    current = None
+    for line in source.splitlines():
+        found = re.match(r"#\s*([A-Za-z_]\w*):\s*(.*)", line)
+        if found:
+            current = found[1]
+            notes.setdefault(current, []).append(found[2])
+        elif current and line.startswith("#"):
+            notes[current].append(line.lstrip("# "))
+        else:
+            current = None
+    out = {}
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            segment = ast.get_source_segment(source, node)
+            raise ValueError(
+                f"{Path(notebook).name}: the parameters cell holds one assignment per line, got {segment!r}"
+            )
+        name = node.targets[0].id
+        try:
+            default = ast.literal_eval(node.value)
+        except (ValueError, TypeError):
+            default = ast.get_source_segment(source, node.value)
+        out[name] = Parameter(name, default, comments.get(node.end_lineno, ""), tuple(notes.get(name, ())))
+    return tagged[0], out
+
+
 def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """Name -> default of every parameter in the notebook's ``parameters`` cell."""
-    inferred = _papermill().inspect_notebook(str(notebook))
-    return {name: info["default"] for name, info in inferred.items()}
+    """Name -> default of every parameter in the notebook's ``parameters`` cell (`parameters_cell`)."""
+    return {name: p.default for name, p in parameters_cell(notebook)[1].items()}
 
 
 def check_names(notebook: Path, parameters: dict[str, Any]) -> None:
-    """Refuse parameter names the chapter does not declare, listing the valid ones."""
+    """Refuse parameter names the chapter does not declare, listing the valid ones (ValueError)."""
     declared = declared_parameters(notebook)
-    unknown = sorted(set(parameters) - set(declared))
+    unknown = [name for name in parameters if name not in declared]
     if unknown:
-        raise SystemExit(
-            f"{notebook.stem} has no parameter named {', '.join(map(repr, unknown))}; "
+        raise ValueError(
+            f"{notebook.stem} has no parameter named {', '.join(map(repr, sorted(unknown)))}; "
             f"valid names: {', '.join(declared)}"
         )
 
@@ -173,3 +246,28 @@ def git(root: Path, *args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None
+
+
+def code_version(root: Path) -> str | None:
+    """Which library code ran: the commit (``git rev-parse HEAD``), with ``+`` and a hash of the library's
+    uncommitted changes when it has any (``git diff HEAD -- lib`` and the files under ``lib`` that git does not
+    track yet); None outside a git clone. A chapter's own code is `chapter_code`. The runner records it in
+    ``claims.json``, the sweep in its cache key and ``sweep.json``."""
+    head = git(root, "rev-parse", "HEAD")
+    if head is None:
+        return None
+    diff = git(root, "diff", "HEAD", "--no-ext-diff", "--", "lib") or ""
+    untracked = (git(root, "ls-files", "--others", "--exclude-standard", "--", "lib") or "").splitlines()
+    digest = hashlib.sha256(diff.encode())
+    for name in sorted(untracked):
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return head.strip() + (f"+{digest.hexdigest()[:12]}" if diff or untracked else "")
+
+
+def chapter_code(notebook: Path) -> str:
+    """Which chapter code ran: a hash of the chapter's code cells, in order (its outputs, prose and metadata do
+    not change what a run computes)."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+    code = [text for c, text in zip(cells, code) if c["cell_type"] == "code"]
+    return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]

@@ -10,7 +10,8 @@ its chapter's stated parameter ranges (``calibration``, an argument or the test 
 ``[[finding]]`` is an erratum, a discrepancy of the released code, a sharpening or a deviation of the book,
 with a text that quotes glued values. The
 reproduction report renders the ledger, the chapter tests read their thresholds from it, and
-``make reproduce`` writes its verdicts to ``ledger.csv`` (`write_csv`).
+``make reproduce`` writes its verdicts to ``ledger.csv`` (`write_csv`); `failed_checks` lists the checks that a
+rerun fails.
 
     ledger = load(root / "book" / "ledger.toml")
     rows = evaluate(ledger, {"01-alignment": glued_values(path), ...})
@@ -18,7 +19,6 @@ reproduction report renders the ledger, the chapter tests read their thresholds 
 
 from __future__ import annotations
 
-import csv
 import math
 import operator
 import re
@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from ._files import atomic_write, csv_text
 
 __all__ = [
     "FINDING_VERDICTS",
@@ -39,7 +41,7 @@ __all__ = [
     "Row",
     "load",
     "evaluate",
-    "failures",
+    "failed_checks",
     "fmt",
     "render_finding",
     "reproduced",
@@ -379,8 +381,9 @@ def reproduced(row: Row) -> bool:
     return row.verdict in POSITIVE
 
 
-def failures(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
-    """The checks of ``chapter``'s claims and findings that fail on its glued ``values``, as readable lines;
+def failed_checks(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
+    """The checks of ``chapter``'s claims and findings that fail on its glued ``values``, one readable line each
+    (a list, empty when every check holds; the chapter tests assert on it);
     checks on the value names in ``skip`` are left out (a rerun with a smaller budget skips, say, the losses),
     and so are the checks of a claim whose hypotheses fail (it is "not applicable" there)."""
     out = []
@@ -403,20 +406,17 @@ def render_finding(finding: Finding, values: Mapping[str, Any], show: Callable[[
 CSV_COLUMNS = ("claim", "chapter", "kind", "verdict", "statement", "measured", "reason")
 
 
-def write_csv(rows: list[Row], path: Path | str) -> None:
-    """One line per claim, check and finding (`CSV_COLUMNS`): claim (the id), chapter, kind ("claim", "check"
-    or a finding's kind), verdict, statement (a finding's title), measured (``name = value; ...``) and the
-    reason of a "not applicable" or "not run"."""
-    path = Path(path)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(CSV_COLUMNS)
-        for r in rows:
-            measured = "; ".join(f"{n} = {fmt(v)}" for n, v, _, _ in r.measured)
-            e = r.entry
-            w.writerow([e.id, e.chapter, e.kind, r.verdict, e.statement, measured, r.reason])
-    tmp.replace(path)
+def write_csv(path: Path | str, rows: list[Row]) -> None:
+    """Write ``rows`` to ``path`` (atomically), one line per claim, check and finding (`CSV_COLUMNS`): claim (the
+    id), chapter, kind ("claim", "check" or a finding's kind), verdict, statement (a finding's title), measured
+    (``name = value; ...``) and the reason of a "not applicable" or "not run". The argument order is that of
+    `companion.robustness.write_csv`."""
+    lines = []
+    for r in rows:
+        measured = "; ".join(f"{n} = {fmt(v)}" for n, v, _, _ in r.measured)
+        e = r.entry
+        lines.append([e.id, e.chapter, e.kind, r.verdict, e.statement, measured, r.reason])
+    atomic_write(path, csv_text(CSV_COLUMNS, lines))
 
 
 def table(rows: list[Row]) -> str:

@@ -14,7 +14,8 @@ that the chapter's validation cell enforces::
 
 `declared` reads them into `Range` objects (a bound may be another parameter's linear function, as 2p-1;
 a constraint "… at most …" is a product of powers of parameters and numbers; a comment line ``# name: …``
-above a parameter adds to what its own comment says). A sweep that varies a
+above a parameter adds to what its own comment says; the cell is read by `companion.book.parameters_cell`, the
+one reader of it). A sweep that varies a
 parameter draws it, per seed (`draw`): over the whole stated range (``span="whole"``, the parameter survey:
 log-uniformly where the range spans a factor of 8 or more, uniformly otherwise, an open ``(0, x]`` over its top
 two decades), or within a factor of 2 of its default (``span="near"``, a draw that costs about what the default
@@ -25,7 +26,6 @@ run costs). A string parameter is drawn among its choices; a list of widths gets
 
 from __future__ import annotations
 
-import ast
 import math
 import random
 import re
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .book import _papermill
+from .book import parameters_cell
 
 __all__ = ["Range", "parse", "declared", "draw", "surveyed", "SPANS", "NEVER_DRAWN"]
 
@@ -145,36 +145,12 @@ def parse(name: str, default: Any, comment: str) -> Range | None:
 
 
 def declared(notebook: Path) -> dict[str, Range | None]:
-    """Name -> `Range` of every parameter of ``notebook``'s parameters cell (None where it states none)."""
-    inferred = _papermill().inspect_notebook(str(notebook))
-    out = {}
-    for name, info in inferred.items():
-        try:
-            default = ast.literal_eval(info["default"])
-        except (ValueError, SyntaxError):
-            default = info["default"]
-        out[name] = parse(name, default, " ".join([info.get("help") or "", *_notes(notebook).get(name, [])]))
-    return out
-
-
-def _notes(notebook: Path) -> dict[str, list[str]]:
-    """Comment lines ``# name: ...`` of the parameters cell (with their continuation lines), by name: a
-    constraint too long for the line of its parameter (chapter 08: ``# hidden: two neighbouring widths ...``)."""
-    import nbformat
-
-    cell = next((c for c in nbformat.read(notebook, 4).cells if "parameters" in c.metadata.get("tags", [])), None)
-    notes: dict[str, list[str]] = {}
-    current = None
-    for line in (cell.source if cell else "").splitlines():
-        found = re.match(r"#\s*([A-Za-z_]\w*):\s*(.*)", line)
-        if found:
-            current = found[1]
-            notes.setdefault(current, []).append(found[2])
-        elif current and line.startswith("#"):
-            notes[current].append(line.lstrip("# "))
-        else:
-            current = None
-    return notes
+    """Name -> `Range` of every parameter of ``notebook``'s parameters cell (None where it states none), from
+    the comment on its line and its notes (``# name: ...`` lines above it; `companion.book.parameters_cell`)."""
+    return {
+        name: parse(name, p.default, " ".join([p.comment, *p.notes]))
+        for name, p in parameters_cell(notebook)[1].items()
+    }
 
 
 def _product(expression: str, values: dict[str, Any]) -> float:

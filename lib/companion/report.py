@@ -377,7 +377,7 @@ def run_note(report: Report) -> str:
     else:
         where = (
             f"The paper-preset run is of commit `{commit[:12]}`"
-            f"{' with uncommitted changes' if commit.endswith('+dirty') else ''}, "
+            f"{' with uncommitted changes' if '+' in commit else ''}, "  # companion.book.code_version's mark
             f"finished {run.get('finished', 'at an unrecorded time')}, "
         )
     note = f"{where}Python {run['python']} on {run['machine']}; {seconds / 60:.0f} minutes of chapter time in all"

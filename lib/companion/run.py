@@ -36,12 +36,20 @@ from typing import Any
 import yaml
 
 from . import ledger
-from .book import chapters, check_names, git, glued_values, resolve_chapter, run_chapter
+from ._files import atomic_write
+from .book import (
+    LEDGER,
+    REPORT,
+    chapter_code,
+    chapters,
+    check_names,
+    code_version,
+    glued_values,
+    resolve_chapter,
+    run_chapter,
+)
 
 __all__ = ["reproduce", "merge_claims", "verdicts", "main"]
-
-REPORT = "reproduction-report"
-LEDGER = Path("book") / "ledger.toml"
 
 
 def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float, str | None]:
@@ -56,11 +64,13 @@ def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float,
 
 def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only: list[str] | None = None) -> int:
     """Run every chapter (or the ``only`` ones) with ``preset`` (and ``seed``) into
-    ``_build/reproduce/<preset>[-seed<seed>]/``; write ``claims.json`` and ``ledger.csv``."""
+    ``_build/reproduce/<preset>[-seed<seed>]/``; write ``claims.json`` and ``ledger.csv``. ``claims.json`` names
+    the library's code (`companion.book.code_version`) and each chapter's (`companion.book.chapter_code`).
+    ValueError for a bad ``seed``, an unknown chapter or preset, or a preset's unknown parameter."""
     from tqdm.auto import tqdm
 
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise SystemExit(f"--seed must be an integer >= 0, got {seed!r}")
+        raise ValueError(f"--seed must be an integer >= 0, got {seed!r}")
     out_dir = root / "_build" / "reproduce" / (preset if seed is None else f"{preset}-seed{seed}")
     out_dir.mkdir(parents=True, exist_ok=True)
     selected = chapters(root)
@@ -73,7 +83,7 @@ def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only:
         if preset != "book":
             preset_file = root / "book" / "presets" / nb.stem / f"{preset}.yaml"
             if not preset_file.exists():
-                raise SystemExit(f"no preset {preset!r} for {nb.stem}: {preset_file} is missing")
+                raise ValueError(f"no preset {preset!r} for {nb.stem}: {preset_file} is missing")
             parameters = yaml.safe_load(preset_file.read_text()) or {}
             check_names(nb, parameters)
         if seed is not None and nb.stem != REPORT:
@@ -98,17 +108,17 @@ def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only:
                 bar.update()
     claims = {
         "preset": preset,
-        "commit": _commit(root),
+        "commit": code_version(root),
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {platform.system()} ({os.cpu_count()} cores)",
         "chapters": {},
     }
     for nb in tasks:
-        entry = dict(results[nb.stem], parameters=tasks[nb])
+        entry = dict(results[nb.stem], parameters=tasks[nb], code=chapter_code(nb))
         entry["values"] = {} if entry["error"] else glued_values(out_dir / nb.name)
         claims["chapters"][nb.stem] = entry
-    (out_dir / "claims.json").write_text(json.dumps(claims, indent=2, default=str) + "\n")
+    atomic_write(out_dir / "claims.json", json.dumps(claims, indent=2, default=str) + "\n")
     failed = [name for name, r in results.items() if r["error"]]
     for name in failed:
         print(f"\n{name} failed:\n  {results[name]['error']}", file=sys.stderr)
@@ -118,7 +128,7 @@ def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only:
     rows = [
         r for r in ledger.evaluate(ledger.load(root / LEDGER), ran, errors) if r.entry.chapter in claims["chapters"]
     ]
-    ledger.write_csv(rows, out_dir / "ledger.csv")
+    ledger.write_csv(out_dir / "ledger.csv", rows)
     missed = _report(rows)
     print(f"verdicts in {out_dir / 'ledger.csv'}")
     return 1 if failed or missed else 0
@@ -152,16 +162,6 @@ def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         merged["chapters"][name] = {**entry, "commit": new.get("commit"), "finished": new.get("finished")}
     merged.update({key: new[key] for key in ("preset", "commit", "finished", "python", "machine") if key in new})
     return merged
-
-
-def _commit(root: Path) -> str | None:
-    """The git commit the run's code came from (``+dirty`` with uncommitted changes), or None."""
-    head = git(root, "rev-parse", "HEAD")
-    if head is None:
-        return None
-    return head.strip() + (
-        "+dirty" if (git(root, "status", "--porcelain", "--untracked-files=no") or "").strip() else ""
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,6 +198,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except ValueError as exc:  # a bad chapter, parameter, preset or seed: the message, without a traceback
+        raise SystemExit(str(exc)) from None
+
+
+def _main(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     if not (root / "_toc.yml").exists():
         raise SystemExit(f"{root} holds no _toc.yml: run from the book's root or pass --root")
@@ -211,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             new = json.loads((out / "claims.json").read_text())
             old = json.loads(args.merge_into.read_text()) if args.merge_into.exists() else {"chapters": {}}
-            args.merge_into.write_text(json.dumps(merge_claims(old, new), indent=2, default=str) + "\n")
+            atomic_write(args.merge_into, json.dumps(merge_claims(old, new), indent=2, default=str) + "\n")
             print(f"merged {len(new['chapters'])} chapters into {args.merge_into}")
         return status
     if not args.chapter:
@@ -245,7 +252,7 @@ def verdicts(root: Path, chapter: str, output: Path) -> int:
         return 0
     print(ledger.table(rows))
     path = output.with_suffix(".ledger.csv")
-    ledger.write_csv(rows, path)
+    ledger.write_csv(path, rows)
     missed = [r for r in rows if r.verdict == "not reproduced"]
     outside = sum(r.verdict == "not applicable" for r in rows)
     print(

@@ -45,14 +45,14 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger, ranges
-from .book import chapters, git, glued_values, run_chapter
+from ._files import atomic_write
+from .book import LEDGER, REPORT, chapter_code, chapters, code_version, glued_values, resolve_chapter, run_chapter
 from .robustness import label as _label
 from .robustness import tables, write_csv
 
+# code_version and chapter_code (companion.book) are the sweep's cache key, with the chapter and parameters
 __all__ = ["seed_list", "select_chapters", "code_version", "chapter_code", "run_draw", "sweep", "main"]
 
-REPORT = "reproduction-report"
-LEDGER = Path("book") / "ledger.toml"
 OUT = Path("_build") / "sweep"
 # What make's NB_ENV sets, set again on every worker: one thread per draw, no progress bars.
 DRAW_ENV = {
@@ -91,44 +91,16 @@ def select_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path
     names = [n for n in (names or []) if n.strip()]
     if not names:
         return every
-    found = {n: [nb for nb in every if n in (nb.stem, nb.stem.split("-")[0], nb.name)] for n in names}
-    unknown = [n for n, nbs in found.items() if len(nbs) != 1]
+    found, unknown = [], []
+    for name in names:
+        try:
+            found.append(resolve_chapter(name, root, among=every))
+        except ValueError:
+            unknown.append(name)
     if unknown:
         valid = ", ".join(nb.stem for nb in every)
         raise ValueError(f"chapters: unknown chapter {', '.join(map(repr, unknown))}; valid chapters: {valid}")
-    wanted = {nbs[0] for nbs in found.values()}
-    return [nb for nb in every if nb in wanted]
-
-
-def code_version(root: Path) -> str | None:
-    """The commit (``git rev-parse HEAD``), with ``+`` and a hash of the library's uncommitted changes when it
-    has any: ``git diff HEAD -- lib`` and the files under ``lib`` that git does not track yet; None outside a
-    git clone."""
-
-    head = git(root, "rev-parse", "HEAD")
-    if head is None:
-        return None
-    diff = git(root, "diff", "HEAD", "--no-ext-diff", "--", "lib") or ""
-    untracked = (git(root, "ls-files", "--others", "--exclude-standard", "--", "lib") or "").splitlines()
-    digest = hashlib.sha256(diff.encode())
-    for name in sorted(untracked):
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-    return head.strip() + (f"+{digest.hexdigest()[:12]}" if diff or untracked else "")
-
-
-def chapter_code(notebook: Path) -> str:
-    """A hash of the chapter's code cells (its outputs and prose do not change what a draw computes)."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
-    code = [text for c, text in zip(cells, code) if c["cell_type"] == "code"]
-    return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return [nb for nb in every if nb in found]
 
 
 def run_draw(notebook: str, output: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +220,7 @@ def sweep(
         "span": span,
         "errors": sum(1 for r in results if r["error"]),
     }
-    _atomic_write(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "sweep.json", json.dumps(summary, indent=2) + "\n")
     for row in robustness:
         if row["not_held"]:
             inside = row["draws"] - row["not_applicable"]
@@ -322,7 +294,7 @@ def _compute(
                 else:
                     entry = {"chapter": d["notebook"].stem, "parameters": d["parameters"], "commit": version, **result}
                     if entry.pop("cache"):
-                        _atomic_write(d["cache"], json.dumps(entry, indent=1, default=str) + "\n")
+                        atomic_write(d["cache"], json.dumps(entry, indent=1, default=str) + "\n")
                 results[d["cache"]] = entry
                 status = "FAILED" if entry["error"] else "ok"
                 bar.write(f"{status:>6}  {d['notebook'].stem:<36} {_label(d['parameters']):<12} {entry['seconds']} s")
