@@ -1,14 +1,13 @@
-"""Chapter 07 (alignment under layer structure, Figure 2) rerun through papermill with other parameters."""
+"""Chapter 07 (alignment under layer structure, Figure 2) rerun with other parameters."""
 
 from __future__ import annotations
 
 import ast
 
-import papermill as pm
 import pytest
 
 from companion import glued_values, ledger
-from test_chapters import LEDGER, assert_claims, glued, run
+from test_chapters import LEDGER, ChapterFailed, assert_claims, assert_ledger, glued, run
 
 CHAPTER = "07-alignment-is-impossible"
 
@@ -32,7 +31,7 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
     assert values["prop4_threshold_measured"] == 7
     assert raw["prop4_above_count_all_reach"] == "'yes'" and values["prop4_reached_tolerance"] <= 1e-6
     assert values["prop4_fc_best_alignment"] > 1 - 1e-6
-    assert values["prop4_orthogonal_usvd_error"] < 1e-12
+    assert_ledger(CHAPTER, glued_values(path), "prop4_orthogonal_usvd_error")
     # Figure 2a: an aligned start, the loss falls at every step, alignment is not invariant.
     assert values["fig2a_alignment_initial"] > 1 - 1e-6
     assert values["fig2a_alignment_final"] < 0.95
@@ -45,10 +44,11 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
     rows = {r.entry.id: r for r in ledger.evaluate(LEDGER, {CHAPTER: glued_values(path)}) if r.entry.chapter == CHAPTER}
     assert rows["figure-2b"].verdict == rows["figure-2b-score"].verdict == "not applicable"
     assert rows["figure-2a"].verdict == "confirmed with a caveat"
-    assert rows["theorem-3-vacuous"].verdict == "paper erratum" and values["thm3_residual_min"] > 0.2
+    assert rows["theorem-3-vacuous"].verdict == "paper erratum"
+    assert_ledger(CHAPTER, glued_values(path), "thm3_residual_min")
     assert rows["proposition-4-theorem-3"].verdict == "confirmed with a caveat" and values["prop4_draws"] == 5
     assert rows["phase-diagram"].verdict == "beyond the papers"
-    assert values["fig2b_default_alignment_initial"] < 0.9
+    assert_ledger(CHAPTER, glued_values(path), "fig2b_default_alignment_initial")
     # Each Figure 2 run says whether it fitted (below the stopping rule's 1e-4) or stopped at its step cap.
     for fig in ("fig2a", "fig2b"):
         verdict = ast.literal_eval(raw[f"{fig}_fit"])
@@ -57,22 +57,21 @@ def test_07_conclusions_hold_with_other_parameters(tmp_path):
         else:
             assert verdict.startswith("stopped at its step cap of 800 steps")
     # Beyond the paper: only fully connected students end aligned.
-    assert values["phase_fc_max_defect"] < 0.01
-    assert values["phase_structured_median_defect"] > 0.05
+    assert_ledger(CHAPTER, glued_values(path), "phase_fc_max_defect", "phase_structured_median_defect")
 
 
 def test_07_rejects_mnist_index_out_of_range(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match=r"mnist_index must be an integer in \[0, 1999\], got 5000"):
+    with pytest.raises(ChapterFailed, match=r"mnist_index must be an integer in \[0, 1999\], got 5000"):
         run(CHAPTER, tmp_path, mnist_index=5000)
 
 
 def test_07_rejects_a_learning_rate_out_of_range(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match=r"lr must be a finite number in \[0.001, 0.05\], got 0.3"):
+    with pytest.raises(ChapterFailed, match=r"lr must be a finite number in \[0.001, 0.05\], got 0.3"):
         run(CHAPTER, tmp_path, lr=0.3)
 
 
 def test_07_rejects_unknown_mnist_source(tmp_path):
-    with pytest.raises(pm.PapermillExecutionError, match=r"mnist_source must be one of \['subset', 'idx'\], got 'csv'"):
+    with pytest.raises(ChapterFailed, match=r"mnist_source must be one of \['subset', 'idx'\], got 'csv'"):
         run(CHAPTER, tmp_path, mnist_source="csv")
 
 
