@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from deeplinear import theory, train
+from deeplinear import aligned, dynamics, theory, train
 
 LR = 1e-3
 
@@ -142,7 +142,7 @@ def corollary1(rng, repeats: int, steps: int) -> dict:
     if not hasattr(theory, "singular_value_dynamics"):
         return row(
             "5. Corollary 1 reduced dynamics vs full GD (k=256)",
-            "n/a: deeplinear.theory.singular_value_dynamics not found",
+            "n/a: deeplinear.dynamics.singular_value_dynamics not found",
             None,
             ">= 100x",
             None,
@@ -152,14 +152,14 @@ def corollary1(rng, repeats: int, steps: int) -> dict:
     lam_prime = rng.uniform(1.0, 2.0, k)
     Y = (Q[d] * lam_prime) @ Q[0].T  # matrix factorization: X = I, U = Q_d, V = Q_0
     sig0 = rng.uniform(0.3, 0.6, (d, k))
-    Ws = theory.aligned_network(Q, list(sig0))
+    Ws = aligned.aligned_network(Q, list(sig0))
     lr = 0.05 * k  # (lr / n) = 0.05 per mode
     out = {}
     t = best_times(
         {
             "full": lambda: out.__setitem__("full", train(Ws, None, Y, lr=lr, steps=steps, progress=False)),
             "reduced": lambda: out.__setitem__(
-                "reduced", theory.singular_value_dynamics(sig0, np.ones(k), lam_prime, lr=lr, steps=steps, n=k)
+                "reduced", dynamics.singular_value_dynamics(sig0, np.ones(k), lam_prime, lr=lr, steps=steps, n=k)
             ),
         },
         repeats,

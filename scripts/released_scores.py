@@ -6,7 +6,7 @@ papers' README (not copied: the script has no licence): a 784-1024-64-10 linear 
 full-batch gradient descent (SGD on all images at once) with learning rate ``lr``, until the loss is below
 1e-4 or ``steps`` steps, with PyTorch's own losses (``nn.MSELoss``, the mean over all entries, for
 Figure 1b; ``nn.CrossEntropyLoss`` for Figure 1c) and autograd, in float64. Only the digits and the
-aligned start are taken from deeplinear (``data.mnist_first``, ``theory.aligned_start``, as chapter 08 builds
+aligned start are taken from deeplinear (``data.mnist_first``, ``aligned.aligned_start``, as chapter 08 builds
 them), so that the two runs start from the same network; everything after that is PyTorch's.
 
 - alignment: for each interface, each right singular vector of W_{i+1} scores its largest |cosine| with any
@@ -53,14 +53,14 @@ def _torch():
 def start(n: int, source: str, seed: int, hidden: list[int]):
     """Chapter 08's digits, targets and aligned start (the released script's: identity inner bases, singular
     values uniform on [0, 1))."""
-    from deeplinear import data, theory
+    from deeplinear import aligned, data
 
     images, labels = data.mnist_first(n, source)
     X, Y = data.mnist_matrix(images), data.one_hot(labels)
     U_x = np.linalg.svd(X)[0]
     rng = np.random.default_rng(seed)
     widths = [784, *hidden, 10]
-    Ws = theory.aligned_start(U_x, np.linalg.svd(Y)[0], widths, rng, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(U_x, np.linalg.svd(Y)[0], widths, rng, inner="identity", low=0.0, high=1.0)
     return X, Y, labels, Ws
 
 

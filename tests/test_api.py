@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,85 @@ def test_every_public_module_is_on_the_api_page(module):
 @pytest.mark.parametrize("package", PACKAGES)
 def test_packages_ship_py_typed(package):
     assert (ROOT / "lib" / package / "py.typed").is_file()
+
+
+def _module_names(directory: Path, prefix: str):
+    """Every module and subpackage under ``directory`` whose name has no leading underscore, as dotted names."""
+    for path in sorted(directory.iterdir()):
+        name = path.stem if path.suffix == ".py" else path.name
+        if name.startswith("_") or not (path.suffix == ".py" or (path / "__init__.py").is_file()):
+            continue
+        yield f"{prefix}.{name}"
+        if path.is_dir():
+            yield from _module_names(path, f"{prefix}.{name}")
+
+
+def test_import_deeplinear_gives_every_public_module_as_an_attribute():
+    """After ``import deeplinear`` alone, in a fresh interpreter, ``deeplinear.<module>`` (and
+    ``deeplinear.plotting.<module>``) is reachable for every public module in lib/deeplinear."""
+    names = list(_module_names(ROOT / "lib" / "deeplinear", "deeplinear"))
+    assert "deeplinear.balance" in names and "deeplinear.plotting.balance" in names
+    script = (
+        "import functools\n"
+        "import deeplinear\n"
+        "missing = []\n"
+        f"for name in {names!r}:\n"
+        "    try:\n"
+        "        functools.reduce(getattr, name.split('.')[1:], deeplinear)\n"
+        "    except AttributeError:\n"
+        "        missing.append(name)\n"
+        "print(missing)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"not reachable after `import deeplinear`: {out.stdout.strip()}"
+
+
+def _imports(path: Path, module: str, package: str) -> set[str]:
+    """The deeplinear modules that ``path`` imports, at top level or inside a function (not those under
+    ``if TYPE_CHECKING:``, which never run)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = {
+        id(node)
+        for top in ast.walk(tree)
+        if isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test)
+        for node in ast.walk(top)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip or not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+        elif (node.module or "").startswith("deeplinear"):
+            target = node.module
+        else:
+            continue
+        for alias in node.names:
+            sub = f"{target}.{alias.name}"
+            found.add(sub if _is_module(sub) else target)
+    return found - {module}
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT / "lib" / Path(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def test_the_library_has_no_import_cycle():
+    """The graph of imports between deeplinear's modules (a package's __init__ left out: it gathers its
+    modules) has no cycle: each module can be read knowing only the ones below it."""
+    root = ROOT / "lib" / "deeplinear"
+    graph = {}
+    for path in root.rglob("*.py"):
+        parts = ("deeplinear", *path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            continue
+        module = ".".join(parts)
+        graph[module] = {
+            m for m in _imports(path, module, ".".join(parts[:-1])) if m not in ("deeplinear", "deeplinear.plotting")
+        }
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as err:
+        raise AssertionError(f"import cycle: {' -> '.join(err.args[1])}") from None

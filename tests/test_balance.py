@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeplinear import balance
+from deeplinear import aligned, balance, balance_drift, minimum_norm
 
 SETTINGS = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -52,18 +52,18 @@ def log_cosh_gradients(Ws, X, Y):
 def test_nuclear_norm_against_eigenvalues(m, n, seed):
     rng = np.random.default_rng(seed)
     P = rng.standard_normal((m, n))
-    assert balance.nuclear_norm(P) == pytest.approx(nuclear_by_eigenvalues(P), rel=1e-9)
+    assert minimum_norm.nuclear_norm(P) == pytest.approx(nuclear_by_eigenvalues(P), rel=1e-9)
     stack = rng.standard_normal((3, m, n))
-    np.testing.assert_allclose(balance.nuclear_norm(stack), [nuclear_by_eigenvalues(Q) for Q in stack], rtol=1e-9)
+    np.testing.assert_allclose(minimum_norm.nuclear_norm(stack), [nuclear_by_eigenvalues(Q) for Q in stack], rtol=1e-9)
 
 
 def test_nuclear_norm_and_norm_ratio_closed_forms():
-    assert balance.nuclear_norm(np.diag([3.0, -4.0, 0.5])) == pytest.approx(7.5)
+    assert minimum_norm.nuclear_norm(np.diag([3.0, -4.0, 0.5])) == pytest.approx(7.5)
     # scalars: (a^2 + b^2) / (2 |a b|), 1 exactly when |a| = |b|
-    assert balance.norm_ratio(np.array([[3.0]]), np.array([[1.0]])) == pytest.approx(10 / 6)
-    assert balance.norm_ratio(np.array([[2.0]]), np.array([[-2.0]])) == pytest.approx(1.0)
+    assert minimum_norm.norm_ratio(np.array([[3.0]]), np.array([[1.0]])) == pytest.approx(10 / 6)
+    assert minimum_norm.norm_ratio(np.array([[2.0]]), np.array([[-2.0]])) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="the product W_2 W_1 is 0"):  # was inf: no quiet non-finite ratio
-        balance.norm_ratio(np.array([[1.0, 0.0]]), np.array([[0.0], [0.0]]))
+        minimum_norm.norm_ratio(np.array([[1.0, 0.0]]), np.array([[0.0], [0.0]]))
 
 
 @SETTINGS
@@ -71,12 +71,12 @@ def test_nuclear_norm_and_norm_ratio_closed_forms():
 def test_minimum_norm_factors_attain_twice_the_nuclear_norm(m, n, seed):
     rng = np.random.default_rng(seed)
     P = rng.standard_normal((m, n))
-    W1, W2 = balance.minimum_norm_factors(P)
+    W1, W2 = minimum_norm.minimum_norm_factors(P)
     assert W1.shape == (min(m, n), n) and W2.shape == (m, min(m, n))
     np.testing.assert_allclose(W2 @ W1, P, atol=1e-12)
     assert np.sum(W1**2) + np.sum(W2**2) == pytest.approx(2 * nuclear_by_eigenvalues(P), rel=1e-9)
     np.testing.assert_allclose(W2.T @ W2, W1 @ W1.T, atol=1e-12)  # 0-balanced
-    assert balance.norm_ratio(W1, W2) == pytest.approx(1.0, abs=1e-12)
+    assert minimum_norm.norm_ratio(W1, W2) == pytest.approx(1.0, abs=1e-12)
 
 
 @SETTINGS
@@ -88,14 +88,14 @@ def test_no_factorisation_beats_the_bound(k, h_extra, seed):
     W1, W2 = rng.standard_normal((h, k)), rng.standard_normal((k, h))
     total = np.sum(W1**2) + np.sum(W2**2)
     assert total >= 2 * nuclear_by_eigenvalues(W2 @ W1) * (1 - 1e-12)
-    assert balance.norm_ratio(W1, W2) == pytest.approx(total / (2 * nuclear_by_eigenvalues(W2 @ W1)), rel=1e-9)
+    assert minimum_norm.norm_ratio(W1, W2) == pytest.approx(total / (2 * nuclear_by_eigenvalues(W2 @ W1)), rel=1e-9)
 
 
 def test_random_factors_shapes_bound_and_families():
     rng = np.random.default_rng(0)
     P = rng.standard_normal((4, 4))
-    W1, _ = balance.minimum_norm_factors(P)
-    A = balance.random_factors(W1, 50, np.random.default_rng(1))
+    W1, _ = minimum_norm.minimum_norm_factors(P)
+    A = minimum_norm.random_factors(W1, 50, np.random.default_rng(1))
     assert A.shape == (100, 4, 4)
     ratios = [(np.sum(a**2) + np.sum((P @ np.linalg.inv(a)) ** 2)) / (2 * nuclear_by_eigenvalues(P)) for a in A]
     assert min(ratios) >= 1 - 1e-12
@@ -115,7 +115,7 @@ def test_random_factors_shapes_bound_and_families():
 def test_minimise_norm_finds_the_aligned_balanced_minimum():
     rng = np.random.default_rng(2)
     P = rng.standard_normal((4, 4))
-    W1, W2 = balance.minimise_norm(P, np.eye(4) + 0.3 * rng.standard_normal((4, 4)))
+    W1, W2 = minimum_norm.minimise_norm(P, np.eye(4) + 0.3 * rng.standard_normal((4, 4)))
     np.testing.assert_allclose(W2 @ W1, P, atol=1e-10)
     total = np.sum(W1**2) + np.sum(W2**2)
     assert total == pytest.approx(2 * nuclear_by_eigenvalues(P), rel=1e-8)
@@ -218,13 +218,13 @@ def test_relative_error_closed_form():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: balance.nuclear_norm(np.ones(3)), "P must"),
-        (lambda: balance.norm_ratio(np.ones((2, 3)), np.ones((2, 3))), "W1 .* and W2 .* must chain"),
-        (lambda: balance.minimum_norm_factors(np.full((2, 2), np.nan)), "P must"),
-        (lambda: balance.random_factors(np.ones((2, 3)), 3, np.random.default_rng(0)), "W1 must be square"),
-        (lambda: balance.random_factors(np.eye(2), 0, np.random.default_rng(0)), "count must"),
-        (lambda: balance.minimise_norm(np.eye(3), np.eye(2)), "A0 must have shape"),
-        (lambda: balance.minimise_norm(np.diag([1.0, 2.0, 0.0]), np.eye(3)), r"P must have rank 3 .*got rank 2"),
+        (lambda: minimum_norm.nuclear_norm(np.ones(3)), "P must"),
+        (lambda: minimum_norm.norm_ratio(np.ones((2, 3)), np.ones((2, 3))), "W1 .* and W2 .* must chain"),
+        (lambda: minimum_norm.minimum_norm_factors(np.full((2, 2), np.nan)), "P must"),
+        (lambda: minimum_norm.random_factors(np.ones((2, 3)), 3, np.random.default_rng(0)), "W1 must be square"),
+        (lambda: minimum_norm.random_factors(np.eye(2), 0, np.random.default_rng(0)), "count must"),
+        (lambda: minimum_norm.minimise_norm(np.eye(3), np.eye(2)), "A0 must have shape"),
+        (lambda: minimum_norm.minimise_norm(np.diag([1.0, 2.0, 0.0]), np.eye(3)), r"P must have rank 3 .*got rank 2"),
         (lambda: balance.printed_imbalance([np.ones((3, 2)), np.ones((2, 3))]), "equal input widths"),
         (lambda: balance.drift([np.eye(2)] * 2, [np.eye(3)] * 2), "same layer shapes"),
         (lambda: balance.drift_norm([np.eye(2)], [np.eye(2)]), "no interface"),
@@ -269,9 +269,9 @@ def _coefficient_loop(structure, Ws0, X, lr, steps):
 
 def test_filter_norm_differences_by_hand():
     c = np.array([[1.0, 2.0], [0.0, 3.0], [1.0, 1.0]])
-    np.testing.assert_allclose(balance.filter_norm_differences(c), [5.0 - 9.0, 9.0 - 2.0])
+    np.testing.assert_allclose(balance_drift.filter_norm_differences(c), [5.0 - 9.0, 9.0 - 2.0])
     with pytest.raises(ValueError, match="coefficients must"):
-        balance.filter_norm_differences(np.ones((1, 3)))
+        balance_drift.filter_norm_differences(np.ones((1, 3)))
 
 
 def test_filter_balance_drift_against_a_finite_difference_loop():
@@ -282,7 +282,7 @@ def test_filter_balance_drift_against_a_finite_difference_loop():
     Ws0 = structures.random_layers(conv, 2, rng)
     X = rng.standard_normal((9, 2))
     lr, steps = 0.05, 6
-    drift = balance.filter_balance_drift(conv, Ws0, X, X, lrs=[lr], time=lr * steps)
+    drift = balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[lr], time=lr * steps)
     c0, c1 = np.stack([conv.coefficients(W) for W in Ws0]), _coefficient_loop(conv, Ws0, X, lr, steps)
     n0, n1 = np.sum(c0**2, axis=1), np.sum(c1**2, axis=1)
     expected = abs((n1[0] - n1[1]) - (n0[0] - n0[1])) / np.abs(n1 - n0).max()
@@ -297,11 +297,11 @@ def test_filter_balance_is_conserved_in_the_flow_limit_and_matrix_balance_is_not
     conv = structures.Convolution(5, 3)
     Ws0 = structures.random_layers(conv, 3, rng)
     X = rng.standard_normal((25, 3))
-    drift = balance.filter_balance_drift(conv, Ws0, X, X, lrs=[4e-3, 2e-3, 1e-3], time=0.4)
+    drift = balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[4e-3, 2e-3, 1e-3], time=0.4)
     np.testing.assert_allclose(drift.filter[:-1] / drift.filter[1:], 2.0, rtol=0.05)  # O(lr)
     assert drift.matrix[-1] > 20 * drift.filter[-1]  # at the smallest rate
     # with an orthonormal basis the matrix norm is the coefficient norm: both drift alike
-    on = balance.filter_balance_drift(structures.orthonormal(conv), Ws0, X, X, lrs=[2e-3], time=0.4)
+    on = balance_drift.filter_balance_drift(structures.orthonormal(conv), Ws0, X, X, lrs=[2e-3], time=0.4)
     assert on.matrix[0] == pytest.approx(on.filter[0], rel=1e-8)
 
 
@@ -312,13 +312,13 @@ def test_filter_balance_drift_refuses_bad_input():
     Ws0 = structures.random_layers(conv, 2, np.random.default_rng(0))
     X = np.eye(9)
     with pytest.raises(ValueError, match="lrs must"):
-        balance.filter_balance_drift(conv, Ws0, X, X, lrs=[-1.0], time=1.0)
+        balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[-1.0], time=1.0)
     with pytest.raises(ValueError, match="time must"):
-        balance.filter_balance_drift(conv, Ws0, X, X, lrs=[0.1], time=0.01)
+        balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[0.1], time=0.01)
     with pytest.raises(ValueError, match="at least 2 layers"):
-        balance.filter_balance_drift(conv, Ws0[:1], X, X, lrs=[0.1], time=1.0)
+        balance_drift.filter_balance_drift(conv, Ws0[:1], X, X, lrs=[0.1], time=1.0)
     with pytest.raises(ValueError, match="structure must"):
-        balance.filter_balance_drift(np.eye(9), Ws0, X, X, lrs=[0.1], time=1.0)
+        balance_drift.filter_balance_drift(np.eye(9), Ws0, X, X, lrs=[0.1], time=1.0)
 
 
 def test_nuclear_imbalance_bounds_the_excess_norm():
@@ -334,11 +334,11 @@ def test_nuclear_imbalance_bounds_the_excess_norm():
         nuclear = balance.nuclear_imbalance([W1, W2])[0]
         np.testing.assert_allclose(nuclear, np.abs(np.linalg.eigvals(D)).sum(), rtol=1e-10)
         total = np.sum(W1**2) + np.sum(W2**2)
-        excess = total - 2 * balance.nuclear_norm(W2 @ W1)
+        excess = total - 2 * minimum_norm.nuclear_norm(W2 @ W1)
         assert excess <= nuclear * (1 + 1e-10) + 1e-12
         assert total >= nuclear * (1 - 1e-10)
         # hence, with r = ||D||_* / (2 ||P||_*), a gap (total / 2||P||_*) - 1 of at least sqrt(1 + r^2) - 1
-        assert total**2 >= (nuclear**2 + 4 * balance.nuclear_norm(W2 @ W1) ** 2) * (1 - 1e-10)
+        assert total**2 >= (nuclear**2 + 4 * minimum_norm.nuclear_norm(W2 @ W1) ** 2) * (1 - 1e-10)
 
 
 def test_start_size_against_a_plain_loop():
@@ -373,15 +373,13 @@ def test_balanced_network_is_zero_balanced_entry_by_entry():
 def test_chained_usvds_reproduce_aligned_and_balanced_networks_and_not_gaussian_ones():
     """On an aligned network (Definition 2, distinct values, random signs and orders) and a balanced one with a
     repeated singular value the chained triples are usSVDs with V_{i+1} = U_i; on Gaussian layers they are not."""
-    from deeplinear import theory
-
     rng = np.random.default_rng(31)
     k = 5
-    bases = [theory.random_orthogonal(k, rng) for _ in range(4)]
+    bases = [aligned.random_orthogonal(k, rng) for _ in range(4)]
     sigmas = [rng.permutation(np.linspace(0.5, 2.0, k)) * rng.choice([-1, 1], k) for _ in range(3)]
-    aligned = theory.aligned_network(bases, sigmas)
-    repeated = theory.random_orthogonal(k, rng) @ np.diag([2.0, 2.0, 2.0, 1.0, 0.5])
-    for Ws in (aligned, balance.balanced_network(repeated, 4, rng)):
+    aligned_net = aligned.aligned_network(bases, sigmas)
+    repeated = aligned.random_orthogonal(k, rng) @ np.diag([2.0, 2.0, 2.0, 1.0, 0.5])
+    for Ws in (aligned_net, balance.balanced_network(repeated, 4, rng)):
         triples = balance.chained_usvds(Ws)
         for i, (W, (U, s, V)) in enumerate(zip(Ws, triples)):
             np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-12)
@@ -444,7 +442,7 @@ def test_start_scale_runs_against_a_plain_loop():
     k, n = 3, 5
     X, Y = rng.standard_normal((k, n)), rng.standard_normal((k, n))
     scales = np.array([1e-3, 0.1, 2.0])
-    runs = balance.start_scale_runs(X, Y, scales, lr=0.05, steps=300, rng=np.random.default_rng(7))
+    runs = balance_drift.start_scale_runs(X, Y, scales, lr=0.05, steps=300, rng=np.random.default_rng(7))
     P = Y @ np.linalg.pinv(X)
     unit = np.sqrt(nuclear_by_eigenvalues(P) / k) * scales[:, None, None] / np.sqrt(k)
     draws = np.random.default_rng(7)
@@ -479,8 +477,8 @@ def test_drift_scaling_slopes_and_its_probes():
     Ws = [rng.standard_normal((k, k)) / np.sqrt(k) for _ in range(3)]
     G = squared_loss_gradients(Ws, X, Y)
     u = np.sqrt(sum(np.sum(W**2) for W in Ws) / sum(np.sum(g**2) for g in G))
-    assert balance.unit_learning_rate(Ws, G) == pytest.approx(u)
-    out = balance.drift_scaling(Ws, X, Y, lr=0.01)
+    assert balance_drift.unit_learning_rate(Ws, G) == pytest.approx(u)
+    out = balance_drift.drift_scaling(Ws, X, Y, lr=0.01)
     np.testing.assert_allclose(out.lrs, u * np.geomspace(1e-5, 1e-2, 7))
     step = [W - out.lrs[3] * g for W, g in zip(Ws, G)]
     change = [b - a for a, b in zip(gram_imbalance(Ws), gram_imbalance(step))]
@@ -501,8 +499,8 @@ def test_tracked_balancedness_and_accumulated_drift():
     Q = np.linalg.qr(rng.standard_normal((k, k)))[0]
     Ws0 = [Q @ np.diag([0.5, 0.75, 1.0]) @ Q.T] * 3
     Ws = [W + 0.1 * rng.standard_normal((k, k)) for W in Ws0]
-    tracked = balance.tracked_balancedness(Ws0)
+    tracked = balance_drift.tracked_balancedness(Ws0)
     np.testing.assert_allclose(tracked["invariance"](Ws), metrics.invariance(Ws0, Ws))
     np.testing.assert_allclose(tracked["printed"](Ws), balance.relative_imbalance(Ws, printed=True))
     np.testing.assert_allclose(tracked["arora"](Ws), balance.relative_imbalance(Ws))
-    assert balance.accumulated_drift_error(Ws0, X, Y, lr=0.02, steps=200) < 1e-9
+    assert balance_drift.accumulated_drift_error(Ws0, X, Y, lr=0.02, steps=200) < 1e-9

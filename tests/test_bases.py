@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deeplinear import bases, metrics, theory
+from deeplinear import aligned, bases, metrics
 
 
 def rotation(theta):
@@ -21,7 +21,7 @@ def test_singular_subspaces_groups_equal_values_and_chains():
 
 def test_random_svd_is_an_svd_and_turns_only_inside_repeated_subspaces():
     rng = np.random.default_rng(0)
-    Q0, Q1 = theory.random_orthogonal(5, rng), theory.random_orthogonal(5, rng)
+    Q0, Q1 = aligned.random_orthogonal(5, rng), aligned.random_orthogonal(5, rng)
     s = np.array([3.0, 2.0, 2.0, 2.0, 0.5])
     W = Q1 @ np.diag(s) @ Q0.T
     U, s_out, V = bases.random_svd(W, rng)
@@ -41,11 +41,11 @@ def test_random_svd_is_an_svd_and_turns_only_inside_repeated_subspaces():
 def test_draws_do_not_depend_on_the_basis_the_svd_routine_returns(monkeypatch):
     """The same seed gives the same bases whichever basis of a repeated subspace np.linalg.svd picks."""
     rng = np.random.default_rng(1)
-    Q0, Q1 = theory.random_orthogonal(4, rng), theory.random_orthogonal(4, rng)
+    Q0, Q1 = aligned.random_orthogonal(4, rng), aligned.random_orthogonal(4, rng)
     W = Q1 @ np.diag([2.0, 1.0, 1.0, 1.0]) @ Q0.T
     first = bases.random_svd(W, np.random.default_rng(7))
     svd = np.linalg.svd
-    R = theory.random_orthogonal(3, rng)
+    R = aligned.random_orthogonal(3, rng)
 
     def other_basis(A, full_matrices=True):
         U, s, Vt = svd(A, full_matrices=full_matrices)
@@ -81,8 +81,8 @@ def test_alignment_over_bases_closed_form_for_a_repeated_singular_value():
 
 def test_an_aligned_network_with_repeated_singular_values_scores_below_one_for_some_bases():
     rng = np.random.default_rng(5)
-    Qs = [theory.random_orthogonal(4, rng) for _ in range(4)]
-    Ws = theory.aligned_network(
+    Qs = [aligned.random_orthogonal(4, rng) for _ in range(4)]
+    Ws = aligned.aligned_network(
         Qs, [np.array([1.5, 1.5, 1.0, 0.5]), np.array([2.0, 1.0, 1.0, 0.7]), np.array([1.0, 0.9, 0.8, 0.7])]
     )
     over = bases.alignment_over_bases(Ws, rng, draws=50)
@@ -129,10 +129,10 @@ def test_paired_rotation_is_the_exponential_of_its_generator(k):
 def test_paired_rotation_moves_every_singular_vector_by_the_angle(k):
     """Turning the right basis of W = Q1 S Q0^T by pi/4 in pairs: invariance 1 - (1 - cos(pi/4)) floor(k/2) / k."""
     rng = np.random.default_rng(k)
-    Q0, Q1 = theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng)
+    Q0, Q1 = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
     s = np.linspace(1.0, 2.0, k)
-    W0 = theory.aligned_network([Q0, Q1], [s])
-    W = theory.aligned_network([Q0 @ bases.paired_rotation(k, np.pi / 4), Q1], [s])
+    W0 = aligned.aligned_network([Q0, Q1], [s])
+    W = aligned.aligned_network([Q0 @ bases.paired_rotation(k, np.pi / 4), Q1], [s])
     expected = 1 - (1 - np.cos(np.pi / 4)) * (k // 2) / k
     np.testing.assert_allclose(metrics.invariance([W0], [W])[0], expected, atol=1e-12)
 
@@ -149,7 +149,7 @@ def test_reversed_spectra_sort_adjacent_layers_in_reverse(k, depth):
     """The sorted SVDs of adjacent layers pair vector j with vector k - 1 - j (the overlap is the anti-diagonal
     permutation, computed from the bases and values alone), so corresponding columns score (k mod 2) / k."""
     bases_, sigmas = bases.reversed_spectra(k, depth, np.random.default_rng(k))
-    Ws = theory.aligned_network(bases_, sigmas)
+    Ws = aligned.aligned_network(bases_, sigmas)
     for i in range(depth - 1):
         order_i = np.argsort(-np.abs(sigmas[i]))  # sorted SVD of W_{i+1}: left vectors bases[i+1][:, order_i]
         order_next = np.argsort(-np.abs(sigmas[i + 1]))  # right vectors of W_{i+2}: bases[i+1][:, order_next]

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 
-from deeplinear import boundaries, metrics, modes, network, theory, train
+from deeplinear import aligned, boundaries, metrics, modes, network, theory, train
 
 
 def by_hand(k, n, seed):
     """one_step_turns' two-layer network, data and D's, drawn in the documented order."""
     rng = np.random.default_rng(seed)
     s = np.linspace(1.0, 0.5, k)
-    V0, U0 = theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng)
-    bases = [V0, theory.random_orthogonal(k, rng), U0]
-    theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng)  # the three-layer network's
+    V0, U0 = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
+    bases = [V0, aligned.random_orthogonal(k, rng), U0]
+    aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)  # the three-layer network's
     X, G = rng.standard_normal((k, n)), rng.standard_normal((k, k))
     Ds = []
     for off in (G - G.T, G + G.T):
@@ -41,7 +41,7 @@ def test_one_step_turns_are_first_order_except_for_two_layers_and_antisymmetric_
     expected = np.linalg.norm(first * (1 - np.eye(k))) / np.linalg.norm(s**2)
     assert rotation["d = 2, symmetric D"][0] / rates[0] == pytest.approx(expected, rel=1e-4)
     # the constructed data: the matrix of equation (4) over n is the drawn D, off-diagonal entries of rms 1
-    net = theory.aligned_network(bases, [s, s])
+    net = aligned.aligned_network(bases, [s, s])
     Y = theory.targets_for_residual(net, X, bases[2], n * anti, bases[0])
     D = bases[2].T @ (Y - net[1] @ net[0] @ X) @ X.T @ bases[0] / n
     np.testing.assert_allclose(D, anti, atol=1e-9)

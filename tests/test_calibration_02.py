@@ -28,7 +28,7 @@ import pytest
 from scipy.special import expit
 
 from companion import ledger
-from deeplinear import data, schedules, separable, theory, train
+from deeplinear import asymptotics, data, schedules, separable, train
 
 ROOT = Path(__file__).resolve().parents[1]
 ELL0 = math.log(2.0)
@@ -45,7 +45,7 @@ def problem(n: int, dim: int, rng: np.random.Generator):
     """The chapter's data: separable with margin 0.5, scaled to max_i ||x_i|| = 1; u-bar, gamma, Assumption 2.7."""
     X, Y = data.separable(n, dim, rng, margin=0.5)
     X = X / np.linalg.norm(X, axis=0).max()
-    u, gamma = theory.max_margin(X, Y)
+    u, gamma = separable.max_margin(X, Y)
     spans = np.linalg.matrix_rank(X[:, separable.support_vectors(X, Y, u, gamma)]) == dim
     return X, Y, u, gamma, spans
 
@@ -206,7 +206,7 @@ RUNS = [
 
 def late_values(prefix: str, stats: dict) -> dict:
     """The chapter's glued values of a run at the theorem's steps or with the exponential loss (`trend_values`)."""
-    return {f"{prefix}_{key}": value for key, value in separable.trend_values(stats).items()}
+    return {f"{prefix}_{key}": value for key, value in asymptotics.trend_values(stats).items()}
 
 
 @pytest.mark.parametrize(("n", "dim", "depth", "width", "lr", "seed"), RUNS)
@@ -230,7 +230,7 @@ def test_every_criterion_holds_on_runs_at_the_corners_inside_its_hypotheses(n, d
         )
         result = separable.train_until_divergence(Ws0, None, None, lr=lr, **kw)
         h = result.history
-        late = separable.late_phase(h, u, gamma, diverged_at=result.diverged_at, **at)
+        late = asymptotics.late_phase(h, u, gamma, diverged_at=result.diverged_at, **at)
         values |= {f"jt_stable_{net}": late["stable"], f"jt_late_escaped_{net}": late["escaped"]}
         values |= {f"jt_late_progress_{net}": late["progress"], f"jt_parallel_rate_{net}": late["parallel_rate"]}
         values |= {f"jt_perpendicular_ratio_{net}": late["perpendicular_ratio"]}
@@ -260,14 +260,14 @@ def test_every_criterion_holds_on_runs_at_the_corners_inside_its_hypotheses(n, d
             }
     two0 = separable.below_loss_at_zero([deep0[0], deep0[-1]], X, Y)  # the chapter's 2-layer network
     theorem, flow = schedules.assumption_35_descent(two0, None, None, **kw)
-    late = separable.late_phase(theorem.history, u, gamma, flow=flow, **at)
+    late = asymptotics.late_phase(theorem.history, u, gamma, flow=flow, **at)
     values |= late_values("jt_theorem", late) | {"jt_theorem_init_condition": bool(theorem.history.loss[0] < ELL0)}
     values["jt_theorem_lr_ratio"] = lr / schedules.assumption_35_step(deep0)
     Ws0 = separable.below_loss_at_zero(deep0, X, Y, "exponential")
     result = separable.train_until_divergence(
         Ws0, None, None, lr=lr, **(kw | {"loss": separable.OnData(X, Y, "exponential")})
     )
-    late = separable.late_phase(result.history, u, gamma, loss="exponential", diverged_at=result.diverged_at, **at)
+    late = asymptotics.late_phase(result.history, u, gamma, loss="exponential", diverged_at=result.diverged_at, **at)
     values |= late_values("jt_exponential", late)
     values["jt_init_condition_exponential"] = bool(result.history.loss[0] < 1.0)
     rows = ledger.load(ROOT / "book" / "ledger.toml").for_chapter("02-one-dimensional-outputs")
@@ -300,7 +300,7 @@ def test_the_theorem_steps_meet_the_criteria_where_they_leave_the_saddle(n, dim,
         record = np.unique(np.r_[0, np.rint(np.geomspace(1, steps, 60)).astype(int), steps // 10])
         kw = dict(steps=steps, loss=separable.OnData(X, Y), metrics=separable.measurements(X, Y), record=record)
         theorem, flow = schedules.assumption_35_descent(Ws0, None, None, **kw)
-        late = separable.late_phase(theorem.history, u, gamma, n=n, lr=1.0, start=steps // 10, flow=flow)
+        late = asymptotics.late_phase(theorem.history, u, gamma, n=n, lr=1.0, start=steps // 10, flow=flow)
         values = late_values("jt_theorem", late) | {"jt_theorem_init_condition": True}
         values |= {"jt_init_condition": True, "jt_assumption_27": bool(spans), "jt_progress_min": 5}
         assert np.all(np.diff(theorem.history.loss) <= 1e-15)  # the steps lower the risk at every step

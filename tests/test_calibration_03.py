@@ -14,9 +14,10 @@ import pytest
 
 from deeplinear import (
     TrainingDiverged,
+    aligned,
     boundaries,
+    convergence,
     data,
-    dynamics,
     invariance,
     losses,
     metrics,
@@ -98,7 +99,7 @@ def test_condition_runs_keep_their_vectors_at_the_sharpest_point(k, n, depth):
         res = train(network.stack(ends), Xs, Ys, lr=np.array([st.lr for st in starts]), **options)
         assert (1 - res.history.metrics["invariance"][-1].min(axis=1)).max() <= ROUNDING / 100, kind
         for end, st, X, Y in zip(ends, starts, Xs, Ys):
-            single, pairs = dynamics.edges_of_stability(modes.flow_minimum(st.sigmas0, st.targets), st.G, st.n)
+            single, pairs = convergence.edges_of_stability(modes.flow_minimum(st.sigmas0, st.targets), st.G, st.n)
             if pairs > 0.7 * single or controls >= 2:
                 continue
             controls += 1
@@ -155,8 +156,8 @@ def random_ensemble(k, depth, draws, rng, low=0.5, high=1.0, outer="svd"):
         if outer == "svd":
             V, U = np.linalg.svd(X)[0], np.linalg.svd(Y)[0]
         else:
-            V, U = theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng)
-        starts.append(theory.aligned_start(V, U, [k] * (depth + 1), rng, low=low, high=high))
+            V, U = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
+        starts.append(aligned.aligned_start(V, U, [k] * (depth + 1), rng, low=low, high=high))
     return network.stack(starts), tuple(map(np.stack, zip(*problems)))
 
 
@@ -208,7 +209,7 @@ def test_generic_sensing_leaves_the_aligned_set(k, n, depth):
     bases for them."""
     rng = np.random.default_rng(k + n)
     problems = [data.matrix_sensing(k, n, rng, aligned=False) for _ in range(96 if k == 2 else 4)]
-    Ws = network.stack([theory.aligned_start(p.V, p.U, [k] * (depth + 1), rng) for p in problems])
+    Ws = network.stack([aligned.aligned_start(p.V, p.U, [k] * (depth + 1), rng) for p in problems])
     loss = losses.MatrixSensing([p.M for p in problems], [p.y for p in problems])
     res, _ = modes.train_halving(
         Ws, None, None, loss=loss, lr=0.005, steps=3000, record=[0, 3000], metrics=("invariance",)

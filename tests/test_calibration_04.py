@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import dynamics, network, sequential, theory, train
+from deeplinear import aligned, convergence, dynamics, network, proposition1, sequential, theory, train
 
 K, N, DEPTH, LR, STEPS = (2, 24), (2, 64), (2, 8), (0.005, 0.03), (100, 100000)
 # the criteria of book/ledger.toml
@@ -44,7 +44,7 @@ def run_stacked(sigma, a, a_prime, steps: int, chunk: int = 500):
     each chunk of the trajectory (without its first row, already yielded)."""
     done = 0
     while done < steps:
-        traj = theory.singular_value_dynamics(sigma, a, a_prime, lr=1.0, steps=min(chunk, steps - done), n=1)
+        traj = dynamics.singular_value_dynamics(sigma, a, a_prime, lr=1.0, steps=min(chunk, steps - done), n=1)
         yield traj[1:]
         sigma, done = traj[-1], done + len(traj) - 1
 
@@ -59,11 +59,11 @@ def chapter_corollary_1(k, n, depth, lr, steps, seed):
     U, V = theory.alignment_invariant_witness(X, Y)
     lam, lam_prime = dynamics.lambdas(X, Y, U, V)
     sigma0 = rng.uniform(0.3, 0.6, (depth, k))
-    bases = [V] + [theory.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
-    Ws0 = theory.aligned_network(bases, list(sigma0))
+    bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+    Ws0 = aligned.aligned_network(bases, list(sigma0))
     full = train(Ws0, X, Y, lr=lr, steps=steps, record=1, metrics=dynamics.basis_metrics(bases), progress=False)
     sigma, off = full.history.metrics["sigma"], full.history.metrics["off"].max()
-    reduced = theory.singular_value_dynamics(sigma0, lam, lam_prime, lr=lr, steps=steps, n=n)
+    reduced = dynamics.singular_value_dynamics(sigma0, lam, lam_prime, lr=lr, steps=steps, n=n)
     return np.abs(sigma - reduced).max(), dynamics.corollary1_tolerance(sigma, off), off
 
 
@@ -100,12 +100,12 @@ def test_corollary_1_tolerance_covers_a_misaligned_run():
             U, V = theory.alignment_invariant_witness(X, Y)
             lam, lam_prime = dynamics.lambdas(X, Y, U, V)
             sigma0 = rng.uniform(0.3, 0.6, (depth, k))
-            bases = [V] + [theory.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
-            Ws = dynamics.misaligned(theory.aligned_network(bases, list(sigma0)), bases, kick, rng)
+            bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+            Ws = proposition1.misaligned(aligned.aligned_network(bases, list(sigma0)), bases, kick, rng)
             metrics = dynamics.basis_metrics(bases)
             full = train(Ws, X, Y, lr=lr, steps=500, record=1, metrics=metrics, progress=False)
             sigma, off = full.history.metrics["sigma"], full.history.metrics["off"].max()
-            reduced = theory.singular_value_dynamics(sigma0, lam, lam_prime, lr=lr, steps=500, n=N[1])
+            reduced = dynamics.singular_value_dynamics(sigma0, lam, lam_prime, lr=lr, steps=500, n=N[1])
             deviation = np.abs(sigma - reduced).max()
             beyond_rounding += bool(deviation > dynamics.corollary1_tolerance(sigma, 0.0))
             if off <= OFF_ALIGNED:
@@ -126,7 +126,7 @@ def test_corollary_1_rate_is_below_the_edge_over_the_ranges():
         for t in (0, len(chunk) // 2, -1):
             at = chunk[t].reshape(depth, count, k)
             edge = np.minimum(
-                edge, [dynamics.edges_of_stability(at[:, i], v[i * k : (i + 1) * k], 1)[1] for i in range(count)]
+                edge, [convergence.edges_of_stability(at[:, i], v[i * k : (i + 1) * k], 1)[1] for i in range(count)]
             )
     assert edge.min() > 1.1 * lr
     assert all(2 / (d * 3.0 ** (2 - 2 / d)) > 1.2 * lr for d in range(2, 9))
@@ -152,7 +152,7 @@ def test_printed_equation_6_deviation_is_far_above_its_threshold(lr, last):
             for stop in checkpoints:
                 while done < stop:
                     m = min(2000, stop - done)
-                    c = theory.singular_value_dynamics(corrected, a, a * s, lr=1.0, steps=m, n=1)
+                    c = dynamics.singular_value_dynamics(corrected, a, a * s, lr=1.0, steps=m, n=1)
                     p = dynamics.printed_equation_6(printed, a, a * s, lr=1.0, steps=m, n=1)
                     deviation = np.maximum(deviation, np.abs(c - p).max(axis=(0, 1)))
                     motion = np.maximum(motion, np.abs(c - sigma0).max(axis=(0, 1)))
@@ -173,7 +173,7 @@ def at_the_bound(k: int, depth: int, count: int, rng: np.random.Generator, init=
     1e-12 and the singular values at the end."""
     v, s, sigma0 = draws(count, k, depth, rng, init)
     cols = [slice(i * k, (i + 1) * k) for i in range(count)]
-    bound = np.array([theory.prop1_learning_rate(sigma0[:, c], v[c], v[c] * s[c], 1) for c in cols])
+    bound = np.array([proposition1.prop1_learning_rate(sigma0[:, c], v[c], v[c] * s[c], 1) for c in cols])
     losses, sigma = run_until(sigma0, v, s, np.repeat(bound, k), k, 1e-12)
     steps = np.argmax(losses < 1e-12 * losses[0], axis=0)
     return bound, (v, s, sigma0), losses, steps, sigma
@@ -204,10 +204,10 @@ def test_proposition_1_converges_linearly_at_the_bound(k, depth, count):
     bound, (v, _, _), losses, _, sigma = at_the_bound(k, depth, count, np.random.default_rng(7 * k + depth))
     for i in range(count):
         cols = slice(i * k, (i + 1) * k)
-        rate = dynamics.decay_rate(losses[:, i])
-        predicted = dynamics.asymptotic_rate(sigma[:, cols], v[cols], 1, bound[i])
+        rate = convergence.decay_rate(losses[:, i])
+        predicted = convergence.asymptotic_rate(sigma[:, cols], v[cols], 1, bound[i])
         assert rate >= 1.5 * RATE_RATIO * predicted
-        edge_transverse = dynamics.edges_of_stability(sigma[:, cols], v[cols], 1)[1]
+        edge_transverse = convergence.edges_of_stability(sigma[:, cols], v[cols], 1)[1]
         assert 0.6 * edge_transverse >= 2 * FACTOR * bound[i]
 
 
@@ -215,16 +215,16 @@ def test_proposition_1_converges_linearly_at_the_bound(k, depth, count):
 @pytest.mark.parametrize("init", [(0.1, 0.3), (0.3, 0.6), (0.5, 0.8)])
 def test_other_instances_converge_above_the_bound(k, init):
     """proposition-1's nine other cases (depth 3, initial values on [0.1, 0.3], [0.3, 0.6] or [0.5, 0.8]): the
-    recursion converges at half the edge over the modes, the first rate `dynamics.critical_lr` tries, within
+    recursion converges at half the edge over the modes, the first rate `convergence.critical_lr` tries, within
     the chapter's budget (5 times the time the run at the bound took to 1e-12, as `reduced_converges` counts
     it), and half the edge is more than 1.5 times the bound: the critical rate found is above the bound
     (factor > 1) at every draw."""
     count, rng = 240 // k, np.random.default_rng(8 + k)
     bound, (v, s, sigma0), _, steps, sigma = at_the_bound(k, 3, count, rng, init)
     cols = [slice(i * k, (i + 1) * k) for i in range(count)]
-    half_edge = np.array([0.5 * dynamics.edges_of_stability(sigma[:, c], v[c], 1)[0] for c in cols])
+    half_edge = np.array([0.5 * convergence.edges_of_stability(sigma[:, c], v[c], 1)[0] for c in cols])
     assert np.all(half_edge > 1.5 * bound)
-    budget = np.array([dynamics.trial_steps(r, 5 * t * b) for r, t, b in zip(half_edge, steps, bound)])
+    budget = np.array([convergence.trial_steps(r, 5 * t * b) for r, t, b in zip(half_edge, steps, bound)])
     losses, _ = run_until(sigma0, v, s, np.repeat(half_edge, k), k, 0, steps=budget.max())
     assert np.all(losses[budget, np.arange(count)] < 1e-8 * losses[0])
 
@@ -247,8 +247,8 @@ def test_equation_5_matches_backpropagation_to_rounding():
                     X, Y, _, _ = dynamics.planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
                     U, V = theory.alignment_invariant_witness(X, Y)
                     sigma0 = rng.uniform(0.3, 0.6, (8, k))[:depth]
-                    bases = [V] + [theory.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
-                    Ws = theory.aligned_network(bases, list(sigma0))
+                    bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+                    Ws = aligned.aligned_network(bases, list(sigma0))
                     worst = max(worst, dynamics.equation_5_error(Ws, bases, X, Y))
                     G = network.gradients(Ws, X, Y)
                     wrong = [bases[i + 1] @ np.diag(s) @ bases[i + 1].T @ g for i, (s, g) in enumerate(zip(sigma0, G))]
@@ -276,12 +276,12 @@ def test_sequential_learning_over_the_ranges():
             s = np.geomspace(3.0, 0.3, k)
             predicted = sequential.predicted_learning_times(s, U0, lr)
             steps = int(1.5 * predicted.max())
-            start = (np.sqrt(U0) * (1 + 1e-3 * np.arange(k))) ** 2  # dynamics.sequential_run's
-            u = dynamics.saxe_map(start, s, lr, steps)
-            learned = dynamics.learning_times(u, s - U0)
+            start = (np.sqrt(U0) * (1 + 1e-3 * np.arange(k))) ** 2  # sequential.sequential_run's
+            u = sequential.saxe_map(start, s, lr, steps)
+            learned = sequential.learning_times(u, s - U0)
             assert np.all(np.diff(learned) > 0)
             ratios.extend(learned / predicted)
-            ode_worst = max(ode_worst, (np.abs(u - dynamics.saxe_closed_form(start, s, lr, steps)) / s).max())
+            ode_worst = max(ode_worst, (np.abs(u - sequential.saxe_closed_form(start, s, lr, steps)) / s).max())
     assert 0.96 < min(ratios) and max(ratios) < 1.01
     assert ode_worst < 0.8 * ODE_DEVIATION
     for depth in range(3, DEPTH[1] + 1):
@@ -290,8 +290,8 @@ def test_sequential_learning_over_the_ranges():
             start = np.full((depth, k), U0 ** (1 / depth)) * (1 + 1e-3 * np.arange(k))
             learned, sigma, done = np.full(k, -1), start, 0
             while np.any(learned < 0):
-                traj = theory.singular_value_dynamics(sigma, np.ones(k), s, lr=lr, steps=5000, n=1)
-                hit = dynamics.learning_times(traj.prod(axis=1), s - U0)
+                traj = dynamics.singular_value_dynamics(sigma, np.ones(k), s, lr=lr, steps=5000, n=1)
+                hit = sequential.learning_times(traj.prod(axis=1), s - U0)
                 learned = np.where((learned < 0) & (hit < len(traj)), done + hit, learned)
                 sigma, done = traj[-1], done + len(traj) - 1
             assert np.all(np.diff(learned) > 0)
@@ -310,12 +310,12 @@ def test_sequential_gradient_descent_follows_the_map_to_rounding():
                 whitened = dynamics.planted_problem(k, n, rng, np.ones(k), s)
                 steps = int(1.5 * sequential.predicted_learning_times(s, U0, lr).max())
                 run = dict(strengths=s, u0=U0, lr=lr, steps=steps, rng=rng)
-                u = dynamics.sequential_run(*whitened, depth=2, **run)
-                deviation = np.abs(u - dynamics.saxe_map(u[0], s, lr, len(u) - 1)).max()
+                u = sequential.sequential_run(*whitened, depth=2, **run)
+                deviation = np.abs(u - sequential.saxe_map(u[0], s, lr, len(u) - 1)).max()
                 assert deviation < 0.1 * dynamics.corollary1_tolerance(u[:, None], 0.0)
                 if n == N[1]:
-                    deep = dynamics.sequential_run(*whitened, depth=DEPTH[1], **run)
-                    assert np.all(np.diff(dynamics.learning_times(deep, s - U0)) > 0)
+                    deep = sequential.sequential_run(*whitened, depth=DEPTH[1], **run)
+                    assert np.all(np.diff(sequential.learning_times(deep, s - U0)) > 0)
 
 
 # --- The remark on depth after Proposition 1 -------------------------------------------------------------
@@ -325,11 +325,11 @@ DEPTH_GROWTH = 1.1  # proposition-1-depth: prop1_depth_steps_growth
 
 def steps_by_depth(sigma0_all, v, s, k: int, count: int, depths) -> np.ndarray:
     """The chapter's prop1_depth table's "steps" for stacked draws: the steps of the recursion at each depth's
-    bound until the loss is below 1e-10 of its start (`dynamics.steps_to`), (len(depths), count)."""
+    bound until the loss is below 1e-10 of its start (`convergence.steps_to`), (len(depths), count)."""
     out, cols = [], [slice(i * k, (i + 1) * k) for i in range(count)]
     for d in depths:
         sigma0 = sigma0_all[:d]
-        bound = np.array([theory.prop1_learning_rate(sigma0[:, c], v[c], v[c] * s[c], 1) for c in cols])
+        bound = np.array([proposition1.prop1_learning_rate(sigma0[:, c], v[c], v[c] * s[c], 1) for c in cols])
         losses, _ = run_until(sigma0, v, s, np.repeat(bound, k), k, 1e-10)
         out.append(np.argmax(losses < 1e-10 * losses[0], axis=0))
     return np.array(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import balance, metrics, network, stability, train
+from deeplinear import balance, balance_drift, metrics, minimum_norm, network, stability, train
 
 EPS = np.finfo(float).eps
 
@@ -26,8 +26,8 @@ def test_random_factorisations_never_beat_the_bound(k, n, draws, count):
     """Proposition 2 with its rounding margin: no random factorisation scores below 1 - 1e-12."""
     rng = np.random.default_rng(k + n)
     for P in problems(k, n, draws, rng)[2]:
-        A = balance.random_factors(balance.minimum_norm_factors(P)[0], count, rng)
-        assert balance.norm_ratio(A, P @ np.linalg.inv(A)).min() >= 1 - 1e-12
+        A = minimum_norm.random_factors(minimum_norm.minimum_norm_factors(P)[0], count, rng)
+        assert minimum_norm.norm_ratio(A, P @ np.linalg.inv(A)).min() >= 1 - 1e-12
 
 
 @pytest.mark.parametrize(("k", "n", "draws"), [(2, 2, 200), (9, 9, 150), (32, 32, 20), (32, 200, 10)])
@@ -37,7 +37,7 @@ def test_optimiser_lands_within_its_resolution(k, n, draws):
     rng = np.random.default_rng(3 * k + n)
     worst = 0.0
     for P in problems(k, n, draws, rng)[2]:
-        W = balance.minimise_norm(P, np.eye(k) + 0.3 * rng.standard_normal((k, k)))
+        W = minimum_norm.minimise_norm(P, np.eye(k) + 0.3 * rng.standard_normal((k, k)))
         tolerance = float(f"{10 * np.sqrt(EPS * np.linalg.cond(P)):.1g}")
         defect = max(balance.relative_imbalance(W).max(), metrics.alignment_defect(W).max())
         worst = max(worst, defect / tolerance)
@@ -50,7 +50,7 @@ def start_pairs(k, n, lr, scale, draws, steps, seed, large=4.0):
     product reached, and the large start's imbalance (the two hypotheses)."""
     rng = np.random.default_rng(seed)
     X, Y, P = problems(k, n, draws, rng)
-    unit = np.sqrt(balance.nuclear_norm(P) / k)[:, None, None]
+    unit = np.sqrt(minimum_norm.nuclear_norm(P) / k)[:, None, None]
     Ws0 = [rng.standard_normal((2, draws, k, k)) * unit / np.sqrt(k) for _ in range(2)]
     Ws0 = [np.concatenate([W[0] * scale, W[1] * large]) for W in Ws0]  # small starts, then large ones
     XX, YY = np.concatenate([X, X]), np.concatenate([Y, Y])
@@ -58,10 +58,10 @@ def start_pairs(k, n, lr, scale, draws, steps, seed, large=4.0):
         stability.stable_learning_rate(XX[j], np.concatenate([P, P])[j], [W[j] for W in Ws0]) for j in range(2 * draws)
     ]
     end = train(Ws0, XX, YY, lr=np.minimum(lr, rates), steps=steps, progress=False).weights
-    gaps = balance.norm_ratio(*end) - 1
-    reached = 2 * balance.nuclear_norm(end[1][:draws] @ end[0][:draws])
+    gaps = minimum_norm.norm_ratio(*end) - 1
+    reached = 2 * minimum_norm.nuclear_norm(end[1][:draws] @ end[0][:draws])
     size = (np.sum(Ws0[0][:draws] ** 2, axis=(1, 2)) + np.sum(Ws0[1][:draws] ** 2, axis=(1, 2))) / reached
-    imbalance = balance.nuclear_imbalance([W[draws:] for W in Ws0])[:, 0] / (2 * balance.nuclear_norm(P))
+    imbalance = balance.nuclear_imbalance([W[draws:] for W in Ws0])[:, 0] / (2 * minimum_norm.nuclear_norm(P))
     return gaps[:draws], gaps[draws:], size, imbalance
 
 
@@ -94,9 +94,9 @@ def test_large_starts_are_rarely_balanced():
     rng = np.random.default_rng(5)
     for k in (2, 3, 32):
         P = problems(k, k, 2000, rng)[2]
-        unit = np.sqrt(balance.nuclear_norm(P) / k)[:, None, None]
+        unit = np.sqrt(minimum_norm.nuclear_norm(P) / k)[:, None, None]
         Ws = [4.0 * unit * rng.standard_normal((2000, k, k)) / np.sqrt(k) for _ in range(2)]
-        assert np.mean(balance.nuclear_imbalance(Ws)[:, 0] / (2 * balance.nuclear_norm(P)) < 1) < 0.015
+        assert np.mean(balance.nuclear_imbalance(Ws)[:, 0] / (2 * minimum_norm.nuclear_norm(P)) < 1) < 0.015
 
 
 def probes(k, n, draws, seed):
@@ -146,7 +146,7 @@ def test_balanced_start_rotates(k, n, lr, steps):
 
 
 def fixed_time_slopes(k, n, lr, draws, seed):
-    """The chapter's fixed-time runs (balance.drift_scaling's second half), stacked over draws: three Gaussian
+    """The chapter's fixed-time runs (balance_drift.drift_scaling's second half), stacked over draws: three Gaussian
     layers, rate min(lr, stable rate), time 100 rate, at rate/8 .. rate; the log-log slope of the drift."""
     rng = np.random.default_rng(seed)
     X, Y, P = problems(k, n, draws, rng)
@@ -208,6 +208,6 @@ def test_balanced_networks_are_aligned_and_near_balance_bounds_the_defect(k):
     assert balance.chain_error([rng.standard_normal((k, k)) for _ in range(3)]) > 1e-3
     for scale, lr in ((1e-4, 0.1), (1e-2, 0.001)):
         X, Y, _ = problems(k, k, 1, rng)
-        runs = balance.start_scale_runs(X[0], Y[0], np.geomspace(scale, 4.0, 8), lr=lr, steps=2000, rng=rng)
+        runs = balance_drift.start_scale_runs(X[0], Y[0], np.geomspace(scale, 4.0, 8), lr=lr, steps=2000, rng=rng)
         ratio = metrics.alignment_defect(runs.weights) / (np.sqrt(2) * balance.relative_imbalance(runs.weights))
         assert ratio.max() < 1.0

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import sparse, stats
 
 import deeplinear
-from deeplinear import constrained, data, impossibility, metrics, structures, theory
+from deeplinear import constrained, data, impossibility, losses, metrics, structures
 from deeplinear.structures import RandomSubspace
 
 REACHED = 1e-6  # the chapter's tolerance: a defect below it counts as reaching 0
@@ -122,7 +122,7 @@ def test_figure2a_invariance_at_both_ends():
         Ys.append(data.matrix_factorization(4, rng)[1])
         starts.append(constrained.symmetric_start(toeplitz, 3, rng))
     stacked = [np.stack([start[i] for start in starts]) for i in range(3)]
-    eta = np.array([theory.mse_learning_rate(lr, 4) for lr in lrs])
+    eta = np.array([losses.mse_learning_rate(lr, 4) for lr in lrs])
     stop = constrained.MSE_TARGET * 4 / 2  # the stopping rule on the library's loss
 
     def rate(step, loss):
@@ -148,7 +148,7 @@ def test_figure2b_leaves_the_aligned_start_at_once():
     """The shortest run inside the hypotheses, a gradient-flow time lr x steps of 8, is long: already at time 1
     (lr 0.02, 50 steps; at equal time the path hardly depends on lr) the defect is ten times the criterion 1e-9
     at 12 digits spread over the subset, and the released invariance is below 0.99."""
-    eta = theory.mse_learning_rate(0.02, CONV28.shape[0])
+    eta = losses.mse_learning_rate(0.02, CONV28.shape[0])
     defects = []
     for j, offset in enumerate(np.linspace(0, 1999, 12).astype(int)):
         X = data.mnist_matrix(data.mnist(1, offset=int(offset), source="subset")[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import data, reduction, theory
+from deeplinear import aligned, data, reduction, separable, theory
 
 DIGITS = data.mnist_first(784, "subset", parameter="mnist_source")
 RELEASED = dict(inner="identity", low=0.0, high=1.0)  # the released script's aligned start
@@ -23,10 +23,10 @@ def _problem(n: int, hidden: list[int], seed: int, *, one_output: bool = False):
     if one_output:
         y = np.where(labels < 5, 1.0, -1.0)[None, :]
         U, _, Vt = np.linalg.svd(y @ X.T)
-        return X, y, theory.appendix_f_start(Vt.T, U, [784, *hidden, 1], rng)
+        return X, y, aligned.appendix_f_start(Vt.T, U, [784, *hidden, 1], rng)
     Y = data.one_hot(labels)
     U_x = np.linalg.svd(X)[0]
-    return X, Y, theory.aligned_start(U_x, np.linalg.svd(Y)[0], [784, *hidden, 10], rng, **RELEASED)
+    return X, Y, aligned.aligned_start(U_x, np.linalg.svd(Y)[0], [784, *hidden, 10], rng, **RELEASED)
 
 
 def _flow_one(red, Y, lr: float, loss: str, steps: int | None = None):
@@ -126,7 +126,7 @@ def test_the_first_784_digits_are_separable(source):
     images, labels = data.mnist_first(784, source, parameter="mnist_source")
     X = data.mnist_matrix(images)
     assert np.linalg.matrix_rank(X) < 784
-    assert theory.one_vs_rest_margins(X, labels).min() > 0.6
+    assert separable.one_vs_rest_margins(X, labels).min() > 0.6
 
 
 @pytest.mark.parametrize("source", ["subset", "idx"])

@@ -442,16 +442,16 @@ def test_regression_problem_rejects_unknown_kinds():
 
 
 def test_one_orthogonal_helper_for_data_and_theory():
-    from deeplinear import theory
+    from deeplinear import aligned
 
     # the reference: QR of a standard normal matrix, columns signed so that R's diagonal is positive
     G = np.random.default_rng(3).standard_normal((5, 5))
     Q, R = np.linalg.qr(G)
     expected = Q * np.sign(np.diag(R))
-    np.testing.assert_allclose(theory.random_orthogonal(5, np.random.default_rng(3)), expected, rtol=0, atol=0)
+    np.testing.assert_allclose(aligned.random_orthogonal(5, np.random.default_rng(3)), expected, rtol=0, atol=0)
     p = data.matrix_sensing(5, 2, np.random.default_rng(3))  # U is its first draw
     np.testing.assert_array_equal(p.U, expected)
     with pytest.raises(ValueError, match="k must be a positive integer"):
-        theory.random_orthogonal(0, np.random.default_rng(0))
+        aligned.random_orthogonal(0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
-        theory.random_orthogonal(3, 0)
+        aligned.random_orthogonal(3, 0)

@@ -7,18 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import _validate, data, metrics, theory
+import theorem1_cases
+from deeplinear import _validate, aligned, data, metrics, theory
 
 
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-# -- theory.targets_for_residual and theory.two_layer_cases: X X^T must be invertible ------------------------
+# -- theory.targets_for_residual and theorem1_cases.two_layer_cases: X X^T must be invertible ------------------------
 def _residual_problem(k: int, n: int, seed: int = 0):
     g = rng(seed)
-    bases = [theory.random_orthogonal(k, g) for _ in range(3)]
-    Ws = theory.aligned_network(bases, [g.uniform(0.5, 1, k), g.uniform(0.5, 1, k)])
+    bases = [aligned.random_orthogonal(k, g) for _ in range(3)]
+    Ws = aligned.aligned_network(bases, [g.uniform(0.5, 1, k), g.uniform(0.5, 1, k)])
     return Ws, g.standard_normal((k, n)), bases[2], g.standard_normal((k, k)), bases[0]
 
 
@@ -43,12 +44,12 @@ def test_targets_for_residual_still_meets_its_identity():
 
 def test_two_layer_cases_refuses_n_below_k():
     with pytest.raises(ValueError, match=r"n must be an integer >= k = 4"):
-        theory.two_layer_cases(4, 2, rng())
+        theorem1_cases.two_layer_cases(4, 2, rng())
     with pytest.raises(ValueError, match=r"k must be an integer >= 2"):
-        theory.two_layer_cases(1, 3, rng())
+        theorem1_cases.two_layer_cases(1, 3, rng())
     with pytest.raises(ValueError, match=r"n must be an integer"):
-        theory.two_layer_cases(3, 3.5, rng())
-    assert len(theory.two_layer_cases(3, 3, rng())) == 3  # n = k is allowed
+        theorem1_cases.two_layer_cases(3, 3.5, rng())
+    assert len(theorem1_cases.two_layer_cases(3, 3, rng())) == 3  # n = k is allowed
 
 
 # -- tolerances: a verdict needs a finite tolerance >= 0 ------------------------------------------------------
@@ -78,31 +79,31 @@ def test_alignment_invariant_accepts_any_finite_tolerance_at_least_zero(tol):
 @pytest.mark.parametrize("widths", [[3, 2.7, 3], [3, 3.0, 3], [3, True, 3], [3, 0, 3], [3], [], "333", 3])
 def test_aligned_start_refuses_non_integer_widths(widths):
     with pytest.raises(ValueError, match=r"widths must be a sequence \[k_0, \.\.\., k_d\]"):
-        theory.aligned_start(np.eye(3), np.eye(3), widths, rng())
+        aligned.aligned_start(np.eye(3), np.eye(3), widths, rng())
 
 
 @pytest.mark.parametrize("widths", [[3, 2.7, 1], [3, -1, 1], [3.5, 1]])
 def test_appendix_f_start_refuses_non_integer_widths(widths):
     with pytest.raises(ValueError, match=r"widths must be a sequence"):
-        theory.appendix_f_start(np.eye(3), np.eye(1), widths, rng())
+        aligned.appendix_f_start(np.eye(3), np.eye(1), widths, rng())
 
 
 def test_widths_accept_numpy_integers_and_give_the_same_network():
-    plain = theory.aligned_start(np.eye(3), np.eye(3), [3, 2, 3], rng(5))
-    numpy_ints = theory.aligned_start(np.eye(3), np.eye(3), np.array([3, 2, 3]), rng(5))
+    plain = aligned.aligned_start(np.eye(3), np.eye(3), [3, 2, 3], rng(5))
+    numpy_ints = aligned.aligned_start(np.eye(3), np.eye(3), np.array([3, 2, 3]), rng(5))
     for a, b in zip(plain, numpy_ints):
         np.testing.assert_array_equal(a, b)
-    assert len(theory.appendix_f_start(np.eye(3), np.eye(1), [np.int64(3), np.int32(2), 1], rng())) == 2
+    assert len(aligned.appendix_f_start(np.eye(3), np.eye(1), [np.int64(3), np.int32(2), 1], rng())) == 2
 
 
 def test_aligned_start_refuses_infinite_singular_value_ranges():
     with pytest.raises(ValueError, match=r"low and high must be finite"):
-        theory.aligned_start(np.eye(2), np.eye(2), [2, 2], rng(), high=np.inf)
+        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], rng(), high=np.inf)
 
 
 # -- zero layers: rank_one_leak and pinned_rotation are defined there, and stay finite ---------------------------
 def test_rank_one_leak_of_zero_layers_is_zero_not_nan():
-    q, Ws = theory.rank_one_chain(3, 3, rng())
+    q, Ws = theorem1_cases.rank_one_chain(3, 3, rng())
     with np.errstate(all="raise"):  # no 0 / 0 on the way
         assert metrics.rank_one_leak([np.zeros_like(W) for W in Ws], q) == 0.0
         Ws[1] = np.zeros_like(Ws[1])
@@ -110,7 +111,7 @@ def test_rank_one_leak_of_zero_layers_is_zero_not_nan():
 
 
 def test_rank_one_leak_checks_q():
-    q, Ws = theory.rank_one_chain(3, 3, rng())
+    q, Ws = theorem1_cases.rank_one_chain(3, 3, rng())
     with pytest.raises(ValueError, match=r"q\[1\] must be a unit vector"):
         metrics.rank_one_leak(Ws, [q[0], 2 * q[1]])
     with pytest.raises(ValueError, match=r"q\[0\] must be a finite array of shape \(3,\)"):

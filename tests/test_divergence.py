@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import deeplinear
-from deeplinear import constrained, reduction, structures, theory
+from deeplinear import aligned, constrained, reduction, structures
 from deeplinear.training import TrainingDiverged, descended, until_divergence
 
 
@@ -69,7 +69,7 @@ def test_reduced_training_stops_at_a_divergence_and_says_so():
     rng = np.random.default_rng(1)
     X = 10 * rng.standard_normal((12, 30))
     Y = np.eye(3)[:, np.arange(30) % 3]
-    Ws = theory.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [12, 16, 4, 3], rng, inner="identity")
+    Ws = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [12, 16, 4, 3], rng, inner="identity")
     red = reduction.reduce_network(Ws, X)
     with pytest.raises(TrainingDiverged):
         reduction.train(red, Y, lr=1.0, steps=300, loss="cross_entropy", record=1)

@@ -1,17 +1,17 @@
-"""Tests for deeplinear.dynamics.proposition1_over_instances against independent references: the draws
-redone by hand (theory.prop1_learning_rate on the same instance), and the closed forms of one layer."""
+"""Tests for deeplinear.proposition1.proposition1_over_instances against independent references: the draws
+redone by hand (proposition1.prop1_learning_rate on the same instance), and the closed forms of one layer."""
 
 import numpy as np
 import pytest
 
-from deeplinear import dynamics, theory
+from deeplinear import dynamics, proposition1
 
 
 def test_one_layer_factor_and_window_are_the_closed_forms():
     # d = 1: sigma <- sigma + (lr/n)(lam' - sigma lam) converges iff lr < 2n / max(lam), and every pair
     # (a, b) has curvature lam_b / n, so the edge over all pairs is the edge over the modes: no window
     k, n = 3, 5
-    out = dynamics.proposition1_over_instances(k, n, [(0.2, 0.3)], rng=7, instances=2, depth=1, iterations=8)
+    out = proposition1.proposition1_over_instances(k, n, [(0.2, 0.3)], rng=7, instances=2, depth=1, iterations=8)
     rng = np.random.default_rng(7)
     for i in range(2):
         X, Y, U, V = dynamics.planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
@@ -28,7 +28,7 @@ def test_one_layer_factor_and_window_are_the_closed_forms():
 
 def test_shapes_order_and_margins_at_depth_3():
     ranges = [(0.1, 0.3), (0.5, 0.8)]
-    out = dynamics.proposition1_over_instances(3, 4, ranges, rng=[1, 2], instances=2, iterations=4)
+    out = proposition1.proposition1_over_instances(3, 4, ranges, rng=[1, 2], instances=2, iterations=4)
     assert set(out) >= {"bound", "critical", "edge", "edge_transverse", "factor", "window"}
     assert all(v.shape == (2, 2) for v in out.values())
     # the bound is sufficient (below the critical rate); a smaller start makes it more conservative
@@ -42,7 +42,7 @@ def test_shapes_order_and_margins_at_depth_3():
     lam, lam_prime = dynamics.lambdas(X, Y, U, V)
     s0 = rng.uniform(0.1, 0.3, (3, 3))
     assert np.all(s0.prod(axis=0) < lam_prime / lam)  # no redraw was needed for this start
-    assert out["bound"][0, 0] == theory.prop1_learning_rate(s0, lam, lam_prime, 4)
+    assert out["bound"][0, 0] == proposition1.prop1_learning_rate(s0, lam, lam_prime, 4)
 
 
 @pytest.mark.parametrize(
@@ -56,4 +56,4 @@ def test_shapes_order_and_margins_at_depth_3():
 )
 def test_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        dynamics.proposition1_over_instances(3, 4, rng=0, **kwargs)
+        proposition1.proposition1_over_instances(3, 4, rng=0, **kwargs)

@@ -1,5 +1,5 @@
 """Tests for deeplinear.impossibility (Section 5.2) and the helpers chapters 06 and 07 added elsewhere:
-metrics.traceless_alignment_defect, bases.scores_over_bases and theory.mse_learning_rate.
+metrics.traceless_alignment_defect, bases.scores_over_bases and losses.mse_learning_rate.
 
 References: numpy's least squares and pseudo-inverse, plain loops over singular vectors, finite
 differences, closed forms, and the library's metrics applied one at a time.
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from deeplinear import bases, impossibility, metrics, structures, theory
+from deeplinear import aligned, bases, impossibility, losses, metrics, structures
 from deeplinear.network import gradients
 
 
@@ -32,8 +32,8 @@ def test_pinv_solution_is_least_squares():
 def test_proposition3_scores_against_plain_loops():
     rng = np.random.default_rng(1)
     k, d = 4, 3
-    Qs = [theory.random_orthogonal(k, rng) for _ in range(d + 1)]
-    Ws = theory.aligned_network(Qs, [np.linspace(1.0, 2.0, k) * (i + 1) for i in range(d)])
+    Qs = [aligned.random_orthogonal(k, rng) for _ in range(d + 1)]
+    Ws = aligned.aligned_network(Qs, [np.linspace(1.0, 2.0, k) * (i + 1) for i in range(d)])
     X = rng.standard_normal((k, 7))
     np.testing.assert_allclose(impossibility.proposition3_scores(Ws, X), [1.0, 1.0], atol=1e-9)
     Ws = [rng.standard_normal((k, k)) for _ in range(d)]
@@ -59,7 +59,7 @@ def defect_loop(W, V):
 
 def test_singular_basis_defect_closed_forms():
     rng = np.random.default_rng(2)
-    V = theory.random_orthogonal(5, rng)
+    V = aligned.random_orthogonal(5, rng)
     W = np.diag([1.0, 2.0, 3.0, 4.0, 5.0]) @ V.T  # right singular vectors V
     assert impossibility.singular_basis_defect(W, V) < 1e-13
     W = rng.standard_normal((5, 5))
@@ -80,7 +80,7 @@ def test_singular_basis_defect_closed_forms():
 def test_partner_objective_value_and_finite_difference_gradient(S):
     rng = np.random.default_rng(4)
     k = S.shape[1]
-    V = theory.random_orthogonal(k, rng)
+    V = aligned.random_orthogonal(k, rng)
     fun = impossibility.partner_objective(S, V)
     c = rng.standard_normal(S.dim)
     value, grad = fun(c)
@@ -201,8 +201,8 @@ def test_traceless_defect_is_the_commutator_over_traceless_norms():
 
 def test_traceless_defect_zero_for_aligned_and_for_identities():
     rng = np.random.default_rng(20)
-    Qs = [theory.random_orthogonal(4, rng) for _ in range(4)]
-    Ws = theory.aligned_network(Qs, [rng.uniform(1, 2, 4) for _ in range(3)])
+    Qs = [aligned.random_orthogonal(4, rng) for _ in range(4)]
+    Ws = aligned.aligned_network(Qs, [rng.uniform(1, 2, 4) for _ in range(3)])
     assert metrics.traceless_alignment_defect(Ws).max() < 1e-13
     assert np.array_equal(metrics.traceless_alignment_defect([2 * np.eye(3), rng.standard_normal((3, 3))]), [0.0])
     with pytest.raises(ValueError, match="chain"):
@@ -213,8 +213,8 @@ def test_traceless_defect_zero_for_aligned_and_for_identities():
 def test_scores_over_bases_equals_the_three_separate_calls():
     rng = np.random.default_rng(21)
     s = np.array([2.0, 2.0, 2.0, 1.0, 0.5])  # a repeated singular value: the bases matter
-    Qs = [theory.random_orthogonal(5, rng) for _ in range(4)]
-    Ws0 = theory.aligned_network(Qs, [s] * 3)
+    Qs = [aligned.random_orthogonal(5, rng) for _ in range(4)]
+    Ws0 = aligned.aligned_network(Qs, [s] * 3)
     Ws = [W + 0.05 * rng.standard_normal(W.shape) for W in Ws0]
     got = bases.scores_over_bases(Ws0, Ws, np.random.default_rng(22), draws=6)
     rng = np.random.default_rng(22)
@@ -230,7 +230,7 @@ def test_scores_over_bases_equals_the_three_separate_calls():
         bases.scores_over_bases(Ws0, Ws[:2], rng)
 
 
-# -- theory.mse_learning_rate ----------------------------------------------------------------------
+# -- losses.mse_learning_rate ----------------------------------------------------------------------
 def test_mse_learning_rate_step_equals_a_step_on_the_mean_squared_error():
     rng = np.random.default_rng(23)
     Ws = [rng.standard_normal((3, 4)), rng.standard_normal((5, 3))]
@@ -248,10 +248,10 @@ def test_mse_learning_rate_step_equals_a_step_on_the_mean_squared_error():
             up, down = list(Ws), list(Ws)
             up[i], down[i] = W + E, W - E
             fd[idx] = (mse(up) - mse(down)) / (2 * eps)
-        step = theory.mse_learning_rate(0.01, 5) * gradients(Ws, X, Y)[i]
+        step = losses.mse_learning_rate(0.01, 5) * gradients(Ws, X, Y)[i]
         np.testing.assert_allclose(step, 0.01 * fd, rtol=1e-6, atol=1e-10)
-    assert theory.mse_learning_rate(0.01, 784) == 0.01 * 2 / 784
+    assert losses.mse_learning_rate(0.01, 784) == 0.01 * 2 / 784
     with pytest.raises(ValueError, match="lr must be a positive number"):
-        theory.mse_learning_rate(0.0, 3)
+        losses.mse_learning_rate(0.0, 3)
     with pytest.raises(ValueError, match="k_out must be an integer"):
-        theory.mse_learning_rate(0.1, 2.5)
+        losses.mse_learning_rate(0.1, 2.5)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import data, invariance, losses, modes, network, theory, train
+from deeplinear import aligned, data, invariance, losses, modes, network, theory, train
 
 
 @pytest.mark.parametrize("kind", ["autoencoding", "factorization", "inversion"])
@@ -32,9 +32,9 @@ def test_regression_run_refuses_data_that_fail_the_condition():
 
 def test_turn_share_is_zero_on_the_diagonal_and_the_off_diagonal_share_off_it():
     rng = np.random.default_rng(8)
-    bases = [theory.random_orthogonal(3, rng) for _ in range(3)]
-    Ws0 = theory.aligned_network(bases, [np.array([3.0, 2.0, 1.0]), np.array([1.5, 1.0, 0.5])])
-    diagonal = theory.aligned_network(bases, [np.array([3.5, 2.0, 0.5]), np.array([1.5, 1.2, 0.5])])
+    bases = [aligned.random_orthogonal(3, rng) for _ in range(3)]
+    Ws0 = aligned.aligned_network(bases, [np.array([3.0, 2.0, 1.0]), np.array([1.5, 1.0, 0.5])])
+    diagonal = aligned.aligned_network(bases, [np.array([3.5, 2.0, 0.5]), np.array([1.5, 1.2, 0.5])])
     assert invariance.turn_share(Ws0, diagonal) < 1e-14
     K = np.array([[0.0, 0.3, 0.0], [0.0, 0.0, 0.0], [0.4, 0.0, 0.0]])
     turned = [Ws0[0] + bases[1] @ (np.diag([0.5, 0, 0]) + K) @ bases[0].T, Ws0[1]]
@@ -97,7 +97,7 @@ def test_sweep_is_one_ensemble_run_per_kind_in_order():
 def test_generic_sensing_run_starts_on_the_targets_bases():
     problem = data.matrix_sensing(3, 5, np.random.default_rng(16), aligned=False)
     history = invariance.generic_sensing_run(problem, [3] * 4, np.random.default_rng(17), lr=0.01, steps=300)
-    start = theory.aligned_start(problem.V, problem.U, [3] * 4, np.random.default_rng(17))
+    start = aligned.aligned_start(problem.V, problem.U, [3] * 4, np.random.default_rng(17))
     # by hand: the plain trainer on the sensing loss from that start, at the same rate
     ref = train(start, None, None, loss=losses.MatrixSensing(problem.M, problem.y), lr=0.01, steps=300)
     np.testing.assert_allclose(history.loss, ref.history.loss, rtol=1e-12)

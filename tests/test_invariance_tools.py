@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.linalg import lstsq
 
-from deeplinear import data, metrics, network, theory
+import theorem1_cases
+from deeplinear import aligned, data, metrics, network, theory
 
 
 def test_sensing_witness_finds_the_generators_bases_and_fixes_signs():
@@ -50,7 +51,7 @@ def test_targets_for_residual_give_the_prescribed_matrix_of_equation_4():
     rng = np.random.default_rng(1)
     Ws = [rng.standard_normal((4, 3)), rng.standard_normal((2, 4))]
     X = rng.standard_normal((3, 6))
-    U, V = theory.random_orthogonal(2, rng), theory.random_orthogonal(3, rng)
+    U, V = aligned.random_orthogonal(2, rng), aligned.random_orthogonal(3, rng)
     D = rng.standard_normal((2, 3))
     Y = theory.targets_for_residual(Ws, X, U, D, V)
     np.testing.assert_allclose(U.T @ (Y - Ws[1] @ Ws[0] @ X) @ X.T @ V, D, atol=1e-11)
@@ -67,8 +68,8 @@ def test_pinned_rotation_closed_form_for_a_turned_plane():
     got = metrics.pinned_rotation(Ws, [np.eye(2), R, np.eye(2)], [1])
     # the two Gram matrices: W_1 W_1^T = diag(a, b) and W_2^T W_2 = I (no off-diagonal part)
     assert got == pytest.approx(expected, rel=1e-12)
-    aligned = theory.aligned_network([np.eye(2), R, np.eye(2)], [[1.0, 0.5], [0.7, 0.2]])
-    assert metrics.pinned_rotation(aligned, [np.eye(2), R, np.eye(2)], [1]) < 1e-15
+    net = aligned.aligned_network([np.eye(2), R, np.eye(2)], [[1.0, 0.5], [0.7, 0.2]])
+    assert metrics.pinned_rotation(net, [np.eye(2), R, np.eye(2)], [1]) < 1e-15
     with pytest.raises(ValueError, match="inner"):
         metrics.pinned_rotation(Ws, [np.eye(2)] * 3, [2])
 
@@ -76,8 +77,8 @@ def test_pinned_rotation_closed_form_for_a_turned_plane():
 def test_one_step_rotation_takes_a_gradient_step_of_each_size():
     rng = np.random.default_rng(2)
     k, n = 3, 5
-    bases = [theory.random_orthogonal(k, rng) for _ in range(3)]
-    Ws = theory.aligned_network(bases, [rng.uniform(0.5, 1, k), rng.uniform(0.5, 1, k)])
+    bases = [aligned.random_orthogonal(k, rng) for _ in range(3)]
+    Ws = aligned.aligned_network(bases, [rng.uniform(0.5, 1, k), rng.uniform(0.5, 1, k)])
     X, Y = rng.standard_normal((k, n)), rng.standard_normal((k, n))
     # reference: the gradient by central differences of the loss, then the closed-form step
     grads = []
@@ -100,8 +101,8 @@ def test_one_step_turn_orders_two_and_three_layers():
     rng = np.random.default_rng(3)
     k, n = 4, 6
     s = np.sort(rng.uniform(0.5, 1.0, k))[::-1]
-    Q = [theory.random_orthogonal(k, rng) for _ in range(5)]
-    net2, net3 = theory.aligned_network(Q[:3], [s, s]), theory.aligned_network(Q[:2] + Q[3:], [s ** (2 / 3)] * 3)
+    Q = [aligned.random_orthogonal(k, rng) for _ in range(5)]
+    net2, net3 = aligned.aligned_network(Q[:3], [s, s]), aligned.aligned_network(Q[:2] + Q[3:], [s ** (2 / 3)] * 3)
     X = rng.standard_normal((k, n))
     G = rng.standard_normal((k, k))
     anti = G - G.T + np.diag(rng.standard_normal(k))
@@ -114,7 +115,7 @@ def test_one_step_turn_orders_two_and_three_layers():
 
 def test_rank_one_chain_draws_in_the_documented_order_and_leaks_nothing():
     k, d = 5, 4
-    q, Ws = theory.rank_one_chain(k, d, np.random.default_rng(7))
+    q, Ws = theorem1_cases.rank_one_chain(k, d, np.random.default_rng(7))
     ref = np.random.default_rng(7)  # the documented order, by hand
     q_ref = []
     for _ in range(d - 1):
@@ -134,7 +135,7 @@ def test_rank_one_chain_draws_in_the_documented_order_and_leaks_nothing():
     bumped = [Ws[0], Ws[1] + 1e-3 * np.outer(e, q[0])] + Ws[2:]
     assert metrics.rank_one_leak(bumped, q) == pytest.approx(1e-3 / np.linalg.norm(bumped[1]), rel=1e-9)
     with pytest.raises(ValueError, match="d must"):
-        theory.rank_one_chain(k, 1, np.random.default_rng(0))
+        theorem1_cases.rank_one_chain(k, 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="q must"):
         metrics.rank_one_leak(Ws, q[:1])
 
@@ -151,7 +152,7 @@ def test_aligned_start_on_takes_its_outer_bases_from_the_data():
     # outer="svd": the left singular vectors of X and of Y, whatever the data
     X, Y = data.random_regression(3, 5, rng)
     Ws = theory.aligned_start_on(X, Y, [3, 3, 3], np.random.default_rng(2), outer="svd")
-    ref = theory.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [3, 3, 3], np.random.default_rng(2))
+    ref = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [3, 3, 3], np.random.default_rng(2))
     for W, R in zip(Ws, ref):
         np.testing.assert_array_equal(W, R)
     # outer="auto": the svd start on random data, the witness start where the condition holds
@@ -169,7 +170,7 @@ def test_aligned_start_on_takes_its_outer_bases_from_the_data():
 
 def test_two_layer_cases_build_the_prescribed_D():
     k, n = 4, 7
-    cases = theory.two_layer_cases(k, n, np.random.default_rng(5))
+    cases = theorem1_cases.two_layer_cases(k, n, np.random.default_rng(5))
     assert list(cases) == ["d = 2, antisymmetric D", "d = 2, symmetric D", "d = 3, antisymmetric D"]
     for label, (Ws, X, Y, bases, inner) in cases.items():
         assert len(Ws) == (3 if label.startswith("d = 3") else 2) and inner == list(range(1, len(Ws)))
@@ -190,7 +191,7 @@ def test_aligned_start_sensing_is_the_witness_then_the_start():
     Ws = theory.aligned_start_sensing(p.M, p.y, [4, 4, 4], np.random.default_rng(1))
     ref = np.random.default_rng(1)
     _, _, U, V = theory.sensing_witness(p.M, p.y, ref)
-    for W, R in zip(Ws, theory.aligned_start(V, U, [4, 4, 4], ref)):
+    for W, R in zip(Ws, aligned.aligned_start(V, U, [4, 4, 4], ref)):
         np.testing.assert_array_equal(W, R)
     # every measurement sees only the diagonal of the end-to-end matrix in the witness's bases
     P = Ws[1] @ Ws[0]

@@ -410,3 +410,18 @@ def test_overlap_and_corresponding_columns_stacked_equal_per_member(ks, S, seed)
     )
     for i, M in enumerate(metrics.overlap(stack)):
         np.testing.assert_allclose(M, [metrics.overlap(Ws)[i] for Ws in members], atol=1e-12)
+
+
+def test_registry_entries_flag_exactly_the_metrics_that_take_svds():
+    """An entry flagged ``shares_svds`` gives the same values from the shared SVDs as without them; an entry
+    not flagged takes no ``svds=`` (the trainer would pass them otherwise)."""
+    import inspect
+
+    rng = np.random.default_rng(3)
+    Ws = [rng.standard_normal((4, 3)), rng.standard_normal((2, 4))]
+    for name, entry in metrics.REGISTRY.items():
+        fn = entry(Ws)
+        takes_svds = "svds" in inspect.signature(fn).parameters
+        assert entry.shares_svds == takes_svds, name
+        if entry.shares_svds:
+            np.testing.assert_array_equal(fn(Ws, svds=metrics.layer_svds(Ws)), fn(Ws))

@@ -1,4 +1,4 @@
-"""Chapter 08's additions to shared modules: theory.one_vs_rest_margins (against scipy's SLSQP on the
+"""Chapter 08's additions to shared modules: separable.one_vs_rest_margins (against scipy's SLSQP on the
 hard-margin program) and plotting.plot_alignment_panels (the figure it returns)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import minimize
 
 import deeplinear
-from deeplinear import plotting, theory
+from deeplinear import aligned, plotting, separable
 
 
 def _clusters(rng, per_class=4):
@@ -33,7 +33,7 @@ def _slsqp_margin(X, y):
 
 def test_one_vs_rest_margins_are_the_hard_margins():
     X, labels = _clusters(np.random.default_rng(0))
-    margins = theory.one_vs_rest_margins(X, labels)
+    margins = separable.one_vs_rest_margins(X, labels)
     expected = [_slsqp_margin(X, np.where(labels == c, 1.0, -1.0)) for c in range(3)]
     assert margins.shape == (3,) and margins.min() > 0.5
     np.testing.assert_allclose(margins, expected, rtol=1e-6)
@@ -43,14 +43,14 @@ def test_one_vs_rest_margins_are_zero_for_classes_that_cannot_be_separated():
     X, labels = _clusters(np.random.default_rng(1))
     X = np.hstack([X, -X[:, :1]])  # a sample of class 0 and its negative, also of class 0
     labels = np.r_[labels, 0]
-    np.testing.assert_array_equal(theory.one_vs_rest_margins(X, labels), 0.0)
+    np.testing.assert_array_equal(separable.one_vs_rest_margins(X, labels), 0.0)
 
 
 def test_one_vs_rest_margins_reject_bad_labels():
     with pytest.raises(ValueError, match="labels must be"):
-        theory.one_vs_rest_margins(np.ones((2, 3)), np.array([0.5, 1.0, 0.0]))
+        separable.one_vs_rest_margins(np.ones((2, 3)), np.array([0.5, 1.0, 0.0]))
     with pytest.raises(ValueError, match="X must have shape"):
-        theory.one_vs_rest_margins(np.ones((2, 3)), np.array([0, 1]))
+        separable.one_vs_rest_margins(np.ones((2, 3)), np.array([0, 1]))
 
 
 def test_plot_alignment_panels_draws_one_panel_per_run():
@@ -76,15 +76,15 @@ def test_plot_alignment_panels_draws_one_panel_per_run():
 def test_appendix_f_start_is_the_rank_one_network_it_describes():
     rng = np.random.default_rng(3)
     widths = [5, 4, 3, 1]
-    V = theory.random_orthogonal(5, rng)
-    Ws = theory.appendix_f_start(V, -np.eye(1), widths, np.random.default_rng(7))
+    V = aligned.random_orthogonal(5, rng)
+    Ws = aligned.appendix_f_start(V, -np.eye(1), widths, np.random.default_rng(7))
     s = np.random.default_rng(7).random(3)  # the reference: one draw per layer, in order
     e = [np.eye(k)[:, 0] for k in widths]
     np.testing.assert_allclose(Ws[0], s[0] * np.outer(e[1], V[:, 0]), atol=1e-15)
     np.testing.assert_allclose(Ws[1], s[1] * np.outer(e[2], e[1]), atol=1e-15)
     np.testing.assert_allclose(Ws[2], -s[2] * np.outer(e[3], e[2]), atol=1e-15)
     with pytest.raises(ValueError, match="widths must be"):
-        theory.appendix_f_start(V, np.eye(1), [5], rng)
+        aligned.appendix_f_start(V, np.eye(1), [5], rng)
 
 
 def test_appendix_f_start_stays_rank_one_under_gradient_descent():
@@ -92,7 +92,7 @@ def test_appendix_f_start_stays_rank_one_under_gradient_descent():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((5, 8))
     y = np.where(rng.standard_normal(8) > 0, 1.0, -1.0)[None, :]
-    Ws = theory.appendix_f_start(theory.random_orthogonal(5, rng), np.eye(1), [5, 4, 3, 1], rng)
+    Ws = aligned.appendix_f_start(aligned.random_orthogonal(5, rng), np.eye(1), [5, 4, 3, 1], rng)
     for loss in ("squared", "logistic"):
         W = deeplinear.train(Ws, X, y, lr=0.1, steps=50, loss=loss).weights
         assert abs(W[1][0, 0]) > 0 and np.abs(W[1][1:]).max() == 0 and np.abs(W[1][:, 1:]).max() == 0

@@ -7,17 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import TrainingDiverged, data, dynamics, invariance, losses, modes, network, theory, train
+from deeplinear import TrainingDiverged, aligned, convergence, data, dynamics, invariance, losses, modes, network, train
 
 
 def test_mode_sigmas_recovers_the_singular_values_of_each_mode():
     rng = np.random.default_rng(0)
-    bases = [theory.random_orthogonal(4, rng) for _ in range(4)]
+    bases = [aligned.random_orthogonal(4, rng) for _ in range(4)]
     sigmas = [rng.uniform(0.5, 1.5, 4) for _ in range(3)]
-    Ws = theory.aligned_network(bases, sigmas)
+    Ws = aligned.aligned_network(bases, sigmas)
     np.testing.assert_allclose(modes.mode_sigmas(Ws, bases[0]), np.array(sigmas), rtol=1e-12)
     # a layer that kills a mode: the rectangular last layer keeps 3 of 4
-    rect = theory.aligned_network([bases[0], bases[1], theory.random_orthogonal(3, rng)], [sigmas[0], sigmas[1][:3]])
+    rect = aligned.aligned_network([bases[0], bases[1], aligned.random_orthogonal(3, rng)], [sigmas[0], sigmas[1][:3]])
     found = modes.mode_sigmas(rect, bases[0])
     assert found.shape == (2, 4) and found[1, 3] < 1e-12 and np.allclose(found[1, :3], sigmas[1][:3])
 
@@ -31,7 +31,7 @@ def test_flow_minimum_keeps_the_imbalance_and_reaches_the_target():
     np.testing.assert_allclose(diffs, np.broadcast_to(diffs[0], diffs.shape), atol=1e-12)
     # against gradient descent at a small rate (the recursion (6) of the library, with lam = 1, lam' = target),
     # for the modes it brings to their targets within the steps (a product shrinking to 0.01 is slow)
-    traj = theory.singular_value_dynamics(s0[:, 1:4], np.ones(3), target[1:4], lr=1e-3, steps=60000, n=1)
+    traj = dynamics.singular_value_dynamics(s0[:, 1:4], np.ones(3), target[1:4], lr=1e-3, steps=60000, n=1)
     np.testing.assert_allclose(traj[-1], end[:, 1:4], atol=2e-3)
 
 
@@ -51,8 +51,8 @@ def test_mode_losses_is_the_recursion_and_full_gradient_descent():
     rng = np.random.default_rng(2)
     s0, lam, lam_prime = rng.uniform(0.5, 1.0, (3, 4)), rng.uniform(0.5, 2.0, 4), rng.uniform(0.5, 2.0, 4)
     got = modes.mode_losses(s0, lam, lam_prime / lam, lr=0.05, steps=300, n=5)
-    traj = theory.singular_value_dynamics(s0, lam, lam_prime, lr=0.05, steps=300, n=5)
-    np.testing.assert_allclose(got, dynamics.reduced_loss(traj, lam, lam_prime, 5), rtol=1e-10)
+    traj = dynamics.singular_value_dynamics(s0, lam, lam_prime, lr=0.05, steps=300, n=5)
+    np.testing.assert_allclose(got, convergence.reduced_loss(traj, lam, lam_prime, 5), rtol=1e-10)
     # matrix sensing: the coupled G = D^T D of its aligned start, against the trainer on the full network
     p = data.matrix_sensing(4, 6, rng)
     start = invariance.sensing_start(p.M, p.y, [4] * 4, rng, lr=0.01)

@@ -10,7 +10,7 @@ import pytest
 import scipy.linalg
 
 import deeplinear
-from deeplinear import metrics, reduction, theory
+from deeplinear import aligned, metrics, reduction
 
 WIDTHS = [12, 16, 4, 3]  # k_0 > n: the data have rank n < k_0, so the small network is smaller
 
@@ -28,7 +28,7 @@ def _random_start(rng):
 
 def _aligned_start(rng, X, Y):
     """The MNIST recipe: W_1 = D_1 U_x^T, W_i = D_i, W_d = U_y D_d."""
-    return theory.aligned_start(
+    return aligned.aligned_start(
         np.linalg.svd(X)[0], np.linalg.svd(Y)[0], WIDTHS, rng, inner="identity", low=0.0, high=1.0
     )
 
@@ -126,7 +126,7 @@ def test_the_transposed_small_network_is_full_gradient_descent(loss, k_out):
     X = rng.standard_normal((30, n))
     Y = np.eye(3)[:, np.arange(n) % 3] if k_out == 3 else np.where(np.arange(n) % 2, 1.0, -1.0)[None, :]
     U_y = np.linalg.svd(Y)[0]
-    Ws = theory.aligned_start(np.linalg.svd(X)[0], U_y, widths, rng, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(np.linalg.svd(X)[0], U_y, widths, rng, inner="identity", low=0.0, high=1.0)
     red = reduction.reduce_network(Ws, X)
     assert reduction.transposed_is_cheaper(red)
     X_few, _, starts = _starts()  # five samples: the small network of the aligned start is trained as it stands
@@ -177,7 +177,7 @@ def test_scores_leave_out_singular_vectors_of_zero_singular_values():
     widths = [*WIDTHS[:-1], 1]
     U_b, _, Vt_b = np.linalg.svd(y @ X.T)
     sigmas = [np.r_[rng.random() + 0.5, np.zeros(min(a, b) - 1)] for a, b in zip(widths[:-1], widths[1:])]
-    Ws = theory.aligned_network([Vt_b.T, np.eye(16), np.eye(4), U_b], sigmas)
+    Ws = aligned.aligned_network([Vt_b.T, np.eye(16), np.eye(4), U_b], sigmas)
     red = reduction.reduce_network(Ws, X)
     assert red.widths[1:-1] == [1, 1] and not red.fixed.any()
     A = deeplinear.train(red.layers, red.X, y, lr=0.05, steps=20, loss="logistic").weights

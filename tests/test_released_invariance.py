@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import metrics, reduction, theory
+from deeplinear import aligned, metrics, reduction
 
 
 def reference(Ws0, Ws):
@@ -91,7 +91,7 @@ def test_reduction_scores_the_expanded_network():
     X = rng.standard_normal((30, 8))
     Y = rng.standard_normal((3, 8))
     U_x, U_y = np.linalg.svd(X)[0], np.linalg.svd(Y)[0]
-    Ws = theory.aligned_start(U_x, U_y, [30, 40, 6, 3], rng, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(U_x, U_y, [30, 40, 6, 3], rng, inner="identity", low=0.0, high=1.0)
     red = reduction.reduce_network(Ws, X)
     A = [a + 0.2 * rng.standard_normal(a.shape) for a in red.layers]
     full = reduction.expand(red, A)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplinear import TrainingDiverged, data, metrics, network, plotting, schedules, separable, theory, train
+from deeplinear import TrainingDiverged, asymptotics, data, metrics, network, plotting, schedules, separable, train
 from deeplinear.recording import History
 
 
@@ -101,7 +101,7 @@ def test_gaussian_start_is_gaussian_layers_then_below_loss_at_zero(problem):
 
 # -- the maximum-margin direction --------------------------------------------------------------
 def test_support_vectors_of_the_hand_made_data():
-    u_bar, gamma = theory.max_margin(TOY_X, TOY_Y)
+    u_bar, gamma = separable.max_margin(TOY_X, TOY_Y)
     np.testing.assert_allclose(u_bar, [1.0, 0.0], atol=1e-9)
     assert gamma == pytest.approx(1.0, abs=1e-9)
     expected = [True, False, True, False]
@@ -147,7 +147,7 @@ def test_product_and_first_layer_alignment_are_the_closed_forms(theta):
 
 
 def test_product_alignment_is_one_and_layer_gap_zero_on_a_rank_one_network_along_u_bar():
-    u_bar, gamma = theory.max_margin(TOY_X, TOY_Y)
+    u_bar, gamma = separable.max_margin(TOY_X, TOY_Y)
     a = np.array([0.6, 0.8])
     Ws = [5.0 * np.outer(a, u_bar), np.array([[-2.0, 1.5]])]  # W_2 orthogonal to a: W_prod = 0
     Ws_aligned = [5.0 * np.outer(a, u_bar), 2.0 * a[None, :]]
@@ -187,7 +187,7 @@ def test_layer_margin_gap_is_the_closed_form_on_the_hand_made_data(theta, w2, ra
 def test_measurements_are_the_named_quantities(problem):
     X, Y, rng = problem
     Ws = separable.gaussian_layers([2, 3, 3, 1], rng, scale=1.0)
-    u_bar, gamma = theory.max_margin(X, Y)
+    u_bar, gamma = separable.max_margin(X, Y)
     m = separable.measurements(X, Y)
     assert set(m) == {
         "angle",
@@ -226,11 +226,11 @@ def test_measurements_are_the_named_quantities(problem):
 # -- rates --------------------------------------------------------------------------------------
 def test_inverse_log_fit_recovers_an_exact_law_and_agrees_with_scipy():
     t = np.unique(np.rint(np.geomspace(1, 1e5, 60)).astype(int))
-    r2, coef = separable.inverse_log_fit(t, 1.0 / (0.7 * np.log(t) + 2.0), start=100)
+    r2, coef = asymptotics.inverse_log_fit(t, 1.0 / (0.7 * np.log(t) + 2.0), start=100)
     assert r2 == pytest.approx(1.0, abs=1e-12)
     np.testing.assert_allclose(coef, [0.7, 2.0], rtol=1e-10)
     noisy = 1.0 / (0.7 * np.log(t) + 2.0 + 0.05 * np.random.default_rng(0).standard_normal(t.size))
-    r2, coef = separable.inverse_log_fit(t, noisy, start=100)
+    r2, coef = asymptotics.inverse_log_fit(t, noisy, start=100)
     keep = t >= 100
     ref = stats.linregress(np.log(t[keep]), 1.0 / noisy[keep])
     assert r2 == pytest.approx(ref.rvalue**2, rel=1e-10)
@@ -242,21 +242,21 @@ def test_inverse_log_fit_skips_non_positive_values_and_checks_its_input():
     t = np.arange(1, 50)
     v = 1.0 / (np.log(t) + 1.0)
     v[10] = 0.0
-    assert separable.inverse_log_fit(t, v, start=1)[0] == pytest.approx(1.0)
+    assert asymptotics.inverse_log_fit(t, v, start=1)[0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="start must be positive"):
-        separable.inverse_log_fit(t, v, start=0)
+        asymptotics.inverse_log_fit(t, v, start=0)
     with pytest.raises(ValueError, match="at least 3 steps"):
-        separable.inverse_log_fit(t, v, start=48)
+        asymptotics.inverse_log_fit(t, v, start=48)
     with pytest.raises(ValueError, match="same length"):
-        separable.inverse_log_fit(t, v[:-1], start=1)
+        asymptotics.inverse_log_fit(t, v[:-1], start=1)
 
 
 def test_loglog_slope_and_first_step_at_most():
     t = np.arange(0, 1000, 7)
-    assert separable.loglog_slope(t, 3.0 / np.maximum(t, 1) ** 1.5, start=10) == pytest.approx(-1.5, rel=1e-10)
+    assert asymptotics.loglog_slope(t, 3.0 / np.maximum(t, 1) ** 1.5, start=10) == pytest.approx(-1.5, rel=1e-10)
     values = np.array([5.0, 4.0, 2.0, 3.0, 1.0])
-    assert separable.first_step_at_most(np.array([0, 1, 10, 20, 40]), values, 2.5) == 10.0
-    assert math.isnan(separable.first_step_at_most(np.arange(5), values, 0.5))
+    assert asymptotics.first_step_at_most(np.array([0, 1, 10, 20, 40]), values, 2.5) == 10.0
+    assert math.isnan(asymptotics.first_step_at_most(np.arange(5), values, 0.5))
 
 
 def history(steps, loss, **metrics_):
@@ -271,7 +271,7 @@ def test_rate_summary_of_exact_laws():
     fixed = history(t, 2.0 / tt, angle=1.0 / (0.5 * np.log(tt) + 1.0), gap=1.0 / (0.2 * np.log(tt) + 3.0))
     growing_angle = 1.0 / (0.5 * np.log(tt) ** 2 + 1.0)  # faster
     growing = history(t, 2.0 / tt**2, angle=growing_angle, gap=np.ones(len(t)))
-    out = separable.rate_summary(fixed, growing)
+    out = asymptotics.rate_summary(fixed, growing)
     assert set(out) == {"risk_slope", "speedup", "speedup_text", "angle_grow"}
     assert out["risk_slope"] == pytest.approx(-1.0, rel=1e-10)
     target = 1.0 / (0.5 * math.log(T) + 1.0)
@@ -279,13 +279,13 @@ def test_rate_summary_of_exact_laws():
     assert out["speedup"] == T / first and out["speedup"] > 1
     assert out["speedup_text"] == f"{T / first:.3g} times sooner"
     assert out["angle_grow"] == growing_angle[-1]
-    never = separable.rate_summary(fixed, history(t, 2.0 / tt, angle=np.ones(len(t)), gap=np.ones(len(t))))
+    never = asymptotics.rate_summary(fixed, history(t, 2.0 / tt, angle=np.ones(len(t)), gap=np.ones(len(t))))
     assert math.isnan(never["speedup"]) and never["speedup_text"] == "not within the steps"
 
 
 def test_spanning_text_says_whether_assumption_27_holds():
-    assert separable.spanning_text(3, 3) == "The support vectors span R^3: Assumption 2.7 holds."
-    assert separable.spanning_text(2, 5) == "The support vectors span 2 of the 5 dimensions: Assumption 2.7 fails."
+    assert asymptotics.spanning_text(3, 3) == "The support vectors span R^3: Assumption 2.7 holds."
+    assert asymptotics.spanning_text(2, 5) == "The support vectors span 2 of the 5 dimensions: Assumption 2.7 fails."
 
 
 # -- the loss on the data, the late phase ----------------------------------------------------------
@@ -369,7 +369,7 @@ def late_history(T=10_000, gamma=0.5, lr=2.0, perp=(0.3, 0.4), first=(1.0, 0.2))
 def test_late_phase_of_exact_laws():
     T, gamma, lr = 10_000, 0.5, 2.0
     h = late_history(T, gamma, lr)
-    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=lr, start=T // 10)
+    out = asymptotics.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=lr, start=T // 10)
     assert (out["start"], out["end"], out["separated_from"]) == (T // 10, T, 10)
     assert out["separated"] and out["escaped"] and out["risk_start"] == pytest.approx(1 / (gamma**2 * lr * 1000))
     assert out["progress"] == pytest.approx(10.0, rel=1e-12)
@@ -401,7 +401,7 @@ def test_late_phase_with_a_varying_step_and_the_exponential_loss():
     flow = np.sqrt(h.steps.astype(float))
     h = dataclasses.replace(h, loss=1.0 / (gamma**2 * np.maximum(flow, 1.0)))
     u = np.array([1.0, 0.0, 0.0])
-    out = separable.late_phase(h, u, gamma, n=4, lr=123.0, start=T // 10, flow=flow, loss="exponential")
+    out = asymptotics.late_phase(h, u, gamma, n=4, lr=123.0, start=T // 10, flow=flow, loss="exponential")
     assert out["risk_rate"] == pytest.approx(1.0, rel=1e-12)
     assert out["flow_time"] == pytest.approx(math.sqrt(T) - math.sqrt(T // 10), rel=1e-12)
     assert out["risk_share"] == out["risk_start"] == pytest.approx(1 / (gamma**2 * math.sqrt(1000)), rel=1e-12)
@@ -414,14 +414,14 @@ def test_late_phase_with_a_varying_step_and_the_exponential_loss():
     assert out["product_norm_growth"] == pytest.approx(size1 / size0, rel=1e-12)
     rho0, rho1 = size0 / ((1 + g0) * (2 + g0)), size1 / ((1 + g1) * (2 + g1))
     assert out["normalised_defect_ratio"] == pytest.approx((1 - rho1) / (1 - rho0), rel=1e-12)
-    logistic = separable.late_phase(h, u, gamma, n=4, lr=123.0, start=T // 10, flow=flow)
+    logistic = asymptotics.late_phase(h, u, gamma, n=4, lr=123.0, start=T // 10, flow=flow)
     assert logistic["risk_share"] == pytest.approx(out["risk_start"] / math.log(2), rel=1e-12)
-    fixed = separable.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)  # without the flow: lr (T - t_0)
+    fixed = asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)  # without the flow: lr (T - t_0)
     assert fixed["flow_time"] == 2.0 * (T - T // 10)
     with pytest.raises(ValueError, match="one entry per record"):
-        separable.late_phase(h, u, gamma, n=4, lr=1.0, start=T // 10, flow=flow[:-1])
+        asymptotics.late_phase(h, u, gamma, n=4, lr=1.0, start=T // 10, flow=flow[:-1])
     with pytest.raises(ValueError, match="loss must be one of"):
-        separable.late_phase(h, u, gamma, n=4, lr=1.0, start=T // 10, loss="squared")
+        asymptotics.late_phase(h, u, gamma, n=4, lr=1.0, start=T // 10, loss="squared")
 
 
 def test_late_phase_of_a_predictor_stuck_at_an_angle_and_of_a_run_at_the_saddle():
@@ -429,19 +429,19 @@ def test_late_phase_of_a_predictor_stuck_at_an_angle_and_of_a_run_at_the_saddle(
     h = late_history(T, gamma)
     stuck = h.metrics["product"][:, 0:1] * np.array([[math.cos(theta), math.sin(theta), 0.0]])
     h.metrics["product"] = stuck
-    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
+    out = asymptotics.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
     assert out["perpendicular_ratio"] == pytest.approx(math.tan(theta), rel=1e-12)
     assert out["growth_angle"] == pytest.approx(math.degrees(theta), rel=1e-12)
     h.metrics["gap"] = np.where(h.steps >= 5000, 0.01, 2 * gamma)  # separates only after the window starts
-    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
+    out = asymptotics.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
     assert out["separated_from"] > T // 10 and not out["separated"] and not out["escaped"]
-    assert "separates the data only from step" in separable.late_phase_text("the deep network", out, progress=5)
+    assert "separates the data only from step" in asymptotics.late_phase_text("the deep network", out, progress=5)
     h.metrics["gap"][-1] = 2 * gamma
-    out = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
+    out = asymptotics.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=T // 10)
     assert out["separated_from"] == -1
-    assert "does not separate the data" in separable.late_phase_text("the deep network", out, progress=5)
+    assert "does not separate the data" in asymptotics.late_phase_text("the deep network", out, progress=5)
     with pytest.raises(ValueError, match="start must be in"):
-        separable.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=0)
+        asymptotics.late_phase(h, np.array([1.0, 0.0, 0.0]), gamma, n=4, lr=2.0, start=0)
 
 
 def test_train_until_divergence_stops_the_step_before_and_records_it(problem):
@@ -470,8 +470,8 @@ def test_train_until_divergence_stops_the_step_before_and_records_it(problem):
 
 def test_trend_values_name_the_late_statistics_and_give_growths_as_fractions():
     h = late_history()
-    stats = separable.late_phase(h, np.array([1.0, 0.0, 0.0]), 0.5, n=4, lr=2.0, start=1000)
-    out = separable.trend_values(stats)
+    stats = asymptotics.late_phase(h, np.array([1.0, 0.0, 0.0]), 0.5, n=4, lr=2.0, start=1000)
+    out = asymptotics.trend_values(stats)
     assert out["norm_growth_late"] == pytest.approx(stats["norm_growth"] - 1, abs=1e-15) and out["norm_growth_late"] > 0
     assert out["product_norm_growth_late"] == pytest.approx(stats["product_norm_growth"] - 1, abs=1e-15)
     assert out["v1_perpendicular_ratio"] == stats["first_layer_perpendicular_ratio"]
@@ -488,30 +488,30 @@ def test_late_phase_of_a_run_that_diverged():
     cut = h.steps <= 700
     early = dataclasses.replace(h, steps=h.steps[cut], loss=h.loss[cut], lr=h.lr[cut])
     early = dataclasses.replace(early, metrics={k: v[cut] for k, v in h.metrics.items()}, metric_steps=None)
-    out = separable.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=701)
+    out = asymptotics.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=701)
     assert out["stable"] is False and out["diverged_at"] == 701 and not out["escaped"]
     assert math.isnan(out["risk_rate"]) and math.isnan(out["perpendicular_ratio"]) and math.isnan(out["progress"])
-    text = separable.late_phase_text("the deep network", out, progress=5)
+    text = asymptotics.late_phase_text("the deep network", out, progress=5)
     assert text.startswith("The deep network diverged at step 701") and "not applicable" in text
-    inside = separable.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=T + 1)
+    inside = asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=T + 1)
     assert inside["stable"] is False and inside["risk_rate"] == pytest.approx(1.0, rel=1e-9)
-    assert separable.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)["stable"] is True
+    assert asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)["stable"] is True
     with pytest.raises(ValueError, match="start must be in"):
-        separable.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10)
+        asymptotics.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10)
 
 
 def test_late_phase_text_names_the_three_cases():
     base = dict(start=100, end=1000, separated_from=3, separated=True, escaped=True, progress=12.0, risk_start=0.01)
-    assert separable.late_phase_text("the deep network", base, progress=5).startswith(
+    assert asymptotics.late_phase_text("the deep network", base, progress=5).startswith(
         "The deep network separates the data from step 3 on and its risk falls 12-fold over steps 100 to 1000"
     )
-    frozen = separable.late_phase_text("the deep network", base | {"progress": 1.3}, progress=5)
+    frozen = asymptotics.late_phase_text("the deep network", base | {"progress": 1.3}, progress=5)
     assert "falls only 1.3-fold" in frozen and "not applicable" in frozen
-    saddle = separable.late_phase_text("the deep network", base | {"escaped": False, "risk_start": 0.6}, progress=5)
+    saddle = asymptotics.late_phase_text("the deep network", base | {"escaped": False, "risk_start": 0.6}, progress=5)
     assert "still has 0.87 of the risk at W = 0 at step 100" in saddle and "not applicable" in saddle
     assert "(a small lr or a deep network)" in saddle
     small = base | {"escaped": False, "risk_start": 0.9, "risk_share": 0.9}
-    theorem = separable.late_phase_text("the network", small, progress=5, why="Assumption 3.5's small steps")
+    theorem = asymptotics.late_phase_text("the network", small, progress=5, why="Assumption 3.5's small steps")
     assert "still has 0.9 of the risk at W = 0" in theorem and "(Assumption 3.5's small steps)" in theorem
 
 

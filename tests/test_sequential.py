@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.stats import linregress
 
-from deeplinear import dynamics, sequential, theory
+from deeplinear import aligned, dynamics, sequential
 
 
 def test_predicted_learning_times_are_when_the_ode_reaches_s_minus_u0():
@@ -62,7 +62,7 @@ def test_epsilon_response_matches_a_plain_loop_and_grows_linearly():
     out = sequential.epsilon_response(X, Y, U, V, eps, u0=u0, lr=lr, steps=steps, rng=np.random.default_rng(2))
     # the same draws in the documented order: the inner basis, then the direction
     again = np.random.default_rng(2)
-    Q, D = theory.random_orthogonal(k, again), again.standard_normal((k, n))
+    Q, D = aligned.random_orthogonal(k, again), again.standard_normal((k, n))
     a = np.sqrt(u0) * (1 + 1e-3 * np.arange(k))
     W1, W2 = Q @ np.diag(a) @ V.T, U @ np.diag(a) @ Q.T
     for i, e in enumerate(eps):

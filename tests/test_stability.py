@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import balance, metrics, network, stability, train
+from deeplinear import metrics, minimum_norm, network, stability, train
 
 
 def explicit_sharpness(Ws, X):
@@ -39,7 +39,7 @@ def test_balanced_factors_are_balanced_and_multiply_to_p():
         np.testing.assert_allclose(network.end_to_end(Ws), P, atol=1e-12)
         if depth > 1:
             assert metrics.balancedness(Ws).max() < 1e-12
-    np.testing.assert_allclose(stability.balanced_factors(P, 2)[0], balance.minimum_norm_factors(P)[0], atol=1e-12)
+    np.testing.assert_allclose(stability.balanced_factors(P, 2)[0], minimum_norm.minimum_norm_factors(P)[0], atol=1e-12)
 
 
 def test_the_rate_trains_where_a_larger_one_diverges():

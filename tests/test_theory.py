@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from deeplinear import metrics, theory
+from deeplinear import aligned, dynamics, metrics, proposition1, separable, theory
 
 SETTINGS = settings(max_examples=20, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -36,7 +36,7 @@ def test_usvd_reconstructs(m, n, seed):
     A = rng.standard_normal((m, n))
     ref = np.sqrt(np.clip(np.linalg.eigvalsh(A.T @ A if n <= m else A @ A.T), 0, None))
     for r in (None, rng):
-        U, Sigma, V = theory.usvd(A, rng=r)
+        U, Sigma, V = aligned.usvd(A, rng=r)
         assert U.shape == (m, m) and Sigma.shape == (m, n) and V.shape == (n, n)
         assert orthonormal(U) and orthonormal(V) and offdiag(Sigma) == 0
         np.testing.assert_allclose(U @ Sigma @ V.T, A, atol=1e-12)
@@ -46,20 +46,20 @@ def test_usvd_reconstructs(m, n, seed):
 def test_usvd_with_rng_uses_free_order_and_signs():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((4, 4))
-    diags = [np.diag(theory.usvd(A, rng=rng)[1]) for _ in range(20)]
+    diags = [np.diag(aligned.usvd(A, rng=rng)[1]) for _ in range(20)]
     assert any(np.any(s < 0) for s in diags)
     assert any(np.any(np.diff(np.abs(s)) > 0) for s in diags)  # not sorted decreasingly
 
 
 def test_random_orthogonal_is_haar():
     rng = np.random.default_rng(0)
-    Qs = [theory.random_orthogonal(3, rng) for _ in range(3000)]
+    Qs = [aligned.random_orthogonal(3, rng) for _ in range(3000)]
     assert all(orthonormal(Q) for Q in Qs[:50])
     first = np.array([Q[0, 0] for Q in Qs])
     assert abs(first.mean()) < 0.05 and abs((first**2).mean() - 1 / 3) < 0.03  # E = 0, E^2 = 1/k
     dets = np.array([np.linalg.det(Q) for Q in Qs])
     assert 0.4 < np.mean(dets > 0) < 0.6
-    angles = [np.arctan2(Q[1, 0], Q[0, 0]) for Q in (theory.random_orthogonal(2, rng) for _ in range(2000))]
+    angles = [np.arctan2(Q[1, 0], Q[0, 0]) for Q in (aligned.random_orthogonal(2, rng) for _ in range(2000))]
     assert stats.kstest(angles, stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue > 1e-3
 
 
@@ -70,9 +70,9 @@ def test_random_orthogonal_is_haar():
 @given(st.lists(st.integers(1, 6), min_size=2, max_size=5), seeds)
 def test_aligned_network_structure(ks, seed):
     rng = np.random.default_rng(seed)
-    Qs = [theory.random_orthogonal(k, rng) for k in ks]
+    Qs = [aligned.random_orthogonal(k, rng) for k in ks]
     sig = [rng.standard_normal(min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
-    Ws = theory.aligned_network(Qs, sig)
+    Ws = aligned.aligned_network(Qs, sig)
     r = min(ks)
     for i, W in enumerate(Ws, start=1):
         S = Qs[i].T @ W @ Qs[i - 1]
@@ -87,13 +87,13 @@ def test_aligned_network_validates():
     rng = np.random.default_rng(0)
     Qs = [np.eye(2), np.eye(3)]
     with pytest.raises(ValueError, match=r"bases\[1\]"):
-        theory.aligned_network([np.eye(2), np.ones((3, 3))], [np.ones(2)])
+        aligned.aligned_network([np.eye(2), np.ones((3, 3))], [np.ones(2)])
     with pytest.raises(ValueError, match=r"sigmas\[0\]"):
-        theory.aligned_network(Qs, [np.ones(3)])
+        aligned.aligned_network(Qs, [np.ones(3)])
     with pytest.raises(ValueError, match="sigmas must hold d = 1"):
-        theory.aligned_network(Qs, [np.ones(2), np.ones(2)])
+        aligned.aligned_network(Qs, [np.ones(2), np.ones(2)])
     with pytest.raises(ValueError, match="bases"):
-        theory.aligned_network([theory.random_orthogonal(2, rng)], [])
+        aligned.aligned_network([aligned.random_orthogonal(2, rng)], [])
 
 
 # ---------------------------------------------------------------- Theorem 1 condition and witness
@@ -101,10 +101,10 @@ def test_aligned_network_validates():
 
 def sensing_like(rng, k0, kd, blocks=3, m=4):
     """X = [V Lx_b P_b^T], Y = [U Ly_b P_b^T]: Y X^T = U (sum Ly Lx^T) V^T, X X^T = V (sum Lx Lx^T) V^T."""
-    U, V = theory.random_orthogonal(kd, rng), theory.random_orthogonal(k0, rng)
+    U, V = aligned.random_orthogonal(kd, rng), aligned.random_orthogonal(k0, rng)
     Xs, Ys = [], []
     for _ in range(blocks):
-        P = theory.random_orthogonal(m, rng)
+        P = aligned.random_orthogonal(m, rng)
         Lx, Ly = np.zeros((k0, m)), np.zeros((kd, m))
         Lx[range(min(k0, m)), range(min(k0, m))] = rng.uniform(0.5, 2, min(k0, m))
         Ly[range(min(kd, m)), range(min(kd, m))] = rng.uniform(0.5, 2, min(kd, m))
@@ -127,7 +127,7 @@ def positive_cases():
         "sensing_tall": sensing_like(rng, 3, 5),
     }
     # repeated eigenvalues of X X^T with a Y X^T that eigh's basis of X X^T does not diagonalise
-    V, U, P = (theory.random_orthogonal(k, rng) for k in (5, 5, 5))
+    V, U, P = (aligned.random_orthogonal(k, rng) for k in (5, 5, 5))
     X = V @ np.diag([1.0, 1.0, 2.0, 2.0, 2.0]) @ P.T
     cases["repeated"] = (X, U @ np.diag([0.3, 1.1, 0.0, 2.5, 0.7]) @ P.T)
     return cases
@@ -246,13 +246,13 @@ def test_singular_value_dynamics_matches_gradient_descent(name):
     U, V = theory.alignment_invariant_witness(X, Y)
     lam = np.diag(V.T @ X @ X.T @ V)[:r]
     lam_p = np.diag(U.T @ Y @ X.T @ V)[:r]
-    bases = [V] + [theory.random_orthogonal(k, rng) for k in ks[1:-1]] + [U]
+    bases = [V] + [aligned.random_orthogonal(k, rng) for k in ks[1:-1]] + [U]
     sig = [rng.uniform(0.5, 1.0, min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
-    Ws = theory.aligned_network(bases, sig)
+    Ws = aligned.aligned_network(bases, sig)
     scale = np.abs(lam).max() / n
     lr, steps = 0.1 / scale, 60
     projected = gd_reference(Ws, X, Y, lr, steps, bases)
-    traj = theory.singular_value_dynamics(np.array([s[:r] for s in sig]), lam, lam_p, lr=lr, steps=steps, n=n)
+    traj = dynamics.singular_value_dynamics(np.array([s[:r] for s in sig]), lam, lam_p, lr=lr, steps=steps, n=n)
     gd = np.array([[np.diag(S)[:r] for S in step] for step in projected])
     np.testing.assert_allclose(traj, gd, atol=1e-10)
     last = projected[-1]
@@ -266,7 +266,7 @@ def test_singular_value_dynamics_matches_gradient_descent(name):
 def test_singular_value_dynamics_zero_sigma_plain_loop():
     s0 = np.array([[0.0, 1.0, 0.5], [2.0, 0.0, 0.7], [0.3, 0.4, 0.0]])
     lam, lam_p = np.array([1.0, 2.0, 0.5]), np.array([0.5, 1.0, 3.0])
-    traj = theory.singular_value_dynamics(s0, lam, lam_p, lr=0.3, steps=5, n=2)
+    traj = dynamics.singular_value_dynamics(s0, lam, lam_p, lr=0.3, steps=5, n=2)
     s = s0.copy()
     for t in range(5):
         new = s.copy()
@@ -287,11 +287,11 @@ def test_singular_value_dynamics_bad_input():
         (dict(lr=0.1, steps=1, n=0), "n"),
     ]:
         with pytest.raises(ValueError, match=name):
-            theory.singular_value_dynamics(s0, lam, lam, **kw)
+            dynamics.singular_value_dynamics(s0, lam, lam, **kw)
     with pytest.raises(ValueError, match="lam_prime"):
-        theory.singular_value_dynamics(s0, lam, np.ones(2), lr=0.1, steps=1, n=1)
+        dynamics.singular_value_dynamics(s0, lam, np.ones(2), lr=0.1, steps=1, n=1)
     with pytest.raises(ValueError, match="sigmas0"):
-        theory.singular_value_dynamics(np.ones(3), lam, lam, lr=0.1, steps=1, n=1)
+        dynamics.singular_value_dynamics(np.ones(3), lam, lam, lr=0.1, steps=1, n=1)
 
 
 # ---------------------------------------------------------------- Proposition 1
@@ -305,9 +305,9 @@ def test_prop1_rate_formula_and_convergence(d, r, n, seed):
     s0 = rng.uniform(0.3, 1.0, (d, r))
     s0 *= np.minimum(1, (0.8 * lam_p / lam / s0.prod(axis=0)) ** (1 / d))
     ref = min(n * np.log(2) / d * s0[i, k] ** 2 * lam[k] / lam_p[k] ** 2 for i in range(d) for k in range(r))
-    lr = theory.prop1_learning_rate(s0, lam, lam_p, n)
+    lr = proposition1.prop1_learning_rate(s0, lam, lam_p, n)
     assert lr == pytest.approx(ref, rel=1e-12)
-    prod = theory.singular_value_dynamics(s0, lam, lam_p, lr=lr, steps=400, n=n).prod(axis=1)
+    prod = dynamics.singular_value_dynamics(s0, lam, lam_p, lr=lr, steps=400, n=n).prod(axis=1)
     target = lam_p / lam
     gap = target - prod  # approaches 0 from above, monotonically
     assert np.all(gap >= -1e-12 * target) and np.all(np.diff(gap, axis=0) <= 1e-12 * target)
@@ -317,11 +317,11 @@ def test_prop1_rate_formula_and_convergence(d, r, n, seed):
 def test_prop1_hypotheses():
     lam, lam_p = np.array([1.0, 1.0]), np.array([1.0, 2.0])
     with pytest.raises(ValueError, match=r"sigma_k\(W_i\^\(0\)\) > 0"):
-        theory.prop1_learning_rate(np.array([[0.5, 0.0], [0.5, 0.5]]), lam, lam_p, 3)
+        proposition1.prop1_learning_rate(np.array([[0.5, 0.0], [0.5, 0.5]]), lam, lam_p, 3)
     with pytest.raises(ValueError, match=r"fails for k = \[0\]"):
-        theory.prop1_learning_rate(np.array([[1.0, 1.0], [1.0, 1.0]]), lam, lam_p, 3)
+        proposition1.prop1_learning_rate(np.array([[1.0, 1.0], [1.0, 1.0]]), lam, lam_p, 3)
     with pytest.raises(ValueError, match="lam"):
-        theory.prop1_learning_rate(np.full((2, 2), 0.5), np.array([0.0, 1.0]), lam_p, 3)
+        proposition1.prop1_learning_rate(np.full((2, 2), 0.5), np.array([0.0, 1.0]), lam_p, 3)
 
 
 # ---------------------------------------------------------------- max_margin
@@ -343,7 +343,7 @@ def dual_qp_reference(X, y):
     return w / np.linalg.norm(w), 1 / np.linalg.norm(w)
 
 
-def separable(rng, k0, n):
+def separable_data(rng, k0, n):
     X = rng.standard_normal((k0, n))
     y = np.sign(rng.standard_normal(k0) @ X)
     return X, np.where(y == 0, 1.0, y)
@@ -352,8 +352,8 @@ def separable(rng, k0, n):
 @SETTINGS
 @given(st.integers(2, 5), st.integers(1, 15), seeds)
 def test_max_margin_certificate_and_qp(k0, n, seed):
-    X, y = separable(np.random.default_rng(seed), k0, n)
-    u, gamma = theory.max_margin(X, y)
+    X, y = separable_data(np.random.default_rng(seed), k0, n)
+    u, gamma = separable.max_margin(X, y)
     Z = X * y
     m = Z.T @ u
     assert abs(np.linalg.norm(u) - 1) < 1e-12 and abs(m.min() - gamma) < 1e-10
@@ -369,34 +369,34 @@ def test_max_margin_certificate_and_qp(k0, n, seed):
 def test_max_margin_symmetric_two_points(a, b):
     """z_1 = (a, b), z_2 = (a, -b): the nearest point of their segment is (a, 0)."""
     X = np.array([[a, -a], [b, b]])
-    u, gamma = theory.max_margin(X, np.array([1.0, -1.0]))
+    u, gamma = separable.max_margin(X, np.array([1.0, -1.0]))
     np.testing.assert_allclose(u, [1.0, 0.0], atol=1e-12)
     assert gamma == pytest.approx(a, rel=1e-12)
 
 
 def test_max_margin_dominated_point_and_row_labels():
     """z_1 = (1, 0), z_2 = (2, 1): the segment's nearest point to 0 is z_1 itself."""
-    u, gamma = theory.max_margin(np.array([[1.0, 2.0], [0.0, 1.0]]), np.array([[1.0, 1.0]]))
+    u, gamma = separable.max_margin(np.array([[1.0, 2.0], [0.0, 1.0]]), np.array([[1.0, 1.0]]))
     np.testing.assert_allclose(u, [1.0, 0.0], atol=1e-12)
     assert gamma == pytest.approx(1.0, rel=1e-12)
 
 
 def test_max_margin_agrees_with_metrics_margin():
-    X, y = separable(np.random.default_rng(5), 3, 20)
-    u, gamma = theory.max_margin(X, y)
+    X, y = separable_data(np.random.default_rng(5), 3, 20)
+    u, gamma = separable.max_margin(X, y)
     assert metrics.margin(u, X, y) == pytest.approx(gamma, rel=1e-10)
 
 
 def test_max_margin_bad_input():
     X = np.array([[1.0, -1.0], [0.5, -0.5]])
     with pytest.raises(ValueError, match="not linearly separable"):
-        theory.max_margin(X, np.array([1.0, 1.0]))  # x and -x with one label
+        separable.max_margin(X, np.array([1.0, 1.0]))  # x and -x with one label
     with pytest.raises(ValueError, match="not linearly separable"):
-        theory.max_margin(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([1.0, 1.0]))  # x = 0
+        separable.max_margin(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([1.0, 1.0]))  # x = 0
     with pytest.raises(ValueError, match="y must"):
-        theory.max_margin(X, np.array([1.0, 2.0]))
+        separable.max_margin(X, np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="X must"):
-        theory.max_margin(np.ones(2), np.ones(2))
+        separable.max_margin(np.ones(2), np.ones(2))
 
 
 def test_witness_diagonal_is_non_negative_for_many_autoencoders():
@@ -412,8 +412,8 @@ def test_witness_diagonal_is_non_negative_for_many_autoencoders():
 def test_aligned_start_is_aligned_with_the_given_outer_bases():
     rng = np.random.default_rng(3)
     widths = [5, 4, 6, 3]
-    V, U = theory.random_orthogonal(5, rng), theory.random_orthogonal(3, rng)
-    Ws = theory.aligned_start(V, U, widths, rng, low=0.25, high=0.75)
+    V, U = aligned.random_orthogonal(5, rng), aligned.random_orthogonal(3, rng)
+    Ws = aligned.aligned_start(V, U, widths, rng, low=0.25, high=0.75)
     assert [W.shape for W in Ws] == [(4, 5), (6, 4), (3, 6)]
     assert np.max(metrics.alignment_defect(Ws)) < 1e-12
     # W_1 V is Q_1 Sigma_1 (zero beyond column min(k_0, k_1)), U^T W_d is Sigma_d Q_{d-1}^T
@@ -432,7 +432,7 @@ def test_aligned_start_draws_as_a_plain_construction_does():
     widths = [4, 4, 4]
     a, b = np.random.default_rng(9), np.random.default_rng(9)
     V, U = np.eye(4), np.eye(4)[::-1]
-    Ws = theory.aligned_start(V, U, widths, a, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(V, U, widths, a, inner="identity", low=0.0, high=1.0)
     s1, s2 = b.random(4), b.random(4)  # the MNIST script's np.random.rand diagonals
     assert np.array_equal(Ws[0], np.diag(s1) @ V.T)
     assert np.array_equal(Ws[1], U @ np.diag(s2))
@@ -441,11 +441,11 @@ def test_aligned_start_draws_as_a_plain_construction_does():
 def test_aligned_start_rejects_bad_input():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="inner must be"):
-        theory.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, inner="eye")
+        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, inner="eye")
     with pytest.raises(ValueError, match=r"V must be \(3, 3\)"):
-        theory.aligned_start(np.eye(2), np.eye(2), [3, 2], rng)
+        aligned.aligned_start(np.eye(2), np.eye(2), [3, 2], rng)
     with pytest.raises(ValueError, match="low < high"):
-        theory.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, low=1.0, high=0.5)
+        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, low=1.0, high=0.5)
 
 
 def test_relative_commutator_against_the_plain_formula():
@@ -472,7 +472,7 @@ def test_collapsed_product_equals_the_multiplied_out_network(ks, seed):
         Sigma = np.zeros((ks[i], ks[i - 1]))
         Sigma[range(len(sigmas[i - 1])), range(len(sigmas[i - 1]))] = sigmas[i - 1]
         product = Qs[i] @ Sigma @ Qs[i - 1].T @ product
-    got = theory.collapsed_product(Qs, sigmas)
+    got = aligned.collapsed_product(Qs, sigmas)
     assert got.shape == (ks[-1], ks[0])
     np.testing.assert_allclose(got, product, atol=1e-12)
     assert np.linalg.matrix_rank(got, tol=1e-9) <= min(ks)
@@ -481,12 +481,12 @@ def test_collapsed_product_equals_the_multiplied_out_network(ks, seed):
 def test_collapsed_product_closed_form_and_validation():
     """Identity bases: the product of diagonals, truncated to the narrowest width."""
     sigmas = [np.array([2.0, -3.0]), np.array([0.5]), np.array([4.0])]
-    got = theory.collapsed_product([np.eye(2), np.eye(2), np.eye(1), np.eye(3)], sigmas)
+    got = aligned.collapsed_product([np.eye(2), np.eye(2), np.eye(1), np.eye(3)], sigmas)
     np.testing.assert_allclose(got, [[4.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     with pytest.raises(ValueError, match="sigmas"):
-        theory.collapsed_product([np.eye(2), np.eye(2)], [np.ones(3)])
+        aligned.collapsed_product([np.eye(2), np.eye(2)], [np.ones(3)])
     with pytest.raises(ValueError, match="orthonormal"):
-        theory.collapsed_product([2 * np.eye(2), np.eye(2)], [np.ones(2)])
+        aligned.collapsed_product([2 * np.eye(2), np.eye(2)], [np.ones(2)])
 
 
 def test_collapse_error_against_a_plain_product():
@@ -494,12 +494,12 @@ def test_collapse_error_against_a_plain_product():
     one, rounding."""
     rng = np.random.default_rng(12)
     for ks in ([3, 3, 3], [4, 6, 2, 5]):
-        Qs = [theory.random_orthogonal(k, rng) for k in ks]
+        Qs = [aligned.random_orthogonal(k, rng) for k in ks]
         sigmas = [rng.uniform(0.5, 2.0, min(a, b)) * rng.choice([-1, 1], min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
         product = np.eye(ks[0])
-        for W in theory.aligned_network(Qs, sigmas):
+        for W in aligned.aligned_network(Qs, sigmas):
             product = W @ product
-        right = theory.collapsed_product(Qs, sigmas)
+        right = aligned.collapsed_product(Qs, sigmas)
         expected = np.abs(product - right).max() / np.abs(right).max()
-        assert theory.collapse_error(Qs, sigmas) == pytest.approx(expected, abs=1e-16)
-        assert theory.collapse_error(Qs, sigmas) < 1e-14
+        assert aligned.collapse_error(Qs, sigmas) == pytest.approx(expected, abs=1e-16)
+        assert aligned.collapse_error(Qs, sigmas) < 1e-14

@@ -6,9 +6,11 @@ The public API (see each module for details):
 - training: `train` (full-batch gradient descent; returns a `TrainResult` with a `History`),
   `TrainingDiverged` (module `training`; what a run records and when: module `recording`);
 - modules: `metrics` (alignment, invariance, ...), `bases` (the scores over every choice of singular
-  basis, for repeated singular values), `theory` (aligned networks, Theorem 1,
-  Corollary 1, Proposition 1, max-margin), `structures` (layer structures, Definition 4),
-  `data` (the papers' problems and MNIST), `plotting` (the book's figures).
+  basis, for repeated singular values), `aligned` (usSVD and aligned networks, Definitions 1 and 2),
+  `theory` (Theorem 1's condition and witnesses), `structures` (layer structures, Definition 4),
+  `data` (the papers' problems and MNIST), `plotting` (the book's figures), and the papers' results
+  measured, one module per topic (`separable`, `invariance`, `dynamics`, `balance`, `constrained`, ...).
+  Every public module is an attribute after ``import deeplinear``; `plotting` loads on first use.
 
 The book's own machinery (its runner, the checks of a chapter's parameters) is the separate package
 `companion`, which imports deeplinear; deeplinear knows nothing of the book.
@@ -19,7 +21,36 @@ data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns.
 
 from importlib import import_module
 
-from . import bases, data, losses, metrics, structures, theory
+from . import (
+    aligned,
+    asymptotics,
+    balance,
+    balance_drift,
+    bases,
+    boundaries,
+    constrained,
+    convergence,
+    data,
+    dynamics,
+    impossibility,
+    invariance,
+    losses,
+    metrics,
+    minimum_norm,
+    modes,
+    network,
+    proposition1,
+    recording,
+    reduction,
+    schedules,
+    separable,
+    sequential,
+    stability,
+    structures,
+    theory,
+    training,
+    trivial,
+)
 from .losses import MatrixSensing
 from .network import end_to_end, gradients, loss
 from .training import History, TrainingDiverged, TrainResult, train
@@ -31,17 +62,39 @@ __all__ = [
     "MatrixSensing",
     "TrainResult",
     "TrainingDiverged",
+    "aligned",
+    "asymptotics",
+    "balance",
+    "balance_drift",
     "bases",
+    "boundaries",
+    "constrained",
+    "convergence",
     "data",
+    "dynamics",
     "end_to_end",
     "gradients",
+    "impossibility",
+    "invariance",
     "loss",
     "losses",
     "metrics",
+    "minimum_norm",
+    "modes",
+    "network",
     "plotting",
+    "proposition1",
+    "recording",
+    "reduction",
+    "schedules",
+    "separable",
+    "sequential",
+    "stability",
     "structures",
     "theory",
     "train",
+    "training",
+    "trivial",
 ]
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _validate
 from .losses import _RAW, LOSSES, _raw, _squared
-from .metrics import REGISTRY, SHARE_SVDS, layer_svds
+from .metrics import REGISTRY, layer_svds
 from .recording import History, TrainingDiverged
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple]
@@ -369,7 +369,7 @@ def _metric_fns(metrics, initial: list[np.ndarray]) -> list[tuple[str, Callable]
                 f"{', '.join(REGISTRY)}; pass a mapping name -> fn(Ws) for any other"
             )
         items = [
-            (name, _SharesSVDs(REGISTRY[name](initial)) if name in SHARE_SVDS else REGISTRY[name](initial))
+            (name, _SharesSVDs(REGISTRY[name](initial)) if REGISTRY[name].shares_svds else REGISTRY[name](initial))
             for name in names
         ]
     clash = [k for k, _ in items if k in _RESERVED]

@@ -73,6 +73,16 @@ def matrix(A, name: str, rows: int | None = None) -> np.ndarray:
     return A
 
 
+def matrices(A, name: str, ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """A finite, non-empty float64 array of matrices: ``ndim`` 2 for one, 3 for a stack ``(S, m, n)``."""
+    _real(A, name)
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim not in ndim or not np.isfinite(A).all() or 0 in A.shape:
+        want = " or ".join(f"{d}-D" for d in ndim)
+        raise ValueError(f"{name} must be a finite, non-empty {want} array of matrices, got shape {A.shape}")
+    return A
+
+
 def vector(a, name: str, length: int) -> np.ndarray:
     """A finite float64 array of shape ``(length,)``."""
     _real(a, name)
@@ -127,6 +137,50 @@ def bases(Qs, sizes: Sequence[int] | None = None, name: str = "bases") -> list[n
         raise ValueError(f"{name} must hold at least one orthonormal matrix")
     sizes = [None] * len(Qs) if sizes is None else sizes
     return [orthonormal_matrix(Q, f"{name}[{i}]", k) for i, (Q, k) in enumerate(zip(Qs, sizes))]
+
+
+def positive_vector(a, name: str, length: int) -> np.ndarray:
+    """A finite float64 array of shape ``(length,)`` whose every entry is > 0."""
+    a = vector(a, name, length)
+    if np.any(a <= 0):
+        raise ValueError(f"{name} must be positive (every entry > 0), got {a!r}")
+    return a
+
+
+def loss_curve(losses, name: str = "losses") -> np.ndarray:
+    """A loss curve: a non-empty 1-D float64 array whose first entry is finite and > 0 (later ones may be inf)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or len(losses) == 0 or not (np.isfinite(losses[0]) and losses[0] > 0):
+        raise ValueError(f"{name} must be a non-empty 1-D array whose first loss is finite and > 0, got {losses!r}")
+    if np.isnan(losses).any() or np.any(losses < 0):
+        raise ValueError(f"{name} must hold losses >= 0 (no NaN)")
+    return losses
+
+
+def mode_values(sigmas0, lam, lam_prime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Corollary 1's inputs: singular values ``sigmas0`` (d, r) in the aligned bases, finite, and the diagonals
+    ``lam``, ``lam_prime`` (r,)."""
+    s = np.asarray(sigmas0, dtype=np.float64)
+    if s.ndim != 2 or 0 in s.shape or not np.isfinite(s).all():
+        raise ValueError(f"sigmas0 must be a finite array of shape (d, r), got shape {s.shape}")
+    return s, vector(lam, "lam", s.shape[1]), vector(lam_prime, "lam_prime", s.shape[1])
+
+
+def network_and_bases(Ws, bases_) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A network (one, 2-D layers) and its d + 1 orthonormal bases ``[Q_0, ..., Q_d]``, ``W_i`` of shape
+    ``(k_i, k_{i-1})`` matching them: (layers, bases) as float64."""
+    layers, stacked = network(Ws)
+    if stacked is not None:
+        raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
+    if isinstance(bases_, np.ndarray) or not isinstance(bases_, Sequence) or len(bases_) != len(layers) + 1:
+        got = len(bases_) if isinstance(bases_, Sequence) else type(bases_).__name__
+        raise ValueError(f"bases must hold d + 1 = {len(layers) + 1} matrices for {len(layers)} layers, got {got}")
+    for i, W in enumerate(layers):
+        if W.shape != (len(bases_[i + 1]), len(bases_[i])):
+            raise ValueError(
+                f"Ws[{i}] must have shape ({len(bases_[i + 1])}, {len(bases_[i])}) to match bases, got {W.shape}"
+            )
+    return layers, bases(bases_, [layers[0].shape[1]] + [W.shape[0] for W in layers])
 
 
 def count(x, name: str) -> int:
@@ -188,12 +242,18 @@ def full_row_rank(A: np.ndarray, name: str) -> np.ndarray:
     return A
 
 
-def structure(s, name: str = "structure"):
-    """A `deeplinear.structures.Structure`."""
-    from .structures import Structure
+#: What a layer structure offers (`deeplinear.structures.Structure` and its subclasses): checked by name, so
+#: that this module, which every other one imports, imports none of them.
+STRUCTURE_METHODS = ("shape", "apply", "apply_transpose", "outer_adjoint", "coefficients", "matrix", "contains")
 
-    if not isinstance(s, Structure):
-        raise ValueError(f"{name} must be a deeplinear.structures.Structure, got {type(s).__name__}")
+
+def structure(s, name: str = "structure", *, optional: bool = False):
+    """A `deeplinear.structures.Structure` (any object with its `STRUCTURE_METHODS`); None too when ``optional``."""
+    if optional and s is None:
+        return s
+    if not all(hasattr(s, a) for a in STRUCTURE_METHODS):
+        got = repr(s) if optional else type(s).__name__
+        raise ValueError(f"{name} must be a deeplinear.structures.Structure{' or None' if optional else ''}, got {got}")
     return s
 
 

@@ -19,8 +19,8 @@ from numbers import Integral
 import numpy as np
 
 from . import _validate
+from .aligned import random_orthogonal
 from .metrics import _as_network, _best_match
-from .theory import random_orthogonal
 
 __all__ = [
     "singular_subspaces",
@@ -265,7 +265,7 @@ def paired_rotation(k: int, angle: float) -> np.ndarray:
 
 def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Bases and signed singular values of an aligned network whose adjacent layers sort their shared singular
-    vectors in opposite orders (for `deeplinear.theory.aligned_network`).
+    vectors in opposite orders (for `deeplinear.aligned.aligned_network`).
 
     Every layer has the distinct singular values ``linspace(1, 2, k)`` with random signs; the first layer puts
     them on the shared basis vectors in a random order, and each next layer in the reverse of the previous
@@ -276,7 +276,7 @@ def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list
     ----------
     k : int >= 1, the width of every layer.
     depth : int >= 1, the number of layers.
-    rng : numpy Generator; draws, in order, the ``depth + 1`` bases (`deeplinear.theory.random_orthogonal`),
+    rng : numpy Generator; draws, in order, the ``depth + 1`` bases (`deeplinear.aligned.random_orthogonal`),
         the order (``rng.permutation(k)``) and each layer's signs (``rng.choice([-1, 1], k)``).
 
     Returns

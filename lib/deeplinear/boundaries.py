@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate, theory
+from . import _validate, aligned, theory
 from .invariance import AlignedRun
 from .modes import orders, stable_lr, train_halving
 from .training import train
@@ -67,10 +67,10 @@ def one_step_turns(
     if rates.ndim != 1 or len(rates) < 2 or not (rates > 0).all():
         raise ValueError(f"rates must be at least 2 positive step sizes, got {rates!r}")
     s = np.linspace(1.0, 0.5, k)
-    V0, U0 = theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng)
-    bases2 = [V0, theory.random_orthogonal(k, rng), U0]
-    bases3 = [V0, theory.random_orthogonal(k, rng), theory.random_orthogonal(k, rng), U0]
-    net2, net3 = theory.aligned_network(bases2, [s, s]), theory.aligned_network(bases3, [s ** (2 / 3)] * 3)
+    V0, U0 = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
+    bases2 = [V0, aligned.random_orthogonal(k, rng), U0]
+    bases3 = [V0, aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng), U0]
+    net2, net3 = aligned.aligned_network(bases2, [s, s]), aligned.aligned_network(bases3, [s ** (2 / 3)] * 3)
     X, G = rng.standard_normal((k, n)), rng.standard_normal((k, k))
     Y = {}
     for label, off in (("antisymmetric", G - G.T), ("symmetric", G + G.T)):
@@ -112,10 +112,10 @@ def rank_one_problem(
     k, n, d = _validate.integer(k, "k", 2), _validate.integer(n, "n", 1), _validate.integer(d, "d", 2)
     if n < k:
         raise ValueError(f"n must be at least k = {k}, got {n}")
-    Q, R = theory.random_orthogonal(k, rng), theory.random_orthogonal(n, rng)[:, :k]
+    Q, R = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(n, rng)[:, :k]
     X = (Q * np.sqrt(n * rng.uniform(0.5, 2.0, k))) @ R.T
     a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, k)))
-    q = [theory.random_orthogonal(k, rng)[:, 0] for _ in range(d - 1)]
+    q = [aligned.random_orthogonal(k, rng)[:, 0] for _ in range(d - 1)]
     s = rng.uniform(0.5, 1.0, d)
     Ws = [s[0] * np.outer(q[0], b)] + [s[i] * np.outer(q[i], q[i - 1]) for i in range(1, d - 1)]
     return X, np.outer(a, b) @ X, q, Ws + [s[-1] * np.outer(a, q[-1])]
@@ -124,7 +124,7 @@ def rank_one_problem(
 def rank_one_reduction(
     Ws: Sequence[np.ndarray], q: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, *, lr: float
 ) -> tuple[list[np.ndarray], float, float]:
-    """The width-one reduction of a rank-one chain (`rank_one_problem`, `deeplinear.theory.rank_one_chain`),
+    """The width-one reduction of a rank-one chain (`rank_one_problem`),
     ``[c_1^T, s_2, .., s_{d-1}, c_d]``, which the chain equals while no layer leaves its rank-one form, and
     the rate a run of it takes: `deeplinear.modes.stable_lr` for the chain's singular values
     (``|c_1|, s_2, .., s_{d-1}, |c_d|``, target ``||Y X^+||``, the largest eigenvalue of ``X X^T`` for every
@@ -171,7 +171,7 @@ def rank_one_run(
     steps: int,
     metrics: Any = (),
 ) -> AlignedRun:
-    """A rank-one chain (`rank_one_problem`, `deeplinear.theory.rank_one_chain`) trained on ``(X, Y)``, ``Y`` a
+    """A rank-one chain (`rank_one_problem`) trained on ``(X, Y)``, ``Y`` a
     rank-one map of ``X``, at the rate of `rank_one_reduction`; ``budget_orders`` are those of the same run of
     its width-one reduction, which the chain equals while no layer leaves its rank-one form.
 

@@ -19,7 +19,7 @@ from numbers import Real
 
 import numpy as np
 
-from . import _validate, metrics, theory
+from . import _validate, losses, metrics
 from .recording import History, TrainingDiverged, TrainResult
 from .structures import Convolution, RandomSubspace, Structure, banded_toeplitz, orthonormal
 from .training import descended, train, until_divergence
@@ -91,7 +91,7 @@ def train_until_mse(
     """Figure 2's training: coefficient gradient descent until the mean squared error is below ``target``.
 
     As the released scripts: learning rate ``lr`` for the mean squared error over all entries
-    (`deeplinear.theory.mse_learning_rate`), stopping at the first step below ``target`` or after
+    (`deeplinear.losses.mse_learning_rate`), stopping at the first step below ``target`` or after
     ``max_steps``. The loss is recorded at every step; the scores at step 0, at the ``checkpoints``
     reached and at the last step, from one SVD per layer (`deeplinear.metrics.layer_svds`) shared by
     alignment, invariance and the singular-value gap. Layers with more than 10^4 entries go through
@@ -129,7 +129,7 @@ def train_until_mse(
         raise ValueError(f'on_divergence must be "raise" or "stop", got {on_divergence!r}')
     structure = _validate.structure(structure)
     k_out = _validate.matrix(Y, "Y").shape[0]
-    eta = theory.mse_learning_rate(lr, k_out)
+    eta = losses.mse_learning_rate(lr, k_out)
 
     def attempt(steps: int) -> TrainResult:
         marks = np.unique([0, steps, *(int(c) for c in checkpoints if 0 < c <= steps)])
@@ -338,7 +338,7 @@ def released_divergences(
         released = rng.standard_normal(structure.dim)
         released[:half] = released[:half:-1]
         try:
-            eta = theory.mse_learning_rate(lr, structure.shape[0])
+            eta = losses.mse_learning_rate(lr, structure.shape[0])
             train([structure.matrix(released)] * depth, X, X, lr=eta, steps=steps, structure=structure, record=[0])
         except TrainingDiverged:
             diverged += 1

@@ -60,7 +60,7 @@ _TIMEOUT = 30.0
 
 _int = _validate.integer
 _rng = _validate.rng
-_orthogonal = _validate.orthogonal  # Haar-random, as theory.random_orthogonal (the same function)
+_orthogonal = _validate.orthogonal  # Haar-random, as aligned.random_orthogonal (the same function)
 
 
 # -- synthetic problems ----------------------------------------------------------------------

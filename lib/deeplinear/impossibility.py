@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from . import _validate, metrics, theory
+from . import _validate, losses, metrics
 from .recording import History
 from .structures import Convolution, RandomSubspace, Structure
 from .training import train
@@ -377,7 +377,7 @@ def convolutional_autoencoder(m: int, rng: np.random.Generator, *, lr: float, st
 
     Draws the images ``X`` (m^2, m^2), then three filters (3, 9) of norm 1/2 added to the centre tap 1;
     each layer is scaled to spectral norm 1. Trains with learning rate ``lr`` for the mean squared error
-    (`deeplinear.theory.mse_learning_rate`) on ``Y = X``, with dense arithmetic, recording
+    (`deeplinear.losses.mse_learning_rate`) on ``Y = X``, with dense arithmetic, recording
     :func:`scalar_distance` on ``points`` log-spaced steps.
 
     Parameters
@@ -412,7 +412,7 @@ def convolutional_autoencoder(m: int, rng: np.random.Generator, *, lr: float, st
         Ws,
         X,
         X,
-        lr=theory.mse_learning_rate(lr, k),
+        lr=losses.mse_learning_rate(lr, k),
         steps=steps,
         structure=dense,
         metrics={"distance": scalar_distance},

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate, theory
+from . import _validate, aligned, theory
 from .losses import MatrixSensing
 from .modes import mode_losses, mode_sigmas, orders, stable_lr, train_halving
 from .recording import History
@@ -126,7 +126,7 @@ def witness_start(
     """
     X, Y = _validate.matrix(X, "X"), _validate.matrix(Y, "Y")
     U, V = theory.alignment_invariant_witness(X, Y)
-    Ws = theory.aligned_start(V, U, widths, rng)
+    Ws = aligned.aligned_start(V, U, widths, rng)
     lam = np.einsum("ai,ab,bi->i", V, X @ X.T, V)
     if not (lam > 0).all():
         raise ValueError("X X^T must be invertible (n >= k_0 samples in general position)")
@@ -165,7 +165,7 @@ def sensing_start(
     holds, off, U, V = common_bases(M, y, rng)
     if not holds:
         raise ValueError(f"the M_i share no singular bases (off-diagonal part {off:.1e}): no aligned start")
-    Ws = theory.aligned_start(V, U, widths, rng)
+    Ws = aligned.aligned_start(V, U, widths, rng)
     D = np.einsum("ai,nab,bi->ni", U, np.asarray(M, dtype=np.float64), V)
     G, targets, sigmas0 = D.T @ D, np.linalg.lstsq(D, y, rcond=None)[0], mode_sigmas(Ws, V)
     top = np.full(len(G), np.linalg.eigvalsh(G)[-1])  # bounds the curvature of every mode
@@ -234,7 +234,7 @@ def generic_sensing_run(
     problem: Any, widths: Sequence[int], rng: np.random.Generator, *, lr: float, steps: int
 ) -> History:
     """Matrix sensing from the aligned start on the target's own bases, ``V_1 = problem.V`` and
-    ``U_d = problem.U`` (`deeplinear.theory.aligned_start`, the same draws from ``rng``), trained with
+    ``U_d = problem.U`` (`deeplinear.aligned.aligned_start`, the same draws from ``rng``), trained with
     `deeplinear.losses.MatrixSensing` by `deeplinear.modes.train_halving`, recording the invariance. Generic
     measurements share no bases, so Theorem 1 prescribes no start: this is the nearest one.
 
@@ -251,7 +251,7 @@ def generic_sensing_run(
     """
     if not all(hasattr(problem, a) for a in ("M", "y", "U", "V")):
         raise ValueError(f"problem must be a deeplinear.data.SensingProblem, got {type(problem).__name__}")
-    start = theory.aligned_start(problem.V, problem.U, widths, rng)
+    start = aligned.aligned_start(problem.V, problem.U, widths, rng)
     loss = MatrixSensing(problem.M, problem.y)
     result, _ = train_halving(start, None, None, loss=loss, lr=lr, steps=steps, metrics=("invariance",))
     return result.history
@@ -393,10 +393,10 @@ def family_runs(
     from .network import stack
 
     V_svd, U_svd = np.linalg.svd(_validate.matrix(X, "X"))[0], np.linalg.svd(_validate.matrix(Y, "Y"))[0]
-    V_rand, U_rand = theory.random_orthogonal(len(V_svd), rng), theory.random_orthogonal(len(U_svd), rng)
+    V_rand, U_rand = aligned.random_orthogonal(len(V_svd), rng), aligned.random_orthogonal(len(U_svd), rng)
     kept, turned = [], []
     for V, U, low, high in ((V_svd, U_svd, 0.0, 1.0), (V_rand, U_rand, 0.5, 1.0), (V_svd, U_svd, 0.1, 0.5)):
-        starts = [theory.aligned_start(V, U, widths, rng, low=low, high=high) for _ in range(members)]
+        starts = [aligned.aligned_start(V, U, widths, rng, low=low, high=high) for _ in range(members)]
         result, _ = train_halving(stack(starts), X, Y, lr=lr, steps=steps, metrics=("invariance",))
         kept.append(result.history.metrics["invariance"][-1].min(axis=-1).max())
         turned.append(turn_share(result.initial_weights, result.weights).min())

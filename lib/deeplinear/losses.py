@@ -16,11 +16,21 @@ Paper: Radhakrishnan et al., eq. (2) and Section 4.2; Ji & Telgarsky, Section 2 
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["LOSSES", "squared", "mean_squared", "logistic", "exponential", "cross_entropy", "MatrixSensing"]
+__all__ = [
+    "LOSSES",
+    "squared",
+    "mean_squared",
+    "logistic",
+    "exponential",
+    "cross_entropy",
+    "MatrixSensing",
+    "mse_learning_rate",
+]
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple]
 
@@ -144,7 +154,7 @@ def mean_squared(F: np.ndarray, Y: np.ndarray) -> tuple:
     """Mean squared error over all entries, ``||Y - F||_F^2 / (k_d n)`` (PyTorch's ``nn.MSELoss``).
 
     It is the squared loss times ``2 / k_d``, and computed so; gradient descent with step ``lr`` on it is
-    gradient descent with step `deeplinear.theory.mse_learning_rate` ``(lr, k_d)`` on `squared`.
+    gradient descent with step `deeplinear.losses.mse_learning_rate` ``(lr, k_d)`` on `squared`.
 
     Parameters
     ----------
@@ -252,3 +262,31 @@ class MatrixSensing:
         g = r @ self._flat if self.members is None else (r[:, None, :] @ self._flat)[:, 0]
         dF = -g.reshape(F.shape) / n
         return (float(value) if F.ndim == 2 else value), dF
+
+
+def mse_learning_rate(lr: float, k_out: int) -> float:
+    """The library's learning rate that equals a step ``lr`` on the mean squared error over all entries.
+
+    The paper's experiments (the authors' PyTorch scripts, ``nn.MSELoss`` with SGD) minimise
+    ``||Y - f(X)||_F^2 / (k_d n)``, the mean over all ``k_d n`` entries; the library's loss is
+    ``||Y - f(X)||_F^2 / (2n)``, which is ``k_d / 2`` times larger. Gradient descent with step ``lr``
+    on the former is gradient descent with step ``lr * 2 / k_d`` on the latter, on the matrices and on a
+    structure's coefficients alike. (The loss converts the other way: mean squared error =
+    library loss ``* 2 / k_d``.)
+
+    Parameters
+    ----------
+    lr : float > 0, the learning rate for the mean squared error (the paper's ``1e-2``, say).
+    k_out : int >= 1, the number of outputs ``k_d``.
+
+    Returns
+    -------
+    float, ``lr * 2 / k_out``.
+
+    Paper: Section 6 (learning rate 1e-2 for the mean squared error, Figures 1 and 2).
+    """
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(k_out, bool) or not isinstance(k_out, Integral) or k_out < 1:
+        raise ValueError(f"k_out must be an integer >= 1, got {k_out!r}")
+    return lr * 2 / int(k_out)

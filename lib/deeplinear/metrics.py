@@ -479,7 +479,7 @@ def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     -------
     float, or ndarray (S,) for stacked ``w``.
 
-    Paper: Ji & Telgarsky, Section 2 (maximum margin gamma); see :func:`deeplinear.theory.max_margin`.
+    Paper: Ji & Telgarsky, Section 2 (maximum margin gamma); see :func:`deeplinear.separable.max_margin`.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or not np.isfinite(X).all():
@@ -511,7 +511,7 @@ def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner
     ----------
     Ws : list of d arrays (k_i, k_{i-1}) (one network, not a stack).
     bases : list of d + 1 orthonormal arrays ``Q_0 .. Q_d``, ``Q_i`` of shape (k_i, k_i) (those of
-        `deeplinear.theory.aligned_network`).
+        `deeplinear.aligned.aligned_network`).
     inner : interface indices i, integers in [1, d - 1].
 
     Returns
@@ -543,7 +543,7 @@ def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner
 
 
 def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
-    """How far a network left the rank-one chain of `deeplinear.theory.rank_one_chain`:
+    """How far a network left a rank-one chain (as `deeplinear.boundaries.rank_one_problem` builds):
     ``max_i ||W_i - P_i W_i P'_{i-1}|| / ||W_i||`` with ``P_i = q_i q_i^T`` (the identity for the
     outer sides ``i = d`` on the left and ``i = 1`` on the right).
 
@@ -582,21 +582,32 @@ def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
     return float(leak)
 
 
+class _Entry:
+    """A named metric: ``factory(initial)`` returns ``fn(Ws)``; with ``shares_svds``, ``fn`` takes ``svds=``
+    (the SVDs of the record, one per layer, shared between every such metric)."""
+
+    def __init__(self, factory: Callable[[list[np.ndarray]], Callable], *, shares_svds: bool) -> None:
+        self.factory, self.shares_svds = factory, shares_svds
+
+    def __call__(self, initial: list[np.ndarray]) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+        return self.factory(initial)
+
+    def __repr__(self) -> str:
+        return f"_Entry({getattr(self.factory, '__name__', self.factory)}, shares_svds={self.shares_svds})"
+
+
 def _fixed(fn: Callable[[Sequence[np.ndarray]], np.ndarray]):
     return lambda initial: fn
 
 
 #: The metrics `deeplinear.train` records by name (``metrics=("alignment", "invariance")``): name -> a factory
 #: that takes the initial network and returns ``fn(Ws)``. Only these names are accepted; any other function of
-#: a network can be passed to `train` as a mapping ``{name: fn}``. The metrics of `SHARE_SVDS` are called as
-#: ``fn(Ws, svds=layer_svds(Ws))``, with one SVD per layer per record shared between them.
-REGISTRY: dict[str, Callable[[list[np.ndarray]], Callable[[Sequence[np.ndarray]], np.ndarray]]] = {
-    "alignment": _fixed(alignment),
-    "alignment_defect": _fixed(alignment_defect),
-    "invariance": invariance_to,  # the SVDs of the initial network are computed once
-    "top_alignment": _fixed(top_alignment),
-    "balancedness": _fixed(balancedness),
+#: a network can be passed to `train` as a mapping ``{name: fn}``. An entry whose ``shares_svds`` is true is
+#: called as ``fn(Ws, svds=layer_svds(Ws))``, with one SVD per layer per record shared between such metrics.
+REGISTRY: dict[str, _Entry] = {
+    "alignment": _Entry(_fixed(alignment), shares_svds=True),
+    "alignment_defect": _Entry(_fixed(alignment_defect), shares_svds=False),
+    "invariance": _Entry(invariance_to, shares_svds=True),  # the SVDs of the initial network are computed once
+    "top_alignment": _Entry(_fixed(top_alignment), shares_svds=True),
+    "balancedness": _Entry(_fixed(balancedness), shares_svds=False),
 }
-
-#: The named metrics that take ``svds=`` (see `REGISTRY`).
-SHARE_SVDS = frozenset({"alignment", "invariance", "top_alignment"})

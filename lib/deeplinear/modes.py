@@ -5,7 +5,7 @@ singular values follow Corollary 1's mode dynamics. That makes two things comput
 
 - *the stability edge along the path*: gradient flow keeps ``sigma_i^2 - sigma_j^2`` of every mode
   (`flow_minimum` solves for the minimum it reaches), so the singular values of every layer lie between
-  the start and that minimum, and `deeplinear.dynamics.edges_of_stability` at the larger of the two bounds
+  the start and that minimum, and `deeplinear.convergence.edges_of_stability` at the larger of the two bounds
   the curvature on the whole path. A run takes at most half that edge (`stable_lr`);
 - *what the step budget allows*: the mode dynamics at that learning rate (`mode_losses`), run for the
   same number of steps, say how many orders of magnitude the loss can fall (`orders`).
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import _validate
-from .dynamics import edges_of_stability
+from .convergence import edges_of_stability
 from .losses import MatrixSensing
 from .recording import TrainingDiverged, TrainResult
 from .training import train
@@ -113,7 +113,7 @@ def stable_lr(
 ) -> tuple[float, float]:
     """The learning rate a run from an aligned start takes: ``min(lr, edge / 2)``.
 
-    ``edge`` is `deeplinear.dynamics.edges_of_stability` at the elementwise larger of ``sigmas0`` and
+    ``edge`` is `deeplinear.convergence.edges_of_stability` at the elementwise larger of ``sigmas0`` and
     their `flow_minimum` (each mode's singular values move monotonically between the two, so this
     bounds the Gauss-Newton curvature on the whole path): the edge over all pairs of modes
     (``transverse=True``, full gradient descent on regression data) or over the modes alone
@@ -147,7 +147,7 @@ def mode_losses(
     whose loss, as a function of the mode products ``p``, is ``(p - p*)^T G (p - p*) / (2n)``.
 
     Regression on data that satisfy Theorem 1's condition has ``G = diag(lam)`` and ``p* = lam' / lam``
-    (`deeplinear.theory.singular_value_dynamics` is that case); matrix sensing with ``M_i = U Lambda_i V^T``
+    (`deeplinear.dynamics.singular_value_dynamics` is that case); matrix sensing with ``M_i = U Lambda_i V^T``
     has ``G = D^T D``, ``D_ij = (U^T M_i V)_jj``. Stops early (repeating the last value) once the loss is
     below ``1e-25`` times its start, or when it is no longer finite.
 

@@ -6,9 +6,9 @@ Theorem 1's condition "corresponds to the epsilon = 0 data condition with the in
 Gidel et al.". This module holds what chapter 04 measures of both: the learning time of a mode that the
 continuous-time limit of the update predicts (:func:`predicted_learning_times`), and how a violation of the
 data condition of size ``eps`` spreads to gradient descent from an aligned, balanced, small start
-(:func:`perturbed`, :func:`epsilon_response`), read on log axes (:func:`loglog_slope`). The discrete map,
-its closed form and the runs themselves are in `deeplinear.dynamics` (`sequential_run`, `saxe_map`,
-`saxe_closed_form`, `learning_times`).
+(:func:`perturbed`, :func:`epsilon_response`), read on log axes (:func:`loglog_slope`); and the runs
+themselves (:func:`sequential_run`), the discrete map of a balanced two-layer mode (:func:`saxe_map`), its
+closed form (:func:`saxe_closed_form`) and the step at which each mode is learned (:func:`learning_times`).
 
 Theorem 1's condition is measured basis-free by `deeplinear.theory.relative_commutator`: ``X X^T`` and
 ``X Y^T Y X^T`` commute exactly when orthonormal ``U, V`` make ``U^T Y X^T V`` and ``V^T X X^T V`` diagonal
@@ -23,10 +23,19 @@ from numbers import Real
 
 import numpy as np
 
-from . import _validate, dynamics, theory
+from . import _validate, aligned, dynamics, theory
 from .training import train
 
-__all__ = ["predicted_learning_times", "perturbed", "epsilon_response", "loglog_slope"]
+__all__ = [
+    "predicted_learning_times",
+    "perturbed",
+    "epsilon_response",
+    "loglog_slope",
+    "sequential_run",
+    "saxe_map",
+    "saxe_closed_form",
+    "learning_times",
+]
 
 
 _positive = _validate.positive
@@ -36,8 +45,8 @@ def predicted_learning_times(strengths: np.ndarray, u0: float, lr: float) -> np.
     """The step at which a mode of strength ``s`` reaches ``s - u0`` from ``u0`` in continuous time.
 
     A balanced two-layer mode on whitened data follows ``tau du/dt = 2u(s - u)`` with ``tau = 1 / lr`` (one
-    unit of time per step; the continuous-time limit of Corollary 1's update, `deeplinear.dynamics.saxe_map`),
-    whose solution (`deeplinear.dynamics.saxe_closed_form`) reaches ``s - u0`` at
+    unit of time per step; the continuous-time limit of Corollary 1's update, `saxe_map`),
+    whose solution (`saxe_closed_form`) reaches ``s - u0`` at
     ``t = (tau / s) ln((s - u0) / u0)``: stronger modes are learned first.
 
     Parameters
@@ -113,7 +122,7 @@ def epsilon_response(
 
     The start is the two-layer network considered by Gidel et al.: aligned with the data's bases
     (``W_1 = Q diag(a) V^T``, ``W_2 = U diag(a) Q^T``, ``Q`` Haar, drawn from ``rng`` first), balanced and
-    small, ``a_j = sqrt(u0) (1 + 1e-3 j)`` as in `deeplinear.dynamics.sequential_run`. For each ``eps``,
+    small, ``a_j = sqrt(u0) (1 + 1e-3 j)`` as in `sequential_run`. For each ``eps``,
     the inputs become ``perturbed(X, eps, D)`` with one standard normal direction ``D`` (drawn next, the same
     for every ``eps``) and the targets stay ``Y``; the function measures the violation of Theorem 1's
     condition (`deeplinear.theory.relative_commutator`) and runs full gradient descent for ``steps`` steps,
@@ -153,9 +162,9 @@ def epsilon_response(
     if eps.ndim != 1 or len(eps) == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
         raise ValueError(f"eps must be a non-empty 1-D array of non-negative numbers, got {eps!r}")
     u0, lr, steps = _positive(u0, "u0"), _positive(lr, "lr"), _validate.count(steps, "steps")
-    bases = [np.asarray(V, dtype=np.float64), theory.random_orthogonal(k, rng), np.asarray(U, dtype=np.float64)]
+    bases = [np.asarray(V, dtype=np.float64), aligned.random_orthogonal(k, rng), np.asarray(U, dtype=np.float64)]
     start = np.full((2, k), np.sqrt(u0)) * (1 + 1e-3 * np.arange(k))
-    Ws = theory.aligned_network(bases, list(start))
+    Ws = aligned.aligned_network(bases, list(start))
     direction = rng.standard_normal(X.shape)
     metric = {"off": dynamics.basis_metrics(bases)["off"]}
     defect, off = [], []
@@ -196,3 +205,115 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
         raise ValueError("x must not be all equal")
     lx, ly = lx - lx.mean(), ly - ly.mean()
     return float(lx @ ly / (lx @ lx))
+
+
+def sequential_run(
+    X: np.ndarray,
+    Y: np.ndarray,
+    U: np.ndarray,
+    V: np.ndarray,
+    *,
+    strengths: np.ndarray,
+    depth: int,
+    u0: float,
+    lr: float,
+    steps: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Full gradient descent from a balanced aligned start, on whitened data; the mode products over time.
+
+    Data: ``X X^T = n I`` and ``Y = U diag(strengths) V^T X`` (`planted_problem` with unit variances,
+    whose outputs ``X, Y, U, V`` are the first four arguments), so
+    ``lam_j = n`` and ``lam'_j = n s_j``. Start: every singular value ``u0^(1/d) (1 + 1e-3 j)`` (distinct),
+    bases ``[V, Q_1, .., Q_{d-1}, U]`` with Haar inner ``Q_i`` drawn from ``rng``. For ``depth = 2`` the run
+    has ``steps`` steps; deeper, as many as 1.2 times the steps the recursion (6) needs until every mode
+    product reaches ``s_j - u0`` (found within ``40 * steps``; else ``40 * steps``).
+
+    Returns
+    -------
+    ndarray (T, r), the mode products ``p_j = prod_i sigma_ij`` at every step, in the bases.
+
+    Paper: Corollary 1 (sequential learning, after Saxe et al. 2014).
+    """
+    depth, steps = _validate.integer(depth, "depth", 1), _validate.count(steps, "steps")
+    X = _validate.matrix(X, "X")
+    k, n = X.shape
+    Y = _validate.matrix(Y, "Y", k)
+    U, V = _validate.orthonormal_matrix(U, "U", k), _validate.orthonormal_matrix(V, "V", k)
+    strengths = _validate.vector(strengths, "strengths", k)
+    u0, lr, rng = _validate.positive(u0, "u0"), _validate.positive(lr, "lr"), _validate.rng(rng)
+    start = np.full((depth, k), u0 ** (1 / depth)) * (1 + 1e-3 * np.arange(k))
+    run_steps = steps
+    if depth > 2:
+        learned = _steps_until_learned(start, n, strengths, u0, lr=lr, max_steps=40 * steps)
+        run_steps = 40 * steps if learned is None else int(1.2 * learned)
+    qs = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+    Ws = aligned.aligned_network(qs, list(start))
+    res = train(Ws, X, Y, lr=lr, steps=run_steps, record=1, metrics={"sigma": dynamics.basis_metrics(qs)["sigma"]})
+    return res.history.metrics["sigma"].prod(axis=1)
+
+
+def _steps_until_learned(start, n, strengths, u0, *, lr, max_steps, chunk=5000) -> int | None:
+    """The first step at which the recursion (6) on whitened data brings every mode product to ``s_j - u0``
+    (None if not within ``max_steps``), run in chunks so that memory stays bounded."""
+    current, done = start, 0
+    while done < max_steps:
+        traj = dynamics.singular_value_dynamics(
+            current, np.full(len(strengths), float(n)), n * strengths, lr=lr, steps=min(chunk, max_steps - done), n=n
+        )
+        hit = np.flatnonzero((traj.prod(axis=1) >= strengths - u0).all(axis=1))
+        if len(hit):
+            return done + int(hit[0])
+        current, done = traj[-1], done + len(traj) - 1
+    return None
+
+
+def saxe_map(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: int) -> np.ndarray:
+    """The discrete map ``u_{t+1} = u_t (1 + lr (s - u_t))^2`` of a balanced two-layer mode on whitened data.
+
+    Parameters
+    ----------
+    u0 : ndarray (r,), initial mode products; strengths : ndarray (r,); lr : float > 0; steps : int >= 0.
+
+    Returns
+    -------
+    ndarray (steps + 1, r). Paper: Corollary 1 with d = 2 (Saxe et al. 2014).
+    """
+    steps = _validate.count(steps, "steps")
+    u0, strengths, lr = _saxe_inputs(u0, strengths, lr)
+    u = np.empty((steps + 1, *u0.shape))
+    u[0] = u0
+    for t in range(steps):
+        u[t + 1] = u[t] * (1 + lr * (strengths - u[t])) ** 2
+    return u
+
+
+def saxe_closed_form(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: int) -> np.ndarray:
+    """Saxe et al.'s solution of ``tau du/dt = 2u(s - u)``, ``tau = 1 / lr``, at ``t = 0..steps``:
+    ``u(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/u_0)``. Returns (steps + 1, r).
+
+    Paper: Corollary 1 (sequential learning; Saxe et al. 2014, eq. (7)).
+    """
+    tt = np.arange(_validate.count(steps, "steps") + 1)[:, None]
+    u0, strengths, lr = _saxe_inputs(u0, strengths, lr)
+    if np.any(u0 <= 0) or np.any(strengths <= 0):
+        raise ValueError("u0 and strengths must be positive (the closed form divides by them)")
+    e = np.exp(2 * strengths * tt * lr)
+    return strengths * e / (e - 1 + strengths / np.asarray(u0, dtype=np.float64))
+
+
+def _saxe_inputs(u0, strengths, lr) -> tuple[np.ndarray, np.ndarray, float]:
+    u0 = np.asarray(u0, dtype=np.float64)
+    if u0.ndim != 1 or len(u0) == 0 or not np.isfinite(u0).all():
+        raise ValueError(f"u0 must be a finite non-empty array (r,), got {u0!r}")
+    return u0, _validate.vector(strengths, "strengths", len(u0)), _validate.positive(lr, "lr")
+
+
+def learning_times(u: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The first step at which each mode reaches its target: ``min {t : u[t, j] >= targets[j]}``
+    (``len(u)`` where it never does). ``u`` is (T, r), ``targets`` (r,); returns an int array (r,)."""
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim != 2 or 0 in u.shape or not np.isfinite(u).all():
+        raise ValueError(f"u must be a finite array (T, r), got shape {u.shape}")
+    reached = u >= _validate.vector(targets, "targets", u.shape[1])
+    return np.where(reached.any(axis=0), np.argmax(reached, axis=0), len(reached))

@@ -108,7 +108,7 @@ def balanced_factors(P: np.ndarray, depth: int) -> list[np.ndarray]:
 
     Every layer has the singular values ``s^{1/d}``, every interface has ``W_{i+1}^T W_{i+1} = W_i W_i^T``,
     and the product is ``P``: where gradient flow from a small start ends (for ``d = 2`` it is
-    `deeplinear.balance.minimum_norm_factors`).
+    `deeplinear.minimum_norm.minimum_norm_factors`).
 
     Parameters
     ----------

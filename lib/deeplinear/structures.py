@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate
+from .training import train
 
 __all__ = [
     "Structure",
@@ -492,8 +493,6 @@ def coefficient_gradient_descent(
 
     Paper: Definition 4, Theorem 2.
     """
-    from .training import train  # imported here: structures stays a leaf module
-
     structure = _validate.structure(structure)
 
     def coefficients(layers):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +18,9 @@ from . import _validate
 from ._engine import _diverged, _metric_fns, _Recorder, _setup, _Stepper
 from .losses import LossFn
 from .recording import History, TrainingDiverged, TrainResult, record_schedule
-from .structures import Structure
+
+if TYPE_CHECKING:  # for the annotations only: structures imports this module (its trainers call `train`)
+    from .structures import Structure
 
 __all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule", "until_divergence", "descended"]
 
@@ -55,14 +58,9 @@ def _structures(structure, layers: list[np.ndarray]) -> list:
         found = list(structure)
     else:
         found = [structure] * d
-    needed = ("shape", "apply", "apply_transpose", "outer_adjoint", "coefficients", "matrix", "contains")
     for i, (s, W) in enumerate(zip(found, layers)):
-        if s is None:
+        if _validate.structure(s, f"structure for layer {i + 1}", optional=True) is None:
             continue
-        if not all(hasattr(s, a) for a in needed):
-            raise ValueError(
-                f"structure for layer {i + 1} must be a deeplinear.structures.Structure or None, got {s!r}"
-            )
         if tuple(s.shape) != W.shape[-2:]:
             raise ValueError(
                 f"structure for layer {i + 1} has shape {tuple(s.shape)}, but W_{i + 1} "

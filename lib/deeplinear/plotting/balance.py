@@ -26,7 +26,7 @@ def plot_minimum_norm_gap(
     Parameters
     ----------
     scales : array_like (S,), the initialisation scales.
-    gap : array_like (S,), ``norm_ratio - 1`` at the end (`deeplinear.balance.norm_ratio`).
+    gap : array_like (S,), ``norm_ratio - 1`` at the end (`deeplinear.minimum_norm.norm_ratio`).
     start_imbalance : array_like (S,), ``||W_2^T W_2 - W_1 W_1^T||_F / (2 ||P*||_*)`` at the start.
     alignment : array_like (S,), the alignment score at the end.
 

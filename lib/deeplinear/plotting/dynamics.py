@@ -77,7 +77,7 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     Parameters
     ----------
     losses : array_like (T,), the loss of full gradient descent at the bound, steps 0..T-1.
-    fit : `deeplinear.dynamics.LinearFit` of ``losses`` (drawn dashed over its window).
+    fit : `deeplinear.convergence.LinearFit` of ``losses`` (drawn dashed over its window).
     table : dict with arrays (D,) "depth", "bound", "critical", "edge_transverse" and "steps" (steps to
         reduce the loss by 1e10 at the bound).
     depth : the depth of the run in ``losses`` (for its label).
@@ -87,7 +87,7 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     Figure with three axes. Paper: Proposition 1.
     """
     if not all(hasattr(fit, a) for a in ("window", "rate", "intercept")):
-        raise ValueError(f"fit must be a deeplinear.dynamics.LinearFit, got {type(fit).__name__}")
+        raise ValueError(f"fit must be a deeplinear.convergence.LinearFit, got {type(fit).__name__}")
     table = _validate.mapping(table, "table")
     missing = {"depth", "bound", "critical", "edge_transverse", "steps"} - set(table)
     if missing:
@@ -124,7 +124,7 @@ def plot_sequential_learning(
     Parameters
     ----------
     runs : dict depth -> array_like (T_d, r), mode products of full gradient descent
-        (`deeplinear.dynamics.sequential_run`), with depth 2 among the keys.
+        (`deeplinear.sequential.sequential_run`), with depth 2 among the keys.
     u_map, u_ode : array_like (T_2, r); predicted : array_like (r,); strengths : array_like (r,), the
         legend's labels.
 

@@ -97,11 +97,10 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
 
     Returns
     -------
-    Figure with one axes. Paper: Ji & Telgarsky, Figure 1a; `deeplinear.theory.max_margin`.
+    Figure with one axes. Paper: Ji & Telgarsky, Figure 1a; `deeplinear.separable.max_margin`.
     """
     directions = _validate.mapping(directions, "directions")
-    from ..separable import support_vectors
-    from ..theory import max_margin
+    from ..separable import max_margin, support_vectors
 
     if len(directions) > len(_TRAILS):
         raise ValueError(f"directions: at most {len(_TRAILS)} runs, got {len(directions)}")
@@ -159,7 +158,7 @@ def plot_margin_rates(
         (`deeplinear.separable.measurements`) with the logistic loss. Networks get colours, schedules
         line styles (first "-", then "--").
     fitted : the schedule whose runs get the dotted fit ``1 / (a log t + b)`` of the angle
-        (`deeplinear.separable.inverse_log_fit` over the last ``decades`` decades of steps).
+        (`deeplinear.asymptotics.inverse_log_fit` over the last ``decades`` decades of steps).
     labels : dict network or schedule -> its name in the legend; the schedules "constant" and
         "inverse_risk" of `deeplinear.schedules` have default names ("fixed step", "step ∝ 1/R").
 
@@ -168,8 +167,8 @@ def plot_margin_rates(
     Figure with three axes: angle against step + 1, margin gap against step + 1 (floored at 1e-16),
     angle against ``log(l(0) / R)``. Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
+    from ..asymptotics import inverse_log_fit
     from ..schedules import LOSS_AT_ZERO
-    from ..separable import inverse_log_fit
 
     names = {"constant": "fixed step", "inverse_risk": r"step $\propto 1/\mathcal{R}$", **(labels or {})}
     nets = list(dict.fromkeys(net for net, _ in runs))

@@ -238,7 +238,7 @@ def plot_filter_balance(drift: Any) -> plt.Figure:
 
     Parameters
     ----------
-    drift : `deeplinear.balance.FilterDrift` (``lrs``, ``filter``, ``matrix``).
+    drift : `deeplinear.balance_drift.FilterDrift` (``lrs``, ``filter``, ``matrix``).
 
     Returns
     -------
@@ -248,7 +248,7 @@ def plot_filter_balance(drift: Any) -> plt.Figure:
     Paper: Section 2 (Du et al. 2018).
     """
     if not all(hasattr(drift, a) for a in ("lrs", "filter", "matrix")):
-        raise ValueError(f"drift must be a deeplinear.balance.FilterDrift, got {type(drift).__name__}")
+        raise ValueError(f"drift must be a deeplinear.balance_drift.FilterDrift, got {type(drift).__name__}")
     colours = sns.color_palette("colorblind")
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.plot(drift.lrs, drift.filter, "o-", color=colours[0], label=r"filters: $\|c_i\|^2-\|c_{i+1}\|^2$")
