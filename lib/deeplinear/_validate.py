@@ -1,10 +1,13 @@
-"""The package's argument checks, in one place: networks, matrices, vectors, counts, widths, positive
-numbers, tolerances, ranks, step schedules, random generators and Haar-random orthonormal matrices.
+"""The package's argument checks, in one place: networks, matrices, vectors, counts, widths, numbers in a range,
+positive numbers, tolerances, flags, labels, ranks, step schedules, random generators and Haar-random orthonormal
+matrices. One set of accepted number types everywhere: Python or numpy scalars of any width (np.float32 and
+np.int64 as 0.5 and 4); bools, NaN and (unless a range says otherwise) infinities refused.
 Private: the public functions call these and their messages name the caller's parameter and its valid range.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -183,6 +186,31 @@ def network_and_bases(Ws, bases_) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return layers, bases(bases_, [layers[0].shape[1]] + [W.shape[0] for W in layers])
 
 
+def signs(y, n: int, name: str = "Y") -> np.ndarray:
+    """Labels +1 or -1 of shape ``(n,)`` or ``(1, n)``, returned as a float64 ``(n,)`` array."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape not in ((n,), (1, n)) or not np.all(np.abs(y) == 1):
+        raise ValueError(f"{name} must have shape ({n},) or (1, {n}) with labels +1 or -1, got shape {y.shape}")
+    return y.reshape(n)
+
+
+def array(x, name: str, min_ndim: int) -> np.ndarray:
+    """A float64 array with at least ``min_ndim`` dimensions."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {x.shape}")
+    return x
+
+
+def square_network(Ws, name: str = "Ws") -> list[np.ndarray]:
+    """A non-empty list of finite square ``(k, k)`` layers, as float64."""
+    layers = [matrices(W, f"{name}[{i}]", (2,)) for i, W in enumerate(Ws)]
+    k = layers[0].shape[0] if layers else 0
+    if not layers or any(W.shape != (k, k) for W in layers):
+        raise ValueError(f"{name} must be a non-empty list of square (k, k) layers, got {[W.shape for W in layers]}")
+    return layers
+
+
 def count(x, name: str) -> int:
     """A non-negative integer (bools refused)."""
     if isinstance(x, bool) or not isinstance(x, Integral) or x < 0:
@@ -190,26 +218,56 @@ def count(x, name: str) -> int:
     return int(x)
 
 
-def integer(value, name: str, low: int = 1) -> int:
-    """An integer >= ``low`` (numpy integers too; bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+def integer(value, name: str, low: int = 1, *, high: int | None = None, what: str | None = None) -> int:
+    """An integer in ``[low, high]`` (numpy integers too; bools and floats refused, so that 2.7 is not read as 2);
+    refused as "{name} must be {what}", ``what`` saying the range ("an integer >= low" unless given)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low or (high is not None and value > high):
+        what = what or (f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]")
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     return int(value)
 
 
-def positive(x, name: str) -> float:
-    """A finite real number > 0 (numpy scalars too; bools refused), as a float."""
-    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x <= 0:
-        raise ValueError(f"{name} must be a positive number, got {x!r}")
+def number(
+    x,
+    name: str,
+    what: str = "a finite number",
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    finite: bool = True,
+) -> float:
+    """A real number, Python or numpy of any width (np.float32 and np.int64 too; bools, NaN and, with
+    ``finite``, infinities refused) in ``[low, high]`` (``(low, high]`` with ``low_open``); refused as
+    "{name} must be {what}", ``what`` saying the valid range. Returned as a float."""
+    if (
+        isinstance(x, bool)
+        or not isinstance(x, Real)
+        or math.isnan(x)
+        or (finite and not math.isfinite(x))
+        or (x <= low if low_open else x < low)
+        or x > high
+    ):
+        raise ValueError(f"{name} must be {what}, got {x!r}")
     return float(x)
+
+
+def flag(x, name: str, *, optional: bool = False) -> bool | None:
+    """True or False (None too when ``optional``); numpy bools accepted."""
+    if (optional and x is None) or isinstance(x, (bool, np.bool_)):
+        return x
+    raise ValueError(f"{name} must be {'None, ' if optional else ''}True or False, got {x!r}")
+
+
+def positive(x, name: str, what: str = "a positive number") -> float:
+    """A finite real number > 0 (numpy scalars too; bools refused), as a float."""
+    return number(x, name, what, low=0, low_open=True)
 
 
 def tolerance(x, name: str) -> float:
     """A tolerance: a finite real number >= 0 (0 asks for exactness; numpy scalars too; bools, NaN and
     infinities refused), as a float."""
-    if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(x) or x < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
-    return float(x)
+    return number(x, name, "a finite number >= 0", low=0)
 
 
 def widths(ws, name: str = "widths", low: int = 1) -> list[int]:

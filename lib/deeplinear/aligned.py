@@ -11,7 +11,6 @@ Paper: Radhakrishnan et al., Definitions 1 and 2, eq. (3), Appendix F.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 
 import numpy as np
 
@@ -194,10 +193,9 @@ def aligned_start(
     widths = _validate.widths(widths)
     if inner not in ("random", "identity"):
         raise ValueError(f'inner must be "random" or "identity", got {inner!r}')
-    if not (
-        isinstance(low, Real) and isinstance(high, Real) and not isinstance(low, bool) and not isinstance(high, bool)
-        and np.isfinite(low) and np.isfinite(high) and low < high
-    ):  # fmt: skip
+    _validate.number(low, "low")
+    _validate.number(high, "high")
+    if not low < high:
         raise ValueError(f"low and high must be finite numbers with low < high, got {low!r} and {high!r}")
     if np.shape(V) != (widths[0], widths[0]) or np.shape(U) != (widths[-1], widths[-1]):
         raise ValueError(

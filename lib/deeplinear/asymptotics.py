@@ -11,7 +11,6 @@ Paper: Ji & Telgarsky, Theorems 2.2 and 3.1 (the directions converge; the rates)
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -92,8 +91,7 @@ def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> floa
 def first_step_at_most(steps: np.ndarray, values: np.ndarray, target: float) -> float:
     """The first recorded step whose value is at most ``target`` (nan if none), as a float."""
     steps, values = _series(steps, values)
-    if isinstance(target, bool) or not isinstance(target, Real) or not np.isfinite(target):
-        raise ValueError(f"target must be a finite number, got {target!r}")
+    _validate.number(target, "target")
     hit = np.flatnonzero(values <= target)
     return float(steps[hit[0]]) if hit.size else float("nan")
 
@@ -200,8 +198,7 @@ def late_phase(
     if missing:
         raise ValueError(f"history must record separable.measurements; missing {sorted(missing)}")
     gamma, n, lr = _validate.positive(gamma, "gamma"), _validate.integer(n, "n"), _validate.positive(lr, "lr")
-    if isinstance(start, bool) or not isinstance(start, Real):
-        raise ValueError(f"start must be a number, got {start!r}")
+    _validate.number(start, "start", "a number", finite=False)
     steps, risk, m = np.asarray(history.steps), np.asarray(history.loss, dtype=np.float64), history.metrics
     if steps.ndim != 1 or len(steps) == 0 or risk.shape != steps.shape:
         raise ValueError(f"history must hold one loss per recorded step, got {risk.shape} and {steps.shape}")
@@ -325,8 +322,7 @@ def late_phase_text(label: str, stats: dict, *, progress: float, why: str = "a s
     if not isinstance(label, str) or not isinstance(why, str):
         raise ValueError(f"label and why must be strings, got {label!r} and {why!r}")
     stats = _validate.mapping(stats, "stats", ("start", "end", "separated_from", "escaped", "separated", "progress"))
-    if isinstance(progress, bool) or not isinstance(progress, Real) or not np.isfinite(progress):
-        raise ValueError(f"progress must be a finite number, got {progress!r}")
+    _validate.number(progress, "progress")
     window = f"steps {stats['start']} to {stats['end']}"
     first = stats["separated_from"]
     if not stats.get("stable", True):

@@ -16,7 +16,6 @@ Paper: Radhakrishnan et al., Section 2 (balancedness: Arora et al. 2018, Du et a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral, Real
 
 import numpy as np
 
@@ -204,8 +203,7 @@ def step_drift(grads: Sequence[np.ndarray], lr: float) -> list[np.ndarray]:
 
     Paper: Section 2 (balancedness; Du et al.'s conservation law, discretised).
     """
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    _validate.positive(lr, "lr")
     G = _as_network(grads, "grads")
     return [lr**2 * (np.swapaxes(B, -1, -2) @ B - A @ np.swapaxes(A, -1, -2)) for A, B in zip(G[:-1], G[1:])]
 
@@ -271,14 +269,6 @@ def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray])
     return worst
 
 
-def _square_network(Ws, name: str = "Ws") -> list[np.ndarray]:
-    layers = [_validate.matrices(W, f"{name}[{i}]", (2,)) for i, W in enumerate(Ws)]
-    k = layers[0].shape[0] if layers else 0
-    if not layers or any(W.shape != (k, k) for W in layers):
-        raise ValueError(f"{name} must be a non-empty list of square (k, k) layers, got {[W.shape for W in layers]}")
-    return layers
-
-
 def balanced_network(W1: np.ndarray, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
     """A random 0-balanced network of square layers with first layer ``W1``: ``W_{i+1} = Q_{i+1} (W_i W_i^T)^{1/2}``.
 
@@ -300,9 +290,8 @@ def balanced_network(W1: np.ndarray, depth: int, rng: np.random.Generator) -> li
     Paper: Section 2 ("balancedness indeed implies alignment of singular vector spaces between consecutive
     layers").
     """
-    layers = _square_network([W1], "W1")
-    if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 1:
-        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    layers = _validate.square_network([W1], "W1")
+    _validate.integer(depth, "depth", 1, what="a positive integer")
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     k = layers[0].shape[0]
@@ -336,7 +325,7 @@ def chained_usvds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray
 
     Paper: Definition 2; Section 2 (balancedness implies alignment).
     """
-    layers = _square_network(Ws)
+    layers = _validate.square_network(Ws)
     U, s, Vt = np.linalg.svd(layers[0])
     out = [(U, s, Vt.T)]
     for W in layers[1:]:
@@ -364,7 +353,7 @@ def chain_error(Ws: Sequence[np.ndarray]) -> float:
 
     Paper: Definition 2; Section 2 (balancedness implies alignment).
     """
-    layers = _square_network(Ws)
+    layers = _validate.square_network(Ws)
     worst = 0.0
     for W, (U, s, V) in zip(layers, chained_usvds(layers)):
         scale = np.linalg.norm(W)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 
@@ -122,8 +121,7 @@ def filter_balance_drift(
     rates = np.asarray(lrs, dtype=np.float64)
     if rates.ndim != 1 or rates.size < 1 or not np.all(np.isfinite(rates) & (rates > 0)):
         raise ValueError(f"lrs must be a non-empty sequence of positive numbers, got {lrs!r}")
-    if isinstance(time, bool) or not isinstance(time, Real) or not np.isfinite(time) or time < rates.max():
-        raise ValueError(f"time must be a number >= max(lrs) = {rates.max()}, got {time!r}")
+    _validate.number(time, "time", f"a number >= max(lrs) = {rates.max()}", low=rates.max())
     steps = np.rint(time / rates).astype(int)
     c0 = structure.coefficients(np.stack(Ws0))
     W0 = np.stack(Ws0).reshape(len(Ws0), -1)
@@ -328,8 +326,7 @@ def drift_scaling(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray,
     Paper: Section 2 (balancedness, Arora et al. 2018, Du et al. 2018).
     """
     layers = _as_network(Ws)
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    _validate.positive(lr, "lr")
     lrs = unit_learning_rate(layers, gradients(layers, X, Y)) * np.geomspace(1e-5, 1e-2, 7)
     stacked = [np.broadcast_to(W, (len(lrs), *W.shape)).copy() for W in layers]
     one_step = train(stacked, X, Y, lr=lrs, steps=1, record=[0]).weights

@@ -14,7 +14,6 @@ Paper: Definition 1 (a usSVD is any such choice), Section 6 (the released scores
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
 
@@ -119,8 +118,7 @@ def random_svd(
 def _check(rng: np.random.Generator, draws: int) -> None:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if isinstance(draws, bool) or not isinstance(draws, Integral) or draws < 1:
-        raise ValueError(f"draws must be a positive integer, got {draws!r}")
+    _validate.integer(draws, "draws", 1, what="a positive integer")
 
 
 def alignment_over_bases(
@@ -252,10 +250,8 @@ def paired_rotation(k: int, angle: float) -> np.ndarray:
     >>> np.round(R @ np.array([1.0, 0.0, 1.0]), 12)
     array([0., 1., 1.])
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    if isinstance(angle, bool) or not isinstance(angle, (int, float, np.floating)) or not np.isfinite(angle):
-        raise ValueError(f"angle must be a finite number, got {angle!r}")
+    _validate.integer(k, "k", 1, what="a positive integer")
+    _validate.number(angle, "angle")
     c, s = np.cos(angle), np.sin(angle)
     R = np.eye(k)
     for j in range(0, k - 1, 2):
@@ -287,8 +283,7 @@ def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list
     Paper: Definition 2; Section 6 ("corresponding columns").
     """
     for name, value in (("k", k), ("depth", depth)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _validate.integer(value, name, 1, what="a positive integer")
     bases = [random_orthogonal(k, rng) for _ in range(depth + 1)]
     distinct, order = np.linspace(1.0, 2.0, k), rng.permutation(k)
     flip = [distinct, distinct[::-1]]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from numbers import Real
 
 import numpy as np
 
@@ -185,8 +184,7 @@ def fit_verdict(history: History, *, target: float = MSE_TARGET) -> str:
     stopped the run), else "stopped at its step cap ...". Paper: Section 6, Figure 2 (the released
     scripts' stopping rule).
     """
-    if isinstance(target, bool) or not isinstance(target, Real) or not 0 < target < np.inf:
-        raise ValueError(f"target must be a number > 0, got {target!r}")
+    _validate.positive(target, "target", "a number > 0")
     history = _validate.history(history)
     loss, rule = np.asarray(history.loss), f"{target:.0e}".replace("e-0", "e-")
     if loss.size == 0:

@@ -58,8 +58,6 @@ TRAIN_SIZE = 60000
 _TIMEOUT = 30.0
 
 
-_int = _validate.integer
-_rng = _validate.rng
 _orthogonal = _validate.orthogonal  # Haar-random, as aligned.random_orthogonal (the same function)
 
 
@@ -68,8 +66,8 @@ def random_regression(
     k: int, n: int, rng: np.random.Generator, *, k_out: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standard normal X (k, n) and Y (k_out or k, n). Paper: Section 6, Figure 1a (k = n = 9)."""
-    k, n, rng = _int(k, "k"), _int(n, "n"), _rng(rng)
-    k_out = k if k_out is None else _int(k_out, "k_out")
+    k, n, rng = _validate.integer(k, "k"), _validate.integer(n, "n"), _validate.rng(rng)
+    k_out = k if k_out is None else _validate.integer(k_out, "k_out")
     return rng.standard_normal((k, n)), rng.standard_normal((k_out, n))
 
 
@@ -81,7 +79,7 @@ def autoencoding(k: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, 
 
 def matrix_factorization(k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """X = I_k and standard normal Y (k, k). Paper: Section 4.2, Matrix Factorization."""
-    k, rng = _int(k, "k"), _rng(rng)
+    k, rng = _validate.integer(k, "k"), _validate.rng(rng)
     return np.eye(k), rng.standard_normal((k, k))
 
 
@@ -95,12 +93,11 @@ def matrix_inversion(
     inversion needs a tiny learning rate, since its weakest mode must grow to ``1 / sigma_min(X)``.
     ``ValueError`` after ``max_draws`` draws without one.
     """
-    k, rng = _int(k, "k"), _rng(rng)
+    k, rng = _validate.integer(k, "k"), _validate.rng(rng)
     if max_condition is None:
         return rng.standard_normal((k, k)), np.eye(k)
-    if isinstance(max_condition, bool) or not isinstance(max_condition, (int, float)) or not max_condition >= 1:
-        raise ValueError(f"max_condition must be None or a number >= 1, got {max_condition!r}")
-    for _ in range(_int(max_draws, "max_draws")):
+    _validate.number(max_condition, "max_condition", "None or a number >= 1", low=1, finite=False)
+    for _ in range(_validate.integer(max_draws, "max_draws")):
         X = rng.standard_normal((k, k))
         if np.linalg.cond(X) <= max_condition:
             return X, np.eye(k)
@@ -172,7 +169,7 @@ def matrix_sensing(k: int, n: int, rng: np.random.Generator, *, aligned: bool = 
     see only the diagonal of U^T X_star V, so n >= k determines X_star.
     aligned=False: generic M_i with standard normal entries (the contrast).
     """
-    k, n, rng = _int(k, "k"), _int(n, "n"), _rng(rng)
+    k, n, rng = _validate.integer(k, "k"), _validate.integer(n, "n"), _validate.rng(rng)
     U, V = _orthogonal(k, rng), _orthogonal(k, rng)
     sigma = rng.uniform(0.5, 1.5, size=k)
     X_star = (U * sigma) @ V.T
@@ -193,7 +190,7 @@ def separable(n: int, dim: int, rng: np.random.Generator, *, margin: float = 0.1
     so the max-margin separator through the origin has margin >= `margin`. If n >= 2 both
     classes occur. Ji & Telgarsky (2019), Figure 1 uses dim = 2.
     """
-    n, dim, rng = _int(n, "n"), _int(dim, "dim"), _rng(rng)
+    n, dim, rng = _validate.integer(n, "n"), _validate.integer(dim, "dim"), _validate.rng(rng)
     if not np.isfinite(margin) or margin <= 0:
         raise ValueError(f"margin must be a positive number, got {margin!r}")
     u = rng.standard_normal(dim)
@@ -307,7 +304,7 @@ def mnist(
     ``mnist(n, offset=o)``.
     Paper: Section 6, Figure 1b-c and Figure 2b.
     """
-    n, offset = _int(n, "n"), _int(offset, "offset", 0)
+    n, offset = _validate.integer(n, "n"), _validate.integer(offset, "offset", 0)
     if source not in ("auto", "subset", "idx"):
         raise ValueError(f"source must be 'auto', 'subset' or 'idx', got {source!r}")
     if source == "auto":
@@ -376,7 +373,7 @@ def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:
 
 def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
     """Integer labels (n,) in [0, num_classes) -> one-hot targets Y (num_classes, n), float64."""
-    num_classes = _int(num_classes, "num_classes")
+    num_classes = _validate.integer(num_classes, "num_classes")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be a 1-D integer array, got dtype {labels.dtype} and shape {labels.shape}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from numbers import Real
 
 import numpy as np
 
@@ -245,8 +244,7 @@ def corollary1_tolerance(traj: np.ndarray, off: float) -> float:
     traj = np.asarray(traj, dtype=np.float64)
     if traj.ndim != 3 or len(traj) == 0 or not np.isfinite(traj).all():
         raise ValueError(f"traj must be a finite array of shape (steps + 1, d, r), got {traj.shape}")
-    if isinstance(off, bool) or not isinstance(off, Real) or not np.isfinite(off) or off < 0:
-        raise ValueError(f"off must be a non-negative number, got {off!r}")
+    _validate.number(off, "off", "a non-negative number", low=0)
     _, d, r = traj.shape
     return float(np.finfo(np.float64).eps * (len(traj) - 1) * np.abs(traj).max() + d * r * off**2)
 

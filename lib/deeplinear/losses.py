@@ -16,10 +16,11 @@ Paper: Radhakrishnan et al., eq. (2) and Section 4.2; Ji & Telgarsky, Section 2 
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit
+
+from . import _validate
 
 __all__ = [
     "LOSSES",
@@ -285,8 +286,6 @@ def mse_learning_rate(lr: float, k_out: int) -> float:
 
     Paper: Section 6 (learning rate 1e-2 for the mean squared error, Figures 1 and 2).
     """
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if isinstance(k_out, bool) or not isinstance(k_out, Integral) or k_out < 1:
-        raise ValueError(f"k_out must be an integer >= 1, got {k_out!r}")
+    _validate.positive(lr, "lr")
+    _validate.integer(k_out, "k_out", 1)
     return lr * 2 / int(k_out)

@@ -8,7 +8,6 @@ a network also accepts a stacked one (layers ``(S, k_i, k_{i-1})``) and then ret
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from numbers import Integral
 
 import numpy as np
 
@@ -532,8 +531,7 @@ def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner
     Qs = _validate.bases(bases, [layers[0].shape[1]] + [W.shape[0] for W in layers], "bases")
     worst = 0.0
     for i in inner:
-        if isinstance(i, bool) or not isinstance(i, Integral) or not 1 <= i <= len(layers) - 1:
-            raise ValueError(f"inner must hold interface indices, integers in [1, {len(layers) - 1}], got {i!r}")
+        _validate.integer(i, "inner", 1, high=len(layers) - 1, what=f"interface indices in [1, {len(layers) - 1}]")
         for G in (layers[i - 1] @ layers[i - 1].T, layers[i].T @ layers[i]):
             M = Qs[i].T @ G @ Qs[i]
             norm = np.linalg.norm(M)

@@ -11,8 +11,6 @@ Paper: Radhakrishnan et al., Proposition 2.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from scipy.optimize import minimize
 
@@ -126,8 +124,7 @@ def random_factors(W1: np.ndarray, count: int, rng: np.random.Generator) -> np.n
     W1 = _validate.matrices(W1, "W1", (2,))
     if W1.shape[0] != W1.shape[1]:
         raise ValueError(f"W1 must be square (k, k), got shape {W1.shape}")
-    if isinstance(count, bool) or not isinstance(count, Integral) or count < 1:
-        raise ValueError(f"count must be a positive integer, got {count!r}")
+    _validate.integer(count, "count", 1, what="a positive integer")
     k, rng = W1.shape[0], _validate.rng(rng)
     Q1 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
     Q2 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]

@@ -20,7 +20,6 @@ Paper: Radhakrishnan et al., Corollary 1 (the book's stability rule; chapter 04 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -131,8 +130,7 @@ def stable_lr(
 
     Paper: Corollary 1, Proposition 1 (the book's stability rule, chapter 04).
     """
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not 0 < lr < np.inf:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    _validate.positive(lr, "lr")
     sigmas0 = np.asarray(sigmas0, dtype=np.float64)
     peak = np.maximum(sigmas0, flow_minimum(sigmas0, targets))
     reduced, full = edges_of_stability(peak, lam, n)
@@ -199,8 +197,7 @@ def orders(losses: np.ndarray, margin: float = 0.0) -> int:
     losses = np.asarray(losses, dtype=np.float64)
     if losses.ndim != 1 or len(losses) == 0:
         raise ValueError(f"losses must be a non-empty 1-D array, got shape {losses.shape}")
-    if isinstance(margin, bool) or not isinstance(margin, Real) or not np.isfinite(margin):
-        raise ValueError(f"margin must be a finite number, got {margin!r}")
+    _validate.number(margin, "margin")
     first, last = float(losses[0]), float(losses[-1])
     if not np.isfinite(last) or first <= 0:
         return 0

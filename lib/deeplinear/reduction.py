@@ -26,7 +26,6 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 
@@ -582,8 +581,7 @@ def summary(run: TrainResult, threshold: float) -> dict:
     ran for a flow time of at least `FLOW_TIME`: shorter runs have hardly moved from their start).
     """
     h = _validate.train_result(run).history
-    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    _validate.number(threshold, "threshold")
     if not ({"alignment", "invariance"} <= set(getattr(h, "metrics", {}))):
         raise ValueError('run must have recorded the metrics "alignment" and "invariance"')
     align, inv = h.metrics["alignment"], h.metrics["invariance"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -46,14 +45,6 @@ LOSS_AT_ZERO: dict[str, float] = {"logistic": float(np.log(2.0)), "exponential":
 _RISK_FLOOR = 1e-300  # a risk that underflowed to 0 still gives a finite step
 
 
-def _positive(x, name: str, *, infinite: bool = False) -> float:
-    ok = isinstance(x, Real) and not isinstance(x, bool) and x > 0 and (infinite or math.isfinite(x))
-    if not ok:
-        what = "a positive number (math.inf allowed)" if infinite else "a positive finite number"
-        raise ValueError(f"{name} must be {what}, got {x!r}")
-    return float(x)
-
-
 def _loss_at_zero(loss: str) -> float:
     if loss not in LOSS_AT_ZERO:
         raise ValueError(f"loss must be one of {sorted(LOSS_AT_ZERO)}, got {loss!r}")
@@ -73,7 +64,7 @@ def constant(lr: float) -> Schedule:
 
     Paper: Soudry et al. (2018): with a fixed step the direction converges to u-bar at rate O(1/log t).
     """
-    lr = _positive(lr, "lr")
+    lr = _validate.positive(lr, "lr", "a positive finite number")
 
     def schedule(step: int, loss: float) -> float:
         return lr
@@ -102,7 +93,11 @@ def inverse_risk(lr: float, *, loss: str = "logistic", cap: float = math.inf) ->
 
     Paper: Ji & Telgarsky, Section 3 (step sizes and the smoothness ``beta(R)``).
     """
-    lr, cap, ell0 = _positive(lr, "lr"), _positive(cap, "cap", infinite=True), _loss_at_zero(loss)
+    lr, cap, ell0 = (
+        _validate.positive(lr, "lr", "a positive finite number"),
+        _validate.number(cap, "cap", "a positive number (math.inf allowed)", low=0, low_open=True, finite=False),
+        _loss_at_zero(loss),
+    )
 
     def schedule(step: int, risk: float) -> float:
         return lr * min(ell0 / max(float(risk), _RISK_FLOOR), cap)
@@ -131,7 +126,7 @@ def named(kind: str, lr: float, *, loss: str = "logistic", cap: float = math.inf
     if kind not in SCHEDULES:
         raise ValueError(f"kind must be one of {list(SCHEDULES)}, got {kind!r}")
     if kind == "constant":
-        return _positive(lr, "lr")
+        return _validate.positive(lr, "lr", "a positive finite number")
     return inverse_risk(lr, loss=loss, cap=cap)
 
 
@@ -158,7 +153,10 @@ def assumption_35_step(Ws: Sequence[np.ndarray], *, beta_ell: float = 0.25, G: f
 
     Paper: Ji & Telgarsky, Assumption 3.5.
     """
-    beta_ell, G = _positive(beta_ell, "beta_ell"), _positive(G, "G")
+    beta_ell, G = (
+        _validate.positive(beta_ell, "beta_ell", "a positive finite number"),
+        _validate.positive(G, "G", "a positive finite number"),
+    )
     layers = [np.asarray(W, dtype=np.float64) for W in Ws]
     if not layers or any(W.ndim != 2 or not np.isfinite(W).all() for W in layers):
         raise ValueError("Ws must be a non-empty list of finite 2-D layers (k_i, k_{i-1})")
@@ -216,7 +214,10 @@ def assumption_35_descent(
     >>> bool(np.allclose(flow, np.r_[0.0, np.cumsum(result.history.lr[:-1])]))
     True
     """
-    beta_ell, G = _positive(beta_ell, "beta_ell"), _positive(G, "G")
+    beta_ell, G = (
+        _validate.positive(beta_ell, "beta_ell", "a positive finite number"),
+        _validate.positive(G, "G", "a positive finite number"),
+    )
     steps = _validate.count(steps, "steps")
     layers, S, X, fn, Y = _setup(Ws, X, Y, loss, copy=True)
     if S is not None:

@@ -73,20 +73,6 @@ def _nonzero_layers(layers: list[np.ndarray]) -> list[np.ndarray]:
     return layers
 
 
-def _labels(Y, n: int) -> np.ndarray:
-    y = np.asarray(Y, dtype=np.float64)
-    if y.shape not in ((n,), (1, n)) or not np.all(np.abs(y) == 1):
-        raise ValueError(f"Y must have shape ({n},) or (1, {n}) with labels +1 or -1, got shape {y.shape}")
-    return y.reshape(n)
-
-
-def _widths(widths: Sequence[int]) -> list[int]:
-    ws = list(widths)
-    if len(ws) < 2 or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in ws):
-        raise ValueError(f"widths must be [k_0, ..., k_L] with L >= 1 positive integers, got {widths!r}")
-    return [int(w) for w in ws]
-
-
 def gaussian_layers(widths: Sequence[int], rng: np.random.Generator, *, scale: float = 0.2) -> list[np.ndarray]:
     """Layers ``W_i`` (widths[i], widths[i-1]) with independent entries ``N(0, scale^2 / widths[i-1])``.
 
@@ -104,7 +90,7 @@ def gaussian_layers(widths: Sequence[int], rng: np.random.Generator, *, scale: f
 
     Paper: Ji & Telgarsky, Section 2 (any start with Assumption 1.2; a small Gaussian one here).
     """
-    ws, rng = _widths(widths), _validate.rng(rng)
+    ws, rng = _validate.widths(widths), _validate.rng(rng)
     scale = _validate.positive(scale, "scale")
     return [rng.standard_normal((b, a)) * scale / np.sqrt(a) for a, b in zip(ws[:-1], ws[1:])]
 
@@ -260,7 +246,7 @@ def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gam
     Ws, w = _one_output(Ws)
     w = w / np.prod([np.linalg.norm(W) for W in _nonzero_layers(Ws)])
     X = _validate.matrix(X, "X", w.shape[1])
-    y = _labels(Y, X.shape[1])
+    y = _validate.signs(Y, X.shape[1])
     return float(_validate.positive(gamma, "gamma") - np.min(y * (w @ X).ravel()))
 
 
@@ -348,7 +334,7 @@ def rank_one_start(widths: Sequence[int], rng: np.random.Generator) -> list[np.n
 
     Paper: Radhakrishnan et al., Section 4.2 and Appendix F (derived here: the appendix is not in our source).
     """
-    ws, rng = _widths(widths), _validate.rng(rng)
+    ws, rng = _validate.widths(widths), _validate.rng(rng)
     if len(ws) < 3 or ws[-1] != 1:
         raise ValueError(f"widths must be [k_0, ..., k_L] with L >= 2 and k_L = 1, got {widths!r}")
     us = [rng.standard_normal(k) for k in ws[1:-1]]

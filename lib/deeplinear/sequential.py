@@ -19,8 +19,6 @@ Shapes follow the package convention: ``X`` is ``(k, n)`` and ``Y`` is ``(k, n)`
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 
 from . import _validate, aligned, dynamics, theory
@@ -36,9 +34,6 @@ __all__ = [
     "saxe_closed_form",
     "learning_times",
 ]
-
-
-_positive = _validate.positive
 
 
 def predicted_learning_times(strengths: np.ndarray, u0: float, lr: float) -> np.ndarray:
@@ -69,7 +64,7 @@ def predicted_learning_times(strengths: np.ndarray, u0: float, lr: float) -> np.
     0.0
     """
     s = np.asarray(strengths, dtype=np.float64)
-    u0, lr = _positive(u0, "u0"), _positive(lr, "lr")
+    u0, lr = _validate.positive(u0, "u0"), _validate.positive(lr, "lr")
     if s.ndim != 1 or not np.all(np.isfinite(s)) or np.any(s <= u0):
         raise ValueError(f"strengths must be a 1-D array of numbers above u0 = {u0}, got {strengths!r}")
     return np.log((s - u0) / u0) / (lr * s)
@@ -101,8 +96,7 @@ def perturbed(X: np.ndarray, eps: float, direction: np.ndarray) -> np.ndarray:
     D = _validate.matrix(direction, "direction")
     if D.shape != X.shape or not np.any(D):
         raise ValueError(f"direction must be a non-zero array of the shape of X, {X.shape}, got {D.shape}")
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a non-negative number, got {eps!r}")
+    _validate.number(eps, "eps", "a non-negative number", low=0)
     return X + float(eps) * np.linalg.norm(X) / np.linalg.norm(D) * D
 
 
@@ -161,7 +155,7 @@ def epsilon_response(
     eps = np.asarray(eps, dtype=np.float64)
     if eps.ndim != 1 or len(eps) == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
         raise ValueError(f"eps must be a non-empty 1-D array of non-negative numbers, got {eps!r}")
-    u0, lr, steps = _positive(u0, "u0"), _positive(lr, "lr"), _validate.count(steps, "steps")
+    u0, lr, steps = _validate.positive(u0, "u0"), _validate.positive(lr, "lr"), _validate.count(steps, "steps")
     bases = [np.asarray(V, dtype=np.float64), aligned.random_orthogonal(k, rng), np.asarray(U, dtype=np.float64)]
     start = np.full((2, k), np.sqrt(u0)) * (1 + 1e-3 * np.arange(k))
     Ws = aligned.aligned_network(bases, list(start))

@@ -17,10 +17,10 @@ Paper: none of the papers gives a learning rate for these problems; this is the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral, Real
 
 import numpy as np
 
+from . import _validate
 from .metrics import _as_network
 from .structures import Structure
 
@@ -124,8 +124,7 @@ def balanced_factors(P: np.ndarray, depth: int) -> list[np.ndarray]:
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != 2 or P.shape[0] != P.shape[1] or not np.isfinite(P).all():
         raise ValueError(f"P must be a finite square (k, k) array, got shape {P.shape}")
-    if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 1:
-        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    _validate.integer(depth, "depth", 1, what="a positive integer")
     U, s, Vt = np.linalg.svd(P)
     root = s ** (1.0 / depth)
     if depth == 1:
@@ -157,8 +156,7 @@ def stable_learning_rate(
 
     Paper: the book's stability rule (chapter 05; no paper gives a learning rate for these problems).
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    _validate.number(fraction, "fraction", "a number in (0, 1]", low=0, low_open=True, high=1)
     layers = _as_network(starts, "starts")
     members = [layers] if layers[0].ndim == 2 else [[W[s] for W in layers] for s in range(len(layers[0]))]
     at_minimum = gauss_newton_sharpness(balanced_factors(P, len(layers)), X)

@@ -35,17 +35,6 @@ __all__ = [
 ]
 
 
-def _positive_int(value, name: str) -> int:
-    return _validate.integer(value, name, 1)
-
-
-def _array(x, name: str, min_ndim: int) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {x.shape}")
-    return x
-
-
 class Structure:
     """A layer structure given by an explicit orthogonal basis.
 
@@ -104,13 +93,13 @@ class Structure:
 
     # -- checks ------------------------------------------------------------
     def _coef(self, c) -> np.ndarray:
-        c = _array(c, "c", 1)
+        c = _validate.array(c, "c", 1)
         if c.shape[-1] != self.dim:
             raise ValueError(f"c must have shape (..., {self.dim}), got {c.shape}")
         return c
 
     def _mat(self, W, name: str = "W", side: str = "mn") -> np.ndarray:
-        W = _array(W, name, 2)
+        W = _validate.array(W, name, 2)
         m, n = self.shape
         want = {"mn": (m, n), "m": m, "n": n}[side]
         got = W.shape[-2:] if side == "mn" else W.shape[-2]
@@ -240,7 +229,7 @@ class Toeplitz(_Pattern):
     """
 
     def __init__(self, k: int) -> None:
-        self.k = _positive_int(k, "k")
+        self.k = _validate.integer(k, "k")
         i, j = np.indices((self.k, self.k))
         super().__init__((self.k, self.k), j - i + self.k - 1)
 
@@ -281,7 +270,7 @@ class Convolution(_Pattern):
     """
 
     def __init__(self, p: int, s: int) -> None:
-        p, s = _positive_int(p, "p"), _positive_int(s, "s")
+        p, s = _validate.integer(p, "p"), _validate.integer(s, "s")
         if s % 2 == 0 or s > 2 * p - 1:
             raise ValueError(f"s must be odd with 1 <= s <= 2p-1 = {2 * p - 1}, got {s}")
         self.p, self.s, self.h = p, s, (s - 1) // 2
@@ -352,7 +341,7 @@ class RandomSubspace(Structure):
     """
 
     def __init__(self, m: int, n: int, r: int, rng: np.random.Generator) -> None:
-        m, n, r = _positive_int(m, "m"), _positive_int(n, "n"), _positive_int(r, "r")
+        m, n, r = _validate.integer(m, "m"), _validate.integer(n, "n"), _validate.integer(r, "r")
         if r > m * n:
             raise ValueError(f"r must satisfy 1 <= r <= m*n = {m * n}, got {r}")
         if not isinstance(rng, np.random.Generator):
@@ -441,9 +430,8 @@ def banded_toeplitz(k: int, b: int) -> Structure:
     -------
     Structure, basis (2b + 1, k, k). Paper: Section 5.1 (layer structures), Figure 2a's Toeplitz layers.
     """
-    k = _positive_int(k, "k")
-    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 0 <= b <= k - 1:
-        raise ValueError(f"b must be an integer in [0, k-1] = [0, {k - 1}], got {b!r}")
+    k = _validate.integer(k, "k")
+    _validate.integer(b, "b", 0, high=k - 1, what=f"an integer in [0, k-1] = [0, {k - 1}]")
     return Structure(Toeplitz(k).basis[k - 1 - b : k + b])
 
 
@@ -462,7 +450,7 @@ def random_layers(structure: Structure, depth: int, rng: np.random.Generator) ->
     -------
     list of ``depth`` arrays (m, n) in S.
     """
-    depth = _positive_int(depth, "depth")
+    depth = _validate.integer(depth, "depth")
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     structure = _validate.structure(structure)
@@ -542,10 +530,8 @@ def projected_gradient_descent(
     layers = [np.array(W, dtype=np.float64) for W in Ws]
     if not layers or any(W.shape != structure.shape or not structure.contains(W) for W in layers):
         raise ValueError(f"Ws must be a non-empty list of {structure.shape} matrices in {structure!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not 0 < lr < np.inf:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    _validate.positive(lr, "lr")
+    _validate.count(steps, "steps")
     X = np.eye(structure.shape[1]) if X is None else np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] != structure.shape[1] or Y.shape != (structure.shape[0], X.shape[1]):

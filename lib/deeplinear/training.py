@@ -142,14 +142,10 @@ def train(
     initial = [W.copy() for W in layers]
     structures = _structures(structure, layers)
     lr_fn, lr_now = _learning_rate(lr, S)
-    if isinstance(blowup, bool) or not isinstance(blowup, Real) or not blowup > 0:
-        raise ValueError(f"blowup must be a positive number, got {blowup!r}")
-    if stop_below is not None and (
-        isinstance(stop_below, bool) or not isinstance(stop_below, Real) or not stop_below > 0
-    ):
-        raise ValueError(f"stop_below must be None or a positive number, got {stop_below!r}")
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be None, True or False, got {progress!r}")
+    _validate.number(blowup, "blowup", "a positive number", low=0, low_open=True, finite=False)
+    if stop_below is not None:
+        _validate.number(stop_below, "stop_below", "None or a positive number", low=0, low_open=True, finite=False)
+    _validate.flag(progress, "progress", optional=True)
     schedule = record_schedule(steps, record)
     metric_schedule = (
         schedule if record_metrics is None else _validate.schedule(steps, record_metrics, "record_metrics")
@@ -256,7 +252,6 @@ def descended(run: TrainResult, rtol: float = 1e-9) -> bool:
     loss = np.asarray(run.history.loss, dtype=np.float64)
     if loss.ndim != 1:
         raise ValueError(f"run must be one network's (history.loss of shape (T,)), got shape {loss.shape}")
-    if not (isinstance(rtol, Real) and not isinstance(rtol, bool) and rtol >= 0):
-        raise ValueError(f"rtol must be a number >= 0, got {rtol!r}")
+    _validate.number(rtol, "rtol", "a number >= 0", low=0, finite=False)
     rose = np.diff(loss) > rtol * np.abs(loss[:-1])
     return bool(run.diverged_at is None and np.all(np.isfinite(loss)) and not rose.any())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 
@@ -174,7 +173,7 @@ def scalar_autoencoding_run(X: np.ndarray, *, depth: int, scale: float = 2.0, st
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or 0 in X.shape or not np.isfinite(X).all() or not np.any(X):
         raise ValueError(f"X must be a finite, nonzero (k, n) array, got shape {X.shape}")
-    if isinstance(scale, bool) or not isinstance(scale, Real) or not np.isfinite(scale) or scale == 1:
+    if _validate.number(scale, "scale", "a finite number other than 1") == 1:
         raise ValueError(f"scale must be a finite number other than 1, got {scale!r}")
     depth = _validate.integer(depth, "depth")
     k, n = X.shape

@@ -261,8 +261,7 @@ def plot_overlap(overlap: np.ndarray, ax: Axes | None = None, *, layer: int = 1,
     overlap = np.asarray(overlap, dtype=np.float64)
     if overlap.ndim != 2 or overlap.size == 0:
         raise ValueError(f"overlap must be a non-empty 2-D array (r', r), got shape {overlap.shape}")
-    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
-        raise ValueError(f"layer must be a positive integer, got {layer!r}")
+    _validate.integer(layer, "layer", 1, what="a positive integer")
     ax = plt.gca() if ax is None else ax
     i, j = layer, layer + 1
     sns.heatmap(
