@@ -8,6 +8,9 @@ kernels here do the scaling.
 
 Data may be shared by all members of a stacked network (X ``(k_0, n)``, Y ``(k_d, n)``) or given per
 member (X ``(S, k_0, n)``, Y ``(S, k_d, n)``, either or both).
+
+It is longer than the package's other modules because it is one algorithm, a gradient step in preallocated
+buffers, whose pieces share those buffers and are timed together (benchmarks/speed.py).
 """
 
 from __future__ import annotations
