@@ -28,7 +28,7 @@ import pytest
 from scipy.special import expit
 
 from companion import ledger
-from deeplinear import asymptotics, data, schedules, separable, train
+from deeplinear import asymptotics, data, directions, schedules, separable, train
 
 ROOT = Path(__file__).resolve().parents[1]
 ELL0 = math.log(2.0)
@@ -110,7 +110,7 @@ def test_the_rest_of_each_layer_is_bounded_by_the_conserved_imbalance(dim, depth
     """jt-rank-one: Ji and Telgarsky's bound, ||W_k||_F^2 - ||W_k||_2^2 <= sum_{j >= k} ||C_j||_* with
     C_j = W_{j+1}^T W_{j+1} - W_j W_j^T (W_L a row), at 40 random networks per corner, any scale; gradient
     flow conserves every C_j, so the rest stays bounded while ||W_k||_F grows, which the criterion tests.
-    `separable.rank_one_tail` is compared with the eigenvalues of W W^T."""
+    `directions.rank_one_tail` is compared with the eigenvalues of W W^T."""
     rng = np.random.default_rng(dim * 100 + depth * 10 + width)
     widths = [dim] + [width] * (depth - 1) + [1]
     for _ in range(40):
@@ -118,7 +118,7 @@ def test_the_rest_of_each_layer_is_bounded_by_the_conserved_imbalance(dim, depth
         nuclear = [np.abs(np.linalg.eigvalsh(B.T @ B - A @ A.T)).sum() for A, B in zip(Ws[:-1], Ws[1:])] + [0.0]
         bound = np.cumsum(nuclear[::-1])[::-1]
         for W, D in zip(Ws, bound):
-            rest = separable.rank_one_tail(W)
+            rest = directions.rank_one_tail(W)
             top = np.linalg.eigvalsh(W @ W.T)[-1]
             assert rest == pytest.approx(np.linalg.norm(W) ** 2 - top, abs=1e-12 * np.linalg.norm(W) ** 2)
             assert rest <= D + 1e-12 * (1 + D)
@@ -139,13 +139,13 @@ def test_the_smoothed_margin_bounds_the_corollary_and_rises_along_small_steps(n,
         if not n * risk(Ws) < ELL0:
             continue
         norms = [np.linalg.norm(W) for W in Ws]
-        smooth = separable.smoothed_margin(risk(Ws), norms, n=n, gamma=gamma)
+        smooth = directions.smoothed_margin(risk(Ws), norms, n=n, gamma=gamma)
         ratio = np.min(Y * (product(Ws) @ X)) / (gamma * np.prod(norms))
         assert smooth <= ratio + 1e-12
         lr = 0.01 / (depth * max(norms) ** (2 * depth - 2))
         for _ in range(20):
             Ws = [W - lr * G for W, G in zip(Ws, logistic_gradients(Ws, X, Y))]
-            new = separable.smoothed_margin(risk(Ws), [np.linalg.norm(W) for W in Ws], n=n, gamma=gamma)
+            new = directions.smoothed_margin(risk(Ws), [np.linalg.norm(W) for W in Ws], n=n, gamma=gamma)
             assert new >= smooth - 1e-12 * abs(smooth)
             smooth = new
 

@@ -15,7 +15,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplinear import TrainingDiverged, asymptotics, data, metrics, network, plotting, schedules, separable, train
+from deeplinear import (
+    TrainingDiverged,
+    asymptotics,
+    data,
+    directions,
+    metrics,
+    network,
+    plotting,
+    schedules,
+    separable,
+    train,
+)
 from deeplinear.recording import History
 
 
@@ -117,14 +128,14 @@ def test_direction_and_angle_to_are_the_closed_forms(theta):
     W1 = 2.0 * np.vstack([rotation_row(theta), rotation_row(theta)])  # (2, 2)
     W2 = np.array([[1.0, 0.5]])
     Ws = [W1, W2]
-    np.testing.assert_allclose(separable.direction(Ws), rotation_row(theta).ravel(), rtol=1e-14, atol=1e-15)
-    assert separable.angle_to(Ws, np.array([1.0, 0.0])) == pytest.approx(math.degrees(abs(theta)), rel=1e-7)
+    np.testing.assert_allclose(directions.direction(Ws), rotation_row(theta).ravel(), rtol=1e-14, atol=1e-15)
+    assert directions.angle_to(Ws, np.array([1.0, 0.0])) == pytest.approx(math.degrees(abs(theta)), rel=1e-7)
 
 
 def test_angle_to_is_180_for_the_opposite_direction_and_direction_needs_one_output():
-    assert separable.angle_to([np.array([[-2.0, 0.0]])], np.array([1.0, 0.0])) == pytest.approx(180.0)
+    assert directions.angle_to([np.array([[-2.0, 0.0]])], np.array([1.0, 0.0])) == pytest.approx(180.0)
     with pytest.raises(ValueError, match="one output"):
-        separable.direction([np.eye(2)])
+        directions.direction([np.eye(2)])
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.1, -0.2])
@@ -132,18 +143,18 @@ def test_margin_gap_is_the_closed_form_on_the_hand_made_data(theta):
     margins = [math.cos(theta), 2 * math.cos(theta) + math.sin(theta)]
     margins += [math.cos(theta) - 0.5 * math.sin(theta), 3 * math.cos(theta) + math.sin(theta)]
     Ws = [3.0 * rotation_row(theta)]
-    assert separable.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
+    assert directions.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.4, -1.1, math.pi / 2])
 def test_product_and_first_layer_alignment_are_the_closed_forms(theta):
     # W_1 = diag(2, 1): v_1 = e_1, ||W_1||_F = sqrt(5); W_2 = (cos t, sin t): W_prod = (2 cos t, sin t)
     Ws = [np.diag([2.0, 1.0]), 3.0 * rotation_row(theta)]
-    assert separable.product_alignment(Ws) == pytest.approx(2 * abs(math.cos(theta)) / math.sqrt(5), abs=1e-15)
+    assert directions.product_alignment(Ws) == pytest.approx(2 * abs(math.cos(theta)) / math.sqrt(5), abs=1e-15)
     u = np.array([math.cos(0.3), math.sin(0.3)])
-    assert separable.first_layer_alignment(Ws, u) == pytest.approx(math.cos(0.3), rel=1e-14)
+    assert directions.first_layer_alignment(Ws, u) == pytest.approx(math.cos(0.3), rel=1e-14)
     with pytest.raises(ValueError, match="one output"):
-        separable.product_alignment([np.eye(2)])
+        directions.product_alignment([np.eye(2)])
 
 
 def test_product_alignment_is_one_and_layer_gap_zero_on_a_rank_one_network_along_u_bar():
@@ -151,11 +162,11 @@ def test_product_alignment_is_one_and_layer_gap_zero_on_a_rank_one_network_along
     a = np.array([0.6, 0.8])
     Ws = [5.0 * np.outer(a, u_bar), np.array([[-2.0, 1.5]])]  # W_2 orthogonal to a: W_prod = 0
     Ws_aligned = [5.0 * np.outer(a, u_bar), 2.0 * a[None, :]]
-    assert separable.product_alignment(Ws_aligned) == pytest.approx(1.0, abs=1e-15)
-    assert separable.layer_margin_gap(Ws_aligned, TOY_X, TOY_Y, gamma) == pytest.approx(0.0, abs=1e-9)
+    assert directions.product_alignment(Ws_aligned) == pytest.approx(1.0, abs=1e-15)
+    assert directions.layer_margin_gap(Ws_aligned, TOY_X, TOY_Y, gamma) == pytest.approx(0.0, abs=1e-9)
     # W_prod = 5 (a . w_2) u_bar^T = 0: product alignment 0, the corollary's margin 0, so the gap is gamma
-    assert separable.product_alignment(Ws) == pytest.approx(0.0, abs=1e-15)
-    assert separable.layer_margin_gap(Ws, TOY_X, TOY_Y, gamma) == pytest.approx(gamma, abs=1e-9)
+    assert directions.product_alignment(Ws) == pytest.approx(0.0, abs=1e-15)
+    assert directions.layer_margin_gap(Ws, TOY_X, TOY_Y, gamma) == pytest.approx(gamma, abs=1e-9)
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.4, 2.0])
@@ -163,13 +174,13 @@ def test_normalised_product_is_the_closed_form(theta):
     # W_1 = diag(2, 1), ||W_1||_F = sqrt 5; W_2 = 3 (cos t, sin t), ||W_2||_F = 3: W_prod = 3 (2 cos t, sin t)
     Ws = [np.diag([2.0, 1.0]), 3.0 * rotation_row(theta)]
     expected = np.array([2 * math.cos(theta), math.sin(theta)]) / math.sqrt(5)
-    np.testing.assert_allclose(separable.normalised_product(Ws), expected, rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(directions.normalised_product(Ws), expected, rtol=1e-14, atol=1e-16)
     # rank-one layers along u, aligned: exactly u, whatever the scales
     u = np.array([0.6, -0.8])
     Ws = [4.0 * np.outer([0.0, 1.0, 0.0], u), 0.5 * np.array([[0.0, 1.0, 0.0]]), np.array([[2.0]])]
-    np.testing.assert_allclose(separable.normalised_product(Ws), u, rtol=1e-14)
+    np.testing.assert_allclose(directions.normalised_product(Ws), u, rtol=1e-14)
     with pytest.raises(ValueError, match="one output"):
-        separable.normalised_product([np.eye(2)])
+        directions.normalised_product([np.eye(2)])
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.1, -0.2])
@@ -180,8 +191,8 @@ def test_layer_margin_gap_is_the_closed_form_on_the_hand_made_data(theta, w2, ra
     margins = [math.cos(theta), 2 * math.cos(theta) + math.sin(theta)]
     margins += [math.cos(theta) - 0.5 * math.sin(theta), 3 * math.cos(theta) + math.sin(theta)]
     Ws = [np.vstack([rotation_row(theta), 2 * rotation_row(theta)]), 2.0 * np.array([w2]) / math.sqrt(5)]
-    assert separable.layer_margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - ratio * min(margins), abs=1e-14)
-    assert separable.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
+    assert directions.layer_margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - ratio * min(margins), abs=1e-14)
+    assert directions.margin_gap(Ws, TOY_X, TOY_Y, 1.0) == pytest.approx(1.0 - min(margins), abs=1e-14)
 
 
 def test_measurements_are_the_named_quantities(problem):
@@ -204,13 +215,13 @@ def test_measurements_are_the_named_quantities(problem):
         "layer_gap",
         "normalised_distance",
     }
-    assert m["product_v1"](Ws) == separable.product_alignment(Ws)
-    assert m["v1_ubar"](Ws) == separable.first_layer_alignment(Ws, u_bar)
-    assert m["layer_gap"](Ws) == separable.layer_margin_gap(Ws, X, Y, gamma)
+    assert m["product_v1"](Ws) == directions.product_alignment(Ws)
+    assert m["v1_ubar"](Ws) == directions.first_layer_alignment(Ws, u_bar)
+    assert m["layer_gap"](Ws) == directions.layer_margin_gap(Ws, X, Y, gamma)
     P = (Ws[2] @ Ws[1] @ Ws[0]).ravel() / np.prod([np.sqrt((W**2).sum()) for W in Ws])
     assert m["normalised_distance"](Ws) == pytest.approx(np.sqrt(((P - u_bar) ** 2).sum()), rel=1e-13)
-    assert m["angle"](Ws) == separable.angle_to(Ws, u_bar)
-    assert m["gap"](Ws) == pytest.approx(separable.margin_gap(Ws, X, Y, gamma), abs=1e-15)
+    assert m["angle"](Ws) == directions.angle_to(Ws, u_bar)
+    assert m["gap"](Ws) == pytest.approx(directions.margin_gap(Ws, X, Y, gamma), abs=1e-15)
     np.testing.assert_allclose(m["norms"](Ws), [np.sqrt((W**2).sum()) for W in Ws], rtol=1e-14)
     np.testing.assert_allclose(m["rank_one"](Ws), [np.linalg.norm(W, 2) / np.linalg.norm(W) for W in Ws], rtol=1e-14)
     np.testing.assert_array_equal(m["alignment"](Ws), metrics.top_alignment(Ws))
@@ -314,8 +325,8 @@ def test_rank_one_tail_is_the_frobenius_norm_less_the_spectral_norm_squared():
     for shape in [(5, 3), (1, 4), (6, 6)]:
         W = rng.standard_normal(shape)
         expected = np.linalg.norm(W) ** 2 - np.linalg.eigvalsh(W @ W.T)[-1]
-        assert separable.rank_one_tail(W) == pytest.approx(expected, abs=1e-12)
-    assert separable.rank_one_tail(np.outer([1.0, 2.0, 3.0], [4.0, 5.0])) == pytest.approx(0.0, abs=1e-24)
+        assert directions.rank_one_tail(W) == pytest.approx(expected, abs=1e-12)
+    assert directions.rank_one_tail(np.outer([1.0, 2.0, 3.0], [4.0, 5.0])) == pytest.approx(0.0, abs=1e-24)
 
 
 def test_smoothed_margin_is_the_closed_form_and_at_most_the_corollary_margin():
@@ -324,9 +335,9 @@ def test_smoothed_margin_is_the_closed_form_and_at_most_the_corollary_margin():
     risk = float(np.mean(np.logaddexp(0.0, -np.array([s, 2 * s, s, 3 * s]))))
     inverse = -math.log(math.expm1(4 * risk))
     assert math.log1p(math.exp(-inverse)) == pytest.approx(4 * risk, rel=1e-12)  # l(l^{-1}(x)) = x
-    assert separable.smoothed_margin(risk, [s], n=4, gamma=1.0) == pytest.approx(inverse / s, rel=1e-12)
+    assert directions.smoothed_margin(risk, [s], n=4, gamma=1.0) == pytest.approx(inverse / s, rel=1e-12)
     exp_risk = float(np.mean(np.exp(-np.array([s, 2 * s, s, 3 * s]))))
-    got = separable.smoothed_margin(exp_risk, [s], n=4, gamma=1.0, loss="exponential")
+    got = directions.smoothed_margin(exp_risk, [s], n=4, gamma=1.0, loss="exponential")
     assert got == pytest.approx(-math.log(4 * exp_risk) / s, rel=1e-12)
     # two layers: L^{L/2} / ||theta||^L <= 1 / prod ||W_k||, and l^{-1}(nR) <= the smallest margin
     rng = np.random.default_rng(0)
@@ -336,10 +347,10 @@ def test_smoothed_margin_is_the_closed_form_and_at_most_the_corollary_margin():
         if margins.min() <= 0:
             continue
         norms = [np.linalg.norm(W) for W in Ws]
-        smooth = separable.smoothed_margin(float(np.mean(np.logaddexp(0.0, -margins))), norms, n=4, gamma=1.0)
+        smooth = directions.smoothed_margin(float(np.mean(np.logaddexp(0.0, -margins))), norms, n=4, gamma=1.0)
         assert smooth <= margins.min() / np.prod(norms) + 1e-12
     with pytest.raises(ValueError, match="loss must be one of"):
-        separable.smoothed_margin(0.1, [1.0], n=4, gamma=1.0, loss="squared")
+        directions.smoothed_margin(0.1, [1.0], n=4, gamma=1.0, loss="squared")
 
 
 def late_history(T=10_000, gamma=0.5, lr=2.0, perp=(0.3, 0.4), first=(1.0, 0.2)):
@@ -385,7 +396,7 @@ def test_late_phase_of_exact_laws():
     assert out["alignment_defect_ratio"] == pytest.approx((2 + g0) / (2 + g1), rel=1e-12)
     assert out["product_v1_defect_ratio"] == pytest.approx((3 + g0) / (3 + g1), rel=1e-12)
     norms = np.array([[1 + g0, 2 + g0], [1 + g1, 2 + g1]])
-    smooth = separable.smoothed_margin(
+    smooth = directions.smoothed_margin(
         np.array([1 / (gamma**2 * lr * 1000), 1 / (gamma**2 * lr * T)]), norms, n=4, gamma=gamma
     )
     assert out["smoothed_margin_rise"] == pytest.approx(smooth[1] - smooth[0], rel=1e-12)
@@ -406,8 +417,8 @@ def test_late_phase_with_a_varying_step_and_the_exponential_loss():
     assert out["flow_time"] == pytest.approx(math.sqrt(T) - math.sqrt(T // 10), rel=1e-12)
     assert out["risk_share"] == out["risk_start"] == pytest.approx(1 / (gamma**2 * math.sqrt(1000)), rel=1e-12)
     norms = h.metrics["norms"][[-1]][0], h.metrics["norms"][h.steps == T // 10][0]
-    smooth = separable.smoothed_margin(h.loss[[-1]][0], norms[0], n=4, gamma=gamma, loss="exponential")
-    start = separable.smoothed_margin(h.loss[h.steps == T // 10][0], norms[1], n=4, gamma=gamma, loss="exponential")
+    smooth = directions.smoothed_margin(h.loss[[-1]][0], norms[0], n=4, gamma=gamma, loss="exponential")
+    start = directions.smoothed_margin(h.loss[h.steps == T // 10][0], norms[1], n=4, gamma=gamma, loss="exponential")
     assert out["smoothed_margin_rise"] == pytest.approx(smooth - start, rel=1e-12)
     g0, g1 = math.log(1000) / gamma, math.log(T) / gamma
     size0, size1 = math.hypot(g0, 0.5), math.hypot(g1, 0.5)  # W_prod = (g, 0.3, 0.4)

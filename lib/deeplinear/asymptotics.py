@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from . import _validate
+from .directions import smoothed_margin
 from .schedules import LOSS_AT_ZERO
-from .separable import smoothed_margin
 
 __all__ = [
     "inverse_log_fit",
