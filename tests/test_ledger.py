@@ -395,30 +395,40 @@ def test_smallest_text_of_a_figure_without_text_is_none_and_a_non_figure_is_refu
         smallest_text_pt(ax)
 
 
-def test_figure_glues_as_myst_nb_does_and_records_its_smallest_text():
+@pytest.mark.parametrize("theme", ["matplotlib", "book"])
+def test_figure_glues_as_myst_nb_does_and_records_its_smallest_text(theme):
+    """Under matplotlib's defaults and under the chapters' theme (constrained layout, which moves on each draw:
+    measuring the text before rendering gave another PNG than myst-nb's), on two identical fresh figures."""
+    import matplotlib
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.core.pylabtools import select_figure_formats
     from IPython.utils.capture import capture_output
     from myst_nb import glue
 
     from companion import figure
+    from deeplinear import plotting
 
     had_shell = InteractiveShell.initialized()
     select_figure_formats(InteractiveShell.instance(), {"png"})
-    fig, ax, plt = _figure()
-    ax.legend(fontsize=7)
     try:
-        with capture_output() as reference:
-            glue("fig_x", fig, display=False)
-        with capture_output() as ours:
-            figure("fig_x", fig)
+        with matplotlib.rc_context():
+            matplotlib.rcdefaults()
+            if theme == "book":
+                plotting.set_theme()
+            (fig_a, ax_a, plt), (fig_b, ax_b, _) = _figure(), _figure()
+            ax_a.legend(fontsize=7)
+            ax_b.legend(fontsize=7)
+            with capture_output() as reference:
+                glue("fig_x", fig_a, display=False)
+            with capture_output() as ours:
+                figure("fig_x", fig_b)
     finally:
         if not had_shell:  # later tests run chapter code with get_ipython() returning None, as in a script
             InteractiveShell.clear_instance()
     (expected,), (got,) = reference.outputs, ours.outputs
     assert got.data == expected.data  # the same glued PNG (and text), so the site shows the same image
     assert got.metadata == {**expected.metadata, "companion": {"smallest_text_pt": 7.0}}
-    assert not plt.fignum_exists(fig.number)  # closed
+    assert not plt.fignum_exists(fig_b.number)  # closed
 
 
 def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):

@@ -145,8 +145,8 @@ def figure(name: str, fig: Any) -> None:
 
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    bundle, metadata = format_display_data(fig)  # before any other draw: constrained layout moves on each one
     smallest = smallest_text_pt(fig)
-    bundle, metadata = format_display_data(fig)
     metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
     metadata[FIGURE_METADATA] = {"smallest_text_pt": smallest}
     display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
