@@ -641,3 +641,23 @@ def test_stack_stacks_members_and_checks_their_shapes():
         network.stack([])
     with pytest.raises(ValueError, match="unstacked"):
         network.stack([stacked])
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, math.inf, math.nan, True, "0.1", np.array([0.1, 0.1])])
+def test_a_bad_learning_rate_is_refused_by_name(bad):
+    rng = np.random.default_rng(0)
+    Ws, X, Y = [rng.standard_normal((3, 3))], rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    with pytest.raises(ValueError, match=r"^lr must be a positive number, got"):
+        train(Ws, X, Y, lr=bad, steps=1)
+    with pytest.raises(ValueError, match=r"^lr\(step, loss\) at step 0 must be a positive number"):
+        train(Ws, X, Y, lr=lambda step, loss: bad, steps=1)
+
+
+@pytest.mark.parametrize("bad", [[0.1, 0.0], [0.1, math.nan], [0.1], ["a", "b"], np.full((2, 1), 0.1)])
+def test_an_ensemble_refuses_a_bad_rate_per_member_by_name(bad):
+    rng = np.random.default_rng(0)
+    Ws, X, Y = [rng.standard_normal((2, 3, 3))], rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    with pytest.raises(ValueError, match=r"^lr must be"):
+        train(Ws, X, Y, lr=bad, steps=1)
+    rates = train(Ws, X, Y, lr=np.full((2, 1, 1), 0.1), steps=1, record=1).history.lr
+    np.testing.assert_array_equal(rates, 0.1)

@@ -7,9 +7,7 @@ is in `deeplinear.recording`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,16 +31,16 @@ def _learning_rate(lr, S: int | None):
 
 
 def _lr_value(lr, S: int | None, step: int | None = None, per_member: bool = False):
-    if isinstance(lr, Real) and not isinstance(lr, bool):
-        if 0.0 < lr < math.inf:
-            return np.full((S, 1, 1), float(lr)) if per_member else float(lr)
-    elif S is not None and isinstance(lr, (np.ndarray, Sequence)):
-        a = np.asarray(lr, dtype=np.float64)
-        if a.shape in ((S,), (S, 1, 1)) and np.all((a > 0) & (a < math.inf)):
-            return a.reshape(S, 1, 1)
-    shape = "" if S is None else f" or an array of {S} positive numbers (one per member)"
-    what = "lr" if step is None else f"lr(step, loss) at step {step}"
-    raise ValueError(f"{what} must be a positive number{shape}, got {lr!r}")
+    name = "lr" if step is None else f"lr(step, loss) at step {step}"
+    what = "a positive number" + ("" if S is None else f" or an array of {S} positive numbers (one per member)")
+    if S is not None and isinstance(lr, (np.ndarray, Sequence)) and not isinstance(lr, str):
+        try:
+            a = np.asarray(lr, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {what}, got {lr!r}") from None
+        return _validate.positive_vector(a.reshape(S) if a.shape == (S, 1, 1) else a, name, S).reshape(S, 1, 1)
+    value = _validate.positive(lr, name, what)
+    return np.full((S, 1, 1), value) if per_member else value
 
 
 def _structures(structure, layers: list[np.ndarray]) -> list:
