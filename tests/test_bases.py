@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deeplinear import aligned, bases, metrics
+from deeplinear import aligned, bases, metrics, overlaps
 
 
 def rotation(theta):
@@ -155,7 +155,7 @@ def test_reversed_spectra_sort_adjacent_layers_in_reverse(k, depth):
         order_next = np.argsort(-np.abs(sigmas[i + 1]))  # right vectors of W_{i+2}: bases[i+1][:, order_next]
         np.testing.assert_array_equal(order_next, order_i[::-1])
         np.testing.assert_allclose(np.sort(np.abs(sigmas[i])), np.linspace(1.0, 2.0, k))
-    np.testing.assert_allclose(metrics.corresponding_columns(Ws), (k % 2) / k, atol=1e-9)
+    np.testing.assert_allclose(overlaps.corresponding_columns(Ws), (k % 2) / k, atol=1e-9)
     assert metrics.alignment_defect(Ws).max() < 1e-13
     with pytest.raises(ValueError, match="depth must"):
         bases.reversed_spectra(3, 0, np.random.default_rng(0))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 
-from deeplinear import aligned, boundaries, metrics, modes, network, theory, train
+from deeplinear import aligned, boundaries, fixed_bases, modes, network, theory, train
 
 
 def by_hand(k, n, seed):
@@ -87,8 +87,8 @@ def test_rank_one_problem_and_run():
     spectrum = np.linalg.eigvalsh(X @ X.T) / 6
     assert spectrum.min() >= 0.5 - 1e-12 and spectrum.max() <= 2 + 1e-12
     assert np.linalg.matrix_rank(Y @ np.linalg.pinv(X)) == 1 and not theory.alignment_invariant(X, Y)
-    assert metrics.rank_one_leak(Ws, q) < 1e-15 and all(np.linalg.matrix_rank(W) == 1 for W in Ws)
-    watch = {"leak": lambda W: metrics.rank_one_leak(W, q), "turns": lambda W: boundaries.outer_turns(Ws, W)}
+    assert fixed_bases.rank_one_leak(Ws, q) < 1e-15 and all(np.linalg.matrix_rank(W) == 1 for W in Ws)
+    watch = {"leak": lambda W: fixed_bases.rank_one_leak(W, q), "turns": lambda W: boundaries.outer_turns(Ws, W)}
     run = boundaries.rank_one_run(Ws, q, X, Y, lr=0.05, steps=3000, metrics=watch)
     assert run.history.metrics["leak"].max() < 1e-12
     assert run.lr <= 0.05 and run.lr <= run.edge / 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import aligned, bases, metrics
+from deeplinear import aligned, bases, metrics, overlaps
 
 THRESHOLD = 1e-8  # book/ledger.toml, definition-2-gaussian-not-aligned
 
@@ -53,7 +53,7 @@ def test_corresponding_columns_by_construction(depth):
     rng = np.random.default_rng(depth)
     for k in range(2, 65):
         Ws = chapter_aligned_network(k, depth, rng)
-        np.testing.assert_allclose(metrics.corresponding_columns(Ws), (k % 2) / k, atol=1e-9)
-        assert metrics.corresponding_columns(Ws).min() <= 1 / 3 + 1e-9 < 0.99
+        np.testing.assert_allclose(overlaps.corresponding_columns(Ws), (k % 2) / k, atol=1e-9)
+        assert overlaps.corresponding_columns(Ws).min() <= 1 / 3 + 1e-9 < 0.99
         assert metrics.alignment(Ws).min() >= 0.999999999
         assert metrics.alignment_defect(Ws).max() <= 1e-12

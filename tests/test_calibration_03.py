@@ -18,9 +18,9 @@ from deeplinear import (
     boundaries,
     convergence,
     data,
+    fixed_bases,
     invariance,
     losses,
-    metrics,
     modes,
     network,
     theory,
@@ -248,7 +248,7 @@ def test_rank_one_chains_keep_their_form(k, n, depth, lr):
     for _ in range(3 if k == 24 else 8):
         X, Y, q, Ws = boundaries.rank_one_problem(k, n, depth, rng)
         assert not theory.alignment_invariant(X, Y)
-        leak = {"leak": lambda W, q=q: metrics.rank_one_leak(W, q)}
+        leak = {"leak": lambda W, q=q: fixed_bases.rank_one_leak(W, q)}
         run = boundaries.rank_one_run(Ws, q, X, Y, lr=lr, steps=5000, metrics=leak)
         assert run.history.metrics["leak"].max() < LEAK / 1000
         assert modes.orders(run.history.loss) >= run.budget_orders

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import theorem1_cases
-from deeplinear import _validate, aligned, data, metrics, theory
+from deeplinear import _validate, aligned, data, fixed_bases, theory
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -105,30 +105,30 @@ def test_aligned_start_refuses_infinite_singular_value_ranges():
 def test_rank_one_leak_of_zero_layers_is_zero_not_nan():
     q, Ws = theorem1_cases.rank_one_chain(3, 3, rng())
     with np.errstate(all="raise"):  # no 0 / 0 on the way
-        assert metrics.rank_one_leak([np.zeros_like(W) for W in Ws], q) == 0.0
+        assert fixed_bases.rank_one_leak([np.zeros_like(W) for W in Ws], q) == 0.0
         Ws[1] = np.zeros_like(Ws[1])
-        assert metrics.rank_one_leak(Ws, q) < 1e-15  # the other layers: rounding
+        assert fixed_bases.rank_one_leak(Ws, q) < 1e-15  # the other layers: rounding
 
 
 def test_rank_one_leak_checks_q():
     q, Ws = theorem1_cases.rank_one_chain(3, 3, rng())
     with pytest.raises(ValueError, match=r"q\[1\] must be a unit vector"):
-        metrics.rank_one_leak(Ws, [q[0], 2 * q[1]])
+        fixed_bases.rank_one_leak(Ws, [q[0], 2 * q[1]])
     with pytest.raises(ValueError, match=r"q\[0\] must be a finite array of shape \(3,\)"):
-        metrics.rank_one_leak(Ws, [q[0][:2], q[1]])
+        fixed_bases.rank_one_leak(Ws, [q[0][:2], q[1]])
     with pytest.raises(ValueError, match=r"q\[0\] must be a finite"):
-        metrics.rank_one_leak(Ws, [np.full(3, np.nan), q[1]])
+        fixed_bases.rank_one_leak(Ws, [np.full(3, np.nan), q[1]])
     with pytest.raises(ValueError, match=r"Ws must have d >= 2 layers"):
-        metrics.rank_one_leak(Ws[:1], [])
+        fixed_bases.rank_one_leak(Ws[:1], [])
 
 
 def test_pinned_rotation_of_a_zero_network_is_zero_not_nan():
     bases = [np.eye(2)] * 3
     with np.errstate(all="raise"):
-        assert metrics.pinned_rotation([np.zeros((2, 2)), np.zeros((2, 2))], bases, [1]) == 0.0
+        assert fixed_bases.pinned_rotation([np.zeros((2, 2)), np.zeros((2, 2))], bases, [1]) == 0.0
         # one zero Gram matrix: the other still counts
         R = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
-        turned = metrics.pinned_rotation([np.diag([2.0, 0.5]), np.zeros((2, 2))], [np.eye(2), R, np.eye(2)], [1])
+        turned = fixed_bases.pinned_rotation([np.diag([2.0, 0.5]), np.zeros((2, 2))], [np.eye(2), R, np.eye(2)], [1])
         assert 0 < turned < 1
 
 
@@ -146,21 +146,21 @@ def test_pinned_rotation_of_a_zero_network_is_zero_not_nan():
 def test_pinned_rotation_names_malformed_bases(bases, match):
     Ws = [np.diag([1.0, 0.5]), np.eye(2)]
     with pytest.raises(ValueError, match=match):
-        metrics.pinned_rotation(Ws, bases, [1])
+        fixed_bases.pinned_rotation(Ws, bases, [1])
 
 
 @pytest.mark.parametrize("inner", [[0], [2], [1.0], [True], [-1]])
 def test_pinned_rotation_names_bad_interfaces(inner):
     with pytest.raises(ValueError, match=r"inner must be interface indices in \[1, 1\]"):
-        metrics.pinned_rotation([np.eye(2), np.eye(2)], [np.eye(2)] * 3, inner)
+        fixed_bases.pinned_rotation([np.eye(2), np.eye(2)], [np.eye(2)] * 3, inner)
 
 
 def test_pinned_rotation_and_rank_one_leak_refuse_stacks():
     stacked = [np.stack([np.eye(2)] * 2)] * 2
     with pytest.raises(ValueError, match=r"Ws must be one network"):
-        metrics.pinned_rotation(stacked, [np.eye(2)] * 3, [1])
+        fixed_bases.pinned_rotation(stacked, [np.eye(2)] * 3, [1])
     with pytest.raises(ValueError, match=r"Ws must be one network"):
-        metrics.rank_one_leak(stacked, [np.array([1.0, 0.0])])
+        fixed_bases.rank_one_leak(stacked, [np.array([1.0, 0.0])])
 
 
 # -- data.mnist: source="auto" never switches data set ---------------------------------------------------------

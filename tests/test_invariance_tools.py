@@ -10,7 +10,7 @@ import pytest
 from scipy.linalg import lstsq
 
 import theorem1_cases
-from deeplinear import aligned, data, metrics, network, theory
+from deeplinear import aligned, data, fixed_bases, network, theory
 
 
 def test_sensing_witness_finds_the_generators_bases_and_fixes_signs():
@@ -65,13 +65,13 @@ def test_pinned_rotation_closed_form_for_a_turned_plane():
     Ws = [np.diag([np.sqrt(a), np.sqrt(b)]), np.eye(2)]
     R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     expected = np.sqrt(2) * (a - b) * np.sin(theta) * np.cos(theta) / np.hypot(a, b)
-    got = metrics.pinned_rotation(Ws, [np.eye(2), R, np.eye(2)], [1])
+    got = fixed_bases.pinned_rotation(Ws, [np.eye(2), R, np.eye(2)], [1])
     # the two Gram matrices: W_1 W_1^T = diag(a, b) and W_2^T W_2 = I (no off-diagonal part)
     assert got == pytest.approx(expected, rel=1e-12)
     net = aligned.aligned_network([np.eye(2), R, np.eye(2)], [[1.0, 0.5], [0.7, 0.2]])
-    assert metrics.pinned_rotation(net, [np.eye(2), R, np.eye(2)], [1]) < 1e-15
+    assert fixed_bases.pinned_rotation(net, [np.eye(2), R, np.eye(2)], [1]) < 1e-15
     with pytest.raises(ValueError, match="inner"):
-        metrics.pinned_rotation(Ws, [np.eye(2)] * 3, [2])
+        fixed_bases.pinned_rotation(Ws, [np.eye(2)] * 3, [2])
 
 
 def test_one_step_rotation_takes_a_gradient_step_of_each_size():
@@ -92,7 +92,7 @@ def test_one_step_rotation_takes_a_gradient_step_of_each_size():
             G[idx] = (network.loss(plus, X, Y) - network.loss(minus, X, Y)) / 2e-6
         grads.append(G)
     rates = [1e-3, 1e-2]
-    expected = [metrics.pinned_rotation([W - t * G for W, G in zip(Ws, grads)], bases, [1]) for t in rates]
+    expected = [fixed_bases.pinned_rotation([W - t * G for W, G in zip(Ws, grads)], bases, [1]) for t in rates]
     np.testing.assert_allclose(theory.one_step_rotation(Ws, X, Y, bases, [1], rates), expected, rtol=1e-5)
 
 
@@ -129,15 +129,15 @@ def test_rank_one_chain_draws_in_the_documented_order_and_leaks_nothing():
     for W, E in zip(Ws, expected):
         np.testing.assert_allclose(W, E, rtol=1e-14)
         assert np.linalg.matrix_rank(W) == 1
-    assert metrics.rank_one_leak(Ws, q) < 1e-15
+    assert fixed_bases.rank_one_leak(Ws, q) < 1e-15
     # a perturbation e e'^T off the chain, orthogonal to q: leak = eps / ||W + eps e e'^T||
     e = np.linalg.svd(q[1][None, :])[2][1]  # a unit vector orthogonal to q_2 (W_2 = s q_2 q_1^T)
     bumped = [Ws[0], Ws[1] + 1e-3 * np.outer(e, q[0])] + Ws[2:]
-    assert metrics.rank_one_leak(bumped, q) == pytest.approx(1e-3 / np.linalg.norm(bumped[1]), rel=1e-9)
+    assert fixed_bases.rank_one_leak(bumped, q) == pytest.approx(1e-3 / np.linalg.norm(bumped[1]), rel=1e-9)
     with pytest.raises(ValueError, match="d must"):
         theorem1_cases.rank_one_chain(k, 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="q must"):
-        metrics.rank_one_leak(Ws, q[:1])
+        fixed_bases.rank_one_leak(Ws, q[:1])
 
 
 def test_aligned_start_on_takes_its_outer_bases_from_the_data():

@@ -1,4 +1,5 @@
-"""Tests for deeplinear.metrics, each against closed forms or plain reference code written here."""
+"""Tests for deeplinear.metrics, each against closed forms or plain reference code written here (the overlaps in
+test_overlaps.py, the margin and rank-one ratio in test_directions.py)."""
 
 import numpy as np
 import pytest
@@ -155,19 +156,7 @@ def test_invariance_closed_form_rotation(theta):
     np.testing.assert_allclose(metrics.invariance([W0], [R @ W0]), [(np.cos(theta) + 1) / 2], rtol=1e-12)
 
 
-# ---------------------------------------------------------------- rank_one_ratio, balancedness
-
-
-def test_rank_one_ratio_closed_forms():
-    rng = np.random.default_rng(1)
-    assert metrics.rank_one_ratio(np.outer(rng.standard_normal(4), rng.standard_normal(3))) == pytest.approx(1)
-    assert metrics.rank_one_ratio(np.diag([3.0, 4.0])) == pytest.approx(4 / 5)
-    assert metrics.rank_one_ratio(np.eye(5)) == pytest.approx(1 / np.sqrt(5))
-    stack = rng.standard_normal((2, 3, 4, 5))
-    ref = [[np.linalg.norm(W, 2) / np.linalg.norm(W, "fro") for W in row] for row in stack]
-    np.testing.assert_allclose(metrics.rank_one_ratio(stack), ref, rtol=1e-12)
-    with pytest.raises(ValueError, match="W must be nonzero"):  # no quiet nan (issue 23)
-        metrics.rank_one_ratio(np.zeros((2, 2)))
+# ---------------------------------------------------------------- balancedness
 
 
 @SETTINGS
@@ -184,20 +173,6 @@ def test_balancedness_zero_for_balanced_aligned_network():
     s = np.array([2.0, -1.0, 0.5])
     Ws = [Q1 @ np.diag(s) @ Q0.T, Q2 @ np.diag(s * [-1, 1, -1]) @ Q1.T]
     assert metrics.balancedness(Ws)[0] < 1e-14
-
-
-# ---------------------------------------------------------------- margin
-
-
-def test_margin_closed_form_and_shapes():
-    X = np.array([[1.0, -2.0, 3.0], [0.0, 5.0, 1.0]])
-    y = np.array([1.0, -1.0, 1.0])
-    assert metrics.margin(np.array([2.0, 0.0]), X, y) == pytest.approx(1.0)
-    assert metrics.margin(np.array([[0.0, 1.0]]), X, y[None, :]) == pytest.approx(-5.0)
-    w = np.array([3.0, 4.0])  # margins (3, -(-6 + 20), 13) / 5
-    assert metrics.margin(w, X, y) == pytest.approx(-14 / 5)
-    stacked = np.array([[[2.0, 0.0]], [[3.0, 4.0]]])
-    np.testing.assert_allclose(metrics.margin(stacked, X, y), [1.0, -14 / 5])
 
 
 # ---------------------------------------------------------------- best match and top alignment
@@ -292,79 +267,11 @@ def test_bad_input_names_parameter():
         metrics.balancedness([np.full((2, 2), np.nan)])
     with pytest.raises(ValueError, match="Ws must have the same layer shapes as Ws0"):
         metrics.invariance([W], [np.ones((2, 3))])
-    with pytest.raises(ValueError, match="W must"):
-        metrics.rank_one_ratio(np.ones(3))
     with pytest.raises(ValueError, match="Ws"):
         metrics.top_alignment([W, np.ones((3, 4))])
-    X = np.ones((2, 3))
-    with pytest.raises(ValueError, match="y must"):
-        metrics.margin(np.ones(2), X, np.array([1.0, 0.0, 1.0]))
-    with pytest.raises(ValueError, match="w must"):
-        metrics.margin(np.ones(3), X, np.ones(3))
-    with pytest.raises(ValueError, match="w must be nonzero"):
-        metrics.margin(np.zeros(2), X, np.ones(3))
-    with pytest.raises(ValueError, match="X must"):
-        metrics.margin(np.ones(2), np.ones(3), np.ones(3))
 
 
-# ---------------------------------------------------------------- overlap, corresponding columns, imbalance
-
-
-@SETTINGS
-@given(widths, seeds)
-def test_overlap_against_a_plain_loop(ks, seed):
-    rng = np.random.default_rng(seed)
-    Ws = gaussian(ks, rng)
-    got = metrics.overlap(Ws)
-    assert len(got) == len(Ws) - 1
-    for i, (Wi, Wn) in enumerate(zip(Ws[:-1], Ws[1:])):
-        U = np.linalg.svd(Wi, full_matrices=False)[0]
-        Vt = np.linalg.svd(Wn, full_matrices=False)[2]
-        expected = [[abs(float(Vt[j] @ U[:, l])) for l in range(U.shape[1])] for j in range(Vt.shape[0])]
-        np.testing.assert_allclose(got[i], expected, atol=1e-12)
-    # the released alignment score is each row's best match, averaged
-    np.testing.assert_allclose([M.max(axis=1).mean() for M in got], metrics.alignment(Ws), atol=1e-12)
-
-
-def test_overlap_of_an_aligned_network_is_the_permutation_of_its_sorting():
-    """W_1 = Q_1 diag(s) Q_0^T, W_2 = Q_2 diag(t) Q_1^T: the sorted SVDs list Q_1's columns in the order of
-    decreasing |s| and |t|, so the overlap is the permutation matrix between the two orders."""
-    rng = np.random.default_rng(4)
-    Q0, Q1, Q2 = haar(4, rng), haar(4, rng), haar(4, rng)
-    s, t = np.array([1.0, -3.0, 2.0, 0.5]), np.array([2.5, 0.7, -1.0, 4.0])
-    Ws = [Q1 @ np.diag(s) @ Q0.T, Q2 @ np.diag(t) @ Q1.T]
-    order_s, order_t = np.argsort(-abs(s)), np.argsort(-abs(t))
-    expected = (order_t[:, None] == order_s[None, :]).astype(float)  # row j: v_j = ±q_{order_t[j]}
-    np.testing.assert_allclose(metrics.overlap(Ws)[0], expected, atol=1e-12)
-    # corresponding columns pair q_{order_t[j]} with q_{order_s[j]}: they agree in no column here
-    assert not np.any(order_s == order_t)
-    assert metrics.corresponding_columns(Ws)[0] == pytest.approx(0.0, abs=1e-12)
-    assert metrics.alignment(Ws)[0] == pytest.approx(1.0)
-    # the same order in both layers: every column corresponds
-    Ws_sorted = [Q1 @ np.diag([4.0, 3.0, 2.0, 1.0]) @ Q0.T, Q2 @ np.diag([-8.0, 6.0, 4.0, -2.0]) @ Q1.T]
-    assert metrics.corresponding_columns(Ws_sorted)[0] == pytest.approx(1.0)
-
-
-def test_corresponding_columns_closed_form_rotation():
-    """W_1 = diag(2, 1), W_2 = diag(2, 1) R(theta)^T: v_j(W_2) = R e_j up to sign, so each pair meets at cos theta."""
-    theta = 0.4
-    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    Ws = [np.diag([2.0, 1.0]), np.diag([2.0, 1.0]) @ R.T]
-    assert metrics.corresponding_columns(Ws)[0] == pytest.approx(np.cos(theta), abs=1e-12)
-
-
-@SETTINGS
-@given(widths, seeds)
-def test_corresponding_columns_against_a_plain_loop(ks, seed):
-    Ws = gaussian(ks, np.random.default_rng(seed))
-    expected = []
-    for Wi, Wn in zip(Ws[:-1], Ws[1:]):
-        U = np.linalg.svd(Wi, full_matrices=False)[0]
-        V = np.linalg.svd(Wn, full_matrices=False)[2].T
-        r = min(U.shape[1], V.shape[1])
-        expected.append(sum(abs(float(U[:, j] @ V[:, j])) for j in range(r)) / r)
-    np.testing.assert_allclose(metrics.corresponding_columns(Ws), expected, atol=1e-10)
-    assert metrics.corresponding_columns([Ws[0]]).shape == (0,)
+# ---------------------------------------------------------------- imbalance
 
 
 @SETTINGS
@@ -397,19 +304,6 @@ def test_imbalance_zero_for_the_minimum_norm_factorisation():
         np.testing.assert_allclose(metrics.imbalance(stack)[0][m], metrics.imbalance([W[m] for W in stack])[0])
     with pytest.raises(ValueError, match="Ws"):
         metrics.imbalance([np.ones((3, 2)), np.ones((3, 4))])
-
-
-@SETTINGS
-@given(st.lists(st.integers(1, 5), min_size=2, max_size=4), st.integers(1, 3), seeds)
-def test_overlap_and_corresponding_columns_stacked_equal_per_member(ks, S, seed):
-    rng = np.random.default_rng(seed)
-    members = [gaussian(ks, rng) for _ in range(S)]
-    stack = [np.stack(layer) for layer in zip(*members)]
-    np.testing.assert_allclose(
-        metrics.corresponding_columns(stack), [metrics.corresponding_columns(Ws) for Ws in members], atol=1e-12
-    )
-    for i, M in enumerate(metrics.overlap(stack)):
-        np.testing.assert_allclose(M, [metrics.overlap(Ws)[i] for Ws in members], atol=1e-12)
 
 
 def test_registry_entries_flag_exactly_the_metrics_that_take_svds():

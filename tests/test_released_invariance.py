@@ -1,4 +1,4 @@
-"""The released MNIST script's invariance score (`metrics.released_invariance`, `reduction.released_invariance`)
+"""The released MNIST script's invariance score (`fixed_bases.released_invariance`, `reduction.released_invariance`)
 against a plain loop written from the script's description (shared/papers/README.md)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import aligned, metrics, reduction
+from deeplinear import aligned, fixed_bases, metrics, reduction
 
 
 def reference(Ws0, Ws):
@@ -40,7 +40,7 @@ def test_matches_the_reference_loop(widths):
     rng = np.random.default_rng(1)
     Ws0 = network(rng, widths)
     Ws = [W + 0.3 * rng.standard_normal(W.shape) for W in Ws0]
-    got = metrics.released_invariance(Ws0, Ws)
+    got = fixed_bases.released_invariance(Ws0, Ws)
     assert isinstance(got, float) and 0 < got < 1
     assert got == pytest.approx(reference(Ws0, Ws), abs=1e-12)
 
@@ -50,7 +50,7 @@ def test_orientation_and_weighting_differ_from_invariance():
     rng = np.random.default_rng(2)
     Ws0 = network(rng, [12, 20, 5, 3])
     Ws = [W + 0.5 * rng.standard_normal(W.shape) for W in Ws0]
-    released = metrics.released_invariance(Ws0, Ws)
+    released = fixed_bases.released_invariance(Ws0, Ws)
     assert released == pytest.approx(reference(Ws0, Ws), abs=1e-12)
     assert abs(released - metrics.invariance(Ws0, Ws).mean()) > 1e-3
 
@@ -62,14 +62,14 @@ def test_is_one_when_only_singular_values_change():
     for W in Ws0:
         U, s, Vt = np.linalg.svd(W, full_matrices=False)
         Ws.append(-U @ np.diag(s * rng.uniform(0.5, 2.0, s.size)) @ Vt)
-    assert metrics.released_invariance(Ws0, Ws) == pytest.approx(1.0, abs=1e-12)
+    assert fixed_bases.released_invariance(Ws0, Ws) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_stacks_give_one_score_per_network():
     rng = np.random.default_rng(4)
     Ws0 = [rng.standard_normal((3, b, a)) for a, b in zip([5, 4, 3], [4, 3])]
     Ws = [W + 0.2 * rng.standard_normal(W.shape) for W in Ws0]
-    got = metrics.released_invariance(Ws0, Ws)
+    got = fixed_bases.released_invariance(Ws0, Ws)
     assert got.shape == (3,)
     for s in range(3):
         assert got[s] == pytest.approx(reference([W[s] for W in Ws0], [W[s] for W in Ws]), abs=1e-12)
@@ -79,9 +79,9 @@ def test_rejects_bad_networks():
     rng = np.random.default_rng(5)
     Ws0 = network(rng, [4, 3, 2])
     with pytest.raises(ValueError, match="d >= 2 layers"):
-        metrics.released_invariance(Ws0[:1], Ws0[:1])
+        fixed_bases.released_invariance(Ws0[:1], Ws0[:1])
     with pytest.raises(ValueError, match="layer shapes of Ws0"):
-        metrics.released_invariance(Ws0, network(rng, [4, 5, 2]))
+        fixed_bases.released_invariance(Ws0, network(rng, [4, 5, 2]))
 
 
 def test_reduction_scores_the_expanded_network():

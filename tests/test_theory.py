@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from deeplinear import aligned, dynamics, metrics, proposition1, separable, theory
+from deeplinear import aligned, directions, dynamics, metrics, proposition1, separable, theory
 
 SETTINGS = settings(max_examples=20, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -384,7 +384,7 @@ def test_max_margin_dominated_point_and_row_labels():
 def test_max_margin_agrees_with_metrics_margin():
     X, y = separable_data(np.random.default_rng(5), 3, 20)
     u, gamma = separable.max_margin(X, y)
-    assert metrics.margin(u, X, y) == pytest.approx(gamma, rel=1e-10)
+    assert directions.margin(u, X, y) == pytest.approx(gamma, rel=1e-10)
 
 
 def test_max_margin_bad_input():

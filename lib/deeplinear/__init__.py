@@ -5,11 +5,13 @@ The public API (see each module for details):
 - networks and losses: `end_to_end`, `loss`, `gradients`, `MatrixSensing`;
 - training: `train` (full-batch gradient descent; returns a `TrainResult` with a `History`),
   `TrainingDiverged` (module `training`; what a run records and when: module `recording`);
-- modules: `metrics` (alignment, invariance, ...), `bases` (the scores over every choice of singular
-  basis, for repeated singular values), `aligned` (usSVD and aligned networks, Definitions 1 and 2),
-  `theory` (Theorem 1's condition and witnesses), `structures` (layer structures, Definition 4),
-  `data` (the papers' problems and MNIST), `plotting` (the book's figures), and the papers' results
-  measured, one module per topic (`separable`, `invariance`, `dynamics`, `balance`, `constrained`, ...).
+- modules: `metrics` (what `train` records by name: alignment, invariance, balancedness, ...), `overlaps`
+  (the singular-vector overlaps; Section 6's measure as printed), `fixed_bases` (whether the bases that
+  Definition 3 keeps fixed stayed put), `bases` (the scores over every choice of singular basis, for repeated
+  singular values), `aligned` (usSVD and aligned networks, Definitions 1 and 2), `theory` (Theorem 1's
+  condition and witnesses), `structures` (layer structures, Definition 4), `data` (the papers' problems and
+  MNIST), `plotting` (the book's figures), and the papers' results measured, one module per topic
+  (`separable`, `directions`, `invariance`, `dynamics`, `balance`, `constrained`, `reduction`, ...).
   Every public module is an attribute after ``import deeplinear``; `plotting` loads on first use.
 
 The book's own machinery (its runner, the checks of a chapter's parameters) is the separate package
@@ -33,6 +35,7 @@ from . import (
     data,
     directions,
     dynamics,
+    fixed_bases,
     impossibility,
     invariance,
     losses,
@@ -40,6 +43,7 @@ from . import (
     minimum_norm,
     modes,
     network,
+    overlaps,
     proposition1,
     recording,
     reduction,
@@ -75,6 +79,7 @@ __all__ = [
     "directions",
     "dynamics",
     "end_to_end",
+    "fixed_bases",
     "gradients",
     "impossibility",
     "invariance",
@@ -84,6 +89,7 @@ __all__ = [
     "minimum_norm",
     "modes",
     "network",
+    "overlaps",
     "plotting",
     "proposition1",
     "recording",

@@ -1,8 +1,9 @@
 """Where gradient descent on separable data takes a network with one output: the direction of
-``W_prod = W_L ... W_1`` (`direction`), its angle (`angle_to`) and margin gap (`margin_gap`) to the
-maximum-margin separator ``u-bar``, how aligned the layers are (`product_alignment`, `first_layer_alignment`,
-`layer_margin_gap`, `rank_one_tail`), the product normalised by the layers' norms (`normalised_product`)
-and Lyu and Li's smoothed margin (`smoothed_margin`). `deeplinear.separable` records them along a run.
+``W_prod = W_L ... W_1`` (`direction`), its angle (`angle_to`), normalised margin (`margin`, of any linear
+predictor) and margin gap (`margin_gap`) to the maximum-margin separator ``u-bar``, how aligned the layers are
+(`product_alignment`, `first_layer_alignment`, `layer_margin_gap`) and how close each is to rank one
+(`rank_one_ratio`, `rank_one_tail`), the product normalised by the layers' norms (`normalised_product`) and
+Lyu and Li's smoothed margin (`smoothed_margin`). `deeplinear.separable` records them along a run.
 
 A network is ``Ws = [W_1, ..., W_L]``, ``W_i`` of shape ``(k_i, k_{i-1})`` with ``k_L = 1``; data ``X`` is
 ``(k_0, n)``, labels ``Y`` are ``(1, n)`` in {-1, +1}.
@@ -17,17 +18,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _validate, metrics, network
+from . import _validate, network
 from .schedules import LOSS_AT_ZERO
 
 __all__ = [
     "direction",
     "angle_to",
+    "margin",
     "margin_gap",
     "product_alignment",
     "normalised_product",
     "first_layer_alignment",
     "layer_margin_gap",
+    "rank_one_ratio",
     "rank_one_tail",
     "smoothed_margin",
 ]
@@ -72,12 +75,46 @@ def angle_to(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(np.sqrt(max(1.0 - cos * cos, 0.0)), cos)))
 
 
+def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Normalised margin ``min_i y_i <w, x_i> / ||w||`` of a linear predictor.
+
+    Parameters
+    ----------
+    w : ndarray (k_0,) or (1, k_0), or a stack (S, 1, k_0) of end-to-end products.
+    X : ndarray (k_0, n), samples as columns.
+    y : ndarray (n,) or (1, n), labels in {-1, +1}.
+
+    Returns
+    -------
+    float, or ndarray (S,) for stacked ``w``.
+
+    Paper: Ji & Telgarsky, Section 2 (maximum margin gamma); see :func:`deeplinear.separable.max_margin`.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite array of shape (k_0, n), got shape {X.shape}")
+    k0, n = X.shape
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape not in ((n,), (1, n)) or not np.isin(y, (-1.0, 1.0)).all():
+        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, got shape {y.shape}")
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape == (k0,):
+        w = w[None, :]
+    if w.ndim not in (2, 3) or w.shape[-2:] != (1, k0) or not np.isfinite(w).all():
+        raise ValueError(f"w must have shape ({k0},), (1, {k0}) or (S, 1, {k0}), got shape {w.shape}")
+    norm = np.linalg.norm(w, axis=-1)[..., 0]
+    if np.any(norm == 0):
+        raise ValueError("w must be nonzero: the margin of the zero predictor is undefined")
+    result = ((w @ X)[..., 0, :] * y.reshape(n)).min(axis=-1) / norm
+    return result if result.ndim else float(result)
+
+
 def margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: float) -> float:
     """``gamma - min_i y_i <W_prod / ||W_prod||, x_i>``: 0 at the maximum-margin direction, > 0 elsewhere.
 
-    Paper: Ji & Telgarsky, Section 2 (gamma); `deeplinear.metrics.margin`.
+    Paper: Ji & Telgarsky, Section 2 (gamma); `margin`.
     """
-    return _validate.positive(gamma, "gamma") - metrics.margin(_one_output(Ws)[1], X, Y)
+    return _validate.positive(gamma, "gamma") - margin(_one_output(Ws)[1], X, Y)
 
 
 def product_alignment(Ws: Sequence[np.ndarray]) -> float:
@@ -133,6 +170,34 @@ def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gam
     X = _validate.matrix(X, "X", w.shape[1])
     y = _validate.signs(Y, X.shape[1])
     return float(_validate.positive(gamma, "gamma") - np.min(y * (w @ X).ravel()))
+
+
+def rank_one_ratio(W: np.ndarray) -> np.ndarray:
+    """``||W||_2 / ||W||_F``: 1 exactly when ``W`` has rank one.
+
+    Parameters
+    ----------
+    W : ndarray (..., m, n), nonzero (each matrix of a stack).
+
+    Returns
+    -------
+    ndarray (...), entries in [1/sqrt(min(m, n)), 1].
+
+    Raises
+    ------
+    ValueError
+        When ``W`` (a matrix of the stack) is 0, where the ratio is undefined, or not finite.
+
+    Paper: Ji & Telgarsky, Theorem 2.2 (layers tend to rank one), their Figure 1b.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim < 2 or 0 in W.shape or not np.isfinite(W).all():
+        raise ValueError(f"W must be a finite, non-empty array of shape (..., m, n), got shape {W.shape}")
+    spectral = np.linalg.svd(W, compute_uv=False)[..., 0]
+    frobenius = np.linalg.norm(W, axis=(-2, -1))
+    if np.any(frobenius == 0):
+        raise ValueError("W must be nonzero: ||W||_2 / ||W||_F is undefined for a zero matrix")
+    return spectral / frobenius
 
 
 def rank_one_tail(W: np.ndarray) -> float:

@@ -1,4 +1,9 @@
-"""Diagnostics recorded during training: alignment, invariance, balancedness, rank-one ratio, margin.
+"""The diagnostics `deeplinear.train` records by name (`REGISTRY`): alignment (Section 6's best-match score
+and a basis-free defect), invariance, Ji and Telgarsky's top alignment, and balancedness.
+
+The overlap matrices and Section 6's measure read literally are in `deeplinear.overlaps`; the released
+script's single invariance number and the drift of pinned bases in `deeplinear.fixed_bases`; the margin and
+rank-one ratio of Ji and Telgarsky in `deeplinear.directions`.
 
 A network is ``Ws = [W_1, ..., W_d]`` with ``W_i`` of shape ``(k_i, k_{i-1})``. Every function that takes
 a network also accepts a stacked one (layers ``(S, k_i, k_{i-1})``) and then returns an extra leading
@@ -12,6 +17,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import _validate
+
+__all__ = [
+    "layer_svds",
+    "best_match",
+    "alignment",
+    "alignment_defect",
+    "traceless_alignment_defect",
+    "invariance",
+    "invariance_to",
+    "top_alignment",
+    "imbalance",
+    "balancedness",
+    "REGISTRY",
+]
 
 
 def _as_network(Ws: Sequence[np.ndarray], name: str = "Ws") -> list[np.ndarray]:
@@ -43,8 +62,8 @@ def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
     column of ``A`` scores its largest ``|cos|`` with a column of ``B``; the result is the mean of these
     scores. It is not symmetric: which set plays ``A`` matters. The released MNIST script's alignment
     takes ``A = V_{i+1}``, ``B = U_i`` (as `alignment` does); its invariance takes ``A`` = the *starting*
-    singular vectors and ``B`` = the current ones (`released_invariance`), while `invariance` takes them
-    the other way round.
+    singular vectors and ``B`` = the current ones (`deeplinear.fixed_bases.released_invariance`), while
+    `invariance` takes them the other way round.
 
     Parameters
     ----------
@@ -85,7 +104,8 @@ def alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarr
 
     Section 6 of the paper speaks of the dot product of "corresponding columns" of ``U_i`` and
     ``V_{i+1}``; the released code instead takes the best match over all columns, which is what this
-    function does (corresponding columns would depend on the order the SVD routine happens to use).
+    function does (corresponding columns, `deeplinear.overlaps.corresponding_columns`, would depend on the
+    order the SVD routine happens to use).
 
     The score stops being meaningful in two cases:
 
@@ -113,60 +133,6 @@ def alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarr
         return np.zeros(lead + (0,))
     svds = layer_svds(layers) if svds is None else svds
     scores = [_best_match(np.swapaxes(svds[i + 1][2], -1, -2), svds[i][0]) for i in range(len(layers) - 1)]
-    return np.stack(scores, axis=-1)
-
-
-def overlap(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> list[np.ndarray]:
-    """The overlaps ``|<v_j(W_{i+1}), u_l(W_i)>|`` of every interface's singular vectors, sorted SVDs.
-
-    Row ``j`` is the ``j``-th right singular vector of ``W_{i+1}``, column ``l`` the ``l``-th left
-    singular vector of ``W_i`` (both in the SVD routine's order, singular values decreasing). For an
-    aligned network with distinct singular values each row holds a single 1: a permutation matrix,
-    which is the identity only when adjacent layers sort their singular values alike. :func:`alignment`
-    is the mean over rows of each row's largest entry.
-
-    Parameters
-    ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
-    svds : optional, `layer_svds` of ``Ws``.
-
-    Returns
-    -------
-    list of d-1 arrays (min(k_i, k_{i+1}), min(k_{i-1}, k_i)), or with a leading S axis; entries in [0, 1].
-
-    Paper: Definition 2, Section 6.
-    """
-    layers = _as_network(Ws)
-    svds = layer_svds(layers) if svds is None else svds
-    return [np.abs(svds[i + 1][2] @ svds[i][0]) for i in range(len(layers) - 1)]
-
-
-def corresponding_columns(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:
-    """Section 6's alignment measure read literally: the mean ``|<u_j(W_i), v_j(W_{i+1})>|`` over
-    corresponding columns ``j`` of sorted SVDs (the diagonal of :func:`overlap`).
-
-    The paper describes its measure as "the average dot product between corresponding columns of
-    ``U_i`` and ``V_{i+1}``". With sorted SVDs this falls below 1 on aligned networks whose adjacent
-    layers order their singular values differently, which a usSVD allows (Definition 1); the authors'
-    released code takes the best match instead (:func:`alignment`). For rectangular layers the
-    columns ``j < min(k_{i-1}, k_i, k_{i+1})`` are paired.
-
-    Parameters
-    ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
-    svds : optional, `layer_svds` of ``Ws``.
-
-    Returns
-    -------
-    ndarray (d-1,) or (S, d-1), entries in [0, 1].
-
-    Paper: Section 6 (the text's description of the alignment measure).
-    """
-    layers = _as_network(Ws)
-    lead = layers[0].shape[:-2]
-    if len(layers) == 1:
-        return np.zeros(lead + (0,))
-    scores = [np.diagonal(M, axis1=-2, axis2=-1).mean(axis=-1) for M in overlap(layers, svds=svds)]
     return np.stack(scores, axis=-1)
 
 
@@ -289,10 +255,10 @@ def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarra
     the orientation Definition 3 calls for: (b) and (c) ask that the *starting* ``U_i``, ``V_i`` stay
     singular vectors of ``W_i^(t)``. Both orientations are 1 exactly when that holds (reduced SVDs of
     equal shapes have equally many orthonormal columns, so a perfect match is a signed permutation);
-    below 1 they differ. `released_invariance` is the released score (start -> current, only the bases
-    Definition 3 keeps fixed, weighted by their number of vectors). Changing only the singular values
-    (or their order or signs) leaves it at 1. Not meaningful with repeated (or zero, for rank-deficient
-    layers) singular values, whose singular vectors are not unique.
+    below 1 they differ. `deeplinear.fixed_bases.released_invariance` is the released score (start ->
+    current, only the bases Definition 3 keeps fixed, weighted by their number of vectors). Changing only
+    the singular values (or their order or signs) leaves it at 1. Not meaningful with repeated (or zero,
+    for rank-deficient layers) singular values, whose singular vectors are not unique.
 
     Parameters
     ----------
@@ -333,43 +299,6 @@ def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]],
     return score
 
 
-def released_invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | np.ndarray:
-    """Invariance as the released MNIST script computes it: one number for the whole network.
-
-    For each singular vector *at the start* that Definition 3 keeps fixed (the left ones of
-    ``W_1 .. W_{d-1}``, the right ones of ``W_2 .. W_d``; reduced SVDs, zero singular values included),
-    its largest ``|cos|`` with a *current* singular vector of the same kind in the same layer; the sum
-    over all those vectors divided by their number. Wide layers weigh the most: for 784-1024-64-10 the
-    mean runs over 784 + 64 + 64 + 10 vectors, W_1's 784 first. `invariance` instead scores current
-    vectors against the start and gives one number per layer (see there for the orientation).
-
-    Parameters
-    ----------
-    Ws0 : list of d >= 2 arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}), the network at initialisation.
-    Ws : same shapes as ``Ws0``, the network at time t.
-
-    Returns
-    -------
-    float, or ndarray (S,) for stacks; in [0, 1], and 1 when the fixed bases have not moved.
-
-    Paper: Definition 3 (b)-(c) and Section 6 (Figures 1b and 1c), as in the released script.
-    """
-    first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
-    shapes = [W.shape for W in first]
-    if [W.shape for W in now] != shapes:
-        raise ValueError(f"Ws must have the layer shapes of Ws0, got {[W.shape for W in now]} and {shapes}")
-    if len(first) < 2:
-        raise ValueError(f"Ws0 must have d >= 2 layers (Definition 3 fixes U_1..U_(d-1), V_2..V_d), got {len(first)}")
-    total, count, d = 0.0, 0, len(first)
-    for i, ((U0, _, Vt0), (U, _, Vt)) in enumerate(zip(layer_svds(first), layer_svds(now))):
-        V0, V = np.swapaxes(Vt0, -1, -2), np.swapaxes(Vt, -1, -2)
-        for start, current in ([(U0, U)] if i < d - 1 else []) + ([(V0, V)] if i > 0 else []):
-            total = total + np.abs(np.swapaxes(start, -1, -2) @ current).max(axis=-1).sum(axis=-1)
-            count += start.shape[-1]
-    score = np.asarray(total / count)
-    return score if score.ndim else float(score)
-
-
 def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarray:
     """Ji and Telgarsky's alignment ``|v_{i+1}^T u_i|`` of adjacent layers' top singular vectors.
 
@@ -394,34 +323,6 @@ def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.n
     svds = layer_svds(layers) if svds is None else svds
     out = [np.abs(np.sum(svds[i][0][..., :, 0] * svds[i + 1][2][..., 0, :], axis=-1)) for i in range(len(layers) - 1)]
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
-
-
-def rank_one_ratio(W: np.ndarray) -> np.ndarray:
-    """``||W||_2 / ||W||_F``: 1 exactly when ``W`` has rank one.
-
-    Parameters
-    ----------
-    W : ndarray (..., m, n), nonzero (each matrix of a stack).
-
-    Returns
-    -------
-    ndarray (...), entries in [1/sqrt(min(m, n)), 1].
-
-    Raises
-    ------
-    ValueError
-        When ``W`` (a matrix of the stack) is 0, where the ratio is undefined, or not finite.
-
-    Paper: Ji & Telgarsky, Theorem 2.2 (layers tend to rank one), their Figure 1b.
-    """
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim < 2 or 0 in W.shape or not np.isfinite(W).all():
-        raise ValueError(f"W must be a finite, non-empty array of shape (..., m, n), got shape {W.shape}")
-    spectral = np.linalg.svd(W, compute_uv=False)[..., 0]
-    frobenius = np.linalg.norm(W, axis=(-2, -1))
-    if np.any(frobenius == 0):
-        raise ValueError("W must be nonzero: ||W||_2 / ||W||_F is undefined for a zero matrix")
-    return spectral / frobenius
 
 
 def imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -463,121 +364,6 @@ def balancedness(Ws: Sequence[np.ndarray]) -> np.ndarray:
     layers = _as_network(Ws)
     out = [np.linalg.norm(D, axis=(-2, -1)) for D in imbalance(layers)]
     return np.stack(out, axis=-1) if out else np.zeros(layers[0].shape[:-2] + (0,))
-
-
-def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Normalised margin ``min_i y_i <w, x_i> / ||w||`` of a linear predictor.
-
-    Parameters
-    ----------
-    w : ndarray (k_0,) or (1, k_0), or a stack (S, 1, k_0) of end-to-end products.
-    X : ndarray (k_0, n), samples as columns.
-    y : ndarray (n,) or (1, n), labels in {-1, +1}.
-
-    Returns
-    -------
-    float, or ndarray (S,) for stacked ``w``.
-
-    Paper: Ji & Telgarsky, Section 2 (maximum margin gamma); see :func:`deeplinear.separable.max_margin`.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or not np.isfinite(X).all():
-        raise ValueError(f"X must be a finite array of shape (k_0, n), got shape {X.shape}")
-    k0, n = X.shape
-    y = np.asarray(y, dtype=np.float64)
-    if y.shape not in ((n,), (1, n)) or not np.isin(y, (-1.0, 1.0)).all():
-        raise ValueError(f"y must have shape ({n},) or (1, {n}) with entries in {{-1, +1}}, got shape {y.shape}")
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape == (k0,):
-        w = w[None, :]
-    if w.ndim not in (2, 3) or w.shape[-2:] != (1, k0) or not np.isfinite(w).all():
-        raise ValueError(f"w must have shape ({k0},), (1, {k0}) or (S, 1, {k0}), got shape {w.shape}")
-    norm = np.linalg.norm(w, axis=-1)[..., 0]
-    if np.any(norm == 0):
-        raise ValueError("w must be nonzero: the margin of the zero predictor is undefined")
-    result = ((w @ X)[..., 0, :] * y.reshape(n)).min(axis=-1) / norm
-    return result if result.ndim else float(result)
-
-
-def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner: Sequence[int]) -> float:
-    """How far the interface bases ``Q_i`` (i in ``inner``) turned: the largest off-diagonal part,
-    ``||offdiag(Q_i^T G Q_i)||_F / ||Q_i^T G Q_i||_F``, of the Gram matrices ``G = W_i W_i^T`` and
-    ``W_{i+1}^T W_{i+1}`` that share the interface i (0 while ``Q_i`` still diagonalises both).
-
-    A zero Gram matrix (a zero layer) is diagonal in every basis, so it counts 0.
-
-    Parameters
-    ----------
-    Ws : list of d arrays (k_i, k_{i-1}) (one network, not a stack).
-    bases : list of d + 1 orthonormal arrays ``Q_0 .. Q_d``, ``Q_i`` of shape (k_i, k_i) (those of
-        `deeplinear.aligned.aligned_network`).
-    inner : interface indices i, integers in [1, d - 1].
-
-    Returns
-    -------
-    float in [0, 1].
-
-    Raises
-    ------
-    ValueError
-        When ``Ws`` is not a network of 2-D layers, ``bases`` are not d + 1 orthonormal matrices of the
-        layers' widths, or an index in ``inner`` is out of range.
-
-    Paper: Definition 3 (the bases that alignment as an invariant pins).
-    """
-    layers, stacked = _validate.network(Ws, "Ws", sequence=False)
-    if stacked is not None:
-        raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
-    Qs = _validate.bases(bases, [layers[0].shape[1]] + [W.shape[0] for W in layers], "bases")
-    worst = 0.0
-    for i in inner:
-        _validate.integer(i, "inner", 1, high=len(layers) - 1, what=f"interface indices in [1, {len(layers) - 1}]")
-        for G in (layers[i - 1] @ layers[i - 1].T, layers[i].T @ layers[i]):
-            M = Qs[i].T @ G @ Qs[i]
-            norm = np.linalg.norm(M)
-            if norm > 0:  # a zero Gram matrix is diagonal in any basis: 0
-                worst = max(worst, np.linalg.norm(M - np.diag(np.diag(M))) / norm)
-    return float(worst)
-
-
-def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
-    """How far a network left a rank-one chain (as `deeplinear.boundaries.rank_one_problem` builds):
-    ``max_i ||W_i - P_i W_i P'_{i-1}|| / ||W_i||`` with ``P_i = q_i q_i^T`` (the identity for the
-    outer sides ``i = d`` on the left and ``i = 1`` on the right).
-
-    A zero layer is its own projection (the chain with a zero singular value), so it counts 0.
-
-    Parameters
-    ----------
-    Ws : list of d >= 2 arrays (k_i, k_{i-1}) (one network, not a stack);  q : list of d - 1 unit
-        vectors, ``q_i`` of shape (k_i,).
-
-    Returns
-    -------
-    float >= 0, 0 for the chain itself.
-
-    Raises
-    ------
-    ValueError
-        When ``Ws`` is not a network of d >= 2 layers of 2-D arrays, or ``q`` is not d - 1 unit vectors of
-        the interfaces' widths.
-
-    Paper: Definition 3 with zero singular values.
-    """
-    layers, stacked = _validate.network(Ws, "Ws", sequence=False)
-    if stacked is not None:
-        raise ValueError("Ws must be one network of 2-D layers (k_i, k_{i-1}), not a stack")
-    if len(layers) < 2:
-        raise ValueError(f"Ws must have d >= 2 layers (a chain has interfaces), got {len(layers)}")
-    q = _validate.unit_vectors(q, "q", [W.shape[0] for W in layers[:-1]])
-    leak = 0.0
-    for i, W in enumerate(layers):
-        left = np.outer(q[i], q[i]) if i < len(layers) - 1 else np.eye(W.shape[0])
-        right = np.outer(q[i - 1], q[i - 1]) if i > 0 else np.eye(W.shape[1])
-        norm = np.linalg.norm(W)
-        if norm > 0:  # a zero layer equals its projection: 0
-            leak = max(leak, np.linalg.norm(W - left @ W @ right) / norm)
-    return float(leak)
 
 
 class _Entry:

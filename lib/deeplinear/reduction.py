@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate, metrics
+from . import _validate, fixed_bases, metrics
 from .training import TrainingDiverged, TrainResult, descended, until_divergence
 from .training import train as _train
 
@@ -292,7 +292,7 @@ def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
 def released_invariance(red: Reduction, A: Sequence[np.ndarray]) -> float:
     """The released MNIST script's invariance of the full network ``expand(red, A)`` against ``red.start``.
 
-    `deeplinear.metrics.released_invariance` on the full layers: each *starting* singular vector of the
+    `deeplinear.fixed_bases.released_invariance` on the full layers: each *starting* singular vector of the
     bases Definition 3 keeps fixed (``U_1 .. U_{d-1}``, ``V_2 .. V_d``) scored by its best ``|cos|`` with
     the current ones, averaged over all those vectors (784 + 64 + 64 + 10 for 784-1024-64-10). `scores_to`
     instead scores current against start, per basis, leaving out zero singular values; chapter 08
@@ -309,7 +309,7 @@ def released_invariance(red: Reduction, A: Sequence[np.ndarray]) -> float:
     Paper: Section 6 (Figures 1b and 1c), as in the released script.
     """
     red = _reduction(red)
-    return float(metrics.released_invariance(red.start, expand(red, A)))
+    return float(fixed_bases.released_invariance(red.start, expand(red, A)))
 
 
 class _ThroughData:

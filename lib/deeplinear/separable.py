@@ -38,6 +38,7 @@ from .directions import (
     margin_gap,
     normalised_product,
     product_alignment,
+    rank_one_ratio,
     rank_one_tail,
 )
 from .recording import TrainResult, record_schedule
@@ -157,8 +158,8 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
     -------
     dict name -> fn(Ws): "angle" (`angle_to` u-bar, degrees), "gap" (`margin_gap`), "direction"
     (`direction`, (k_0,)), "product" (``W_prod``, (k_0,)), "first_layer" (``W_1``, (k_1, k_0)), "norms"
-    (``||W_i||_F``, (L,)), "tails" (`rank_one_tail` of each layer, (L,)), "rank_one" (`metrics.rank_one_ratio`
-    of each layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
+    (``||W_i||_F``, (L,)), "tails" (`rank_one_tail` of each layer, (L,)), "rank_one" (`rank_one_ratio` of
+    each layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
     "layer_gap" (`layer_margin_gap`), "normalised_distance" (``||normalised_product - u_bar||``) and, with
     ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and gamma come from
     `max_margin` (computed once here).
@@ -174,7 +175,7 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
         "first_layer": lambda Ws: np.array(Ws[0], dtype=np.float64),
         "norms": lambda Ws: [np.linalg.norm(W) for W in Ws],
         "tails": lambda Ws: [rank_one_tail(W) for W in Ws],
-        "rank_one": lambda Ws: [metrics.rank_one_ratio(W) for W in Ws],
+        "rank_one": lambda Ws: [rank_one_ratio(W) for W in Ws],
         "product_v1": product_alignment,
         "v1_ubar": lambda Ws: first_layer_alignment(Ws, u_bar),
         "layer_gap": lambda Ws: layer_margin_gap(Ws, X, Y, gamma),
@@ -191,13 +192,13 @@ def alignment_measurements(Ws0: Sequence[np.ndarray]) -> dict[str, Callable]:
     Returns
     -------
     dict name -> fn(Ws): "alignment" (`metrics.top_alignment`, (L-1,)), "rank_one"
-    (`metrics.rank_one_ratio` of each layer, (L,)) and "moved" (`inner_vectors_moved` since ``Ws0``).
+    (`rank_one_ratio` of each layer, (L,)) and "moved" (`inner_vectors_moved` since ``Ws0``).
 
     Paper: Radhakrishnan et al., Definition 3 and Appendix F.
     """
     return {
         "alignment": metrics.top_alignment,
-        "rank_one": lambda Ws: [metrics.rank_one_ratio(W) for W in Ws],
+        "rank_one": lambda Ws: [rank_one_ratio(W) for W in Ws],
         "moved": inner_vectors_moved(Ws0),
     }
 

@@ -269,12 +269,12 @@ def one_step_rotation(
 ) -> np.ndarray:
     """How far one gradient step of each size in ``rates`` turns the bases pinned at the interfaces ``inner``.
 
-    For each ``t``: ``metrics.pinned_rotation`` of ``W_i - t dL/dW_i`` (squared loss on ``(X, Y)``).
+    For each ``t``: ``fixed_bases.pinned_rotation`` of ``W_i - t dL/dW_i`` (squared loss on ``(X, Y)``).
 
     Parameters
     ----------
     Ws : list of d arrays (k_i, k_{i-1});  X : ndarray (k_0, n);  Y : ndarray (k_d, n).
-    bases, inner : as in `deeplinear.metrics.pinned_rotation`.
+    bases, inner : as in `deeplinear.fixed_bases.pinned_rotation`.
     rates : the step sizes.
 
     Returns
@@ -283,7 +283,7 @@ def one_step_rotation(
 
     Paper: Theorem 1 (why its "only if" needs d >= 3).
     """
-    from .metrics import pinned_rotation
+    from .fixed_bases import pinned_rotation
     from .network import gradients
 
     grads = gradients(Ws, X, Y)

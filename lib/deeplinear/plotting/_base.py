@@ -248,7 +248,7 @@ def plot_overlap(overlap: np.ndarray, ax: Axes | None = None, *, layer: int = 1,
 
     Parameters
     ----------
-    overlap : array_like (r', r), one entry of `deeplinear.metrics.overlap`: row j for the right
+    overlap : array_like (r', r), one entry of `deeplinear.overlaps.overlap`: row j for the right
         singular vector v_j of W_{i+1}, column l for the left singular vector u_l of W_i.
     ax : matplotlib Axes, optional
     layer : int >= 1, the interface's i (for the labels).
