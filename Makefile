@@ -128,14 +128,14 @@ clean:
 # in parallel, into _build/reproduce/$(PRESET)/ with claims.json; the committed chapters are not touched.
 PRESET ?= book
 reproduce: env
-	$(NB_ENV) $(PY) -m companion.run --all --preset $(PRESET) --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
+	$(NB_ENV) $(PY) -m deeplinear_book.run --all --preset $(PRESET) --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
 
 # The report's "At the papers' settings" table reads a committed paper-preset run: refresh it (commit first,
 # so that the run names a clean commit), then review and commit the two changed files. CHAPTERS="03 06"
 # reruns only those chapters; the others keep their entries, each naming the commit it ran.
 paper-claims: env
 	@git diff --quiet HEAD || { echo "commit your changes first: the run records the commit it ran"; exit 1; }
-	$(NB_ENV) $(PY) -m companion.run --all --preset paper --jobs $(JOBS) $(if $(CHAPTERS),--only $(CHAPTERS)) \
+	$(NB_ENV) $(PY) -m deeplinear_book.run --all --preset paper --jobs $(JOBS) $(if $(CHAPTERS),--only $(CHAPTERS)) \
 	  --merge-into book/presets/claims-paper.json || echo "some claims are not reproduced at the papers' settings"
 	$(MAKE) execute NB=book/reproduction-report.ipynb
 
@@ -143,10 +143,10 @@ paper-claims: env
 # seeds), each draw a Dask task: on a LocalCluster of one single-threaded worker process per core (WORKERS=n),
 # or on the cluster at SCHEDULER=tcp://host:8786 (or DASK_SCHEDULER_ADDRESS). Draws are cached per chapter,
 # parameters and commit in _build/sweep/cache/: a rerun executes only what is missing. VARY="k depth" draws those
-# parameters too, from the ranges the parameters cells state (companion.ranges). README, "Sweeps over seeds (Dask)".
+# parameters too, from the ranges the parameters cells state (deeplinear_book.ranges). README, "Sweeps over seeds (Dask)".
 SEEDS ?= 8
 sweep: env
-	$(NB_ENV) $(PY) -m companion.sweep --seeds $(or $(SEEDS),8) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \
+	$(NB_ENV) $(PY) -m deeplinear_book.sweep --seeds $(or $(SEEDS),8) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \
 	  $(if $(VARY),--vary $(VARY)) $(if $(SPAN),--span $(SPAN)) $(if $(OUT),--out $(OUT)) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS))
 
@@ -155,7 +155,7 @@ sweep: env
 # _build/survey/; then copied to book/presets/robustness-vary.csv (and .json, its metadata) for review and commit.
 DRAWS ?= 32
 survey: env
-	$(NB_ENV) $(PY) -m companion.sweep --seeds $(DRAWS) --vary all --span whole --out _build/survey \
+	$(NB_ENV) $(PY) -m deeplinear_book.sweep --seeds $(DRAWS) --vary all --span whole --out _build/survey \
 	  $(if $(CHAPTERS),--chapters $(CHAPTERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
 	  $(if $(WORKERS),--workers $(WORKERS)) || echo "some draws failed: see _build/survey/draws.csv"
 	cp _build/survey/robustness.csv book/presets/robustness-vary.csv

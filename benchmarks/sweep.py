@@ -3,9 +3,9 @@
     python benchmarks/sweep.py                      # chapter 01 at 3 draws per core, about a minute on 2 cores
     python benchmarks/sweep.py --chapter 05 --draws 4 --repeats 2
 
-The Dask side is `companion.sweep.sweep` itself (a fresh ``LocalCluster`` of one single-threaded worker
+The Dask side is `deeplinear_book.sweep.sweep` itself (a fresh ``LocalCluster`` of one single-threaded worker
 process per core, started and stopped inside the timing, with an empty cache, the ledger's verdicts and the
-csv files); the pool side runs the same draws (`companion.sweep.run_draw`) on a
+csv files); the pool side runs the same draws (`deeplinear_book.sweep.run_draw`) on a
 ``concurrent.futures.ProcessPoolExecutor`` with as many processes. Each side runs in a fresh copy of the
 chapter, so neither reuses the other's cache; with ``--repeats`` the order alternates so that load from
 other processes hits both alike. Goal: Dask at least 0.85 of the pool's throughput (draws per second).
@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from companion import sweep
+from deeplinear_book import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 0.85
@@ -49,7 +49,7 @@ def on_dask(root: Path, chapter: str, seeds: list[int], workers: int) -> tuple[f
 
     start = time.perf_counter()
     with (
-        dask.config.set({"distributed.worker.profile.enabled": False}),  # as companion.sweep starts its own
+        dask.config.set({"distributed.worker.profile.enabled": False}),  # as deeplinear_book.sweep starts its own
         LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
     ):
         running = time.perf_counter()

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def execute(paths: list[Path]) -> None:
-    """Execute each chapter in place (companion's one way of executing), stopping at the first error."""
-    from companion.book import execute_in_place
+    """Execute each chapter in place (deeplinear_book's one way of executing), stopping at the first error."""
+    from deeplinear_book.book import execute_in_place
 
     for path in paths:
         seconds = execute_in_place(path)
@@ -35,11 +35,11 @@ def main(argv: list[str]) -> int:
         return 2
     command, args = argv[0], argv[1:]
     if command == "notebooks":
-        from companion.book import chapters
+        from deeplinear_book.book import chapters
 
         print(" ".join(str(p.relative_to(ROOT)) for p in chapters(ROOT)))
     elif command == "execute":
-        from companion.book import chapters
+        from deeplinear_book.book import chapters
 
         execute([Path(a).resolve() for a in args] or chapters(ROOT))
     elif command == "sync-env":

@@ -38,7 +38,7 @@ CONDA_EXTRAS = ("tqdm", "pyyaml", "pyzmq", "tornado", "psutil", "setuptools", "w
 CONDA_NAMES = {"matplotlib": "matplotlib-base", "seaborn": "seaborn-base", "tzdata": "python-tzdata"}
 
 # Reading and rerunning a chapter on Binder: deeplinear's dependencies (from pyproject) and the pieces of the
-# book extra a chapter imports at run time (myst-nb's glue, the companion's papermill and pyyaml, a kernel);
+# book extra a chapter imports at run time (myst-nb's glue, the tooling's papermill and pyyaml, a kernel);
 # setuptools and wheel for binder/postBuild's install of the package without build isolation.
 RUNTIME_ROOTS = ("pyyaml", "myst-nb", "papermill", "ipykernel", "setuptools", "wheel")
 

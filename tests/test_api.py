@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("deeplinear", "companion")
+PACKAGES = ("deeplinear", "deeplinear_book")
 
 
 def public_modules():

@@ -14,7 +14,7 @@ import papermill
 import pytest
 import yaml
 
-from companion import book, chapters
+from deeplinear_book import book, chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))  # portability.py
@@ -115,7 +115,7 @@ def test_cited_keys_exist_in_references_bib():
 
 
 def _parameters(path: Path) -> tuple[int, dict[str, object]]:
-    """The parameters cell's index and name -> default, as `companion.book.parameters_cell` (the one reader of
+    """The parameters cell's index and name -> default, as `deeplinear_book.book.parameters_cell` (the one reader of
     that cell, which the runner and the sweep's ranges use) reads them."""
     index, parameters = book.parameters_cell(path)
     return index, {name: p.default for name, p in parameters.items()}
@@ -316,15 +316,15 @@ def test_second_numerical_configuration_differs_from_the_default(monkeypatch):
 
 
 def test_deeplinear_is_the_science_and_knows_nothing_of_the_book():
-    """import deeplinear loads neither pyyaml nor papermill, and no module of it imports companion."""
+    """import deeplinear loads neither pyyaml nor papermill, and no module of it imports deeplinear_book."""
     code = (
         "import sys, deeplinear, deeplinear.bases; "
-        "print(sorted(m for m in ('yaml', 'papermill', 'nbformat', 'companion') if m in sys.modules))"
+        "print(sorted(m for m in ('yaml', 'papermill', 'nbformat', 'deeplinear_book') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     for module in (ROOT / "lib" / "deeplinear").glob("*.py"):
-        assert "companion" not in re.findall(r"^\s*(?:from|import)\s+(\w+)", module.read_text(), re.M), module
+        assert "deeplinear_book" not in re.findall(r"^\s*(?:from|import)\s+(\w+)", module.read_text(), re.M), module
 
 
 def test_the_version_lives_in_one_place():
@@ -337,7 +337,7 @@ def test_the_version_lives_in_one_place():
     assert str(cff["version"]) == zenodo["version"] == deeplinear.__version__
     assert importlib.metadata.version("deeplinear") == deeplinear.__version__
     assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
-    for package in ("deeplinear", "companion"):
+    for package in ("deeplinear", "deeplinear_book"):
         assert (ROOT / "lib" / package / "py.typed").exists()
 
 
@@ -415,13 +415,13 @@ def test_execute_in_place_rewrites_the_chapter_executed_and_normalised(tmp_path)
 
 
 @pytest.mark.parametrize("missing", ["yaml", "papermill"])
-def test_import_companion_without_the_book_extra_names_it(missing):
-    """Without the book extra's packages, ``import companion`` says which are missing and how to install them,
+def test_import_deeplinear_book_without_the_book_extra_names_it(missing):
+    """Without the book extra's packages, ``import deeplinear_book`` says which are missing and how to install them,
     instead of a raw ImportError from inside the package."""
-    code = f"import sys; sys.modules[{missing!r}] = None\nimport companion"  # as if not installed
+    code = f"import sys; sys.modules[{missing!r}] = None\nimport deeplinear_book"  # as if not installed
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     distribution = {"yaml": "pyyaml"}.get(missing, missing)
-    assert last.startswith("ImportError: the book's tooling (companion) needs " + distribution), last
+    assert last.startswith("ImportError: the book's tooling (deeplinear_book) needs " + distribution), last
     assert "pip install '.[book]'" in last, last

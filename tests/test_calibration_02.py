@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from companion import ledger
 from deeplinear import asymptotics, data, directions, schedules, separable, train
+from deeplinear_book import ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 ELL0 = math.log(2.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion import glued_values, ledger
+from deeplinear_book import glued_values, ledger
 from test_chapters import LEDGER, ChapterFailed, assert_claims, assert_ledger, glued, run
 
 CHAPTER = "03-invariance-theorem"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion import glued_values
+from deeplinear_book import glued_values
 from test_chapters import ChapterFailed, assert_claims, assert_ledger, glued, run
 
 CHAPTER = "05-minimum-norm-and-balancedness"

@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from companion import glued_values, ledger
+from deeplinear_book import glued_values, ledger
 from test_chapters import LEDGER, ChapterFailed, assert_claims, assert_ledger, glued, run
 
 CHAPTER = "07-alignment-is-impossible"

@@ -1,4 +1,4 @@
-"""Chapters rerun with other parameters (through `companion.book.run_chapter`, the one runner), and reject bad
+"""Chapters rerun with other parameters (through `deeplinear_book.book.run_chapter`, the one runner), and reject bad
 ones; and the chapter tests take their thresholds from the ledger."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from papermill import PapermillExecutionError as ChapterFailed  # what a chapter that raises raises
 
-from companion import glued_text as glued  # the chapter tests import it from here
-from companion import glued_values, ledger
-from companion.book import run_chapter
+from deeplinear_book import glued_text as glued  # the chapter tests import it from here
+from deeplinear_book import glued_values, ledger
+from deeplinear_book.book import run_chapter
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ledger.load(ROOT / "book" / "ledger.toml")

@@ -1,4 +1,4 @@
-"""The claims ledger as data (book/ledger.toml, companion.ledger) and claim(), which chapters record with."""
+"""The claims ledger as data (book/ledger.toml, deeplinear_book.ledger) and claim(), which chapters record with."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from companion import chapters, glued_values, ledger
-from companion.claims import span_text, stored
+from deeplinear_book import chapters, glued_values, ledger
+from deeplinear_book.claims import span_text, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ledger.load(ROOT / "book" / "ledger.toml")
@@ -372,7 +372,7 @@ def _figure(**text_sizes):
     ],
 )
 def test_smallest_text_is_the_smallest_font_the_figure_draws(draw, expected):
-    from companion.claims import smallest_text_pt
+    from deeplinear_book.claims import smallest_text_pt
 
     fig, ax, plt = _figure()
     with plt.rc_context({"xtick.labelsize": 10, "ytick.labelsize": 10}):
@@ -385,7 +385,7 @@ def test_smallest_text_is_the_smallest_font_the_figure_draws(draw, expected):
 
 
 def test_smallest_text_of_a_figure_without_text_is_none_and_a_non_figure_is_refused():
-    from companion.claims import smallest_text_pt
+    from deeplinear_book.claims import smallest_text_pt
 
     fig, ax, plt = _figure()
     ax.set_axis_off()
@@ -405,8 +405,8 @@ def test_figure_glues_as_myst_nb_does_and_records_its_smallest_text(theme):
     from IPython.utils.capture import capture_output
     from myst_nb import glue
 
-    from companion import figure
     from deeplinear import plotting
+    from deeplinear_book import figure
 
     had_shell = InteractiveShell.initialized()
     select_figure_formats(InteractiveShell.instance(), {"png"})
@@ -435,8 +435,8 @@ def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
-    from companion import claim, glued_values
-    from companion.book import glued_text
+    from deeplinear_book import claim, glued_values
+    from deeplinear_book.book import glued_text
 
     had_shell = InteractiveShell.initialized()
     InteractiveShell.instance()  # glue displays through the shell, as in a notebook
@@ -454,7 +454,7 @@ def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
     path.write_text(json.dumps({"cells": cells}, default=str))
     assert glued_text(path) == {"holds": "'yes'", "fails": "'no'", "count": "3"}
     assert glued_values(path) == {"holds": True, "fails": False, "count": 3}
-    from companion.claims import claimed
+    from deeplinear_book.claims import claimed
 
     # the kernel keeps what it claimed, as the ledger reads it back (the chapter's Summary evaluates it)
     assert {k: claimed()[k] for k in ("holds", "fails", "count")} == {"holds": True, "fails": False, "count": 3}
@@ -497,8 +497,9 @@ def _summary_cells(notebook: Path) -> list:
 
 @pytest.mark.parametrize("chapter", sorted(VALUES))
 def test_a_chapters_summary_is_its_ledger_rows_and_nothing_else(chapter):
-    """One story per claim: the Summary shows the chapter's ledger rows, evaluated on the run (companion.summary);
-    a hand-written table there could hold a row the ledger lacks, or a verdict it does not give."""
+    """One story per claim: the Summary shows the chapter's ledger rows, evaluated on the run
+    (deeplinear_book.claims.summary); a hand-written table there could hold a row the ledger lacks, or a verdict
+    it does not give."""
     cells = _summary_cells(ROOT / "book" / f"{chapter}.ipynb")
     calls = [c for c in cells if c.cell_type == "code" and f'summary("{chapter}")' in c.source]
     assert calls, f"{chapter}: its Summary does not render summary({chapter!r})"

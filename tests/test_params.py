@@ -1,10 +1,10 @@
-"""companion.params: each check accepts its range and names the parameter and the range when it refuses."""
+"""deeplinear_book.params: each check accepts its range and names the parameter and the range when it refuses."""
 
 import math
 
 import pytest
 
-from companion import params
+from deeplinear_book import params
 
 
 def test_integer_accepts_its_range_and_refuses_the_rest():

@@ -1,4 +1,4 @@
-"""The parameters cells' ranges read by machine (companion.ranges), and the draws of make sweep VARY=."""
+"""The parameters cells' ranges read by machine (deeplinear_book.ranges), and the draws of make sweep VARY=."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from companion import ranges
-from companion.book import chapters
+from deeplinear_book import ranges
+from deeplinear_book.book import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [nb for nb in chapters(ROOT) if nb.stem != "reproduction-report"]

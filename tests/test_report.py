@@ -1,4 +1,4 @@
-"""The reproduction report's rendering (companion.report): headline, verdict summary, claims table, findings."""
+"""The reproduction report's rendering (deeplinear_book.report): headline, verdict summary, claims table, findings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from companion import ledger, report
+from deeplinear_book import ledger, report
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER_TOML = """
@@ -282,7 +282,7 @@ ROBUSTNESS_CSV = """chapter,claim,kind,draws,held,not_applicable,not_held
 
 
 def test_robustness_reads_a_sweep_and_lists_every_claim_that_fails_at_some_draw(book):
-    from companion import robustness
+    from deeplinear_book import robustness
 
     (book / "robustness.csv").write_text(ROBUSTNESS_CSV, encoding="utf-8")
     robust = robustness.load(book / "robustness.csv")

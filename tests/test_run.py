@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from companion import book, run
+from deeplinear_book import book, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +133,7 @@ def test_a_run_is_quiet_and_its_chapters_still_report_their_warnings(tmp_path):
     """ipykernel's start-up warning stays out of the run's output; a chapter's own output is untouched."""
     out = tmp_path / "quiet.ipynb"
     result = subprocess.run(
-        [sys.executable, "-m", "companion.run", "01", "-p", "k", "3", "-o", str(out), "--root", str(ROOT)],
+        [sys.executable, "-m", "deeplinear_book.run", "01", "-p", "k", "3", "-o", str(out), "--root", str(ROOT)],
         capture_output=True,
         text=True,
         env={**os.environ, "DEEPLINEAR_PROGRESS": "0"},

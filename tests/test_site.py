@@ -27,7 +27,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 import yaml
 
-from companion import ledger
+from deeplinear_book import ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -148,7 +148,7 @@ def _page_text(path: Path) -> str:
 def test_pages_show_the_committed_numbers_that_the_report_reads(site):
     """Every {glue:text} number on a chapter page is the committed one (which nbval verifies and the
     reproduction report reads), formatted as the page asks: pages and report agree on every machine."""
-    from companion import glued_text
+    from deeplinear_book import glued_text
 
     missing, checked = [], 0
     for nb in sorted((ROOT / "book").glob("0*.ipynb")):
@@ -294,7 +294,7 @@ _WIDE_TABLES = r"""() => Array.from(document.querySelectorAll('article table')).
     const head = (t.querySelector('th, td')?.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 40);
     return {head, width: Math.max(r.width, t.scrollWidth), room};
   }).filter(t => t.width > t.room + 1).map(t => `${t.head}: ${Math.round(t.width)} px in ${Math.round(t.room)} px`)"""
-# The claims ledger's rows (companion.report.claims_table: a table of class ledger-table) and, for each, whether
+# The claims ledger's rows (deeplinear_book.report.claims_table: a table of class ledger-table) and, for each, whether
 # its verdict badges lie within the article's column and are drawn.
 _LEDGER_ROWS = r"""() => Array.from(document.querySelectorAll('table.ledger-table tbody tr')).map(tr => {
   const article = tr.closest('article').getBoundingClientRect();
@@ -327,7 +327,7 @@ def _figure_records() -> dict[str, tuple[str, float | None, float | None]]:
     """sha256 of every PNG a notebook shows -> (notebook: glued name, smallest text in pt, pixels per inch).
 
     The site names each image file by the sha256 of its bytes (myst-nb), so an image on a page is found here by
-    its file name. The smallest text is what companion.figure recorded in the glued output's metadata."""
+    its file name. The smallest text is what deeplinear_book.figure recorded in the glued output's metadata."""
     import nbformat
 
     records = {}
@@ -352,7 +352,7 @@ def _figure_text(images: list[dict], records: dict) -> tuple[list[str], list[str
             continue  # not a notebook's figure (no figure is shown otherwise today)
         name, pt, ppi = record
         if pt is None or ppi is None:
-            problems.append(f"figure {name} records no smallest text size (glue it with companion.figure)")
+            problems.append(f"figure {name} records no smallest text size (glue it with deeplinear_book.figure)")
             continue
         shown = pt * ppi / 72 * image["shown"] / image["natural"]
         measured.append(f"{name}: {shown:.1f} px ({image['natural']} px wide shown at {image['shown']:.0f})")
@@ -454,7 +454,7 @@ def test_pages_render_in_chromium(site, server):
 
 
 def test_every_figure_records_its_smallest_text_and_resolution():
-    """The figure check above needs, for each figure a chapter glues, the smallest text that companion.figure
+    """The figure check above needs, for each figure a chapter glues, the smallest text that deeplinear_book.figure
     records and the pixels per inch that the PNG records: without them it could not measure the figure."""
     missing = [f"{name}: {pt=}, {ppi=}" for name, pt, ppi in _figure_records().values() if pt is None or ppi is None]
     assert not missing, "\n".join(missing)

@@ -1,4 +1,4 @@
-"""Sweeps over seeds on a real Dask LocalCluster (companion.sweep), on a tiny book of two fake chapters.
+"""Sweeps over seeds on a real Dask LocalCluster (deeplinear_book.sweep), on a tiny book of two fake chapters.
 
 Each fake chapter takes a ``seed``, appends it to ``executions.log`` (so the tests count what ran), glues
 ``a_value = seed % 3`` and ``ok = True``, raises at seed 13, and kills its own Dask worker once when the
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from companion import book, robustness, sweep
+from deeplinear_book import book, robustness, sweep
 
 TOC = """format: jb-book
 root: book/intro
@@ -269,7 +269,7 @@ def test_the_code_version_changes_with_the_library_committed_or_not(tmp_path):
 
 
 def test_the_tables_do_not_depend_on_the_order_draws_come_back(root):
-    from companion import ledger
+    from deeplinear_book import ledger
 
     the_ledger = ledger.load(root / "book" / "ledger.toml")
     results = [

@@ -22,7 +22,7 @@ from docutils.parsers.rst.directives.images import Figure
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxRole
 
-from companion import chapters
+from deeplinear_book import chapters
 
 LOGGER = logging.getLogger(__name__)
 PNG = ("application/papermill.record/image/png", "image/png")

@@ -3,7 +3,7 @@
 ``claim("fig1c_alignment_final", value, digits=3)`` rounds ``value`` and glues it under that name (hidden:
 the prose shows it with ``{glue:text}``). It is a statement and returns None, so that a cell ending in a
 claim shows no stray output. The ledger (``book/ledger.toml``,
-read by `companion.ledger`) refers to claims by these names.
+read by `deeplinear_book.ledger`) refers to claims by these names.
 
 How many digits travel to another CPU, BLAS kernel and thread count is the author's call
 (book/numbers-that-travel.md): a converged quantity to the digits it is converged to, a score on
@@ -25,7 +25,8 @@ _CLAIMED: dict[str, Any] = {}
 
 # The key under which `figure` records, in the glued output's metadata, the smallest text the figure draws
 # (in points; the PNG's own pHYs chunk gives its pixels per inch). The site test reads it to check that
-# every figure's smallest text is readable as displayed.
+# every figure's smallest text is readable as displayed. The key is the package's former name, kept: the committed
+# chapters' outputs carry it, and renaming it would mean re-executing every chapter for no change of content.
 FIGURE_METADATA = "companion"
 
 
@@ -74,7 +75,7 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
 
     Example: ``claim("aligned_example_alignment", a.min(), digits=6)``; ``claim("usvd_error", e)``
     stores ``e`` to two significant digits (e.g. ``3.1e-15``, which nbval's sanitizer masks). A bool is
-    glued as the word "yes" or "no", which `companion.book.glued_values` reads back as True or False.
+    glued as the word "yes" or "no", which `deeplinear_book.book.glued_values` reads back as True or False.
     """
     from myst_nb import glue
 
@@ -82,7 +83,7 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
     value = stored(value, digits, sig)
     _CLAIMED[name] = value
-    # a sentence reads "yes" or "no", not Python's True or False (companion.book reads them back as bools)
+    # a sentence reads "yes" or "no", not Python's True or False (deeplinear_book.book reads them back as bools)
     glue(name, ("yes" if value else "no") if isinstance(value, bool) else value, display=False)
 
 
@@ -96,7 +97,7 @@ def summary(chapter: str, ledger_file: str | Path = "ledger.toml") -> None:
     folder) evaluated on what this run claimed, as a Markdown table of claim, measured values and verdict.
 
     The Summary is thereby the ledger's story of this run, caveats and verdicts included: a rerun outside a
-    claim's hypotheses reads "not applicable" here as in the report (`companion.report.chapter_summary`)."""
+    claim's hypotheses reads "not applicable" here as in the report (`deeplinear_book.report.chapter_summary`)."""
     from IPython.display import Markdown, display
 
     from . import ledger, report

@@ -2,7 +2,7 @@
 
 There is one list of chapters (``_toc.yml``, in reading order), one way to name one (`resolve_chapter`), one
 reading of a chapter's parameters cell (`parameters_cell`), one way to execute a chapter (`run_chapter`:
-papermill, with the kernel's start-up log quietened), used by the runner (``python -m companion.run``,
+papermill, with the kernel's start-up log quietened), used by the runner (``python -m deeplinear_book.run``,
 ``make reproduce``), by the sweep, by ``make execute`` (in place, with normalised metadata) and by the chapter
 tests, and one notion of which code ran (`code_version`, the library's, and `chapter_code`, a chapter's).
 Errors are ``ValueError``; only the command lines' ``main`` turn them into ``SystemExit``.
@@ -57,7 +57,7 @@ def _papermill():
     try:
         import papermill
     except ImportError as exc:  # pragma: no cover - papermill ships with the book extra (checked on import)
-        raise ImportError("the companion's tooling needs papermill: pip install '.[book]'") from exc
+        raise ImportError("the book's tooling (deeplinear_book) needs papermill: pip install '.[book]'") from exc
     return papermill
 
 
@@ -107,7 +107,7 @@ class Parameter:
 
 def parameters_cell(notebook: Path) -> tuple[int, dict[str, Parameter]]:
     """The index of ``notebook``'s one cell tagged ``parameters`` and its parameters in order: the one reading
-    of that cell (the runner, the ranges of `companion.ranges` and the tests all use it). ValueError when the
+    of that cell (the runner, the ranges of `deeplinear_book.ranges` and the tests all use it). ValueError when the
     notebook has no such cell, or several, or the cell holds anything but one assignment per name."""
     import nbformat
 
@@ -213,7 +213,7 @@ def execute_in_place(notebook: Path) -> float:
 
 
 def _value(text: str) -> Any:
-    if text in ("'yes'", "'no'", "yes", "no"):  # companion.claims.claim glues a bool as a word
+    if text in ("'yes'", "'no'", "yes", "no"):  # deeplinear_book.claims.claim glues a bool as a word
         return text.strip("'") == "yes"
     try:
         return ast.literal_eval(text)

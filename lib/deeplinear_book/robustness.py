@@ -1,6 +1,6 @@
 """How robust each claim is across seeds: a sweep's tables (``make sweep``), and the report's reading of them.
 
-`companion.sweep` writes ``draws.csv`` and ``robustness.csv`` through `tables` and `write_csv`; the latter has
+`deeplinear_book.sweep` writes ``draws.csv`` and ``robustness.csv`` through `tables` and `write_csv`; the latter has
 one row per claim and finding (chapter, claim, kind, draws, held, not_held). The book commits one as
 ``book/presets/robustness.csv``. The report shows, for every claim, "held at 8 of 8 seeds" (`held_text`), and
 lists every claim that fails at some draw, with the draws (`failures_markdown`, Markdown text): a claim that
@@ -90,7 +90,7 @@ def tables(the_ledger: Ledger, results: list[dict[str, Any]]) -> tuple[list[dict
 
 def write_csv(path: Path | str, rows: list[dict[str, Any]]) -> None:
     """Write ``rows`` (dicts with the same keys, the header) to ``path`` atomically; an empty file for no rows.
-    The argument order is that of `companion.ledger.write_csv`."""
+    The argument order is that of `deeplinear_book.ledger.write_csv`."""
     header = list(rows[0]) if rows else []
     atomic_write(path, csv_text(header, ([row[k] for k in header] for row in rows)) if rows else "")
 

@@ -2,7 +2,7 @@
 
 One chapter, with chosen parameters (unknown names are refused, unlike papermill's warning)::
 
-    python -m companion.run 03-invariance-theorem -p seed 11 -p k 6 [-f preset.yaml] [-o out.ipynb]
+    python -m deeplinear_book.run 03-invariance-theorem -p seed 11 -p k 6 [-f preset.yaml] [-o out.ipynb]
 
 which evaluates the chapter's rows of the claims ledger on the run, prints them as a small table, writes them
 beside the output as ``out.ledger.csv`` (the columns of ``make reproduce``'s ``ledger.csv``) and exits with
@@ -10,7 +10,7 @@ status 1 when a claim is "not reproduced" (a run outside a claim's hypotheses is
 
 Every chapter of ``_toc.yml``, in parallel, with a preset (``make reproduce``)::
 
-    python -m companion.run --all --preset book|paper [--jobs N] [--seed S] [--only 01 06 ...]
+    python -m deeplinear_book.run --all --preset book|paper [--jobs N] [--seed S] [--only 01 06 ...]
 
 which writes the executed chapters, ``claims.json`` (every glued value) and ``ledger.csv`` (every claim of
 ``book/ledger.toml`` with its verdict) into ``_build/reproduce/<preset>/`` (``<preset>-seed<S>/`` with
@@ -65,7 +65,7 @@ def _job(notebook: str, output: str, parameters: dict[str, Any]) -> tuple[float,
 def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only: list[str] | None = None) -> int:
     """Run every chapter (or the ``only`` ones) with ``preset`` (and ``seed``) into
     ``_build/reproduce/<preset>[-seed<seed>]/``; write ``claims.json`` and ``ledger.csv``. ``claims.json`` names
-    the library's code (`companion.book.code_version`) and each chapter's (`companion.book.chapter_code`).
+    the library's code (`deeplinear_book.book.code_version`) and each chapter's (`deeplinear_book.book.chapter_code`).
     ValueError for a bad ``seed``, an unknown chapter or preset, or a preset's unknown parameter."""
     from tqdm.auto import tqdm
 
@@ -166,7 +166,7 @@ def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m companion.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m deeplinear_book.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("chapter", nargs="?", help="chapter stem, number or path (omit with --all)")
     parser.add_argument(

@@ -1,14 +1,14 @@
 """Sweeps: the chapters rerun at many seeds on Dask distributed, and how robust each claim is (``make sweep``)::
 
-    python -m companion.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--vary k depth | --vary all]
+    python -m deeplinear_book.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--vary k depth | --vary all]
                               [--span whole|near] [--scheduler tcp://host:8786] [--out _build/sweep]
 
-Each draw (one chapter at one seed) runs through papermill, as `companion.book.run_chapter` runs a chapter,
+Each draw (one chapter at one seed) runs through papermill, as `deeplinear_book.book.run_chapter` runs a chapter,
 as one Dask task: by default on a ``LocalCluster`` of one single-threaded worker process per core, or on
 the cluster at ``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), whose workers must see this folder at the
 same path. One integer ``N`` means the seeds ``0, 1, ..., N-1`` (seed 0 is the book's own run); two or
 more integers are the seeds themselves. ``--vary`` names parameters that each draw also draws, from the
-range the chapter's parameters cell states (`companion.ranges`): over the whole range (``--span whole``, the
+range the chapter's parameters cell states (`deeplinear_book.ranges`): over the whole range (``--span whole``, the
 default: the parameter survey) or within a factor of 2 of the default (``--span near``); ``--vary all`` draws
 every parameter with a numeric range but the seed and steps. A chapter that has no such parameter runs at its
 defaults.
@@ -50,7 +50,7 @@ from .book import LEDGER, REPORT, chapter_code, chapters, code_version, glued_va
 from .robustness import label as _label
 from .robustness import tables, write_csv
 
-# code_version and chapter_code (companion.book) are the sweep's cache key, with the chapter and parameters
+# code_version and chapter_code (deeplinear_book.book) are the sweep's cache key, with the chapter and parameters
 __all__ = ["seed_list", "select_chapters", "code_version", "chapter_code", "run_draw", "sweep", "main"]
 
 OUT = Path("_build") / "sweep"
@@ -165,7 +165,7 @@ def sweep(
     """Run the chapters (all but the report, or ``chapter_names``) at ``seeds`` (see `seed_list`) on Dask,
     reusing cached draws; write ``draws.csv``, ``robustness.csv`` and ``sweep.json`` into ``out`` (default
     ``_build/sweep/``). Each draw also draws the parameters ``vary`` that its chapter declares, over ``span``
-    (`companion.ranges.draw`; ``vary=["all"]``: `companion.ranges.surveyed`).
+    (`deeplinear_book.ranges.draw`; ``vary=["all"]``: `deeplinear_book.ranges.surveyed`).
 
     ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``) is an existing cluster's address; without one, a
     ``LocalCluster`` of ``workers`` (default: one per core) single-threaded processes runs the draws. A task
@@ -310,7 +310,9 @@ def _seconds(notebook: Path) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m companion.sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m deeplinear_book.sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--chapters", nargs="*", default=[], metavar="CHAPTER", help="stems or numbers (default: all)")
     parser.add_argument("--seeds", nargs="+", default=["8"], help="N (the seeds 0..N-1) or the seeds (default 8)")

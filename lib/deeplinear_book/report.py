@@ -1,4 +1,4 @@
-"""The reproduction report's tables, from the ledger (`companion.ledger`) and the chapters' glued values.
+"""The reproduction report's tables, from the ledger (`deeplinear_book.ledger`) and the chapters' glued values.
 
 The report notebook calls these and displays their Markdown; the functions check their inputs and name
 what is wrong (a missing chapter folder, a claims.json of another preset).
@@ -38,7 +38,7 @@ __all__ = [
     "environment",
 ]
 
-# The book's one verdict vocabulary (companion.ledger.VERDICTS), each with its badge (a sphinx-design role)
+# The book's one verdict vocabulary (deeplinear_book.ledger.VERDICTS), each with its badge (a sphinx-design role)
 # and what it means; the report's summary table shows both, so it is the legend of every badge.
 VERDICT_BADGES = {
     "confirmed": "bdg-success",
@@ -283,7 +283,7 @@ def claims_table(report: Report, robust: dict | None = None, survey: dict | None
     """The claims (or, with ``kind="check"``, the checks of the algebra), one row each: the claim and the
     section that tests it, then the verdict and the measured values against their criteria at the book's
     settings and in the paper-preset run, side by side; with ``robust`` and ``survey``
-    (`companion.robustness.load` of a seed sweep and of a parameter survey), the book run's cell also says at
+    (`deeplinear_book.robustness.load` of a seed sweep and of a parameter survey), the book run's cell also says at
     how many seeds and at how many parameter draws it held."""
     from .robustness import held_text
 
@@ -314,7 +314,7 @@ def chapter_summary(ledger: Ledger, chapter: str, values: dict[str, Any]) -> str
     """A chapter's Summary table (Markdown): each of its ledger rows, claims first, then checks and findings,
     with the paper, the statement, the values measured against their criteria (or why the run is outside the
     claim's hypotheses) and the verdict, its caveat included. Numbers are written as the ledger writes them
-    (`companion.ledger.fmt`), so that nbval's sanitizer sees rounding-level values as such."""
+    (`deeplinear_book.ledger.fmt`), so that nbval's sanitizer sees rounding-level values as such."""
     rows = [r for r in evaluate(ledger, {chapter: values}) if r.entry.chapter == chapter]
     if not rows:
         raise ValueError(f"chapter {chapter!r} has no rows in the ledger")
@@ -377,7 +377,7 @@ def run_note(report: Report) -> str:
     else:
         where = (
             f"The paper-preset run is of commit `{commit[:12]}`"
-            f"{' with uncommitted changes' if '+' in commit else ''}, "  # companion.book.code_version's mark
+            f"{' with uncommitted changes' if '+' in commit else ''}, "  # deeplinear_book.book.code_version's mark
             f"finished {run.get('finished', 'at an unrecorded time')}, "
         )
     note = f"{where}Python {run['python']} on {run['machine']}; {seconds / 60:.0f} minutes of chapter time in all"

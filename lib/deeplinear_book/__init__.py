@@ -1,10 +1,10 @@
-"""companion: the book's machinery around deeplinear.
+"""deeplinear_book: the book's machinery around deeplinear.
 
 deeplinear is the science (networks, training, metrics, theory) and knows nothing of the book; this package
 is the tooling that runs the book: the list of chapters and the one way to execute one
-(`companion.book`), the runner and ``make reproduce`` (``python -m companion.run``), and the checks of a
-chapter's parameters (`companion.params`). It imports deeplinear's neighbours (papermill, pyyaml, nbformat),
-which the ``book`` extra installs (``pip install '.[book]'``): without them ``import companion`` raises an
+(`deeplinear_book.book`), the runner and ``make reproduce`` (``python -m deeplinear_book.run``), and the checks of a
+chapter's parameters (`deeplinear_book.params`). It imports deeplinear's neighbours (papermill, pyyaml, nbformat),
+which the ``book`` extra installs (``pip install '.[book]'``): without them ``import deeplinear_book`` raises an
 ImportError that names the missing packages and the extra. deeplinear never imports it.
 """
 
@@ -28,7 +28,7 @@ def _missing() -> list[str]:
 
 if _missing():
     raise ImportError(
-        f"the book's tooling (companion) needs {', '.join(_missing())}, which the book extra installs: "
+        f"the book's tooling (deeplinear_book) needs {', '.join(_missing())}, which the book extra installs: "
         "pip install '.[book]' in a clone of the repository (or 'deeplinear[book]'), or make env"
     )
 

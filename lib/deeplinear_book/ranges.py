@@ -14,7 +14,7 @@ that the chapter's validation cell enforces::
 
 `declared` reads them into `Range` objects (a bound may be another parameter's linear function, as 2p-1;
 a constraint "… at most …" is a product of powers of parameters and numbers; a comment line ``# name: …``
-above a parameter adds to what its own comment says; the cell is read by `companion.book.parameters_cell`, the
+above a parameter adds to what its own comment says; the cell is read by `deeplinear_book.book.parameters_cell`, the
 one reader of it). A sweep that varies a
 parameter draws it, per seed (`draw`): over the whole stated range (``span="whole"``, the parameter survey:
 log-uniformly where the range spans a factor of 8 or more, uniformly otherwise, an open ``(0, x]`` over its top
@@ -146,7 +146,7 @@ def parse(name: str, default: Any, comment: str) -> Range | None:
 
 def declared(notebook: Path) -> dict[str, Range | None]:
     """Name -> `Range` of every parameter of ``notebook``'s parameters cell (None where it states none), from
-    the comment on its line and its notes (``# name: ...`` lines above it; `companion.book.parameters_cell`)."""
+    the comment on its line and its notes (``# name: ...`` lines above it; `deeplinear_book.book.parameters_cell`)."""
     return {
         name: parse(name, p.default, " ".join([p.comment, *p.notes]))
         for name, p in parameters_cell(notebook)[1].items()
@@ -227,7 +227,7 @@ def draw(ranges: dict[str, Range | None], names: list[str], seed: int, span: str
             raise ValueError(f"{name} is never drawn: the seed is the sweep's own axis, steps the budget of a run")
         r = ranges.get(name)
         if r is None:
-            raise ValueError(f"{name} states no range that a sweep can draw from (see companion.ranges)")
+            raise ValueError(f"{name} states no range that a sweep can draw from (see deeplinear_book.ranges)")
         rng = random.Random(f"{seed}:{name}")
         if r.kind == "choice":
             values[name] = rng.choice(r.choices)

@@ -3,7 +3,7 @@
 Each ``[[claim]]`` names a claim of the papers (kind "claim", a statement a run could refute) or a check of
 the algebra (kind "check": an identity, a definition or a construction, verified but no evidence about the
 papers), the chapter section that tests it and its checks on the values the chapter glues
-(`companion.claims.claim`). A claim may state ``hypotheses``, checks of the run's setting (zero least-squares
+(`deeplinear_book.claims.claim`). A claim may state ``hypotheses``, checks of the run's setting (zero least-squares
 floor, a learning rate below the stability edge, ...): where one fails the run is outside the claim and its
 verdict is "not applicable", with the reason. Every claim says why its criterion cannot fail by chance inside
 its chapter's stated parameter ranges (``calibration``, an argument or the test that simulates it). Each
@@ -410,7 +410,7 @@ def write_csv(path: Path | str, rows: list[Row]) -> None:
     """Write ``rows`` to ``path`` (atomically), one line per claim, check and finding (`CSV_COLUMNS`): claim (the
     id), chapter, kind ("claim", "check" or a finding's kind), verdict, statement (a finding's title), measured
     (``name = value; ...``) and the reason of a "not applicable" or "not run". The argument order is that of
-    `companion.robustness.write_csv`."""
+    `deeplinear_book.robustness.write_csv`."""
     lines = []
     for r in rows:
         measured = "; ".join(f"{n} = {fmt(v)}" for n, v, _, _ in r.measured)
