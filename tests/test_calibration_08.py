@@ -1,7 +1,7 @@
 """Calibration of chapter 08's criteria (book/ledger.toml): each statistic simulated where it is hardest inside the
 chapter's stated ranges (n in [10, 784], one to four hidden widths in [2, 4096] whose neighbours multiply to at most
 65536, lr in [0.001, 0.1], both losses, any seed), as the chapter computes it (`deeplinear.reduction`), at the
-shortest run inside the claims' hypotheses: a gradient-flow time lr x steps of 1 (`reduction.FLOW_TIME`).
+shortest run inside the claims' hypotheses: a gradient-flow time lr x steps of 1 (`figure1.FLOW_TIME`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import aligned, data, reduction, separable, theory
+from deeplinear import aligned, data, figure1, reduction, separable, theory
 
 DIGITS = data.mnist_first(784, "subset", parameter="mnist_source")
 RELEASED = dict(inner="identity", low=0.0, high=1.0)  # the released script's aligned start
@@ -30,8 +30,8 @@ def _problem(n: int, hidden: list[int], seed: int, *, one_output: bool = False):
 
 
 def _flow_one(red, Y, lr: float, loss: str, steps: int | None = None):
-    steps = steps or int(round(reduction.FLOW_TIME / lr))
-    run = reduction.train(
+    steps = steps or int(round(figure1.FLOW_TIME / lr))
+    run = figure1.train_reduced(
         red,
         Y,
         lr=lr,
@@ -42,7 +42,7 @@ def _flow_one(red, Y, lr: float, loss: str, steps: int | None = None):
         stop_below=1e-4,
         on_divergence="stop",
     )
-    return run, reduction.summary(run, 1e-4)
+    return run, figure1.summary(run, 1e-4)
 
 
 CORNERS = [(11, [2, 2]), (11, [2, 2, 2, 2]), (11, [4096, 16]), (200, [2, 2]), (200, [16, 4096]), (200, [256] * 4)]
@@ -95,7 +95,7 @@ def test_appendix_f_start_stays_exactly_aligned(n, hidden):
     assert all(width == 1 for width in red.widths[1:-1])
     for lr in (0.001, 0.1):
         for loss in ("mean_squared", "logistic"):
-            run = reduction.train(
+            run = figure1.train_reduced(
                 red, y, lr=lr, steps=300, loss=loss, record=1, record_metrics=20, on_divergence="stop"
             )
             scores = np.concatenate(

@@ -1,6 +1,6 @@
 """Runs above the stability edge: `training.until_divergence` stops before a divergence instead of raising,
 `training.descended` says whether a run stayed below the edge; chapters 07 and 08 train through them
-(`constrained.train_until_mse`, `reduction.train` with ``on_divergence="stop"``)."""
+(`constrained.train_until_mse`, `figure1.train_reduced` with ``on_divergence="stop"``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import deeplinear
-from deeplinear import aligned, constrained, reduction, structures
+from deeplinear import aligned, constrained, figure1, reduction, structures, timing
 from deeplinear.training import TrainingDiverged, descended, until_divergence
 
 
@@ -72,17 +72,17 @@ def test_reduced_training_stops_at_a_divergence_and_says_so():
     Ws = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [12, 16, 4, 3], rng, inner="identity")
     red = reduction.reduce_network(Ws, X)
     with pytest.raises(TrainingDiverged):
-        reduction.train(red, Y, lr=1.0, steps=300, loss="cross_entropy", record=1)
-    run = reduction.train(red, Y, lr=1.0, steps=300, loss="cross_entropy", record=1, on_divergence="stop")
+        figure1.train_reduced(red, Y, lr=1.0, steps=300, loss="cross_entropy", record=1)
+    run = figure1.train_reduced(red, Y, lr=1.0, steps=300, loss="cross_entropy", record=1, on_divergence="stop")
     assert run.diverged_at is not None and run.history.metric_steps[-1] == run.diverged_at - 1
-    s = reduction.summary(run, 1e-4)
+    s = figure1.summary(run, 1e-4)
     assert s["descended"] is False and s["steps"] == run.diverged_at - 1
     assert s["flow_time"] == pytest.approx(1.0 * s["steps"]) and s["long_enough"] is (s["steps"] >= 1)
-    calm = reduction.summary(reduction.train(red, Y, lr=1e-4, steps=20, loss="cross_entropy", record=1), 1e-4)
+    calm = figure1.summary(figure1.train_reduced(red, Y, lr=1e-4, steps=20, loss="cross_entropy", record=1), 1e-4)
     assert calm["descended"] is True
     # the lemma's check compares the two networks at the last step before the full run diverges
-    assert reduction.max_deviation(red, X, Y, lr=1.0, steps=300, loss="cross_entropy") < 1e-9
-    full, small = reduction.seconds_per_step(red, X, Y, lr=1.0, loss="cross_entropy", steps=(300, 300))
+    assert figure1.max_deviation(red, X, Y, lr=1.0, steps=300, loss="cross_entropy") < 1e-9
+    full, small = timing.full_vs_small_network(red, X, Y, lr=1.0, loss="cross_entropy", steps=(300, 300))
     assert full > 0 and small > 0
 
 
@@ -110,9 +110,9 @@ def test_figure2_verdicts_say_why_a_run_is_outside():
 
 def test_figure1_verdicts_name_every_hypothesis_that_fails():
     inside = {"descended": True, "long_enough": True, "flow_time": 20.0}
-    assert reduction.figure1_verdict(inside, depth=3, condition_holds=False) == "confirmed with a caveat"
+    assert figure1.figure1_verdict(inside, depth=3, condition_holds=False) == "confirmed with a caveat"
     outside = {"descended": False, "long_enough": False, "flow_time": 0.5}
-    why = reduction.outside_figure1(outside, depth=2, condition_holds=True)
+    why = figure1.outside_figure1(outside, depth=2, condition_holds=True)
     for part in ("d = 2 layers", "data condition holds", "stability edge", "too short to judge: lr x steps = 0.5"):
         assert part in why
-    assert reduction.figure1_verdict(outside, depth=2, condition_holds=True) == f"not applicable: {why}"
+    assert figure1.figure1_verdict(outside, depth=2, condition_holds=True) == f"not applicable: {why}"

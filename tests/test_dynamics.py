@@ -424,11 +424,6 @@ def test_sequential_run_follows_the_discrete_map():
     assert sequential._steps_until_learned(start, n, s, 1e-2, lr=lr, max_steps=12000, chunk=7) == first
 
 
-def test_seconds_per_step_returns_two_positive_times():
-    full, reduced = dynamics.seconds_per_step(3, 2, np.random.default_rng(0), full_steps=5, reduced_steps=5, repeats=1)
-    assert full > 0 and reduced > 0
-
-
 # ---------------------------------------------------------------- the chapter's figures
 
 

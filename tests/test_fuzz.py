@@ -63,6 +63,7 @@ from deeplinear import (
     convergence,
     data,
     dynamics,
+    figure1,
     network,
     reduction,
     separable,
@@ -314,7 +315,7 @@ def _run(w: World, metrics: Any = ("alignment", "invariance")):
 
 
 def _summary(w: World) -> dict:
-    return reduction.summary(_run(w), 1e-4)
+    return figure1.summary(_run(w), 1e-4)
 
 
 def _phase(w: World) -> dict[str, np.ndarray]:
@@ -410,7 +411,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "sequential.saxe_map": lambda w: dict(u0=np.full(K, 0.1), strengths=np.array([1.0, 2.0, 3.0]), lr=0.01, steps=5),
     "sequential.saxe_closed_form": lambda w: dict(u0=np.full(K, 0.1), strengths=np.array([1.0, 2.0, 3.0]), lr=0.01,
                                                 steps=5),
-    "dynamics.seconds_per_step": lambda w: dict(k=2, depth=2, rng=w.rng(), full_steps=2, reduced_steps=2, repeats=1),
+    "timing.full_vs_recursion": lambda w: dict(k=2, depth=2, rng=w.rng(), full_steps=2, reduced_steps=2, repeats=1),
     "proposition1.stability_scan": _scan,
     "convergence.steps_to": lambda w: dict(losses=w.losses(), fraction=0.5),
     "sequential.sequential_run": lambda w: _planted(w) | dict(strengths=np.array([1.0, 2.0, 3.0]), depth=D, u0=0.1,
@@ -505,13 +506,13 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "reduction.metrics_deviation": lambda w: dict(red=w.reduction(), A=[a + 0.01 for a in w.reduction().layers]),
     "reduction.released_invariance": lambda w: dict(red=w.reduction(), A=[a + 0.01 for a in w.reduction().layers]),
     "reduction.column_basis": lambda w: dict(M=w.matrix(K, 2), scale=None, tol=1e-10),
-    "reduction.seconds_per_step": lambda w: dict(red=w.reduction(), X=w.data()[0], Y=w.data()[1], lr=0.01,
-                                                 steps=(2, 2)),
-    "reduction.max_deviation": lambda w: dict(red=w.reduction(), X=w.data()[0], Y=w.data()[1], lr=0.01, steps=3),
-    "reduction.train": lambda w: dict(red=w.reduction(), Y=w.data()[1], lr=0.01, steps=5),
-    "reduction.summary": lambda w: dict(run=_run(w), threshold=0.0001),
-    "reduction.figure1_verdict": lambda w: dict(summary=_summary(w), depth=D, condition_holds=False),
-    "reduction.outside_figure1": lambda w: dict(summary=_summary(w), depth=D, condition_holds=False),
+    "timing.full_vs_small_network": lambda w: dict(red=w.reduction(), X=w.data()[0], Y=w.data()[1], lr=0.01,
+                                                   steps=(2, 2)),
+    "figure1.max_deviation": lambda w: dict(red=w.reduction(), X=w.data()[0], Y=w.data()[1], lr=0.01, steps=3),
+    "figure1.train_reduced": lambda w: dict(red=w.reduction(), Y=w.data()[1], lr=0.01, steps=5),
+    "figure1.summary": lambda w: dict(run=_run(w), threshold=0.0001),
+    "figure1.figure1_verdict": lambda w: dict(summary=_summary(w), depth=D, condition_holds=False),
+    "figure1.outside_figure1": lambda w: dict(summary=_summary(w), depth=D, condition_holds=False),
     "schedules.named": lambda w: dict(kind="inverse_risk", lr=0.1, loss="logistic", cap=5.0),
     "schedules.assumption_35_descent": lambda w: dict(Ws=_separable_net(w), X=w.separable()[0], Y=w.separable()[1],
                                                       steps=5),

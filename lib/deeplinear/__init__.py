@@ -11,7 +11,8 @@ The public API (see each module for details):
   singular values), `aligned` (usSVD and aligned networks, Definitions 1 and 2), `theory` (Theorem 1's
   condition and witnesses), `structures` (layer structures, Definition 4), `data` (the papers' problems and
   MNIST), `plotting` (the book's figures), and the papers' results measured, one module per topic
-  (`separable`, `directions`, `invariance`, `dynamics`, `balance`, `constrained`, `reduction`, ...).
+  (`separable`, `directions`, `invariance`, `dynamics`, `balance`, `constrained`, `reduction`, `figure1`, ...),
+  and `timing` (wall-clock timers of the chapters' reduced computations, not a result of the papers).
   Every public module is an attribute after ``import deeplinear``; `plotting` loads on first use.
 
 The book's own machinery (its runner, the checks of a chapter's parameters) is the separate package
@@ -35,6 +36,7 @@ from . import (
     data,
     directions,
     dynamics,
+    figure1,
     fixed_bases,
     impossibility,
     invariance,
@@ -53,6 +55,7 @@ from . import (
     stability,
     structures,
     theory,
+    timing,
     training,
     trivial,
 )
@@ -79,6 +82,7 @@ __all__ = [
     "directions",
     "dynamics",
     "end_to_end",
+    "figure1",
     "fixed_bases",
     "gradients",
     "impossibility",
@@ -100,6 +104,7 @@ __all__ = [
     "stability",
     "structures",
     "theory",
+    "timing",
     "train",
     "training",
     "trivial",

@@ -2,10 +2,10 @@
 
 A planted problem that satisfies Theorem 1's condition, the diagonals ``Lambda``, ``Lambda'`` of
 Corollary 1, equation (5) in the aligned bases, equation (6) as printed and the corrected recursion
-(`singular_value_dynamics`), and the time a step of it takes against full gradient descent. The recursion
-run until it converges, its rate and the critical learning rate are in `deeplinear.convergence`;
-Proposition 1 in `deeplinear.proposition1`; the sequential learning of modes from a small balanced start
-(Saxe et al.'s map and closed form) in `deeplinear.sequential`.
+(`singular_value_dynamics`); what a step of it saves over full gradient descent is timed in
+`deeplinear.timing`. The recursion run until it converges, its rate and the critical learning rate are in
+`deeplinear.convergence`; Proposition 1 in `deeplinear.proposition1`; the sequential learning of modes from a
+small balanced start (Saxe et al.'s map and closed form) in `deeplinear.sequential`.
 
 Shapes follow the package convention: ``W_i`` is ``(k_i, k_{i-1})``, data ``X`` is ``(k_0, n)`` and
 ``Y`` is ``(k_d, n)``; ``bases = [Q_0, ..., Q_d]`` are the aligned bases (``Q_0 = V``, ``Q_d = U``), and
@@ -14,14 +14,12 @@ singular values in those bases are ``(d, r)`` arrays, layer first.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 
-from . import _validate, aligned, network, theory
-from .training import train
+from . import _validate, aligned, network
 
 __all__ = [
     "planted_problem",
@@ -34,7 +32,6 @@ __all__ = [
     "basis_metrics",
     "printed_equation_6",
     "corollary1_tolerance",
-    "seconds_per_step",
 ]
 
 
@@ -288,48 +285,3 @@ def singular_value_dynamics(
         suffix[:d] = np.cumprod(s[::-1], axis=0)[::-1]  # suffix[i] = prod_{j >= i}
         traj[t + 1] = s + (lr / n) * prefix[:d] * suffix[1:] * (lam_prime - prefix[d] * lam)
     return traj
-
-
-# --- speed -----------------------------------------------------------------------------------------------
-
-
-def _per_step(fn: Callable[[], int], repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = fn()
-        best = min(best, (time.perf_counter() - start) / count)
-    return best
-
-
-def seconds_per_step(
-    k: int, depth: int, rng: np.random.Generator, *, full_steps: int, reduced_steps: int = 2000, repeats: int = 3
-) -> tuple[float, float]:
-    """Seconds per step of full gradient descent and of the recursion (6), best of ``repeats``.
-
-    On a `planted_problem` with ``n = k`` (variances and strengths uniform on [0.5, 2]), from an aligned
-    start with singular values uniform on [0.3, 0.6] and learning rate 1e-3.
-
-    Returns (full, reduced). Paper: Corollary 1 (what the reduced recursion saves).
-    """
-    rng, depth = _validate.rng(rng), _validate.integer(depth, "depth", 1)
-    full_steps, reduced_steps = (
-        _validate.integer(full_steps, "full_steps", 1),
-        _validate.integer(reduced_steps, "reduced_steps", 1),
-    )
-    repeats = _validate.integer(repeats, "repeats", 1)
-    X, Y, _, _ = planted_problem(k, k, rng, rng.uniform(0.5, 2.0, k), rng.uniform(0.5, 2.0, k))
-    U, V = theory.alignment_invariant_witness(X, Y)
-    lam, lam_prime = lambdas(X, Y, U, V)
-    s0 = rng.uniform(0.3, 0.6, (depth, k))
-    Ws = aligned.aligned_network([V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U], list(s0))
-
-    def full() -> int:
-        train(Ws, X, Y, lr=1e-3, steps=full_steps, record=[full_steps], progress=False)
-        return full_steps
-
-    def reduced() -> int:
-        singular_value_dynamics(s0, lam, lam_prime, lr=1e-3, steps=reduced_steps, n=k)
-        return reduced_steps
-
-    return _per_step(full, repeats), _per_step(reduced, repeats)
