@@ -95,7 +95,7 @@ def test_random_factors_shapes_bound_and_families():
     rng = np.random.default_rng(0)
     P = rng.standard_normal((4, 4))
     W1, _ = minimum_norm.minimum_norm_factors(P)
-    A = minimum_norm.random_factors(W1, 50, np.random.default_rng(1))
+    A = minimum_norm.random_factors(W1, 50, rng=np.random.default_rng(1))
     assert A.shape == (100, 4, 4)
     ratios = [(np.sum(a**2) + np.sum((P @ np.linalg.inv(a)) ** 2)) / (2 * nuclear_by_eigenvalues(P)) for a in A]
     assert min(ratios) >= 1 - 1e-12
@@ -221,8 +221,8 @@ def test_relative_error_closed_form():
         (lambda: minimum_norm.nuclear_norm(np.ones(3)), "P must"),
         (lambda: minimum_norm.norm_ratio(np.ones((2, 3)), np.ones((2, 3))), "W1 .* and W2 .* must chain"),
         (lambda: minimum_norm.minimum_norm_factors(np.full((2, 2), np.nan)), "P must"),
-        (lambda: minimum_norm.random_factors(np.ones((2, 3)), 3, np.random.default_rng(0)), "W1 must be square"),
-        (lambda: minimum_norm.random_factors(np.eye(2), 0, np.random.default_rng(0)), "count must"),
+        (lambda: minimum_norm.random_factors(np.ones((2, 3)), 3, rng=np.random.default_rng(0)), "W1 must be square"),
+        (lambda: minimum_norm.random_factors(np.eye(2), 0, rng=np.random.default_rng(0)), "count must"),
         (lambda: minimum_norm.minimise_norm(np.eye(3), np.eye(2)), "A0 must have shape"),
         (lambda: minimum_norm.minimise_norm(np.diag([1.0, 2.0, 0.0]), np.eye(3)), r"P must have rank 3 .*got rank 2"),
         (lambda: balance.printed_imbalance([np.ones((3, 2)), np.ones((2, 3))]), "equal input widths"),
@@ -279,7 +279,7 @@ def test_filter_balance_drift_against_a_finite_difference_loop():
 
     rng = np.random.default_rng(7)
     conv = structures.Convolution(3, 3)
-    Ws0 = structures.random_layers(conv, 2, rng)
+    Ws0 = structures.random_layers(conv, 2, rng=rng)
     X = rng.standard_normal((9, 2))
     lr, steps = 0.05, 6
     drift = balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[lr], time=lr * steps)
@@ -295,7 +295,7 @@ def test_filter_balance_is_conserved_in_the_flow_limit_and_matrix_balance_is_not
 
     rng = np.random.default_rng(8)
     conv = structures.Convolution(5, 3)
-    Ws0 = structures.random_layers(conv, 3, rng)
+    Ws0 = structures.random_layers(conv, 3, rng=rng)
     X = rng.standard_normal((25, 3))
     drift = balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[4e-3, 2e-3, 1e-3], time=0.4)
     np.testing.assert_allclose(drift.filter[:-1] / drift.filter[1:], 2.0, rtol=0.05)  # O(lr)
@@ -309,7 +309,7 @@ def test_filter_balance_drift_refuses_bad_input():
     from deeplinear import structures
 
     conv = structures.Convolution(3, 3)
-    Ws0 = structures.random_layers(conv, 2, np.random.default_rng(0))
+    Ws0 = structures.random_layers(conv, 2, rng=np.random.default_rng(0))
     X = np.eye(9)
     with pytest.raises(ValueError, match="lrs must"):
         balance_drift.filter_balance_drift(conv, Ws0, X, X, lrs=[-1.0], time=1.0)
@@ -362,12 +362,12 @@ def test_balanced_network_is_zero_balanced_entry_by_entry():
     """W_{i+1}^T W_{i+1} = W_i W_i^T, written out entry by entry; the rotations are drawn afresh."""
     rng = np.random.default_rng(30)
     W1 = rng.standard_normal((4, 4))
-    Ws = balance.balanced_network(W1, 4, rng)
+    Ws = balance.balanced_network(W1, 4, rng=rng)
     assert len(Ws) == 4 and np.array_equal(Ws[0], W1) and Ws[0] is not W1
     for D in gram_imbalance(Ws):
         assert np.abs(D).max() < 1e-12 * np.sum(W1**2)
-    assert np.abs(balance.balanced_network(W1, 4, rng)[1] - Ws[1]).max() > 0.1  # another Q_2
-    assert len(balance.balanced_network(W1, 1, rng)) == 1
+    assert np.abs(balance.balanced_network(W1, 4, rng=rng)[1] - Ws[1]).max() > 0.1  # another Q_2
+    assert len(balance.balanced_network(W1, 1, rng=rng)) == 1
 
 
 def test_chained_usvds_reproduce_aligned_and_balanced_networks_and_not_gaussian_ones():
@@ -375,11 +375,11 @@ def test_chained_usvds_reproduce_aligned_and_balanced_networks_and_not_gaussian_
     repeated singular value the chained triples are usSVDs with V_{i+1} = U_i; on Gaussian layers they are not."""
     rng = np.random.default_rng(31)
     k = 5
-    bases = [aligned.random_orthogonal(k, rng) for _ in range(4)]
+    bases = [aligned.random_orthogonal(k, rng=rng) for _ in range(4)]
     sigmas = [rng.permutation(np.linspace(0.5, 2.0, k)) * rng.choice([-1, 1], k) for _ in range(3)]
     aligned_net = aligned.aligned_network(bases, sigmas)
-    repeated = aligned.random_orthogonal(k, rng) @ np.diag([2.0, 2.0, 2.0, 1.0, 0.5])
-    for Ws in (aligned_net, balance.balanced_network(repeated, 4, rng)):
+    repeated = aligned.random_orthogonal(k, rng=rng) @ np.diag([2.0, 2.0, 2.0, 1.0, 0.5])
+    for Ws in (aligned_net, balance.balanced_network(repeated, 4, rng=rng)):
         triples = balance.chained_usvds(Ws)
         for i, (W, (U, s, V)) in enumerate(zip(Ws, triples)):
             np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-12)
@@ -410,7 +410,7 @@ def test_near_balance_bounds_the_defect():
 
     rng = np.random.default_rng(33)
     for eps in (1e-6, 1e-3, 1.0):
-        Ws = balance.balanced_network(rng.standard_normal((200, 4, 4))[0], 3, rng)
+        Ws = balance.balanced_network(rng.standard_normal((200, 4, 4))[0], 3, rng=rng)
         Ws = [W + eps * rng.standard_normal(W.shape) for W in Ws]
         assert np.all(metrics.alignment_defect(Ws) <= np.sqrt(2) * balance.relative_imbalance(Ws))
 
@@ -418,9 +418,9 @@ def test_near_balance_bounds_the_defect():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: balance.balanced_network(np.ones((2, 3)), 2, np.random.default_rng(0)), "square"),
-        (lambda: balance.balanced_network(np.eye(2), 0, np.random.default_rng(0)), "depth must"),
-        (lambda: balance.balanced_network(np.eye(2), 2, 0), "rng must"),
+        (lambda: balance.balanced_network(np.ones((2, 3)), 2, rng=np.random.default_rng(0)), "square"),
+        (lambda: balance.balanced_network(np.eye(2), 0, rng=np.random.default_rng(0)), "depth must"),
+        (lambda: balance.balanced_network(np.eye(2), 2, rng=-1), "rng must"),
         (lambda: balance.chained_usvds([np.eye(2), np.eye(3)]), "square"),
         (lambda: balance.chain_error([]), "non-empty"),
     ],

@@ -15,9 +15,9 @@ def by_hand(k, n, seed):
     """one_step_turns' two-layer network, data and D's, drawn in the documented order."""
     rng = np.random.default_rng(seed)
     s = np.linspace(1.0, 0.5, k)
-    V0, U0 = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
-    bases = [V0, aligned.random_orthogonal(k, rng), U0]
-    aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)  # the three-layer network's
+    V0, U0 = aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(k, rng=rng)
+    bases = [V0, aligned.random_orthogonal(k, rng=rng), U0]
+    aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(k, rng=rng)  # the three-layer network's
     X, G = rng.standard_normal((k, n)), rng.standard_normal((k, k))
     Ds = []
     for off in (G - G.T, G + G.T):
@@ -29,7 +29,7 @@ def by_hand(k, n, seed):
 @pytest.mark.parametrize(("k", "n"), [(2, 2), (2, 40), (5, 7)])
 def test_one_step_turns_are_first_order_except_for_two_layers_and_antisymmetric_D(k, n):
     rates = np.geomspace(1e-6, 1e-3, 4)
-    rotation, slopes, holds = boundaries.one_step_turns(k, n, np.random.default_rng(k + n), rates)
+    rotation, slopes, holds = boundaries.one_step_turns(k, n, rates, rng=np.random.default_rng(k + n))
     assert list(rotation) == list(boundaries.CASES) and holds is False
     assert slopes["d = 2, antisymmetric D"] == pytest.approx(2.0, abs=0.02)
     assert slopes["d = 2, symmetric D"] == pytest.approx(1.0, abs=0.02)
@@ -51,11 +51,11 @@ def test_one_step_turns_are_first_order_except_for_two_layers_and_antisymmetric_
 def test_one_step_turns_refuse_what_they_cannot_measure():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="n must be at least k"):
-        boundaries.one_step_turns(4, 3, rng, [1e-3, 1e-2])
+        boundaries.one_step_turns(4, 3, [1e-3, 1e-2], rng=rng)
     with pytest.raises(ValueError, match="rates must"):
-        boundaries.one_step_turns(4, 4, rng, [1e-3])
+        boundaries.one_step_turns(4, 4, [1e-3], rng=rng)
     with pytest.raises(ValueError, match="rates must"):
-        boundaries.one_step_turns(4, 4, rng, [0.0, 1e-2])
+        boundaries.one_step_turns(4, 4, [0.0, 1e-2], rng=rng)
 
 
 def test_outer_turns_are_the_sines_of_the_principal_angles():
@@ -83,7 +83,7 @@ def test_outer_turns_are_the_sines_of_the_principal_angles():
 
 def test_rank_one_problem_and_run():
     rng = np.random.default_rng(9)
-    X, Y, q, Ws = boundaries.rank_one_problem(4, 6, 3, rng)
+    X, Y, q, Ws = boundaries.rank_one_problem(4, 6, 3, rng=rng)
     spectrum = np.linalg.eigvalsh(X @ X.T) / 6
     assert spectrum.min() >= 0.5 - 1e-12 and spectrum.max() <= 2 + 1e-12
     assert np.linalg.matrix_rank(Y @ np.linalg.pinv(X)) == 1 and not theory.alignment_invariant(X, Y)
@@ -98,12 +98,12 @@ def test_rank_one_problem_and_run():
     turns = run.history.metrics["turns"]
     assert turns[:, 0].max() > 1e-3 and turns[-1, 0] < 1e-6 and turns[:, 1].max() < 1e-13
     with pytest.raises(ValueError, match="n must be at least k"):
-        boundaries.rank_one_problem(4, 3, 3, rng)
+        boundaries.rank_one_problem(4, 3, 3, rng=rng)
 
 
 def test_rank_one_reduction_is_the_chain():
     rng = np.random.default_rng(10)
-    X, Y, q, Ws = boundaries.rank_one_problem(3, 5, 4, rng)
+    X, Y, q, Ws = boundaries.rank_one_problem(3, 5, 4, rng=rng)
     small, lr, edge = boundaries.rank_one_reduction(Ws, q, X, Y, lr=1.0)
     assert [W.shape for W in small] == [(1, 3), (1, 1), (1, 1), (3, 1)]
     np.testing.assert_allclose(network.end_to_end(small), network.end_to_end(Ws), atol=1e-15)

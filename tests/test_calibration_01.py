@@ -15,7 +15,7 @@ THRESHOLD = 1e-8  # book/ledger.toml, definition-2-gaussian-not-aligned
 
 def chapter_aligned_network(k: int, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Chapter 01's aligned network: one set of distinct values, adjacent layers in reverse orders."""
-    return aligned.aligned_network(*bases.reversed_spectra(k, depth, rng))
+    return aligned.aligned_network(*bases.reversed_spectra(k, depth, rng=rng))
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def criterion(claim_id: str, value: str) -> ledger.Check:
 
 def problem(n: int, dim: int, rng: np.random.Generator):
     """The chapter's data: separable with margin 0.5, scaled to max_i ||x_i|| = 1; u-bar, gamma, Assumption 2.7."""
-    X, Y = data.separable(n, dim, rng, margin=0.5)
+    X, Y = data.separable(n, dim, margin=0.5, rng=rng)
     X = X / np.linalg.norm(X, axis=0).max()
     u, gamma = separable.max_margin(X, Y)
     spans = np.linalg.matrix_rank(X[:, separable.support_vectors(X, Y, u, gamma)]) == dim
@@ -114,7 +114,7 @@ def test_the_rest_of_each_layer_is_bounded_by_the_conserved_imbalance(dim, depth
     rng = np.random.default_rng(dim * 100 + depth * 10 + width)
     widths = [dim] + [width] * (depth - 1) + [1]
     for _ in range(40):
-        Ws = separable.gaussian_layers(widths, rng, scale=rng.uniform(0.05, 3.0))
+        Ws = separable.gaussian_layers(widths, scale=rng.uniform(0.05, 3.0), rng=rng)
         nuclear = [np.abs(np.linalg.eigvalsh(B.T @ B - A @ A.T)).sum() for A, B in zip(Ws[:-1], Ws[1:])] + [0.0]
         bound = np.cumsum(nuclear[::-1])[::-1]
         for W, D in zip(Ws, bound):
@@ -170,7 +170,7 @@ def test_a_linear_predictor_keeps_the_rates_at_the_range_edges(n, dim, lr):
     problems = [problem(n, dim, rng) for _ in range(draws)]
     X = np.stack([p[0] for p in problems])
     Y = np.stack([p[1] for p in problems])
-    w0 = np.stack([separable.gaussian_start([dim, 1], p[0], p[1], rng)[0] for p in problems])
+    w0 = np.stack([separable.gaussian_start([dim, 1], p[0], p[1], rng=rng)[0] for p in problems])
     late = train([w0], X, Y, lr=lr, steps=steps // 10, loss="logistic", record=[0]).weights[0]
     end = train([late], X, Y, lr=lr, steps=steps - steps // 10, loss="logistic", record=[0]).weights[0]
     inside = failures = 0
@@ -224,7 +224,7 @@ def test_every_criterion_holds_on_runs_at_the_corners_inside_its_hypotheses(n, d
     at = dict(n=n, lr=lr, start=steps // 10)
     values = {"jt_assumption_27": bool(spans), "jt_progress_min": 5}
     for net, w in (("deep", widths), ("linear", [dim, 1])):
-        Ws0 = separable.gaussian_start(w, X, Y, rng, scale=0.2)
+        Ws0 = separable.gaussian_start(w, X, Y, scale=0.2, rng=rng)
         values["jt_init_condition"] = values.get("jt_init_condition", True) and bool(
             np.mean(np.logaddexp(0.0, -(Y * (product(Ws0) @ X)))) < ELL0
         )
@@ -296,7 +296,7 @@ def test_the_theorem_steps_meet_the_criteria_where_they_leave_the_saddle(n, dim,
     for seed in range(2):
         rng = np.random.default_rng(1000 * seed + n + dim + width)
         X, Y, u, gamma, spans = problem(n, dim, rng)
-        Ws0 = separable.gaussian_start([dim, width, 1], X, Y, rng, scale=0.2)
+        Ws0 = separable.gaussian_start([dim, width, 1], X, Y, scale=0.2, rng=rng)
         record = np.unique(np.r_[0, np.rint(np.geomspace(1, steps, 60)).astype(int), steps // 10])
         kw = dict(steps=steps, loss=separable.OnData(X, Y), metrics=separable.measurements(X, Y), record=record)
         theorem, flow = schedules.assumption_35_descent(Ws0, None, None, **kw)
@@ -321,7 +321,7 @@ def test_the_theorem_step_is_below_the_smallest_lr(n, dim, depth, width):
     X, Y, _, _, _ = problem(n, dim, rng)
     check = next(c for c in ledger.load(ROOT / "book" / "ledger.toml").findings if c.id == "jt-assumption-35-steps")
     for _ in range(20):
-        Ws0 = separable.gaussian_start([dim] + [width] * (depth - 1) + [1], X, Y, rng, scale=0.2)
+        Ws0 = separable.gaussian_start([dim] + [width] * (depth - 1) + [1], X, Y, scale=0.2, rng=rng)
         eta0 = schedules.assumption_35_step(Ws0)
         R = 1 + max(np.linalg.norm(W) for W in Ws0)
         assert eta0 == pytest.approx(1 / (2 * depth**2 * R ** (2 * depth - 2) * 1.25), rel=1e-12) and eta0 < 0.1
@@ -337,7 +337,7 @@ def test_appendix_f_start_stays_aligned_to_rounding_at_the_corners(n, dim, depth
     rng = np.random.default_rng(n + dim + depth + width)
     X, Y, _, _, _ = problem(n, dim, rng)
     widths = [dim] + [width] * (depth - 1) + [1]
-    Ws0 = separable.rank_one_start(widths, rng)
+    Ws0 = separable.rank_one_start(widths, rng=rng)
     target = (rng.standard_normal(dim) @ X)[None, :]
     worst = 1.0
     for setup in ((X, target, "squared"), (None, None, separable.OnData(X, Y))):

@@ -36,8 +36,8 @@ KINDS = ("autoencoding", "factorization", "inversion")
 
 
 def witness_starts(kind, k, n, depth, lr, draws, rng):
-    problems = [data.regression_problem(kind, k, n, rng, max_condition=20.0) for _ in range(draws)]
-    return problems, [invariance.witness_start(*p, [k] * (depth + 1), rng, lr=lr) for p in problems]
+    problems = [data.regression_problem(kind, k, n, max_condition=20.0, rng=rng) for _ in range(draws)]
+    return problems, [invariance.witness_start(*p, [k] * (depth + 1), lr=lr, rng=rng) for p in problems]
 
 
 def curvature(s, lam, n):
@@ -121,8 +121,8 @@ def test_losses_follow_the_budget(k, n, depth):
     for lr in (0.005, 0.05):
         for kind in (*KINDS, "sensing"):
             if kind == "sensing":
-                problems = [data.matrix_sensing(k, n, rng) for _ in range(4)]
-                starts = [invariance.sensing_start(p.M, p.y, widths, rng, lr=lr) for p in problems]
+                problems = [data.matrix_sensing(k, n, rng=rng) for _ in range(4)]
+                starts = [invariance.sensing_start(p.M, p.y, widths, lr=lr, rng=rng) for p in problems]
                 args = (None, None)
                 loss = losses.MatrixSensing([p.M for p in problems], [p.y for p in problems])
             else:
@@ -142,22 +142,22 @@ def test_random_data_fail_the_condition(k):
     rng = np.random.default_rng(k)
     commutators = []
     for _ in range(300):
-        X, Y = data.random_regression(k, k, rng)
+        X, Y = data.random_regression(k, k, rng=rng)
         commutators.append(theory.relative_commutator(X, Y))
         assert theory.least_squares_loss(X, Y) <= 1e-14 * 0.5 * np.sum(Y**2) / k
-        assert theory.least_squares_loss(*data.random_regression(k, k + 1, rng)) > 1e-6
+        assert theory.least_squares_loss(*data.random_regression(k, k + 1, rng=rng)) > 1e-6
     assert min(commutators) > 1e-10 and np.quantile(commutators, 0.01) > 1e-4
 
 
 def random_ensemble(k, depth, draws, rng, low=0.5, high=1.0, outer="svd"):
-    problems = [data.random_regression(k, k, rng) for _ in range(draws)]
+    problems = [data.random_regression(k, k, rng=rng) for _ in range(draws)]
     starts = []
     for X, Y in problems:
         if outer == "svd":
             V, U = np.linalg.svd(X)[0], np.linalg.svd(Y)[0]
         else:
-            V, U = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
-        starts.append(aligned.aligned_start(V, U, [k] * (depth + 1), rng, low=low, high=high))
+            V, U = aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(k, rng=rng)
+        starts.append(aligned.aligned_start(V, U, [k] * (depth + 1), low=low, high=high, rng=rng))
     return network.stack(starts), tuple(map(np.stack, zip(*problems)))
 
 
@@ -208,14 +208,14 @@ def test_generic_sensing_leaves_the_aligned_set(k, n, depth):
     more than 1e-8 at every draw (3,000 steps, a tenth of the chapter's), and the witness never finds common
     bases for them."""
     rng = np.random.default_rng(k + n)
-    problems = [data.matrix_sensing(k, n, rng, aligned=False) for _ in range(96 if k == 2 else 4)]
-    Ws = network.stack([aligned.aligned_start(p.V, p.U, [k] * (depth + 1), rng) for p in problems])
+    problems = [data.matrix_sensing(k, n, aligned=False, rng=rng) for _ in range(96 if k == 2 else 4)]
+    Ws = network.stack([aligned.aligned_start(p.V, p.U, [k] * (depth + 1), rng=rng) for p in problems])
     loss = losses.MatrixSensing([p.M for p in problems], [p.y for p in problems])
     res, _ = modes.train_halving(
         Ws, None, None, loss=loss, lr=0.005, steps=3000, record=[0, 3000], metrics=("invariance",)
     )
     assert (1 - res.history.metrics["invariance"][-1].min(axis=1)).min() > MOVED
-    assert not any(invariance.common_bases(p.M, p.y, rng)[0] for p in problems)
+    assert not any(invariance.common_bases(p.M, p.y, rng=rng)[0] for p in problems)
 
 
 @pytest.mark.parametrize(("k", "n"), [(2, 2), (24, 24), (24, 64)])
@@ -224,10 +224,10 @@ def test_sensing_witness_finds_the_condition(k, n):
     singular values nearly coincide); the best of three (`common_bases`) finds them at every draw, with an
     off-diagonal part below the 1e-10 tolerance (three independent misses: below 1e-5 at these rates)."""
     rng = np.random.default_rng(k * n)
-    problems = [data.matrix_sensing(k, n, rng) for _ in range(300)]
-    single = np.array([theory.sensing_witness(p.M, p.y, rng)[1] for p in problems])
+    problems = [data.matrix_sensing(k, n, rng=rng) for _ in range(300)]
+    single = np.array([theory.sensing_witness(p.M, p.y, rng=rng)[1] for p in problems])
     assert np.mean(single > 1e-10) < 0.02
-    assert all(invariance.common_bases(p.M, p.y, rng)[0] for p in problems)
+    assert all(invariance.common_bases(p.M, p.y, rng=rng)[0] for p in problems)
 
 
 def test_inversion_redraws_succeed_at_the_largest_width():
@@ -246,7 +246,7 @@ def test_rank_one_chains_keep_their_form(k, n, depth, lr):
     the criterion) and its loss falls as far as its width-one reduction's, at every draw (5,000 steps)."""
     rng = np.random.default_rng(k + n + depth)
     for _ in range(3 if k == 24 else 8):
-        X, Y, q, Ws = boundaries.rank_one_problem(k, n, depth, rng)
+        X, Y, q, Ws = boundaries.rank_one_problem(k, n, depth, rng=rng)
         assert not theory.alignment_invariant(X, Y)
         leak = {"leak": lambda W, q=q: fixed_bases.rank_one_leak(W, q)}
         run = boundaries.rank_one_run(Ws, q, X, Y, lr=lr, steps=5000, metrics=leak)
@@ -267,7 +267,7 @@ def test_rank_one_chains_turn_v1_and_keep_ud(k, n, depth, lr):
     initial product), P(< e) ~ e log^2(1/e). U_d's turn stays at rounding (below 1e-12) at every draw."""
     rng = np.random.default_rng(7 * k + n + depth)
     draws = 300 if k == 2 else 8
-    problems = [boundaries.rank_one_problem(k, n, depth, rng) for _ in range(draws)]
+    problems = [boundaries.rank_one_problem(k, n, depth, rng=rng) for _ in range(draws)]
     reductions = [boundaries.rank_one_reduction(Ws, q, X, Y, lr=lr) for X, Y, q, Ws in problems]
     Xs, Ys = np.stack([p[0] for p in problems]), np.stack([p[1] for p in problems])
     rates = np.array([r[1] for r in reductions])
@@ -293,7 +293,7 @@ def test_one_step_slopes_are_one_and_two(k, n):
     rates = np.geomspace(1e-5, 1e-2, 7)
     expected = dict(zip(boundaries.CASES, (2.0, 1.0, 1.0)))
     for _ in range(300 if k <= 3 else 20):
-        _, slopes, holds = boundaries.one_step_turns(k, n, rng, rates)
+        _, slopes, holds = boundaries.one_step_turns(k, n, rates, rng=rng)
         assert not holds
         for case, slope in slopes.items():
             assert abs(slope - expected[case]) < 0.05, (case, slope)

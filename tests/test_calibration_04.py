@@ -55,11 +55,11 @@ def run_stacked(sigma, a, a_prime, steps: int, chunk: int = 500):
 def chapter_corollary_1(k, n, depth, lr, steps, seed):
     """Chapter 04's Corollary 1 run: (deviation, tolerance, off-diagonal max)."""
     rng = np.random.default_rng(seed)
-    X, Y, _, _ = dynamics.planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
+    X, Y, _, _ = dynamics.planted_problem(k, n, *rng.uniform(0.5, 2.0, (2, k)), rng=rng)
     U, V = theory.alignment_invariant_witness(X, Y)
     lam, lam_prime = dynamics.lambdas(X, Y, U, V)
     sigma0 = rng.uniform(0.3, 0.6, (depth, k))
-    bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+    bases = [V] + [aligned.random_orthogonal(k, rng=rng) for _ in range(depth - 1)] + [U]
     Ws0 = aligned.aligned_network(bases, list(sigma0))
     full = train(Ws0, X, Y, lr=lr, steps=steps, record=1, metrics=dynamics.basis_metrics(bases), progress=False)
     sigma, off = full.history.metrics["sigma"], full.history.metrics["off"].max()
@@ -96,12 +96,12 @@ def test_corollary_1_tolerance_covers_a_misaligned_run():
     for i, (k, depth) in enumerate([(2, 2), (2, 8), (24, 2), (24, 8)]):
         for kick, lr in ((1e-4, LR[0]), (3e-4, LR[1])):
             rng = np.random.default_rng(40 + i)
-            X, Y, _, _ = dynamics.planted_problem(k, N[1], rng, *rng.uniform(0.5, 2.0, (2, k)))
+            X, Y, _, _ = dynamics.planted_problem(k, N[1], *rng.uniform(0.5, 2.0, (2, k)), rng=rng)
             U, V = theory.alignment_invariant_witness(X, Y)
             lam, lam_prime = dynamics.lambdas(X, Y, U, V)
             sigma0 = rng.uniform(0.3, 0.6, (depth, k))
-            bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
-            Ws = proposition1.misaligned(aligned.aligned_network(bases, list(sigma0)), bases, kick, rng)
+            bases = [V] + [aligned.random_orthogonal(k, rng=rng) for _ in range(depth - 1)] + [U]
+            Ws = proposition1.misaligned(aligned.aligned_network(bases, list(sigma0)), bases, kick, rng=rng)
             metrics = dynamics.basis_metrics(bases)
             full = train(Ws, X, Y, lr=lr, steps=500, record=1, metrics=metrics, progress=False)
             sigma, off = full.history.metrics["sigma"], full.history.metrics["off"].max()
@@ -244,10 +244,10 @@ def test_equation_5_matches_backpropagation_to_rounding():
             for depth in DEPTH:
                 for seed in range(30):
                     rng = np.random.default_rng([seed, k, n, depth])
-                    X, Y, _, _ = dynamics.planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
+                    X, Y, _, _ = dynamics.planted_problem(k, n, *rng.uniform(0.5, 2.0, (2, k)), rng=rng)
                     U, V = theory.alignment_invariant_witness(X, Y)
                     sigma0 = rng.uniform(0.3, 0.6, (8, k))[:depth]
-                    bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+                    bases = [V] + [aligned.random_orthogonal(k, rng=rng) for _ in range(depth - 1)] + [U]
                     Ws = aligned.aligned_network(bases, list(sigma0))
                     worst = max(worst, dynamics.equation_5_error(Ws, bases, X, Y))
                     G = network.gradients(Ws, X, Y)
@@ -307,7 +307,7 @@ def test_sequential_gradient_descent_follows_the_map_to_rounding():
             for lr in LR:
                 rng = np.random.default_rng([k, n, int(1000 * lr)])
                 s = np.geomspace(3.0, 0.3, k)
-                whitened = dynamics.planted_problem(k, n, rng, np.ones(k), s)
+                whitened = dynamics.planted_problem(k, n, np.ones(k), s, rng=rng)
                 steps = int(1.5 * sequential.predicted_learning_times(s, U0, lr).max())
                 run = dict(strengths=s, u0=U0, lr=lr, steps=steps, rng=rng)
                 u = sequential.sequential_run(*whitened, depth=2, **run)
@@ -368,9 +368,9 @@ def test_gidel_epsilon_response_is_linear_at_the_corners():
         for n in (k, N[1]):
             for lr in LR:
                 rng = np.random.default_rng([k, n, int(1000 * lr), 9])
-                X, Y, _, _ = dynamics.planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
+                X, Y, _, _ = dynamics.planted_problem(k, n, *rng.uniform(0.5, 2.0, (2, k)), rng=rng)
                 s = np.geomspace(3.0, 0.3, k)
-                whitened = dynamics.planted_problem(k, n, rng, np.ones(k), s)
+                whitened = dynamics.planted_problem(k, n, np.ones(k), s, rng=rng)
                 steps = int(1.5 * sequential.predicted_learning_times(s, U0, lr).max())
                 out = sequential.epsilon_response(*whitened, eps, u0=U0, lr=lr, steps=steps, rng=rng)
                 assert max(theory.relative_commutator(X, Y), out["defect"][0]) < ROUNDING / 100

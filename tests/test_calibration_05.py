@@ -26,7 +26,7 @@ def test_random_factorisations_never_beat_the_bound(k, n, draws, count):
     """Proposition 2 with its rounding margin: no random factorisation scores below 1 - 1e-12."""
     rng = np.random.default_rng(k + n)
     for P in problems(k, n, draws, rng)[2]:
-        A = minimum_norm.random_factors(minimum_norm.minimum_norm_factors(P)[0], count, rng)
+        A = minimum_norm.random_factors(minimum_norm.minimum_norm_factors(P)[0], count, rng=rng)
         assert minimum_norm.norm_ratio(A, P @ np.linalg.inv(A)).min() >= 1 - 1e-12
 
 
@@ -204,7 +204,7 @@ def test_balanced_networks_are_aligned_and_near_balance_bounds_the_defect(k):
     chapter's trained starts is below sqrt(2) times their relative imbalance at the corners of init_scale and lr."""
     rng = np.random.default_rng(k)
     for _ in range(300 if k < 32 else 40):
-        assert balance.chain_error(balance.balanced_network(rng.standard_normal((k, k)), 3, rng)) < 1e-13
+        assert balance.chain_error(balance.balanced_network(rng.standard_normal((k, k)), 3, rng=rng)) < 1e-13
     assert balance.chain_error([rng.standard_normal((k, k)) for _ in range(3)]) > 1e-3
     for scale, lr in ((1e-4, 0.1), (1e-2, 0.001)):
         X, Y, _ = problems(k, k, 1, rng)

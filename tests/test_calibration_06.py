@@ -45,7 +45,7 @@ def test_theorem2_deviation_is_rounding(name, p, s, k, depth, lr, steps):
         rng = np.random.default_rng(seed)
         S = family(name, p, s, k, rng)
         m = S.shape[0]
-        Ws0 = structures.random_layers(S, depth, rng)
+        Ws0 = structures.random_layers(S, depth, rng=rng)
         X = rng.standard_normal((m, 4)) if name == "convolution" else np.eye(m)
         Y = X if name == "convolution" else rng.standard_normal((m, m))
         gd = {"lr": losses.mse_learning_rate(lr, m), "steps": steps}
@@ -100,7 +100,7 @@ def test_du_rates_against_rounding(p, s, depth, draws):
     rng = np.random.default_rng(p * s + depth)
     filters, matrices = [], []
     for _ in range(draws):
-        Ws = structures.random_layers(conv, depth, rng)
+        Ws = structures.random_layers(conv, depth, rng=rng)
         X = rng.standard_normal((p * p, 4))
         f, m = balance_drift.first_order_balance(conv, Ws, X, X)
         filters.append(f)
@@ -115,7 +115,7 @@ def unscaled_deviation(name, p, s, k, depth, lr, steps, seed):
     rng = np.random.default_rng(seed)
     S = family(name, p, s, k, rng)
     m = S.shape[0]
-    Ws0 = structures.random_layers(S, depth, rng)
+    Ws0 = structures.random_layers(S, depth, rng=rng)
     X = rng.standard_normal((m, 4)) if name == "convolution" else np.eye(m)
     Y = X if name == "convolution" else rng.standard_normal((m, m))
     gd = {"lr": losses.mse_learning_rate(lr, m), "steps": steps}
@@ -166,7 +166,7 @@ def test_orthonormal_basis_reproduces_the_orthogonal_projection(p, s, depth, lr,
     conv = structures.Convolution(p, s)
     for seed in range(3):
         rng = np.random.default_rng(seed)
-        Ws0 = structures.random_layers(conv, depth, rng)
+        Ws0 = structures.random_layers(conv, depth, rng=rng)
         X = rng.standard_normal((p * p, 4))
         out = structures.footnote3(conv, Ws0, X, lr=losses.mse_learning_rate(lr, p * p), steps=steps, rng=rng)
         assert out["orthonormal_deviation"] <= 100 * steps * EPS / 10

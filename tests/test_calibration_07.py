@@ -43,7 +43,7 @@ def test_subspaces_below_the_count_do_not_reach_zero():
     for s in range(40):
         rng = np.random.default_rng([71, s])
         P = _generic_P(4, rng)
-        found.append(impossibility.closest_partner(RandomSubspace(4, 4, 6, rng), P, rng, 8)[0])
+        found.append(impossibility.closest_partner(RandomSubspace(4, 4, 6, rng=rng), P, 8, rng=rng)[0])
     assert min(found) > 1e-4, sorted(found)[:3]
     assert np.median(found) > 0.01  # typical draws are far from 0; the tail is what matters
 
@@ -53,7 +53,7 @@ def test_fully_connected_subspace_is_reached():
     for s in range(15):
         rng = np.random.default_rng([72, s])
         P = _generic_P(4, rng)
-        assert impossibility.closest_partner(RandomSubspace(4, 4, 16, rng), P, rng, 8)[0] < REACHED
+        assert impossibility.closest_partner(RandomSubspace(4, 4, 16, rng=rng), P, 8, rng=rng)[0] < REACHED
 
 
 def test_convolution_defect_is_far_from_zero():
@@ -63,7 +63,7 @@ def test_convolution_defect_is_far_from_zero():
     found = []
     for s in range(12):
         rng = np.random.default_rng([73, s])
-        found.append(impossibility.closest_partner(conv4, _generic_P(16, rng), rng, restarts=6)[0])
+        found.append(impossibility.closest_partner(conv4, _generic_P(16, rng), restarts=6, rng=rng)[0])
     assert min(found) > 0.5
     assert _sigmas_to(found, REACHED) > 23
 
@@ -104,7 +104,7 @@ def test_shift_usvd_is_rounding():
 # -- the Example ------------------------------------------------------------------------------------------------
 def test_example_distance_falls():
     for s in range(3):
-        ex = impossibility.convolutional_autoencoder(8, np.random.default_rng([76, s]), lr=0.05, steps=3000)
+        ex = impossibility.convolutional_autoencoder(8, lr=0.05, steps=3000, rng=np.random.default_rng([76, s]))
         distance = ex.metrics["distance"].max(axis=1)
         assert distance[-1] < 0.5 * distance[0] and ex.loss[-1] < 1e-4
 
@@ -119,8 +119,8 @@ def test_figure2a_invariance_at_both_ends():
     Ys, starts = [], []
     for s in range(lrs.size):
         rng = np.random.default_rng([77, s])
-        Ys.append(data.matrix_factorization(4, rng)[1])
-        starts.append(constrained.symmetric_start(toeplitz, 3, rng))
+        Ys.append(data.matrix_factorization(4, rng=rng)[1])
+        starts.append(constrained.symmetric_start(toeplitz, 3, rng=rng))
     stacked = [np.stack([start[i] for start in starts]) for i in range(3)]
     eta = np.array([losses.mse_learning_rate(lr, 4) for lr in lrs])
     stop = constrained.MSE_TARGET * 4 / 2  # the stopping rule on the library's loss
@@ -152,7 +152,7 @@ def test_figure2b_leaves_the_aligned_start_at_once():
     defects = []
     for j, offset in enumerate(np.linspace(0, 1999, 12).astype(int)):
         X = data.mnist_matrix(data.mnist(1, offset=int(offset), source="subset")[0])
-        start = constrained.symmetric_start(CONV28, 3, np.random.default_rng([78, j]))
+        start = constrained.symmetric_start(CONV28, 3, rng=np.random.default_rng([78, j]))
         end = deeplinear.train(start, X, X, lr=eta, steps=50, structure=CONV28, record=[50]).weights
         defects.append(metrics.traceless_alignment_defect([sparse.csr_matrix(W) for W in end]).max())
     assert min(defects) > 1e-8
@@ -187,7 +187,7 @@ def test_phase_diagram_separates_fully_connected_from_structured():
     cells do, which at a rate of 20% per cell has probability below exp(-2 * 44 * 0.3^2) < 0.1% (Hoeffding)."""
     fc, structured = [], []
     for s in range(6):
-        phase = constrained.phase_diagram(np.random.default_rng([82, s]), seeds=4, steps=800, lr=0.4, init=1e-2)
+        phase = constrained.phase_diagram(seeds=4, steps=800, lr=0.4, init=1e-2, rng=np.random.default_rng([82, s]))
         fc += [grid[-1, :, 0] for grid in phase.values()]
         structured += [g[(0 if f == "random subspace" else 1) : -1, :, 0].ravel() for f, g in phase.items()]
         assert constrained.phase_summary(phase)["structured_median_defect"] > 0.4

@@ -23,10 +23,10 @@ def _problem(n: int, hidden: list[int], seed: int, *, one_output: bool = False):
     if one_output:
         y = np.where(labels < 5, 1.0, -1.0)[None, :]
         U, _, Vt = np.linalg.svd(y @ X.T)
-        return X, y, aligned.appendix_f_start(Vt.T, U, [784, *hidden, 1], rng)
+        return X, y, aligned.appendix_f_start(Vt.T, U, [784, *hidden, 1], rng=rng)
     Y = data.one_hot(labels)
     U_x = np.linalg.svd(X)[0]
-    return X, Y, aligned.aligned_start(U_x, np.linalg.svd(Y)[0], [784, *hidden, 10], rng, **RELEASED)
+    return X, Y, aligned.aligned_start(U_x, np.linalg.svd(Y)[0], [784, *hidden, 10], **RELEASED, rng=rng)
 
 
 def _flow_one(red, Y, lr: float, loss: str, steps: int | None = None):

@@ -97,7 +97,7 @@ def test_07_figure2_scores_and_defect_are_the_librarys():
 
     rng = np.random.default_rng(0)
     S = structures.Convolution(5, 3)
-    Ws0 = structures.random_layers(S, 3, rng)  # independent filters, spectral norm 1
+    Ws0 = structures.random_layers(S, 3, rng=rng)  # independent filters, spectral norm 1
     X = rng.standard_normal((25, 2))
     run = constrained.train_until_mse(Ws0, X, X, S, lr=0.05, max_steps=30, checkpoints=[3])
     Ws1, h = run.weights, run.history

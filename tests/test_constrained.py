@@ -25,7 +25,7 @@ def close_figures():
 # -- Figure 2 --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("S", [structures.Toeplitz(5), structures.Convolution(4, 3)])
 def test_symmetric_start_is_aligned(S):
-    Ws = constrained.symmetric_start(S, 3, np.random.default_rng(9))
+    Ws = constrained.symmetric_start(S, 3, rng=np.random.default_rng(9))
     W = Ws[0]
     assert all(np.array_equal(W, V) for V in Ws) and S.contains(W)
     np.testing.assert_allclose(W, W.T, atol=1e-15)
@@ -34,15 +34,15 @@ def test_symmetric_start_is_aligned(S):
 
 
 def test_symmetric_start_rejects_structures_without_reversal_symmetry():
-    S = structures.RandomSubspace(3, 3, 4, np.random.default_rng(10))
+    S = structures.RandomSubspace(3, 3, 4, rng=np.random.default_rng(10))
     with pytest.raises(ValueError, match="transpose"):
-        constrained.symmetric_start(S, 2, np.random.default_rng(11))
+        constrained.symmetric_start(S, 2, rng=np.random.default_rng(11))
 
 
 def test_train_until_mse_stops_below_target_and_scores_with_shared_svds():
     rng = np.random.default_rng(12)
     T = structures.Toeplitz(4)
-    Ws = constrained.symmetric_start(T, 3, rng)
+    Ws = constrained.symmetric_start(T, 3, rng=rng)
     Y = rng.standard_normal((4, 4))
     run = constrained.train_until_mse(Ws, None, Y, T, lr=0.05, max_steps=20_000, checkpoints=[10, 100], target=1e-3)
     h = run.history
@@ -64,7 +64,7 @@ def test_train_until_mse_stops_below_target_and_scores_with_shared_svds():
 def test_train_until_mse_large_layers_use_sparse_products():
     S = structures.Convolution(11, 3)  # 121 x 121: over 10^4 entries
     rng = np.random.default_rng(13)
-    Ws = constrained.symmetric_start(S, 2, rng)
+    Ws = constrained.symmetric_start(S, 2, rng=rng)
     X = rng.standard_normal((121, 1))
     run = constrained.train_until_mse(Ws, X, X, S, lr=0.01, max_steps=3, checkpoints=[1])
     np.testing.assert_allclose(
@@ -75,8 +75,8 @@ def test_train_until_mse_large_layers_use_sparse_products():
 def test_released_divergences_counts_diverging_starts():
     S = structures.Convolution(5, 3)
     X = np.random.default_rng(14).standard_normal((25, 1))
-    assert constrained.released_divergences(S, X, np.random.default_rng(15), lr=1e-6, draws=3, steps=5) == 0
-    assert constrained.released_divergences(S, X, np.random.default_rng(15), lr=1e3, draws=3, steps=5) == 3
+    assert constrained.released_divergences(S, X, lr=1e-6, draws=3, steps=5, rng=np.random.default_rng(15)) == 0
+    assert constrained.released_divergences(S, X, lr=1e3, draws=3, steps=5, rng=np.random.default_rng(15)) == 3
 
 
 # -- the phase diagram -----------------------------------------------------------------------------
@@ -84,26 +84,26 @@ def test_phase_structure_families():
     rng = np.random.default_rng(16)
     for family, (k, rs, _) in constrained.PHASE_FAMILIES.items():
         for r in rs:
-            S = constrained.phase_structure(family, r, rng)
+            S = constrained.phase_structure(family, r, rng=rng)
             flat = S.basis.reshape(S.dim, -1)
             assert S.shape == (k, k) and S.dim == r
             np.testing.assert_allclose(flat @ flat.T, np.eye(r), atol=1e-12)
-    T = constrained.phase_structure("banded Toeplitz", 3, rng)
+    T = constrained.phase_structure("banded Toeplitz", 3, rng=rng)
     assert T.contains(np.diag(np.ones(3), 1) + 2 * np.eye(4)) and not T.contains(np.diag(np.ones(2), 2))
-    C = constrained.phase_structure("convolution", 9, rng)
+    C = constrained.phase_structure("convolution", 9, rng=rng)
     np.testing.assert_allclose(C.project(np.eye(9)), structures.Convolution(3, 3).project(np.eye(9), scaled=False))
     with pytest.raises(ValueError, match="family"):
-        constrained.phase_structure("dense", 2, rng)
+        constrained.phase_structure("dense", 2, rng=rng)
     with pytest.raises(ValueError, match="square"):
-        constrained.phase_structure("convolution", 8, rng)
+        constrained.phase_structure("convolution", 8, rng=rng)
 
 
 def test_phase_cell_fully_connected_ends_aligned_and_structured_does_not():
     rng = np.random.default_rng(17)
     kw = {"seeds": 3, "steps": 800, "lr": 0.4, "init": 1e-2}
-    full, ratio = constrained.phase_cell(structures.RandomSubspace(4, 4, 16, rng), 8, rng, **kw)
+    full, ratio = constrained.phase_cell(structures.RandomSubspace(4, 4, 16, rng=rng), 8, **kw, rng=rng)
     assert full < 0.01 and ratio < 0.01
-    banded, _ = constrained.phase_cell(constrained.phase_structure("banded Toeplitz", 3, rng), 8, rng, **kw)
+    banded, _ = constrained.phase_cell(constrained.phase_structure("banded Toeplitz", 3, rng=rng), 8, **kw, rng=rng)
     assert banded > 0.05
 
 
@@ -115,7 +115,7 @@ def test_phase_diagram_order_and_summary(monkeypatch):
         return float(S.dim), float(n)
 
     monkeypatch.setattr(constrained, "phase_cell", fake_cell)
-    phase = constrained.phase_diagram(np.random.default_rng(18))
+    phase = constrained.phase_diagram(rng=np.random.default_rng(18))
     expected = [(r, n) for _, rs, ns in constrained.PHASE_FAMILIES.values() for r in rs for n in ns]
     assert calls == expected
     for family, (_, rs, ns) in constrained.PHASE_FAMILIES.items():
@@ -153,7 +153,7 @@ def test_plot_partner_sweep_figure2_and_phase_diagram():
     assert len(lines) == 6 and [line.get_ydata()[0] for line in lines[:3]] == [1.0, 0.5, 1e-17]
     assert sum(line.get_label().startswith("random subspace") for line in lines) == 1  # one legend entry
     h = constrained.train_until_mse(
-        constrained.symmetric_start(structures.Toeplitz(3), 3, np.random.default_rng(24)),
+        constrained.symmetric_start(structures.Toeplitz(3), 3, rng=np.random.default_rng(24)),
         None,
         np.eye(3)[::-1],
         structures.Toeplitz(3),

@@ -12,7 +12,7 @@ def _run(max_steps, lr=0.05):
     """Three 3x3 Toeplitz layers factorising a symmetric Toeplitz target that their start already nearly fits."""
     rng = np.random.default_rng(3)
     T = structures.Toeplitz(3)
-    Ws = constrained.symmetric_start(T, 3, rng)
+    Ws = constrained.symmetric_start(T, 3, rng=rng)
     Y = np.linalg.multi_dot(Ws) * 1.05  # reachable: a scaled copy of the start's product
     return constrained.train_until_mse(Ws, None, Y, T, lr=lr, max_steps=max_steps).history
 

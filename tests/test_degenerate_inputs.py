@@ -18,7 +18,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 # -- theory.targets_for_residual and theorem1_cases.two_layer_cases: X X^T must be invertible ------------------------
 def _residual_problem(k: int, n: int, seed: int = 0):
     g = rng(seed)
-    bases = [aligned.random_orthogonal(k, g) for _ in range(3)]
+    bases = [aligned.random_orthogonal(k, rng=g) for _ in range(3)]
     Ws = aligned.aligned_network(bases, [g.uniform(0.5, 1, k), g.uniform(0.5, 1, k)])
     return Ws, g.standard_normal((k, n)), bases[2], g.standard_normal((k, k)), bases[0]
 
@@ -63,9 +63,9 @@ def test_alignment_invariant_refuses_a_bad_tolerance(tol):
 
 
 def test_sensing_witness_refuses_a_bad_tolerance():
-    problem = data.matrix_sensing(3, 4, rng())
+    problem = data.matrix_sensing(3, 4, rng=rng())
     with pytest.raises(ValueError, match=r"tol must be a finite number >= 0"):
-        theory.sensing_witness(problem.M, problem.y, rng(), tol=np.nan)
+        theory.sensing_witness(problem.M, problem.y, tol=np.nan, rng=rng())
 
 
 @pytest.mark.parametrize("tol", [0, 0.0, 1e-10, np.float32(1e-3), np.float64(0.5), 1])
@@ -79,26 +79,26 @@ def test_alignment_invariant_accepts_any_finite_tolerance_at_least_zero(tol):
 @pytest.mark.parametrize("widths", [[3, 2.7, 3], [3, 3.0, 3], [3, True, 3], [3, 0, 3], [3], [], "333", 3])
 def test_aligned_start_refuses_non_integer_widths(widths):
     with pytest.raises(ValueError, match=r"widths must be a sequence \[k_0, \.\.\., k_d\]"):
-        aligned.aligned_start(np.eye(3), np.eye(3), widths, rng())
+        aligned.aligned_start(np.eye(3), np.eye(3), widths, rng=rng())
 
 
 @pytest.mark.parametrize("widths", [[3, 2.7, 1], [3, -1, 1], [3.5, 1]])
 def test_appendix_f_start_refuses_non_integer_widths(widths):
     with pytest.raises(ValueError, match=r"widths must be a sequence"):
-        aligned.appendix_f_start(np.eye(3), np.eye(1), widths, rng())
+        aligned.appendix_f_start(np.eye(3), np.eye(1), widths, rng=rng())
 
 
 def test_widths_accept_numpy_integers_and_give_the_same_network():
-    plain = aligned.aligned_start(np.eye(3), np.eye(3), [3, 2, 3], rng(5))
-    numpy_ints = aligned.aligned_start(np.eye(3), np.eye(3), np.array([3, 2, 3]), rng(5))
+    plain = aligned.aligned_start(np.eye(3), np.eye(3), [3, 2, 3], rng=rng(5))
+    numpy_ints = aligned.aligned_start(np.eye(3), np.eye(3), np.array([3, 2, 3]), rng=rng(5))
     for a, b in zip(plain, numpy_ints):
         np.testing.assert_array_equal(a, b)
-    assert len(aligned.appendix_f_start(np.eye(3), np.eye(1), [np.int64(3), np.int32(2), 1], rng())) == 2
+    assert len(aligned.appendix_f_start(np.eye(3), np.eye(1), [np.int64(3), np.int32(2), 1], rng=rng())) == 2
 
 
 def test_aligned_start_refuses_infinite_singular_value_ranges():
     with pytest.raises(ValueError, match=r"high must be a finite number, got inf"):
-        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], rng(), high=np.inf)
+        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], high=np.inf, rng=rng())
 
 
 # -- zero layers: rank_one_leak and pinned_rotation are defined there, and stay finite ---------------------------

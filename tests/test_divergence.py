@@ -52,7 +52,7 @@ def test_figure2_training_stops_at_a_divergence_when_asked():
     toeplitz = structures.Toeplitz(4)
     rng = np.random.default_rng(0)
     Y = 50 * rng.standard_normal((4, 4))  # large targets: the mean squared error's step 5 is far above the edge
-    Ws = constrained.symmetric_start(toeplitz, 3, rng)
+    Ws = constrained.symmetric_start(toeplitz, 3, rng=rng)
     with pytest.raises(TrainingDiverged):
         constrained.train_until_mse(Ws, None, Y, toeplitz, lr=5.0, max_steps=500)
     run = constrained.train_until_mse(Ws, None, Y, toeplitz, lr=5.0, max_steps=500, on_divergence="stop")
@@ -69,7 +69,7 @@ def test_reduced_training_stops_at_a_divergence_and_says_so():
     rng = np.random.default_rng(1)
     X = 10 * rng.standard_normal((12, 30))
     Y = np.eye(3)[:, np.arange(30) % 3]
-    Ws = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [12, 16, 4, 3], rng, inner="identity")
+    Ws = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [12, 16, 4, 3], inner="identity", rng=rng)
     red = reduction.reduce_network(Ws, X)
     with pytest.raises(TrainingDiverged):
         figure1.train_reduced(red, Y, lr=1.0, steps=300, loss="cross_entropy", record=1)
@@ -90,7 +90,7 @@ def test_figure2_verdicts_say_why_a_run_is_outside():
     toeplitz = structures.Toeplitz(4)
     rng = np.random.default_rng(2)
     Y = rng.standard_normal((4, 4))
-    Ws = constrained.symmetric_start(toeplitz, 3, rng)
+    Ws = constrained.symmetric_start(toeplitz, 3, rng=rng)
     calm = constrained.train_until_mse(Ws, None, Y, toeplitz, lr=0.01, max_steps=1000, on_divergence="stop")
     judged = constrained.figure2_hypotheses(calm, 0.01)  # flow time 10: long enough
     assert judged["descended"] and judged["long_enough"] and judged["outside"] == ""

@@ -17,11 +17,11 @@ from deeplinear import aligned, convergence, dynamics, network, plotting, propos
 def planted(k=4, n=6, d=2, seed=0):
     rng = np.random.default_rng(seed)
     v, s = rng.uniform(0.5, 2.0, k), rng.uniform(0.5, 2.0, k)
-    X, Y, U0, V0 = dynamics.planted_problem(k, n, rng, v, s)
+    X, Y, U0, V0 = dynamics.planted_problem(k, n, v, s, rng=rng)
     U, V = theory.alignment_invariant_witness(X, Y)
     lam, lam_prime = dynamics.lambdas(X, Y, U, V)
     sigma0 = rng.uniform(0.3, 0.6, (d, k))
-    bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(d - 1)] + [U]
+    bases = [V] + [aligned.random_orthogonal(k, rng=rng) for _ in range(d - 1)] + [U]
     return dict(X=X, Y=Y, U0=U0, V0=V0, v=v, s=s, U=U, V=V, lam=lam, lam_prime=lam_prime, sigma0=sigma0, bases=bases)
 
 
@@ -58,9 +58,9 @@ def test_planted_problem_has_the_constructed_spectra():
 
 def test_planted_problem_draws_in_the_documented_order():
     rng, ref = np.random.default_rng(3), np.random.default_rng(3)
-    X, Y, U, V = dynamics.planted_problem(3, 5, rng, np.ones(3), np.full(3, 2.0))
-    V_ref, U_ref = aligned.random_orthogonal(3, ref), aligned.random_orthogonal(3, ref)
-    R = aligned.random_orthogonal(5, ref)[:, :3]
+    X, Y, U, V = dynamics.planted_problem(3, 5, np.ones(3), np.full(3, 2.0), rng=rng)
+    V_ref, U_ref = aligned.random_orthogonal(3, rng=ref), aligned.random_orthogonal(3, rng=ref)
+    R = aligned.random_orthogonal(5, rng=ref)[:, :3]
     assert np.array_equal(V, V_ref) and np.array_equal(U, U_ref)
     assert np.allclose(X, np.sqrt(5) * V_ref @ R.T) and np.allclose(X @ X.T, 5 * np.eye(3))
     assert np.allclose(Y, 2 * U_ref @ V_ref.T @ X)
@@ -69,7 +69,7 @@ def test_planted_problem_draws_in_the_documented_order():
 def test_lambdas_rectangular_takes_the_first_r_entries():
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((4, 7)), rng.standard_normal((2, 7))
-    U, V = aligned.random_orthogonal(2, rng), aligned.random_orthogonal(4, rng)
+    U, V = aligned.random_orthogonal(2, rng=rng), aligned.random_orthogonal(4, rng=rng)
     lam, lam_prime = dynamics.lambdas(X, Y, U, V)
     assert lam.shape == lam_prime.shape == (2,)
     assert np.allclose(lam, [V[:, j] @ X @ X.T @ V[:, j] for j in range(2)])
@@ -80,11 +80,11 @@ def test_lambdas_rectangular_takes_the_first_r_entries():
     "call, message",
     [
         (
-            lambda: dynamics.planted_problem(4, 3, np.random.default_rng(0), np.ones(4), np.ones(4)),
+            lambda: dynamics.planted_problem(4, 3, np.ones(4), np.ones(4), rng=np.random.default_rng(0)),
             "n must be at least",
         ),
-        (lambda: dynamics.planted_problem(3, 3, np.random.default_rng(0), np.ones(2), np.ones(3)), "variances"),
-        (lambda: dynamics.planted_problem(3, 3, np.random.default_rng(0), -np.ones(3), np.ones(3)), "non-negative"),
+        (lambda: dynamics.planted_problem(3, 3, np.ones(2), np.ones(3), rng=np.random.default_rng(0)), "variances"),
+        (lambda: dynamics.planted_problem(3, 3, -np.ones(3), np.ones(3), rng=np.random.default_rng(0)), "non-negative"),
         (lambda: dynamics.lambdas(np.ones((2, 3)), np.ones((2, 4)), np.eye(2), np.eye(2)), "columns"),
         (lambda: dynamics.lambdas(np.ones((2, 3)), np.ones((2, 3)), np.eye(3), np.eye(2)), "V must be"),
     ],
@@ -172,7 +172,10 @@ def test_full_gradient_descent_stays_within_the_tolerance_and_a_misaligned_start
     Ws = aligned.aligned_network(p["bases"], list(p["sigma0"]))
     lr, steps = 0.02, 300
     reduced = dynamics.singular_value_dynamics(p["sigma0"], p["lam"], p["lam_prime"], lr=lr, steps=steps, n=6)
-    for start, inside in ((Ws, True), (proposition1.misaligned(Ws, p["bases"], 1e-3, np.random.default_rng(0)), False)):
+    for start, inside in (
+        (Ws, True),
+        (proposition1.misaligned(Ws, p["bases"], 1e-3, rng=np.random.default_rng(0)), False),
+    ):
         full = train(start, p["X"], p["Y"], lr=lr, steps=steps, record=1, metrics=dynamics.basis_metrics(p["bases"]))
         sigma, off = full.history.metrics["sigma"], full.history.metrics["off"].max()
         deviation = np.abs(sigma - reduced).max()
@@ -233,10 +236,10 @@ def test_edges_of_stability_match_a_numerical_hessian():
     rng = np.random.default_rng(4)
     k, n, d = 3, 5, 3
     v = rng.uniform(0.5, 2.0, k)
-    X, _, U, V = dynamics.planted_problem(k, n, rng, v, np.ones(k))  # V^T X X^T V = n diag(v)
+    X, _, U, V = dynamics.planted_problem(k, n, v, np.ones(k), rng=rng)  # V^T X X^T V = n diag(v)
     lam = n * v
     sigmas = rng.uniform(0.6, 1.4, (d, k))
-    bases = [V] + [aligned.random_orthogonal(k, rng) for _ in range(d - 1)] + [U]
+    bases = [V] + [aligned.random_orthogonal(k, rng=rng) for _ in range(d - 1)] + [U]
     Ws = aligned.aligned_network(bases, list(sigmas))
     Y = network.end_to_end(Ws) @ X  # interpolated exactly: a minimum of zero loss
     shapes, sizes = [W.shape for W in Ws], [W.size for W in Ws]
@@ -334,11 +337,11 @@ def test_proposition1_by_depth_is_consistent():
 def test_misaligned_moves_only_off_diagonal_entries():
     p = planted(k=4, d=2)
     Ws = aligned.aligned_network(p["bases"], list(p["sigma0"]))
-    kicked = proposition1.misaligned(Ws, p["bases"], 1e-3, np.random.default_rng(0))
+    kicked = proposition1.misaligned(Ws, p["bases"], 1e-3, rng=np.random.default_rng(0))
     assert dynamics.off_diagonal(kicked, p["bases"]) == pytest.approx(1e-3, rel=1e-9)
     assert np.allclose(dynamics.diagonal_blocks(kicked, p["bases"]), p["sigma0"], atol=1e-15)
     with pytest.raises(ValueError, match="size"):
-        proposition1.misaligned(Ws, p["bases"], 0.0, np.random.default_rng(0))
+        proposition1.misaligned(Ws, p["bases"], 0.0, rng=np.random.default_rng(0))
 
 
 def test_stability_scan_of_one_layer_fails_above_the_closed_form_edge():
@@ -346,7 +349,7 @@ def test_stability_scan_of_one_layer_fails_above_the_closed_form_edge():
     p = planted(k=3, n=4, d=1)
     n, lam = 4, p["lam"]
     Ws = aligned.aligned_network(p["bases"], list(p["sigma0"]))
-    kicked = proposition1.misaligned(Ws, p["bases"], 1e-6, np.random.default_rng(1))
+    kicked = proposition1.misaligned(Ws, p["bases"], 1e-6, rng=np.random.default_rng(1))
     edge = 2 * n / lam.max()
     rates = edge * np.array([0.5, 0.9, 1.02, 1.2])
     scan = proposition1.stability_scan(kicked, p["X"], p["Y"], p["bases"], rates, flow_time=60.0)
@@ -372,7 +375,7 @@ def test_stability_scan_measures_misalignment_against_a_run_at_a_small_rate():
     p = planted(k=4, n=6, d=4, seed=3)
     sigma0 = np.full((4, 4), 0.2) * (1 + 0.5 * np.arange(4))  # small products: a long transient
     Ws = aligned.aligned_network(p["bases"], list(sigma0))
-    kicked = proposition1.misaligned(Ws, p["bases"], 1e-6, np.random.default_rng(1))
+    kicked = proposition1.misaligned(Ws, p["bases"], 1e-6, rng=np.random.default_rng(1))
     scan = proposition1.stability_scan(
         kicked, p["X"], p["Y"], p["bases"], [0.02], flow_time=200.0, reference_rate=0.005
     )
@@ -409,7 +412,7 @@ def test_sequential_run_follows_the_discrete_map():
     k, n, lr = 3, 5, 0.05
     rng = np.random.default_rng(0)
     s = np.array([2.0, 1.0, 0.5])
-    problem = dynamics.planted_problem(k, n, rng, np.ones(k), s)
+    problem = dynamics.planted_problem(k, n, np.ones(k), s, rng=rng)
     u = sequential.sequential_run(*problem, strengths=s, depth=2, u0=1e-2, lr=lr, steps=300, rng=rng)
     assert u.shape == (301, k)
     assert np.allclose(u, sequential.saxe_map(u[0], s, lr, 300), rtol=1e-9)

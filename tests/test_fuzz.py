@@ -16,6 +16,8 @@ A function that `ARGS` cannot build and that has no entry in `BUILDERS` fails wi
 one, so nothing is skipped silently. Hypothesis then picks one argument of the baseline and one degenerate
 variant of it (`variants`) per example: derandomised, no example database, a few examples per function.
 Set DEEPLINEAR_FUZZ_EXAMPLES to try more (or "all": every argument with every variant; a few minutes).
+Every callable with an ``rng`` is also called with each form of it (`test_rng_values`): an int seed draws as
+the Generator ``default_rng`` makes of it, None draws afresh, and anything else is refused naming ``rng``.
 
 Three small tables say where the rule is read otherwise, each entry with its reason: `RECORDS` (dataclasses and
 exceptions that hold what they are given: only what they raise is checked), `DOCUMENTED` (a NaN or an infinity
@@ -132,7 +134,7 @@ class World:
         return self.g.standard_normal((m, n))
 
     def orth(self, k: int = K) -> np.ndarray:
-        return aligned.random_orthogonal(k, self.g)
+        return aligned.random_orthogonal(k, rng=self.g)
 
     def net(self, widths=(K,) * (D + 1), scale: float = 0.5) -> list[np.ndarray]:
         return [scale * self.g.standard_normal((b, a)) / np.sqrt(a) for a, b in zip(widths, widths[1:])]
@@ -152,18 +154,18 @@ class World:
     def planted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """X, Y, U, V satisfying Theorem 1's condition (whitened: X X^T = n I)."""
         return self.once(
-            "planted", lambda: dynamics.planted_problem(K, N, self.rng(), np.ones(K), np.array([1.0, 2.0, 3.0]))
+            "planted", lambda: dynamics.planted_problem(K, N, np.ones(K), np.array([1.0, 2.0, 3.0]), rng=self.rng())
         )
 
     def separable(self) -> tuple[np.ndarray, np.ndarray]:
         def make():
-            X, Y = data.separable(N + 3, 2, self.rng(), margin=0.3)
+            X, Y = data.separable(N + 3, 2, margin=0.3, rng=self.rng())
             return X / np.linalg.norm(X, axis=0).max(), Y
 
         return self.once("separable", make)
 
     def sensing(self) -> data.SensingProblem:
-        return self.once("sensing", lambda: data.matrix_sensing(K, N, self.rng()))
+        return self.once("sensing", lambda: data.matrix_sensing(K, N, rng=self.rng()))
 
     def history(self) -> History:
         """A squared-loss run recording alignment and invariance at every step."""
@@ -179,7 +181,7 @@ class World:
 
         def make():
             X, Y = self.separable()
-            Ws = separable.gaussian_start([2, K, 1], X, Y, self.rng())
+            Ws = separable.gaussian_start([2, K, 1], X, Y, rng=self.rng())
             tracked = separable.measurements(X, Y)
             return train(Ws, X, Y, lr=0.5, steps=20, loss="logistic", metrics=tracked, record=1).history
 
@@ -191,7 +193,7 @@ class World:
         def make():
             X, Y = self.data()
             structure = structures.Toeplitz(K)
-            Ws = structures.random_layers(structure, D, self.rng())
+            Ws = structures.random_layers(structure, D, rng=self.rng())
             return constrained.train_until_mse(Ws, X, Y, structure, lr=0.05, max_steps=10, checkpoints=[0, 5, 10])
 
         return self.once("mse_run", make)
@@ -274,12 +276,12 @@ def _idx_file(w: World) -> str:
 
 
 def _structured(w: World, structure=None) -> list[np.ndarray]:
-    return structures.random_layers(structure or structures.Toeplitz(K), D, w.rng())
+    return structures.random_layers(structure or structures.Toeplitz(K), D, rng=w.rng())
 
 
 def _separable_net(w: World) -> list[np.ndarray]:
     X, Y = w.separable()
-    return separable.gaussian_start([2, K, 1], X, Y, w.rng())
+    return separable.gaussian_start([2, K, 1], X, Y, rng=w.rng())
 
 
 def _gamma(w: World) -> tuple[np.ndarray, float]:
@@ -297,7 +299,7 @@ def _planted(w: World) -> dict[str, np.ndarray]:
 
 
 def _rank_one(w: World):
-    return w.once("rank_one", lambda: boundaries.rank_one_problem(K, N, D + 1, w.rng()))
+    return w.once("rank_one", lambda: boundaries.rank_one_problem(K, N, D + 1, rng=w.rng()))
 
 
 def _late_stats(w: World) -> dict:
@@ -755,7 +757,14 @@ def variants(value: Any) -> list[tuple[str, Callable[[Any], Any]]]:
     if isinstance(value, str):
         return [("unknown", lambda v: "no such option"), ("None", lambda v: None), ("a number", lambda v: 3)]
     if isinstance(value, np.random.Generator):
-        return [("a seed", lambda v: 0), ("None", lambda v: None), ("a string", lambda v: "fuzz")]
+        return [
+            ("a seed", lambda v: 0),
+            ("None", lambda v: None),
+            ("a string", lambda v: "fuzz"),
+            ("a float", lambda v: 0.5),
+            ("a negative seed", lambda v: -1),
+            ("bool", lambda v: True),
+        ]
     if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.number):
         out = common + [
             ("zeros", lambda v: np.zeros_like(v)),
@@ -864,6 +873,59 @@ def test_fuzz(key):
         one(*case)
 
     fuzz()
+
+
+# Callables whose result is not a function of their arguments (timings): their seeds are not compared.
+NOT_REPEATABLE: set[str] = {"timing.full_vs_recursion"}
+RANDOM = sorted(
+    key for key, fn in CALLABLES.items() if key not in RECORDS and "rng" in {p.name for p in parameters(fn)}
+)
+
+
+def outcome(fn: Callable, kwargs: dict[str, Any]) -> tuple[str, Any]:
+    """("returned", result) or ("raised", the exception) of ``fn(**kwargs)`` on a copy of ``kwargs``."""
+    try:
+        return "returned", call(fn, copy.deepcopy(kwargs))
+    except Exception as err:
+        return "raised", err
+
+
+def same(a: Any, b: Any, depth: int = 0) -> bool:
+    """Equal results, recursively as `nonfinite` reads them (NaN equals NaN; foreign objects are not compared)."""
+    if depth > 6 or a is None or callable(a) or isinstance(a, (bool, np.bool_, str, bytes)):
+        return a == b if isinstance(a, (bool, np.bool_, str, bytes)) or a is None else True
+    if isinstance(a, (Real, np.number, np.ndarray)):
+        return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=np.asarray(a).dtype.kind in "fc")
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], depth + 1) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b))
+    if dataclasses.is_dataclass(a):
+        return all(same(getattr(a, f.name), getattr(b, f.name), depth + 1) for f in dataclasses.fields(a))
+    if type(a).__module__.startswith("deeplinear") and hasattr(a, "__dict__"):
+        return same(vars(a), vars(b), depth + 1)
+    return True
+
+
+@pytest.mark.parametrize("key", RANDOM)
+def test_rng_values(key):
+    """``rng`` as an int seed, None, a Generator, and the refused float, negative seed, string and bool."""
+    fn = CALLABLES[key]
+    valid = baseline(key, fn)
+    by_seed, by_generator = outcome(fn, valid | {"rng": 3}), outcome(fn, valid | {"rng": np.random.default_rng(3)})
+    for kind, value in (by_seed, by_generator):
+        if kind == "raised":
+            pytest.fail(f"{key} with a valid rng raised {type(value).__name__}: {value}"[:2000])
+    if key not in NOT_REPEATABLE:
+        assert same(by_seed[1], by_generator[1]), f"{key}: rng=3 and rng=default_rng(3) gave different results"
+    kind, value = outcome(fn, valid | {"rng": None})
+    if kind == "raised":
+        assert isinstance(value, ALLOWED) and "rng" not in str(value), f"{key} refused rng=None: {value!r}"
+    for bad, error in ((0.5, TypeError), ("fuzz", TypeError), (True, TypeError), (-1, ValueError)):
+        kind, value = outcome(fn, valid | {"rng": bad})
+        assert kind == "raised" and isinstance(value, error) and "rng" in str(value), (
+            f"{key} with rng={bad!r} gave {value!r}, not a {error.__name__} naming rng"
+        )
 
 
 def test_every_table_entry_names_a_public_callable():

@@ -32,7 +32,7 @@ def test_pinv_solution_is_least_squares():
 def test_proposition3_scores_against_plain_loops():
     rng = np.random.default_rng(1)
     k, d = 4, 3
-    Qs = [aligned.random_orthogonal(k, rng) for _ in range(d + 1)]
+    Qs = [aligned.random_orthogonal(k, rng=rng) for _ in range(d + 1)]
     Ws = aligned.aligned_network(Qs, [np.linspace(1.0, 2.0, k) * (i + 1) for i in range(d)])
     X = rng.standard_normal((k, 7))
     np.testing.assert_allclose(impossibility.proposition3_scores(Ws, X), [1.0, 1.0], atol=1e-9)
@@ -59,7 +59,7 @@ def defect_loop(W, V):
 
 def test_singular_basis_defect_closed_forms():
     rng = np.random.default_rng(2)
-    V = aligned.random_orthogonal(5, rng)
+    V = aligned.random_orthogonal(5, rng=rng)
     W = np.diag([1.0, 2.0, 3.0, 4.0, 5.0]) @ V.T  # right singular vectors V
     assert impossibility.singular_basis_defect(W, V) < 1e-13
     W = rng.standard_normal((5, 5))
@@ -74,13 +74,13 @@ def test_singular_basis_defect_closed_forms():
     [
         structures.Toeplitz(4),
         structures.Convolution(2, 3),
-        structures.RandomSubspace(4, 4, 5, np.random.default_rng(3)),
+        structures.RandomSubspace(4, 4, 5, rng=np.random.default_rng(3)),
     ],
 )
 def test_partner_objective_value_and_finite_difference_gradient(S):
     rng = np.random.default_rng(4)
     k = S.shape[1]
-    V = aligned.random_orthogonal(k, rng)
+    V = aligned.random_orthogonal(k, rng=rng)
     fun = impossibility.partner_objective(S, V)
     c = rng.standard_normal(S.dim)
     value, grad = fun(c)
@@ -99,21 +99,23 @@ def test_partner_objective_excludes_multiples_of_the_identity():
 def test_closest_partner_fully_connected_reaches_zero_and_one_dimensional_is_fixed():
     rng = np.random.default_rng(5)
     P = rng.standard_normal((3, 3))
-    defect, score = impossibility.closest_partner(structures.RandomSubspace(3, 3, 9, rng), P, rng, restarts=2)
+    defect, score = impossibility.closest_partner(structures.RandomSubspace(3, 3, 9, rng=rng), P, restarts=2, rng=rng)
     assert defect < 1e-7 and score > 1 - 1e-6
-    S = structures.RandomSubspace(3, 3, 1, rng)  # W = c A: the defect does not depend on c
-    defect, _ = impossibility.closest_partner(S, P, rng, restarts=2)
+    S = structures.RandomSubspace(3, 3, 1, rng=rng)  # W = c A: the defect does not depend on c
+    defect, _ = impossibility.closest_partner(S, P, restarts=2, rng=rng)
     V = np.linalg.svd(P)[2].T
     assert defect == pytest.approx(defect_loop(S.basis[0], V), rel=1e-10)
     with pytest.raises(ValueError, match="restarts"):
-        impossibility.closest_partner(S, P, rng, restarts=0)
+        impossibility.closest_partner(S, P, restarts=0, rng=rng)
 
 
 def test_partner_sweep_draws_subspace_then_starts_for_each_r():
     P = np.random.default_rng(6).standard_normal((2, 2))
-    sweep = impossibility.partner_sweep(P, np.random.default_rng(7), restarts=1)
+    sweep = impossibility.partner_sweep(P, restarts=1, rng=np.random.default_rng(7))
     rng = np.random.default_rng(7)
-    expected = [impossibility.closest_partner(structures.RandomSubspace(2, 2, r, rng), P, rng, 1) for r in range(1, 5)]
+    expected = [
+        impossibility.closest_partner(structures.RandomSubspace(2, 2, r, rng=rng), P, 1, rng=rng) for r in range(1, 5)
+    ]
     np.testing.assert_array_equal(sweep, np.array(expected))
     assert sweep.shape == (4, 2) and sweep[-1, 0] < 1e-7
 
@@ -150,10 +152,10 @@ def test_search_generic_data_draws_each_data_set_then_searches(structure):
         if structure is None:
             expected = []
             for r in range(1, 5):
-                subspace = structures.RandomSubspace(2, 2, r, rng)
-                expected.append(impossibility.closest_partner(subspace, P, rng, 1))
+                subspace = structures.RandomSubspace(2, 2, r, rng=rng)
+                expected.append(impossibility.closest_partner(subspace, P, 1, rng=rng))
         else:
-            expected = impossibility.closest_partner(structure, P, rng, 1)
+            expected = impossibility.closest_partner(structure, P, 1, rng=rng)
         np.testing.assert_allclose(found[i], np.array(expected), rtol=1e-12)
         assert residuals[i] == pytest.approx(np.linalg.norm(Y - P @ X) / np.linalg.norm(Y), rel=1e-10)
     assert found.shape == ((3, 4, 2) if structure is None else (3, 2))
@@ -169,7 +171,7 @@ def test_scalar_distance_closed_form():
 
 
 def test_convolutional_autoencoder_records_the_mean_squared_error():
-    h = impossibility.convolutional_autoencoder(4, np.random.default_rng(8), lr=0.05, steps=30, points=5)
+    h = impossibility.convolutional_autoencoder(4, lr=0.05, steps=30, points=5, rng=np.random.default_rng(8))
     rng = np.random.default_rng(8)
     X = rng.standard_normal((16, 16))
     noise = rng.standard_normal((3, 9))
@@ -201,7 +203,7 @@ def test_traceless_defect_is_the_commutator_over_traceless_norms():
 
 def test_traceless_defect_zero_for_aligned_and_for_identities():
     rng = np.random.default_rng(20)
-    Qs = [aligned.random_orthogonal(4, rng) for _ in range(4)]
+    Qs = [aligned.random_orthogonal(4, rng=rng) for _ in range(4)]
     Ws = aligned.aligned_network(Qs, [rng.uniform(1, 2, 4) for _ in range(3)])
     assert metrics.traceless_alignment_defect(Ws).max() < 1e-13
     assert np.array_equal(metrics.traceless_alignment_defect([2 * np.eye(3), rng.standard_normal((3, 3))]), [0.0])
@@ -213,21 +215,21 @@ def test_traceless_defect_zero_for_aligned_and_for_identities():
 def test_scores_over_bases_equals_the_three_separate_calls():
     rng = np.random.default_rng(21)
     s = np.array([2.0, 2.0, 2.0, 1.0, 0.5])  # a repeated singular value: the bases matter
-    Qs = [aligned.random_orthogonal(5, rng) for _ in range(4)]
+    Qs = [aligned.random_orthogonal(5, rng=rng) for _ in range(4)]
     Ws0 = aligned.aligned_network(Qs, [s] * 3)
     Ws = [W + 0.05 * rng.standard_normal(W.shape) for W in Ws0]
-    got = bases.scores_over_bases(Ws0, Ws, np.random.default_rng(22), draws=6)
+    got = bases.scores_over_bases(Ws0, Ws, draws=6, rng=np.random.default_rng(22))
     rng = np.random.default_rng(22)
     expected = {
-        "alignment_initial": bases.alignment_over_bases(Ws0, rng, draws=6),
-        "alignment_final": bases.alignment_over_bases(Ws, rng, draws=6),
-        "invariance_final": bases.invariance_over_bases(Ws0, Ws, rng, draws=6),
+        "alignment_initial": bases.alignment_over_bases(Ws0, draws=6, rng=rng),
+        "alignment_final": bases.alignment_over_bases(Ws, draws=6, rng=rng),
+        "invariance_final": bases.invariance_over_bases(Ws0, Ws, draws=6, rng=rng),
     }
     for key, value in expected.items():
         np.testing.assert_array_equal(got[key], value)
     assert got["alignment_initial"].min() < 0.99  # the draws do move the score
     with pytest.raises(ValueError, match="same 2-D layer shapes"):
-        bases.scores_over_bases(Ws0, Ws[:2], rng)
+        bases.scores_over_bases(Ws0, Ws[:2], rng=rng)
 
 
 # -- losses.mse_learning_rate ----------------------------------------------------------------------

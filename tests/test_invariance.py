@@ -13,10 +13,10 @@ from deeplinear import aligned, data, invariance, losses, modes, network, theory
 @pytest.mark.parametrize("kind", ["autoencoding", "factorization", "inversion"])
 def test_regression_run_follows_its_budget_and_stays_aligned(kind):
     rng = np.random.default_rng(3)
-    X, Y = data.regression_problem(kind, 5, 7, rng, max_condition=20.0)
-    ref = theory.aligned_start_on(X, Y, [5] * 4, np.random.default_rng(4))
-    run = invariance.regression_run(X, Y, [5] * 4, np.random.default_rng(4), lr=0.05, steps=2000)
-    start = invariance.witness_start(X, Y, [5] * 4, np.random.default_rng(4), lr=0.05)
+    X, Y = data.regression_problem(kind, 5, 7, max_condition=20.0, rng=rng)
+    ref = theory.aligned_start_on(X, Y, [5] * 4, rng=np.random.default_rng(4))
+    run = invariance.regression_run(X, Y, [5] * 4, lr=0.05, steps=2000, rng=np.random.default_rng(4))
+    start = invariance.witness_start(X, Y, [5] * 4, lr=0.05, rng=np.random.default_rng(4))
     for W, R in zip(start.Ws, ref):  # the same start as aligned_start_on, from the same draws
         np.testing.assert_array_equal(W, R)
     assert run.lr == start.lr <= run.edge / 2
@@ -25,14 +25,14 @@ def test_regression_run_follows_its_budget_and_stays_aligned(kind):
 
 
 def test_regression_run_refuses_data_that_fail_the_condition():
-    X, Y = data.random_regression(4, 4, np.random.default_rng(5))
+    X, Y = data.random_regression(4, 4, rng=np.random.default_rng(5))
     with pytest.raises(ValueError, match="fail Theorem 1's condition"):
-        invariance.regression_run(X, Y, [4] * 3, np.random.default_rng(0), lr=0.01, steps=10)
+        invariance.regression_run(X, Y, [4] * 3, lr=0.01, steps=10, rng=np.random.default_rng(0))
 
 
 def test_turn_share_is_zero_on_the_diagonal_and_the_off_diagonal_share_off_it():
     rng = np.random.default_rng(8)
-    bases = [aligned.random_orthogonal(3, rng) for _ in range(3)]
+    bases = [aligned.random_orthogonal(3, rng=rng) for _ in range(3)]
     Ws0 = aligned.aligned_network(bases, [np.array([3.0, 2.0, 1.0]), np.array([1.5, 1.0, 0.5])])
     diagonal = aligned.aligned_network(bases, [np.array([3.5, 2.0, 0.5]), np.array([1.5, 1.2, 0.5])])
     assert invariance.turn_share(Ws0, diagonal) < 1e-14
@@ -45,59 +45,59 @@ def test_turn_share_is_zero_on_the_diagonal_and_the_off_diagonal_share_off_it():
 
 def test_ensemble_start_and_run_give_each_kind_its_start_and_rate():
     rng = np.random.default_rng(10)
-    problems = [data.regression_problem("factorization", 3, 3, rng), data.random_regression(3, 3, rng)]
-    Ws, rates = invariance.ensemble_start(problems, [3] * 4, np.random.default_rng(11), lr=0.5)
+    problems = [data.regression_problem("factorization", 3, 3, rng=rng), data.random_regression(3, 3, rng=rng)]
+    Ws, rates = invariance.ensemble_start(problems, [3] * 4, lr=0.5, rng=np.random.default_rng(11))
     ref = np.random.default_rng(11)
-    first = invariance.witness_start(*problems[0], [3] * 4, ref, lr=0.5)
-    second = theory.aligned_start_on(*problems[1], [3] * 4, ref, outer="svd")
+    first = invariance.witness_start(*problems[0], [3] * 4, lr=0.5, rng=ref)
+    second = theory.aligned_start_on(*problems[1], [3] * 4, outer="svd", rng=ref)
     np.testing.assert_array_equal(Ws[0][0], first.Ws[0])
     np.testing.assert_array_equal(Ws[0][1], second[0])
     assert rates[0] == first.lr and rates[1] == 0.5
-    sensing = [data.matrix_sensing(3, 4, rng) for _ in range(2)]
-    invariances, ratios = invariance.ensemble_run(sensing, [3] * 3, rng, lr=0.01, steps=200)
+    sensing = [data.matrix_sensing(3, 4, rng=rng) for _ in range(2)]
+    invariances, ratios = invariance.ensemble_run(sensing, [3] * 3, lr=0.01, steps=200, rng=rng)
     assert invariances.shape == ratios.shape == (2,) and invariances.min() > 1 - 1e-12 and ratios.max() < 1
 
 
 def test_family_runs_leave_the_aligned_set():
     rng = np.random.default_rng(12)
-    X, Y = data.random_regression(3, 3, rng)
-    kept, turned = invariance.family_runs(X, Y, [3] * 4, rng, lr=0.02, steps=500, members=2)
+    X, Y = data.random_regression(3, 3, rng=rng)
+    kept, turned = invariance.family_runs(X, Y, [3] * 4, lr=0.02, steps=500, members=2, rng=rng)
     assert kept.shape == turned.shape == (3,)
     assert kept.max() < 1 - 1e-8 and turned.min() > 1e-3
 
 
 def test_common_bases_takes_the_first_combination_that_finds_them():
     rng = np.random.default_rng(13)
-    p = data.matrix_sensing(4, 5, rng)
-    found = invariance.common_bases(p.M, p.y, np.random.default_rng(14))
-    single = theory.sensing_witness(p.M, p.y, np.random.default_rng(14))
+    p = data.matrix_sensing(4, 5, rng=rng)
+    found = invariance.common_bases(p.M, p.y, rng=np.random.default_rng(14))
+    single = theory.sensing_witness(p.M, p.y, rng=np.random.default_rng(14))
     assert found[0] and found[1] == single[1]
-    generic = data.matrix_sensing(4, 5, rng, aligned=False)
-    assert not invariance.common_bases(generic.M, generic.y, rng)[0]
+    generic = data.matrix_sensing(4, 5, aligned=False, rng=rng)
+    assert not invariance.common_bases(generic.M, generic.y, rng=rng)[0]
 
 
 def test_sweep_is_one_ensemble_run_per_kind_in_order():
     kw = dict(lr=0.01, steps=50)
-    inv, ratio = invariance.sweep(3, 4, [3] * 3, np.random.default_rng(15), members=2, max_condition=20.0, **kw)
+    inv, ratio = invariance.sweep(3, 4, [3] * 3, members=2, max_condition=20.0, **kw, rng=np.random.default_rng(15))
     ref = np.random.default_rng(15)  # by hand: each kind's problems, then its run, in the documented order
     for kind in (*data.REGRESSION_KINDS, "sensing"):
         if kind == "sensing":
-            problems = [data.matrix_sensing(3, 4, ref) for _ in range(2)]
+            problems = [data.matrix_sensing(3, 4, rng=ref) for _ in range(2)]
         else:
-            problems = [data.regression_problem(kind, 3, 4, ref, max_condition=20.0) for _ in range(2)]
-        expected = invariance.ensemble_run(problems, [3] * 3, ref, **kw)
+            problems = [data.regression_problem(kind, 3, 4, max_condition=20.0, rng=ref) for _ in range(2)]
+        expected = invariance.ensemble_run(problems, [3] * 3, **kw, rng=ref)
         np.testing.assert_array_equal(inv[kind], expected[0])
         np.testing.assert_array_equal(ratio[kind], expected[1])
     assert list(inv) == [*data.REGRESSION_KINDS, "sensing"]
     assert inv["random"].max() < 1 - 1e-8 and inv["autoencoding"].min() > 1 - 1e-12
     with pytest.raises(ValueError, match="members must"):
-        invariance.sweep(3, 4, [3] * 3, ref, members=0, **kw)
+        invariance.sweep(3, 4, [3] * 3, members=0, **kw, rng=ref)
 
 
 def test_generic_sensing_run_starts_on_the_targets_bases():
-    problem = data.matrix_sensing(3, 5, np.random.default_rng(16), aligned=False)
-    history = invariance.generic_sensing_run(problem, [3] * 4, np.random.default_rng(17), lr=0.01, steps=300)
-    start = aligned.aligned_start(problem.V, problem.U, [3] * 4, np.random.default_rng(17))
+    problem = data.matrix_sensing(3, 5, aligned=False, rng=np.random.default_rng(16))
+    history = invariance.generic_sensing_run(problem, [3] * 4, lr=0.01, steps=300, rng=np.random.default_rng(17))
+    start = aligned.aligned_start(problem.V, problem.U, [3] * 4, rng=np.random.default_rng(17))
     # by hand: the plain trainer on the sensing loss from that start, at the same rate
     ref = train(start, None, None, loss=losses.MatrixSensing(problem.M, problem.y), lr=0.01, steps=300)
     np.testing.assert_allclose(history.loss, ref.history.loss, rtol=1e-12)

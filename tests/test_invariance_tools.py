@@ -15,8 +15,8 @@ from deeplinear import aligned, data, fixed_bases, network, theory
 
 def test_sensing_witness_finds_the_generators_bases_and_fixes_signs():
     rng = np.random.default_rng(0)
-    p = data.matrix_sensing(5, 7, rng)
-    holds, off, U, V = theory.sensing_witness(p.M, p.y, rng)
+    p = data.matrix_sensing(5, 7, rng=rng)
+    holds, off, U, V = theory.sensing_witness(p.M, p.y, rng=rng)
     assert holds is True and off < 1e-12
     for M in p.M:  # every measurement is diagonal in the witness
         D = U.T @ M @ V
@@ -25,13 +25,13 @@ def test_sensing_witness_finds_the_generators_bases_and_fixes_signs():
     np.testing.assert_allclose(np.sort(np.abs(U.T @ p.U).max(axis=1)), np.ones(5), atol=1e-10)
     # signs make the target's diagonal in the witness non-negative (X* from the generator)
     assert np.all(np.diag(U.T @ p.X_star @ V) >= -1e-12)
-    generic = data.matrix_sensing(5, 7, rng, aligned=False)
-    holds, off, _, _ = theory.sensing_witness(generic.M, generic.y, rng)
+    generic = data.matrix_sensing(5, 7, aligned=False, rng=rng)
+    holds, off, _, _ = theory.sensing_witness(generic.M, generic.y, rng=rng)
     assert holds is False and off > 1e-3
     with pytest.raises(ValueError, match="M must"):
-        theory.sensing_witness(np.ones((3, 2, 4)), np.ones(3), rng)
+        theory.sensing_witness(np.ones((3, 2, 4)), np.ones(3), rng=rng)
     with pytest.raises(ValueError, match="y must"):
-        theory.sensing_witness(p.M, np.ones(3), rng)
+        theory.sensing_witness(p.M, np.ones(3), rng=rng)
 
 
 @pytest.mark.parametrize("k, n", [(3, 8), (5, 5), (4, 2)])
@@ -51,7 +51,7 @@ def test_targets_for_residual_give_the_prescribed_matrix_of_equation_4():
     rng = np.random.default_rng(1)
     Ws = [rng.standard_normal((4, 3)), rng.standard_normal((2, 4))]
     X = rng.standard_normal((3, 6))
-    U, V = aligned.random_orthogonal(2, rng), aligned.random_orthogonal(3, rng)
+    U, V = aligned.random_orthogonal(2, rng=rng), aligned.random_orthogonal(3, rng=rng)
     D = rng.standard_normal((2, 3))
     Y = theory.targets_for_residual(Ws, X, U, D, V)
     np.testing.assert_allclose(U.T @ (Y - Ws[1] @ Ws[0] @ X) @ X.T @ V, D, atol=1e-11)
@@ -77,7 +77,7 @@ def test_pinned_rotation_closed_form_for_a_turned_plane():
 def test_one_step_rotation_takes_a_gradient_step_of_each_size():
     rng = np.random.default_rng(2)
     k, n = 3, 5
-    bases = [aligned.random_orthogonal(k, rng) for _ in range(3)]
+    bases = [aligned.random_orthogonal(k, rng=rng) for _ in range(3)]
     Ws = aligned.aligned_network(bases, [rng.uniform(0.5, 1, k), rng.uniform(0.5, 1, k)])
     X, Y = rng.standard_normal((k, n)), rng.standard_normal((k, n))
     # reference: the gradient by central differences of the loss, then the closed-form step
@@ -101,7 +101,7 @@ def test_one_step_turn_orders_two_and_three_layers():
     rng = np.random.default_rng(3)
     k, n = 4, 6
     s = np.sort(rng.uniform(0.5, 1.0, k))[::-1]
-    Q = [aligned.random_orthogonal(k, rng) for _ in range(5)]
+    Q = [aligned.random_orthogonal(k, rng=rng) for _ in range(5)]
     net2, net3 = aligned.aligned_network(Q[:3], [s, s]), aligned.aligned_network(Q[:2] + Q[3:], [s ** (2 / 3)] * 3)
     X = rng.standard_normal((k, n))
     G = rng.standard_normal((k, k))
@@ -142,30 +142,30 @@ def test_rank_one_chain_draws_in_the_documented_order_and_leaks_nothing():
 
 def test_aligned_start_on_takes_its_outer_bases_from_the_data():
     rng = np.random.default_rng(4)
-    X, Y = data.autoencoding(4, 6, rng)
-    Ws = theory.aligned_start_on(X, Y, [4, 5, 4], np.random.default_rng(1))
+    X, Y = data.autoencoding(4, 6, rng=rng)
+    Ws = theory.aligned_start_on(X, Y, [4, 5, 4], rng=np.random.default_rng(1))
     U, V = theory.alignment_invariant_witness(X, Y)
     # V_1 = V and U_d = U: W_1 V and U^T W_d are column- and row-wise scaled orthonormal
     C1, C2 = Ws[0] @ V, U.T @ Ws[1]
     np.testing.assert_allclose(C1.T @ C1, np.diag(np.diag(C1.T @ C1)), atol=1e-12)
     np.testing.assert_allclose(C2 @ C2.T, np.diag(np.diag(C2 @ C2.T)), atol=1e-12)
     # outer="svd": the left singular vectors of X and of Y, whatever the data
-    X, Y = data.random_regression(3, 5, rng)
-    Ws = theory.aligned_start_on(X, Y, [3, 3, 3], np.random.default_rng(2), outer="svd")
-    ref = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [3, 3, 3], np.random.default_rng(2))
+    X, Y = data.random_regression(3, 5, rng=rng)
+    Ws = theory.aligned_start_on(X, Y, [3, 3, 3], outer="svd", rng=np.random.default_rng(2))
+    ref = aligned.aligned_start(np.linalg.svd(X)[0], np.linalg.svd(Y)[0], [3, 3, 3], rng=np.random.default_rng(2))
     for W, R in zip(Ws, ref):
         np.testing.assert_array_equal(W, R)
     # outer="auto": the svd start on random data, the witness start where the condition holds
-    for W, R in zip(theory.aligned_start_on(X, Y, [3, 3, 3], np.random.default_rng(2), outer="auto"), ref):
+    for W, R in zip(theory.aligned_start_on(X, Y, [3, 3, 3], outer="auto", rng=np.random.default_rng(2)), ref):
         np.testing.assert_array_equal(W, R)
-    Xa, Ya = data.autoencoding(3, 5, rng)
-    auto = theory.aligned_start_on(Xa, Ya, [3, 3], np.random.default_rng(3), outer="auto")
-    for W, R in zip(auto, theory.aligned_start_on(Xa, Ya, [3, 3], np.random.default_rng(3))):
+    Xa, Ya = data.autoencoding(3, 5, rng=rng)
+    auto = theory.aligned_start_on(Xa, Ya, [3, 3], outer="auto", rng=np.random.default_rng(3))
+    for W, R in zip(auto, theory.aligned_start_on(Xa, Ya, [3, 3], rng=np.random.default_rng(3))):
         np.testing.assert_array_equal(W, R)
     with pytest.raises(ValueError, match="outer must be"):
-        theory.aligned_start_on(X, Y, [3, 3], rng, outer="identity")
+        theory.aligned_start_on(X, Y, [3, 3], outer="identity", rng=rng)
     with pytest.raises(ValueError, match="Theorem 1"):
-        theory.aligned_start_on(X, Y, [3, 3], rng)  # random data have no witness
+        theory.aligned_start_on(X, Y, [3, 3], rng=rng)  # random data have no witness
 
 
 def test_two_layer_cases_build_the_prescribed_D():
@@ -187,16 +187,16 @@ def test_two_layer_cases_build_the_prescribed_D():
 
 
 def test_aligned_start_sensing_is_the_witness_then_the_start():
-    p = data.matrix_sensing(4, 6, np.random.default_rng(0))
-    Ws = theory.aligned_start_sensing(p.M, p.y, [4, 4, 4], np.random.default_rng(1))
+    p = data.matrix_sensing(4, 6, rng=np.random.default_rng(0))
+    Ws = theory.aligned_start_sensing(p.M, p.y, [4, 4, 4], rng=np.random.default_rng(1))
     ref = np.random.default_rng(1)
-    _, _, U, V = theory.sensing_witness(p.M, p.y, ref)
-    for W, R in zip(Ws, aligned.aligned_start(V, U, [4, 4, 4], ref)):
+    _, _, U, V = theory.sensing_witness(p.M, p.y, rng=ref)
+    for W, R in zip(Ws, aligned.aligned_start(V, U, [4, 4, 4], rng=ref)):
         np.testing.assert_array_equal(W, R)
     # every measurement sees only the diagonal of the end-to-end matrix in the witness's bases
     P = Ws[1] @ Ws[0]
     Dp = U.T @ P @ V
     np.testing.assert_allclose(Dp, np.diag(np.diag(Dp)), atol=1e-12)
-    generic = data.matrix_sensing(4, 6, np.random.default_rng(2), aligned=False)
+    generic = data.matrix_sensing(4, 6, aligned=False, rng=np.random.default_rng(2))
     with pytest.raises(ValueError, match="no aligned start"):
-        theory.aligned_start_sensing(generic.M, generic.y, [4, 4], np.random.default_rng(3))
+        theory.aligned_start_sensing(generic.M, generic.y, [4, 4], rng=np.random.default_rng(3))

@@ -76,15 +76,15 @@ def test_plot_alignment_panels_draws_one_panel_per_run():
 def test_appendix_f_start_is_the_rank_one_network_it_describes():
     rng = np.random.default_rng(3)
     widths = [5, 4, 3, 1]
-    V = aligned.random_orthogonal(5, rng)
-    Ws = aligned.appendix_f_start(V, -np.eye(1), widths, np.random.default_rng(7))
+    V = aligned.random_orthogonal(5, rng=rng)
+    Ws = aligned.appendix_f_start(V, -np.eye(1), widths, rng=np.random.default_rng(7))
     s = np.random.default_rng(7).random(3)  # the reference: one draw per layer, in order
     e = [np.eye(k)[:, 0] for k in widths]
     np.testing.assert_allclose(Ws[0], s[0] * np.outer(e[1], V[:, 0]), atol=1e-15)
     np.testing.assert_allclose(Ws[1], s[1] * np.outer(e[2], e[1]), atol=1e-15)
     np.testing.assert_allclose(Ws[2], -s[2] * np.outer(e[3], e[2]), atol=1e-15)
     with pytest.raises(ValueError, match="widths must be"):
-        aligned.appendix_f_start(V, np.eye(1), [5], rng)
+        aligned.appendix_f_start(V, np.eye(1), [5], rng=rng)
 
 
 def test_appendix_f_start_stays_rank_one_under_gradient_descent():
@@ -92,7 +92,7 @@ def test_appendix_f_start_stays_rank_one_under_gradient_descent():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((5, 8))
     y = np.where(rng.standard_normal(8) > 0, 1.0, -1.0)[None, :]
-    Ws = aligned.appendix_f_start(aligned.random_orthogonal(5, rng), np.eye(1), [5, 4, 3, 1], rng)
+    Ws = aligned.appendix_f_start(aligned.random_orthogonal(5, rng=rng), np.eye(1), [5, 4, 3, 1], rng=rng)
     for loss in ("squared", "logistic"):
         W = deeplinear.train(Ws, X, y, lr=0.1, steps=50, loss=loss).weights
         assert abs(W[1][0, 0]) > 0 and np.abs(W[1][1:]).max() == 0 and np.abs(W[1][:, 1:]).max() == 0

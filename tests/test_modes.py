@@ -12,12 +12,14 @@ from deeplinear import TrainingDiverged, aligned, convergence, data, dynamics, i
 
 def test_mode_sigmas_recovers_the_singular_values_of_each_mode():
     rng = np.random.default_rng(0)
-    bases = [aligned.random_orthogonal(4, rng) for _ in range(4)]
+    bases = [aligned.random_orthogonal(4, rng=rng) for _ in range(4)]
     sigmas = [rng.uniform(0.5, 1.5, 4) for _ in range(3)]
     Ws = aligned.aligned_network(bases, sigmas)
     np.testing.assert_allclose(modes.mode_sigmas(Ws, bases[0]), np.array(sigmas), rtol=1e-12)
     # a layer that kills a mode: the rectangular last layer keeps 3 of 4
-    rect = aligned.aligned_network([bases[0], bases[1], aligned.random_orthogonal(3, rng)], [sigmas[0], sigmas[1][:3]])
+    rect = aligned.aligned_network(
+        [bases[0], bases[1], aligned.random_orthogonal(3, rng=rng)], [sigmas[0], sigmas[1][:3]]
+    )
     found = modes.mode_sigmas(rect, bases[0])
     assert found.shape == (2, 4) and found[1, 3] < 1e-12 and np.allclose(found[1, :3], sigmas[1][:3])
 
@@ -54,8 +56,8 @@ def test_mode_losses_is_the_recursion_and_full_gradient_descent():
     traj = dynamics.singular_value_dynamics(s0, lam, lam_prime, lr=0.05, steps=300, n=5)
     np.testing.assert_allclose(got, convergence.reduced_loss(traj, lam, lam_prime, 5), rtol=1e-10)
     # matrix sensing: the coupled G = D^T D of its aligned start, against the trainer on the full network
-    p = data.matrix_sensing(4, 6, rng)
-    start = invariance.sensing_start(p.M, p.y, [4] * 4, rng, lr=0.01)
+    p = data.matrix_sensing(4, 6, rng=rng)
+    start = invariance.sensing_start(p.M, p.y, [4] * 4, lr=0.01, rng=rng)
     full = train(
         start.Ws, None, None, loss=losses.MatrixSensing(p.M, p.y), lr=start.lr, steps=400, record=1
     ).history.loss
@@ -100,7 +102,7 @@ def test_start_lr_bounds_the_gauss_newton_curvature():
 
 def test_train_halving_reruns_a_diverged_member_at_half_its_rate():
     rng = np.random.default_rng(7)
-    X, Y = data.random_regression(3, 3, rng)
+    X, Y = data.random_regression(3, 3, rng=rng)
     Ws = [np.eye(3) * 0.9 for _ in range(3)]
     safe = modes.start_lr(Ws, X)
     res, lr = modes.train_halving(Ws, X, Y, lr=1.0, steps=50)

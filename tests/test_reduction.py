@@ -28,7 +28,7 @@ def _random_start(rng):
 def _aligned_start(rng, X, Y):
     """The MNIST recipe: W_1 = D_1 U_x^T, W_i = D_i, W_d = U_y D_d."""
     return aligned.aligned_start(
-        np.linalg.svd(X)[0], np.linalg.svd(Y)[0], WIDTHS, rng, inner="identity", low=0.0, high=1.0
+        np.linalg.svd(X)[0], np.linalg.svd(Y)[0], WIDTHS, inner="identity", low=0.0, high=1.0, rng=rng
     )
 
 

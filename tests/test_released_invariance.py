@@ -91,7 +91,7 @@ def test_reduction_scores_the_expanded_network():
     X = rng.standard_normal((30, 8))
     Y = rng.standard_normal((3, 8))
     U_x, U_y = np.linalg.svd(X)[0], np.linalg.svd(Y)[0]
-    Ws = aligned.aligned_start(U_x, U_y, [30, 40, 6, 3], rng, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(U_x, U_y, [30, 40, 6, 3], inner="identity", low=0.0, high=1.0, rng=rng)
     red = reduction.reduce_network(Ws, X)
     A = [a + 0.2 * rng.standard_normal(a.shape) for a in red.layers]
     full = reduction.expand(red, A)

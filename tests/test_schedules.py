@@ -35,7 +35,7 @@ def plain_two_layer_descent(W1, W2, X, y, step_size, steps):
 @pytest.fixture
 def separable_problem():
     rng = np.random.default_rng(1)
-    X, Y = data.separable(12, 3, rng, margin=0.3)
+    X, Y = data.separable(12, 3, margin=0.3, rng=rng)
     X = X / np.linalg.norm(X, axis=0).max()
     W1 = 0.3 * rng.standard_normal((4, 3))
     W2 = 0.3 * rng.standard_normal((1, 4))

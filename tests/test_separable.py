@@ -54,7 +54,7 @@ def rotation_row(theta):
 @pytest.fixture
 def problem():
     rng = np.random.default_rng(5)
-    X, Y = data.separable(16, 2, rng, margin=0.4)
+    X, Y = data.separable(16, 2, margin=0.4, rng=rng)
     X = X / np.linalg.norm(X, axis=0).max()
     return X, Y, rng
 
@@ -62,7 +62,7 @@ def problem():
 # -- starts -------------------------------------------------------------------------------------
 def test_gaussian_layers_draw_the_same_stream_as_plain_draws():
     widths = [3, 5, 4, 1]
-    got = separable.gaussian_layers(widths, np.random.default_rng(7), scale=0.3)
+    got = separable.gaussian_layers(widths, scale=0.3, rng=np.random.default_rng(7))
     ref_rng = np.random.default_rng(7)
     for W, (a, b) in zip(got, [(3, 5), (5, 4), (4, 1)]):
         assert W.shape == (b, a)
@@ -70,14 +70,14 @@ def test_gaussian_layers_draw_the_same_stream_as_plain_draws():
 
 
 def test_gaussian_layers_have_the_stated_variance():
-    W = separable.gaussian_layers([50, 400], np.random.default_rng(0), scale=0.2)[0]
+    W = separable.gaussian_layers([50, 400], scale=0.2, rng=np.random.default_rng(0))[0]
     assert W.var() == pytest.approx(0.2**2 / 50, rel=0.05)
 
 
 @pytest.mark.parametrize("widths", [[3], [3, 0], [2.5, 1], [True, 1]])
 def test_gaussian_layers_reject_bad_widths(widths):
     with pytest.raises(ValueError, match="widths must be"):
-        separable.gaussian_layers(widths, np.random.default_rng(0))
+        separable.gaussian_layers(widths, rng=np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("loss, ell0", [("logistic", math.log(2.0)), ("exponential", 1.0)])
@@ -87,7 +87,7 @@ def test_below_loss_at_zero_flips_the_last_layer_exactly_when_needed(problem, lo
     y = Y.ravel()
     flips = 0
     for _ in range(20):
-        Ws = separable.gaussian_layers([2, 3, 1], rng, scale=scale)
+        Ws = separable.gaussian_layers([2, 3, 1], scale=scale, rng=rng)
         w = (Ws[1] @ Ws[0]).ravel()
         before = logistic_risk(w, X, y) if loss == "logistic" else float(np.mean(np.exp(-y * (w @ X))))
         out = separable.below_loss_at_zero(Ws, X, Y, loss)
@@ -102,8 +102,10 @@ def test_below_loss_at_zero_flips_the_last_layer_exactly_when_needed(problem, lo
 
 def test_gaussian_start_is_gaussian_layers_then_below_loss_at_zero(problem):
     X, Y, _ = problem
-    got = separable.gaussian_start([2, 4, 1], X, Y, np.random.default_rng(11), scale=0.5)
-    ref = separable.below_loss_at_zero(separable.gaussian_layers([2, 4, 1], np.random.default_rng(11), scale=0.5), X, Y)
+    got = separable.gaussian_start([2, 4, 1], X, Y, scale=0.5, rng=np.random.default_rng(11))
+    ref = separable.below_loss_at_zero(
+        separable.gaussian_layers([2, 4, 1], scale=0.5, rng=np.random.default_rng(11)), X, Y
+    )
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="loss must be one of"):
@@ -197,7 +199,7 @@ def test_layer_margin_gap_is_the_closed_form_on_the_hand_made_data(theta, w2, ra
 
 def test_measurements_are_the_named_quantities(problem):
     X, Y, rng = problem
-    Ws = separable.gaussian_layers([2, 3, 3, 1], rng, scale=1.0)
+    Ws = separable.gaussian_layers([2, 3, 3, 1], scale=1.0, rng=rng)
     u_bar, gamma = separable.max_margin(X, Y)
     m = separable.measurements(X, Y)
     assert set(m) == {
@@ -303,7 +305,7 @@ def test_spanning_text_says_whether_assumption_27_holds():
 @pytest.mark.parametrize("loss", ["logistic", "exponential"])
 def test_on_data_makes_the_same_steps_as_training_on_the_data(problem, loss):
     X, Y, rng = problem
-    Ws = separable.gaussian_start([2, 4, 3, 1], X, Y, rng, scale=0.5, loss=loss)
+    Ws = separable.gaussian_start([2, 4, 3, 1], X, Y, scale=0.5, loss=loss, rng=rng)
     ref = train(Ws, X, Y, lr=0.5, steps=300, loss=loss, record=[0, 100, 300])
     got = train(Ws, None, None, lr=0.5, steps=300, loss=separable.OnData(X, Y, loss), record=[0, 100, 300])
     np.testing.assert_allclose(got.history.loss, ref.history.loss, rtol=1e-12)
@@ -460,7 +462,7 @@ def test_train_until_divergence_stops_the_step_before_and_records_it(problem):
     step before the one at which `train` raises, equals `train` for the steps before, and records them; a run
     that does not diverge is `train` itself."""
     X, Y, rng = problem
-    Ws = separable.gaussian_start([2, 4, 1], X, Y, rng, scale=1.0)
+    Ws = separable.gaussian_start([2, 4, 1], X, Y, scale=1.0, rng=rng)
     kw = dict(lr=schedules.inverse_risk(5.0), loss="logistic", blowup=10.0)
     with pytest.raises(TrainingDiverged) as err:
         train(Ws, X, Y, steps=500, **kw)
@@ -529,7 +531,7 @@ def test_late_phase_text_names_the_three_cases():
 # -- Appendix F -------------------------------------------------------------------------------
 def test_rank_one_start_has_the_stated_form_and_draw_order():
     widths = [3, 4, 5, 1]
-    Ws = separable.rank_one_start(widths, np.random.default_rng(2))
+    Ws = separable.rank_one_start(widths, rng=np.random.default_rng(2))
     ref = np.random.default_rng(2)
     u1, u2 = ref.standard_normal(4), ref.standard_normal(5)
     u1, u2 = u1 / np.linalg.norm(u1), u2 / np.linalg.norm(u2)
@@ -542,13 +544,13 @@ def test_rank_one_start_has_the_stated_form_and_draw_order():
         assert np.linalg.matrix_rank(W) == 1
     np.testing.assert_allclose(metrics.top_alignment(Ws), 1.0, atol=1e-12)
     with pytest.raises(ValueError, match="k_L = 1"):
-        separable.rank_one_start([3, 4, 2], np.random.default_rng(0))
+        separable.rank_one_start([3, 4, 2], rng=np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_the_rank_one_start_stays_aligned_under_gradient_descent(problem, loss):
     X, Y, rng = problem
-    Ws0 = separable.rank_one_start([2, 4, 3, 1], rng)
+    Ws0 = separable.rank_one_start([2, 4, 3, 1], rng=rng)
     T = (np.array([0.3, -1.1]) @ X)[None, :] if loss == "squared" else Y
     h = train(Ws0, X, T, lr=0.1, steps=300, loss=loss, metrics=separable.alignment_measurements(Ws0), record=50).history
     assert set(h.metrics) == {"alignment", "rank_one", "moved"}
@@ -573,10 +575,10 @@ def test_inner_vectors_moved_is_one_minus_the_cosine():
 @pytest.fixture(scope="module")
 def runs():
     rng = np.random.default_rng(5)
-    X, Y = data.separable(16, 2, rng, margin=0.4)
+    X, Y = data.separable(16, 2, margin=0.4, rng=rng)
     X = X / np.linalg.norm(X, axis=0).max()
-    Ws_deep = separable.gaussian_start([2, 3, 3, 1], X, Y, rng)
-    Ws_linear = separable.gaussian_start([2, 1], X, Y, rng)
+    Ws_deep = separable.gaussian_start([2, 3, 3, 1], X, Y, rng=rng)
+    Ws_linear = separable.gaussian_start([2, 1], X, Y, rng=rng)
     tracked = separable.measurements(X, Y)
     out = {}
     for net, Ws in (("deep", Ws_deep), ("linear", Ws_linear)):

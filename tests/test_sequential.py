@@ -57,12 +57,12 @@ def plain_two_layer_run(W1, W2, X, Y, lr, steps, bases):
 def test_epsilon_response_matches_a_plain_loop_and_grows_linearly():
     k, n, u0, lr, steps = 3, 4, 0.01, 0.05, 60
     rng = np.random.default_rng(1)
-    X, Y, U, V = dynamics.planted_problem(k, n, rng, np.ones(k), np.array([2.0, 1.0, 0.5]))
+    X, Y, U, V = dynamics.planted_problem(k, n, np.ones(k), np.array([2.0, 1.0, 0.5]), rng=rng)
     eps = np.array([0.0, 1e-7, 1e-5])
     out = sequential.epsilon_response(X, Y, U, V, eps, u0=u0, lr=lr, steps=steps, rng=np.random.default_rng(2))
     # the same draws in the documented order: the inner basis, then the direction
     again = np.random.default_rng(2)
-    Q, D = aligned.random_orthogonal(k, again), again.standard_normal((k, n))
+    Q, D = aligned.random_orthogonal(k, rng=again), again.standard_normal((k, n))
     a = np.sqrt(u0) * (1 + 1e-3 * np.arange(k))
     W1, W2 = Q @ np.diag(a) @ V.T, U @ np.diag(a) @ Q.T
     for i, e in enumerate(eps):

@@ -83,7 +83,7 @@ def test_structured_sharpness_is_that_of_the_coefficients():
 
     rng = np.random.default_rng(4)
     conv = structures.Convolution(3, 3)
-    Ws = structures.random_layers(conv, 3, rng)
+    Ws = structures.random_layers(conv, 3, rng=rng)
     X = rng.standard_normal((9, 5))
     columns = []
     for i in range(3):

@@ -26,7 +26,7 @@ def make_structures():
         Toeplitz(4),
         Toeplitz(1),
         Sparse(mask),
-        RandomSubspace(3, 5, 6, rng),
+        RandomSubspace(3, 5, 6, rng=rng),
     ]
 
 
@@ -85,7 +85,7 @@ def test_norms2_closed_forms():
     np.testing.assert_array_equal(Convolution(p, s).norms2, expected)
     np.testing.assert_array_equal(Toeplitz(4).norms2, [1, 2, 3, 4, 3, 2, 1])
     np.testing.assert_array_equal(Sparse(np.eye(3, dtype=bool)).norms2, np.ones(3))
-    S = RandomSubspace(4, 3, 5, np.random.default_rng(1))
+    S = RandomSubspace(4, 3, 5, rng=np.random.default_rng(1))
     np.testing.assert_allclose(S.norms2, np.ones(5))
 
 
@@ -284,14 +284,14 @@ def test_sparse_property(m, n, seed):
 
 
 def test_random_subspace_orthonormal_and_seeded():
-    S1 = RandomSubspace(3, 4, 7, np.random.default_rng(9))
-    S2 = RandomSubspace(3, 4, 7, np.random.default_rng(9))
+    S1 = RandomSubspace(3, 4, 7, rng=np.random.default_rng(9))
+    S2 = RandomSubspace(3, 4, 7, rng=np.random.default_rng(9))
     flat = S1.basis.reshape(7, -1)
     np.testing.assert_allclose(flat @ flat.T, np.eye(7), atol=1e-12)
     np.testing.assert_array_equal(S1.basis, S2.basis)
     G = np.random.default_rng(10).standard_normal((3, 4))
     np.testing.assert_allclose(S1.project(G), S1.project(G, scaled=False), atol=1e-12)
-    full = RandomSubspace(2, 2, 4, np.random.default_rng(11))
+    full = RandomSubspace(2, 2, 4, rng=np.random.default_rng(11))
     np.testing.assert_allclose(full.project(G[:2, :2]), G[:2, :2], atol=1e-12)
 
 
@@ -321,8 +321,8 @@ def test_generic_structure_from_basis_and_rejects_non_orthogonal():
         lambda: Sparse(np.ones((2, 2))),
         lambda: Sparse(np.zeros((2, 2), bool)),
         lambda: Sparse(np.ones(3, bool)),
-        lambda: RandomSubspace(2, 2, 5, np.random.default_rng()),
-        lambda: RandomSubspace(2, 2, 1, 0),
+        lambda: RandomSubspace(2, 2, 5, rng=np.random.default_rng()),
+        lambda: RandomSubspace(2, 2, 1, rng=-1),
     ],
 )
 def test_bad_construction_raises(make):
@@ -393,16 +393,16 @@ def test_random_layers_draw_in_order_and_have_spectral_norm_one():
     from deeplinear.structures import random_layers
 
     S = Convolution(4, 3)
-    layers = random_layers(S, 3, np.random.default_rng(3))
+    layers = random_layers(S, 3, rng=np.random.default_rng(3))
     rng = np.random.default_rng(3)
     for W in layers:
         ref = reference_basis(S).transpose(1, 2, 0) @ rng.standard_normal(S.dim)
         np.testing.assert_allclose(W, ref / np.linalg.svd(ref, compute_uv=False)[0], atol=1e-12)
         assert S.contains(W)
     with pytest.raises(ValueError, match="depth"):
-        random_layers(S, 0, rng)
+        random_layers(S, 0, rng=rng)
     with pytest.raises(ValueError, match="rng"):
-        random_layers(S, 2, 0)
+        random_layers(S, 2, rng=-1)
 
 
 def reference_projected_gd(Ws, X, Y, basis, lr, steps, scaled):
@@ -436,7 +436,7 @@ def test_projected_gradient_descent_equals_plain_loop(S, scaled):
     from deeplinear.structures import projected_gradient_descent, random_layers
 
     rng = np.random.default_rng(21)
-    Ws = random_layers(S, 3, rng)
+    Ws = random_layers(S, 3, rng=rng)
     X, Y = rng.standard_normal((S.shape[1], 5)), rng.standard_normal((S.shape[0], 5))
     coef = projected_gradient_descent(Ws, X, Y, S, lr=0.05, steps=12, scaled=scaled)
     assert coef.shape == (13, 3, S.dim)
@@ -471,7 +471,7 @@ def test_coefficient_gradient_descent_equals_plain_loop(S):
     from deeplinear.structures import coefficient_gradient_descent, random_layers
 
     rng = np.random.default_rng(23)
-    Ws = random_layers(S, 3, rng)
+    Ws = random_layers(S, 3, rng=rng)
     X, Y = rng.standard_normal((S.shape[1], 4)), rng.standard_normal((S.shape[0], 4))
     got = coefficient_gradient_descent(Ws, X, Y, S, lr=0.05, steps=15)
     np.testing.assert_allclose(got, reference_coefficient_gd(Ws, X, Y, reference_basis(S), 0.05, 15), atol=1e-12)
@@ -488,7 +488,7 @@ def test_projected_gradient_descent_is_theorem2_and_footnote3():
 
     S = Convolution(3, 3)
     rng = np.random.default_rng(22)
-    Ws = random_layers(S, 2, rng)
+    Ws = random_layers(S, 2, rng=rng)
     Y = rng.standard_normal((9, 9))
     for structure, scaled, scale in [(S, True, 1.0), (orthonormal(S), False, np.sqrt(S.norms2))]:
         coef = coefficient_gradient_descent(Ws, None, Y, structure, lr=0.1, steps=25)
@@ -518,7 +518,7 @@ def test_projected_gradient_descent_validates():
 def test_footnote3_measurements_against_the_definitions():
     rng = np.random.default_rng(11)
     conv = Convolution(4, 3)
-    Ws0 = random_layers(conv, 2, rng)
+    Ws0 = random_layers(conv, 2, rng=rng)
     X = rng.standard_normal((16, 3))
     out = footnote3(conv, Ws0, X, lr=0.01, steps=20, rng=np.random.default_rng(5))
     # the scaled map pi(G) = sum_j <A_j, G> A_j applied twice, written out with the basis
@@ -542,7 +542,7 @@ def test_theorem2_deviations_against_the_plain_loops(S):
     from deeplinear.structures import theorem2_deviations
 
     rng = np.random.default_rng(40)
-    Ws = random_layers(S, 2, rng)
+    Ws = random_layers(S, 2, rng=rng)
     X, Y = rng.standard_normal((S.shape[1], 4)), rng.standard_normal((S.shape[0], 4))
     scaled, orthogonal = theorem2_deviations(S, Ws, X, Y, lr=0.05, steps=10)
     basis = reference_basis(S)
@@ -573,7 +573,7 @@ def test_footnote3_orthonormal_deviation_is_relative():
     """Scaling the layers' coefficients scales the runs' coefficients, not the relative deviation's bound."""
     rng = np.random.default_rng(41)
     conv = Convolution(3, 3)
-    Ws0 = random_layers(conv, 2, rng)
+    Ws0 = random_layers(conv, 2, rng=rng)
     X = rng.standard_normal((9, 3))
     out = footnote3(conv, Ws0, X, lr=0.01, steps=5, rng=np.random.default_rng(1))
     assert 0 <= out["orthonormal_deviation"] < 1e-14
@@ -596,7 +596,7 @@ def test_footnote3_fast_orthonormal_basis_is_the_dense_one(S):
     np.testing.assert_allclose(fast.apply(c, A), dense.apply(c, A), atol=1e-13)
     np.testing.assert_allclose(fast.apply_transpose(c, D), dense.apply_transpose(c, D), atol=1e-13)
     np.testing.assert_allclose(fast.outer_adjoint(D, A), dense.outer_adjoint(D, A), atol=1e-13)
-    Ws = random_layers(S, 2, rng)
+    Ws = random_layers(S, 2, rng=rng)
     X = rng.standard_normal((S.shape[1], 4))
     runs = [coefficient_gradient_descent(Ws, X, X, T, lr=0.02, steps=10) for T in (fast, dense)]
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-12)

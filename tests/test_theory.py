@@ -53,13 +53,13 @@ def test_usvd_with_rng_uses_free_order_and_signs():
 
 def test_random_orthogonal_is_haar():
     rng = np.random.default_rng(0)
-    Qs = [aligned.random_orthogonal(3, rng) for _ in range(3000)]
+    Qs = [aligned.random_orthogonal(3, rng=rng) for _ in range(3000)]
     assert all(orthonormal(Q) for Q in Qs[:50])
     first = np.array([Q[0, 0] for Q in Qs])
     assert abs(first.mean()) < 0.05 and abs((first**2).mean() - 1 / 3) < 0.03  # E = 0, E^2 = 1/k
     dets = np.array([np.linalg.det(Q) for Q in Qs])
     assert 0.4 < np.mean(dets > 0) < 0.6
-    angles = [np.arctan2(Q[1, 0], Q[0, 0]) for Q in (aligned.random_orthogonal(2, rng) for _ in range(2000))]
+    angles = [np.arctan2(Q[1, 0], Q[0, 0]) for Q in (aligned.random_orthogonal(2, rng=rng) for _ in range(2000))]
     assert stats.kstest(angles, stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue > 1e-3
 
 
@@ -70,7 +70,7 @@ def test_random_orthogonal_is_haar():
 @given(st.lists(st.integers(1, 6), min_size=2, max_size=5), seeds)
 def test_aligned_network_structure(ks, seed):
     rng = np.random.default_rng(seed)
-    Qs = [aligned.random_orthogonal(k, rng) for k in ks]
+    Qs = [aligned.random_orthogonal(k, rng=rng) for k in ks]
     sig = [rng.standard_normal(min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
     Ws = aligned.aligned_network(Qs, sig)
     r = min(ks)
@@ -93,7 +93,7 @@ def test_aligned_network_validates():
     with pytest.raises(ValueError, match="sigmas must hold d = 1"):
         aligned.aligned_network(Qs, [np.ones(2), np.ones(2)])
     with pytest.raises(ValueError, match="bases"):
-        aligned.aligned_network([aligned.random_orthogonal(2, rng)], [])
+        aligned.aligned_network([aligned.random_orthogonal(2, rng=rng)], [])
 
 
 # ---------------------------------------------------------------- Theorem 1 condition and witness
@@ -101,10 +101,10 @@ def test_aligned_network_validates():
 
 def sensing_like(rng, k0, kd, blocks=3, m=4):
     """X = [V Lx_b P_b^T], Y = [U Ly_b P_b^T]: Y X^T = U (sum Ly Lx^T) V^T, X X^T = V (sum Lx Lx^T) V^T."""
-    U, V = aligned.random_orthogonal(kd, rng), aligned.random_orthogonal(k0, rng)
+    U, V = aligned.random_orthogonal(kd, rng=rng), aligned.random_orthogonal(k0, rng=rng)
     Xs, Ys = [], []
     for _ in range(blocks):
-        P = aligned.random_orthogonal(m, rng)
+        P = aligned.random_orthogonal(m, rng=rng)
         Lx, Ly = np.zeros((k0, m)), np.zeros((kd, m))
         Lx[range(min(k0, m)), range(min(k0, m))] = rng.uniform(0.5, 2, min(k0, m))
         Ly[range(min(kd, m)), range(min(kd, m))] = rng.uniform(0.5, 2, min(kd, m))
@@ -127,7 +127,7 @@ def positive_cases():
         "sensing_tall": sensing_like(rng, 3, 5),
     }
     # repeated eigenvalues of X X^T with a Y X^T that eigh's basis of X X^T does not diagonalise
-    V, U, P = (aligned.random_orthogonal(k, rng) for k in (5, 5, 5))
+    V, U, P = (aligned.random_orthogonal(k, rng=rng) for k in (5, 5, 5))
     X = V @ np.diag([1.0, 1.0, 2.0, 2.0, 2.0]) @ P.T
     cases["repeated"] = (X, U @ np.diag([0.3, 1.1, 0.0, 2.5, 0.7]) @ P.T)
     return cases
@@ -246,7 +246,7 @@ def test_singular_value_dynamics_matches_gradient_descent(name):
     U, V = theory.alignment_invariant_witness(X, Y)
     lam = np.diag(V.T @ X @ X.T @ V)[:r]
     lam_p = np.diag(U.T @ Y @ X.T @ V)[:r]
-    bases = [V] + [aligned.random_orthogonal(k, rng) for k in ks[1:-1]] + [U]
+    bases = [V] + [aligned.random_orthogonal(k, rng=rng) for k in ks[1:-1]] + [U]
     sig = [rng.uniform(0.5, 1.0, min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
     Ws = aligned.aligned_network(bases, sig)
     scale = np.abs(lam).max() / n
@@ -412,8 +412,8 @@ def test_witness_diagonal_is_non_negative_for_many_autoencoders():
 def test_aligned_start_is_aligned_with_the_given_outer_bases():
     rng = np.random.default_rng(3)
     widths = [5, 4, 6, 3]
-    V, U = aligned.random_orthogonal(5, rng), aligned.random_orthogonal(3, rng)
-    Ws = aligned.aligned_start(V, U, widths, rng, low=0.25, high=0.75)
+    V, U = aligned.random_orthogonal(5, rng=rng), aligned.random_orthogonal(3, rng=rng)
+    Ws = aligned.aligned_start(V, U, widths, low=0.25, high=0.75, rng=rng)
     assert [W.shape for W in Ws] == [(4, 5), (6, 4), (3, 6)]
     assert np.max(metrics.alignment_defect(Ws)) < 1e-12
     # W_1 V is Q_1 Sigma_1 (zero beyond column min(k_0, k_1)), U^T W_d is Sigma_d Q_{d-1}^T
@@ -432,7 +432,7 @@ def test_aligned_start_draws_as_a_plain_construction_does():
     widths = [4, 4, 4]
     a, b = np.random.default_rng(9), np.random.default_rng(9)
     V, U = np.eye(4), np.eye(4)[::-1]
-    Ws = aligned.aligned_start(V, U, widths, a, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(V, U, widths, inner="identity", low=0.0, high=1.0, rng=a)
     s1, s2 = b.random(4), b.random(4)  # the MNIST script's np.random.rand diagonals
     assert np.array_equal(Ws[0], np.diag(s1) @ V.T)
     assert np.array_equal(Ws[1], U @ np.diag(s2))
@@ -441,11 +441,11 @@ def test_aligned_start_draws_as_a_plain_construction_does():
 def test_aligned_start_rejects_bad_input():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="inner must be"):
-        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, inner="eye")
+        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], inner="eye", rng=rng)
     with pytest.raises(ValueError, match=r"V must be \(3, 3\)"):
-        aligned.aligned_start(np.eye(2), np.eye(2), [3, 2], rng)
+        aligned.aligned_start(np.eye(2), np.eye(2), [3, 2], rng=rng)
     with pytest.raises(ValueError, match="low < high"):
-        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], rng, low=1.0, high=0.5)
+        aligned.aligned_start(np.eye(2), np.eye(2), [2, 2], low=1.0, high=0.5, rng=rng)
 
 
 def test_relative_commutator_against_the_plain_formula():
@@ -494,7 +494,7 @@ def test_collapse_error_against_a_plain_product():
     one, rounding."""
     rng = np.random.default_rng(12)
     for ks in ([3, 3, 3], [4, 6, 2, 5]):
-        Qs = [aligned.random_orthogonal(k, rng) for k in ks]
+        Qs = [aligned.random_orthogonal(k, rng=rng) for k in ks]
         sigmas = [rng.uniform(0.5, 2.0, min(a, b)) * rng.choice([-1, 1], min(a, b)) for a, b in zip(ks[1:], ks[:-1])]
         product = np.eye(ks[0])
         for W in aligned.aligned_network(Qs, sigmas):

@@ -580,7 +580,7 @@ def test_per_member_data_with_structure_equals_member_runs():
 
 def test_per_member_matrix_sensing_equals_member_runs():
     S, k, n = 3, 4, 6
-    problems = [data.matrix_sensing(k, n, np.random.default_rng(s)) for s in range(S)]
+    problems = [data.matrix_sensing(k, n, rng=np.random.default_rng(s)) for s in range(S)]
     starts = [make_problem(np.random.default_rng(50 + s), [k, k, k], k, "squared")[0] for s in range(S)]
     loss = losses.MatrixSensing(np.stack([p.M for p in problems]), np.stack([p.y for p in problems]))
     assert loss.members == S and "S=3" in repr(loss)

@@ -40,9 +40,9 @@ def two_layer_cases(k: int, n: int, rng: np.random.Generator) -> dict[str, tuple
         raise ValueError(f"n must be an integer >= k = {k} (so that X X^T is invertible), got {n!r}")
     rng = _validate.rng(rng)
     s = np.sort(rng.uniform(0.5, 1.0, k))[::-1]
-    V0, U0 = random_orthogonal(k, rng), random_orthogonal(k, rng)
-    bases2 = [V0, random_orthogonal(k, rng), U0]
-    bases3 = [V0, random_orthogonal(k, rng), random_orthogonal(k, rng), U0]
+    V0, U0 = random_orthogonal(k, rng=rng), random_orthogonal(k, rng=rng)
+    bases2 = [V0, random_orthogonal(k, rng=rng), U0]
+    bases3 = [V0, random_orthogonal(k, rng=rng), random_orthogonal(k, rng=rng), U0]
     net2 = aligned_network(bases2, [s, s])
     net3 = aligned_network(bases3, [s ** (2 / 3)] * 3)
     X = rng.standard_normal((k, n))
@@ -78,7 +78,7 @@ def rank_one_chain(k: int, d: int, rng: np.random.Generator) -> tuple[list[np.nd
     """
     if isinstance(d, bool) or not isinstance(d, Integral) or d < 2:
         raise ValueError(f"d must be an integer >= 2, got {d!r}")
-    q = [random_orthogonal(k, rng)[:, 0] for _ in range(d - 1)]
+    q = [random_orthogonal(k, rng=rng)[:, 0] for _ in range(d - 1)]
     Ws = [np.outer(q[0], rng.uniform(0.5, 1.0) * rng.standard_normal(k) / np.sqrt(k))]
     Ws += [rng.uniform(0.5, 1.0) * np.outer(q[i], q[i - 1]) for i in range(1, d - 1)]
     Ws += [np.outer(rng.standard_normal(k) / np.sqrt(k), q[-1])]

@@ -346,18 +346,31 @@ def mapping(m, name: str, keys: Sequence[str] = ()) -> dict:
 
 
 def rng(rng) -> np.random.Generator:
-    """A numpy Generator."""
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
+    """The package's one randomness convention: None (fresh OS entropy), an int seed >= 0 or a SeedSequence
+    (as `numpy.random.default_rng`), or a Generator, returned itself so that its stream goes on."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, Integral) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative integer seed, a Generator or None, got {rng!r}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng must be None, an int seed >= 0, a numpy.random.SeedSequence or a numpy.random.Generator, "
+        f"got {type(rng).__name__}"
+    )
 
 
-def orthogonal(k: int, rng_: np.random.Generator) -> np.ndarray:
+_generator = rng  # for the functions below, whose parameter ``rng`` hides this function
+
+
+def orthogonal(k: int, *, rng=None) -> np.ndarray:
     """A Haar-distributed orthonormal ``(k, k)`` matrix: QR of a Gaussian, column signs fixed so that
-    R's diagonal is positive (a zero diagonal entry keeps its column)."""
+    R's diagonal is positive (a zero diagonal entry keeps its column); ``rng`` as in `rng`."""
     if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    Q, R = np.linalg.qr(rng(rng_).standard_normal((k, k)))
+    Q, R = np.linalg.qr(_generator(rng).standard_normal((k, k)))
     return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
 
 

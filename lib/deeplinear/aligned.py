@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def usvd(A: np.ndarray, *, rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An unsorted, signed SVD ``A = U Sigma V^T`` (Definition 1).
 
     Without ``rng`` this is the ordinary full SVD. With ``rng``, the singular triplets are put in a
@@ -39,7 +39,7 @@ def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.n
     Parameters
     ----------
     A : ndarray (m, n)
-    rng : numpy Generator, optional
+    rng : int, Generator or None (see `deeplinear._validate.rng`); None (the default) keeps the plain SVD.
 
     Returns
     -------
@@ -65,9 +65,12 @@ def usvd(A: np.ndarray, *, rng: np.random.Generator | None = None) -> tuple[np.n
     return U, Sigma, V
 
 
-def random_orthogonal(k: int, rng: np.random.Generator) -> np.ndarray:
-    """A Haar-distributed orthonormal matrix ``(k, k)`` (QR of a Gaussian, signs fixed by R's diagonal)."""
-    return _validate.orthogonal(k, rng)
+def random_orthogonal(k: int, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
+    """A Haar-distributed orthonormal matrix ``(k, k)`` (QR of a Gaussian, signs fixed by R's diagonal).
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    """
+    return _validate.orthogonal(k, rng=rng)
 
 
 def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -166,11 +169,11 @@ def aligned_start(
     V: np.ndarray,
     U: np.ndarray,
     widths: Sequence[int],
-    rng: np.random.Generator,
     *,
     inner: str = "random",
     low: float = 0.5,
     high: float = 1.0,
+    rng: int | np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """An aligned initialisation with outer bases ``Q_0 = V`` and ``Q_d = U`` (Definition 2).
 
@@ -182,7 +185,7 @@ def aligned_start(
     ----------
     V : ndarray (k_0, k_0), orthonormal; U : ndarray (k_d, k_d), orthonormal.
     widths : [k_0, ..., k_d], d >= 1.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -190,6 +193,7 @@ def aligned_start(
 
     Paper: Definition 2; Theorem 1's aligned start ``V_1 = V``, ``U_d = U``.
     """
+    rng = _validate.rng(rng)
     widths = _validate.widths(widths)
     if inner not in ("random", "identity"):
         raise ValueError(f'inner must be "random" or "identity", got {inner!r}')
@@ -203,14 +207,16 @@ def aligned_start(
             f"got {np.shape(V)} and {np.shape(U)}"
         )
     if inner == "random":
-        middle = [random_orthogonal(w, rng) for w in widths[1:-1]]
+        middle = [random_orthogonal(w, rng=rng) for w in widths[1:-1]]
     else:
         middle = [np.eye(w) for w in widths[1:-1]]
     sigmas = [rng.uniform(low, high, min(a, b)) for a, b in zip(widths[1:], widths[:-1])]
     return aligned_network([V, *middle, U], sigmas)
 
 
-def appendix_f_start(V: np.ndarray, U: np.ndarray, widths: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:
+def appendix_f_start(
+    V: np.ndarray, U: np.ndarray, widths: Sequence[int], *, rng: int | np.random.Generator | None = None
+) -> list[np.ndarray]:
     """Appendix F's rank-one aligned start: ``W_1 = s_1 u_1 v^T``, ``W_i = s_i e_1 e_1^T``, ``W_d = s_d u e_1^T``.
 
     It is `aligned_network` with bases ``(V, I, ..., I, U)`` and one nonzero singular value per layer,
@@ -222,7 +228,7 @@ def appendix_f_start(V: np.ndarray, U: np.ndarray, widths: Sequence[int], rng: n
     ----------
     V : ndarray (k_0, k_0), orthonormal; U : ndarray (k_d, k_d), orthonormal.
     widths : [k_0, ..., k_d], d >= 1.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -230,8 +236,7 @@ def appendix_f_start(V: np.ndarray, U: np.ndarray, widths: Sequence[int], rng: n
 
     Paper: Section 4 and Appendix F (one-dimensional outputs: an initialisation that stays aligned).
     """
+    rng = _validate.rng(rng)
     widths = _validate.widths(widths)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     sigmas = [np.r_[rng.random(), np.zeros(min(a, b) - 1)] for a, b in zip(widths, widths[1:])]
     return aligned_network([V, *[np.eye(k) for k in widths[1:-1]], U], sigmas)

@@ -269,7 +269,7 @@ def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray])
     return worst
 
 
-def balanced_network(W1: np.ndarray, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
+def balanced_network(W1: np.ndarray, depth: int, *, rng: int | np.random.Generator | None = None) -> list[np.ndarray]:
     """A random 0-balanced network of square layers with first layer ``W1``: ``W_{i+1} = Q_{i+1} (W_i W_i^T)^{1/2}``.
 
     A square ``W_{i+1}`` satisfies ``W_{i+1}^T W_{i+1} = W_i W_i^T`` exactly when it is ``Q (W_i W_i^T)^{1/2}``
@@ -281,7 +281,8 @@ def balanced_network(W1: np.ndarray, depth: int, rng: np.random.Generator) -> li
     ----------
     W1 : ndarray (k, k), the first layer.
     depth : int >= 1, the number of layers.
-    rng : numpy Generator; ``Q_2, ..., Q_d`` are drawn in order (`deeplinear.aligned.random_orthogonal`).
+    rng : int, Generator or None (see `deeplinear._validate.rng`); ``Q_2, ..., Q_d`` are drawn in order
+        (`deeplinear.aligned.random_orthogonal`).
 
     Returns
     -------
@@ -290,15 +291,14 @@ def balanced_network(W1: np.ndarray, depth: int, rng: np.random.Generator) -> li
     Paper: Section 2 ("balancedness indeed implies alignment of singular vector spaces between consecutive
     layers").
     """
+    rng = _validate.rng(rng)
     layers = _validate.square_network([W1], "W1")
     _validate.integer(depth, "depth", 1, what="a positive integer")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     k = layers[0].shape[0]
     for _ in range(depth - 1):
         e, V = np.linalg.eigh(layers[-1] @ layers[-1].T)
         root = (V * np.sqrt(np.clip(e, 0.0, None))) @ V.T  # the positive semidefinite square root
-        layers.append(random_orthogonal(k, rng) @ root)
+        layers.append(random_orthogonal(k, rng=rng) @ root)
     return [W.copy() for W in layers]
 
 

@@ -201,7 +201,7 @@ def start_scale_runs(
     lr: float,
     steps: int,
     stop_below: float | None = None,
-    rng: np.random.Generator,
+    rng: int | np.random.Generator | None = None,
 ) -> StartScales:
     """Train a two-layer network ``W_2 W_1`` (k x k layers) from Gaussian starts of relative scales ``scales``.
 
@@ -217,7 +217,8 @@ def start_scale_runs(
     lr : float > 0, the largest learning rate.
     steps : int >= 0, the most steps.
     stop_below : float or None.
-    rng : numpy Generator; draws the first layers (S, k, k), then the second ones.
+    rng : int, Generator or None (see `deeplinear._validate.rng`); draws the first layers (S, k, k), then the
+        second ones.
 
     Returns
     -------
@@ -225,6 +226,7 @@ def start_scale_runs(
 
     Paper: Proposition 2 and the small-initialisation argument after it (Azizan et al. 2019).
     """
+    rng = _validate.rng(rng)
     X, Y = _validate.matrices(X, "X", (2,)), _validate.matrices(Y, "Y", (2,))
     k = X.shape[0]
     if Y.shape != X.shape:
@@ -232,7 +234,6 @@ def start_scale_runs(
     scales = np.asarray(scales, dtype=np.float64)
     if scales.ndim != 1 or scales.size < 1 or not np.all(np.isfinite(scales) & (scales > 0)):
         raise ValueError(f"scales must be a non-empty sequence of positive numbers, got {scales!r}")
-    rng = _validate.rng(rng)
     P = Y @ np.linalg.pinv(X)
     if not np.any(P):
         raise ValueError("X, Y: the least-squares solution P = Y X^+ is 0, so the starts have no scale to follow")

@@ -83,13 +83,13 @@ def _canonical_svd(W: np.ndarray, rtol: float):
 def _turn(U: np.ndarray, V: np.ndarray, groups: list[np.ndarray], rng: np.random.Generator):
     U, V = U.copy(), V.copy()
     for g in groups:
-        H = random_orthogonal(g.size, rng)
+        H = random_orthogonal(g.size, rng=rng)
         U[:, g], V[:, g] = U[:, g] @ H, V[:, g] @ H
     return U, V
 
 
 def random_svd(
-    W: np.ndarray, rng: np.random.Generator, rtol: float = 1e-8
+    W: np.ndarray, rtol: float = 1e-8, *, rng: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A reduced SVD ``W = U diag(s) V^T`` whose bases are random inside each singular subspace.
 
@@ -100,7 +100,7 @@ def random_svd(
     Parameters
     ----------
     W : ndarray (m, n)
-    rng : numpy Generator
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     rtol : float, see :func:`singular_subspaces`.
 
     Returns
@@ -109,27 +109,25 @@ def random_svd(
 
     Paper: Definition 1 (usSVD).
     """
-    _check(rng, 1)
+    rng = _validate.rng(rng)
     U, s, V, groups = _canonical_svd(_validate.matrix(W, "W"), rtol)
     U, V = _turn(U, V, groups, rng)
     return U, s, V
 
 
-def _check(rng: np.random.Generator, draws: int) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+def _check(draws: int) -> None:
     _validate.integer(draws, "draws", 1, what="a positive integer")
 
 
 def alignment_over_bases(
-    Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100, rtol: float = 1e-8
+    Ws: Sequence[np.ndarray], draws: int = 100, rtol: float = 1e-8, *, rng: int | np.random.Generator | None = None
 ) -> np.ndarray:
     """The released alignment score (:func:`deeplinear.metrics.alignment`) under random singular bases.
 
     Parameters
     ----------
     Ws : list of d arrays (k_i, k_{i-1}).
-    rng : numpy Generator, draws the bases.
+    rng : int, Generator or None (see `deeplinear._validate.rng`): draws the bases.
     draws : int, how many choices of bases.
     rtol : float, singular values closer than ``rtol`` times the largest count as equal.
 
@@ -140,7 +138,8 @@ def alignment_over_bases(
 
     Paper: Definition 2, Section 6.
     """
-    layers, _ = _as_network(Ws), _check(rng, draws)
+    rng = _validate.rng(rng)
+    layers, _ = _as_network(Ws), _check(draws)
     if any(W.ndim != 2 for W in layers):
         raise ValueError("Ws must be a single network of 2-D layers (k_i, k_{i-1}), not a stack")
     svds = [_canonical_svd(W, rtol) for W in layers]
@@ -152,7 +151,12 @@ def alignment_over_bases(
 
 
 def invariance_over_bases(
-    Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100, rtol: float = 1e-8
+    Ws0: Sequence[np.ndarray],
+    Ws: Sequence[np.ndarray],
+    draws: int = 100,
+    rtol: float = 1e-8,
+    *,
+    rng: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """The released invariance score (:func:`deeplinear.metrics.invariance`) under random singular bases
     of both the initial and the current layers.
@@ -168,7 +172,8 @@ def invariance_over_bases(
 
     Paper: Definition 3, Section 6.
     """
-    first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(rng, draws)
+    rng = _validate.rng(rng)
+    first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(draws)
     if [W.shape for W in first] != [W.shape for W in now] or any(W.ndim != 2 for W in now):
         raise ValueError(
             f"Ws0 and Ws must be single networks with the same 2-D layer shapes, got "
@@ -185,7 +190,12 @@ def invariance_over_bases(
 
 
 def scores_over_bases(
-    Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], rng: np.random.Generator, draws: int = 100, rtol: float = 1e-8
+    Ws0: Sequence[np.ndarray],
+    Ws: Sequence[np.ndarray],
+    draws: int = 100,
+    rtol: float = 1e-8,
+    *,
+    rng: int | np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
     """Alignment at the start and now, and invariance, under random singular bases, from one SVD per layer.
 
@@ -204,7 +214,8 @@ def scores_over_bases(
 
     Paper: Definitions 2 and 3, Section 6.
     """
-    first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(rng, draws)
+    rng = _validate.rng(rng)
+    first, now, _ = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws"), _check(draws)
     if [W.shape for W in first] != [W.shape for W in now] or any(W.ndim != 2 for W in now):
         raise ValueError(
             f"Ws0 and Ws must be single networks with the same 2-D layer shapes, got "
@@ -259,7 +270,9 @@ def paired_rotation(k: int, angle: float) -> np.ndarray:
     return R
 
 
-def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def reversed_spectra(
+    k: int, depth: int, *, rng: int | np.random.Generator | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Bases and signed singular values of an aligned network whose adjacent layers sort their shared singular
     vectors in opposite orders (for `deeplinear.aligned.aligned_network`).
 
@@ -272,8 +285,9 @@ def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list
     ----------
     k : int >= 1, the width of every layer.
     depth : int >= 1, the number of layers.
-    rng : numpy Generator; draws, in order, the ``depth + 1`` bases (`deeplinear.aligned.random_orthogonal`),
-        the order (``rng.permutation(k)``) and each layer's signs (``rng.choice([-1, 1], k)``).
+    rng : int, Generator or None (see `deeplinear._validate.rng`); draws, in order, the ``depth + 1`` bases
+        (`deeplinear.aligned.random_orthogonal`), the order (``rng.permutation(k)``) and each layer's signs
+        (``rng.choice([-1, 1], k)``).
 
     Returns
     -------
@@ -282,9 +296,10 @@ def reversed_spectra(k: int, depth: int, rng: np.random.Generator) -> tuple[list
 
     Paper: Definition 2; Section 6 ("corresponding columns").
     """
+    rng = _validate.rng(rng)
     for name, value in (("k", k), ("depth", depth)):
         _validate.integer(value, name, 1, what="a positive integer")
-    bases = [random_orthogonal(k, rng) for _ in range(depth + 1)]
+    bases = [random_orthogonal(k, rng=rng) for _ in range(depth + 1)]
     distinct, order = np.linspace(1.0, 2.0, k), rng.permutation(k)
     flip = [distinct, distinct[::-1]]
     sigmas = [flip[i % 2][order] * rng.choice([-1, 1], k) for i in range(depth)]

@@ -30,7 +30,7 @@ CASES = ("d = 2, antisymmetric D", "d = 2, symmetric D", "d = 3, antisymmetric D
 
 
 def one_step_turns(
-    k: int, n: int, rng: np.random.Generator, rates: Sequence[float]
+    k: int, n: int, rates: Sequence[float], *, rng: int | np.random.Generator | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, float], bool]:
     """How far one gradient step of each size in ``rates`` turns the bases that Definition 3 pins
     (`deeplinear.theory.one_step_rotation`), for aligned networks on data whose matrix ``D`` of equation (4)
@@ -49,8 +49,9 @@ def one_step_turns(
 
     Parameters
     ----------
-    k : int >= 2, every width;  n : int >= k, the samples;  rng : numpy Generator;
+    k : int >= 2, every width;  n : int >= k, the samples;
     rates : sequence of at least 2 positive step sizes.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -60,6 +61,7 @@ def one_step_turns(
 
     Paper: Theorem 1 and its proof, eq. (4) (why its "only if" assumes d >= 3).
     """
+    rng = _validate.rng(rng)
     k, n = _validate.integer(k, "k", 2), _validate.integer(n, "n", 1)
     if n < k:
         raise ValueError(f"n must be at least k = {k}, got {n}")
@@ -67,9 +69,9 @@ def one_step_turns(
     if rates.ndim != 1 or len(rates) < 2 or not (rates > 0).all():
         raise ValueError(f"rates must be at least 2 positive step sizes, got {rates!r}")
     s = np.linspace(1.0, 0.5, k)
-    V0, U0 = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
-    bases2 = [V0, aligned.random_orthogonal(k, rng), U0]
-    bases3 = [V0, aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng), U0]
+    V0, U0 = aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(k, rng=rng)
+    bases2 = [V0, aligned.random_orthogonal(k, rng=rng), U0]
+    bases3 = [V0, aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(k, rng=rng), U0]
     net2, net3 = aligned.aligned_network(bases2, [s, s]), aligned.aligned_network(bases3, [s ** (2 / 3)] * 3)
     X, G = rng.standard_normal((k, n)), rng.standard_normal((k, k))
     Y = {}
@@ -86,7 +88,7 @@ def one_step_turns(
 
 
 def rank_one_problem(
-    k: int, n: int, d: int, rng: np.random.Generator
+    k: int, n: int, d: int, *, rng: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Data that fail Theorem 1's condition and a rank-one aligned start that gradient descent keeps
     rank-one: the boundary case of its "only if".
@@ -101,7 +103,7 @@ def rank_one_problem(
 
     Parameters
     ----------
-    k : int >= 2;  n : int >= k;  d : int >= 2;  rng : numpy Generator.
+    k : int >= 2;  n : int >= k;  d : int >= 2;  rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -109,13 +111,14 @@ def rank_one_problem(
 
     Paper: Theorem 1 and Definition 3 with zero singular values (the book's boundary case).
     """
+    rng = _validate.rng(rng)
     k, n, d = _validate.integer(k, "k", 2), _validate.integer(n, "n", 1), _validate.integer(d, "d", 2)
     if n < k:
         raise ValueError(f"n must be at least k = {k}, got {n}")
-    Q, R = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(n, rng)[:, :k]
+    Q, R = aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(n, rng=rng)[:, :k]
     X = (Q * np.sqrt(n * rng.uniform(0.5, 2.0, k))) @ R.T
     a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, k)))
-    q = [aligned.random_orthogonal(k, rng)[:, 0] for _ in range(d - 1)]
+    q = [aligned.random_orthogonal(k, rng=rng)[:, 0] for _ in range(d - 1)]
     s = rng.uniform(0.5, 1.0, d)
     Ws = [s[0] * np.outer(q[0], b)] + [s[i] * np.outer(q[i], q[i - 1]) for i in range(1, d - 1)]
     return X, np.outer(a, b) @ X, q, Ws + [s[-1] * np.outer(a, q[-1])]

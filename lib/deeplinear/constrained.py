@@ -46,7 +46,9 @@ FLOW_TIME = 8.0  # a Figure 2 run that has not fitted needs lr x steps (a gradie
 
 
 # -- Figure 2 --------------------------------------------------------------------------------------
-def symmetric_start(structure: Structure, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
+def symmetric_start(
+    structure: Structure, depth: int, *, rng: int | np.random.Generator | None = None
+) -> list[np.ndarray]:
     """``depth`` copies of one symmetric matrix of S, scaled to spectral norm 1: an aligned start.
 
     The coefficients are standard normal, symmetrised as ``(c + c[::-1]) / 2``: for `Toeplitz` that equates
@@ -57,13 +59,14 @@ def symmetric_start(structure: Structure, depth: int, rng: np.random.Generator) 
     ----------
     structure : Toeplitz or Convolution (a structure whose reversed coefficients give the transpose).
     depth : int >= 1.
-    rng : numpy.random.Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
     list of ``depth`` equal arrays (k, k). Paper: Figure 2 (the released script's intended start).
     """
-    depth, rng = _validate.integer(depth, "depth"), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    depth = _validate.integer(depth, "depth")
     structure = _validate.structure(structure)
     c = rng.standard_normal(structure.dim)
     W = structure.matrix(0.5 * (c + c[::-1]))
@@ -304,7 +307,14 @@ def figure2_hypotheses(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) 
 
 
 def released_divergences(
-    structure: Structure, X: np.ndarray, rng: np.random.Generator, *, lr: float, draws: int, steps: int, depth: int = 3
+    structure: Structure,
+    X: np.ndarray,
+    *,
+    lr: float,
+    draws: int,
+    steps: int,
+    depth: int = 3,
+    rng: int | np.random.Generator | None = None,
 ) -> int:
     """How many of ``draws`` starts drawn as the released Figure 2b script draws them diverge within ``steps``.
 
@@ -316,15 +326,15 @@ def released_divergences(
     ----------
     structure : Convolution (or any structure with reversal symmetry).
     X : ndarray (k, n).
-    rng : numpy.random.Generator, draws ``structure.dim`` taps per start.
+    rng : int, Generator or None (see `deeplinear._validate.rng`): ``structure.dim`` taps per start.
     lr : float > 0; draws, steps : int >= 1; depth : int >= 1.
 
     Returns
     -------
     int in [0, draws]. Paper: Section 6, Figure 2b (the released script).
     """
-    rng, draws, steps, depth = (
-        _validate.rng(rng),
+    rng = _validate.rng(rng)
+    draws, steps, depth = (
         _validate.integer(draws, "draws"),
         _validate.integer(steps, "steps"),
         _validate.integer(depth, "depth"),
@@ -353,21 +363,24 @@ PHASE_FAMILIES: dict[str, tuple[int, list[int], list[int]]] = {
 }
 
 
-def phase_structure(family: str, r: int, rng: np.random.Generator) -> Structure:
+def phase_structure(family: str, r: int, *, rng: int | np.random.Generator | None = None) -> Structure:
     """The structure of dimension ``r`` of a `PHASE_FAMILIES` family, with an orthonormal basis.
 
     "random subspace": ``RandomSubspace(4, 4, r)``; "banded Toeplitz": `banded_toeplitz` ``(4, (r-1)/2)``;
     "convolution": ``Convolution(3, sqrt(r))`` on 3 x 3 images; ``r = k^2`` is a random orthonormal basis of all
     k x k matrices (fully connected) in every family. Only random subspaces draw from ``rng``.
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: Section 5 (layer structures); beyond the paper.
     """
+    rng = _validate.rng(rng)
     if family not in PHASE_FAMILIES:
         raise ValueError(f"family must be one of {list(PHASE_FAMILIES)}, got {family!r}")
     k = PHASE_FAMILIES[family][0]
     r = _validate.integer(r, "r")
     if family == "random subspace" or r == k * k:
-        return RandomSubspace(k, k, r, _validate.rng(rng))
+        return RandomSubspace(k, k, r, rng=rng)
     if family == "banded Toeplitz":
         return orthonormal(banded_toeplitz(k, (r - 1) // 2))
     side = math.isqrt(r)
@@ -377,7 +390,14 @@ def phase_structure(family: str, r: int, rng: np.random.Generator) -> Structure:
 
 
 def phase_cell(
-    structure: Structure, n: int, rng: np.random.Generator, *, seeds: int, steps: int, lr: float, init: float
+    structure: Structure,
+    n: int,
+    *,
+    seeds: int,
+    steps: int,
+    lr: float,
+    init: float,
+    rng: int | np.random.Generator | None = None,
 ) -> tuple[float, float]:
     """Median final alignment defect and median final/initial loss of two-layer students in S.
 
@@ -390,9 +410,12 @@ def phase_cell(
     -------
     (median :func:`deeplinear.metrics.traceless_alignment_defect`, median loss ratio).
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: beyond the paper (Theorem 3 says when alignment is impossible, not what training finds).
     """
-    rng, seeds, steps = _validate.rng(rng), _validate.integer(seeds, "seeds"), _validate.integer(steps, "steps")
+    rng = _validate.rng(rng)
+    seeds, steps = _validate.integer(seeds, "seeds"), _validate.integer(steps, "steps")
     structure = _validate.structure(structure)
     k, r = structure.shape[0], structure.dim
     X = rng.standard_normal((k, _validate.integer(n, "n"))) / np.sqrt(k)
@@ -413,7 +436,12 @@ def phase_cell(
 
 
 def phase_diagram(
-    rng: np.random.Generator, *, seeds: int = 4, steps: int = 800, lr: float = 0.4, init: float = 1e-2
+    *,
+    seeds: int = 4,
+    steps: int = 800,
+    lr: float = 0.4,
+    init: float = 1e-2,
+    rng: int | np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`phase_cell` over every (r, n) of every `PHASE_FAMILIES` family, in order (r outer, n inner).
 
@@ -422,13 +450,18 @@ def phase_diagram(
     dict family -> ndarray (R, N, 2) of (median defect, median loss ratio); rows follow the family's
     dimensions, columns its numbers of samples.
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: beyond the paper.
     """
+    rng = _validate.rng(rng)
     return {
         family: np.array(
             [
                 [
-                    phase_cell(phase_structure(family, r, rng), n, rng, seeds=seeds, steps=steps, lr=lr, init=init)
+                    phase_cell(
+                        phase_structure(family, r, rng=rng), n, seeds=seeds, steps=steps, lr=lr, init=init, rng=rng
+                    )
                     for n in ns
                 ]
                 for r in rs

@@ -63,28 +63,40 @@ _orthogonal = _validate.orthogonal  # Haar-random, as aligned.random_orthogonal 
 
 # -- synthetic problems ----------------------------------------------------------------------
 def random_regression(
-    k: int, n: int, rng: np.random.Generator, *, k_out: int | None = None
+    k: int, n: int, *, k_out: int | None = None, rng: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Standard normal X (k, n) and Y (k_out or k, n). Paper: Section 6, Figure 1a (k = n = 9)."""
-    k, n, rng = _validate.integer(k, "k"), _validate.integer(n, "n"), _validate.rng(rng)
+    """Standard normal X (k, n) and Y (k_out or k, n). Paper: Section 6, Figure 1a (k = n = 9).
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    """
+    rng = _validate.rng(rng)
+    k, n = _validate.integer(k, "k"), _validate.integer(n, "n")
     k_out = k if k_out is None else _validate.integer(k_out, "k_out")
     return rng.standard_normal((k, n)), rng.standard_normal((k_out, n))
 
 
-def autoencoding(k: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Standard normal X (k, n) and Y = X. Paper: Section 4.2, Autoencoding."""
-    X, _ = random_regression(k, n, rng, k_out=1)
+def autoencoding(k: int, n: int, *, rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Standard normal X (k, n) and Y = X. Paper: Section 4.2, Autoencoding.
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    """
+    rng = _validate.rng(rng)
+    X, _ = random_regression(k, n, k_out=1, rng=rng)
     return X, X.copy()
 
 
-def matrix_factorization(k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """X = I_k and standard normal Y (k, k). Paper: Section 4.2, Matrix Factorization."""
-    k, rng = _validate.integer(k, "k"), _validate.rng(rng)
+def matrix_factorization(k: int, *, rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """X = I_k and standard normal Y (k, k). Paper: Section 4.2, Matrix Factorization.
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    """
+    rng = _validate.rng(rng)
+    k = _validate.integer(k, "k")
     return np.eye(k), rng.standard_normal((k, k))
 
 
 def matrix_inversion(
-    k: int, rng: np.random.Generator, *, max_condition: float | None = None, max_draws: int = 10_000
+    k: int, *, max_condition: float | None = None, max_draws: int = 10_000, rng: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standard normal X (k, k) and Y = I_k. Paper: Section 4.2, Matrix Inversion.
 
@@ -92,8 +104,11 @@ def matrix_inversion(
     its 2-norm condition number is at most ``max_condition``: gradient descent on a badly conditioned
     inversion needs a tiny learning rate, since its weakest mode must grow to ``1 / sigma_min(X)``.
     ``ValueError`` after ``max_draws`` draws without one.
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     """
-    k, rng = _validate.integer(k, "k"), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    k = _validate.integer(k, "k")
     if max_condition is None:
         return rng.standard_normal((k, k)), np.eye(k)
     _validate.number(max_condition, "max_condition", "None or a number >= 1", low=1, finite=False)
@@ -108,7 +123,7 @@ REGRESSION_KINDS = ("random", "autoencoding", "factorization", "inversion")
 
 
 def regression_problem(
-    kind: str, k: int, n: int, rng: np.random.Generator, *, max_condition: float | None = None
+    kind: str, k: int, n: int, *, max_condition: float | None = None, rng: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """One regression problem of Section 4.2 (or Figure 1a's random data) by name.
 
@@ -117,7 +132,7 @@ def regression_problem(
     kind : one of `REGRESSION_KINDS`: "random" (`random_regression`), "autoencoding", "factorization"
         (X = I, so n is k) or "inversion" (Y = I, n is k).
     k, n : ints >= 1, the width and the number of samples.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     max_condition : passed to `matrix_inversion` (the other kinds ignore it).
 
     Returns
@@ -126,14 +141,15 @@ def regression_problem(
 
     Paper: Section 4.2; Section 6, Figure 1a.
     """
+    rng = _validate.rng(rng)
     if kind == "random":
-        return random_regression(k, n, rng)
+        return random_regression(k, n, rng=rng)
     if kind == "autoencoding":
-        return autoencoding(k, n, rng)
+        return autoencoding(k, n, rng=rng)
     if kind == "factorization":
-        return matrix_factorization(k, rng)
+        return matrix_factorization(k, rng=rng)
     if kind == "inversion":
-        return matrix_inversion(k, rng, max_condition=max_condition)
+        return matrix_inversion(k, max_condition=max_condition, rng=rng)
     raise ValueError(f"kind must be one of {REGRESSION_KINDS}, got {kind!r}")
 
 
@@ -160,7 +176,9 @@ class SensingProblem:
     V: np.ndarray
 
 
-def matrix_sensing(k: int, n: int, rng: np.random.Generator, *, aligned: bool = True) -> SensingProblem:
+def matrix_sensing(
+    k: int, n: int, *, aligned: bool = True, rng: int | np.random.Generator | None = None
+) -> SensingProblem:
     """Draw a matrix sensing problem with n measurements of a k x k matrix.
 
     X_star = U diag(sigma) V^T with Haar-random orthogonal U, V and sigma uniform on [0.5, 1.5].
@@ -168,9 +186,12 @@ def matrix_sensing(k: int, n: int, rng: np.random.Generator, *, aligned: bool = 
     alignment is an invariant of training (Paper: Theorem 1, Section 4.2); such measurements
     see only the diagonal of U^T X_star V, so n >= k determines X_star.
     aligned=False: generic M_i with standard normal entries (the contrast).
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     """
-    k, n, rng = _validate.integer(k, "k"), _validate.integer(n, "n"), _validate.rng(rng)
-    U, V = _orthogonal(k, rng), _orthogonal(k, rng)
+    rng = _validate.rng(rng)
+    k, n = _validate.integer(k, "k"), _validate.integer(n, "n")
+    U, V = _orthogonal(k, rng=rng), _orthogonal(k, rng=rng)
     sigma = rng.uniform(0.5, 1.5, size=k)
     X_star = (U * sigma) @ V.T
     if aligned:
@@ -182,15 +203,20 @@ def matrix_sensing(k: int, n: int, rng: np.random.Generator, *, aligned: bool = 
     return SensingProblem(M=M, y=y, X_star=X_star, U=U, V=V)
 
 
-def separable(n: int, dim: int, rng: np.random.Generator, *, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def separable(
+    n: int, dim: int, *, margin: float = 0.1, rng: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Linearly separable data through the origin: X (dim, n), labels Y (1, n) in {-1, +1}.
 
     Points are standard normal; with a random unit direction u, labels are sign(u.x) and
     points closer than `margin` to the hyperplane u.x = 0 are pushed out to distance `margin`,
     so the max-margin separator through the origin has margin >= `margin`. If n >= 2 both
     classes occur. Ji & Telgarsky (2019), Figure 1 uses dim = 2.
+
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     """
-    n, dim, rng = _validate.integer(n, "n"), _validate.integer(dim, "dim"), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    n, dim = _validate.integer(n, "n"), _validate.integer(dim, "dim")
     if not np.isfinite(margin) or margin <= 0:
         raise ValueError(f"margin must be a positive number, got {margin!r}")
     u = rng.standard_normal(dim)

@@ -39,7 +39,7 @@ __all__ = [
 
 
 def planted_problem(
-    k: int, n: int, rng: np.random.Generator, variances: np.ndarray, strengths: np.ndarray
+    k: int, n: int, variances: np.ndarray, strengths: np.ndarray, *, rng: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Data that satisfy Theorem 1's condition with chosen spectra.
 
@@ -53,7 +53,7 @@ def planted_problem(
     ----------
     k : int >= 1, input and output width.
     n : int >= k, number of samples.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     variances : ndarray (k,), the ``v_j`` (non-negative).
     strengths : ndarray (k,), the ``s_j``.
 
@@ -63,6 +63,7 @@ def planted_problem(
 
     Paper: Theorem 1, Corollary 1 (the book's planted problem).
     """
+    rng = _validate.rng(rng)
     k, n = _validate.integer(k, "k", 1), _validate.integer(n, "n", 1)
     if n < k:
         raise ValueError(f"n must be at least k = {k} (R needs k orthonormal columns of length n), got {n}")
@@ -70,8 +71,8 @@ def planted_problem(
     strengths = _validate.vector(strengths, "strengths", k)
     if np.any(variances < 0):
         raise ValueError("variances must be non-negative")
-    V, U = aligned.random_orthogonal(k, rng), aligned.random_orthogonal(k, rng)
-    R = aligned.random_orthogonal(n, rng)[:, :k]
+    V, U = aligned.random_orthogonal(k, rng=rng), aligned.random_orthogonal(k, rng=rng)
+    R = aligned.random_orthogonal(n, rng=rng)[:, :k]
     X = (V * np.sqrt(n * variances)) @ R.T
     return X, (U * strengths) @ V.T @ X, U, V
 

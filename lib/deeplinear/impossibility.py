@@ -158,7 +158,7 @@ def partner_objective(structure: Structure, V: np.ndarray) -> Callable[[np.ndarr
 
 
 def closest_partner(
-    structure: Structure, P: np.ndarray, rng: np.random.Generator, restarts: int
+    structure: Structure, P: np.ndarray, restarts: int, *, rng: int | np.random.Generator | None = None
 ) -> tuple[float, float]:
     """The layer of S closest to sharing ``P``'s right singular vectors, by BFGS from random starts.
 
@@ -171,7 +171,7 @@ def closest_partner(
     ----------
     structure : Structure of k x k matrices.
     P : ndarray (k, k), e.g. `pinv_solution` of generic data.
-    rng : numpy.random.Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     restarts : int >= 1.
 
     Returns
@@ -181,7 +181,8 @@ def closest_partner(
 
     Paper: Proposition 4, Theorem 3.
     """
-    rng, restarts = _validate.rng(rng), _validate.integer(restarts, "restarts")
+    rng = _validate.rng(rng)
+    restarts = _validate.integer(restarts, "restarts")
     structure = _validate.structure(structure)
     P = np.asarray(P, dtype=np.float64)
     if P.shape != (structure.shape[1], structure.shape[1]):
@@ -205,7 +206,7 @@ def closest_partner(
     return min(found, key=lambda f: (max(f[0], 1e-10), -f[1]))
 
 
-def partner_sweep(P: np.ndarray, rng: np.random.Generator, restarts: int) -> np.ndarray:
+def partner_sweep(P: np.ndarray, restarts: int, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
     """:func:`closest_partner` in a random subspace of every dimension ``r = 1 .. k^2``.
 
     For each ``r`` in turn, draws ``RandomSubspace(k, k, r, rng)`` and then runs the search. The
@@ -214,7 +215,7 @@ def partner_sweep(P: np.ndarray, rng: np.random.Generator, restarts: int) -> np.
     Parameters
     ----------
     P : ndarray (k, k).
-    rng : numpy.random.Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     restarts : int >= 1.
 
     Returns
@@ -223,12 +224,13 @@ def partner_sweep(P: np.ndarray, rng: np.random.Generator, restarts: int) -> np.
 
     Paper: Proposition 4, Theorem 3.
     """
+    rng = _validate.rng(rng)
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
         raise ValueError(f"P must be a square matrix, got shape {P.shape}")
     k = P.shape[0]
     return np.array(
-        [closest_partner(RandomSubspace(k, k, r, _validate.rng(rng)), P, rng, restarts) for r in range(1, k * k + 1)]
+        [closest_partner(RandomSubspace(k, k, r, rng=rng), P, restarts, rng=rng) for r in range(1, k * k + 1)]
     )
 
 
@@ -266,7 +268,12 @@ def interpolation_residual(X: np.ndarray, Y: np.ndarray) -> float:
 
 
 def search_generic_data(
-    k: int, draws: int, restarts: int, structure: Structure | None = None, *, rng: np.random.Generator
+    k: int,
+    draws: int,
+    restarts: int,
+    structure: Structure | None = None,
+    *,
+    rng: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Proposition 4's search on several generic data sets, and how far each is from being interpolated.
 
@@ -281,7 +288,7 @@ def search_generic_data(
     draws : int >= 1, the number of data sets.
     restarts : int >= 1, BFGS starts per search.
     structure : Structure of k x k matrices, or None for random subspaces of every dimension.
-    rng : numpy.random.Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -290,7 +297,8 @@ def search_generic_data(
 
     Paper: Proposition 4, Theorem 3.
     """
-    k, rng = _validate.integer(k, "k", 2), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    k = _validate.integer(k, "k", 2)
     draws, restarts = _validate.integer(draws, "draws"), _validate.integer(restarts, "restarts")
     if structure is not None and _validate.structure(structure).shape != (k, k):
         raise ValueError(f"structure must hold {k} x {k} matrices, got {structure.shape}")
@@ -299,7 +307,11 @@ def search_generic_data(
         X = rng.standard_normal((k, 2 * k))
         Y = rng.standard_normal((k, 2 * k))
         P = pinv_solution(X, Y)
-        search = partner_sweep(P, rng, restarts) if structure is None else closest_partner(structure, P, rng, restarts)
+        search = (
+            partner_sweep(P, restarts, rng=rng)
+            if structure is None
+            else closest_partner(structure, P, restarts, rng=rng)
+        )
         found.append(search)
         residuals.append(interpolation_residual(X, Y))
     return np.array(found), np.array(residuals)
@@ -372,7 +384,9 @@ def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
     return [float(np.linalg.norm(W - np.trace(W) / len(W) * np.eye(len(W))) / np.linalg.norm(W)) for W in Ws]
 
 
-def convolutional_autoencoder(m: int, rng: np.random.Generator, *, lr: float, steps: int, points: int = 25) -> History:
+def convolutional_autoencoder(
+    m: int, *, lr: float, steps: int, points: int = 25, rng: int | np.random.Generator | None = None
+) -> History:
     """The Example's experiment: a three-layer 3x3 convolutional autoencoder on ``n = m^2`` Gaussian images.
 
     Draws the images ``X`` (m^2, m^2), then three filters (3, 9) of norm 1/2 added to the centre tap 1;
@@ -383,7 +397,7 @@ def convolutional_autoencoder(m: int, rng: np.random.Generator, *, lr: float, st
     Parameters
     ----------
     m : int >= 2, image side.
-    rng : numpy.random.Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     lr : float > 0, for the mean squared error.
     steps : int >= 1.
     points : int >= 1.
@@ -394,11 +408,11 @@ def convolutional_autoencoder(m: int, rng: np.random.Generator, *, lr: float, st
 
     Paper: the Example of Section 5.2.
     """
-    m, steps, points, rng = (
+    rng = _validate.rng(rng)
+    m, steps, points = (
         _validate.integer(m, "m", 2),
         _validate.integer(steps, "steps"),
         _validate.integer(points, "points"),
-        _validate.rng(rng),
     )
     dense = Structure(Convolution(m, 3).basis)  # dense arithmetic: faster at this size
     k = dense.shape[0]

@@ -57,7 +57,7 @@ class AlignedRun:
 
 
 def common_bases(
-    M: np.ndarray, y: np.ndarray, rng: np.random.Generator, tries: int = 3
+    M: np.ndarray, y: np.ndarray, tries: int = 3, *, rng: int | np.random.Generator | None = None
 ) -> tuple[bool, float, np.ndarray, np.ndarray]:
     """`deeplinear.theory.sensing_witness`, with up to ``tries`` random combinations of the ``M_i``: the first
     that finds common bases, else the one whose off-diagonal part is smallest. One combination misses them
@@ -68,11 +68,14 @@ def common_bases(
     -------
     (holds, off, U, V) as `deeplinear.theory.sensing_witness` returns them.
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: Section 4.2, matrix sensing.
     """
+    rng = _validate.rng(rng)
     best = None
     for _ in range(_validate.integer(tries, "tries")):
-        found = theory.sensing_witness(M, y, rng)
+        found = theory.sensing_witness(M, y, rng=rng)
         if best is None or found[1] < best[1]:
             best = found
         if found[0]:
@@ -102,7 +105,7 @@ class AlignedStart:
 
 
 def witness_start(
-    X: np.ndarray, Y: np.ndarray, widths: Sequence[int], rng: np.random.Generator, *, lr: float
+    X: np.ndarray, Y: np.ndarray, widths: Sequence[int], *, lr: float, rng: int | np.random.Generator | None = None
 ) -> AlignedStart:
     """The start Theorem 1 prescribes on regression data that satisfy its condition: outer bases from
     `deeplinear.theory.alignment_invariant_witness` (`deeplinear.theory.aligned_start_on` with
@@ -112,7 +115,7 @@ def witness_start(
     Parameters
     ----------
     X : ndarray (k_0, n), ``X X^T`` invertible;  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];
-    rng : numpy Generator;  lr : float > 0, the largest rate.
+    rng : int, Generator or None (see `deeplinear._validate.rng`);  lr : float > 0, the largest rate.
 
     Returns
     -------
@@ -124,9 +127,10 @@ def witness_start(
 
     Paper: Theorem 1, Corollary 1.
     """
+    rng = _validate.rng(rng)
     X, Y = _validate.matrix(X, "X"), _validate.matrix(Y, "Y")
     U, V = theory.alignment_invariant_witness(X, Y)
-    Ws = aligned.aligned_start(V, U, widths, rng)
+    Ws = aligned.aligned_start(V, U, widths, rng=rng)
     lam = np.einsum("ai,ab,bi->i", V, X @ X.T, V)
     if not (lam > 0).all():
         raise ValueError("X X^T must be invertible (n >= k_0 samples in general position)")
@@ -139,7 +143,7 @@ def witness_start(
 
 
 def sensing_start(
-    M: np.ndarray, y: np.ndarray, widths: Sequence[int], rng: np.random.Generator, *, lr: float
+    M: np.ndarray, y: np.ndarray, widths: Sequence[int], *, lr: float, rng: int | np.random.Generator | None = None
 ) -> AlignedStart:
     """The start Theorem 1 prescribes on matrix sensing with ``M_i = U Lambda_i V^T``: that of
     `deeplinear.theory.aligned_start_sensing` (the same draws from ``rng``), its learning rate by
@@ -149,8 +153,8 @@ def sensing_start(
 
     Parameters
     ----------
-    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k];  rng : numpy Generator;
-    lr : float > 0, the largest rate.
+    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k];  lr : float > 0, the largest rate.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -162,10 +166,11 @@ def sensing_start(
 
     Paper: Section 4.2, matrix sensing; Corollary 1.
     """
-    holds, off, U, V = common_bases(M, y, rng)
+    rng = _validate.rng(rng)
+    holds, off, U, V = common_bases(M, y, rng=rng)
     if not holds:
         raise ValueError(f"the M_i share no singular bases (off-diagonal part {off:.1e}): no aligned start")
-    Ws = aligned.aligned_start(V, U, widths, rng)
+    Ws = aligned.aligned_start(V, U, widths, rng=rng)
     D = np.einsum("ai,nab,bi->ni", U, np.asarray(M, dtype=np.float64), V)
     G, targets, sigmas0 = D.T @ D, np.linalg.lstsq(D, y, rcond=None)[0], mode_sigmas(Ws, V)
     top = np.full(len(G), np.linalg.eigvalsh(G)[-1])  # bounds the curvature of every mode
@@ -182,11 +187,11 @@ def regression_run(
     X: np.ndarray,
     Y: np.ndarray,
     widths: Sequence[int],
-    rng: np.random.Generator,
     *,
     lr: float,
     steps: int,
     metrics: Any = ("invariance",),
+    rng: int | np.random.Generator | None = None,
 ) -> AlignedRun:
     """`witness_start` trained for ``steps`` steps at its learning rate (`deeplinear.modes.train_halving`), with
     ``budget_orders`` from its mode dynamics.
@@ -201,18 +206,19 @@ def regression_run(
 
     Paper: Theorem 1, Corollary 1, Section 4.2.
     """
-    return _aligned_run(witness_start(X, Y, widths, rng, lr=lr), X, Y, steps, metrics)
+    rng = _validate.rng(rng)
+    return _aligned_run(witness_start(X, Y, widths, lr=lr, rng=rng), X, Y, steps, metrics)
 
 
 def sensing_run(
     M: np.ndarray,
     y: np.ndarray,
     widths: Sequence[int],
-    rng: np.random.Generator,
     *,
     lr: float,
     steps: int,
     metrics: Any = ("invariance",),
+    rng: int | np.random.Generator | None = None,
 ) -> AlignedRun:
     """`sensing_start` trained with `deeplinear.losses.MatrixSensing` for ``steps`` steps at its learning
     rate (`deeplinear.modes.train_halving`), with ``budget_orders`` from its mode dynamics.
@@ -227,11 +233,12 @@ def sensing_run(
 
     Paper: Section 4.2, matrix sensing; Corollary 1.
     """
-    return _aligned_run(sensing_start(M, y, widths, rng, lr=lr), None, None, steps, metrics, MatrixSensing(M, y))
+    rng = _validate.rng(rng)
+    return _aligned_run(sensing_start(M, y, widths, lr=lr, rng=rng), None, None, steps, metrics, MatrixSensing(M, y))
 
 
 def generic_sensing_run(
-    problem: Any, widths: Sequence[int], rng: np.random.Generator, *, lr: float, steps: int
+    problem: Any, widths: Sequence[int], *, lr: float, steps: int, rng: int | np.random.Generator | None = None
 ) -> History:
     """Matrix sensing from the aligned start on the target's own bases, ``V_1 = problem.V`` and
     ``U_d = problem.U`` (`deeplinear.aligned.aligned_start`, the same draws from ``rng``), trained with
@@ -240,8 +247,9 @@ def generic_sensing_run(
 
     Parameters
     ----------
-    problem : `deeplinear.data.SensingProblem`;  widths : [k, ..., k];  rng : numpy Generator;
+    problem : `deeplinear.data.SensingProblem`;  widths : [k, ..., k];
     lr : float > 0, the largest rate;  steps : int.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -249,16 +257,17 @@ def generic_sensing_run(
 
     Paper: Section 4.2, matrix sensing (the contrast: generic M_i).
     """
+    rng = _validate.rng(rng)
     if not all(hasattr(problem, a) for a in ("M", "y", "U", "V")):
         raise ValueError(f"problem must be a deeplinear.data.SensingProblem, got {type(problem).__name__}")
-    start = aligned.aligned_start(problem.V, problem.U, widths, rng)
+    start = aligned.aligned_start(problem.V, problem.U, widths, rng=rng)
     loss = MatrixSensing(problem.M, problem.y)
     result, _ = train_halving(start, None, None, loss=loss, lr=lr, steps=steps, metrics=("invariance",))
     return result.history
 
 
 def ensemble_start(
-    problems: Sequence[Any], widths: Sequence[int], rng: np.random.Generator, *, lr: float
+    problems: Sequence[Any], widths: Sequence[int], *, lr: float, rng: int | np.random.Generator | None = None
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """One aligned start per problem, stacked (`deeplinear.network.stack`), with each member's learning rate:
     `witness_start` for regression data ``(X, Y)`` that satisfy Theorem 1's condition, `sensing_start` for a
@@ -268,7 +277,7 @@ def ensemble_start(
     Parameters
     ----------
     problems : sequence of S pairs ``(X, Y)`` or of S sensing problems;  widths : [k_0, ..., k_d];
-    rng : numpy Generator;  lr : float > 0, the largest rate.
+    rng : int, Generator or None (see `deeplinear._validate.rng`);  lr : float > 0, the largest rate.
 
     Returns
     -------
@@ -276,16 +285,17 @@ def ensemble_start(
 
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
     """
+    rng = _validate.rng(rng)
     from .network import stack
 
     starts, rates = [], []
     for p in problems:
         if hasattr(p, "M"):
-            s = sensing_start(p.M, p.y, widths, rng, lr=lr)
+            s = sensing_start(p.M, p.y, widths, lr=lr, rng=rng)
         elif theory.alignment_invariant(*p):
-            s = witness_start(*p, widths, rng, lr=lr)
+            s = witness_start(*p, widths, lr=lr, rng=rng)
         else:
-            starts.append(theory.aligned_start_on(*p, widths, rng, outer="svd"))
+            starts.append(theory.aligned_start_on(*p, widths, outer="svd", rng=rng))
             rates.append(float(lr))
             continue
         starts.append(s.Ws)
@@ -294,7 +304,12 @@ def ensemble_start(
 
 
 def ensemble_run(
-    problems: Sequence[Any], widths: Sequence[int], rng: np.random.Generator, *, lr: float, steps: int
+    problems: Sequence[Any],
+    widths: Sequence[int],
+    *,
+    lr: float,
+    steps: int,
+    rng: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Many problems of one kind at once: `ensemble_start`, then `deeplinear.modes.train_halving` (each
     member at its own rate; matrix sensing with `deeplinear.losses.MatrixSensing` per member).
@@ -302,7 +317,8 @@ def ensemble_run(
     Parameters
     ----------
     problems : sequence of S pairs ``(X, Y)`` of equal shapes, or of S sensing problems;
-    widths : [k_0, ..., k_d];  rng : numpy Generator;  lr : float > 0, the largest rate;  steps : int.
+    widths : [k_0, ..., k_d];  lr : float > 0, the largest rate;  steps : int.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -311,7 +327,8 @@ def ensemble_run(
 
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
     """
-    Ws, rates = ensemble_start(problems, widths, rng, lr=lr)
+    rng = _validate.rng(rng)
+    Ws, rates = ensemble_start(problems, widths, lr=lr, rng=rng)
     if hasattr(problems[0], "M"):
         args: tuple = (None, None)
         loss: Any = MatrixSensing([p.M for p in problems], [p.y for p in problems])
@@ -326,12 +343,12 @@ def sweep(
     k: int,
     n: int,
     widths: Sequence[int],
-    rng: np.random.Generator,
     *,
     members: int,
     lr: float,
     steps: int,
     max_condition: float | None = None,
+    rng: int | np.random.Generator | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Many problems of every kind, each kind as one ensemble (`ensemble_run`): for each kind of
     `deeplinear.data.REGRESSION_KINDS` in turn, ``members`` problems (`deeplinear.data.regression_problem`,
@@ -340,8 +357,9 @@ def sweep(
 
     Parameters
     ----------
-    k : int, the width of the data;  n : int >= k, the samples;  widths : [k, ..., k];  rng : numpy Generator;
+    k : int, the width of the data;  n : int >= k, the samples;  widths : [k, ..., k];
     members : int >= 1;  lr : float > 0, the largest rate;  steps : int;  max_condition : float or None.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -350,16 +368,17 @@ def sweep(
 
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
     """
+    rng = _validate.rng(rng)
     from .data import REGRESSION_KINDS, matrix_sensing, regression_problem
 
     members = _validate.integer(members, "members", 1)
     invariance, ratio = {}, {}
     for kind in (*REGRESSION_KINDS, "sensing"):
         if kind == "sensing":
-            problems: list[Any] = [matrix_sensing(k, n, rng) for _ in range(members)]
+            problems: list[Any] = [matrix_sensing(k, n, rng=rng) for _ in range(members)]
         else:
-            problems = [regression_problem(kind, k, n, rng, max_condition=max_condition) for _ in range(members)]
-        invariance[kind], ratio[kind] = ensemble_run(problems, widths, rng, lr=lr, steps=steps)
+            problems = [regression_problem(kind, k, n, max_condition=max_condition, rng=rng) for _ in range(members)]
+        invariance[kind], ratio[kind] = ensemble_run(problems, widths, lr=lr, steps=steps, rng=rng)
     return invariance, ratio
 
 
@@ -367,11 +386,11 @@ def family_runs(
     X: np.ndarray,
     Y: np.ndarray,
     widths: Sequence[int],
-    rng: np.random.Generator,
     *,
     lr: float,
     steps: int,
     members: int = 4,
+    rng: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Aligned starts of three other families than Figure 1a's on the same data, ``members`` of each, trained
     by `deeplinear.modes.train_halving`: the released code's (outer bases the left singular vectors of ``X`` and ``Y``,
@@ -380,8 +399,9 @@ def family_runs(
 
     Parameters
     ----------
-    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];  rng : numpy Generator;
+    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];
     lr : float > 0, the largest rate;  steps : int;  members : int >= 1.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -390,13 +410,14 @@ def family_runs(
 
     Paper: Theorem 1 ("only if": from any aligned start); Section 6 and the released code (its start).
     """
+    rng = _validate.rng(rng)
     from .network import stack
 
     V_svd, U_svd = np.linalg.svd(_validate.matrix(X, "X"))[0], np.linalg.svd(_validate.matrix(Y, "Y"))[0]
-    V_rand, U_rand = aligned.random_orthogonal(len(V_svd), rng), aligned.random_orthogonal(len(U_svd), rng)
+    V_rand, U_rand = aligned.random_orthogonal(len(V_svd), rng=rng), aligned.random_orthogonal(len(U_svd), rng=rng)
     kept, turned = [], []
     for V, U, low, high in ((V_svd, U_svd, 0.0, 1.0), (V_rand, U_rand, 0.5, 1.0), (V_svd, U_svd, 0.1, 0.5)):
-        starts = [aligned.aligned_start(V, U, widths, rng, low=low, high=high) for _ in range(members)]
+        starts = [aligned.aligned_start(V, U, widths, low=low, high=high, rng=rng) for _ in range(members)]
         result, _ = train_halving(stack(starts), X, Y, lr=lr, steps=steps, metrics=("invariance",))
         kept.append(result.history.metrics["invariance"][-1].min(axis=-1).max())
         turned.append(turn_share(result.initial_weights, result.weights).min())

@@ -100,7 +100,7 @@ def minimum_norm_factors(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(s)[:, None] * Vt, U * np.sqrt(s)
 
 
-def random_factors(W1: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+def random_factors(W1: np.ndarray, count: int, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
     """Random invertible first factors ``A`` (then ``W_2 = P A^{-1}``), in two families of ``count`` each.
 
     The first family is ``Q_1 diag(exp(c z)) Q_2`` with Haar-like ``Q_1, Q_2`` (QR factors of Gaussians),
@@ -113,7 +113,7 @@ def random_factors(W1: np.ndarray, count: int, rng: np.random.Generator) -> np.n
     ----------
     W1 : ndarray (k, k), the factor to perturb (`minimum_norm_factors` of a square ``P``).
     count : int >= 1, the size of each family.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -121,11 +121,12 @@ def random_factors(W1: np.ndarray, count: int, rng: np.random.Generator) -> np.n
 
     Paper: Proposition 2 (random factorisations do not beat the aligned one).
     """
+    rng = _validate.rng(rng)
     W1 = _validate.matrices(W1, "W1", (2,))
     if W1.shape[0] != W1.shape[1]:
         raise ValueError(f"W1 must be square (k, k), got shape {W1.shape}")
     _validate.integer(count, "count", 1, what="a positive integer")
-    k, rng = W1.shape[0], _validate.rng(rng)
+    k = W1.shape[0]
     Q1 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
     Q2 = np.linalg.qr(rng.standard_normal((count, k, k)))[0]
     spread = rng.uniform(0.0, 1.5, (count, 1))

@@ -103,9 +103,9 @@ def proposition1_over_instances(
     n: int,
     init_ranges: Sequence[tuple[float, float]] = ((0.1, 0.3), (0.3, 0.6), (0.5, 0.8)),
     *,
-    rng: Any,
     instances: int = 3,
     depth: int = 3,
+    rng: int | np.random.Generator | None = None,
     **kwargs: Any,
 ) -> dict[str, np.ndarray]:
     """`proposition1_summary` on ``instances`` planted problems, each from every range of initial values.
@@ -118,7 +118,7 @@ def proposition1_over_instances(
     Parameters
     ----------
     k, n : ints, ``n >= k >= 1``; init_ranges : sequence of ``(low, high)`` with ``0 < low <= high``;
-    rng : numpy Generator or a seed for `numpy.random.default_rng`; instances, depth : ints >= 1;
+    rng : int, Generator or None (see `deeplinear._validate.rng`); instances, depth : ints >= 1;
     kwargs : passed to `proposition1_summary`.
 
     Returns
@@ -131,7 +131,7 @@ def proposition1_over_instances(
 
     Paper: Proposition 1 (the book's measurement of its margin).
     """
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = _validate.rng(rng)
     instances, depth = _validate.integer(instances, "instances", 1), _validate.integer(depth, "depth", 1)
     ranges = np.asarray(init_ranges, dtype=np.float64)
     if ranges.ndim != 2 or ranges.shape[1] != 2 or len(ranges) == 0 or np.any(ranges[:, 0] <= 0):
@@ -140,7 +140,7 @@ def proposition1_over_instances(
         raise ValueError(f"init_ranges must be pairs (low, high) with 0 < low <= high, got {init_ranges!r}")
     rows: list[dict[str, float]] = []
     for _ in range(instances):
-        X, Y, U, V = planted_problem(k, n, rng, *rng.uniform(0.5, 2.0, (2, k)))
+        X, Y, U, V = planted_problem(k, n, *rng.uniform(0.5, 2.0, (2, k)), rng=rng)
         lam, lam_prime = lambdas(X, Y, U, V)
         for low, high in ranges:
             for _attempt in range(100):
@@ -158,15 +158,18 @@ def proposition1_over_instances(
 
 
 def misaligned(
-    Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], size: float, rng: np.random.Generator
+    Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], size: float, *, rng: int | np.random.Generator | None = None
 ) -> list[np.ndarray]:
     """A deliberate misalignment: ``W_i + size * Q_i K_i Q_{i-1}^T`` with Gaussian off-diagonal ``K_i``
     scaled to largest entry 1, so that `off_diagonal` grows by ``size`` (``K_i`` drawn layer by layer).
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: Corollary 1 (leaving the aligned set on purpose, to test its stability).
     """
+    rng = _validate.rng(rng)
     Ws, bases = _validate.network_and_bases(Ws, bases)
-    size, rng = _validate.positive(size, "size"), _validate.rng(rng)
+    size = _validate.positive(size, "size")
     out = []
     for i, W in enumerate(Ws):
         K = rng.standard_normal(np.shape(W)) * (1 - np.eye(*np.shape(W)))

@@ -61,7 +61,9 @@ __all__ = [
 ]
 
 
-def gaussian_layers(widths: Sequence[int], rng: np.random.Generator, *, scale: float = 0.2) -> list[np.ndarray]:
+def gaussian_layers(
+    widths: Sequence[int], *, scale: float = 0.2, rng: int | np.random.Generator | None = None
+) -> list[np.ndarray]:
     """Layers ``W_i`` (widths[i], widths[i-1]) with independent entries ``N(0, scale^2 / widths[i-1])``.
 
     Drawn layer by layer, first layer first (one ``rng.standard_normal`` call per layer).
@@ -69,7 +71,7 @@ def gaussian_layers(widths: Sequence[int], rng: np.random.Generator, *, scale: f
     Parameters
     ----------
     widths : [k_0, ..., k_L], positive integers, L >= 1.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
     scale : positive float, the standard deviation times ``sqrt(fan-in)``.
 
     Returns
@@ -78,7 +80,8 @@ def gaussian_layers(widths: Sequence[int], rng: np.random.Generator, *, scale: f
 
     Paper: Ji & Telgarsky, Section 2 (any start with Assumption 1.2; a small Gaussian one here).
     """
-    ws, rng = _validate.widths(widths), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    ws = _validate.widths(widths)
     scale = _validate.positive(scale, "scale")
     return [rng.standard_normal((b, a)) * scale / np.sqrt(a) for a, b in zip(ws[:-1], ws[1:])]
 
@@ -115,16 +118,19 @@ def gaussian_start(
     widths: Sequence[int],
     X: np.ndarray,
     Y: np.ndarray,
-    rng: np.random.Generator,
     *,
     scale: float = 0.2,
     loss: str = "logistic",
+    rng: int | np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """`gaussian_layers`, then `below_loss_at_zero`: a small Gaussian start with ``R(W(0)) < l(0)``.
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: Ji & Telgarsky, Assumption 1.2.
     """
-    return below_loss_at_zero(gaussian_layers(widths, rng, scale=scale), X, Y, loss)
+    rng = _validate.rng(rng)
+    return below_loss_at_zero(gaussian_layers(widths, scale=scale, rng=rng), X, Y, loss)
 
 
 def support_vectors(X: np.ndarray, Y: np.ndarray, u_bar: np.ndarray, gamma: float, *, rtol: float = 1e-9) -> np.ndarray:
@@ -203,7 +209,7 @@ def alignment_measurements(Ws0: Sequence[np.ndarray]) -> dict[str, Callable]:
     }
 
 
-def rank_one_start(widths: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:
+def rank_one_start(widths: Sequence[int], *, rng: int | np.random.Generator | None = None) -> list[np.ndarray]:
     """Appendix F's start: ``W_1 = u_1 w^T`` and ``W_i = s_i u_i u_{i-1}^T`` (2 <= i <= L), ``u_L = 1``.
 
     Draws, in this order, the inner directions ``u_1 .. u_{L-1}`` (standard normal, normalised),
@@ -214,7 +220,7 @@ def rank_one_start(widths: Sequence[int], rng: np.random.Generator) -> list[np.n
     Parameters
     ----------
     widths : [k_0, ..., k_L] with k_L = 1 and L >= 2.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -222,7 +228,8 @@ def rank_one_start(widths: Sequence[int], rng: np.random.Generator) -> list[np.n
 
     Paper: Radhakrishnan et al., Section 4.2 and Appendix F (derived here: the appendix is not in our source).
     """
-    ws, rng = _validate.widths(widths), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    ws = _validate.widths(widths)
     if len(ws) < 3 or ws[-1] != 1:
         raise ValueError(f"widths must be [k_0, ..., k_L] with L >= 2 and k_L = 1, got {widths!r}")
     us = [rng.standard_normal(k) for k in ws[1:-1]]

@@ -110,7 +110,7 @@ def epsilon_response(
     u0: float,
     lr: float,
     steps: int,
-    rng: np.random.Generator,
+    rng: int | np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
     """Theorem 1's condition and the invariance of alignment, as the inputs are perturbed by ``eps``.
 
@@ -129,7 +129,7 @@ def epsilon_response(
     U, V : ndarrays (k, k), orthonormal (e.g. `deeplinear.theory.alignment_invariant_witness`).
     eps : ndarray (m,), relative perturbation sizes, each >= 0.
     u0 : float > 0, the initial mode product; lr : float > 0; steps : int >= 0.
-    rng : numpy Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -143,11 +143,12 @@ def epsilon_response(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> X, Y, U, V = dynamics.planted_problem(2, 3, rng, np.ones(2), np.array([2.0, 1.0]))
+    >>> X, Y, U, V = dynamics.planted_problem(2, 3, np.ones(2), np.array([2.0, 1.0]), rng=rng)
     >>> out = epsilon_response(X, Y, U, V, np.array([0.0, 1e-6]), u0=0.01, lr=0.05, steps=50, rng=rng)
     >>> bool(out["off"][0] < 1e-13 < out["off"][1])
     True
     """
+    rng = _validate.rng(rng)
     X, Y = _validate.matrix(X, "X"), _validate.matrix(Y, "Y")
     k, n = X.shape
     if Y.shape != (k, n) or np.shape(U) != (k, k) or np.shape(V) != (k, k):
@@ -156,7 +157,7 @@ def epsilon_response(
     if eps.ndim != 1 or len(eps) == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
         raise ValueError(f"eps must be a non-empty 1-D array of non-negative numbers, got {eps!r}")
     u0, lr, steps = _validate.positive(u0, "u0"), _validate.positive(lr, "lr"), _validate.count(steps, "steps")
-    bases = [np.asarray(V, dtype=np.float64), aligned.random_orthogonal(k, rng), np.asarray(U, dtype=np.float64)]
+    bases = [np.asarray(V, dtype=np.float64), aligned.random_orthogonal(k, rng=rng), np.asarray(U, dtype=np.float64)]
     start = np.full((2, k), np.sqrt(u0)) * (1 + 1e-3 * np.arange(k))
     Ws = aligned.aligned_network(bases, list(start))
     direction = rng.standard_normal(X.shape)
@@ -212,7 +213,7 @@ def sequential_run(
     u0: float,
     lr: float,
     steps: int,
-    rng: np.random.Generator,
+    rng: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """Full gradient descent from a balanced aligned start, on whitened data; the mode products over time.
 
@@ -227,21 +228,24 @@ def sequential_run(
     -------
     ndarray (T, r), the mode products ``p_j = prod_i sigma_ij`` at every step, in the bases.
 
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
+
     Paper: Corollary 1 (sequential learning, after Saxe et al. 2014).
     """
+    rng = _validate.rng(rng)
     depth, steps = _validate.integer(depth, "depth", 1), _validate.count(steps, "steps")
     X = _validate.matrix(X, "X")
     k, n = X.shape
     Y = _validate.matrix(Y, "Y", k)
     U, V = _validate.orthonormal_matrix(U, "U", k), _validate.orthonormal_matrix(V, "V", k)
     strengths = _validate.vector(strengths, "strengths", k)
-    u0, lr, rng = _validate.positive(u0, "u0"), _validate.positive(lr, "lr"), _validate.rng(rng)
+    u0, lr = _validate.positive(u0, "u0"), _validate.positive(lr, "lr")
     start = np.full((depth, k), u0 ** (1 / depth)) * (1 + 1e-3 * np.arange(k))
     run_steps = steps
     if depth > 2:
         learned = _steps_until_learned(start, n, strengths, u0, lr=lr, max_steps=40 * steps)
         run_steps = 40 * steps if learned is None else int(1.2 * learned)
-    qs = [V] + [aligned.random_orthogonal(k, rng) for _ in range(depth - 1)] + [U]
+    qs = [V] + [aligned.random_orthogonal(k, rng=rng) for _ in range(depth - 1)] + [U]
     Ws = aligned.aligned_network(qs, list(start))
     res = train(Ws, X, Y, lr=lr, steps=run_steps, record=1, metrics={"sigma": dynamics.basis_metrics(qs)["sigma"]})
     return res.history.metrics["sigma"].prod(axis=1)

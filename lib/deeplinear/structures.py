@@ -335,17 +335,16 @@ class RandomSubspace(Structure):
         Matrix shape.
     r : int
         Dimension, 1 <= r <= m*n.
-    rng : numpy.random.Generator
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Used for the phase diagram over (n, r) of Paper: Theorem 3 / Proposition 4.
     """
 
-    def __init__(self, m: int, n: int, r: int, rng: np.random.Generator) -> None:
+    def __init__(self, m: int, n: int, r: int, *, rng: int | np.random.Generator | None = None) -> None:
+        rng = _validate.rng(rng)
         m, n, r = _validate.integer(m, "m"), _validate.integer(n, "n"), _validate.integer(r, "r")
         if r > m * n:
             raise ValueError(f"r must satisfy 1 <= r <= m*n = {m * n}, got {r}")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         q, _ = np.linalg.qr(rng.standard_normal((m * n, r)))
         super().__init__(q.T.reshape(r, m, n))
 
@@ -435,7 +434,9 @@ def banded_toeplitz(k: int, b: int) -> Structure:
     return Structure(Toeplitz(k).basis[k - 1 - b : k + b])
 
 
-def random_layers(structure: Structure, depth: int, rng: np.random.Generator) -> list[np.ndarray]:
+def random_layers(
+    structure: Structure, depth: int, *, rng: int | np.random.Generator | None = None
+) -> list[np.ndarray]:
     """``depth`` layers ``S.matrix(c)`` with standard normal coefficients c, each scaled to spectral norm 1.
 
     Draws the coefficients layer by layer, ``rng.standard_normal(r)`` each.
@@ -444,15 +445,14 @@ def random_layers(structure: Structure, depth: int, rng: np.random.Generator) ->
     ----------
     structure : Structure of m x n matrices, dimension r.
     depth : int >= 1.
-    rng : numpy.random.Generator.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
     list of ``depth`` arrays (m, n) in S.
     """
+    rng = _validate.rng(rng)
     depth = _validate.integer(depth, "depth")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     structure = _validate.structure(structure)
     layers = []
     for _ in range(depth):
@@ -566,7 +566,7 @@ def footnote3(
     *,
     lr: float,
     steps: int,
-    rng: np.random.Generator,
+    rng: int | np.random.Generator | None = None,
 ) -> dict[str, float]:
     """Which projection Theorem 2's update is (footnote 3), measured on one structure.
 
@@ -576,7 +576,7 @@ def footnote3(
     Ws0 : list of layers in ``structure``, trained to autoencode ``X`` (so ``Y = X``). Not modified.
     X : ndarray (m, N).
     lr : float > 0; steps : int >= 0.
-    rng : numpy.random.Generator, for one random gradient ``G`` (m, n).
+    rng : int, Generator or None (see `deeplinear._validate.rng`): one random gradient ``G`` (m, n).
 
     Returns
     -------
@@ -589,7 +589,8 @@ def footnote3(
 
     Paper: Theorem 2, footnote 3.
     """
-    structure, rng = _validate.structure(structure), _validate.rng(rng)
+    rng = _validate.rng(rng)
+    structure = _validate.structure(structure)
     G = rng.standard_normal(structure.shape)
     once, once_o = structure.project(G, scaled=True), structure.project(G, scaled=False)
     idempotence = np.linalg.norm(structure.project(once) - once) / np.linalg.norm(once)

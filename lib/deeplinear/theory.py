@@ -159,7 +159,7 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
 
 
 def sensing_witness(
-    M: np.ndarray, y: np.ndarray, rng: np.random.Generator, tol: float = 1e-10
+    M: np.ndarray, y: np.ndarray, tol: float = 1e-10, *, rng: int | np.random.Generator | None = None
 ) -> tuple[bool, float, np.ndarray, np.ndarray]:
     """Matrix sensing's form of Theorem 1's condition: are all ``M_i`` diagonal in common bases ``U, V``?
 
@@ -173,7 +173,7 @@ def sensing_witness(
     Parameters
     ----------
     M : ndarray (n, k, k), the measurement matrices;  y : ndarray (n,), the measurements.
-    rng : numpy Generator (one draw of n numbers).
+    rng : int, Generator or None (see `deeplinear._validate.rng`): one draw of n numbers.
     tol : float >= 0, finite, tolerance on ``off``.
 
     Returns
@@ -184,14 +184,13 @@ def sensing_witness(
 
     Paper: Section 4.2, matrix sensing (``M_i = U Lambda_i V^T``).
     """
+    rng = _validate.rng(rng)
     M = np.asarray(M, dtype=np.float64)
     if M.ndim != 3 or M.shape[1] != M.shape[2] or M.shape[0] < 1 or not np.isfinite(M).all():
         raise ValueError(f"M must be a finite (n, k, k) array with n >= 1, got shape {M.shape}")
     if not np.any(M):
         raise ValueError("M must be nonzero: the off-diagonal part is measured relative to max |M_i|")
     y = _vector(y, "y", M.shape[0])
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     tol = _validate.tolerance(tol, "tol")
     U, _, Vt = np.linalg.svd(np.einsum("i,iab->ab", rng.standard_normal(len(M)), M))
     V = Vt.T
@@ -291,7 +290,12 @@ def one_step_rotation(
 
 
 def aligned_start_on(
-    X: np.ndarray, Y: np.ndarray, widths: Sequence[int], rng: np.random.Generator, *, outer: str = "witness"
+    X: np.ndarray,
+    Y: np.ndarray,
+    widths: Sequence[int],
+    *,
+    outer: str = "witness",
+    rng: int | np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """`aligned_start` with its outer bases taken from the data ``(X, Y)``.
 
@@ -303,8 +307,9 @@ def aligned_start_on(
 
     Parameters
     ----------
-    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];  rng : numpy Generator.
+    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d].
     outer : "witness", "svd" or "auto".
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -312,6 +317,7 @@ def aligned_start_on(
 
     Paper: Theorem 1 (the aligned start ``V_1 = V``, ``U_d = U``); Section 6, Figure 1a.
     """
+    rng = _validate.rng(rng)
     if outer == "auto":
         outer = "witness" if alignment_invariant(X, Y) else "svd"
     if outer == "witness":
@@ -320,18 +326,19 @@ def aligned_start_on(
         U, V = np.linalg.svd(_matrix(Y, "Y"))[0], np.linalg.svd(_matrix(X, "X"))[0]
     else:
         raise ValueError(f'outer must be "witness", "svd" or "auto", got {outer!r}')
-    return aligned_start(V, U, widths, rng)
+    return aligned_start(V, U, widths, rng=rng)
 
 
 def aligned_start_sensing(
-    M: np.ndarray, y: np.ndarray, widths: Sequence[int], rng: np.random.Generator
+    M: np.ndarray, y: np.ndarray, widths: Sequence[int], *, rng: int | np.random.Generator | None = None
 ) -> list[np.ndarray]:
     """`aligned_start` with the outer bases of `sensing_witness` (``V_1 = V``, ``U_d = U``): the start
     Theorem 1 prescribes for matrix sensing. The witness draws from ``rng`` first, then the start.
 
     Parameters
     ----------
-    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k];  rng : numpy Generator.
+    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k].
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
@@ -343,7 +350,8 @@ def aligned_start_sensing(
 
     Paper: Section 4.2, matrix sensing.
     """
-    holds, off, U, V = sensing_witness(M, y, rng)
+    rng = _validate.rng(rng)
+    holds, off, U, V = sensing_witness(M, y, rng=rng)
     if not holds:
         raise ValueError(f"the M_i share no singular bases (off-diagonal part {off:.1e}): no aligned start")
-    return aligned_start(V, U, widths, rng)
+    return aligned_start(V, U, widths, rng=rng)

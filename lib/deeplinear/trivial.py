@@ -92,9 +92,9 @@ def trivial_run(
     depth: int,
     lr: float,
     steps: int,
-    rng: np.random.Generator | None,
     Ws0: Sequence[np.ndarray] | None = None,
     stop_below: float | None = None,
+    rng: int | np.random.Generator | None = None,
 ) -> TrivialRun:
     """Gradient descent on a network of ``depth`` layers in ``structure``.
 
@@ -109,7 +109,7 @@ def trivial_run(
     depth : int >= 1.
     lr : float > 0.
     steps : int >= 0.
-    rng : numpy.random.Generator, for the random start (None when ``Ws0`` is given).
+    rng : int, Generator or None (see `deeplinear._validate.rng`); draws the start when ``Ws0`` is None.
     Ws0 : None, or a list of ``depth`` (k, k) matrices in ``structure``.
     stop_below : float > 0 or None; stop at the first step whose loss is below it (`deeplinear.train`), so
         that ``steps`` is a cap.
@@ -124,13 +124,12 @@ def trivial_run(
 
     Paper: footnotes 1 and 4.
     """
+    rng = _validate.rng(rng)
     X, Y = _data(structure, X, Y)
     if structure.shape[0] != structure.shape[1]:
         raise ValueError(f"structure must hold square matrices for a deep network, got {structure.shape}")
     if Ws0 is None:
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator when Ws0 is None, got {type(rng).__name__}")
-        Ws0 = random_layers(structure, depth, rng)
+        Ws0 = random_layers(structure, depth, rng=rng)
     elif len(Ws0) != depth:
         raise ValueError(f"Ws0 must hold depth = {depth} layers, got {len(Ws0)}")
     run = train(
