@@ -143,7 +143,8 @@ paper-claims: env
 # seeds), each draw a Dask task: on a LocalCluster of one single-threaded worker process per core (WORKERS=n),
 # or on the cluster at SCHEDULER=tcp://host:8786 (or DASK_SCHEDULER_ADDRESS). Draws are cached per chapter,
 # parameters and commit in _build/sweep/cache/: a rerun executes only what is missing. VARY="k depth" draws those
-# parameters too, from the ranges the parameters cells state (deeplinear_book.ranges). README, "Sweeps over seeds (Dask)".
+# parameters too, from the ranges declared in lib/deeplinear_book/parameters.toml (deeplinear_book.ranges).
+# README, "Sweeps over seeds (Dask)".
 SEEDS ?= 8
 sweep: env
 	$(NB_ENV) $(PY) -m deeplinear_book.sweep --seeds $(or $(SEEDS),8) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \

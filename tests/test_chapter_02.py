@@ -12,7 +12,7 @@ CHAPTER = "02-one-dimensional-outputs"
 
 
 def test_02_rejects_a_learning_rate_below_its_range(tmp_path):
-    with pytest.raises(ChapterFailed, match=r"lr must be a finite number in \[0.1, 4"):
+    with pytest.raises(ChapterFailed, match=r"lr must be a number in \[0.1, 4\], got "):
         run(CHAPTER, tmp_path, lr=0.05, steps=1000)
 
 

@@ -96,8 +96,8 @@ def test_rank_one_layers_escape_the_only_if(values, typed):
     "name, value, message",
     [
         ("k", 0, r"k must be an integer in \[2, 24\], got 0"),
-        ("lr", "fast", r"lr must be a finite number in \[0.005, 0.05\], got 'fast'"),
-        ("n", 3, r"n must be at least k"),
+        ("lr", "fast", r"lr must be a number in \[0.005, 0.05\], got 'fast'"),
+        ("n", 3, r"n must be an integer in \[2, 64\], at least k, got 3 with k = 9"),
     ],
 )
 def test_rejects_bad_parameters(tmp_path, name, value, message):

@@ -105,7 +105,7 @@ def test_gidel_epsilon_zero_and_a_violation_of_size_epsilon(values):
     "name, value, message",
     [
         ("depth", 1, r"depth must be an integer in \[2, 8\], got 1"),
-        ("n", 4, r"n must be at least k"),
+        ("n", 4, r"n must be an integer in \[2, 64\], at least k, got 4 with k = 9"),
     ],
 )
 def test_rejects_bad_parameters(tmp_path, name, value, message):

@@ -12,13 +12,13 @@ CHAPTER = "05-minimum-norm-and-balancedness"
 
 def test_05_rejects_a_large_init_scale(tmp_path):
     """The claim is about small starts: init_scale (relative to the solution's scale) stops at 0.01."""
-    with pytest.raises(ChapterFailed, match=r"init_scale must be a finite number in \[0.0001, 0.01\]"):
+    with pytest.raises(ChapterFailed, match=r"init_scale must be a number in \[0.0001, 0.01\]"):
         run(CHAPTER, tmp_path, init_scale=0.05)
 
 
 def test_05_rejects_fewer_samples_than_the_width(tmp_path):
     """With n < k, P* has rank n < k and no invertible first factor attains Proposition 2's minimum."""
-    with pytest.raises(ChapterFailed, match=r"n must be an integer in \[6, 200\], got 4"):
+    with pytest.raises(ChapterFailed, match=r"n must be an integer in \[2, 200\], at least k, got 4 with k = 6"):
         run(CHAPTER, tmp_path, k=6, n=4)
 
 

@@ -14,15 +14,17 @@ CHAPTER = "08-mnist-classification"
 
 def test_08_rejects_a_hidden_width_out_of_range(tmp_path):
     with pytest.raises(
-        ChapterFailed, match=r"hidden must be a list of 1 to 4 integers in \[2, 4096\], got \[1024, 1\]"
+        ChapterFailed,
+        match=r"hidden must be a list of 1 to 4 integers in \[2, 4096\], two neighbouring widths multiply to at most "
+        r"65536, got \[1024, 1\]",
     ):
         run(CHAPTER, tmp_path, hidden=[1024, 1])
 
 
 def test_08_rejects_wide_neighbouring_layers_and_a_large_learning_rate(tmp_path):
-    with pytest.raises(ChapterFailed, match=r"hidden: neighbours may multiply to at most 65536"):
+    with pytest.raises(ChapterFailed, match=r"widths multiply to at most 65536, got \[4096, 4096\]"):
         run(CHAPTER, tmp_path, hidden=[4096, 4096])
-    with pytest.raises(ChapterFailed, match=r"lr must be a finite number in \[0.001, 0.1\], got 0.5"):
+    with pytest.raises(ChapterFailed, match=r"lr must be a number in \[0.001, 0.1\], got 0.5"):
         run(CHAPTER, tmp_path, lr=0.5)
 
 

@@ -1,18 +1,22 @@
-"""The parameters cells' ranges read by machine (deeplinear_book.ranges), and the draws of make sweep VARY=."""
+"""The parameters' ranges declared once as data (deeplinear_book/parameters.toml, read by deeplinear_book.ranges):
+their words read by machine, the parameters cells' comments rendered from them, the validation cells that
+enforce them, and the draws of make sweep VARY=."""
 
 from __future__ import annotations
 
 import ast
-import math
+import difflib
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from deeplinear_book import ranges
-from deeplinear_book.book import chapters
+from deeplinear_book import params, ranges
+from deeplinear_book.book import chapters, parameters_cell
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = [nb for nb in chapters(ROOT) if nb.stem != "reproduction-report"]
+EVERY = chapters(ROOT)
+CHAPTERS = [nb for nb in EVERY if nb.stem != "reproduction-report"]
 
 
 @pytest.mark.parametrize(
@@ -52,51 +56,90 @@ def test_choices_lists_and_dependent_bounds():
     assert ranges.parse("mode", "z", '"x" or "y"') is None  # a default outside its own choices
 
 
-def _validated(notebook: Path) -> dict[str, dict]:
-    """What the chapter's validation cell enforces: params.integer/real/choice calls with literal bounds."""
+def _cell(notebook: Path, tag: str) -> str:
     import nbformat
 
-    cell = next(c for c in nbformat.read(notebook, 4).cells if "validation" in c.metadata.get("tags", []))
-    found = {}
-    for node in ast.walk(ast.parse(cell.source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in (
-            "integer",
-            "real",
-            "choice",
-            "integer_list",
-        ):
-            name = ast.literal_eval(node.args[0])
-            if node.func.attr == "choice":
-                found[name] = {"choices": tuple(ast.literal_eval(node.args[2]))}
-                continue
-            kw = {k.arg: k.value for k in node.keywords}
-            if all(isinstance(v, ast.Constant) for v in kw.values()):
-                found[name] = {k: ast.literal_eval(v) for k, v in kw.items()}
-    return found
+    return next(c for c in nbformat.read(notebook, 4).cells if tag in c.metadata.get("tags", [])).source
+
+
+def test_the_data_declares_every_chapter_and_each_parameter_of_its_cell_in_order():
+    """parameters.toml is the one declaration: a table for every notebook with a parameters cell (the report
+    too), naming that cell's parameters in its order; every chapter's parameter has a range a survey can draw
+    from (a string among its choices), and its default fits it."""
+    data = ranges.table()
+    assert list(data) == [nb.stem for nb in EVERY]
+    for notebook in EVERY:
+        assert list(data[notebook.stem]) == list(parameters_cell(notebook)[1]), notebook.stem
+    for notebook in CHAPTERS:
+        fixed = {name for name, r in ranges.declared(notebook).items() if r is None or r.kind == "path"}
+        assert not fixed, (notebook.stem, fixed)
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "parameters.toml" in package_data["deeplinear_book"]  # the validation reads it from the install
+
+
+@pytest.mark.parametrize("notebook", EVERY, ids=lambda nb: nb.stem)
+def test_the_parameters_cells_comments_are_rendered_from_the_data(notebook):
+    """A range is written once, in parameters.toml: the comments of the parameters cell are its rendering
+    (python scripts/book_tools.py comments rewrites them), so a range typed into a comment fails here."""
+    source = _cell(notebook, "parameters")
+    rendered = ranges.render(source, notebook.stem)
+    diff = "\n".join(difflib.unified_diff(source.splitlines(), rendered.splitlines(), "cell", "data", lineterm=""))
+    assert rendered == source, f"run python scripts/book_tools.py comments\n{diff}"
+
+
+def test_the_rendering_follows_the_data_and_refuses_another_cell(tmp_path, monkeypatch):
+    data = tmp_path / "parameters.toml"
+    data.write_text(
+        '["x".k]\nabout = "width"\nrange = "integer in [2, 9]"\nwhy = "small"\n'
+        '["x".hidden]\nabout = "widths"\nrange = "a list of 1 to 2 integers in [2, 64]"\n'
+        'constraint = "neighbours multiply to at most 256"\nnote = ["a first line", "and a second"]\n'
+        '["x".mode]\nabout = "the mode:"\nrange = \'"a" (first) or "b"\'\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(ranges, "DATA", data)
+    cell = 'k = 3  # width, integer in [2, 64]\nhidden = [4, 4]\n# a stray comment\nmode = "a"  # old'
+    assert ranges.render(cell, "x") == (
+        "k = 3  # width, integer in [2, 9] (small)\n"
+        "# hidden: neighbours multiply to at most 256, a first line\n"
+        "# and a second\n"
+        "hidden = [4, 4]  # widths, a list of 1 to 2 integers in [2, 64]\n"
+        'mode = "a"  # the mode: "a" (first) or "b"'
+    )
+    assert ranges.render(ranges.render(cell, "x"), "x") == ranges.render(cell, "x")
+    with pytest.raises(ValueError, match=r"the parameters cell sets hidden, k, mode, but parameters.toml declares k"):
+        ranges.render('hidden = [4]\nk = 3\nmode = "a"', "x")
+    with pytest.raises(ValueError, match=r"one assignment per line, got 'print\(k\)'"):
+        ranges.render("k = 3\nprint(k)", "x")
+
+
+@pytest.mark.parametrize("notebook", EVERY, ids=lambda nb: nb.stem)
+def test_the_validation_cell_is_one_call_naming_every_parameter(notebook):
+    """The validation cell is params.validate("<stem>", name=name, ...) over the parameters in their order, and
+    then the chapter's generator; the report reads its paths after the call (reading them checks them)."""
+    body = ast.parse(_cell(notebook, "validation")).body
+    call = body[0].value if isinstance(body[0], ast.Expr) else None
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "params.validate", ast.unparse(body[0])
+    assert [ast.literal_eval(a) for a in call.args] == [notebook.stem]
+    names = list(parameters_cell(notebook)[1])
+    assert [(k.arg, ast.unparse(k.value)) for k in call.keywords] == [(n, n) for n in names]
+    rest = [ast.unparse(node) for node in body[1:]]
+    if notebook.stem == "reproduction-report":
+        assert not any("params" in line or "raise" in line for line in rest), rest
+    else:
+        assert rest == ["rng = np.random.default_rng(seed)"]
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda nb: nb.stem)
-def test_every_stated_range_is_the_one_the_validation_cell_enforces(notebook):
-    """The comments are the machine-readable ranges: each must agree with the chapter's own validation."""
-    declared, enforced = ranges.declared(notebook), _validated(notebook)
-    compared = 0
-    for name, rule in enforced.items():
-        r = declared[name]
-        if "choices" in rule:
-            assert r is not None and r.choices == rule["choices"], name
-        elif r is not None and r.kind == "integers":
-            assert (r.low, r.high, r.length) == (rule["low"], rule["high"], (rule["min_len"], rule["max_len"])), name
-        elif r is not None and r.high_of is not None:  # its top bound at the other parameter's top
-            a, other, b = r.high_of
-            assert (r.low, a * declared[other].high + b) == (rule["low"], rule["high"]), name
-        elif r is not None:
-            assert (r.low, r.high, r.open_low) == (rule.get("low"), rule.get("high"), rule.get("open_low", False)), name
-            lo = -math.inf if r.low is None else r.low
-            assert lo <= r.default <= (math.inf if r.high is None else r.high), name
-        compared += r is not None
-    assert compared >= 3, enforced
-    fixed = {name for name, r in declared.items() if r is None}
-    assert not fixed, fixed  # every parameter states a range a survey can draw from
+def test_the_sweeps_draws_all_validate(notebook):
+    """What make sweep VARY= and make survey run is what the chapter accepts: every parameter a sweep may draw
+    (its choices too), drawn over the whole range and near the default at many seeds, at the other defaults."""
+    declared = ranges.declared(notebook)
+    defaults = {name: r.default for name, r in declared.items()}
+    drawable = [n for n, r in declared.items() if r is not None and n not in ranges.NEVER_DRAWN]
+    for span in ranges.SPANS:
+        for seed in range(25):
+            for names in (drawable, ranges.surveyed(declared), drawable[:1]):
+                params.validate(notebook.stem, **{**defaults, **ranges.draw(declared, names, seed, span)})
 
 
 def test_draws_stay_near_the_default_inside_the_range_and_follow_at_least():
@@ -206,7 +249,8 @@ def test_a_dependent_bound_and_a_list_of_widths_are_drawn_inside_their_constrain
 
 
 def test_the_chapters_state_their_dependent_bound_and_their_product_bound():
-    """Chapter 06's s and chapter 08's hidden are read whole, the latter's product from its ``# hidden:`` line."""
+    """Chapter 06's s and chapter 08's hidden are read whole, the latter's product from its declared constraint
+    (rendered as the ``# hidden:`` line above it)."""
     s = ranges.declared(ROOT / "book" / "06-layer-structure.ipynb")["s"]
     assert (s.odd, s.high_of, s.at_most) == (True, (2, "p", -1), ("s^2 p^4", "9 * 28^4"))
     hidden = ranges.declared(ROOT / "book" / "08-mnist-classification.ipynb")["hidden"]

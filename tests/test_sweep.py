@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from deeplinear_book import book, robustness, sweep
+from deeplinear_book import book, ranges, robustness, sweep
 
 TOC = """format: jb-book
 root: book/intro
@@ -210,8 +210,16 @@ def test_an_interrupted_sweep_rerun_executes_only_the_missing_draws(root, cluste
     assert changed["draws"][0]["values"]["a_value"] == 6 % 5 and len(_executions(root)) == 5
 
 
-def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster):
+def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster, monkeypatch):
     """VARY=width: 01-a declares width (integer in [2, 64], default 4), 02-b does not and runs at defaults."""
+    data = root / "parameters.toml"  # the tiny book's declared ranges, in place of the book's own
+    data.write_text(
+        '["01-a".seed]\nabout = "random seed"\nrange = "integer, at least 0"\n'
+        '["01-a".width]\nabout = "layer width"\nrange = "integer in [2, 64]"\n'
+        '["02-b".seed]\nabout = "random seed"\nrange = "integer, at least 0"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(ranges, "DATA", data)
     nb = root / "book" / "01-a.ipynb"
     parameters = "seed = 0  # random seed, integer, at least 0\nwidth = 4  # layer width, integer in [2, 64]"
     _notebook(nb, "CHAPTER = '01-a'\n" + CHAPTER.replace("{seed}", "{seed} {width}"), parameters)

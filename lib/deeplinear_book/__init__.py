@@ -2,10 +2,12 @@
 
 deeplinear is the science (networks, training, metrics, theory) and knows nothing of the book; this package
 is the tooling that runs the book: the list of chapters and the one way to execute one
-(`deeplinear_book.book`), the runner and ``make reproduce`` (``python -m deeplinear_book.run``), and the checks of a
-chapter's parameters (`deeplinear_book.params`). It imports deeplinear's neighbours (papermill, pyyaml, nbformat),
-which the ``book`` extra installs (``pip install '.[book]'``): without them ``import deeplinear_book`` raises an
-ImportError that names the missing packages and the extra. deeplinear never imports it.
+(`deeplinear_book.book`), the runner and ``make reproduce`` (``python -m deeplinear_book.run``), the one
+declaration of every chapter's parameters and their ranges (``parameters.toml``, read by
+`deeplinear_book.ranges`) and their checks (`deeplinear_book.params`). It imports deeplinear's neighbours
+(papermill, pyyaml, nbformat), which the ``book`` extra installs (``pip install '.[book]'``): without them
+``import deeplinear_book`` raises an ImportError that names the missing packages and the extra. deeplinear
+never imports it.
 """
 
 import importlib.util as _util

@@ -1,15 +1,16 @@
 """Sweeps: the chapters rerun at many seeds on Dask distributed, and how robust each claim is (``make sweep``)::
 
     python -m deeplinear_book.sweep [--chapters 01 06 ...] [--seeds 29 41 | --seeds 16] [--vary k depth | --vary all]
-                              [--span whole|near] [--scheduler tcp://host:8786] [--out _build/sweep]
+                                    [--span whole|near] [--scheduler tcp://host:8786] [--out _build/sweep]
 
 Each draw (one chapter at one seed) runs through papermill, as `deeplinear_book.book.run_chapter` runs a chapter,
 as one Dask task: by default on a ``LocalCluster`` of one single-threaded worker process per core, or on
 the cluster at ``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), whose workers must see this folder at the
 same path. One integer ``N`` means the seeds ``0, 1, ..., N-1`` (seed 0 is the book's own run); two or
 more integers are the seeds themselves. ``--vary`` names parameters that each draw also draws, from the
-range the chapter's parameters cell states (`deeplinear_book.ranges`): over the whole range (``--span whole``, the
-default: the parameter survey) or within a factor of 2 of the default (``--span near``); ``--vary all`` draws
+range declared for them (``parameters.toml``, read by `deeplinear_book.ranges`; the chapter's validation cell
+enforces the same declaration): over the whole range (``--span whole``, the default: the parameter survey)
+or within a factor of 2 of the default (``--span near``); ``--vary all`` draws
 every parameter with a numeric range but the seed and steps. A chapter that has no such parameter runs at its
 defaults.
 
