@@ -60,7 +60,7 @@ def start(n: int, source: str, seed: int, hidden: list[int]):
     U_x = np.linalg.svd(X)[0]
     rng = np.random.default_rng(seed)
     widths = [784, *hidden, 10]
-    Ws = aligned.aligned_start(U_x, np.linalg.svd(Y)[0], widths, rng, inner="identity", low=0.0, high=1.0)
+    Ws = aligned.aligned_start(U_x, np.linalg.svd(Y)[0], widths, inner="identity", low=0.0, high=1.0, rng=rng)
     return X, Y, labels, Ws
 
 

@@ -6,7 +6,7 @@ at x = 1 instead of being dropped.
 The figures live in modules by topic (``_base``: the theme and the figures several chapters share;
 ``separable``, ``invariance``, ``dynamics``, ``balance``, ``structures``); all are imported here, so
 ``plotting.plot_x`` is the one way to call them. Each draws a new pyplot figure and returns it (or its
-axes, when given one): close it when done (a chapter hands it to ``companion.figure``, which glues and
+axes, when given one): close it when done (a chapter hands it to ``deeplinear_book.figure``, which glues and
 closes it).
 """
 
