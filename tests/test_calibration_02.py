@@ -205,8 +205,9 @@ RUNS = [
 
 
 def late_values(prefix: str, stats: dict) -> dict:
-    """The chapter's glued values of a run at the theorem's steps or with the exponential loss (`trend_values`)."""
-    return {f"{prefix}_{key}": value for key, value in asymptotics.trend_values(stats).items()}
+    """The chapter's glued values of a run at the theorem's steps or with the exponential loss (`trend_values`;
+    nan for what the run cannot measure, as the chapter records it)."""
+    return {f"{prefix}_{key}": value for key, value in asymptotics.trend_values(stats, unmeasured=np.nan).items()}
 
 
 @pytest.mark.parametrize(("n", "dim", "depth", "width", "lr", "seed"), RUNS)
@@ -230,7 +231,7 @@ def test_every_criterion_holds_on_runs_at_the_corners_inside_its_hypotheses(n, d
         )
         result = separable.train_until_divergence(Ws0, None, None, lr=lr, **kw)
         h = result.history
-        late = asymptotics.late_phase(h, u, gamma, diverged_at=result.diverged_at, **at)
+        late = asymptotics.late_phase(h, u, gamma, diverged_at=result.diverged_at, unmeasured=np.nan, **at)
         values |= {f"jt_stable_{net}": late["stable"], f"jt_late_escaped_{net}": late["escaped"]}
         values |= {f"jt_late_progress_{net}": late["progress"], f"jt_parallel_rate_{net}": late["parallel_rate"]}
         values |= {f"jt_perpendicular_ratio_{net}": late["perpendicular_ratio"]}
@@ -260,14 +261,16 @@ def test_every_criterion_holds_on_runs_at_the_corners_inside_its_hypotheses(n, d
             }
     two0 = separable.below_loss_at_zero([deep0[0], deep0[-1]], X, Y)  # the chapter's 2-layer network
     theorem, flow = schedules.assumption_35_descent(two0, None, None, **kw)
-    late = asymptotics.late_phase(theorem.history, u, gamma, flow=flow, **at)
+    late = asymptotics.late_phase(theorem.history, u, gamma, flow=flow, unmeasured=np.nan, **at)
     values |= late_values("jt_theorem", late) | {"jt_theorem_init_condition": bool(theorem.history.loss[0] < ELL0)}
     values["jt_theorem_lr_ratio"] = lr / schedules.assumption_35_step(deep0)
     Ws0 = separable.below_loss_at_zero(deep0, X, Y, "exponential")
     result = separable.train_until_divergence(
         Ws0, None, None, lr=lr, **(kw | {"loss": separable.OnData(X, Y, "exponential")})
     )
-    late = asymptotics.late_phase(result.history, u, gamma, loss="exponential", diverged_at=result.diverged_at, **at)
+    late = asymptotics.late_phase(
+        result.history, u, gamma, loss="exponential", diverged_at=result.diverged_at, unmeasured=np.nan, **at
+    )
     values |= late_values("jt_exponential", late)
     values["jt_init_condition_exponential"] = bool(result.history.loss[0] < 1.0)
     rows = ledger.load(ROOT / "book" / "ledger.toml").for_chapter("02-one-dimensional-outputs")
@@ -300,7 +303,9 @@ def test_the_theorem_steps_meet_the_criteria_where_they_leave_the_saddle(n, dim,
         record = np.unique(np.r_[0, np.rint(np.geomspace(1, steps, 60)).astype(int), steps // 10])
         kw = dict(steps=steps, loss=separable.OnData(X, Y), metrics=separable.measurements(X, Y), record=record)
         theorem, flow = schedules.assumption_35_descent(Ws0, None, None, **kw)
-        late = asymptotics.late_phase(theorem.history, u, gamma, n=n, lr=1.0, start=steps // 10, flow=flow)
+        late = asymptotics.late_phase(
+            theorem.history, u, gamma, n=n, lr=1.0, start=steps // 10, flow=flow, unmeasured=np.nan
+        )
         values = late_values("jt_theorem", late) | {"jt_theorem_init_condition": True}
         values |= {"jt_init_condition": True, "jt_assumption_27": bool(spans), "jt_progress_min": 5}
         assert np.all(np.diff(theorem.history.loss) <= 1e-15)  # the steps lower the risk at every step

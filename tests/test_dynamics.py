@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from deeplinear import aligned, convergence, dynamics, network, plotting, proposition1, sequential, theory, train
+from deeplinear import (
+    TrainingDiverged,
+    aligned,
+    convergence,
+    dynamics,
+    network,
+    plotting,
+    proposition1,
+    sequential,
+    theory,
+    train,
+)
 
 
 def planted(k=4, n=6, d=2, seed=0):
@@ -202,8 +213,15 @@ def test_reduced_run_stops_below_tol_and_on_divergence():
     losses, _ = convergence.reduced_run(*args, lr=0.05, n=4, tol=1e-6, chunk=10)
     # checked at the end of each chunk: the first chunk that ends below tol is the last
     assert (len(losses) - 1) % 10 == 0 and losses[-1] < 1e-6 * losses[0] <= losses[-11]
-    blown, _ = convergence.reduced_run(*args, lr=50.0, n=4, max_steps=1000, chunk=10)
-    assert len(blown) < 1000 and not (blown[-1] < 1e8 * blown[0])
+    with pytest.raises(TrainingDiverged, match="the recursion \\(6\\) diverged at step") as err:
+        convergence.reduced_run(*args, lr=50.0, n=4, max_steps=1000, chunk=10)
+    blown = err.value
+    assert 0 < blown.step < 1000 and blown.lr == 50.0 and not (blown.loss <= 1e8 * losses[0])
+    # the losses before the divergence, all finite and at most 1e8 times the start
+    assert len(blown.history.loss) == blown.step and np.all(blown.history.loss <= 1e8 * losses[0])
+    np.testing.assert_array_equal(blown.history.steps, np.arange(blown.step))
+    # the criterion sees its run diverge, and says so by False
+    assert convergence.reduced_converges(*args, 4, 50.0, flow_time=10.0) is False
     assert len(losses) - 11 < convergence.steps_to(losses, 1e-6) <= len(losses) - 1
     assert convergence.steps_to(losses, 1e-30) is None
 
@@ -215,7 +233,10 @@ def test_linear_fit_recovers_an_exponential():
     assert fit.intercept == pytest.approx(np.log(5.0), rel=1e-9)
     assert fit.r2 == pytest.approx(1.0, abs=1e-12)
     assert fit.window.min() == np.ceil(np.log(1e3) / 0.01) and fit.window.max() == np.floor(np.log(1e12) / 0.01)
-    assert np.isnan(convergence.linear_fit(np.ones(20)).rate)
+    with pytest.raises(ValueError, match=r"losses must lie between low = 1e-12 and high = 0.001 .* 0 do"):
+        convergence.linear_fit(np.ones(20))  # never falls into the window
+    with pytest.raises(ValueError, match="9 do"):
+        convergence.linear_fit(np.exp(-2.5 * np.arange(30.0)))  # falls through it in 9 steps: too few for a line
 
 
 def test_decay_rate_is_the_slope_between_two_crossings():
@@ -224,7 +245,12 @@ def test_decay_rate_is_the_slope_between_two_crossings():
     # a sum of two exponentials ends at the slower one's rate, from above
     two = np.exp(-0.05 * t) + 1e-3 * np.exp(-0.01 * t)
     assert 0.01 <= convergence.decay_rate(two, high=1e-6, low=1e-9) < 0.0101
-    assert np.isnan(convergence.decay_rate(np.ones(50)))
+    with pytest.raises(ValueError, match=r"losses must fall below high = 1e-06 times their start .* end at 1 of it"):
+        convergence.decay_rate(np.ones(50))
+    with pytest.raises(ValueError, match="below high at step 1 and fall below low at step 1"):
+        convergence.decay_rate(np.array([1.0, 1e-13, 1e-14]))  # from above 1e-6 to below 1e-12 in one step
+    with pytest.raises(ValueError, match="below high at step 2 and end at step 2"):
+        convergence.decay_rate(np.array([1.0, 0.5, 1e-7]))  # below 1e-6 only at the last step
     # never below low: up to the last step
     assert convergence.decay_rate(np.exp(-0.01 * t[:1500])) == pytest.approx(0.01, rel=1e-9)
 
@@ -359,7 +385,10 @@ def test_stability_scan_of_one_layer_fails_above_the_closed_form_edge():
     assert list(scan.converged) == [True, True, False, False]
     assert scan.found and scan.first_failure == 2 and scan.critical == rates[1]
     assert scan.failures_between(rates[-1] * 1.1) == (2, 2)
-    assert np.isinf(scan.off[-1]) or scan.off[-1] > 10 * scan.kick
+    # a run that diverged is marked, and keeps its last record before the divergence (the start's kick): no inf
+    assert np.isfinite(scan.off).all() and not scan.reference_diverged and not scan.diverged[:2].any()
+    assert scan.diverged[-1] or scan.off[-1] > 10 * scan.kick
+    assert np.all(scan.off[scan.diverged] == scan.kick)
     none = proposition1.stability_scan(kicked, p["X"], p["Y"], p["bases"], rates[2:], flow_time=60.0)
     assert not none.found and np.isnan(none.critical) and none.failures_between(rates[-1]) == (0, 0)
     with pytest.raises(ValueError, match="rates"):
@@ -372,6 +401,8 @@ def test_stability_scan_measures_misalignment_against_a_run_at_a_small_rate():
     scan = proposition1.StabilityScan(np.array([1.0, 2.0]), np.array([True, False]), np.array([5e-3, 1.0]), 1e-6, 1e-3)
     assert scan.allowed_from == 1e-3
     assert proposition1.StabilityScan(np.ones(1), np.ones(1, bool), np.ones(1), 1e-6, np.inf).allowed_from == 1e-6
+    record = proposition1.StabilityScan(np.ones(2), np.ones(2, bool), np.ones(2), 1e-6, 1e-6, reference_diverged=True)
+    assert record.allowed_from == 1e-6 and record.diverged.dtype == bool and not record.diverged.any()
     p = planted(k=4, n=6, d=4, seed=3)
     sigma0 = np.full((4, 4), 0.2) * (1 + 0.5 * np.arange(4))  # small products: a long transient
     Ws = aligned.aligned_network(p["bases"], list(sigma0))

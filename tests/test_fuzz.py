@@ -19,11 +19,13 @@ Set DEEPLINEAR_FUZZ_EXAMPLES to try more (or "all": every argument with every va
 Every callable with an ``rng`` is also called with each form of it (`test_rng_values`): an int seed draws as
 the Generator ``default_rng`` makes of it, None draws afresh, and anything else is refused naming ``rng``.
 
-Three small tables say where the rule is read otherwise, each entry with its reason: `RECORDS` (dataclasses and
-exceptions that hold what they are given: only what they raise is checked), `DOCUMENTED` (a NaN or an infinity
-that a function documents as a verdict of valid input, at the named place in its result) and `ALSO_ALLOWED`
-(another exception type a function documents, such as a missing file). An entry for a name that is no longer
-public fails `test_every_table_entry_names_a_public_callable`.
+No function may return a NaN or an infinity for valid input either: where a number cannot be measured
+(a rate from a loss that never falls, a run that diverged), the function raises ValueError saying why, or
+`TrainingDiverged`, or gives an explicit finite answer (None, a flag). Two small tables say where the rule is
+read otherwise, each entry with its reason: `RECORDS` (dataclasses and exceptions that hold what they are
+given: only what they raise is checked) and `ALSO_ALLOWED` (another exception type a function documents, such
+as a missing file). An entry for a name that is no longer public fails
+`test_every_table_entry_names_a_public_callable`.
 """
 
 from __future__ import annotations
@@ -539,16 +541,16 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "separable.measurements": lambda w: dict(X=w.separable()[0], Y=w.separable()[1], alignment=True),
     "separable.alignment_measurements": lambda w: dict(Ws0=_separable_net(w)),
     "separable.inner_vectors_moved": lambda w: dict(Ws0=_separable_net(w)),
-    "asymptotics.first_step_at_most": lambda w: dict(steps=np.arange(40), values=w.losses(), target=0.001),
-    "asymptotics.inverse_log_fit": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)),
-                                                start=5),
-    "asymptotics.loglog_slope": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)), start=5),
+    "margin_rates.first_step_at_most": lambda w: dict(steps=np.arange(40), values=w.losses(), target=0.001),
+    "margin_rates.inverse_log_fit": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)),
+                                                 start=5),
+    "margin_rates.loglog_slope": lambda w: dict(steps=np.arange(1, 41), values=1.0 / np.log(np.arange(2, 42)), start=5),
     "asymptotics.late_phase": lambda w: dict(history=w.separable_history(), u_bar=_gamma(w)[0], gamma=_gamma(w)[1],
                                            n=w.separable()[0].shape[1], lr=0.5, start=2),
     "asymptotics.late_phase_text": lambda w: dict(label="the deep network", stats=_late_stats(w), progress=2.0),
     "asymptotics.trend_values": lambda w: dict(stats=_late_stats(w)),
-    "asymptotics.rate_summary": lambda w: dict(fixed=w.separable_history(), growing=w.separable_history(),
-                                             decades=1.0),
+    "margin_rates.rate_summary": lambda w: dict(fixed=w.separable_history(), growing=w.separable_history(),
+                                              decades=1.0),
     "directions.smoothed_margin": lambda w: dict(risk=np.array([0.5, 0.1]), norms=np.array([[1.0, 1.0], [2.0, 2.0]]),
                                                 n=N, gamma=0.3),
     "asymptotics.spanning_text": lambda w: dict(rank=2, dim=3),
@@ -618,20 +620,6 @@ RECORDS: set[str] = {
     "invariance.AlignedStart", "recording.History", "recording.TrainResult", "recording.TrainingDiverged",
     "reduction.Reduction", "trivial.TrivialRun",
 }  # fmt: skip
-# Non-finite values a function documents as a verdict (a rate that cannot be measured, a run that diverged), with
-# the reason: key -> (where in the result, prefixes of the paths `nonfinite` names; why). Degenerate input
-# must still raise there; only these documented outcomes of valid input may be NaN or infinite.
-DOCUMENTED: dict[str, tuple[tuple[str, ...], str]] = {
-    "convergence.linear_fit": (("result[0]", "result[1]", "result[2]"), "nan with fewer than 10 steps in the window"),
-    "convergence.decay_rate": (("result",), "nan when the loss never falls below high times its start"),
-    "convergence.reduced_run": (("result[0]",), "the losses of a run that diverged end at its non-finite loss"),
-    "proposition1.stability_scan": (("result['off']", "result['reference']"), "inf where training diverged"),
-    "modes.mode_losses": (("result",), "a diverged run repeats its non-finite loss"),
-    "asymptotics.first_step_at_most": (("result",), "nan when no value is at most the target"),
-    "asymptotics.rate_summary": (("result['speedup']",), "nan when the growing run never reaches the angle"),
-    "asymptotics.late_phase": (("result",), "inf risk rate on underflow; nan ratios for one layer or a stuck run"),
-    "asymptotics.trend_values": (("result",), "the statistics of late_phase, as documented there"),
-}
 # Exceptions a function may raise besides ALLOWED, with the reason.
 ALSO_ALLOWED: dict[str, tuple[type[BaseException], ...]] = {
     "data.read_idx": (FileNotFoundError, IsADirectoryError),  # a path that names no file
@@ -660,12 +648,6 @@ def nonfinite(value: Any, where: str = "result", depth: int = 0) -> list[str]:
     else:
         return []  # figures, axes and other foreign objects
     return [bad for key, item in items for bad in nonfinite(item, f"{where}[{key!r}]", depth + 1)]
-
-
-def undocumented(key: str, result: Any) -> list[str]:
-    """The non-finite paths of ``result`` that `DOCUMENTED` does not allow ``key`` to return."""
-    allowed = DOCUMENTED.get(key, ((), ""))[0]
-    return [path for path in nonfinite(result) if not path.startswith(allowed)]
 
 
 class Hang(Exception):
@@ -822,7 +804,7 @@ def check(key: str, fn: Callable, kwargs: dict[str, Any], what: str) -> None:
         return
     except Exception as err:
         pytest.fail(f"{key} with {what} raised {type(err).__name__}: {err}"[:2000])
-    if key not in RECORDS and (where := undocumented(key, result)):
+    if key not in RECORDS and (where := nonfinite(result)):
         pytest.fail(f"{key} with {what} returned a non-finite value at {', '.join(where)}")
 
 
@@ -930,5 +912,5 @@ def test_rng_values(key):
 
 def test_every_table_entry_names_a_public_callable():
     """A builder left behind by a renamed function would hide that the new name is built from ARGS alone."""
-    stale = (set(BUILDERS) | RECORDS | set(ALSO_ALLOWED) | set(DOCUMENTED)) - set(CALLABLES)
+    stale = (set(BUILDERS) | RECORDS | set(ALSO_ALLOWED)) - set(CALLABLES)
     assert not stale, f"entries for names that are not public callables: {sorted(stale)}"

@@ -65,6 +65,19 @@ def test_mode_losses_is_the_recursion_and_full_gradient_descent():
     np.testing.assert_allclose(mine, full, rtol=1e-8)
 
 
+def test_mode_losses_raise_where_the_mode_dynamics_diverge():
+    """Far above the edge the loss overflows: no non-finite loss is returned; TrainingDiverged says where, with the
+    finite losses before it, which are the recursion's."""
+    s0, lam, targets = np.full((3, 2), 0.8), np.array([1.0, 2.0]), np.array([1.5, 2.0])
+    with pytest.raises(TrainingDiverged, match="the mode dynamics diverged at step") as err:
+        modes.mode_losses(s0, lam, targets, lr=50.0, steps=500, n=1)
+    step, before = err.value.step, err.value.history.loss
+    assert 0 < step < 500 and len(before) == step and np.isfinite(before).all() and not np.isfinite(err.value.loss)
+    np.testing.assert_array_equal(before, modes.mode_losses(s0, lam, targets, lr=50.0, steps=step - 1, n=1))
+    with pytest.raises(ValueError, match="the initial loss is not finite"):
+        modes.mode_losses(np.full((3, 2), 1e120), lam, targets, lr=0.1, steps=5, n=1)
+
+
 def test_orders_counts_whole_orders_with_a_margin():
     assert modes.orders(np.array([1.0, 0.5, 2e-4])) == 3
     assert modes.orders(np.array([1.0, 2e-4]), 0.5) == 3 and modes.orders(np.array([1.0, 5e-4]), 0.5) == 2

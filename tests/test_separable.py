@@ -20,6 +20,7 @@ from deeplinear import (
     asymptotics,
     data,
     directions,
+    margin_rates,
     metrics,
     network,
     plotting,
@@ -239,11 +240,11 @@ def test_measurements_are_the_named_quantities(problem):
 # -- rates --------------------------------------------------------------------------------------
 def test_inverse_log_fit_recovers_an_exact_law_and_agrees_with_scipy():
     t = np.unique(np.rint(np.geomspace(1, 1e5, 60)).astype(int))
-    r2, coef = asymptotics.inverse_log_fit(t, 1.0 / (0.7 * np.log(t) + 2.0), start=100)
+    r2, coef = margin_rates.inverse_log_fit(t, 1.0 / (0.7 * np.log(t) + 2.0), start=100)
     assert r2 == pytest.approx(1.0, abs=1e-12)
     np.testing.assert_allclose(coef, [0.7, 2.0], rtol=1e-10)
     noisy = 1.0 / (0.7 * np.log(t) + 2.0 + 0.05 * np.random.default_rng(0).standard_normal(t.size))
-    r2, coef = asymptotics.inverse_log_fit(t, noisy, start=100)
+    r2, coef = margin_rates.inverse_log_fit(t, noisy, start=100)
     keep = t >= 100
     ref = stats.linregress(np.log(t[keep]), 1.0 / noisy[keep])
     assert r2 == pytest.approx(ref.rvalue**2, rel=1e-10)
@@ -255,21 +256,21 @@ def test_inverse_log_fit_skips_non_positive_values_and_checks_its_input():
     t = np.arange(1, 50)
     v = 1.0 / (np.log(t) + 1.0)
     v[10] = 0.0
-    assert asymptotics.inverse_log_fit(t, v, start=1)[0] == pytest.approx(1.0)
+    assert margin_rates.inverse_log_fit(t, v, start=1)[0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="start must be positive"):
-        asymptotics.inverse_log_fit(t, v, start=0)
+        margin_rates.inverse_log_fit(t, v, start=0)
     with pytest.raises(ValueError, match="at least 3 steps"):
-        asymptotics.inverse_log_fit(t, v, start=48)
+        margin_rates.inverse_log_fit(t, v, start=48)
     with pytest.raises(ValueError, match="same length"):
-        asymptotics.inverse_log_fit(t, v[:-1], start=1)
+        margin_rates.inverse_log_fit(t, v[:-1], start=1)
 
 
 def test_loglog_slope_and_first_step_at_most():
     t = np.arange(0, 1000, 7)
-    assert asymptotics.loglog_slope(t, 3.0 / np.maximum(t, 1) ** 1.5, start=10) == pytest.approx(-1.5, rel=1e-10)
+    assert margin_rates.loglog_slope(t, 3.0 / np.maximum(t, 1) ** 1.5, start=10) == pytest.approx(-1.5, rel=1e-10)
     values = np.array([5.0, 4.0, 2.0, 3.0, 1.0])
-    assert asymptotics.first_step_at_most(np.array([0, 1, 10, 20, 40]), values, 2.5) == 10.0
-    assert math.isnan(asymptotics.first_step_at_most(np.arange(5), values, 0.5))
+    assert margin_rates.first_step_at_most(np.array([0, 1, 10, 20, 40]), values, 2.5) == 10.0
+    assert margin_rates.first_step_at_most(np.arange(5), values, 0.5) is None  # never at most 0.5
 
 
 def history(steps, loss, **metrics_):
@@ -284,7 +285,7 @@ def test_rate_summary_of_exact_laws():
     fixed = history(t, 2.0 / tt, angle=1.0 / (0.5 * np.log(tt) + 1.0), gap=1.0 / (0.2 * np.log(tt) + 3.0))
     growing_angle = 1.0 / (0.5 * np.log(tt) ** 2 + 1.0)  # faster
     growing = history(t, 2.0 / tt**2, angle=growing_angle, gap=np.ones(len(t)))
-    out = asymptotics.rate_summary(fixed, growing)
+    out = margin_rates.rate_summary(fixed, growing)
     assert set(out) == {"risk_slope", "speedup", "speedup_text", "angle_grow"}
     assert out["risk_slope"] == pytest.approx(-1.0, rel=1e-10)
     target = 1.0 / (0.5 * math.log(T) + 1.0)
@@ -292,8 +293,11 @@ def test_rate_summary_of_exact_laws():
     assert out["speedup"] == T / first and out["speedup"] > 1
     assert out["speedup_text"] == f"{T / first:.3g} times sooner"
     assert out["angle_grow"] == growing_angle[-1]
-    never = asymptotics.rate_summary(fixed, history(t, 2.0 / tt, angle=np.ones(len(t)), gap=np.ones(len(t))))
-    assert math.isnan(never["speedup"]) and never["speedup_text"] == "not within the steps"
+    never = margin_rates.rate_summary(fixed, history(t, 2.0 / tt, angle=np.ones(len(t)), gap=np.ones(len(t))))
+    assert never["speedup"] is None and never["speedup_text"] == "not within the steps"
+    already = history(t, 2.0 / tt, angle=np.zeros(len(t)), gap=np.ones(len(t)))  # at the angle from step 0
+    with pytest.raises(ValueError, match="growing: its angle is at most the fixed run's final angle .* from step 0"):
+        margin_rates.rate_summary(fixed, already)
 
 
 def test_spanning_text_says_whether_assumption_27_holds():
@@ -501,9 +505,16 @@ def test_late_phase_of_a_run_that_diverged():
     cut = h.steps <= 700
     early = dataclasses.replace(h, steps=h.steps[cut], loss=h.loss[cut], lr=h.lr[cut])
     early = dataclasses.replace(early, metrics={k: v[cut] for k, v in h.metrics.items()}, metric_steps=None)
-    out = asymptotics.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=701)
+    with pytest.raises(ValueError, match="diverged_at = 701: the run diverged before its window starts at step 1000"):
+        asymptotics.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=701)
+    # asked for, its verdict with every statistic nan (the chapter records it so)
+    out = asymptotics.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=701, unmeasured=math.nan)
     assert out["stable"] is False and out["diverged_at"] == 701 and not out["escaped"]
     assert math.isnan(out["risk_rate"]) and math.isnan(out["perpendicular_ratio"]) and math.isnan(out["progress"])
+    with pytest.raises(ValueError, match=r"stats\['risk_rate'\] = nan is not finite: late_phase did not measure it"):
+        asymptotics.trend_values(out)
+    values = asymptotics.trend_values(out, unmeasured=math.nan)
+    assert values["stable"] is False and math.isnan(values["risk_rate"]) and math.isnan(values["norm_growth_late"])
     text = asymptotics.late_phase_text("the deep network", out, progress=5)
     assert text.startswith("The deep network diverged at step 701") and "not applicable" in text
     inside = asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10, diverged_at=T + 1)
@@ -511,6 +522,37 @@ def test_late_phase_of_a_run_that_diverged():
     assert asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)["stable"] is True
     with pytest.raises(ValueError, match="start must be in"):
         asymptotics.late_phase(early, u, gamma, n=4, lr=2.0, start=T // 10)
+
+
+def test_late_phase_says_which_statistic_a_window_cannot_measure():
+    """No nan or inf by default: a window that cannot measure a statistic raises, naming it and why; asked with
+    unmeasured=nan, that statistic alone is nan. An underflowed risk gives a finite lower bound, flagged."""
+    T, gamma = 10_000, 0.5
+    u = np.array([1.0, 0.0, 0.0])
+    h = late_history(T, gamma)
+    still = dataclasses.replace(
+        h, metrics=h.metrics | {"product": np.tile(h.metrics["product"][-1], (len(h.steps), 1))}
+    )
+    with pytest.raises(ValueError, match=r"history: .*perpendicular_ratio: W_prod did not move along u_bar"):
+        asymptotics.late_phase(still, u, gamma, n=4, lr=2.0, start=T // 10)
+    out = asymptotics.late_phase(still, u, gamma, n=4, lr=2.0, start=T // 10, unmeasured=math.nan)
+    assert math.isnan(out["perpendicular_ratio"]) and out["product_norm_growth"] == 1.0
+    assert all(math.isfinite(v) for k, v in out.items() if isinstance(v, float) and k != "perpendicular_ratio")
+    # one layer: no interface to align, the defect ratio is 1; a deep network that did not record "alignment"
+    one = {k: v for k, v in h.metrics.items() if k != "alignment"}
+    one |= {"norms": h.metrics["norms"][:, :1], "tails": h.metrics["tails"][:, :1]}
+    out = asymptotics.late_phase(dataclasses.replace(h, metrics=one), u, gamma, n=4, lr=2.0, start=T // 10)
+    assert out["alignment_defect_ratio"] == 1.0
+    deep = {k: v for k, v in h.metrics.items() if k != "alignment"}
+    with pytest.raises(ValueError, match="alignment_defect_ratio: the deep network did not record 'alignment'"):
+        asymptotics.late_phase(dataclasses.replace(h, metrics=deep), u, gamma, n=4, lr=2.0, start=T // 10)
+    # a risk that underflowed to 0: 1e-300 stands for it, and the rate is a lower bound
+    gone = dataclasses.replace(h, loss=np.where(h.steps == T, 0.0, h.loss))
+    out = asymptotics.late_phase(gone, u, gamma, n=4, lr=2.0, start=T // 10)
+    assert out["risk_underflow"] is True and math.isfinite(out["risk_rate"]) and out["risk_rate"] > 1e290
+    assert asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10)["risk_underflow"] is False
+    with pytest.raises(ValueError, match="unmeasured must be a number"):
+        asymptotics.late_phase(h, u, gamma, n=4, lr=2.0, start=T // 10, unmeasured="nan")
 
 
 def test_late_phase_text_names_the_three_cases():

@@ -1,6 +1,6 @@
 """What a run on separable data does late: the trends and rates over its last decade of steps (`late_phase`,
-`trend_values`, and their sentences `late_phase_text`, `spanning_text`), and the rates of Soudry et al.
-(`inverse_log_fit`, `loglog_slope`, `rate_summary`).
+`trend_values`, and their sentences `late_phase_text`, `spanning_text`). The rates of Soudry et al. over the
+whole run, and what a growing step gains, are in `deeplinear.margin_rates`.
 
 The quantities themselves (direction, angle and margin gap to the maximum-margin separator, the product
 normalised by the layers' norms, ...) are in `deeplinear.separable`.
@@ -11,6 +11,7 @@ Paper: Ji & Telgarsky, Theorems 2.2 and 3.1 (the directions converge; the rates)
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,6 @@ from .directions import smoothed_margin
 from .schedules import LOSS_AT_ZERO
 
 __all__ = [
-    "inverse_log_fit",
-    "loglog_slope",
-    "first_step_at_most",
-    "rate_summary",
     "late_phase",
     "trend_values",
     "late_phase_text",
@@ -31,103 +28,22 @@ __all__ = [
 ]
 
 
-def _series(steps, values) -> tuple[np.ndarray, np.ndarray]:
-    steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)
-    if steps.ndim != 1 or values.shape != steps.shape:
-        raise ValueError(f"steps and values must be 1-D of the same length, got {steps.shape} and {values.shape}")
-    if not np.issubdtype(steps.dtype, np.number) or not np.isfinite(steps).all():
-        raise ValueError("steps must be finite numbers")
-    return steps, values
-
-
-def inverse_log_fit(steps: np.ndarray, values: np.ndarray, *, start: float) -> tuple[float, np.ndarray]:
-    """Least-squares fit ``1 / value = a log t + b`` over the steps ``t >= start`` with ``value > 0``.
-
-    Soudry et al.'s fixed-step rate ``O(1 / log t)`` makes ``1 / value`` affine in ``log t``.
-
-    Parameters
-    ----------
-    steps : ndarray (T,), recorded steps; values : ndarray (T,).
-    start : float > 0, the first step of the fit.
-
-    Returns
-    -------
-    r2 : float, the coefficient of determination of the fit.
-    coef : ndarray (2,), ``(a, b)``.
-
-    Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
-    """
-    steps, values = _series(steps, values)
-    if not start > 0:
-        raise ValueError(f"start must be positive (log t), got {start!r}")
-    keep = (steps >= start) & (values > 0)
-    if keep.sum() < 3:
-        raise ValueError(f"need at least 3 steps >= start = {start} with positive values, got {int(keep.sum())}")
-    t, v = steps[keep].astype(float), values[keep]
-    A = np.stack([np.log(t), np.ones_like(t)], axis=1)
-    coef, *_ = np.linalg.lstsq(A, 1.0 / v, rcond=None)
-    residual = 1.0 / v - A @ coef
-    r2 = 1.0 - residual @ residual / np.sum((1.0 / v - np.mean(1.0 / v)) ** 2)
-    return float(r2), coef
-
-
-def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> float:
-    """Slope ``s`` of the least-squares line ``log value = s log t + c`` over the steps ``t >= start``.
-
-    Paper: Soudry et al. (2018): the risk falls like ``1/t`` (slope -1) with a fixed step.
-    """
-    steps, values = _series(steps, values)
-    start = _validate.positive(start, "start")
-    late = steps >= start
-    if late.sum() < 2:
-        raise ValueError(f"need a positive start and at least 2 steps >= start = {start}")
-    if not (np.isfinite(values[late]).all() and np.all(values[late] > 0)):
-        raise ValueError("values must be finite and positive at the steps >= start (their logarithm is fitted)")
-    if np.ptp(steps[late]) == 0:
-        raise ValueError("steps >= start must not all be equal")
-    return float(np.polyfit(np.log(steps[late]), np.log(values[late]), 1)[0])
-
-
-def first_step_at_most(steps: np.ndarray, values: np.ndarray, target: float) -> float:
-    """The first recorded step whose value is at most ``target`` (nan if none), as a float."""
-    steps, values = _series(steps, values)
-    _validate.number(target, "target")
-    hit = np.flatnonzero(values <= target)
-    return float(steps[hit[0]]) if hit.size else float("nan")
-
-
-def rate_summary(fixed: Any, growing: Any, *, decades: float = 2.0) -> dict[str, float]:
-    """The fixed-step run's risk rate and what a growing step gains, from two `deeplinear.History`.
-
-    Both runs record `measurements` ("angle") and the loss, ending at step T.
-
-    Returns
-    -------
-    dict with "risk_slope" (`loglog_slope` of the fixed run's risk over the last ``decades`` decades of steps,
-    from ``T / 10**decades``), "speedup" (T over the first step at which the growing run's angle is at most
-    the fixed run's final angle; nan if it never is), "speedup_text" (it in words: "12.3 times sooner", or
-    "not within the steps") and "angle_grow" (the growing run's final angle).
-
-    Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
-    """
-    for name, h in (("fixed", fixed), ("growing", growing)):
-        _validate.history(h, name, ("steps", "loss", "metrics"))
-        if "angle" not in h.metrics or len(h.steps) == 0:
-            raise ValueError(f"{name} must have recorded the metric 'angle' (deeplinear.separable.measurements)")
-    decades = _validate.positive(decades, "decades")
-    T = fixed.steps[-1]
-    angle = fixed.metrics["angle"]
-    speedup = T / first_step_at_most(growing.steps, growing.metrics["angle"], float(angle[-1]))
-    return dict(
-        risk_slope=loglog_slope(fixed.steps, fixed.loss, start=T / 10**decades),
-        speedup=speedup,
-        speedup_text=f"{speedup:.3g} times sooner" if np.isfinite(speedup) else "not within the steps",
-        angle_grow=float(growing.metrics["angle"][-1]),
-    )
-
-
 def _defect_ratio(end: float, start: float, floor: float = 1e-12) -> float:
     return float(max(1.0 - end, floor) / max(1.0 - start, floor))
+
+
+def _real(value: Any, name: str) -> float:
+    """A real number as a float, nan and infinities included (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+_STATISTICS = (  # the numbers of `late_phase`, which a window may be unable to measure
+    "risk_start risk_share progress risk_rate flow_time norm_growth product_norm_growth tail_growth "
+    "alignment_defect_ratio product_v1_defect_ratio normalised_defect_ratio smoothed_margin_rise growth_angle "
+    "parallel_rate perpendicular_ratio first_layer_perpendicular_ratio"
+).split()
 
 
 def late_phase(
@@ -141,6 +57,7 @@ def late_phase(
     loss: str = "logistic",
     flow: np.ndarray | None = None,
     diverged_at: int | None = None,
+    unmeasured: float | None = None,
 ) -> dict:
     """What a fixed-step run on separable data does over its last steps, from ``start`` to the end.
 
@@ -158,7 +75,13 @@ def late_phase(
     flow : None, or ndarray (T,), the flow time ``sum_{tau < t} eta_tau`` at each record of a run whose step
         varies (`deeplinear.schedules.assumption_35_descent`); None: ``lr * t``.
     diverged_at : None, or the step at which the run diverged (`train_until_divergence`; its history then
-        ends the step before). A run that diverged before the window leaves every statistic nan.
+        ends the step before). A run that diverged before the window has no statistic to measure.
+    unmeasured : None, or the number (nan, say) to give a statistic that the window cannot measure: every one
+        of a run that diverged before the window; "perpendicular_ratio" where ``W_prod`` did not move along
+        ``u_bar``, "first_layer_perpendicular_ratio" where ``||W_1 u_bar||`` did not change,
+        "product_norm_growth" where ``W_prod`` starts the window at 0, "alignment_defect_ratio" where a deep
+        network did not record "alignment". With None (the default) such a window raises ValueError, saying
+        which statistic and why.
 
     Returns
     -------
@@ -171,14 +94,16 @@ def late_phase(
     "escaped" : separated from t_0 on with ``R(t_0) <= l(0) / 2``: the run has left the saddle at ``W = 0``;
     "progress" : ``R(t_0) / R(T)``, how much the risk fell over the window;
     "risk_rate" : ``(1/R(T) - 1/R(t_0)) / (gamma^2 F)``, ``F = lr (T - t_0)`` the flow time of the window (or
-        ``flow[T] - flow[t_0]``), inf when ``R(T)`` underflowed to 0 (about 1 for a linear predictor, whose risk
-        follows ``dR/dt = -gamma^2 R^2`` late; more for a deep network);
+        ``flow[T] - flow[t_0]``) (about 1 for a linear predictor, whose risk follows ``dR/dt = -gamma^2 R^2``
+        late; more for a deep network); where ``R(T)`` underflowed to 0 it is taken as 1e-300, and the rate is
+        a lower bound; "risk_underflow" : whether it did;
     "flow_time" : ``F``;
     "norm_growth" : ``min_k ||W_k(T)||_F / ||W_k(t_0)||_F``;
     "product_norm_growth" : ``||W_prod(T)|| / ||W_prod(t_0)||``;
     "tail_growth" : ``max_k`` of the relative change of `rank_one_tail` (floored at ``1e-12 ||W_k||_F^2``);
     "alignment_defect_ratio", "product_v1_defect_ratio" : ``(1 - a(T)) / (1 - a(t_0))`` for the smallest
-        `metrics.top_alignment` and for `product_alignment` (defects floored at 1e-12; nan for one layer);
+        `metrics.top_alignment` and for `product_alignment` (defects floored at 1e-12; 1 for one layer, which has
+        no interface: a defect of 0, the floor, at both ends);
     "normalised_defect_ratio" : the same for ``rho = ||W_prod|| / prod_k ||W_k||_F``, the norm of `normalised_product`
         (1 exactly for rank-one, aligned layers);
     "smoothed_margin_rise" : the change of `smoothed_margin`;
@@ -191,8 +116,15 @@ def late_phase(
         layer that reads directions orthogonal to ``u_bar``, over the change of ``||W_1 u_bar||`` (the top right
         singular vector ``v_1`` of ``W_1`` turns to ``u_bar`` when the first stays bounded and the second grows).
 
+    Raises
+    ------
+    ValueError
+        Besides the checks of the arguments: with ``unmeasured=None``, where a statistic cannot be measured
+        (see ``unmeasured``), naming ``diverged_at`` or ``history`` and the statistic.
+
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
+    unmeasured = None if unmeasured is None else _real(unmeasured, "unmeasured")
     history = _validate.history(history, "history", ("steps", "loss", "metrics", "metric_steps"))
     missing = {"gap", "norms", "tails", "product", "first_layer", "product_v1"} - set(history.metrics)
     if missing:
@@ -204,14 +136,14 @@ def late_phase(
         raise ValueError(f"history must hold one loss per recorded step, got {risk.shape} and {steps.shape}")
     u_bar = _validate.unit_vector(u_bar, "u_bar", np.asarray(m["product"]).shape[-1])
     if diverged_at is not None and 0 < start and steps[-1] <= start:
-        nan = float("nan")
-        numbers = ("risk_start", "risk_share", "progress", "risk_rate", "flow_time", "norm_growth")
-        numbers += ("product_norm_growth", "tail_growth", "alignment_defect_ratio", "product_v1_defect_ratio")
-        numbers += ("normalised_defect_ratio", "smoothed_margin_rise", "growth_angle", "parallel_rate")
-        numbers += ("perpendicular_ratio", "first_layer_perpendicular_ratio")
+        if unmeasured is None:
+            raise ValueError(
+                f"diverged_at = {diverged_at}: the run diverged before its window starts at step {start}, so it has "
+                "no late phase to measure (unmeasured=nan gives its verdict with every statistic nan)"
+            )
         return dict(
             start=int(start), end=int(steps[-1]), stable=False, diverged_at=int(diverged_at), separated_from=-1,
-            separated=False, escaped=False, **dict.fromkeys(numbers, nan)
+            separated=False, escaped=False, risk_underflow=False, **dict.fromkeys(_STATISTICS, unmeasured)
         )  # fmt: skip
     if not 0 < start <= steps[-1] or list(np.asarray(history.metric_steps)) != list(steps):
         raise ValueError(f"start must be in (0, {steps[-1]}] and the run must record its metrics at every record")
@@ -229,6 +161,7 @@ def late_phase(
         if flow.shape != steps.shape:
             raise ValueError(f"flow must have one entry per record, shape {steps.shape}, got {flow.shape}")
         window_flow = float(flow[iT] - flow[i0])
+    why = {}  # statistic -> why the window cannot measure it
     separated = (gamma - np.asarray(m["gap"])) > 0
     bad = np.flatnonzero(~separated)
     first = 0 if bad.size == 0 else (bad[-1] + 1 if bad[-1] < iT else -1)
@@ -240,16 +173,28 @@ def late_phase(
     W1 = np.asarray(m["first_layer"])[[i0, iT]]
     along = [float(np.linalg.norm(A @ u)) for A in W1]  # ||W_1 u_bar|| and ||W_1 (I - u_bar u_bar^T)||_F
     across = [float(np.sqrt(max(np.linalg.norm(A) ** 2 - a**2, 0.0))) for A, a in zip(W1, along)]
-    align = np.asarray(m["alignment"]) if "alignment" in m else np.zeros((len(steps), 0))
+    if norms.shape[-1] == 1:  # one layer: no interface to align, a defect of 0 (the floor) at both ends
+        align_ratio = 1.0
+    elif "alignment" in m:
+        align = np.asarray(m["alignment"])
+        align_ratio = _defect_ratio(align[iT].min(), align[i0].min())
+    else:
+        align_ratio, why["alignment_defect_ratio"] = np.nan, "the deep network did not record 'alignment'"
     smooth = smoothed_margin(risk[[i0, iT]], norms[[i0, iT]], n=n, gamma=gamma, loss=loss)
     size = [float(np.linalg.norm(W[i])) for i in (i0, iT)]
     rho = [a / float(np.prod(norms[i])) for a, i in zip(size, (i0, iT))]
-    inverse = 1.0 / np.maximum(risk[[i0, iT]], 1e-300)
-    # numpy floats: a run that stopped moving gives inf or nan here, not ZeroDivisionError
-    par, d_across, d_along = np.float64(par), np.float64(across[1] - across[0]), np.float64(along[1] - along[0])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        perpendicular_ratio, first_layer_ratio = (perp[1] - perp[0]) / par, d_across / d_along
-    return dict(
+    inverse = 1.0 / np.maximum(risk[[i0, iT]], 1e-300)  # a risk that underflowed to 0 counts as 1e-300
+    for key, zero, what in (("perpendicular_ratio", par == 0, "W_prod did not move along u_bar"),
+                            ("first_layer_perpendicular_ratio", along[1] == along[0], "||W_1 u_bar|| did not change"),
+                            ("product_norm_growth", size[0] == 0, "W_prod is 0 at the window's start")):  # fmt: skip
+        if zero:
+            why[key] = f"{what} (the ratio's denominator)"
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        perpendicular_ratio = np.float64(perp[1] - perp[0]) / np.float64(par)
+        first_layer_ratio = np.float64(across[1] - across[0]) / np.float64(along[1] - along[0])
+        product_growth = np.float64(size[1]) / np.float64(size[0])
+        risk_rate = (inverse[1] - inverse[0]) / (gamma**2 * window_flow)
+    stats = dict(
         start=t0,
         end=T,
         stable=diverged_at is None,
@@ -260,12 +205,13 @@ def late_phase(
         risk_share=float(risk[i0] / ell0),
         escaped=bool(first >= 0 and first <= i0 and risk[i0] <= ell0 / 2),
         progress=float(risk[i0] / max(risk[iT], 1e-300)),
-        risk_rate=float("inf") if risk[iT] == 0 else float((inverse[1] - inverse[0]) / (gamma**2 * window_flow)),
+        risk_rate=float(risk_rate),
+        risk_underflow=bool(risk[iT] == 0),
         flow_time=float(window_flow),
         norm_growth=float(np.min(norms[iT] / norms[i0])),
-        product_norm_growth=float(size[1] / size[0]),
+        product_norm_growth=float(product_growth),
         tail_growth=float(np.max((tails[iT] - tails[i0]) / np.maximum(tails[i0], 1e-12 * norms[i0] ** 2))),
-        alignment_defect_ratio=_defect_ratio(align[iT].min(), align[i0].min()) if align.shape[1] else float("nan"),
+        alignment_defect_ratio=align_ratio,
         product_v1_defect_ratio=_defect_ratio(m["product_v1"][iT], m["product_v1"][i0]),
         normalised_defect_ratio=_defect_ratio(rho[1], rho[0]),
         smoothed_margin_rise=float(smooth[1] - smooth[0]),
@@ -274,12 +220,22 @@ def late_phase(
         perpendicular_ratio=float(perpendicular_ratio),
         first_layer_perpendicular_ratio=float(first_layer_ratio),
     )
+    for key in _STATISTICS:
+        if key not in why and not np.isfinite(stats[key]):  # anything else the history's numbers leave undefined
+            why[key] = f"it is not finite ({stats[key]!r}) on this history"
+    if why and unmeasured is None:
+        reasons = "; ".join(f"{key}: {reason}" for key, reason in why.items())
+        raise ValueError(f"history: the window [{t0}, {T}] cannot measure {reasons} (unmeasured=nan gives them as nan)")
+    return stats | dict.fromkeys(why, unmeasured)
 
 
-def trend_values(stats: dict) -> dict[str, float]:
+def trend_values(stats: dict, *, unmeasured: float | None = None) -> dict[str, float]:
     """The statistics of `late_phase` that the chapter's ledger reads, under the names it glues them by.
 
     Relative growths are given as fractions (``ratio - 1``), so that a small growth does not round to 0.
+    ``unmeasured``: None, or the number (nan, say) to give a statistic that ``stats`` holds as not finite (one
+    that `late_phase` was told, by its own ``unmeasured``, to leave unmeasured); with None such a statistic
+    raises ValueError naming it.
 
     Returns
     -------
@@ -291,16 +247,26 @@ def trend_values(stats: dict) -> dict[str, float]:
 
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
+    unmeasured = None if unmeasured is None else _real(unmeasured, "unmeasured")
     same = ("risk_rate", "tail_growth", "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio")
     stats = _validate.mapping(
         stats, "stats", (*same, "norm_growth", "product_norm_growth", "first_layer_perpendicular_ratio", "progress",
                          "stable", "escaped")
     )  # fmt: skip
-    out = {key: float(stats[key]) for key in same}
-    out["norm_growth_late"] = float(stats["norm_growth"]) - 1.0
-    out["product_norm_growth_late"] = float(stats["product_norm_growth"]) - 1.0
-    out["v1_perpendicular_ratio"] = float(stats["first_layer_perpendicular_ratio"])
-    out["late_progress"] = float(stats["progress"])
+
+    def value(key: str, shift: float = 0.0) -> float:
+        v = _real(stats[key], f"stats[{key!r}]")
+        if np.isfinite(v):
+            return v - shift
+        if unmeasured is None:
+            raise ValueError(f"stats[{key!r}] = {v!r} is not finite: late_phase did not measure it (unmeasured=nan)")
+        return unmeasured
+
+    out = {key: value(key) for key in same}
+    out["norm_growth_late"] = value("norm_growth", 1.0)
+    out["product_norm_growth_late"] = value("product_norm_growth", 1.0)
+    out["v1_perpendicular_ratio"] = value("first_layer_perpendicular_ratio")
+    out["late_progress"] = value("progress")
     return {"stable": bool(stats["stable"]), "late_escaped": bool(stats["escaped"])} | dict(sorted(out.items()))
 
 

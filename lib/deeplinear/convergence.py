@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _validate
 from .dynamics import singular_value_dynamics
+from .recording import History, TrainingDiverged
 
 __all__ = [
     "reduced_loss",
@@ -73,7 +74,8 @@ def reduced_run(
     """The corrected recursion (6) in chunks until the loss is below ``tol`` times its start.
 
     The loss is checked at the end of each chunk of ``chunk`` steps: the run stops after the first chunk
-    that ends below ``tol`` times the initial loss, or not finite or above ``1e8`` times it (divergence).
+    that ends below ``tol`` times the initial loss; a chunk that ends with a loss that is not finite or above
+    ``1e8`` times the initial one is a divergence, and raises.
 
     Parameters
     ----------
@@ -83,8 +85,14 @@ def reduced_run(
 
     Returns
     -------
-    losses : ndarray (T,), `reduced_loss` at steps 0..T-1.
+    losses : ndarray (T,), `reduced_loss` at steps 0..T-1, all finite.
     sigmas : ndarray (d, r), the last singular values.
+
+    Raises
+    ------
+    deeplinear.training.TrainingDiverged
+        When the recursion diverges (``lr`` above its stability edge): at the first step of the chunk whose loss
+        is not finite or above ``1e8`` times the initial one, with the losses before it as its ``history``.
 
     Paper: Corollary 1, Proposition 1.
     """
@@ -97,15 +105,31 @@ def reduced_run(
         _validate.integer(n, "n", 1),
     )
     losses, current, done = [], sigmas0, 0
-    L0 = reduced_loss(sigmas0[None], lam, lam_prime, n)[0]
-    L = np.array([L0])
     with np.errstate(over="ignore", invalid="ignore"):
+        L0 = _reduced_loss(sigmas0[None], lam, lam_prime, n)[0]
+        if not np.isfinite(L0):
+            raise ValueError(f"sigmas0, lam, lam_prime: the initial loss is not finite ({L0!r})")
+        L = np.array([L0])
         while done < max_steps:
             traj = singular_value_dynamics(current, lam, lam_prime, lr=lr, steps=min(chunk, max_steps - done), n=n)
             L = _reduced_loss(traj, lam, lam_prime, n)
-            losses.append(L if done == 0 else L[1:])
+            new = L if done == 0 else L[1:]  # the losses at steps done (+ 1) .. done + len(traj) - 1
+            if not L[-1] <= 1e8 * L0:
+                bad = int(np.flatnonzero(~(new <= 1e8 * L0))[0])
+                step = done + bad + (0 if done == 0 else 1)
+                before = np.concatenate([*losses, new[:bad]])
+                raise TrainingDiverged(
+                    f"the recursion (6) diverged at step {step}: loss = {new[bad]:.6g} is not finite or above 1e8 "
+                    f"times its start, with lr = {lr:.6g}; lower lr (e.g. lr = {lr / 2:.3g})",
+                    step=step,
+                    loss=float(new[bad]),
+                    lr=lr,
+                    member=None,
+                    history=History(steps=np.arange(len(before)), loss=before, lr=np.full(len(before), lr)),
+                )
+            losses.append(new)
             current, done = traj[-1], done + len(traj) - 1
-            if not np.isfinite(L[-1]) or L[-1] > 1e8 * L0 or L[-1] < tol * L0:
+            if L[-1] < tol * L0:
                 break
     return (np.concatenate(losses) if losses else L), current
 
@@ -139,8 +163,13 @@ def linear_fit(losses: np.ndarray, low: float = 1e-12, high: float = 1e-3) -> Li
 
     Returns
     -------
-    LinearFit (rate c, R^2, intercept a, window steps); rate and R^2 are nan with fewer than 10 steps
-    in the window.
+    LinearFit (rate c, R^2, intercept a, window steps).
+
+    Raises
+    ------
+    ValueError
+        When fewer than 10 steps lie in the window (a loss that never falls into it, or falls through it
+        too fast to fit a line), naming ``losses``.
 
     Paper: Proposition 1 (linear convergence).
     """
@@ -150,7 +179,10 @@ def linear_fit(losses: np.ndarray, low: float = 1e-12, high: float = 1e-3) -> Li
         raise ValueError(f"low and high must satisfy 0 <= low < high, got {low!r} and {high!r}")
     t = np.flatnonzero((losses < high * losses[0]) & (losses > low * losses[0]))
     if len(t) < 10:
-        return LinearFit(float("nan"), float("nan"), float("nan"), t)
+        raise ValueError(
+            f"losses must lie between low = {low:g} and high = {high:g} times their start at 10 steps or more to "
+            f"fit a linear rate; {len(t)} do (the loss ends at {losses[-1] / losses[0]:.3g} of its start)"
+        )
     coef = np.polyfit(t, np.log(losses[t]), 1)
     resid = np.log(losses[t]) - np.polyval(coef, t)
     return LinearFit(float(-coef[0]), float(1 - resid.var() / np.log(losses[t]).var()), float(coef[1]), t)
@@ -243,12 +275,18 @@ def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> fl
     """The rate, per step, at which ``ln L`` fell from ``high`` to ``low`` times its start.
 
     ``(ln L_t1 - ln L_t2) / (t2 - t1)`` with ``t1`` the first step below ``high * L_0`` and ``t2`` the first
-    below ``low * L_0`` (the last step if none is); nan when the loss never falls below ``high * L_0`` or
-    ``t2 <= t1``. No fit and no window of a minimum length: an average over the final stretch of the run.
+    below ``low * L_0`` (the last step if none is). No fit and no window of a minimum length: an average over
+    the final stretch of the run.
 
     Parameters
     ----------
     losses : ndarray (T,), the loss at steps 0..T-1; high > low > 0, fractions of the initial loss.
+
+    Raises
+    ------
+    ValueError
+        Naming ``losses``, when there is no stretch to average over: the loss never falls below ``high * L_0``,
+        or falls below ``low * L_0`` at the same step (or ends there), or is not finite and > 0 at ``t2``.
 
     Paper: Proposition 1 (linear convergence, measured).
     """
@@ -257,9 +295,17 @@ def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> fl
     if not 0 < low < high:
         raise ValueError(f"high and low must satisfy high > low > 0, got high={high!r}, low={low!r}")
     t1, t2 = steps_to(losses, high), steps_to(losses, low)
-    t2 = len(losses) - 1 if t2 is None else t2
-    if t1 is None or t2 <= t1:
-        return float("nan")
+    where, t2 = ("end", len(losses) - 1) if t2 is None else ("fall below low", t2)
+    if t1 is None:
+        raise ValueError(
+            f"losses must fall below high = {high:g} times their start to measure a rate; they end at "
+            f"{losses[-1] / losses[0]:.3g} of it"
+        )
+    if t2 <= t1:
+        raise ValueError(
+            f"losses must take at least one step from high = {high:g} to low = {low:g} times their start (or to "
+            f"their end): they fall below high at step {t1} and {where} at step {t2}, no stretch to average over"
+        )
     if not (0 < losses[t2] < np.inf):
         raise ValueError(f"losses must stay finite and > 0 up to step {t2}, got {losses[t2]!r}: no finite rate")
     return float(np.log(losses[t1] / losses[t2]) / (t2 - t1))
@@ -320,9 +366,12 @@ def reduced_converges(
     tol: float = 1e-8,
 ) -> bool:
     """Whether the recursion (6) at ``lr`` brings the loss below ``tol`` times its start within
-    `trial_steps` ``(lr, flow_time)`` steps. Paper: Proposition 1."""
-    L = reduced_run(sigmas0, lam, lam_prime, lr=lr, n=n, max_steps=trial_steps(lr, flow_time), tol=tol)[0]
-    return bool(np.isfinite(L[-1]) and L[-1] < tol * L[0])
+    `trial_steps` ``(lr, flow_time)`` steps (False where it diverges). Paper: Proposition 1."""
+    try:
+        L = reduced_run(sigmas0, lam, lam_prime, lr=lr, n=n, max_steps=trial_steps(lr, flow_time), tol=tol)[0]
+    except TrainingDiverged:
+        return False
+    return bool(L[-1] < tol * L[0])
 
 
 def reduced_critical_lr(

@@ -27,7 +27,7 @@ import numpy as np
 from . import _validate
 from .convergence import edges_of_stability
 from .losses import MatrixSensing
-from .recording import TrainingDiverged, TrainResult
+from .recording import History, TrainingDiverged, TrainResult
 from .training import train
 
 __all__ = [
@@ -147,7 +147,7 @@ def mode_losses(
     Regression on data that satisfy Theorem 1's condition has ``G = diag(lam)`` and ``p* = lam' / lam``
     (`deeplinear.dynamics.singular_value_dynamics` is that case); matrix sensing with ``M_i = U Lambda_i V^T``
     has ``G = D^T D``, ``D_ij = (U^T M_i V)_jj``. Stops early (repeating the last value) once the loss is
-    below ``1e-25`` times its start, or when it is no longer finite.
+    below ``1e-25`` times its start.
 
     Parameters
     ----------
@@ -156,7 +156,13 @@ def mode_losses(
 
     Returns
     -------
-    ndarray (steps + 1,), the loss after each step, the start first.
+    ndarray (steps + 1,), the loss after each step, the start first; finite.
+
+    Raises
+    ------
+    deeplinear.training.TrainingDiverged
+        When the loss is no longer finite (``lr`` above the stability edge of the mode dynamics), with the
+        losses before it as its ``history``.
 
     Paper: Corollary 1, eqs. (5)-(6).
     """
@@ -169,7 +175,7 @@ def mode_losses(
     if G.shape not in ((r,), (r, r)) or not np.isfinite(G).all():
         raise ValueError(f"G must be a finite array ({r},) or ({r}, {r}), got shape {G.shape}")
     steps = _validate.count(steps, "steps")
-    _validate.positive(lr, "lr")
+    lr = _validate.positive(lr, "lr")
     n = _validate.integer(n, "n")
     out = np.empty(steps + 1)
     prefix, suffix = np.ones((d + 1, r)), np.ones((d + 1, r))
@@ -178,7 +184,19 @@ def mode_losses(
             e = s.prod(axis=0) - p_star
             ge = G @ e if G.ndim == 2 else G * e
             out[t] = 0.5 * float(e @ ge) / n
-            if t == steps or not np.isfinite(out[t]) or out[t] < 1e-25 * out[0]:
+            if not np.isfinite(out[t]) and t == 0:
+                raise ValueError(f"sigmas0, G, targets: the initial loss is not finite ({out[0]!r})")
+            if not np.isfinite(out[t]):
+                raise TrainingDiverged(
+                    f"the mode dynamics diverged at step {t}: loss = {out[t]:.6g} is not finite, with lr = "
+                    f"{lr:.6g}; lower lr (e.g. lr = {lr / 2:.3g})",
+                    step=t,
+                    loss=float(out[t]),
+                    lr=lr,
+                    member=None,
+                    history=History(steps=np.arange(t), loss=out[:t].copy(), lr=np.full(t, lr)),
+                )
+            if t == steps or out[t] < 1e-25 * out[0]:
                 out[t:] = out[t]
                 break
             np.cumprod(s, axis=0, out=prefix[1:])

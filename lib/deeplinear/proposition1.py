@@ -180,21 +180,32 @@ def misaligned(
 @dataclass(frozen=True)
 class StabilityScan:
     """What `stability_scan` found at each rate: ``rates`` (R,), ``converged`` (R,) bool (loss below tol
-    times its start and misalignment below ``kicks_allowed`` times ``allowed_from``), ``off`` (R,) the final
-    largest off-diagonal entry (inf where training diverged), ``kick`` the start's, ``reference`` the one a run
-    at a small reference rate ended with, and ``allowed_from`` the larger of ``kick`` and ``reference``."""
+    times its start, misalignment below ``kicks_allowed`` times ``allowed_from``, and no divergence), ``off``
+    (R,) the final largest off-diagonal entry, ``kick`` the start's, ``reference`` the one a run at a small
+    reference rate ended with, ``diverged`` (R,) bool, where training diverged (None: nowhere), and
+    ``reference_diverged``, whether the reference run did. A run that diverged has no final entry: ``off`` (or
+    ``reference``) then holds its last record before the divergence, the start's ``kick``. ``allowed_from`` is
+    the larger of ``kick`` and ``reference``."""
 
     rates: np.ndarray
     converged: np.ndarray
     off: np.ndarray
     kick: float
     reference: float = 0.0
+    diverged: np.ndarray | None = None
+    reference_diverged: bool = False
+
+    def __post_init__(self) -> None:
+        if self.diverged is None:
+            object.__setattr__(self, "diverged", np.zeros(np.shape(self.rates), dtype=bool))
 
     @property
     def allowed_from(self) -> float:
         """What the misalignment is compared with: the start's, or more where a small rate ends with more (the
         start's alone where the reference run diverged)."""
-        return max(self.kick, self.reference) if np.isfinite(self.reference) else self.kick
+        if self.reference_diverged or not np.isfinite(self.reference):
+            return self.kick
+        return max(self.kick, self.reference)
 
     @property
     def first_failure(self) -> int:
@@ -230,13 +241,16 @@ class StabilityScan:
         return int((~self.converged[window]).sum()), int(window.sum())
 
 
-def _final_loss_and_off(Ws, X, Y, lr: float, flow_time: float, off_fn) -> tuple[float, float, float]:
+def _trial(Ws, X, Y, lr: float, flow_time: float, off_fn, tol: float) -> tuple[bool, float, bool]:
+    """Full gradient descent at ``lr`` for `trial_steps`: (whether the loss ended below ``tol`` times its start,
+    the final largest off-diagonal entry, whether it diverged; a run that diverged keeps the start's entry)."""
     budget = trial_steps(lr, flow_time)
     try:
         res = train(Ws, X, Y, lr=float(lr), steps=budget, record=[0, budget], metrics={"off": off_fn})
     except TrainingDiverged:
-        return 1.0, 0.0, float("inf")
-    return float(res.history.loss[0]), float(res.history.loss[-1]), float(res.history.metrics["off"][-1])
+        return False, float(off_fn(Ws)), True
+    loss = res.history.loss
+    return bool(loss[-1] < tol * loss[0]), float(res.history.metrics["off"][-1]), False
 
 
 def stability_scan(
@@ -282,11 +296,12 @@ def stability_scan(
     reference_rate = (
         0.5 * rates.min() if reference_rate is None else _validate.positive(reference_rate, "reference_rate")
     )
-    reference = _final_loss_and_off(Ws, X, Y, reference_rate, flow_time, off_fn)[2]
-    scan = StabilityScan(rates, np.zeros(len(rates), dtype=bool), np.full(len(rates), np.inf), kick, reference)
+    _, reference, reference_diverged = _trial(Ws, X, Y, reference_rate, flow_time, off_fn, tol)
+    none = np.zeros(len(rates), dtype=bool)
+    scan = StabilityScan(rates, none.copy(), np.full(len(rates), kick), kick, reference, none, reference_diverged)
     for j, lr in enumerate(rates):
-        first, last, scan.off[j] = _final_loss_and_off(Ws, X, Y, lr, flow_time, off_fn)
-        scan.converged[j] = bool(last < tol * first and scan.off[j] < kicks_allowed * scan.allowed_from)
+        fell, scan.off[j], scan.diverged[j] = _trial(Ws, X, Y, lr, flow_time, off_fn, tol)
+        scan.converged[j] = bool(fell and scan.off[j] < kicks_allowed * scan.allowed_from)
     return scan
 
 

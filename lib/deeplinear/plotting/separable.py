@@ -158,7 +158,7 @@ def plot_margin_rates(
         (`deeplinear.separable.measurements`) with the logistic loss. Networks get colours, schedules
         line styles (first "-", then "--").
     fitted : the schedule whose runs get the dotted fit ``1 / (a log t + b)`` of the angle
-        (`deeplinear.asymptotics.inverse_log_fit` over the last ``decades`` decades of steps).
+        (`deeplinear.margin_rates.inverse_log_fit` over the last ``decades`` decades of steps).
     labels : dict network or schedule -> its name in the legend; the schedules "constant" and
         "inverse_risk" of `deeplinear.schedules` have default names ("fixed step", "step ∝ 1/R").
 
@@ -167,7 +167,7 @@ def plot_margin_rates(
     Figure with three axes: angle against step + 1, margin gap against step + 1 (floored at 1e-16),
     angle against ``log(l(0) / R)``. Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
-    from ..asymptotics import inverse_log_fit
+    from ..margin_rates import inverse_log_fit
     from ..schedules import LOSS_AT_ZERO
 
     names = {"constant": "fixed step", "inverse_risk": r"step $\propto 1/\mathcal{R}$", **(labels or {})}

@@ -1,0 +1,126 @@
+"""The rates at which gradient descent on separable data approaches its limits, and what a growing step gains.
+
+Soudry et al.'s implicit bias: with a fixed step, the direction of a linear predictor converges to the maximum-
+margin separator like ``1 / log t`` (`inverse_log_fit`) while the risk falls like ``1 / t`` (`loglog_slope`);
+a step that grows as the risk falls reaches the same angle sooner (`first_step_at_most`, `rate_summary`). The
+trends of a run's last decade of steps are in `deeplinear.asymptotics`.
+
+Paper: Ji & Telgarsky, Section 3 (the rates); Soudry et al. 2018 (the 1 / log t rate of the direction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _validate
+
+__all__ = ["inverse_log_fit", "loglog_slope", "first_step_at_most", "rate_summary"]
+
+
+def _series(steps, values) -> tuple[np.ndarray, np.ndarray]:
+    steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)
+    if steps.ndim != 1 or values.shape != steps.shape:
+        raise ValueError(f"steps and values must be 1-D of the same length, got {steps.shape} and {values.shape}")
+    if not np.issubdtype(steps.dtype, np.number) or not np.isfinite(steps).all():
+        raise ValueError("steps must be finite numbers")
+    return steps, values
+
+
+def inverse_log_fit(steps: np.ndarray, values: np.ndarray, *, start: float) -> tuple[float, np.ndarray]:
+    """Least-squares fit ``1 / value = a log t + b`` over the steps ``t >= start`` with ``value > 0``.
+
+    Soudry et al.'s fixed-step rate ``O(1 / log t)`` makes ``1 / value`` affine in ``log t``.
+
+    Parameters
+    ----------
+    steps : ndarray (T,), recorded steps; values : ndarray (T,).
+    start : float > 0, the first step of the fit.
+
+    Returns
+    -------
+    r2 : float, the coefficient of determination of the fit.
+    coef : ndarray (2,), ``(a, b)``.
+
+    Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
+    """
+    steps, values = _series(steps, values)
+    if not start > 0:
+        raise ValueError(f"start must be positive (log t), got {start!r}")
+    keep = (steps >= start) & (values > 0)
+    if keep.sum() < 3:
+        raise ValueError(f"need at least 3 steps >= start = {start} with positive values, got {int(keep.sum())}")
+    t, v = steps[keep].astype(float), values[keep]
+    A = np.stack([np.log(t), np.ones_like(t)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, 1.0 / v, rcond=None)
+    residual = 1.0 / v - A @ coef
+    r2 = 1.0 - residual @ residual / np.sum((1.0 / v - np.mean(1.0 / v)) ** 2)
+    return float(r2), coef
+
+
+def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> float:
+    """Slope ``s`` of the least-squares line ``log value = s log t + c`` over the steps ``t >= start``.
+
+    Paper: Soudry et al. (2018): the risk falls like ``1/t`` (slope -1) with a fixed step.
+    """
+    steps, values = _series(steps, values)
+    start = _validate.positive(start, "start")
+    late = steps >= start
+    if late.sum() < 2:
+        raise ValueError(f"need a positive start and at least 2 steps >= start = {start}")
+    if not (np.isfinite(values[late]).all() and np.all(values[late] > 0)):
+        raise ValueError("values must be finite and positive at the steps >= start (their logarithm is fitted)")
+    if np.ptp(steps[late]) == 0:
+        raise ValueError("steps >= start must not all be equal")
+    return float(np.polyfit(np.log(steps[late]), np.log(values[late]), 1)[0])
+
+
+def first_step_at_most(steps: np.ndarray, values: np.ndarray, target: float) -> float | None:
+    """The first recorded step whose value is at most ``target``, as a float; None if no value is."""
+    steps, values = _series(steps, values)
+    _validate.number(target, "target")
+    hit = np.flatnonzero(values <= target)
+    return float(steps[hit[0]]) if hit.size else None
+
+
+def rate_summary(fixed: Any, growing: Any, *, decades: float = 2.0) -> dict[str, Any]:
+    """The fixed-step run's risk rate and what a growing step gains, from two `deeplinear.History`.
+
+    Both runs record `measurements` ("angle") and the loss, ending at step T.
+
+    Returns
+    -------
+    dict with "risk_slope" (`loglog_slope` of the fixed run's risk over the last ``decades`` decades of steps,
+    from ``T / 10**decades``), "speedup" (T over the first step at which the growing run's angle is at most
+    the fixed run's final angle; None if it never is), "speedup_text" (it in words: "12.3 times sooner", or
+    "not within the steps") and "angle_grow" (the growing run's final angle).
+
+    Raises
+    ------
+    ValueError
+        Naming ``growing``, when its angle is already at most the fixed run's final angle at step 0 (no speed-up
+        to measure), besides the checks of the two histories.
+
+    Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
+    """
+    for name, h in (("fixed", fixed), ("growing", growing)):
+        _validate.history(h, name, ("steps", "loss", "metrics"))
+        if "angle" not in h.metrics or len(h.steps) == 0:
+            raise ValueError(f"{name} must have recorded the metric 'angle' (deeplinear.separable.measurements)")
+    decades = _validate.positive(decades, "decades")
+    T = fixed.steps[-1]
+    angle = fixed.metrics["angle"]
+    first = first_step_at_most(growing.steps, growing.metrics["angle"], float(angle[-1]))
+    if first is not None and first <= 0:
+        raise ValueError(
+            f"growing: its angle is at most the fixed run's final angle ({float(angle[-1]):.3g}) from step {first:g}, "
+            "so there is no speed-up to measure"
+        )
+    speedup = None if first is None else float(T / first)
+    return dict(
+        risk_slope=loglog_slope(fixed.steps, fixed.loss, start=T / 10**decades),
+        speedup=speedup,
+        speedup_text="not within the steps" if speedup is None else f"{speedup:.3g} times sooner",
+        angle_grow=float(growing.metrics["angle"][-1]),
+    )
