@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import balance_drift, losses, structures, trivial
+from deeplinear import balance_drift, losses, structures, theorem2, trivial
 
 EPS = np.finfo(float).eps
 
@@ -49,8 +49,8 @@ def test_theorem2_deviation_is_rounding(name, p, s, k, depth, lr, steps):
         X = rng.standard_normal((m, 4)) if name == "convolution" else np.eye(m)
         Y = X if name == "convolution" else rng.standard_normal((m, m))
         gd = {"lr": losses.mse_learning_rate(lr, m), "steps": steps}
-        coefficients = structures.coefficient_gradient_descent(Ws0, X, Y, S, **gd)
-        projected = structures.projected_gradient_descent(Ws0, X, Y, S, **gd)
+        coefficients = theorem2.coefficient_gradient_descent(Ws0, X, Y, S, **gd)
+        projected = theorem2.projected_gradient_descent(Ws0, X, Y, S, **gd)
         deviation = np.abs(projected - coefficients).max() / np.abs(coefficients).max()
         assert deviation <= 100 * steps * EPS / 10
 
@@ -119,7 +119,7 @@ def unscaled_deviation(name, p, s, k, depth, lr, steps, seed):
     X = rng.standard_normal((m, 4)) if name == "convolution" else np.eye(m)
     Y = X if name == "convolution" else rng.standard_normal((m, m))
     gd = {"lr": losses.mse_learning_rate(lr, m), "steps": steps}
-    return structures.theorem2_deviations(S, Ws0, X, Y, **gd)[1].max()
+    return theorem2.theorem2_deviations(S, Ws0, X, Y, **gd)[1].max()
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_orthonormal_basis_reproduces_the_orthogonal_projection(p, s, depth, lr,
         rng = np.random.default_rng(seed)
         Ws0 = structures.random_layers(conv, depth, rng=rng)
         X = rng.standard_normal((p * p, 4))
-        out = structures.footnote3(conv, Ws0, X, lr=losses.mse_learning_rate(lr, p * p), steps=steps, rng=rng)
+        out = theorem2.footnote3(conv, Ws0, X, lr=losses.mse_learning_rate(lr, p * p), steps=steps, rng=rng)
         assert out["orthonormal_deviation"] <= 100 * steps * EPS / 10
         assert out["orthogonal_idempotence"] < 1e-13
 

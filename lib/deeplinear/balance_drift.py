@@ -46,7 +46,7 @@ def filter_norm_differences(coefficients: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     coefficients : ndarray (..., d, r), the coefficients (filter taps) of d layers of one structure, e.g.
-        the output of `deeplinear.structures.coefficient_gradient_descent`.
+        the output of `deeplinear.theorem2.coefficient_gradient_descent`.
 
     Returns
     -------

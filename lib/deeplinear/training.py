@@ -17,7 +17,7 @@ from ._engine import _diverged, _metric_fns, _Recorder, _setup, _Stepper
 from .losses import LossFn
 from .recording import History, TrainingDiverged, TrainResult, record_schedule
 
-if TYPE_CHECKING:  # for the annotations only: structures imports this module (its trainers call `train`)
+if TYPE_CHECKING:  # for the annotations only: a structure is checked by its methods (`_validate.structure`)
     from .structures import Structure
 
 __all__ = ["train", "TrainResult", "History", "TrainingDiverged", "record_schedule", "until_divergence", "descended"]
