@@ -13,7 +13,7 @@ import numpy as np
 from scipy import sparse, stats
 
 import deeplinear
-from deeplinear import constrained, data, impossibility, losses, metrics, structures
+from deeplinear import constrained, data, impossibility, losses, metrics, phase_diagram, structures
 from deeplinear.structures import RandomSubspace
 
 REACHED = 1e-6  # the chapter's tolerance: a defect below it counts as reaching 0
@@ -187,10 +187,10 @@ def test_phase_diagram_separates_fully_connected_from_structured():
     cells do, which at a rate of 20% per cell has probability below exp(-2 * 44 * 0.3^2) < 0.1% (Hoeffding)."""
     fc, structured = [], []
     for s in range(6):
-        phase = constrained.phase_diagram(seeds=4, steps=800, lr=0.4, init=1e-2, rng=np.random.default_rng([82, s]))
+        phase = phase_diagram.phase_diagram(seeds=4, steps=800, lr=0.4, init=1e-2, rng=np.random.default_rng([82, s]))
         fc += [grid[-1, :, 0] for grid in phase.values()]
         structured += [g[(0 if f == "random subspace" else 1) : -1, :, 0].ravel() for f, g in phase.items()]
-        assert constrained.phase_summary(phase)["structured_median_defect"] > 0.4
+        assert phase_diagram.phase_summary(phase)["structured_median_defect"] > 0.4
     fc, structured = np.concatenate(fc), np.concatenate(structured)
     assert fc.size == 6 * 12 and structured.size == 6 * 44
     assert fc.max() < 0.01 and _sigmas_to(fc, 0.05) > 35

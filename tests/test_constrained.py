@@ -1,5 +1,5 @@
-"""Tests for deeplinear.constrained (Figure 2's training, the phase diagram) and the figures of chapters 06
-and 07 in deeplinear.plotting.
+"""Tests for deeplinear.constrained (Figure 2's training) and the figures of chapters 06 and 07 in
+deeplinear.plotting.
 
 References: the mean squared error computed from the final layers, the library's metrics applied one at a
 time, the trainer at the converted learning rate, closed forms and a recorded call order.
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from deeplinear import constrained, metrics, plotting, structures, train
+from deeplinear import constrained, metrics, phase_diagram, plotting, structures, train
 
 
 @pytest.fixture(autouse=True)
@@ -79,54 +79,6 @@ def test_released_divergences_counts_diverging_starts():
     assert constrained.released_divergences(S, X, lr=1e3, draws=3, steps=5, rng=np.random.default_rng(15)) == 3
 
 
-# -- the phase diagram -----------------------------------------------------------------------------
-def test_phase_structure_families():
-    rng = np.random.default_rng(16)
-    for family, (k, rs, _) in constrained.PHASE_FAMILIES.items():
-        for r in rs:
-            S = constrained.phase_structure(family, r, rng=rng)
-            flat = S.basis.reshape(S.dim, -1)
-            assert S.shape == (k, k) and S.dim == r
-            np.testing.assert_allclose(flat @ flat.T, np.eye(r), atol=1e-12)
-    T = constrained.phase_structure("banded Toeplitz", 3, rng=rng)
-    assert T.contains(np.diag(np.ones(3), 1) + 2 * np.eye(4)) and not T.contains(np.diag(np.ones(2), 2))
-    C = constrained.phase_structure("convolution", 9, rng=rng)
-    np.testing.assert_allclose(C.project(np.eye(9)), structures.Convolution(3, 3).project(np.eye(9), scaled=False))
-    with pytest.raises(ValueError, match="family"):
-        constrained.phase_structure("dense", 2, rng=rng)
-    with pytest.raises(ValueError, match="square"):
-        constrained.phase_structure("convolution", 8, rng=rng)
-
-
-def test_phase_cell_fully_connected_ends_aligned_and_structured_does_not():
-    rng = np.random.default_rng(17)
-    kw = {"seeds": 3, "steps": 800, "lr": 0.4, "init": 1e-2}
-    full, ratio = constrained.phase_cell(structures.RandomSubspace(4, 4, 16, rng=rng), 8, **kw, rng=rng)
-    assert full < 0.01 and ratio < 0.01
-    banded, _ = constrained.phase_cell(constrained.phase_structure("banded Toeplitz", 3, rng=rng), 8, **kw, rng=rng)
-    assert banded > 0.05
-
-
-def test_phase_diagram_order_and_summary(monkeypatch):
-    calls = []
-
-    def fake_cell(S, n, rng, **kw):
-        calls.append((S.dim, n))
-        return float(S.dim), float(n)
-
-    monkeypatch.setattr(constrained, "phase_cell", fake_cell)
-    phase = constrained.phase_diagram(rng=np.random.default_rng(18))
-    expected = [(r, n) for _, rs, ns in constrained.PHASE_FAMILIES.values() for r in rs for n in ns]
-    assert calls == expected
-    for family, (_, rs, ns) in constrained.PHASE_FAMILIES.items():
-        np.testing.assert_array_equal(phase[family][:, :, 0], np.repeat(np.array(rs, float)[:, None], len(ns), 1))
-    summary = constrained.phase_summary(phase)
-    assert summary["fc_max_defect"] == 81.0 and summary["fc_max_loss_ratio"] == 18.0
-    structured = [1, 2, 3, 5, 7, 10] * 4 + [3, 5, 7] * 4 + [9, 25] * 4  # r = 1 Toeplitz, convolution left out
-    assert summary["structured_median_defect"] == np.median(structured)
-    assert summary["structured_min_defect"] == 1.0
-
-
 # -- the figures of chapters 06 and 07 -------------------------------------------------------------
 def test_plot_layer_structures_and_theorem2():
     conv, mask = structures.Convolution(3, 3), np.eye(4, dtype=bool)
@@ -169,7 +121,7 @@ def test_plot_partner_sweep_figure2_and_phase_diagram():
         "banded Toeplitz": np.full((5, 4, 2), 0.5),
         "convolution": np.ones((4, 4, 2)),
     }
-    fig = plotting.plot_phase_diagram(phase, constrained.PHASE_FAMILIES, ["x", "y", "z"], fit=0.01)
+    fig = plotting.plot_phase_diagram(phase, phase_diagram.PHASE_FAMILIES, ["x", "y", "z"], fit=0.01)
     assert len(fig.axes) == 4  # three heatmaps and a colour bar
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert (

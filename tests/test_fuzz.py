@@ -69,6 +69,7 @@ from deeplinear import (
     dynamics,
     figure1,
     network,
+    phase_diagram,
     reduction,
     separable,
     structures,
@@ -323,7 +324,7 @@ def _summary(w: World) -> dict:
 
 
 def _phase(w: World) -> dict[str, np.ndarray]:
-    return {f: w.g.uniform(0.1, 1.0, (len(rs), len(ns), 2)) for f, (_, rs, ns) in constrained.PHASE_FAMILIES.items()}
+    return {f: w.g.uniform(0.1, 1.0, (len(rs), len(ns), 2)) for f, (_, rs, ns) in phase_diagram.PHASE_FAMILIES.items()}
 
 
 def _filter_drift() -> dict[str, np.ndarray]:
@@ -367,11 +368,6 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "constrained.outside_figure2": lambda w: dict(run=w.mse_run(), lr=0.05, flow=8.0),
     "constrained.long_enough": lambda w: dict(history=w.mse_run().history, lr=0.05, flow=8.0, target=0.0001),
     "constrained.fit_verdict": lambda w: dict(history=w.mse_run().history, target=0.0001),
-    "constrained.phase_cell": lambda w: dict(structure=structures.orthonormal(structures.Toeplitz(K)), n=2,
-                                             rng=w.rng(), seeds=2, steps=5, lr=0.1, init=0.01),
-    "constrained.phase_structure": lambda w: dict(family="banded Toeplitz", r=3, rng=w.rng()),
-    "constrained.phase_summary": lambda w: dict(phase=_phase(w)),
-    "constrained.phase_diagram": lambda w: dict(rng=w.rng(), seeds=1, steps=2, lr=0.1, init=0.01),
     "constrained.released_divergences": lambda w: dict(structure=structures.Convolution(2, 1), X=w.matrix(4, N),
                                                        rng=w.rng(), lr=0.01, draws=2, steps=3, depth=2),
     "constrained.symmetric_start": lambda w: dict(structure=structures.Toeplitz(K), depth=D, rng=w.rng()),
@@ -455,6 +451,11 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "network.backward": lambda w: dict(Ws=(Ws := w.net()), activations=network.forward(Ws, w.data()[0]),
                                        dF=w.matrix(K, N)),
     "network.stack": lambda w: dict(networks=[w.net(), w.net()]),
+    "phase_diagram.phase_cell": lambda w: dict(structure=structures.orthonormal(structures.Toeplitz(K)), n=2,
+                                               rng=w.rng(), seeds=2, steps=5, lr=0.1, init=0.01),
+    "phase_diagram.phase_structure": lambda w: dict(family="banded Toeplitz", r=3, rng=w.rng()),
+    "phase_diagram.phase_summary": lambda w: dict(phase=_phase(w)),
+    "phase_diagram.phase_diagram": lambda w: dict(rng=w.rng(), seeds=1, steps=2, lr=0.1, init=0.01),
     "plotting.plot_alignment_defects": lambda w: dict(runs={"logistic": {"Gaussian": w.separable_history()}},
                                                       floor=1e-08),
     "plotting.plot_alignment_panels": lambda w: dict(histories={"a": w.history(), "b": w.history()}),
@@ -487,7 +488,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "plotting.plot_overlap": lambda w: dict(overlap=np.abs(w.orth()), layer=1, title="overlap"),
     "plotting.plot_partner_sweep": lambda w: dict(sweep=np.column_stack([np.geomspace(1, 1e-12, 4), np.ones(4)]),
                                                   toeplitz_defect=0.001, k=2),
-    "plotting.plot_phase_diagram": lambda w: dict(phase=_phase(w), families=constrained.PHASE_FAMILIES),
+    "plotting.plot_phase_diagram": lambda w: dict(phase=_phase(w), families=phase_diagram.PHASE_FAMILIES),
     "plotting.plot_proposition1": lambda w: dict(losses=w.losses(), fit=convergence.linear_fit(w.losses()),
                                                  table=_proposition1_table(w), depth=2),
     "plotting.plot_rank_one": lambda w: dict(history=w.separable_history()),

@@ -194,8 +194,8 @@ def plot_phase_diagram(
 
     Parameters
     ----------
-    phase : dict family -> ndarray (R, N, 2), `deeplinear.constrained.phase_diagram`.
-    families : dict family -> (k, rs, ns), `deeplinear.constrained.PHASE_FAMILIES`.
+    phase : dict family -> ndarray (R, N, 2), `deeplinear.phase_diagram.phase_diagram`.
+    families : dict family -> (k, rs, ns), `deeplinear.phase_diagram.PHASE_FAMILIES`.
     titles : one title per family; by default "family, $k = ...$".
     fit : cells whose median loss ratio exceeds it are marked with a cross.
 
