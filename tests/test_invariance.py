@@ -1,6 +1,6 @@
 """deeplinear.invariance, chapter 03's runs started as Theorem 1 prescribes, each against an independent
-reference: the library's own starts from the same draws, full gradient descent, closed forms of turned
-updates, and the sweep against its ensembles drawn by hand."""
+reference: the library's own starts from the same draws, full gradient descent and closed forms of turned
+updates. Its ensembles are tested in test_ensembles.py."""
 
 from __future__ import annotations
 
@@ -43,29 +43,6 @@ def test_turn_share_is_zero_on_the_diagonal_and_the_off_diagonal_share_off_it():
     assert stacked.shape == (2,) and stacked[0] < 1e-14
 
 
-def test_ensemble_start_and_run_give_each_kind_its_start_and_rate():
-    rng = np.random.default_rng(10)
-    problems = [data.regression_problem("factorization", 3, 3, rng=rng), data.random_regression(3, 3, rng=rng)]
-    Ws, rates = invariance.ensemble_start(problems, [3] * 4, lr=0.5, rng=np.random.default_rng(11))
-    ref = np.random.default_rng(11)
-    first = invariance.witness_start(*problems[0], [3] * 4, lr=0.5, rng=ref)
-    second = theory.aligned_start_on(*problems[1], [3] * 4, outer="svd", rng=ref)
-    np.testing.assert_array_equal(Ws[0][0], first.Ws[0])
-    np.testing.assert_array_equal(Ws[0][1], second[0])
-    assert rates[0] == first.lr and rates[1] == 0.5
-    sensing = [data.matrix_sensing(3, 4, rng=rng) for _ in range(2)]
-    invariances, ratios = invariance.ensemble_run(sensing, [3] * 3, lr=0.01, steps=200, rng=rng)
-    assert invariances.shape == ratios.shape == (2,) and invariances.min() > 1 - 1e-12 and ratios.max() < 1
-
-
-def test_family_runs_leave_the_aligned_set():
-    rng = np.random.default_rng(12)
-    X, Y = data.random_regression(3, 3, rng=rng)
-    kept, turned = invariance.family_runs(X, Y, [3] * 4, lr=0.02, steps=500, members=2, rng=rng)
-    assert kept.shape == turned.shape == (3,)
-    assert kept.max() < 1 - 1e-8 and turned.min() > 1e-3
-
-
 def test_common_bases_takes_the_first_combination_that_finds_them():
     rng = np.random.default_rng(13)
     p = data.matrix_sensing(4, 5, rng=rng)
@@ -74,24 +51,6 @@ def test_common_bases_takes_the_first_combination_that_finds_them():
     assert found[0] and found[1] == single[1]
     generic = data.matrix_sensing(4, 5, aligned=False, rng=rng)
     assert not invariance.common_bases(generic.M, generic.y, rng=rng)[0]
-
-
-def test_sweep_is_one_ensemble_run_per_kind_in_order():
-    kw = dict(lr=0.01, steps=50)
-    inv, ratio = invariance.sweep(3, 4, [3] * 3, members=2, max_condition=20.0, **kw, rng=np.random.default_rng(15))
-    ref = np.random.default_rng(15)  # by hand: each kind's problems, then its run, in the documented order
-    for kind in (*data.REGRESSION_KINDS, "sensing"):
-        if kind == "sensing":
-            problems = [data.matrix_sensing(3, 4, rng=ref) for _ in range(2)]
-        else:
-            problems = [data.regression_problem(kind, 3, 4, max_condition=20.0, rng=ref) for _ in range(2)]
-        expected = invariance.ensemble_run(problems, [3] * 3, **kw, rng=ref)
-        np.testing.assert_array_equal(inv[kind], expected[0])
-        np.testing.assert_array_equal(ratio[kind], expected[1])
-    assert list(inv) == [*data.REGRESSION_KINDS, "sensing"]
-    assert inv["random"].max() < 1 - 1e-8 and inv["autoencoding"].min() > 1 - 1e-12
-    with pytest.raises(ValueError, match="members must"):
-        invariance.sweep(3, 4, [3] * 3, members=0, **kw, rng=ref)
 
 
 def test_generic_sensing_run_starts_on_the_targets_bases():
