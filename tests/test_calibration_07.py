@@ -13,7 +13,7 @@ import numpy as np
 from scipy import sparse, stats
 
 import deeplinear
-from deeplinear import constrained, data, impossibility, losses, metrics, phase_diagram, structures
+from deeplinear import constrained, data, example, impossibility, losses, metrics, phase_diagram, structures
 from deeplinear.structures import RandomSubspace
 
 REACHED = 1e-6  # the chapter's tolerance: a defect below it counts as reaching 0
@@ -104,7 +104,7 @@ def test_shift_usvd_is_rounding():
 # -- the Example ------------------------------------------------------------------------------------------------
 def test_example_distance_falls():
     for s in range(3):
-        ex = impossibility.convolutional_autoencoder(8, lr=0.05, steps=3000, rng=np.random.default_rng([76, s]))
+        ex = example.convolutional_autoencoder(8, lr=0.05, steps=3000, rng=np.random.default_rng([76, s]))
         distance = ex.metrics["distance"].max(axis=1)
         assert distance[-1] < 0.5 * distance[0] and ex.loss[-1] < 1e-4
 

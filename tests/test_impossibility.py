@@ -163,27 +163,6 @@ def test_search_generic_data_draws_each_data_set_then_searches(structure):
         impossibility.search_generic_data(3, 1, 1, structures.Toeplitz(2), rng=np.random.default_rng(0))
 
 
-# -- the Example -----------------------------------------------------------------------------------
-def test_scalar_distance_closed_form():
-    assert impossibility.scalar_distance([3 * np.eye(4)]) == [0.0]
-    D = np.diag([1.0, 3.0])  # mean 2: ||diag(-1, 1)|| / ||diag(1, 3)||
-    assert impossibility.scalar_distance([D])[0] == pytest.approx(np.sqrt(2) / np.sqrt(10), rel=1e-14)
-
-
-def test_convolutional_autoencoder_records_the_mean_squared_error():
-    h = impossibility.convolutional_autoencoder(4, lr=0.05, steps=30, points=5, rng=np.random.default_rng(8))
-    rng = np.random.default_rng(8)
-    X = rng.standard_normal((16, 16))
-    noise = rng.standard_normal((3, 9))
-    filters = 0.5 * noise / np.linalg.norm(noise, axis=1, keepdims=True) + np.eye(9)[4]
-    S = structures.Convolution(4, 3)
-    Ws = [S.matrix(f) / np.linalg.norm(S.matrix(f), 2) for f in filters]
-    F = Ws[2] @ Ws[1] @ Ws[0] @ X
-    assert h.loss[0] == pytest.approx(np.mean((F - X) ** 2), rel=1e-12)
-    np.testing.assert_allclose(h.metrics["distance"][0], impossibility.scalar_distance(Ws), rtol=1e-12)
-    assert h.steps[0] == 0 and h.steps[-1] == 30 and h.loss[-1] < h.loss[0]
-
-
 # -- metrics.traceless_alignment_defect -------------------------------------------------------------
 def test_traceless_defect_is_the_commutator_over_traceless_norms():
     rng = np.random.default_rng(19)

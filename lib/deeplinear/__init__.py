@@ -9,10 +9,10 @@ The public API (see each module for details):
   (the singular-vector overlaps; Section 6's measure as printed), `fixed_bases` (whether the bases that
   Definition 3 keeps fixed stayed put), `bases` (the scores over every choice of singular basis, for repeated
   singular values), `aligned` (usSVD and aligned networks, Definitions 1 and 2), `theory` (Theorem 1's
-  condition and witnesses), `structures` (layer structures, Definition 4), `theorem2` (gradient descent on
-  them is projected gradient descent: Theorem 2, footnote 3), `data` (the papers' problems and
+  condition and witnesses), `structures` (layer structures, Definition 4), `data` (the papers' problems and
   MNIST), `plotting` (the book's figures), and the papers' results measured, one module per topic
-  (`separable`, `directions`, `invariance`, `dynamics`, `balance`, `constrained`, `reduction`, `figure1`, ...),
+  (`separable`, `directions`, `invariance`, `ensembles`, `dynamics`, `balance`, `theorem2`, `impossibility`,
+  `example`, `constrained`, `phase_diagram`, `reduction`, `figure1`, ...),
   and `timing` (wall-clock timers of the chapters' reduced computations, not a result of the papers).
   Every public module is an attribute after ``import deeplinear``; `plotting` loads on first use.
 
@@ -38,6 +38,7 @@ from . import (
     directions,
     dynamics,
     ensembles,
+    example,
     figure1,
     fixed_bases,
     impossibility,
@@ -88,6 +89,7 @@ __all__ = [
     "dynamics",
     "end_to_end",
     "ensembles",
+    "example",
     "figure1",
     "fixed_bases",
     "gradients",

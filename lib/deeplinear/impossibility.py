@@ -3,26 +3,23 @@
 Proposition 3: an aligned network that interpolates shares its outer singular vectors with the
 pseudo-inverse solution ``P = Y X^T (X X^T)^{-1}``. Proposition 4 and Theorem 3: for generic data, a
 small layer structure S holds no layer sharing ``P``'s right singular vectors (`closest_partner`,
-`partner_sweep`). The Example: convolutional autoencoders are driven towards scalar identities
-(`convolutional_autoencoder`). Training structured networks as Figure 2 does, and the phase diagram
-beyond the paper, are in `deeplinear.constrained`.
+`partner_sweep`). The Example, convolutional autoencoders driven towards scalar identities, is in
+`deeplinear.example`; training structured networks as Figure 2 does in `deeplinear.constrained`, and the
+phase diagram beyond the paper in `deeplinear.phase_diagram`.
 
-Paper: Radhakrishnan et al., Section 5.2 (Propositions 3 and 4, Theorem 3, the Example).
+Paper: Radhakrishnan et al., Section 5.2 (Propositions 3 and 4, Theorem 3).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
 
-from . import _validate, losses, metrics
-from .recording import History
-from .structures import Convolution, RandomSubspace, Structure
-from .training import train
+from . import _validate, metrics
+from .structures import RandomSubspace, Structure
 
 __all__ = [
     "pinv_solution",
@@ -35,8 +32,6 @@ __all__ = [
     "search_generic_data",
     "measured_threshold",
     "threshold_text",
-    "scalar_distance",
-    "convolutional_autoencoder",
 ]
 
 
@@ -359,77 +354,3 @@ def threshold_text(measured: int, count: int, all_reach: bool) -> str:
     if measured > 0:  # a search that stopped short of a partner the count allows, or found one below it
         return f"first reaches 0 at r = {measured}, where the count allows it from r = {count}"
     return "never reaches 0, not even for all k x k matrices: the search failed"
-
-
-# -- the Example -----------------------------------------------------------------------------------
-def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
-    """``||W - (tr W / k) I||_F / ||W||_F`` for each square layer: 0 for a scalar multiple of the identity.
-
-    Parameters
-    ----------
-    Ws : list of d arrays (k, k).
-
-    Returns
-    -------
-    list of d floats in [0, 1]. Paper: the Example of Section 5.2.
-
-    Raises
-    ------
-    ValueError
-        When a layer is not a finite nonzero square matrix (the distance of 0 is 0 / 0).
-    """
-    layers = _validate.network(Ws, sequence=False)[0]
-    if any(W.ndim != 2 or W.shape[0] != W.shape[1] or not np.any(W) for W in layers):
-        raise ValueError(f"Ws must hold nonzero square layers (k, k), got shapes {[W.shape for W in layers]}")
-    return [float(np.linalg.norm(W - np.trace(W) / len(W) * np.eye(len(W))) / np.linalg.norm(W)) for W in Ws]
-
-
-def convolutional_autoencoder(
-    m: int, *, lr: float, steps: int, points: int = 25, rng: int | np.random.Generator | None = None
-) -> History:
-    """The Example's experiment: a three-layer 3x3 convolutional autoencoder on ``n = m^2`` Gaussian images.
-
-    Draws the images ``X`` (m^2, m^2), then three filters (3, 9) of norm 1/2 added to the centre tap 1;
-    each layer is scaled to spectral norm 1. Trains with learning rate ``lr`` for the mean squared error
-    (`deeplinear.losses.mse_learning_rate`) on ``Y = X``, with dense arithmetic, recording
-    :func:`scalar_distance` on ``points`` log-spaced steps.
-
-    Parameters
-    ----------
-    m : int >= 2, image side.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    lr : float > 0, for the mean squared error.
-    steps : int >= 1.
-    points : int >= 1.
-
-    Returns
-    -------
-    History whose ``loss`` is the mean squared error and whose ``metrics["distance"]`` is (T, 3).
-
-    Paper: the Example of Section 5.2.
-    """
-    rng = _validate.rng(rng)
-    m, steps, points = (
-        _validate.integer(m, "m", 2),
-        _validate.integer(steps, "steps"),
-        _validate.integer(points, "points"),
-    )
-    dense = Structure(Convolution(m, 3).basis)  # dense arithmetic: faster at this size
-    k = dense.shape[0]
-    X = rng.standard_normal((k, k))
-    noise = rng.standard_normal((3, 9))
-    filters = 0.5 * noise / np.linalg.norm(noise, axis=1, keepdims=True) + np.eye(9)[4]
-    Ws = [dense.matrix(c) for c in filters]
-    Ws = [W / np.linalg.norm(W, 2) for W in Ws]
-    schedule = np.unique(np.r_[0, np.rint(np.geomspace(1, steps, points))]).astype(int)
-    h = train(
-        Ws,
-        X,
-        X,
-        lr=losses.mse_learning_rate(lr, k),
-        steps=steps,
-        structure=dense,
-        metrics={"distance": scalar_distance},
-        record=schedule,
-    ).history
-    return dataclasses.replace(h, loss=h.loss * 2 / k, lr=np.full(len(h.lr), float(lr)))
