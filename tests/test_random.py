@@ -17,11 +17,6 @@ import pytest
 import deeplinear
 from deeplinear import _validate
 
-# Public callables that keep another randomness signature for now, with the reason (the check skips a name
-# that is no longer public, so an entry outlives its function harmlessly: remove it then).
-PENDING: dict[str, str] = {
-    "timing.full_vs_recursion": "a timer, just moved here from dynamics by another change, which owns its signature",
-}
 # A parameter named like a random generator under another name than ``rng`` (``seeds`` counts students).
 GENERATOR_LIKE = re.compile(r"rng|generator|random_state|^seed$|bit_?gen", re.IGNORECASE)
 
@@ -66,8 +61,6 @@ def test_the_scan_finds_the_random_functions():
 
 @pytest.mark.parametrize("key", sorted(CALLABLES))
 def test_rng_is_keyword_only_last_and_none_by_default(key):
-    if key in PENDING:
-        pytest.skip(PENDING[key])
     params = [p for p in parameters(CALLABLES[key]) if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     for p in params:
         annotation = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
@@ -81,13 +74,6 @@ def test_rng_is_keyword_only_last_and_none_by_default(key):
     assert p.kind is p.KEYWORD_ONLY, f"{key}: rng must be keyword-only (after *), got {p.kind.description}"
     assert params[-1] is p, f"{key}: rng must be the last parameter, got {[q.name for q in params]}"
     assert p.default is None, f"{key}: rng must default to None (fresh entropy), got {p.default!r}"
-
-
-def test_pending_entries_name_public_callables_that_still_need_them():
-    for key in PENDING:
-        if key in CALLABLES:
-            p = inspect.signature(CALLABLES[key]).parameters.get("rng")
-            assert p is not None and p.kind is not p.KEYWORD_ONLY, f"{key} follows the convention: remove it"
 
 
 # -- the helper ---------------------------------------------------------------------------------------------

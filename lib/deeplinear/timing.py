@@ -37,7 +37,13 @@ def _per_step(fn: Callable[[], int], repeats: int) -> float:
 
 
 def full_vs_recursion(
-    k: int, depth: int, rng: np.random.Generator, *, full_steps: int, reduced_steps: int = 2000, repeats: int = 3
+    k: int,
+    depth: int,
+    *,
+    full_steps: int,
+    reduced_steps: int = 2000,
+    repeats: int = 3,
+    rng: int | np.random.Generator | None = None,
 ) -> tuple[float, float]:
     """Seconds per step of full gradient descent and of Corollary 1's recursion (6), best of ``repeats``.
 
@@ -46,9 +52,10 @@ def full_vs_recursion(
 
     Parameters
     ----------
-    k : int >= 1, the width of every layer; depth : int >= 1, the number of layers d; rng : numpy Generator.
+    k : int >= 1, the width of every layer; depth : int >= 1, the number of layers d.
     full_steps : int >= 1, the steps of full gradient descent timed; reduced_steps : int >= 1, those of the
         recursion (`deeplinear.dynamics.singular_value_dynamics`); repeats : int >= 1.
+    rng : int, Generator or None (see `deeplinear._validate.rng`).
 
     Returns
     -------
