@@ -72,13 +72,13 @@ def test_02_says_when_a_run_is_outside_the_hypotheses(tmp_path):
 
 def test_02_says_when_a_fixed_step_diverges(tmp_path):
     """A corner of the ranges where the fixed step ends above the deep network's stability edge: depth 8, width 2,
-    lr 4 (the loss diverges at step 5341 from this start). The chapter stops the run the step before, says so, and
+    lr 4 (the loss diverges at step 4496 from seed 2's start). The chapter stops the run the step before, says so, and
     the rows on the deep network read "not applicable" with the reason; nothing reads "not reproduced"."""
-    path = run(CHAPTER, tmp_path, seed=0, n=4, dim=10, depth=8, width=2, lr=4.0, steps=6000)
+    path = run(CHAPTER, tmp_path, seed=2, n=4, dim=10, depth=8, width=2, lr=4.0, steps=6000)
     values = glued_values(path)
     assert values["jt_stable_deep"] is False and values["jt_inside_hypotheses"] is False
     printed = "".join(o.get("text", "") for c in nbformat.read(path, 4).cells for o in c.get("outputs", []))
-    assert "diverged at step 5341" in printed
+    assert "diverged at step 4496" in printed
     rows = {r.entry.id: r for r in ledger.evaluate(LEDGER, {CHAPTER: values}) if r.entry.chapter == CHAPTER}
     assert not [k for k, r in rows.items() if r.verdict == "not reproduced"]
     for key in ("jt-risk", "jt-rank-one", "jt-product-norm", "jt-normalised-product"):

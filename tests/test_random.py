@@ -6,11 +6,14 @@ does with those values is fuzzed in tests/test_fuzz.py (`test_rng_values`)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -136,3 +139,27 @@ def test_a_public_function_takes_every_accepted_form():
         data.matrix_sensing(3, 4, rng=0.5)
     with pytest.raises(TypeError):
         data.matrix_sensing(3, 4, np.random.default_rng(0))  # no longer positional
+
+
+# -- the chapters ------------------------------------------------------------------------------------------------
+CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "book").glob("0*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chapter_draws_in_view_from_its_seed_alone(notebook):
+    """A chapter's generators are made in cells the reader sees, from the parameter ``seed`` and nothing else:
+    one stream per section, spawned in one line (``np.random.default_rng(seed).spawn(N)``), or a start drawn
+    afresh from the seed (``rng=seed``, chapter 08). No ad hoc sub-stream such as ``default_rng([seed, 3])``
+    or ``seed + 1``, and no generator in a cell removed from the page."""
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    makers = []
+    for cell in cells:
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(("default_rng", "SeedSequence")):
+                makers.append((ast.unparse(node), "remove-cell" in cell.metadata.get("tags", [])))
+    assert makers, "the chapter makes no generator from its seed"
+    for text, removed in makers:
+        assert text == "np.random.default_rng(seed)", f"a generator made from more than the seed: {text}"
+        assert not removed, "the chapter's generator is made in a removed cell"
+    spawned = [c.source for c in cells if ".spawn(" in c.source]
+    assert len(spawned) <= 1, "the streams are spawned in one cell"

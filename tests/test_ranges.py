@@ -115,7 +115,8 @@ def test_the_rendering_follows_the_data_and_refuses_another_cell(tmp_path, monke
 @pytest.mark.parametrize("notebook", EVERY, ids=lambda nb: nb.stem)
 def test_the_validation_cell_is_one_call_naming_every_parameter(notebook):
     """The validation cell is params.validate("<stem>", name=name, ...) over the parameters in their order, and
-    then the chapter's generator; the report reads its paths after the call (reading them checks them)."""
+    nothing else (a chapter draws its random streams in a visible cell: tests/test_random.py); the report reads
+    its paths after the call (reading them checks them)."""
     body = ast.parse(_cell(notebook, "validation")).body
     call = body[0].value if isinstance(body[0], ast.Expr) else None
     assert isinstance(call, ast.Call) and ast.unparse(call.func) == "params.validate", ast.unparse(body[0])
@@ -126,7 +127,7 @@ def test_the_validation_cell_is_one_call_naming_every_parameter(notebook):
     if notebook.stem == "reproduction-report":
         assert not any("params" in line or "raise" in line for line in rest), rest
     else:
-        assert rest == ["rng = np.random.default_rng(seed)"]
+        assert rest == []
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda nb: nb.stem)

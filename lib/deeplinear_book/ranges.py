@@ -279,7 +279,7 @@ def comment(entry: dict[str, Any]) -> str:
 
 
 def notes(name: str, entry: dict[str, Any]) -> list[str]:
-    """The comment lines above a parameter's line, rendered from its declaration: ``# name: `` and its
+    """The comment lines above a parameter's line, rendered from its declaration: ``# name:`` and its
     constraint, then its note's lines (none when it has neither)."""
     lines = [entry["constraint"]] if entry.get("constraint") else []
     note = list(entry.get("note", []))
