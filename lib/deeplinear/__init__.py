@@ -17,10 +17,12 @@ The public API (see each module for details):
   Every public module is an attribute after ``import deeplinear``; `plotting` loads on first use.
 
 The book's own machinery (its runner, the checks of a chapter's parameters) is the separate package
-`companion`, which imports deeplinear; deeplinear knows nothing of the book.
+`deeplinear_book`, which imports deeplinear; deeplinear knows nothing of the book.
 
 A network is a list ``Ws = [W_1, ..., W_d]``, first layer first, ``W_i`` of shape ``(k_i, k_{i-1})``;
-data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns.
+data ``X`` is ``(k_0, n)`` and ``Y`` is ``(k_d, n)``, samples as columns. A function that draws random
+numbers takes ``rng`` keyword-only and last: an int seed, a numpy ``Generator`` (used as given, so its stream
+goes on) or None (fresh entropy).
 """
 
 from importlib import import_module
