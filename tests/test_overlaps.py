@@ -2,23 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from deeplinear import metrics, overlaps
-
-SETTINGS = settings(max_examples=25, deadline=None)
-widths = st.lists(st.integers(1, 6), min_size=2, max_size=5)
-seeds = st.integers(0, 2**32 - 1)
-
-
-def haar(k, rng):
-    Q, R = np.linalg.qr(rng.standard_normal((k, k)))
-    return Q * np.sign(np.diag(R))
-
-
-def gaussian(ks, rng):
-    return [rng.standard_normal((ks[i], ks[i - 1])) for i in range(1, len(ks))]
+from test_metrics import SETTINGS, gaussian, haar, seeds, widths
 
 
 @SETTINGS
