@@ -27,7 +27,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 import yaml
 
-from deeplinear_book import ledger
+from deeplinear_book import ledger, numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -279,6 +279,26 @@ _PROSE_TEXT = r"""() => {
   copy.querySelectorAll('pre').forEach(e => { if (!e.closest('.cell_output')) e.remove(); });
   return copy.textContent.replace(/\s+/g, ' ');
 }"""
+# Numbers as Python writes them, not as a reader reads them (deeplinear_book.numbers): e-notation (2.7e-28) and
+# decimals with more than six significant digits (1.0000000000).
+_E_NOTATION = re.compile(r"(?<![\w.])-?\d+(\.\d+)?[eE][+-]?\d+(?![\w.])")
+_LONG_DECIMAL = re.compile(r"(?<![\w.\-])-?\d+\.\d+(?![\w.]|-\d)")
+
+
+def unreadable_numbers(text: str) -> list[str]:
+    """Each number in ``text`` in e-notation or with more than six significant digits, with its context."""
+    found = [m for m in _E_NOTATION.finditer(text)]
+    found += [m for m in _LONG_DECIMAL.finditer(text) if numbers.significant_digits(m[0]) > numbers.MAX_SIGNIFICANT]
+    return [f"…{text[max(0, m.start() - 40) : m.end() + 20]}…" for m in sorted(found, key=lambda m: m.start())]
+
+
+def test_unreadable_numbers_are_found():
+    """The check above against hand-written cases: what a reader should and should not see."""
+    assert len(unreadable_numbers("a loss of 2.7e-28, a score of 1.0000000000 and 1e+03 times")) == 3
+    assert unreadable_numbers("a loss of 2.7×10⁻²⁸, 1 (to 10⁻¹⁰), 0.912345, Python 3.11.2, on 2026-12-06") == []
+    assert unreadable_numbers(numbers.reader_text("2.7e-28, 1.0000000000 and 1.00000001")) == []
+
+
 _MATH_ERRORS = r"""() => Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]')).map(e =>
   (e.getAttribute('data-mjx-error') || e.textContent) + ' in: ' +
   (e.closest('.math, mjx-container')?.parentElement?.textContent || '').replace(/\s+/g, ' ').slice(0, 80))"""
@@ -383,6 +403,8 @@ def _check_page(page, page_path: str, viewport: str, records: dict) -> list[str]
     for m in RAW_TEX.finditer(text):
         if not (m[0] == "$" and page_path == "book/api.html"):  # docstrings name $ENVIRONMENT variables
             problems.append(f"raw TeX in the text: …{text[max(0, m.start() - 30) : m.end() + 30]}…")
+    if viewport == "laptop":  # the text is the same at both widths
+        problems += [f"a number not written for a reader: {n}" for n in unreadable_numbers(text)]
     problems += [f"table wider than its column: {t}" for t in page.evaluate(_WIDE_TABLES)]
     broken = page.evaluate(
         "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"

@@ -1,0 +1,113 @@
+"""Numbers for people: the one formatter of the chapters' prose, the claims ledger and the PDF.
+
+A chapter glues a value at the digits that travel (`deeplinear_book.claims.claim`) and its prose formats it
+with a Python format spec (``{glue:text}`name:.1e```). What a reader sees is `reader_text` of that text,
+applied to every page when the book is built (``book/_ext/reader_numbers.py``, for the website and the PDF
+alike), and the ledger writes its values with `reader`:
+
+- powers of ten as ``2.7×10⁻²⁸`` (never ``2.7e-28``, which a browser breaks at its hyphen);
+- a value exact to rounding as such: ``1.0000000000`` (ten decimals) reads ``1 (to 10⁻¹⁰)``, and
+  ``1.00000001`` reads ``1 + 10⁻⁸``: never more than six significant digits;
+- a boolean as the word yes or no.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from numbers import Integral, Real
+from typing import Any
+
+__all__ = ["MAX_SIGNIFICANT", "power_of_ten", "reader", "reader_text", "significant_digits"]
+
+# The most significant digits a number in prose or a table may show (the site test holds every page to it).
+MAX_SIGNIFICANT = 6
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+# A number in e-notation, as Python writes it: 2.7e-28, 1e+03, 0.0e+00 (not inside a word or a longer number).
+_E_NOTATION = re.compile(r"(?<![\w.])(-?)(\d+(?:\.\d+)?)[eE]([+-]?)(\d+)(?![\w.])")
+# A decimal number (no exponent), not inside a word, a version number or a date.
+_DECIMAL = re.compile(r"(?<![\w.\-])(-?)(\d+)\.(\d+)(?![\w.×]|-\d)")
+
+
+def power_of_ten(mantissa: str, exponent: int) -> str:
+    """``mantissa×10ⁿ`` with a superscript exponent: ``("2.7", -28)`` -> ``"2.7×10⁻²⁸"``.
+
+    A mantissa of one (``"1"``, ``"1.0"``) is left out: ``("1", -12)`` -> ``"10⁻¹²"``; a zero mantissa gives
+    ``"0"``; an exponent of zero gives the mantissa alone.
+    """
+    if float(mantissa) == 0:
+        return "0"
+    if exponent == 0:
+        return mantissa
+    ten = "10" + str(exponent).translate(_SUPERSCRIPT)
+    if float(mantissa) in (1.0, -1.0):
+        return ("-" if mantissa.startswith("-") else "") + ten
+    return f"{mantissa}×{ten}"
+
+
+def reader(value: Any, sig: int = 3) -> str:
+    """A value as a reader sees it: ``sig`` significant digits, powers of ten outside [10⁻³, 10⁴).
+
+    Booleans read "yes" or "no", integers as they are, strings unchanged; a non-finite float reads "∞",
+    "−∞" or "not measured" (NaN). ``reader(2.7e-28)`` -> ``"2.7×10⁻²⁸"``; ``reader(0.91234)`` -> ``"0.912"``.
+    """
+    if isinstance(sig, bool) or not isinstance(sig, Integral) or not 1 <= sig <= MAX_SIGNIFICANT:
+        raise ValueError(f"sig must be an integer in [1, {MAX_SIGNIFICANT}], got {sig!r}")
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()  # numpy scalar or 0-d array
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (Integral, str)):
+        return str(value)
+    if not isinstance(value, Real):
+        raise TypeError(f"value must be a bool, an integer, a string or a real number, got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value):
+        return "not measured"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.{sig}g}"
+    return reader_text(f"{value:.{sig}g}")
+
+
+def significant_digits(number: str) -> int:
+    """How many significant digits a decimal number's text shows: ``"1.000000"`` -> 7, ``"0.0012"`` -> 2."""
+    digits = number.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    return max(len(digits), 1)
+
+
+def _power(m: re.Match) -> str:
+    sign, mantissa, exp_sign, exponent = m.groups()
+    exponent_value = int(exponent) * (-1 if exp_sign == "-" else 1)
+    return power_of_ten(sign + mantissa, exponent_value)
+
+
+def _decimal(m: re.Match) -> str:
+    text = m[0]
+    if significant_digits(text) <= MAX_SIGNIFICANT:
+        return text
+    decimals = len(m[3])
+    value = float(text)
+    nearest = round(value)
+    rest = round(value - nearest, decimals)
+    if abs(rest) >= 1e-3:  # not a value at an integer: its leading digits
+        return f"{value:.{MAX_SIGNIFICANT}g}"
+    if rest == 0:
+        return f"{nearest} (to {power_of_ten('1', -decimals)})"
+    gap = reader(abs(rest), sig=2)
+    return f"{nearest} {'+' if rest > 0 else '−'} {gap}"
+
+
+def reader_text(text: str) -> str:
+    """Every number in ``text`` written for a reader: e-notation as powers of ten, a decimal with more than
+    six significant digits as the integer it is at and the gap to it (else to six digits), a lone
+    ``True``/``False`` as yes/no.
+
+    ``"2.7e-28"`` -> ``"2.7×10⁻²⁸"``; ``"reaches 0 (below 1e-06)"`` -> ``"reaches 0 (below 10⁻⁶)"``;
+    ``"1.0000000000"`` -> ``"1 (to 10⁻¹⁰)"``; ``"0.99999"`` and ``"3.11"`` are left as they are.
+    """
+    if text in ("True", "False"):
+        return "yes" if text == "True" else "no"
+    return _DECIMAL.sub(_decimal, _E_NOTATION.sub(_power, text))
