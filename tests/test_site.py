@@ -269,13 +269,14 @@ VIEWPORTS = {"laptop": 1366, "phone": 390}
 # The smallest text of a figure as displayed, in CSS px (house style: "text at least 9 px as displayed").
 MIN_FIGURE_TEXT_PX = 9.0
 # Raw TeX in a page's text: a control word (\emph, \mathrm, \times), \( \) \[ \], or a dollar sign. Code is left out:
-# code cells' input, literal blocks outside cell outputs and inline code (a printed output is prose to a reader).
+# code cells' input, literal blocks outside cell outputs, inline code and the API's signatures (a printed output is
+# prose to a reader).
 RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]|\$")
 _PROSE_TEXT = r"""() => {
   const article = document.querySelector('article');
   if (!article) return '';
   const copy = article.cloneNode(true);
-  copy.querySelectorAll('mjx-container, script, style, code, .cell_input').forEach(e => e.remove());
+  copy.querySelectorAll('mjx-container, script, style, code, .cell_input, dt.sig').forEach(e => e.remove());
   copy.querySelectorAll('pre').forEach(e => { if (!e.closest('.cell_output')) e.remove(); });
   return copy.textContent.replace(/\s+/g, ' ');
 }"""
