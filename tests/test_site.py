@@ -404,8 +404,9 @@ def _check_page(page, page_path: str, viewport: str, records: dict) -> list[str]
     for m in RAW_TEX.finditer(text):
         if not (m[0] == "$" and page_path == "book/api.html"):  # docstrings name $ENVIRONMENT variables
             problems.append(f"raw TeX in the text: …{text[max(0, m.start() - 30) : m.end() + 30]}…")
-    if viewport == "laptop":  # the text is the same at both widths
-        problems += [f"a number not written for a reader: {n}" for n in unreadable_numbers(text)]
+    if viewport == "laptop":  # the text is the same at both widths; code cells and their printed output excepted
+        prose = page.evaluate(_PROSE_TEXT.replace("if (!e.closest('.cell_output')) ", ""))
+        problems += [f"a number not written for a reader: {n}" for n in unreadable_numbers(prose)]
     problems += [f"table wider than its column: {t}" for t in page.evaluate(_WIDE_TABLES)]
     broken = page.evaluate(
         "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
