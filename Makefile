@@ -56,17 +56,21 @@ test: env unit
 	@$(MAKE) --no-print-directory -j2 --output-sync=target nbval nbval-portable
 
 # ruff's settings are in pyproject.toml (book/ruff.toml narrows the chapters' width); `ruff format .` fixes the format.
-# scripts/chapter_budget.py holds the chapters to lecture size (1,000 code lines in all, cells of 30, no classes).
+# scripts/chapter_budget.py holds the chapters to lecture size (1,000 code lines in all, cells of 30, no classes);
+# scripts/check_docstrings.py holds the public API's docstrings to numpydoc (every parameter with a type and a
+# description, Returns and Raises entries described), the layout the API page renders.
 lint: env
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) scripts/chapter_budget.py
+	$(PY) scripts/check_docstrings.py
 
 # Both spread over the cores (pytest-xdist); a notebook's cells stay together on one worker.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
+# --doctest-modules over lib/: the Examples sections of the docstrings run as doctests.
 unit: env
-	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile --durations=12 tests
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile --durations=12 --doctest-modules tests lib
 
 NBVAL = $(PY) -m pytest --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)

@@ -38,15 +38,27 @@ def usvd(A: np.ndarray, *, rng: int | np.random.Generator | None = None) -> tupl
 
     Parameters
     ----------
-    A : ndarray (m, n)
-    rng : int, Generator or None (see `deeplinear._validate.rng`); None (the default) keeps the plain SVD.
+    A : ndarray
+        (m, n)
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). None (the default) keeps the plain SVD.
 
     Returns
     -------
-    U : ndarray (m, m), orthonormal.
-    Sigma : ndarray (m, n), rectangular diagonal, entries of any sign and order.
-    V : ndarray (n, n), orthonormal.
+    U : ndarray
+        (m, m), orthonormal.
+    Sigma : ndarray
+        (m, n), rectangular diagonal, entries of any sign and order.
+    V : ndarray
+        (n, n), orthonormal.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 1.
     """
     A = _matrix(A, "A")
@@ -68,7 +80,22 @@ def usvd(A: np.ndarray, *, rng: int | np.random.Generator | None = None) -> tupl
 def random_orthogonal(k: int, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
     """A Haar-distributed orthonormal matrix ``(k, k)`` (QR of a Gaussian, signs fixed by R's diagonal).
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    ndarray
+        A Haar-distributed orthonormal matrix ``(k, k)`` (QR of a Gaussian, signs fixed by R's diagonal).
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not valid (the message names the parameter).
     """
     return _validate.orthogonal(k, rng=rng)
 
@@ -80,14 +107,24 @@ def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -
 
     Parameters
     ----------
-    bases : list of d+1 orthonormal arrays ``Q_i`` of shape (k_i, k_i), i = 0..d.
-    sigmas : list of d 1-D arrays; ``sigmas[i-1]`` has length ``min(k_i, k_{i-1})`` and fills the
+    bases : sequence of ndarray
+        List of d+1 orthonormal arrays ``Q_i`` of shape (k_i, k_i), i = 0..d.
+    sigmas : sequence of ndarray
+        List of d 1-D arrays; ``sigmas[i-1]`` has length ``min(k_i, k_{i-1})`` and fills the
         diagonal of ``Sigma_i`` (signed, any order).
 
     Returns
     -------
-    Ws : list of d arrays (k_i, k_{i-1}).
+    Ws
+        List of d arrays (k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If ``bases`` or ``sigmas`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2, eq. (3).
     """
     Qs = [np.asarray(Q, dtype=np.float64) for Q in bases]
@@ -118,13 +155,23 @@ def collapsed_product(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray])
 
     Parameters
     ----------
-    bases : list of d+1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d, as for `aligned_network`.
-    sigmas : list of d 1-D arrays, ``sigmas[i-1]`` of length ``min(k_i, k_{i-1})``.
+    bases : sequence of ndarray
+        List of d+1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d, as for `aligned_network`.
+    sigmas : sequence of ndarray
+        List of d 1-D arrays, ``sigmas[i-1]`` of length ``min(k_i, k_{i-1})``.
 
     Returns
     -------
-    ndarray (k_d, k_0).
+    ndarray
+        (k_d, k_0).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (3).
     """
     aligned_network(bases, sigmas)  # validates bases and sigmas
@@ -141,17 +188,23 @@ def collapse_error(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) ->
 
     Parameters
     ----------
-    bases, sigmas : as for `aligned_network`.
+    bases : sequence of ndarray
+        As for `aligned_network`.
+    sigmas : sequence of ndarray
+        As for `aligned_network`.
 
     Returns
     -------
-    float >= 0.
+    float
+        >= 0.
 
     Raises
     ------
     ValueError
         When the product of the ``Sigma_i`` is 0: the relative error is then undefined.
 
+    References
+    ----------
     Paper: eq. (3).
     """
     right = collapsed_product(bases, sigmas)
@@ -183,14 +236,33 @@ def aligned_start(
 
     Parameters
     ----------
-    V : ndarray (k_0, k_0), orthonormal; U : ndarray (k_d, k_d), orthonormal.
-    widths : [k_0, ..., k_d], d >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    V : ndarray
+        (k_0, k_0), orthonormal
+    U : ndarray
+        (k_d, k_d), orthonormal.
+    widths : sequence of int
+        [k_0, ..., k_d], d >= 1.
+    inner : str, optional
+        "random" (Haar-random inner bases) or "identity".
+    low : float, optional
+        Lower end of the bracket, > 0.
+    high : float, optional
+        Upper end of the bracket, > low.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    Ws : list of d arrays (k_i, k_{i-1}).
+    Ws
+        List of d arrays (k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``widths``, ``inner``, ``low``, ``high`` or ``V`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2; Theorem 1's aligned start ``V_1 = V``, ``U_d = U``.
     """
     rng = _validate.rng(rng)
@@ -226,14 +298,27 @@ def appendix_f_start(
 
     Parameters
     ----------
-    V : ndarray (k_0, k_0), orthonormal; U : ndarray (k_d, k_d), orthonormal.
-    widths : [k_0, ..., k_d], d >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    V : ndarray
+        (k_0, k_0), orthonormal
+    U : ndarray
+        (k_d, k_d), orthonormal.
+    widths : sequence of int
+        [k_0, ..., k_d], d >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    Ws : list of d arrays (k_i, k_{i-1}), each of rank one.
+    Ws
+        List of d arrays (k_i, k_{i-1}), each of rank one.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``widths`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 4 and Appendix F (one-dimensional outputs: an initialisation that stays aligned).
     """
     rng = _validate.rng(rng)

@@ -67,16 +67,28 @@ def late_phase(
 
     Parameters
     ----------
-    history : `deeplinear.History` of a run recording `measurements` at every record.
-    u_bar : ndarray (k_0,), gamma : float, from `max_margin`.
-    n : int, the number of points; lr : float > 0, the fixed step of the run.
-    start : int, the first step of the window.
-    loss : "logistic" or "exponential", the run's loss (its ``l(0)`` and, for the smoothed margin, ``l^{-1}``).
-    flow : None, or ndarray (T,), the flow time ``sum_{tau < t} eta_tau`` at each record of a run whose step
+    history : object
+        `deeplinear.History` of a run recording `measurements` at every record.
+    u_bar : ndarray
+        (k_0,), gamma : float, from `max_margin`.
+    gamma : float
+        The maximum margin, > 0.
+    n : int
+        The number of points
+    lr : float
+        > 0, the fixed step of the run.
+    start : int
+        The first step of the window.
+    loss : str, optional
+        "logistic" or "exponential", the run's loss (its ``l(0)`` and, for the smoothed margin, ``l^{-1}``).
+    flow : ndarray or None, optional
+        None, or ndarray (T,), the flow time ``sum_{tau < t} eta_tau`` at each record of a run whose step
         varies (`deeplinear.schedules.assumption_35_descent`); None: ``lr * t``.
-    diverged_at : None, or the step at which the run diverged (`train_until_divergence`; its history then
+    diverged_at : int or None, optional
+        None, or the step at which the run diverged (`train_until_divergence`; its history then
         ends the step before). A run that diverged before the window has no statistic to measure.
-    unmeasured : None, or the number (nan, say) to give a statistic that the window cannot measure: every one
+    unmeasured : float or None, optional
+        None, or the number (nan, say) to give a statistic that the window cannot measure: every one
         of a run that diverged before the window; "perpendicular_ratio" where ``W_prod`` did not move along
         ``u_bar``, "first_layer_perpendicular_ratio" where ``||W_1 u_bar||`` did not change,
         "product_norm_growth" where ``W_prod`` starts the window at 0, "alignment_defect_ratio" where a deep
@@ -85,36 +97,39 @@ def late_phase(
 
     Returns
     -------
-    dict with
-    "start", "end" : t_0 and T;
-    "stable", "diverged_at" : whether the run went on to the end without diverging, and ``diverged_at``;
-    "separated_from" : the first record from which the network separates the data at every later record
-        (-1 if it does not at the last); "separated" : whether it does from t_0 on; "risk_start" : ``R(t_0)``;
-    "risk_share" : ``R(t_0) / l(0)``;
-    "escaped" : separated from t_0 on with ``R(t_0) <= l(0) / 2``: the run has left the saddle at ``W = 0``;
-    "progress" : ``R(t_0) / R(T)``, how much the risk fell over the window;
-    "risk_rate" : ``(1/R(T) - 1/R(t_0)) / (gamma^2 F)``, ``F = lr (T - t_0)`` the flow time of the window (or
-        ``flow[T] - flow[t_0]``) (about 1 for a linear predictor, whose risk follows ``dR/dt = -gamma^2 R^2``
-        late; more for a deep network); where ``R(T)`` underflowed to 0 it is taken as 1e-300, and the rate is
-        a lower bound; "risk_underflow" : whether it did;
-    "flow_time" : ``F``;
-    "norm_growth" : ``min_k ||W_k(T)||_F / ||W_k(t_0)||_F``;
-    "product_norm_growth" : ``||W_prod(T)|| / ||W_prod(t_0)||``;
-    "tail_growth" : ``max_k`` of the relative change of `rank_one_tail` (floored at ``1e-12 ||W_k||_F^2``);
-    "alignment_defect_ratio", "product_v1_defect_ratio" : ``(1 - a(T)) / (1 - a(t_0))`` for the smallest
-        `metrics.top_alignment` and for `product_alignment` (defects floored at 1e-12; 1 for one layer, which has
-        no interface: a defect of 0, the floor, at both ends);
-    "normalised_defect_ratio" : the same for ``rho = ||W_prod|| / prod_k ||W_k||_F``, the norm of `normalised_product`
-        (1 exactly for rank-one, aligned layers);
-    "smoothed_margin_rise" : the change of `smoothed_margin`;
-    "growth_angle" : the angle in degrees between ``W_prod(T) - W_prod(t_0)`` and ``u_bar``;
-    "parallel_rate" : ``gamma <u_bar, W_prod(T) - W_prod(t_0)> / log(T / t_0)`` (1 on Soudry et al.'s law
-        ``W_prod(t) = u_bar log t / gamma + O(1)``);
-    "perpendicular_ratio" : the change of the norm of ``W_prod``'s part orthogonal to ``u_bar``, over its
-        growth along ``u_bar`` (0 on that law);
-    "first_layer_perpendicular_ratio" : the change of ``||W_1 (I - u_bar u_bar^T)||_F``, the part of the first
-        layer that reads directions orthogonal to ``u_bar``, over the change of ``||W_1 u_bar||`` (the top right
-        singular vector ``v_1`` of ``W_1`` turns to ``u_bar`` when the first stays bounded and the second grows).
+    dict
+        Dict with:
+
+        * "start", "end" : t_0 and T;
+        * "stable", "diverged_at" : whether the run went on to the end without diverging, and ``diverged_at``;
+        * "separated_from" : the first record from which the network separates the data at every later record
+          (-1 if it does not at the last); "separated" : whether it does from t_0 on; "risk_start" : ``R(t_0)``;
+        * "risk_share" : ``R(t_0) / l(0)``;
+        * "escaped" : separated from t_0 on with ``R(t_0) <= l(0) / 2``: the run has left the saddle at ``W = 0``;
+        * "progress" : ``R(t_0) / R(T)``, how much the risk fell over the window;
+        * "risk_rate" : ``(1/R(T) - 1/R(t_0)) / (gamma^2 F)``, ``F = lr (T - t_0)`` the flow time of the window (or
+          ``flow[T] - flow[t_0]``) (about 1 for a linear predictor, whose risk follows ``dR/dt = -gamma^2 R^2``
+          late; more for a deep network); where ``R(T)`` underflowed to 0 it is taken as 1e-300, and the rate is
+          a lower bound; "risk_underflow" : whether it did;
+        * "flow_time" : ``F``;
+        * "norm_growth" : ``min_k ||W_k(T)||_F / ||W_k(t_0)||_F``;
+        * "product_norm_growth" : ``||W_prod(T)|| / ||W_prod(t_0)||``;
+        * "tail_growth" : ``max_k`` of the relative change of `rank_one_tail` (floored at ``1e-12 ||W_k||_F^2``);
+        * "alignment_defect_ratio", "product_v1_defect_ratio" : ``(1 - a(T)) / (1 - a(t_0))`` for the smallest
+          `metrics.top_alignment` and for `product_alignment` (defects floored at 1e-12; 1 for one layer, which has
+          no interface: a defect of 0, the floor, at both ends);
+        * "normalised_defect_ratio" : the same for ``rho = ||W_prod|| / prod_k ||W_k||_F``, the norm of
+          `normalised_product`
+          (1 exactly for rank-one, aligned layers);
+        * "smoothed_margin_rise" : the change of `smoothed_margin`;
+        * "growth_angle" : the angle in degrees between ``W_prod(T) - W_prod(t_0)`` and ``u_bar``;
+        * "parallel_rate" : ``gamma <u_bar, W_prod(T) - W_prod(t_0)> / log(T / t_0)`` (1 on Soudry et al.'s law
+          ``W_prod(t) = u_bar log t / gamma + O(1)``);
+        * "perpendicular_ratio" : the change of the norm of ``W_prod``'s part orthogonal to ``u_bar``, over its
+          growth along ``u_bar`` (0 on that law);
+        * "first_layer_perpendicular_ratio" : the change of ``||W_1 (I - u_bar u_bar^T)||_F``, the part of the first
+          layer that reads directions orthogonal to ``u_bar``, over the change of ``||W_1 u_bar||`` (the top right
+          singular vector ``v_1`` of ``W_1`` turns to ``u_bar`` when the first stays bounded and the second grows).
 
     Raises
     ------
@@ -122,6 +137,8 @@ def late_phase(
         Besides the checks of the arguments: with ``unmeasured=None``, where a statistic cannot be measured
         (see ``unmeasured``), naming ``diverged_at`` or ``history`` and the statistic.
 
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
     unmeasured = None if unmeasured is None else _real(unmeasured, "unmeasured")
@@ -237,14 +254,30 @@ def trend_values(stats: dict, *, unmeasured: float | None = None) -> dict[str, f
     that `late_phase` was told, by its own ``unmeasured``, to leave unmeasured); with None such a statistic
     raises ValueError naming it.
 
+    Parameters
+    ----------
+    stats : dict
+        What `late_phase` returned.
+    unmeasured : float or None, optional
+        None, or the value (nan, say) given to a statistic that ``stats`` holds as not finite; with None such a
+        statistic raises.
+
     Returns
     -------
-    dict with the run's hypotheses, "stable", "late_escaped" (``escaped``) and "late_progress" (``progress``), and
-    what Theorem 2.2 and the maximum-margin theorems conclude, as trends: "risk_rate", "norm_growth_late"
-    (``norm_growth - 1``), "product_norm_growth_late" (``product_norm_growth - 1``), "tail_growth",
-    "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio" and "v1_perpendicular_ratio"
-    (``first_layer_perpendicular_ratio``), each a float but the first two, bools.
+    dict
+        Dict with the run's hypotheses, "stable", "late_escaped" (``escaped``) and "late_progress" (``progress``), and
+        what Theorem 2.2 and the maximum-margin theorems conclude, as trends: "risk_rate", "norm_growth_late"
+        (``norm_growth - 1``), "product_norm_growth_late" (``product_norm_growth - 1``), "tail_growth",
+        "alignment_defect_ratio", "normalised_defect_ratio", "perpendicular_ratio" and "v1_perpendicular_ratio"
+        (``first_layer_perpendicular_ratio``), each a float but the first two, bools.
 
+    Raises
+    ------
+    ValueError
+        If ``stats`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 and the maximum-margin theorems; Soudry et al. (2018).
     """
     unmeasured = None if unmeasured is None else _real(unmeasured, "unmeasured")
@@ -275,15 +308,25 @@ def late_phase_text(label: str, stats: dict, *, progress: float, why: str = "a s
 
     Parameters
     ----------
-    label : how the sentence names the network ("the deep network").
-    stats : `late_phase` of its run; progress : float > 1, the fall of the risk over the window below which
+    label : str
+        How the sentence names the network ("the deep network").
+    stats : dict
+        `late_phase` of its run
+    progress : float > 1, the fall of the risk over the window below which
         the run is said to have stopped moving.
-    why : what keeps a run near the saddle, named in the sentence that says so.
+    why : str, optional
+        What keeps a run near the saddle, named in the sentence that says so.
 
     Returns
     -------
-    str, e.g. "The deep network separates the data from step 84 on and its risk falls 14-fold over steps
-    5000 to 50000: its limits are measured there."
+    str
+        E.g. "The deep network separates the data from step 84 on and its risk falls 14-fold over steps
+        5000 to 50000: its limits are measured there."
+
+    Raises
+    ------
+    ValueError
+        If ``label``, ``stats`` or ``progress`` is not valid (the message names the parameter).
     """
     if not isinstance(label, str) or not isinstance(why, str):
         raise ValueError(f"label and why must be strings, got {label!r} and {why!r}")
@@ -323,6 +366,20 @@ def spanning_text(rank: int, dim: int) -> str:
     """Whether the support vectors, spanning ``rank`` dimensions, span ``R^dim`` (Ji and Telgarsky's
     Assumption 2.7), in one sentence.
 
+    Parameters
+    ----------
+    rank : int
+        Dimension the support vectors span, >= 0.
+    dim : int
+        Dimension of the input space, >= 1.
+
+    Returns
+    -------
+    str
+        One sentence saying whether the support vectors span ``R^dim``.
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Assumption 2.7.
     """
     if rank == dim:

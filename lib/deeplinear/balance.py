@@ -49,12 +49,21 @@ def printed_imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) with equal input widths ``k_0 = ... = k_{d-1}``, or stacked.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) with equal input widths ``k_0 = ... = k_{d-1}``, or stacked.
 
     Returns
     -------
-    list of d-1 arrays (k_{i-1}, k_{i-1}), or (S, k, k) for a stacked network.
+    list of ndarray
+        List of d-1 arrays (k_{i-1}, k_{i-1}), or (S, k, k) for a stacked network.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (related work, quoting Arora et al. 2018 and Du et al. 2018).
     """
     layers = _as_network(Ws)
@@ -74,13 +83,23 @@ def relative_imbalance(Ws: Sequence[np.ndarray], *, printed: bool = False) -> np
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}).
-    printed : bool.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}).
+    printed : bool, optional
+        Use the paper's printed form (`printed_imbalance`) instead of Arora and Du's.
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1).
+    ndarray
+        (d-1,) or (S, d-1).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness).
     """
     layers = _as_network(Ws)
@@ -107,12 +126,21 @@ def nuclear_imbalance(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}).
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1).
+    ndarray
+        (d-1,) or (S, d-1).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2; Section 2 (balancedness).
     """
     out = [np.abs(np.linalg.eigvalsh(D)).sum(axis=-1) for D in imbalance(Ws)]
@@ -128,13 +156,23 @@ def start_size(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
 
     Parameters
     ----------
-    Ws0 : the start, two layers (h, n) and (m, h), or stacked (S, h, n) and (S, m, h).
-    Ws : the end, the same shapes.
+    Ws0 : sequence of ndarray
+        The start, two layers (h, n) and (m, h), or stacked (S, h, n) and (S, m, h).
+    Ws : sequence of ndarray
+        The end, the same shapes.
 
     Returns
     -------
-    float, or ndarray (S,).
+    float or ndarray
+        Float, or ndarray (S,).
 
+    Raises
+    ------
+    ValueError
+        If ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2 (and the paper's small-initialisation argument).
     """
     first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
@@ -151,13 +189,25 @@ def drift(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool 
 
     Parameters
     ----------
-    Ws0, Ws : networks of the same shapes, lists of d arrays (k_i, k_{i-1}) or stacked (S, k_i, k_{i-1}).
-    printed : bool.
+    Ws0 : sequence of ndarray
+        Networks of the same shapes, lists of d arrays (k_i, k_{i-1}) or stacked (S, k_i, k_{i-1}).
+    Ws : sequence of ndarray
+        Networks of the same shapes, lists of d arrays (k_i, k_{i-1}) or stacked (S, k_i, k_{i-1}).
+    printed : bool, optional
+        Use the paper's printed form (`printed_imbalance`) instead of Arora and Du's.
 
     Returns
     -------
-    list of d-1 arrays (k_i, k_i) (or (S, k_i, k_i)).
+    list of ndarray
+        List of d-1 arrays (k_i, k_i) (or (S, k_i, k_i)).
 
+    Raises
+    ------
+    ValueError
+        If ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (Du et al.: ``D_i`` is conserved by gradient flow).
     """
     first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
@@ -172,10 +222,27 @@ def drift(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool 
 def drift_norm(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray], *, printed: bool = False) -> float | np.ndarray:
     """The largest ``||D_i(Ws) - D_i(Ws0)||_F`` over interfaces (:func:`drift`).
 
+    Parameters
+    ----------
+    Ws0 : sequence of ndarray
+        The starting network, layers (k_i, k_{i-1}) (or stacked (S, k_i, k_{i-1})).
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    printed : bool, optional
+        Use the paper's printed form (`printed_imbalance`) instead of Arora and Du's.
+
     Returns
     -------
-    float, or ndarray (S,) for stacked networks.
+    float or ndarray
+        Float, or ndarray (S,) for stacked networks.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness).
     """
     moved = drift(Ws0, Ws, printed=printed)
@@ -193,14 +260,24 @@ def step_drift(grads: Sequence[np.ndarray], lr: float) -> list[np.ndarray]:
 
     Parameters
     ----------
-    grads : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}): the gradients at the step's start
+    grads : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}): the gradients at the step's start
         (`deeplinear.network.gradients`).
-    lr : positive float.
+    lr : float
+        Positive float.
 
     Returns
     -------
-    list of d-1 arrays (k_i, k_i) (or (S, k_i, k_i)).
+    list of ndarray
+        List of d-1 arrays (k_i, k_i) (or (S, k_i, k_i)).
 
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness; Du et al.'s conservation law, discretised).
     """
     _validate.positive(lr, "lr")
@@ -217,13 +294,23 @@ def gradient_identity_residual(Ws: Sequence[np.ndarray], grads: Sequence[np.ndar
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or stacked.
-    grads : gradients of the same shapes (`deeplinear.network.gradients`).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or stacked.
+    grads : sequence of ndarray
+        Gradients of the same shapes (`deeplinear.network.gradients`).
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1).
+    ndarray
+        (d-1,) or (S, d-1).
 
+    Raises
+    ------
+    ValueError
+        If ``grads`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (why gradient flow conserves balancedness).
     """
     layers, G = _as_network(Ws), _as_network(grads, "grads")
@@ -244,12 +331,22 @@ def relative_error(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray])
 
     Parameters
     ----------
-    actual, expected : sequences of the same length of arrays (..., m, n) of matching shapes; every
+    actual : sequence of ndarray
+        Sequences of the same length of arrays (..., m, n) of matching shapes; every
+        ``e_i`` nonzero.
+    expected : sequence of ndarray
+        Sequences of the same length of arrays (..., m, n) of matching shapes; every
         ``e_i`` nonzero.
 
     Returns
     -------
-    float.
+    float
+        Float.
+
+    Raises
+    ------
+    ValueError
+        If ``actual`` or ``expected`` is not valid (the message names the parameter).
     """
     if len(actual) != len(expected) or not len(actual):
         raise ValueError(
@@ -279,15 +376,26 @@ def balanced_network(W1: np.ndarray, depth: int, *, rng: int | np.random.Generat
 
     Parameters
     ----------
-    W1 : ndarray (k, k), the first layer.
-    depth : int >= 1, the number of layers.
-    rng : int, Generator or None (see `deeplinear._validate.rng`); ``Q_2, ..., Q_d`` are drawn in order
+    W1 : ndarray
+        (k, k), the first layer.
+    depth : int
+        >= 1, the number of layers.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). ``Q_2, ..., Q_d`` are drawn in order
         (`deeplinear.aligned.random_orthogonal`).
 
     Returns
     -------
-    list of ``depth`` arrays (k, k), ``W1`` (a copy) first.
+    list of ndarray
+        List of ``depth`` arrays (k, k), ``W1`` (a copy) first.
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``W1`` or ``depth`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 ("balancedness indeed implies alignment of singular vector spaces between consecutive
     layers").
     """
@@ -316,13 +424,22 @@ def chained_usvds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray
 
     Parameters
     ----------
-    Ws : list of d arrays (k, k).
+    Ws : sequence of ndarray
+        List of d arrays (k, k).
 
     Returns
     -------
-    list of d triples ``(U_i (k, k), s_i (k,), V_i (k, k))``, ``U_i`` and ``V_i`` orthonormal, ``V_{i+1} = U_i``
-    (the same array).
+    list of tuple
+        List of d triples ``(U_i (k, k), s_i (k,), V_i (k, k))``, ``U_i`` and ``V_i`` orthonormal, ``V_{i+1} = U_i``
+        (the same array).
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2; Section 2 (balancedness implies alignment).
     """
     layers = _validate.square_network(Ws)
@@ -345,12 +462,21 @@ def chain_error(Ws: Sequence[np.ndarray]) -> float:
 
     Parameters
     ----------
-    Ws : list of d arrays (k, k).
+    Ws : sequence of ndarray
+        List of d arrays (k, k).
 
     Returns
     -------
-    float >= 0.
+    float
+        >= 0.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2; Section 2 (balancedness implies alignment).
     """
     layers = _validate.square_network(Ws)

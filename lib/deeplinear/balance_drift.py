@@ -45,13 +45,22 @@ def filter_norm_differences(coefficients: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    coefficients : ndarray (..., d, r), the coefficients (filter taps) of d layers of one structure, e.g.
+    coefficients : ndarray
+        (..., d, r), the coefficients (filter taps) of d layers of one structure, e.g.
         the output of `deeplinear.theorem2.coefficient_gradient_descent`.
 
     Returns
     -------
-    ndarray (..., d-1).
+    ndarray
+        (..., d-1).
 
+    Raises
+    ------
+    ValueError
+        If ``coefficients`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (Du et al. 2018: conserved under gradient flow for convolutional layers).
     """
     c = np.asarray(coefficients, dtype=np.float64)
@@ -68,6 +77,17 @@ class FilterDrift:
     ``lrs`` (L,), ``steps`` (L,); ``filter`` (L,), the largest change of ``||c_i||^2 - ||c_{i+1}||^2``
     (:func:`filter_norm_differences`), and ``matrix`` (L,), that of ``||W_i||_F^2 - ||W_{i+1}||_F^2``, each
     relative to the largest change of one layer's squared norm (coefficients, resp. matrix) in the same run.
+
+    Attributes
+    ----------
+    lrs : ndarray
+        (L,), the learning rates.
+    steps : ndarray
+        (L,), the steps run at each rate (equal ``lr * steps``).
+    filter : ndarray
+        (L,), the largest change of ``||c_i||^2 - ||c_{i+1}||^2``, relative.
+    matrix : ndarray
+        (L,), the largest change of ``||W_i||_F^2 - ||W_{i+1}||_F^2``, relative.
     """
 
     lrs: np.ndarray
@@ -101,17 +121,31 @@ def filter_balance_drift(
 
     Parameters
     ----------
-    structure : `deeplinear.structures.Structure` of every layer.
-    Ws0 : list of d >= 2 arrays in ``structure``. Not modified.
-    X : ndarray (n_in, n), or None for the identity.
-    Y : ndarray (n_out, n).
-    lrs : positive learning rates.
-    time : float > 0, with ``time / lr >= 1`` for every rate.
+    structure : Structure
+        `deeplinear.structures.Structure` of every layer.
+    Ws0 : sequence of ndarray
+        List of d >= 2 arrays in ``structure``. Not modified.
+    X : ndarray or None
+        (n_in, n), or None for the identity.
+    Y : ndarray
+        (n_out, n).
+    lrs : sequence of float
+        Positive learning rates.
+    time : float
+        > 0, with ``time / lr >= 1`` for every rate.
 
     Returns
     -------
-    FilterDrift.
+    FilterDrift
+        FilterDrift.
 
+    Raises
+    ------
+    ValueError
+        If ``structure``, ``Ws0``, ``lrs`` or ``time`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (Du et al. 2018, balancedness of convolutional layers).
     """
     if not isinstance(structure, Structure):
@@ -145,15 +179,29 @@ def first_order_balance(
 
     Parameters
     ----------
-    structure : `deeplinear.structures.Structure` of every layer.
-    Ws : list of d >= 2 arrays in ``structure``.
-    X : ndarray (n_in, n), or None for the identity.  Y : ndarray (n_out, n).
+    structure : Structure
+        `deeplinear.structures.Structure` of every layer.
+    Ws : sequence of ndarray
+        List of d >= 2 arrays in ``structure``.
+    X : ndarray or None
+        (n_in, n), or None for the identity.  Y : ndarray (n_out, n).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
 
     Returns
     -------
-    filters : float, ``max_i |r_i - r_{i+1}| / max_i |r_i|`` with ``r_i = <c_i, g_i>``: rounding.
-    matrices : float, the same with ``r_i = sum_j ||A_j||^2 c_ij g_ij``: 0 only for equal ``||A_j||``.
+    filters : float
+        ``max_i |r_i - r_{i+1}| / max_i |r_i|`` with ``r_i = <c_i, g_i>``: rounding.
+    matrices : float
+        The same with ``r_i = sum_j ||A_j||^2 c_ij g_ij``: 0 only for equal ``||A_j||``.
 
+    Raises
+    ------
+    ValueError
+        If ``structure`` or ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (Du et al. 2018, balancedness of convolutional layers).
     """
     if not isinstance(structure, Structure):
@@ -179,6 +227,29 @@ class StartScales:
     at the end (`deeplinear.metrics.alignment`), ``start_size`` (:func:`start_size`), ``imbalance``, the start's
     ``||W_2^T W_2 - W_1 W_1^T||_*`` over ``2 ||P||_*`` (:func:`nuclear_imbalance`), and ``start_balancedness``,
     the same in Frobenius norm (`deeplinear.metrics.balancedness`).
+
+    Attributes
+    ----------
+    scales : ndarray
+        (S,), start scales relative to the solution's.
+    starts : list of ndarray
+        The two layers (S, k, k) at the start.
+    weights : list of ndarray
+        The two layers (S, k, k) at the end.
+    rates : ndarray
+        (S,), the learning rates.
+    steps : int
+        The steps run.
+    gaps : ndarray
+        (S,), the relative excess norm ``norm_ratio - 1`` at the end.
+    alignment : ndarray
+        (S,), the released alignment score at the end.
+    start_size : ndarray
+        (S,), `start_size` of each start.
+    imbalance : ndarray
+        (S,), the start's nuclear imbalance (`nuclear_imbalance`).
+    start_balancedness : ndarray
+        (S,), the start's imbalance in Frobenius norm (`deeplinear.metrics.balancedness`).
     """
 
     scales: np.ndarray
@@ -212,18 +283,34 @@ def start_scale_runs(
 
     Parameters
     ----------
-    X, Y : ndarrays (k, n).
-    scales : S positive numbers.
-    lr : float > 0, the largest learning rate.
-    steps : int >= 0, the most steps.
-    stop_below : float or None.
-    rng : int, Generator or None (see `deeplinear._validate.rng`); draws the first layers (S, k, k), then the
+    X : ndarray
+        Ndarrays (k, n).
+    Y : ndarray
+        Ndarrays (k, n).
+    scales : sequence of float
+        S positive numbers.
+    lr : float
+        > 0, the largest learning rate.
+    steps : int
+        >= 0, the most steps.
+    stop_below : float or None, optional
+        Float or None.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). draws the first layers (S, k, k), then the
         second ones.
 
     Returns
     -------
-    StartScales.
+    StartScales
+        StartScales.
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``X``, ``scales`` or ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2 and the small-initialisation argument after it (Azizan et al. 2019).
     """
     rng = _validate.rng(rng)
@@ -264,17 +351,23 @@ def unit_learning_rate(Ws: Sequence[np.ndarray], grads: Sequence[np.ndarray]) ->
 
     Parameters
     ----------
-    Ws : list of d arrays; grads : their gradients, the same shapes.
+    Ws : sequence of ndarray
+        List of d arrays
+    grads : sequence of ndarray
+        Their gradients, the same shapes.
 
     Returns
     -------
-    float > 0.
+    float
+        > 0.
 
     Raises
     ------
     ValueError
         When every gradient is 0 (no step moves the weights) or every layer is 0.
 
+    References
+    ----------
     Paper: Section 2 (balancedness); the book's scale for probing the drift of gradient descent.
     """
     layers, G = _as_network(Ws), _as_network(grads, "grads")
@@ -294,6 +387,25 @@ class DriftScaling:
     from the same weights (Arora and Du's form and the paper's printed form, :func:`drift_norm`);
     ``fixed_lrs`` (4,), ``fixed_time`` (4,), its change over a fixed training time; and the slopes of
     least-squares lines through them on log-log axes.
+
+    Attributes
+    ----------
+    lrs : ndarray
+        (7,), the one-step probe rates.
+    per_step : ndarray
+        (7,), the change of the imbalance after one step (Arora and Du's form).
+    printed : ndarray
+        (7,), the same in the paper's printed form.
+    fixed_lrs : ndarray
+        (4,), the rates of the fixed-time runs.
+    fixed_time : ndarray
+        (4,), the change over a fixed training time.
+    per_step_slope : float
+        Log-log slope of ``per_step`` against ``lrs``.
+    printed_slope : float
+        Log-log slope of ``printed`` against ``lrs``.
+    fixed_time_slope : float
+        Log-log slope of ``fixed_time`` against ``fixed_lrs``.
     """
 
     lrs: np.ndarray
@@ -316,14 +428,27 @@ def drift_scaling(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray,
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) (equal input widths for the printed form). Not modified.
-    X : ndarray (k_0, n) or None; Y : ndarray (k_d, n).
-    lr : float > 0, the largest rate of the fixed-time runs (below the stability edge).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) (equal input widths for the printed form). Not modified.
+    X : ndarray or None
+        (k_0, n) or None
+    Y : ndarray
+        (k_d, n).
+    lr : float
+        > 0, the largest rate of the fixed-time runs (below the stability edge).
 
     Returns
     -------
-    DriftScaling.
+    DriftScaling
+        DriftScaling.
 
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness, Arora et al. 2018, Du et al. 2018).
     """
     layers = _as_network(Ws)
@@ -359,12 +484,21 @@ def tracked_balancedness(Ws0: Sequence[np.ndarray]) -> dict:
 
     Parameters
     ----------
-    Ws0 : the start, a list of d arrays (k, k).
+    Ws0 : sequence of ndarray
+        The start, a list of d arrays (k, k).
 
     Returns
     -------
-    dict of name -> function of a network.
+    dict
+        Dict of name -> function of a network.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness), Definition 3 (invariance), Section 6 (alignment).
     """
     return {
@@ -384,14 +518,29 @@ def accumulated_drift_error(
 
     Parameters
     ----------
-    Ws0 : list of d arrays (k_i, k_{i-1}). Not modified.
-    X : ndarray (k_0, n) or None; Y : ndarray (k_d, n).
-    lr : float > 0; steps : int >= 1.
+    Ws0 : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}). Not modified.
+    X : ndarray or None
+        (k_0, n) or None
+    Y : ndarray
+        (k_d, n).
+    lr : float
+        > 0
+    steps : int
+        >= 1.
 
     Returns
     -------
-    float >= 0.
+    float
+        >= 0.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness under gradient descent).
     """
     lr2 = {"lr2": lambda W: np.stack(step_drift(gradients(W, X, Y), lr))}

@@ -37,12 +37,20 @@ def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
 
     Parameters
     ----------
-    s : ndarray (r,), singular values in decreasing order (as ``np.linalg.svd`` returns them).
-    rtol : float, two neighbours whose gap is at most ``rtol * s[0]`` share a group (chains merge).
+    s : ndarray
+        (r,), singular values in decreasing order (as ``np.linalg.svd`` returns them).
+    rtol : float, optional
+        Float, two neighbours whose gap is at most ``rtol * s[0]`` share a group (chains merge).
 
     Returns
     -------
-    list of 1-D integer arrays that partition ``range(r)``, in order.
+    list of ndarray
+        List of 1-D integer arrays that partition ``range(r)``, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``s`` or ``rtol`` is not valid (the message names the parameter).
     """
     s = np.asarray(s, dtype=np.float64)
     if s.ndim != 1 or not np.isfinite(s).all() or np.any(np.diff(s) > 0):
@@ -99,14 +107,25 @@ def random_svd(
 
     Parameters
     ----------
-    W : ndarray (m, n)
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    rtol : float, see :func:`singular_subspaces`.
+    W : ndarray
+        (m, n)
+    rtol : float, optional
+        Float, see :func:`singular_subspaces`.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    U : ndarray (m, r), s : ndarray (r,), V : ndarray (n, r), with r = min(m, n).
+    U : ndarray
+        (m, r), s : ndarray (r,), V : ndarray (n, r), with r = min(m, n).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``W`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 1 (usSVD).
     """
     rng = _validate.rng(rng)
@@ -126,16 +145,28 @@ def alignment_over_bases(
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}).
-    rng : int, Generator or None (see `deeplinear._validate.rng`): draws the bases.
-    draws : int, how many choices of bases.
-    rtol : float, singular values closer than ``rtol`` times the largest count as equal.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}).
+    draws : int, optional
+        Int, how many choices of bases.
+    rtol : float, optional
+        Float, singular values closer than ``rtol`` times the largest count as equal.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). draws the bases.
 
     Returns
     -------
-    ndarray (draws, d-1): one row of interface scores per choice. With distinct singular values every
-    row equals ``metrics.alignment(Ws)``; its range over rows is what an SVD routine could report.
+    ndarray
+        (draws, d-1): one row of interface scores per choice. With distinct singular values every
+        row equals ``metrics.alignment(Ws)``; its range over rows is what an SVD routine could report.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2, Section 6.
     """
     rng = _validate.rng(rng)
@@ -163,13 +194,29 @@ def invariance_over_bases(
 
     Parameters
     ----------
-    Ws0, Ws : lists of d arrays (k_i, k_{i-1}), the network at initialisation and at time t.
-    rng, draws, rtol : as in :func:`alignment_over_bases`.
+    Ws0 : sequence of ndarray
+        Lists of d arrays (k_i, k_{i-1}), the network at initialisation and at time t.
+    Ws : sequence of ndarray
+        Lists of d arrays (k_i, k_{i-1}), the network at initialisation and at time t.
+    draws : int, optional
+        As in :func:`alignment_over_bases`.
+    rtol : float, optional
+        As in :func:`alignment_over_bases`.
+    rng : int, Generator or None, optional
+        As in :func:`alignment_over_bases`.
 
     Returns
     -------
-    ndarray (draws, d): one row of layer scores per choice of bases.
+    ndarray
+        (draws, d): one row of layer scores per choice of bases.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 3, Section 6.
     """
     rng = _validate.rng(rng)
@@ -205,13 +252,29 @@ def scores_over_bases(
 
     Parameters
     ----------
-    Ws0, Ws : lists of d arrays (k_i, k_{i-1}) with the same shapes, the network at the start and now.
-    rng, draws, rtol : as in :func:`alignment_over_bases`.
+    Ws0 : sequence of ndarray
+        Lists of d arrays (k_i, k_{i-1}) with the same shapes, the network at the start and now.
+    Ws : sequence of ndarray
+        Lists of d arrays (k_i, k_{i-1}) with the same shapes, the network at the start and now.
+    draws : int, optional
+        As in :func:`alignment_over_bases`.
+    rtol : float, optional
+        As in :func:`alignment_over_bases`.
+    rng : int, Generator or None, optional
+        As in :func:`alignment_over_bases`.
 
     Returns
     -------
-    dict with "alignment_initial" (draws, d-1), "alignment_final" (draws, d-1), "invariance_final" (draws, d).
+    dict
+        Dict with "alignment_initial" (draws, d-1), "alignment_final" (draws, d-1), "invariance_final" (draws, d).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definitions 2 and 3, Section 6.
     """
     rng = _validate.rng(rng)
@@ -246,13 +309,23 @@ def paired_rotation(k: int, angle: float) -> np.ndarray:
 
     Parameters
     ----------
-    k : int >= 1, the dimension.
-    angle : float, in radians.
+    k : int
+        >= 1, the dimension.
+    angle : float
+        In radians.
 
     Returns
     -------
-    ndarray (k, k), orthonormal, block diagonal with 2 x 2 blocks ``[[cos a, -sin a], [sin a, cos a]]``.
+    ndarray
+        (k, k), orthonormal, block diagonal with 2 x 2 blocks ``[[cos a, -sin a], [sin a, cos a]]``.
 
+    Raises
+    ------
+    ValueError
+        If ``k`` or ``angle`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 3 (invariance: the singular vectors never move).
 
     Examples
@@ -283,17 +356,29 @@ def reversed_spectra(
 
     Parameters
     ----------
-    k : int >= 1, the width of every layer.
-    depth : int >= 1, the number of layers.
-    rng : int, Generator or None (see `deeplinear._validate.rng`); draws, in order, the ``depth + 1`` bases
+    k : int
+        >= 1, the width of every layer.
+    depth : int
+        >= 1, the number of layers.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). draws, in order, the ``depth + 1`` bases
         (`deeplinear.aligned.random_orthogonal`), the order (``rng.permutation(k)``) and each layer's signs
         (``rng.choice([-1, 1], k)``).
 
     Returns
     -------
-    bases : list of depth + 1 orthonormal arrays (k, k).
-    sigmas : list of depth arrays (k,).
+    bases
+        List of depth + 1 orthonormal arrays (k, k).
+    sigmas
+        List of depth arrays (k,).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2; Section 6 ("corresponding columns").
     """
     rng = _validate.rng(rng)

@@ -49,16 +49,29 @@ def one_step_turns(
 
     Parameters
     ----------
-    k : int >= 2, every width;  n : int >= k, the samples;
-    rates : sequence of at least 2 positive step sizes.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    k : int
+        >= 2, every width
+    n : int
+        >= k, the samples;
+    rates : sequence of float
+        Sequence of at least 2 positive step sizes.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (rotation, slopes, holds) : dict case -> ndarray (len(rates),) (cases `CASES`), dict case -> the slope of
-    a least-squares line through (log rate, log rotation), and whether the antisymmetric data satisfy
-    Theorem 1's condition (`deeplinear.theory.alignment_invariant`).
+    tuple
+        (rotation, slopes, holds) : dict case -> ndarray (len(rates),) (cases `CASES`), dict case -> the slope of
+        a least-squares line through (log rate, log rotation), and whether the antisymmetric data satisfy
+        Theorem 1's condition (`deeplinear.theory.alignment_invariant`).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``n``, ``rates`` or ``k`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1 and its proof, eq. (4) (why its "only if" assumes d >= 3).
     """
     rng = _validate.rng(rng)
@@ -103,12 +116,27 @@ def rank_one_problem(
 
     Parameters
     ----------
-    k : int >= 2;  n : int >= k;  d : int >= 2;  rng : int, Generator or None (see `deeplinear._validate.rng`).
+    k : int
+        >= 2
+    n : int
+        >= k
+    d : int
+        >= 2
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    X : ndarray (k, n);  Y : ndarray (k, n);  q : list of d - 1 unit vectors (k,);  Ws : list of d arrays (k, k).
+    X : ndarray
+        (k, n);  Y : ndarray (k, n);  q : list of d - 1 unit vectors (k,);  Ws : list of d arrays (k, k).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``n``, ``k`` or ``d`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1 and Definition 3 with zero singular values (the book's boundary case).
     """
     rng = _validate.rng(rng)
@@ -135,13 +163,29 @@ def rank_one_reduction(
 
     Parameters
     ----------
-    Ws : list of d arrays (k, k), the chain;  q : its d - 1 unit vectors;  X : ndarray (k, n);
-    Y : ndarray (k, n);  lr : float > 0, the largest rate.
+    Ws : sequence of ndarray
+        List of d arrays (k, k), the chain
+    q : sequence of ndarray
+        Its d - 1 unit vectors
+    X : ndarray
+        (k, n);
+    Y : ndarray
+        (k, n)
+    lr : float
+        > 0, the largest rate.
 
     Returns
     -------
-    (small, lr_run, edge) : the reduction, layers (1, k), (1, 1) .. (1, 1), (k, 1); the rate; the edge.
+    tuple
+        (small, lr_run, edge) : the reduction, layers (1, k), (1, 1) .. (1, 1), (k, 1); the rate; the edge.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws``, ``q``, ``X`` or ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 3 with zero singular values (the book's boundary case of Theorem 1).
     """
     layers, stacked = _validate.network(Ws)
@@ -180,13 +224,33 @@ def rank_one_run(
 
     Parameters
     ----------
-    Ws : list of d arrays (k, k), the chain;  q : its d - 1 unit vectors;  X : ndarray (k, n);
-    Y : ndarray (k, n);  lr : float > 0;  steps : int;  metrics : as for `train`.
+    Ws : sequence of ndarray
+        List of d arrays (k, k), the chain
+    q : sequence of ndarray
+        Its d - 1 unit vectors
+    X : ndarray
+        (k, n);
+    Y : ndarray
+        (k, n)
+    lr : float
+        > 0
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    metrics : object, optional
+        As for `train`.
 
     Returns
     -------
-    AlignedRun.
+    AlignedRun
+        AlignedRun.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 3 with zero singular values (the book's boundary case of Theorem 1).
     """
     small, lr_run, edge = rank_one_reduction(Ws, q, X, Y, lr=lr)
@@ -203,12 +267,23 @@ def outer_turns(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarr
 
     Parameters
     ----------
-    Ws0 : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1});  Ws : same shapes.
+    Ws0 : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        Same shapes.
 
     Returns
     -------
-    ndarray (2,), or (S, 2) for stacked networks: the turns of ``V_1`` and of ``U_d``, in [0, 1].
+    ndarray
+        (2,), or (S, 2) for stacked networks: the turns of ``V_1`` and of ``U_d``, in [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If ``Ws0`` or ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 3 (strong alignment); Theorem 1's proof sketch ("alignment implies strong alignment").
 
     Examples

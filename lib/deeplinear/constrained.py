@@ -50,13 +50,22 @@ def symmetric_start(
 
     Parameters
     ----------
-    structure : Toeplitz or Convolution (a structure whose reversed coefficients give the transpose).
-    depth : int >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    structure : Structure
+        Toeplitz or Convolution (a structure whose reversed coefficients give the transpose).
+    depth : int
+        >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    list of ``depth`` equal arrays (k, k). Paper: Figure 2 (the released script's intended start).
+    list of ndarray
+        List of ``depth`` equal arrays (k, k). Paper: Figure 2 (the released script's intended start).
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``depth`` or ``structure`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     depth = _validate.integer(depth, "depth")
@@ -94,27 +103,43 @@ def train_until_mse(
 
     Parameters
     ----------
-    Ws : list of d arrays (k, k) in ``structure``.
-    X : ndarray (k, n) or None (identity); Y : ndarray (k, n).
-    structure : Structure.
-    lr : float > 0, for the mean squared error.
-    max_steps : int >= 1.
-    checkpoints : steps at which to compute the scores (those after the stop are dropped).
-    target : float > 0.
-    on_divergence : "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
+    Ws : sequence of ndarray
+        List of d arrays (k, k) in ``structure``.
+    X : ndarray or None
+        (k, n) or None (identity)
+    Y : ndarray
+        (k, n).
+    structure : Structure
+        Structure.
+    lr : float
+        > 0, for the mean squared error.
+    max_steps : int
+        >= 1.
+    checkpoints : sequence of int, optional
+        Steps at which to compute the scores (those after the stop are dropped).
+    target : float, optional
+        Float > 0.
+    on_divergence : str, optional
+        "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
         loss diverged, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
 
     Returns
     -------
-    TrainResult whose history has ``loss`` = the mean squared error (T,), ``lr`` = ``lr``, and metrics at
-    ``metric_steps`` (T_m,): "alignment" (T_m, d-1), "invariance" (T_m, d) (against ``Ws``), "defect"
-    (T_m, d-1) (:func:`deeplinear.metrics.traceless_alignment_defect`) and "sv_gap" (T_m,) (the smallest
-    gap between two singular values of a layer, relative to its largest).
+    TrainResult
+        TrainResult whose history has ``loss`` = the mean squared error (T,), ``lr`` = ``lr``, and metrics at
+        ``metric_steps`` (T_m,): "alignment" (T_m, d-1), "invariance" (T_m, d) (against ``Ws``), "defect"
+        (T_m, d-1) (:func:`deeplinear.metrics.traceless_alignment_defect`) and "sv_gap" (T_m,) (the smallest
+        gap between two singular values of a layer, relative to its largest).
 
     Raises
     ------
-    deeplinear.training.TrainingDiverged when gradient descent diverges (with ``on_divergence="raise"``).
+    deeplinear.TrainingDiverged
+        If gradient descent diverges (with ``on_divergence="raise"``).
+    ValueError
+        If an argument is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: Section 6, Figure 2.
     """
     from scipy import sparse
@@ -171,14 +196,22 @@ def fit_verdict(history: History, *, target: float = MSE_TARGET) -> str:
 
     Parameters
     ----------
-    history : History of `train_until_mse` (``loss`` = the mean squared error at every step).
-    target : float > 0, the run's stopping rule.
+    history : History
+        History of `train_until_mse` (``loss`` = the mean squared error at every step).
+    target : float, optional
+        Float > 0, the run's stopping rule.
 
     Returns
     -------
-    "fitted: ..." when the last recorded mean squared error is below ``target`` (the stopping rule
-    stopped the run), else "stopped at its step cap ...". Paper: Section 6, Figure 2 (the released
-    scripts' stopping rule).
+    str
+        "fitted: ..." when the last recorded mean squared error is below ``target`` (the stopping rule
+        stopped the run), else "stopped at its step cap ...". Paper: Section 6, Figure 2 (the released
+        scripts' stopping rule).
+
+    Raises
+    ------
+    ValueError
+        If ``target`` or ``history`` is not valid (the message names the parameter).
     """
     _validate.positive(target, "target", "a number > 0")
     history = _validate.history(history)
@@ -200,13 +233,24 @@ def long_enough(history: History, lr: float, *, flow: float = FLOW_TIME, target:
 
     Parameters
     ----------
-    history : History of `train_until_mse` (``loss`` the mean squared error at every step).
-    lr : float > 0, the run's learning rate for the mean squared error.
-    flow : float > 0; target : float > 0, the stopping rule.
+    history : History
+        History of `train_until_mse` (``loss`` the mean squared error at every step).
+    lr : float
+        > 0, the run's learning rate for the mean squared error.
+    flow : float, optional
+        Float > 0
+    target : float, optional
+        Float > 0, the stopping rule.
 
     Returns
     -------
-    bool. Paper: Section 6, Figure 2 (the book's rule for a run too short to judge).
+    bool
+        Bool. Paper: Section 6, Figure 2 (the book's rule for a run too short to judge).
+
+    Raises
+    ------
+    ValueError
+        If ``target``, ``history``, ``lr`` or ``flow`` is not valid (the message names the parameter).
     """
     lr, flow = _validate.positive(lr, "lr"), _validate.positive(flow, "flow")
     target = _validate.positive(target, "target")
@@ -226,15 +270,23 @@ def descent_verdict(run: TrainResult, *, rtol: float = 1e-9) -> str:
 
     Parameters
     ----------
-    run : TrainResult of `train_until_mse` (``history.loss`` at every step; ``diverged_at`` when it was
+    run : TrainResult
+        TrainResult of `train_until_mse` (``history.loss`` at every step; ``diverged_at`` when it was
         stopped at a divergence).
-    rtol : float >= 0, the relative rise that rounding may cause.
+    rtol : float, optional
+        Float >= 0, the relative rise that rounding may cause.
 
     Returns
     -------
-    "the error fell at every step", "the error rose at step t: the learning rate is above gradient
-    descent's stability edge for this draw", or "the error diverged at step t: ...". Paper: Section 6,
-    Figure 2 (the book's check of the learning rate).
+    str
+        "the error fell at every step", "the error rose at step t: the learning rate is above gradient
+        descent's stability edge for this draw", or "the error diverged at step t: ...". Paper: Section 6,
+        Figure 2 (the book's check of the learning rate).
+
+    Raises
+    ------
+    ValueError
+        If ``run`` is not valid (the message names the parameter).
     """
     run = _validate.train_result(run)
     loss = np.asarray(run.history.loss, dtype=np.float64)
@@ -255,11 +307,22 @@ def outside_figure2(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) -> 
 
     Parameters
     ----------
-    run : TrainResult of `train_until_mse`; lr : float > 0, its learning rate; flow : float > 0.
+    run : TrainResult
+        TrainResult of `train_until_mse`
+    lr : float
+        > 0, its learning rate
+    flow : float, optional
+        Float > 0.
 
     Returns
     -------
-    str, "" inside. Paper: Section 6, Figure 2 (the book's hypotheses for judging a run).
+    str
+        "" inside. Paper: Section 6, Figure 2 (the book's hypotheses for judging a run).
+
+    Raises
+    ------
+    ValueError
+        If ``run`` or ``lr`` is not valid (the message names the parameter).
     """
     run, lr = _validate.train_result(run), _validate.positive(lr, "lr")
     if not descended(run):
@@ -275,14 +338,28 @@ def figure2_hypotheses(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) 
 
     Parameters
     ----------
-    run : TrainResult of `train_until_mse`; lr : float > 0, its learning rate; flow : float > 0.
+    run : TrainResult
+        TrainResult of `train_until_mse`
+    lr : float
+        > 0, its learning rate
+    flow : float, optional
+        Float > 0.
 
     Returns
     -------
-    dict with "descended" (bool, `deeplinear.training.descended`), "descent" (`descent_verdict`), "flow_time"
-    (``lr * steps``), "long_enough" (`long_enough`), "outside" (`outside_figure2`, "" inside), "verdict"
-    ("confirmed with a caveat" inside, as the ledger's rows for Figure 2 read then, else "not applicable: "
-    and why) and "report", a line for the reader: the descent, the fit and, when outside, why.
+    dict
+        Dict with "descended" (bool, `deeplinear.training.descended`), "descent" (`descent_verdict`), "flow_time"
+        (``lr * steps``), "long_enough" (`long_enough`), "outside" (`outside_figure2`, "" inside), "verdict"
+        ("confirmed with a caveat" inside, as the ledger's rows for Figure 2 read then, else "not applicable: "
+        and why) and "report", a line for the reader: the descent, the fit and, when outside, why.
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6, Figure 2.
     """
     outside = outside_figure2(run, lr, flow=flow)
@@ -317,14 +394,30 @@ def released_divergences(
 
     Parameters
     ----------
-    structure : Convolution (or any structure with reversal symmetry).
-    X : ndarray (k, n).
-    rng : int, Generator or None (see `deeplinear._validate.rng`): ``structure.dim`` taps per start.
-    lr : float > 0; draws, steps : int >= 1; depth : int >= 1.
+    structure : Structure
+        Convolution (or any structure with reversal symmetry).
+    X : ndarray
+        (k, n).
+    lr : float
+        > 0; draws, steps : int >= 1
+    draws : int
+        Number of starts drawn, >= 1.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    depth : int, optional
+        Int >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). ``structure.dim`` taps per start.
 
     Returns
     -------
-    int in [0, draws]. Paper: Section 6, Figure 2b (the released script).
+    int
+        In [0, draws]. Paper: Section 6, Figure 2b (the released script).
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``structure``, ``draws``, ``steps`` or ``depth`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     draws, steps, depth = (

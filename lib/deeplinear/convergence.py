@@ -46,6 +46,27 @@ def reduced_loss(traj: np.ndarray, lam: np.ndarray, lam_prime: np.ndarray, n: in
 
     ``traj`` finite, ``lam`` (r,) positive, ``lam_prime`` (r,), ``n >= 1``. Returns an array of shape
     ``traj.shape[:-2]``. Paper: Corollary 1.
+
+    Parameters
+    ----------
+    traj : ndarray
+        (..., d, r), finite singular values (a trajectory, say).
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    n : int
+        Number of samples, >= 1.
+
+    Returns
+    -------
+    ndarray
+        Shape ``traj.shape[:-2]``, the loss.
+
+    Raises
+    ------
+    ValueError
+        If ``traj``, ``lam``, ``lam_prime`` or ``n`` is not valid (the message names the parameter).
     """
     traj = np.asarray(traj, dtype=np.float64)
     if traj.ndim < 2 or 0 in traj.shape or not np.isfinite(traj).all():
@@ -79,14 +100,29 @@ def reduced_run(
 
     Parameters
     ----------
-    sigmas0 : ndarray (d, r); lam, lam_prime : ndarrays (r,), as in `singular_value_dynamics`.
-    lr : float > 0; n : int >= 1; max_steps : int >= 0, the most steps to run.
-    tol : float > 0; chunk : int >= 1, steps per call of the recursion (memory).
+    sigmas0 : ndarray
+        (d, r); lam, lam_prime : ndarrays (r,), as in `singular_value_dynamics`.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    lr : float
+        > 0
+    n : int
+        >= 1
+    max_steps : int, optional
+        Int >= 0, the most steps to run.
+    tol : float, optional
+        Float > 0
+    chunk : int, optional
+        Int >= 1, steps per call of the recursion (memory).
 
     Returns
     -------
-    losses : ndarray (T,), `reduced_loss` at steps 0..T-1, all finite.
-    sigmas : ndarray (d, r), the last singular values.
+    losses : ndarray
+        (T,), `reduced_loss` at steps 0..T-1, all finite.
+    sigmas : ndarray
+        (d, r), the last singular values.
 
     Raises
     ------
@@ -94,6 +130,8 @@ def reduced_run(
         When the recursion diverges (``lr`` above its stability edge): at the first step of the chunk whose loss
         is not finite or above ``1e8`` times the initial one, with the losses before it as its ``history``.
 
+    References
+    ----------
     Paper: Corollary 1, Proposition 1.
     """
     max_steps, chunk = _validate.count(max_steps, "max_steps"), _validate.integer(chunk, "chunk", 1)
@@ -137,7 +175,25 @@ def reduced_run(
 def steps_to(losses: np.ndarray, fraction: float) -> int | None:
     """The first step at which ``losses`` is below ``fraction`` times its start (None if never).
 
-    ``losses`` (T,), T >= 1, its first entry finite and > 0; ``fraction`` a finite number >= 0."""
+    ``losses`` (T,), T >= 1, its first entry finite and > 0; ``fraction`` a finite number >= 0.
+
+    Parameters
+    ----------
+    losses : ndarray
+        (T,), T >= 1, its first entry finite and > 0.
+    fraction : float
+        Finite, >= 0.
+
+    Returns
+    -------
+    int or None
+        The first step at which ``losses`` is below ``fraction`` times its start (None if never).
+
+    Raises
+    ------
+    ValueError
+        If ``losses`` or ``fraction`` is not valid (the message names the parameter).
+    """
     losses = _validate.loss_curve(losses)
     fraction = _validate.tolerance(fraction, "fraction")
     hit = np.flatnonzero(losses < fraction * losses[0])
@@ -147,9 +203,13 @@ def steps_to(losses: np.ndarray, fraction: float) -> int | None:
 class LinearFit(NamedTuple):
     """A fit ``ln L = intercept - rate * t`` over the steps ``t`` in ``window`` (r2: its R^2)."""
 
+    #: The fitted rate ``c`` of ``ln L = a - c t``.
     rate: float
+    #: The fit's coefficient of determination R^2.
     r2: float
+    #: The fitted intercept ``a``.
     intercept: float
+    #: The steps ``t`` fitted.
     window: np.ndarray
 
 
@@ -158,12 +218,17 @@ def linear_fit(losses: np.ndarray, low: float = 1e-12, high: float = 1e-3) -> Li
 
     Parameters
     ----------
-    losses : ndarray (T,), the loss at steps 0..T-1.
-    low, high : the window, as fractions of the initial loss.
+    losses : ndarray
+        (T,), the loss at steps 0..T-1.
+    low : float, optional
+        The window, as fractions of the initial loss.
+    high : float, optional
+        The window, as fractions of the initial loss.
 
     Returns
     -------
-    LinearFit (rate c, R^2, intercept a, window steps).
+    LinearFit
+        LinearFit (rate c, R^2, intercept a, window steps).
 
     Raises
     ------
@@ -171,6 +236,8 @@ def linear_fit(losses: np.ndarray, low: float = 1e-12, high: float = 1e-3) -> Li
         When fewer than 10 steps lie in the window (a loss that never falls into it, or falls through it
         too fast to fit a line), naming ``losses``.
 
+    References
+    ----------
     Paper: Proposition 1 (linear convergence).
     """
     losses = _validate.loss_curve(losses)
@@ -198,13 +265,27 @@ def edges_of_stability(sigmas: np.ndarray, lam: np.ndarray, n: int) -> tuple[flo
 
     Parameters
     ----------
-    sigmas : ndarray (d, r), singular values at the minimum; lam : ndarray (r,); n : int >= 1.
+    sigmas : ndarray
+        (d, r), singular values at the minimum
+    lam : ndarray
+        (r,)
+    n : int
+        >= 1.
 
     Returns
     -------
-    reduced : float, the edge over the pairs ``a = b`` (the modes of the recursion (6)).
-    full : float, the edge over all pairs (full gradient descent, which can also leave the aligned set).
+    reduced : float
+        The edge over the pairs ``a = b`` (the modes of the recursion (6)).
+    full : float
+        The edge over all pairs (full gradient descent, which can also leave the aligned set).
 
+    Raises
+    ------
+    ValueError
+        If ``sigmas`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 1 (the book's stability analysis of its learning rate).
     """
     curvature = _curvatures(sigmas, lam, n)
@@ -232,9 +313,27 @@ def stability_edge_along(traj: np.ndarray, lam: np.ndarray, n: int, points: int 
 
     Parameters
     ----------
-    traj : ndarray (T, d, r), singular values along a run; lam : ndarray (r,); n : int >= 1;
-    points : int >= 1.
+    traj : ndarray
+        (T, d, r), singular values along a run
+    lam : ndarray
+        (r,)
+    n : int
+        >= 1;
+    points : int, optional
+        Int >= 1.
 
+    Returns
+    -------
+    float
+        The smallest edge over all pairs (`edges_of_stability`, second value) along a trajectory.
+
+    Raises
+    ------
+    ValueError
+        If ``traj`` or ``points`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (the book's stability rule for comparing a computer's gradient descent with it).
     """
     traj = np.asarray(traj, dtype=np.float64)
@@ -259,8 +358,27 @@ def asymptotic_rate(sigmas: np.ndarray, lam: np.ndarray, n: int, lr: float) -> f
 
     Parameters
     ----------
-    sigmas : ndarray (d, r), singular values at the minimum; lam : ndarray (r,); n : int >= 1; lr : float > 0.
+    sigmas : ndarray
+        (d, r), singular values at the minimum
+    lam : ndarray
+        (r,)
+    n : int
+        >= 1
+    lr : float
+        > 0.
 
+    Returns
+    -------
+    float
+        The rate, per step, at which ``ln L`` falls near the aligned minimum ``sigmas`` at learning rate ``lr``.
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 1 (linear convergence: the rate it ends at).
     """
     c = np.diag(_curvatures(sigmas, lam, n))
@@ -280,7 +398,17 @@ def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> fl
 
     Parameters
     ----------
-    losses : ndarray (T,), the loss at steps 0..T-1; high > low > 0, fractions of the initial loss.
+    losses : ndarray
+        (T,), the loss at steps 0..T-1; high > low > 0, fractions of the initial loss.
+    high : float, optional
+        Upper end of the bracket, > low.
+    low : float, optional
+        Lower end of the bracket, > 0.
+
+    Returns
+    -------
+    float
+        The rate, per step, at which ``ln L`` fell from ``high`` to ``low`` times its start.
 
     Raises
     ------
@@ -288,6 +416,8 @@ def decay_rate(losses: np.ndarray, high: float = 1e-6, low: float = 1e-12) -> fl
         Naming ``losses``, when there is no stretch to average over: the loss never falls below ``high * L_0``,
         or falls below ``low * L_0`` at the same step (or ends there), or is not finite and > 0 at ``t2``.
 
+    References
+    ----------
     Paper: Proposition 1 (linear convergence, measured).
     """
     losses = _validate.loss_curve(losses)
@@ -318,6 +448,27 @@ def critical_lr(converges: Callable[[float], bool], low: float, high: float, ite
     then bisects ``iterations`` times. Assumes a single threshold (True below, False above).
 
     Returns the last rate found to converge (the lower end of the final bracket).
+
+    Parameters
+    ----------
+    converges : callable
+        ``converges(lr) -> bool``, True below a single threshold, False above.
+    low : float
+        Lower end of the bracket, > 0.
+    high : float
+        Upper end of the bracket, > low.
+    iterations : int, optional
+        Number of bisection steps, >= 1.
+
+    Returns
+    -------
+    float
+        The largest learning rate with ``converges(lr)`` True, by bisection on ``log lr``.
+
+    Raises
+    ------
+    ValueError
+        If ``iterations``, ``converges``, ``low`` or ``high`` is not valid (the message names the parameter).
     """
     low, high = _validate.positive(low, "low"), _validate.positive(high, "high")
     iterations = _validate.count(iterations, "iterations")
@@ -351,7 +502,25 @@ def critical_lr(converges: Callable[[float], bool], low: float, high: float, ite
 def trial_steps(lr: float, flow_time: float) -> int:
     """The step budget of a trial at ``lr``: ``int(flow_time / lr) + 200`` (a fixed gradient-flow time).
 
-    ``lr`` and ``flow_time`` finite and > 0."""
+    ``lr`` and ``flow_time`` finite and > 0.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0.
+    flow_time : float
+        Gradient-flow time ``lr * steps`` of the trial, > 0.
+
+    Returns
+    -------
+    int
+        The step budget of a trial at ``lr``: ``int(flow_time / lr) + 200`` (a fixed gradient-flow time).
+
+    Raises
+    ------
+    ValueError
+        If ``flow_time`` or ``lr`` is not valid (the message names the parameter).
+    """
     return int(_validate.positive(flow_time, "flow_time") / _validate.positive(lr, "lr")) + 200
 
 
@@ -366,7 +535,35 @@ def reduced_converges(
     tol: float = 1e-8,
 ) -> bool:
     """Whether the recursion (6) at ``lr`` brings the loss below ``tol`` times its start within
-    `trial_steps` ``(lr, flow_time)`` steps (False where it diverges). Paper: Proposition 1."""
+    `trial_steps` ``(lr, flow_time)`` steps (False where it diverges). Paper: Proposition 1.
+
+    Parameters
+    ----------
+    sigmas0 : ndarray
+        (d, r), initial singular values in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    n : int
+        Number of samples, >= 1.
+    lr : float
+        Learning rate, > 0.
+    flow_time : float
+        Gradient-flow time ``lr * steps`` of the trial, > 0.
+    tol : float, optional
+        Tolerance, > 0.
+
+    Returns
+    -------
+    bool
+        Whether the loss fell below ``tol`` times its start (False where it diverged).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     try:
         L = reduced_run(sigmas0, lam, lam_prime, lr=lr, n=n, max_steps=trial_steps(lr, flow_time), tol=tol)[0]
     except TrainingDiverged:
@@ -390,6 +587,37 @@ def reduced_critical_lr(
     ``sigmas0``, ``lam`` and ``lam_prime`` positive (from a zero singular value or towards a zero target the
     recursion never converges linearly, and no bracket would be found).
 
+    Parameters
+    ----------
+    sigmas0 : ndarray
+        (d, r), initial singular values in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    n : int
+        Number of samples, >= 1.
+    flow_time : float
+        Gradient-flow time ``lr * steps`` of the trial, > 0.
+    low : float
+        Lower end of the bracket, > 0.
+    high : float
+        Upper end of the bracket, > low.
+    iterations : int, optional
+        Number of bisection steps, >= 1.
+
+    Returns
+    -------
+    float
+        The empirical critical learning rate of the recursion (6): `critical_lr` of `reduced_converges`.
+
+    Raises
+    ------
+    ValueError
+        If ``sigmas0``, ``lam``, ``flow_time`` or ``lam_prime`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 1 (how conservative its learning rate is).
     """
     sigmas0, lam, lam_prime = _validate.mode_values(sigmas0, lam, lam_prime)

@@ -67,7 +67,26 @@ def random_regression(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standard normal X (k, n) and Y (k_out or k, n). Paper: Section 6, Figure 1a (k = n = 9).
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+    n : int
+        Number of samples, >= 1.
+    k_out : int or None, optional
+        Rows of Y (default k).
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    tuple
+        ``(X, Y)``: X (k, n) and Y (k_out, n).
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``k``, ``n`` or ``k_out`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     k, n = _validate.integer(k, "k"), _validate.integer(n, "n")
@@ -78,7 +97,24 @@ def random_regression(
 def autoencoding(k: int, n: int, *, rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Standard normal X (k, n) and Y = X. Paper: Section 4.2, Autoencoding.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+    n : int
+        Number of samples, >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    tuple
+        ``(X, Y)``, both (k, n), Y = X.
+
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     X, _ = random_regression(k, n, k_out=1, rng=rng)
@@ -88,7 +124,22 @@ def autoencoding(k: int, n: int, *, rng: int | np.random.Generator | None = None
 def matrix_factorization(k: int, *, rng: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """X = I_k and standard normal Y (k, k). Paper: Section 4.2, Matrix Factorization.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    tuple
+        ``(X, Y)``: the identity (k, k) and Y (k, k).
+
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``k`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     k = _validate.integer(k, "k")
@@ -105,7 +156,26 @@ def matrix_inversion(
     inversion needs a tiny learning rate, since its weakest mode must grow to ``1 / sigma_min(X)``.
     ``ValueError`` after ``max_draws`` draws without one.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+    max_condition : float or None, optional
+        None, or the largest 2-norm condition number of X accepted.
+    max_draws : int, optional
+        Draws before ValueError, >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    tuple
+        ``(X, Y)``: X (k, k) and the identity (k, k).
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``k``, ``max_condition`` or ``max_draws`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     k = _validate.integer(k, "k")
@@ -129,16 +199,30 @@ def regression_problem(
 
     Parameters
     ----------
-    kind : one of `REGRESSION_KINDS`: "random" (`random_regression`), "autoencoding", "factorization"
+    kind : str
+        One of `REGRESSION_KINDS`: "random" (`random_regression`), "autoencoding", "factorization"
         (X = I, so n is k) or "inversion" (Y = I, n is k).
-    k, n : ints >= 1, the width and the number of samples.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    max_condition : passed to `matrix_inversion` (the other kinds ignore it).
+    k : int
+        Ints >= 1, the width and the number of samples.
+    n : int
+        Ints >= 1, the width and the number of samples.
+    max_condition : float or None, optional
+        Passed to `matrix_inversion` (the other kinds ignore it).
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    X : ndarray (k, n);  Y : ndarray (k, n).
+    X : ndarray
+        (k, n);  Y : ndarray (k, n).
 
+    Raises
+    ------
+    ValueError
+        If ``kind`` or ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 4.2; Section 6, Figure 1a.
     """
     rng = _validate.rng(rng)
@@ -187,7 +271,26 @@ def matrix_sensing(
     see only the diagonal of U^T X_star V, so n >= k determines X_star.
     aligned=False: generic M_i with standard normal entries (the contrast).
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+    n : int
+        Number of samples, >= 1.
+    aligned : bool, optional
+        Measurements ``M_i = U Lambda_i V^T`` aligned with ``X_star`` (True) or generic (False).
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    SensingProblem
+        The measurements, the observations and the planted ``X_star``.
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``k`` or ``n`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     k, n = _validate.integer(k, "k"), _validate.integer(n, "n")
@@ -213,7 +316,26 @@ def separable(
     so the max-margin separator through the origin has margin >= `margin`. If n >= 2 both
     classes occur. Ji & Telgarsky (2019), Figure 1 uses dim = 2.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    n : int
+        Number of samples, >= 1.
+    dim : int
+        Input dimension, >= 1.
+    margin : float, optional
+        Least distance of a point to the separating hyperplane, > 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
+    Returns
+    -------
+    tuple
+        ``(X, Y)``: X (dim, n), Y (1, n) in {-1, +1}.
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``margin``, ``n`` or ``dim`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     n, dim = _validate.integer(n, "n"), _validate.integer(dim, "dim")
@@ -247,6 +369,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     The header is two zero bytes, a type code, the number of dimensions, and one big-endian
     uint32 per dimension; the data follow in big-endian order. Returns an array in native
     byte order (uint8 for MNIST).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Path of the file.
+
+    Returns
+    -------
+    ndarray
+        The data, of the shape the header gives, in native byte order.
+
+    Raises
+    ------
+    TypeError
+        See the message.
+    ValueError
+        If ``path`` is not valid (the message names the parameter).
     """
     if not isinstance(path, (str, os.PathLike)):  # an int would open a file descriptor
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
@@ -328,6 +467,30 @@ def mnist(
     official digits are others, in another order (an automatic switch would make ``mnist(2001)[:2000]``
     differ from ``mnist(2000)``). Every source is prefix-consistent: ``mnist(n + m, offset=o)[:n]`` equals
     ``mnist(n, offset=o)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, >= 1.
+    offset : int, optional
+        Index of the first digit, >= 0.
+    source : str, optional
+        "auto", "subset" or "idx".
+    cache_dir : str, PathLike or None, optional
+        Where downloaded files are kept (default: $DEEPLINEAR_CACHE or ~/.cache/deeplinear).
+
+    Returns
+    -------
+    tuple
+        ``(images, labels)``: images (n, 28, 28) float64 in [0, 1], labels (n,) int64.
+
+    Raises
+    ------
+    ValueError
+        If ``source``, ``offset`` or ``n`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6, Figure 1b-c and Figure 2b.
     """
     n, offset = _validate.integer(n, "n"), _validate.integer(offset, "offset", 0)
@@ -366,6 +529,32 @@ def mnist_first(
     n <= 1000, so offline); for more, when its files are neither cached nor downloadable,
     `MNISTUnavailable` names the chapter parameter (``parameter``), how to obtain the files, and the
     offline alternative.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, >= 1.
+    source : str
+        "subset" or "idx".
+    parameter : str, optional
+        The chapter parameter to name in `MNISTUnavailable`.
+    cache_dir : str, PathLike or None, optional
+        Where downloaded files are kept (default: $DEEPLINEAR_CACHE or ~/.cache/deeplinear).
+
+    Returns
+    -------
+    tuple
+        The first n digits of a chapter's MNIST ``source`` parameter, as `mnist` returns them.
+
+    Raises
+    ------
+    MNISTUnavailable
+        See the message.
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (the first 256 training images of Figures 1b and 1c).
     """
     if source not in ("subset", "idx"):
@@ -385,6 +574,23 @@ def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:
 
     X = images.reshape(n, 784).T (the released scripts wrote data.reshape(784, n), which
     scrambles pixels across images); normalised as (x - 0.1307) / 0.3081 when normalize.
+
+    Parameters
+    ----------
+    images : ndarray
+        (n, 28, 28), in [0, 1].
+    normalize : bool, optional
+        Normalise as ``(x - 0.1307) / 0.3081``.
+
+    Returns
+    -------
+    ndarray
+        (784, n), one flattened image per column.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not valid (the message names the parameter).
     """
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] < 1:
@@ -398,7 +604,25 @@ def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:
 
 
 def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
-    """Integer labels (n,) in [0, num_classes) -> one-hot targets Y (num_classes, n), float64."""
+    """Integer labels (n,) in [0, num_classes) -> one-hot targets Y (num_classes, n), float64.
+
+    Parameters
+    ----------
+    labels : ndarray
+        (n,), integers in [0, num_classes).
+    num_classes : int, optional
+        Number of classes, >= 1.
+
+    Returns
+    -------
+    ndarray
+        (num_classes, n), float64.
+
+    Raises
+    ------
+    ValueError
+        If ``num_classes`` or ``labels`` is not valid (the message names the parameter).
+    """
     num_classes = _validate.integer(num_classes, "num_classes")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):

@@ -54,6 +54,23 @@ def _nonzero_layers(layers: list[np.ndarray]) -> list[np.ndarray]:
 def direction(Ws: Sequence[np.ndarray]) -> np.ndarray:
     """``W_prod / ||W_prod||``, shape (k_0,), for a network with one output.
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+
+    Returns
+    -------
+    ndarray
+        (k_0,), ``W_prod / ||W_prod||``.
+
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 and Section 2 (``W_prod / ||W_prod|| -> u-bar``).
     """
     w = _one_output(Ws)[1].ravel()
@@ -68,6 +85,25 @@ def angle_to(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
     Computed as ``atan2(sqrt(1 - cos^2), cos)`` from ``cos = <W_prod / ||W_prod||, u>``: its relative
     rounding error is about ``1e-16 / angle^2`` (angle in radians), 1e-8 at 0.006 degrees.
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    u : ndarray
+        Unit vector (k_0,), the max-margin direction (Ji & Telgarsky's u-bar).
+
+    Returns
+    -------
+    float
+        The angle in degrees, in [0, 180], between ``W_prod`` and the unit vector ``u`` (k_0,).
+
+    Raises
+    ------
+    ValueError
+        If ``u`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 (convergence in direction to u-bar).
     """
     d = direction(Ws)
@@ -80,14 +116,25 @@ def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    w : ndarray (k_0,) or (1, k_0), or a stack (S, 1, k_0) of end-to-end products.
-    X : ndarray (k_0, n), samples as columns.
-    y : ndarray (n,) or (1, n), labels in {-1, +1}.
+    w : ndarray
+        (k_0,) or (1, k_0), or a stack (S, 1, k_0) of end-to-end products.
+    X : ndarray
+        (k_0, n), samples as columns.
+    y : ndarray
+        (n,) or (1, n), labels in {-1, +1}.
 
     Returns
     -------
-    float, or ndarray (S,) for stacked ``w``.
+    ndarray
+        Float, or ndarray (S,) for stacked ``w``.
 
+    Raises
+    ------
+    ValueError
+        If ``X``, ``y`` or ``w`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 (maximum margin gamma); see :func:`deeplinear.separable.max_margin`.
     """
     X = np.asarray(X, dtype=np.float64)
@@ -112,6 +159,29 @@ def margin(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: float) -> float:
     """``gamma - min_i y_i <W_prod / ||W_prod||, x_i>``: 0 at the maximum-margin direction, > 0 elsewhere.
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    gamma : float
+        The maximum margin, > 0.
+
+    Returns
+    -------
+    float
+        ``gamma - min_i y_i <W_prod / ||W_prod||, x_i>``.
+
+    Raises
+    ------
+    ValueError
+        If ``gamma`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 (gamma); `margin`.
     """
     return _validate.positive(gamma, "gamma") - margin(_one_output(Ws)[1], X, Y)
@@ -123,6 +193,23 @@ def product_alignment(Ws: Sequence[np.ndarray]) -> float:
     1 exactly when every layer is rank one, adjacent layers are aligned and ``W_prod`` points along ``v_1``
     (``|<W_prod, v_1>| <= ||W_prod|| <= prod_k ||W_k||_2 <= prod_k ||W_k||_F``).
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 (``|<W_prod / prod_k ||W_k||_F, v_1>| -> 1``).
     """
     Ws, w = _one_output(Ws)
@@ -137,6 +224,23 @@ def normalised_product(Ws: Sequence[np.ndarray]) -> np.ndarray:
     exactly when every layer is rank one and adjacent layers are aligned; Ji and Telgarsky's maximum-margin
     theorems state that it tends to ``u-bar`` itself (its norm to 1, its direction to ``u-bar``).
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+
+    Returns
+    -------
+    ndarray
+        (k_0,), ``W_prod / prod_k ||W_k||_F``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Sections 2 and 3, maximum-margin theorems (``W_prod / prod_k ||W_k||_F -> u-bar``).
     """
     Ws, w = _one_output(Ws)
@@ -146,6 +250,25 @@ def normalised_product(Ws: Sequence[np.ndarray]) -> np.ndarray:
 def first_layer_alignment(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
     """``|<v_1, u>|``, with ``v_1`` the top right singular vector of ``W_1`` and ``u`` a unit vector (k_0,).
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    u : ndarray
+        Unit vector (k_0,), the max-margin direction (Ji & Telgarsky's u-bar).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``u`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Sections 2 and 3, maximum-margin theorems (``|<v_1, u-bar>| -> 1``).
     """
     layers, _ = _validate.network(Ws)
@@ -163,6 +286,29 @@ def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gam
     product is normalised by the layers' norms, so the gap is also > 0 while the layers are not rank one
     and aligned.
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    gamma : float
+        The maximum margin, > 0.
+
+    Returns
+    -------
+    float
+        The gap, >= 0.
+
+    Raises
+    ------
+    ValueError
+        If ``X``, ``Y`` or ``gamma`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Sections 2 and 3, the corollaries of the maximum-margin theorems.
     """
     Ws, w = _one_output(Ws)
@@ -177,17 +323,21 @@ def rank_one_ratio(W: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    W : ndarray (..., m, n), nonzero (each matrix of a stack).
+    W : ndarray
+        (..., m, n), nonzero (each matrix of a stack).
 
     Returns
     -------
-    ndarray (...), entries in [1/sqrt(min(m, n)), 1].
+    ndarray
+        (...), entries in [1/sqrt(min(m, n)), 1].
 
     Raises
     ------
     ValueError
         When ``W`` (a matrix of the stack) is 0, where the ratio is undefined, or not finite.
 
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 (layers tend to rank one), their Figure 1b.
     """
     W = np.asarray(W, dtype=np.float64)
@@ -207,6 +357,23 @@ def rank_one_tail(W: np.ndarray) -> float:
     by the imbalance that gradient flow conserves, so ``1 - (||W||_2/||W||_F)^2 = tail / ||W||_F^2`` falls
     like ``1 / ||W||_F^2`` while ``||W||_F`` grows.
 
+    Parameters
+    ----------
+    W : ndarray
+        A layer, ndarray (m, n).
+
+    Returns
+    -------
+    float
+        ``||W||_F^2 - ||W||_2^2``, >= 0.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 (and its proof: the layers tend to rank one).
     """
     s = np.linalg.svd(_validate.matrix(W, "W"), compute_uv=False)
@@ -226,15 +393,29 @@ def smoothed_margin(
 
     Parameters
     ----------
-    risk : float or ndarray (T,), the risk R (a risk that underflowed to 0 counts as 1e-300).
-    norms : ndarray (L,) or (T, L), ``||W_k||_F`` of each layer.
-    n : int, the number of points; gamma : float > 0, the maximum margin.
-    loss : "logistic" or "exponential".
+    risk : float or ndarray
+        Float or ndarray (T,), the risk R (a risk that underflowed to 0 counts as 1e-300).
+    norms : sequence of float or ndarray
+        Ndarray (L,) or (T, L), ``||W_k||_F`` of each layer.
+    n : int
+        The number of points
+    gamma : float
+        > 0, the maximum margin.
+    loss : str, optional
+        "logistic" or "exponential".
 
     Returns
     -------
-    float or ndarray (T,).
+    float or ndarray
+        Float or ndarray (T,).
 
+    Raises
+    ------
+    ValueError
+        If ``loss``, ``risk``, ``norms``, ``n`` or ``gamma`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, the margin corollary; Lyu & Li (2020), the smoothed margin (Theorem 4.1).
     """
     if loss not in LOSS_AT_ZERO:

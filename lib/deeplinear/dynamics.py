@@ -51,16 +51,29 @@ def planted_problem(
 
     Parameters
     ----------
-    k : int >= 1, input and output width.
-    n : int >= k, number of samples.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    variances : ndarray (k,), the ``v_j`` (non-negative).
-    strengths : ndarray (k,), the ``s_j``.
+    k : int
+        >= 1, input and output width.
+    n : int
+        >= k, number of samples.
+    variances : ndarray
+        (k,), the ``v_j`` (non-negative).
+    strengths : ndarray
+        (k,), the ``s_j``.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    X : ndarray (k, n); Y : ndarray (k, n); U : ndarray (k, k); V : ndarray (k, k).
+    X : ndarray
+        (k, n); Y : ndarray (k, n); U : ndarray (k, k); V : ndarray (k, k).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``n``, ``variances``, ``strengths`` or ``k`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1, Corollary 1 (the book's planted problem).
     """
     rng = _validate.rng(rng)
@@ -82,14 +95,28 @@ def lambdas(X: np.ndarray, Y: np.ndarray, U: np.ndarray, V: np.ndarray) -> tuple
 
     Parameters
     ----------
-    X : ndarray (k_0, n); Y : ndarray (k_d, n).
-    U : ndarray (k_d, k_d), V : ndarray (k_0, k_0), orthonormal (e.g. from
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n).
+    U : ndarray
+        (k_d, k_d), V : ndarray (k_0, k_0), orthonormal (e.g. from
         `deeplinear.theory.alignment_invariant_witness`).
+    V : ndarray
+        (k_0, k_0), orthonormal, the input basis.
 
     Returns
     -------
-    lam, lam_prime : ndarrays (r,), ``r = min(k_0, k_d)``.
+    lam, lam_prime
+        Ndarrays (r,), ``r = min(k_0, k_d)``.
 
+    Raises
+    ------
+    ValueError
+        If ``X``, ``Y``, ``V`` or ``U`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (``Lambda``, ``Lambda'``).
     """
     X = _validate.matrix(X, "X")
@@ -115,13 +142,27 @@ def equation_5(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], X: np.ndar
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}); bases : list of d + 1 orthonormal (k_i, k_i) arrays.
-    X : ndarray (k_0, n); Y : ndarray (k_d, n).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1})
+    bases : sequence of ndarray
+        List of d + 1 orthonormal (k_i, k_i) arrays.
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n).
 
     Returns
     -------
-    list of d arrays (k_i, k_{i-1}).
+    list of ndarray
+        List of d arrays (k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If ``Ws``, ``bases``, ``X`` or ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1, eq. (5).
     """
     Ws, bases = _validate.network_and_bases(Ws, bases)
@@ -149,6 +190,27 @@ def equation_5_error(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], X: n
     `deeplinear.gradients` over all layers, over the largest entry of the latter (rounding when (5) holds).
 
     Parameters and shapes as in `equation_5`. Paper: Corollary 1, eq. (5).
+
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    bases : sequence of ndarray
+        List of d + 1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d.
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+
+    Returns
+    -------
+    float
+        The relative difference (rounding when (5) holds).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     pairs = list(zip(equation_5(Ws, bases, X, Y), network.gradients(Ws, X, Y)))
     scale = max(float(np.abs(g).max()) for _, g in pairs)
@@ -162,8 +224,23 @@ def diagonal_blocks(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> np
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}); bases : list of d + 1 orthonormal (k_i, k_i) arrays.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1})
+    bases : sequence of ndarray
+        List of d + 1 orthonormal (k_i, k_i) arrays.
 
+    Returns
+    -------
+    ndarray
+        The singular values in given bases: ``diag(Q_i^T W_i Q_{i-1})``, layer by layer, as a (d, r) array.
+
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``bases`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (the ``Sigma_i`` of a strongly aligned network).
     """
     Ws, bases = _validate.network_and_bases(Ws, bases)
@@ -175,6 +252,25 @@ def off_diagonal(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> float
 
     Zero exactly when the network is aligned in the bases ``Q_i``.
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    bases : sequence of ndarray
+        List of d + 1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d.
+
+    Returns
+    -------
+    float
+        The largest off-diagonal entry ``|(Q_i^T W_i Q_{i-1})_{ab}|``, ``a != b``, over all layers.
+
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``bases`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2 (aligned network), Corollary 1.
     """
     Ws, bases = _validate.network_and_bases(Ws, bases)
@@ -186,7 +282,23 @@ def off_diagonal(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray]) -> float
 
 def basis_metrics(bases: Sequence[np.ndarray]) -> dict[str, Callable]:
     """Metrics for `deeplinear.train` in fixed bases: ``"sigma"`` (`diagonal_blocks`, (d, r) per record) and
-    ``"off"`` (`off_diagonal`, a float per record)."""
+    ``"off"`` (`off_diagonal`, a float per record).
+
+    Parameters
+    ----------
+    bases : sequence of ndarray
+        List of d + 1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d.
+
+    Returns
+    -------
+    dict
+        Name -> metric, for ``metrics=`` of `deeplinear.train`.
+
+    Raises
+    ------
+    ValueError
+        If ``bases`` is not valid (the message names the parameter).
+    """
     bases = _validate.bases(bases)
     return {"sigma": partial(_diagonal_blocks_in, bases), "off": partial(_off_diagonal_in, bases)}
 
@@ -208,6 +320,33 @@ def printed_equation_6(
     product over ``j != i``, which `singular_value_dynamics` implements). Arguments
     and return as in that function: a (steps + 1, d, r) trajectory.
 
+    Parameters
+    ----------
+    sigmas0 : ndarray
+        (d, r), initial singular values in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    lr : float
+        Learning rate, > 0.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    n : int
+        Number of samples, >= 1.
+
+    Returns
+    -------
+    ndarray
+        (steps + 1, d, r), the trajectory.
+
+    Raises
+    ------
+    ValueError
+        If ``sigmas0``, ``lam``, ``lr``, ``steps`` or ``n`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1, eq. (6) as printed.
     """
     s, lam, lam_prime = _validate.mode_values(sigmas0, lam, lam_prime)
@@ -230,13 +369,23 @@ def corollary1_tolerance(traj: np.ndarray, off: float) -> float:
 
     Parameters
     ----------
-    traj : ndarray (steps + 1, d, r), the singular values along the run (of either computation).
-    off : float >= 0, the largest off-diagonal entry of the full run.
+    traj : ndarray
+        (steps + 1, d, r), the singular values along the run (of either computation).
+    off : float
+        >= 0, the largest off-diagonal entry of the full run.
 
     Returns
     -------
-    float, the largest deviation that rounding and a misalignment ``off`` explain.
+    float
+        The largest deviation that rounding and a misalignment ``off`` explain.
 
+    Raises
+    ------
+    ValueError
+        If ``traj`` or ``off`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (what a computer's gradient descent can be expected to match).
     """
     traj = np.asarray(traj, dtype=np.float64)
@@ -260,17 +409,31 @@ def singular_value_dynamics(
 
     Parameters
     ----------
-    sigmas0 : ndarray (d, r), ``sigmas0[i-1, k]`` = k-th singular value of ``W_i`` in the aligned basis.
-    lam : ndarray (r,), ``diag(V^T X X^T V)[:r]``.
-    lam_prime : ndarray (r,), ``diag(U^T Y X^T V)[:r]``.
-    lr : float > 0, learning rate gamma.
-    steps : int >= 0, number of gradient steps.
-    n : int >= 1, number of samples (the loss is ``||Y - f(X)||_F^2 / (2n)``).
+    sigmas0 : ndarray
+        (d, r), ``sigmas0[i-1, k]`` = k-th singular value of ``W_i`` in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``.
+    lam_prime : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``.
+    lr : float
+        > 0, learning rate gamma.
+    steps : int
+        >= 0, number of gradient steps.
+    n : int
+        >= 1, number of samples (the loss is ``||Y - f(X)||_F^2 / (2n)``).
 
     Returns
     -------
-    ndarray (steps + 1, d, r), the trajectory, initial values first.
+    ndarray
+        (steps + 1, d, r), the trajectory, initial values first.
 
+    Raises
+    ------
+    ValueError
+        If ``sigmas0``, ``lam``, ``lr``, ``steps`` or ``n`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1, eqs. (5)-(6).
     """
     s, lam, lam_prime = _validate.mode_values(sigmas0, lam, lam_prime)

@@ -33,13 +33,27 @@ def ensemble_start(
 
     Parameters
     ----------
-    problems : sequence of S pairs ``(X, Y)`` or of S sensing problems;  widths : [k_0, ..., k_d];
-    rng : int, Generator or None (see `deeplinear._validate.rng`);  lr : float > 0, the largest rate.
+    problems : sequence of object
+        Sequence of S pairs ``(X, Y)`` or of S sensing problems
+    widths : sequence of int
+        [k_0, ..., k_d];
+    lr : float
+        > 0, the largest rate.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (Ws, rates) : the stacked network, layers (S, k_i, k_{i-1}), and the rates, ndarray (S,).
+    tuple
+        (Ws, rates) : the stacked network, layers (S, k_i, k_{i-1}), and the rates, ndarray (S,).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
     """
     rng = _validate.rng(rng)
@@ -73,15 +87,30 @@ def ensemble_run(
 
     Parameters
     ----------
-    problems : sequence of S pairs ``(X, Y)`` of equal shapes, or of S sensing problems;
-    widths : [k_0, ..., k_d];  lr : float > 0, the largest rate;  steps : int.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    problems : sequence of object
+        Sequence of S pairs ``(X, Y)`` of equal shapes, or of S sensing problems;
+    widths : sequence of int
+        [k_0, ..., k_d]
+    lr : float
+        > 0, the largest rate
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (invariance, ratio) : ndarrays (S,), each member's final invariance of its worst layer and its final
-    loss over its initial loss.
+    tuple
+        (invariance, ratio) : ndarrays (S,), each member's final invariance of its worst layer and its final
+        loss over its initial loss.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
     """
     rng = _validate.rng(rng)
@@ -114,15 +143,36 @@ def sweep(
 
     Parameters
     ----------
-    k : int, the width of the data;  n : int >= k, the samples;  widths : [k, ..., k];
-    members : int >= 1;  lr : float > 0, the largest rate;  steps : int;  max_condition : float or None.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    k : int
+        The width of the data
+    n : int
+        >= k, the samples
+    widths : sequence of int
+        [k, ..., k];
+    members : int
+        >= 1
+    lr : float
+        > 0, the largest rate
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    max_condition : float or None, optional
+        Float or None.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (invariance, ratio) : dicts kind -> ndarray (members,) (the kinds, then "sensing"), as `ensemble_run`
-    returns them.
+    tuple
+        (invariance, ratio) : dicts kind -> ndarray (members,) (the kinds, then "sensing"), as `ensemble_run`
+        returns them.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``members`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
     """
     rng = _validate.rng(rng)
@@ -156,15 +206,34 @@ def family_runs(
 
     Parameters
     ----------
-    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];
-    lr : float > 0, the largest rate;  steps : int;  members : int >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n)
+    widths : sequence of int
+        [k_0, ..., k_d];
+    lr : float
+        > 0, the largest rate
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    members : int, optional
+        Int >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (kept, turned) : ndarrays (3,), per family the largest final invariance of a member's worst layer and
-    the smallest `deeplinear.invariance.turn_share` of a member.
+    tuple
+        (kept, turned) : ndarrays (3,), per family the largest final invariance of a member's worst layer and
+        the smallest `deeplinear.invariance.turn_share` of a member.
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``X`` or ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1 ("only if": from any aligned start); Section 6 and the released code (its start).
     """
     rng = _validate.rng(rng)

@@ -28,11 +28,13 @@ def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
 
     Parameters
     ----------
-    Ws : list of d arrays (k, k).
+    Ws : sequence of ndarray
+        List of d arrays (k, k).
 
     Returns
     -------
-    list of d floats in [0, 1]. Paper: the Example of Section 5.2.
+    list of float
+        List of d floats in [0, 1]. Paper: the Example of Section 5.2.
 
     Raises
     ------
@@ -57,16 +59,29 @@ def convolutional_autoencoder(
 
     Parameters
     ----------
-    m : int >= 2, image side.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    lr : float > 0, for the mean squared error.
-    steps : int >= 1.
-    points : int >= 1.
+    m : int
+        >= 2, image side.
+    lr : float
+        > 0, for the mean squared error.
+    steps : int
+        >= 1.
+    points : int, optional
+        Int >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    History whose ``loss`` is the mean squared error and whose ``metrics["distance"]`` is (T, 3).
+    History
+        History whose ``loss`` is the mean squared error and whose ``metrics["distance"]`` is (T, 3).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``m``, ``steps`` or ``points`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: the Example of Section 5.2.
     """
     rng = _validate.rng(rng)

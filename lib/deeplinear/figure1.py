@@ -55,6 +55,21 @@ def transposed_is_cheaper(red: Reduction) -> bool:
     activations of all ``n`` samples); transposed, ``k_d * sum m_i m_{i-1} + 2 k_d r n``. With few outputs
     and many samples (10 classes, hundreds of digits) the second is far smaller. Both are gradient descent
     on the same layers: the iterates agree up to rounding.
+
+    Parameters
+    ----------
+    red : Reduction
+        A reduction (`deeplinear.reduction.Reduction`).
+
+    Returns
+    -------
+    bool
+        Whether the transposed network is the cheaper one to train.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     red = _reduction(red)
     m, n, k_out = red.widths, red.X.shape[1], red.widths[-1]
@@ -84,24 +99,46 @@ def train_reduced(
 
     Parameters
     ----------
-    red : Reduction from `deeplinear.reduction.reduce_network`.
-    Y : ndarray (k_d, n), the targets of the full network's data.
-    lr, steps, loss, record, record_metrics, stop_below, progress : as in `deeplinear.train`.
-    on_divergence : "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
+    red : Reduction
+        Reduction from `deeplinear.reduction.reduce_network`.
+    Y : ndarray
+        (k_d, n), the targets of the full network's data.
+    lr : Rate
+        As in `deeplinear.train`.
+    steps : int
+        As in `deeplinear.train`.
+    loss : Loss, optional
+        As in `deeplinear.train`.
+    record : Record, optional
+        As in `deeplinear.train`.
+    record_metrics : Record, optional
+        As in `deeplinear.train`.
+    stop_below : float or None, optional
+        As in `deeplinear.train`.
+    progress : bool or None, optional
+        As in `deeplinear.train`.
+    on_divergence : str, optional
+        "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
         loss diverged, scored there too, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
 
     Returns
     -------
-    TrainResult of the small network: ``weights`` are the final small layers (`deeplinear.reduction.expand`
-    gives the full ones). Its history records, at ``history.metric_steps``, the full network's ``"alignment"``
-    (T_m, d-1) and ``"invariance"`` (T_m, 2(d-1)): the scores of ``U_1, ..., U_{d-1}`` and then
-    ``V_2, ..., V_d``, the singular bases that Definition 3 keeps fixed (see `deeplinear.reduction.scores_to`);
-    one SVD of a small matrix per layer per record serves both.
+    TrainResult
+        TrainResult of the small network: ``weights`` are the final small layers (`deeplinear.reduction.expand`
+        gives the full ones). Its history records, at ``history.metric_steps``, the full network's ``"alignment"``
+        (T_m, d-1) and ``"invariance"`` (T_m, 2(d-1)): the scores of ``U_1, ..., U_{d-1}`` and then
+        ``V_2, ..., V_d``, the singular bases that Definition 3 keeps fixed (see `deeplinear.reduction.scores_to`);
+        one SVD of a small matrix per layer per record serves both.
 
     Raises
     ------
-    deeplinear.training.TrainingDiverged when the loss diverges (with ``on_divergence="raise"``).
+    deeplinear.TrainingDiverged
+        If the loss diverges (with ``on_divergence="raise"``).
+    ValueError
+        If an argument is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: eq. (2) and Section 6 (Figures 1b and 1c), through chapter 08's lemma.
     """
     red = _reduction(red)
@@ -161,14 +198,29 @@ def max_deviation(
 
     Parameters
     ----------
-    red : `deeplinear.reduction.reduce_network` of a start and ``X``.
-    X : ndarray (k_0, n), the data it was reduced on; Y : targets (k_d, n).
-    lr, steps, loss : as in `deeplinear.train`.
+    red : Reduction
+        `deeplinear.reduction.reduce_network` of a start and ``X``.
+    X : ndarray
+        (k_0, n), the data it was reduced on
+    Y : ndarray
+        Targets (k_d, n).
+    lr : Rate
+        As in `deeplinear.train`.
+    steps : int
+        As in `deeplinear.train`.
+    loss : Loss, optional
+        As in `deeplinear.train`.
 
     Returns
     -------
-    float, ``max_i max|W_i - expand(A)_i| / max|W_i|``: rounding error when the lemma holds. Where the full
-    run diverges (a learning rate above the stability edge), both are compared at the last step before it.
+    float
+        ``max_i max|W_i - expand(A)_i| / max|W_i|``: rounding error when the lemma holds. Where the full
+        run diverges (a learning rate above the stability edge), both are compared at the last step before it.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     red = _reduction(red)
     full = until_divergence(lambda k: _train(red.start, X, Y, lr=lr, steps=k, loss=loss, record=[k]), steps)
@@ -187,12 +239,22 @@ def outside_figure1(summary: dict, *, depth: int, condition_holds: bool) -> str:
 
     Parameters
     ----------
-    summary : dict of `summary`; depth : int, the number of layers d;
-    condition_holds : bool, `deeplinear.theory.alignment_invariant` of the data.
+    summary : dict
+        Dict of `summary`
+    depth : int
+        The number of layers d;
+    condition_holds : bool
+        `deeplinear.theory.alignment_invariant` of the data.
 
     Returns
     -------
-    str, "" inside; reasons joined by "; ". Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+    str
+        "" inside; reasons joined by "; ". Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+
+    Raises
+    ------
+    ValueError
+        If ``summary`` or ``depth`` is not valid (the message names the parameter).
     """
     summary = _validate.mapping(summary, "summary", ("descended", "long_enough", "flow_time"))
     depth = _validate.integer(depth, "depth")
@@ -214,13 +276,23 @@ def figure1_verdict(summary: dict, *, depth: int, condition_holds: bool) -> str:
 
     Parameters
     ----------
-    summary : dict of `summary`; depth : int, the number of layers d;
-    condition_holds : bool, `deeplinear.theory.alignment_invariant` of the data.
+    summary : dict
+        Dict of `summary`
+    depth : int
+        The number of layers d;
+    condition_holds : bool
+        `deeplinear.theory.alignment_invariant` of the data.
 
     Returns
     -------
-    str: "confirmed with a caveat" (as the ledger's rows read inside their hypotheses), or "not applicable: "
-    and why (`outside_figure1`). Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+    str
+        Str: "confirmed with a caveat" (as the ledger's rows read inside their hypotheses), or "not applicable: "
+        and why (`outside_figure1`). Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     why = outside_figure1(summary, depth=depth, condition_holds=condition_holds)
     return f"not applicable: {why}" if why else "confirmed with a caveat"
@@ -231,18 +303,26 @@ def summary(run: TrainResult, threshold: float) -> dict:
 
     Parameters
     ----------
-    run : TrainResult of `train_reduced` (history metrics "alignment" and "invariance").
-    threshold : float, the loss below which training counts as finished (the released code's 1e-4).
+    run : TrainResult
+        TrainResult of `train_reduced` (history metrics "alignment" and "invariance").
+    threshold : float
+        The loss below which training counts as finished (the released code's 1e-4).
 
     Returns
     -------
-    dict with ``alignment_final`` and ``invariance_final`` (means over interfaces and over the fixed
-    bases at the last record), ``alignment_lowest`` (the lowest such mean over the records),
-    ``loss_initial``, ``loss_final``, ``steps`` (updates made), ``reached_threshold``, ``descended``
-    (the loss fell at every step and did not diverge: the learning rate was below the stability edge,
-    `deeplinear.training.descended`), ``flow_time`` (the learning rate times the steps made: the time of
-    the gradient flow that gradient descent follows) and ``long_enough`` (the run reached the threshold or
-    ran for a flow time of at least `FLOW_TIME`: shorter runs have hardly moved from their start).
+    dict
+        Dict with ``alignment_final`` and ``invariance_final`` (means over interfaces and over the fixed
+        bases at the last record), ``alignment_lowest`` (the lowest such mean over the records),
+        ``loss_initial``, ``loss_final``, ``steps`` (updates made), ``reached_threshold``, ``descended``
+        (the loss fell at every step and did not diverge: the learning rate was below the stability edge,
+        `deeplinear.training.descended`), ``flow_time`` (the learning rate times the steps made: the time of
+        the gradient flow that gradient descent follows) and ``long_enough`` (the run reached the threshold or
+        ran for a flow time of at least `FLOW_TIME`: shorter runs have hardly moved from their start).
+
+    Raises
+    ------
+    ValueError
+        If ``threshold`` or ``run`` is not valid (the message names the parameter).
     """
     h = _validate.train_result(run).history
     _validate.number(threshold, "threshold")

@@ -33,13 +33,23 @@ def released_invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> 
 
     Parameters
     ----------
-    Ws0 : list of d >= 2 arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}), the network at initialisation.
-    Ws : same shapes as ``Ws0``, the network at time t.
+    Ws0 : sequence of ndarray
+        List of d >= 2 arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}), the network at initialisation.
+    Ws : sequence of ndarray
+        Same shapes as ``Ws0``, the network at time t.
 
     Returns
     -------
-    float, or ndarray (S,) for stacks; in [0, 1], and 1 when the fixed bases have not moved.
+    float or ndarray
+        Float, or ndarray (S,) for stacks; in [0, 1], and 1 when the fixed bases have not moved.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 3 (b)-(c) and Section 6 (Figures 1b and 1c), as in the released script.
     """
     first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
@@ -67,14 +77,18 @@ def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) (one network, not a stack).
-    bases : list of d + 1 orthonormal arrays ``Q_0 .. Q_d``, ``Q_i`` of shape (k_i, k_i) (those of
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) (one network, not a stack).
+    bases : sequence of ndarray
+        List of d + 1 orthonormal arrays ``Q_0 .. Q_d``, ``Q_i`` of shape (k_i, k_i) (those of
         `deeplinear.aligned.aligned_network`).
-    inner : interface indices i, integers in [1, d - 1].
+    inner : sequence of int
+        Interface indices i, integers in [1, d - 1].
 
     Returns
     -------
-    float in [0, 1].
+    float
+        In [0, 1].
 
     Raises
     ------
@@ -82,6 +96,8 @@ def pinned_rotation(Ws: Sequence[np.ndarray], bases: Sequence[np.ndarray], inner
         When ``Ws`` is not a network of 2-D layers, ``bases`` are not d + 1 orthonormal matrices of the
         layers' widths, or an index in ``inner`` is out of range.
 
+    References
+    ----------
     Paper: Definition 3 (the bases that alignment as an invariant pins).
     """
     layers, stacked = _validate.network(Ws, "Ws", sequence=False)
@@ -108,12 +124,15 @@ def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
 
     Parameters
     ----------
-    Ws : list of d >= 2 arrays (k_i, k_{i-1}) (one network, not a stack);  q : list of d - 1 unit
+    Ws : sequence of ndarray
+        List of d >= 2 arrays (k_i, k_{i-1}) (one network, not a stack)
+    q : list of d - 1 unit
         vectors, ``q_i`` of shape (k_i,).
 
     Returns
     -------
-    float >= 0, 0 for the chain itself.
+    float
+        >= 0, 0 for the chain itself.
 
     Raises
     ------
@@ -121,6 +140,8 @@ def rank_one_leak(Ws: Sequence[np.ndarray], q: Sequence[np.ndarray]) -> float:
         When ``Ws`` is not a network of d >= 2 layers of 2-D arrays, or ``q`` is not d - 1 unit vectors of
         the interfaces' widths.
 
+    References
+    ----------
     Paper: Definition 3 with zero singular values.
     """
     layers, stacked = _validate.network(Ws, "Ws", sequence=False)

@@ -41,12 +41,20 @@ def pinv_solution(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    X : ndarray (k_0, n) of full row rank (n >= k_0).
-    Y : ndarray (k_d, n).
+    X : ndarray
+        (k_0, n) of full row rank (n >= k_0).
+    Y : ndarray
+        (k_d, n).
 
     Returns
     -------
-    ndarray (k_d, k_0). Paper: Proposition 3.
+    ndarray
+        (k_d, k_0). Paper: Proposition 3.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` or ``Y`` is not valid (the message names the parameter).
     """
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[1] < X.shape[0]:
@@ -64,13 +72,23 @@ def proposition3_scores(Ws: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d >= 1 arrays (k_i, k_{i-1}).
-    X : ndarray (k_0, n), full row rank.
+    Ws : sequence of ndarray
+        List of d >= 1 arrays (k_i, k_{i-1}).
+    X : ndarray
+        (k_0, n), full row rank.
 
     Returns
     -------
-    ndarray (2,), entries in [0, 1]; both 1 for an aligned network with distinct singular values.
+    ndarray
+        (2,), entries in [0, 1]; both 1 for an aligned network with distinct singular values.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``X`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 3.
     """
     layers, stacked = _validate.network(Ws)
@@ -91,12 +109,20 @@ def singular_basis_defect(W: np.ndarray, V: np.ndarray) -> float:
 
     Parameters
     ----------
-    W : ndarray (m, k), not a multiple of an orthogonal matrix (the denominator vanishes there).
-    V : ndarray (k, k), orthonormal.
+    W : ndarray
+        (m, k), not a multiple of an orthogonal matrix (the denominator vanishes there).
+    V : ndarray
+        (k, k), orthonormal.
 
     Returns
     -------
-    float. Paper: Proposition 4 (a layer aligning with ``P``), Theorem 3.
+    float
+        Float. Paper: Proposition 4 (a layer aligning with ``P``), Theorem 3.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` or ``V`` is not valid (the message names the parameter).
     """
     W, V = np.asarray(W, dtype=np.float64), np.asarray(V, dtype=np.float64)
     if W.ndim != 2 or V.shape != (W.shape[1], W.shape[1]):
@@ -121,13 +147,23 @@ def partner_objective(structure: Structure, V: np.ndarray) -> Callable[[np.ndarr
 
     Parameters
     ----------
-    structure : Structure of m x k matrices, dimension r.
-    V : ndarray (k, k), orthonormal.
+    structure : Structure
+        Structure of m x k matrices, dimension r.
+    V : ndarray
+        (k, k), orthonormal.
 
     Returns
     -------
-    callable ``fun(c)`` with ``c`` (r,), returning ``(float, ndarray (r,))``.
+    callable
+        Callable ``fun(c)`` with ``c`` (r,), returning ``(float, ndarray (r,))``.
 
+    Raises
+    ------
+    ValueError
+        If ``V`` or ``structure`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 4.
     """
     k = _validate.structure(structure).shape[1]
@@ -164,16 +200,28 @@ def closest_partner(
 
     Parameters
     ----------
-    structure : Structure of k x k matrices.
-    P : ndarray (k, k), e.g. `pinv_solution` of generic data.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    restarts : int >= 1.
+    structure : Structure
+        Structure of k x k matrices.
+    P : ndarray
+        (k, k), e.g. `pinv_solution` of generic data.
+    restarts : int
+        >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (defect, score): :func:`singular_basis_defect` of the layer found and the alignment score of ``P``
-    with its transpose (``metrics.alignment([W^T, P])``).
+    tuple
+        (defect, score): :func:`singular_basis_defect` of the layer found and the alignment score of ``P``
+        with its transpose (``metrics.alignment([W^T, P])``).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``restarts``, ``structure`` or ``P`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 4, Theorem 3.
     """
     rng = _validate.rng(rng)
@@ -209,14 +257,25 @@ def partner_sweep(P: np.ndarray, restarts: int, *, rng: int | np.random.Generato
 
     Parameters
     ----------
-    P : ndarray (k, k).
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    restarts : int >= 1.
+    P : ndarray
+        (k, k).
+    restarts : int
+        >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    ndarray (k^2, 2): row ``r - 1`` holds (defect, score) for dimension ``r``.
+    ndarray
+        (k^2, 2): row ``r - 1`` holds (defect, score) for dimension ``r``.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``P`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 4, Theorem 3.
     """
     rng = _validate.rng(rng)
@@ -238,12 +297,20 @@ def interpolation_residual(X: np.ndarray, Y: np.ndarray) -> float:
 
     Parameters
     ----------
-    X : ndarray (k_0, n).
-    Y : ndarray (k_d, n), not zero.
+    X : ndarray
+        (k_0, n).
+    Y : ndarray
+        (k_d, n), not zero.
 
     Returns
     -------
-    float in [0, 1]. Paper: Theorem 3 (its hypothesis ``Y = f(X)``).
+    float
+        In [0, 1]. Paper: Theorem 3 (its hypothesis ``Y = f(X)``).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` or ``Y`` is not valid (the message names the parameter).
 
     Examples
     --------
@@ -279,17 +346,30 @@ def search_generic_data(
 
     Parameters
     ----------
-    k : int >= 2, the side of the layers.
-    draws : int >= 1, the number of data sets.
-    restarts : int >= 1, BFGS starts per search.
-    structure : Structure of k x k matrices, or None for random subspaces of every dimension.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    k : int
+        >= 2, the side of the layers.
+    draws : int
+        >= 1, the number of data sets.
+    restarts : int
+        >= 1, BFGS starts per search.
+    structure : Structure or None, optional
+        Structure of k x k matrices, or None for random subspaces of every dimension.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (found, residuals): ``found`` is (draws, 2) of (defect, score), or (draws, k^2, 2) without a structure;
-    ``residuals`` (draws,) is :func:`interpolation_residual` of each data set.
+    tuple
+        (found, residuals): ``found`` is (draws, 2) of (defect, score), or (draws, k^2, 2) without a structure;
+        ``residuals`` (draws,) is :func:`interpolation_residual` of each data set.
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``k``, ``structure``, ``draws`` or ``restarts`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 4, Theorem 3.
     """
     rng = _validate.rng(rng)
@@ -317,12 +397,20 @@ def measured_threshold(defects: np.ndarray, tolerance: float) -> int:
 
     Parameters
     ----------
-    defects : ndarray (R,), the defect found for ``r = 1 .. R`` (``partner_sweep(...)[:, 0]``).
-    tolerance : float > 0, below which a search counts as reaching 0.
+    defects : ndarray
+        (R,), the defect found for ``r = 1 .. R`` (``partner_sweep(...)[:, 0]``).
+    tolerance : float
+        > 0, below which a search counts as reaching 0.
 
     Returns
     -------
-    int in [1, R], or -1 when no dimension reaches it. Paper: Proposition 4 (the measured threshold).
+    int
+        In [1, R], or -1 when no dimension reaches it. Paper: Proposition 4 (the measured threshold).
+
+    Raises
+    ------
+    ValueError
+        If ``defects`` or ``tolerance`` is not valid (the message names the parameter).
 
     Examples
     --------
@@ -342,12 +430,17 @@ def threshold_text(measured: int, count: int, all_reach: bool) -> str:
 
     Parameters
     ----------
-    measured : int, `measured_threshold` (-1: none reached 0); count : int, ``k(k-1)/2 + 1``;
-    all_reach : bool, whether every dimension from ``count`` on reached 0.
+    measured : int
+        `measured_threshold` (-1: none reached 0)
+    count : int
+        ``k(k-1)/2 + 1``;
+    all_reach : bool
+        Whether every dimension from ``count`` on reached 0.
 
     Returns
     -------
-    str. Paper: Proposition 4 (the book's dimension count).
+    str
+        Str. Paper: Proposition 4 (the book's dimension count).
     """
     if measured == count and all_reach:
         return "reaches 0 for every r from there on: the measured threshold is the count's"

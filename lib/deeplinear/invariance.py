@@ -44,7 +44,19 @@ class AlignedRun:
     """A run of `regression_run`, `sensing_run` or `deeplinear.boundaries.rank_one_run`: its ``history``, the
     learning rate it took (``lr``), the stability edge along its path (``edge``; ``lr <= edge / 2``) and
     ``budget_orders``, the orders of magnitude its reduced dynamics bring the loss down within the same steps
-    (`deeplinear.modes.orders`)."""
+    (`deeplinear.modes.orders`).
+
+    Attributes
+    ----------
+    history : History
+        What the run recorded.
+    lr : float
+        The learning rate it took.
+    edge : float
+        The stability edge along its path (``lr <= edge / 2``).
+    budget_orders : int
+        Orders of magnitude its reduced dynamics bring the loss down within the same steps.
+    """
 
     history: History
     lr: float
@@ -60,12 +72,29 @@ def common_bases(
     when two of its singular values nearly coincide (at k = 24, about once in 250 draws); three miss them
     together about once in 10^7.
 
+    Parameters
+    ----------
+    M : ndarray
+        (n, k, k), the measurement matrices.
+    y : ndarray
+        (n,), the observations.
+    tries : int, optional
+        Number of random combinations, >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
     Returns
     -------
-    (holds, off, U, V) as `deeplinear.theory.sensing_witness` returns them.
+    tuple of (bool, float, ndarray, ndarray)
+        ``(holds, off, U, V)`` as `deeplinear.theory.sensing_witness` returns them.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``tries`` is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: Section 4.2, matrix sensing.
     """
     rng = _validate.rng(rng)
@@ -84,7 +113,25 @@ class AlignedStart:
     """Theorem 1's aligned start on data that satisfy its condition (`witness_start`, `sensing_start`):
     the layers ``Ws``, the learning rate its run takes (``lr``, `deeplinear.modes.stable_lr`) and the
     stability ``edge``, and its mode dynamics: ``sigmas0`` (d, r), ``G``, ``targets`` and ``n`` as
-    `deeplinear.modes.mode_losses` takes them."""
+    `deeplinear.modes.mode_losses` takes them.
+
+    Attributes
+    ----------
+    Ws : list of ndarray
+        The layers.
+    lr : float
+        The learning rate its run takes (`deeplinear.modes.stable_lr`).
+    edge : float
+        The stability edge.
+    sigmas0 : ndarray
+        (d, r), the starting singular values of the modes.
+    G : ndarray
+        As `deeplinear.modes.mode_losses` takes it.
+    targets : ndarray
+        As `deeplinear.modes.mode_losses` takes them.
+    n : int
+        Number of samples.
+    """
 
     Ws: list[np.ndarray]
     lr: float
@@ -96,7 +143,23 @@ class AlignedStart:
 
     def budget_orders(self, steps: int) -> int:
         """The orders of magnitude the mode dynamics bring the loss down in ``steps`` steps at ``lr``
-        (`deeplinear.modes.orders` with a margin of half an order)."""
+        (`deeplinear.modes.orders` with a margin of half an order).
+
+        Parameters
+        ----------
+        steps : int
+            Number of gradient-descent steps, >= 0.
+
+        Returns
+        -------
+        int
+            Whole orders of magnitude, >= 0.
+
+        Raises
+        ------
+        ValueError
+            If an argument is not valid (the message names the parameter).
+        """
         return orders(mode_losses(self.sigmas0, self.G, self.targets, lr=self.lr, steps=steps, n=self.n), 0.5)
 
 
@@ -110,17 +173,29 @@ def witness_start(
 
     Parameters
     ----------
-    X : ndarray (k_0, n), ``X X^T`` invertible;  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d];
-    rng : int, Generator or None (see `deeplinear._validate.rng`);  lr : float > 0, the largest rate.
+    X : ndarray
+        (k_0, n), ``X X^T`` invertible
+    Y : ndarray
+        (k_d, n)
+    widths : sequence of int
+        [k_0, ..., k_d];
+    lr : float
+        > 0, the largest rate.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    AlignedStart (``G = lam``, a diagonal).
+    AlignedStart
+        AlignedStart (``G = lam``, a diagonal).
 
     Raises
     ------
-    ValueError when the data fail the condition (no witness).
+    ValueError
+        When the data fail the condition (no witness).
 
+    References
+    ----------
     Paper: Theorem 1, Corollary 1.
     """
     rng = _validate.rng(rng)
@@ -149,17 +224,29 @@ def sensing_start(
 
     Parameters
     ----------
-    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k];  lr : float > 0, the largest rate.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    M : ndarray
+        (n, k, k)
+    y : ndarray
+        (n,)
+    widths : sequence of int
+        [k, ..., k]
+    lr : float
+        > 0, the largest rate.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    AlignedStart (``G = D^T D``).
+    AlignedStart
+        AlignedStart (``G = D^T D``).
 
     Raises
     ------
-    ValueError when the measurements share no singular bases.
+    ValueError
+        When the measurements share no singular bases.
 
+    References
+    ----------
     Paper: Section 4.2, matrix sensing; Corollary 1.
     """
     rng = _validate.rng(rng)
@@ -194,12 +281,33 @@ def regression_run(
 
     Parameters
     ----------
-    X, Y, widths, rng, lr : as for `witness_start`;  steps : int;  metrics : as for `deeplinear.train`.
+    X : ndarray
+        As for `witness_start`
+    Y : ndarray
+        As for `witness_start`
+    widths : sequence of int
+        As for `witness_start`
+    lr : float
+        As for `witness_start`
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    metrics : object, optional
+        As for `deeplinear.train`.
+    rng : int, Generator or None, optional
+        As for `witness_start`
 
     Returns
     -------
-    AlignedRun.
+    AlignedRun
+        AlignedRun.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1, Corollary 1, Section 4.2.
     """
     rng = _validate.rng(rng)
@@ -221,12 +329,33 @@ def sensing_run(
 
     Parameters
     ----------
-    M, y, widths, rng, lr : as for `sensing_start`;  steps : int;  metrics : as for `deeplinear.train`.
+    M : ndarray
+        As for `sensing_start`
+    y : ndarray
+        As for `sensing_start`
+    widths : sequence of int
+        As for `sensing_start`
+    lr : float
+        As for `sensing_start`
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    metrics : object, optional
+        As for `deeplinear.train`.
+    rng : int, Generator or None, optional
+        As for `sensing_start`
 
     Returns
     -------
-    AlignedRun.
+    AlignedRun
+        AlignedRun.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 4.2, matrix sensing; Corollary 1.
     """
     rng = _validate.rng(rng)
@@ -243,14 +372,29 @@ def generic_sensing_run(
 
     Parameters
     ----------
-    problem : `deeplinear.data.SensingProblem`;  widths : [k, ..., k];
-    lr : float > 0, the largest rate;  steps : int.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    problem : object
+        `deeplinear.data.SensingProblem`
+    widths : sequence of int
+        [k, ..., k];
+    lr : float
+        > 0, the largest rate
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    History.
+    History
+        History.
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``problem`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 4.2, matrix sensing (the contrast: generic M_i).
     """
     rng = _validate.rng(rng)
@@ -273,17 +417,23 @@ def turn_share(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
 
     Parameters
     ----------
-    Ws0 : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1});  Ws : same shapes.
+    Ws0 : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        Same shapes.
 
     Returns
     -------
-    float, or ndarray (S,) for stacked networks.
+    float or ndarray
+        Float, or ndarray (S,) for stacked networks.
 
     Raises
     ------
     ValueError
         When nothing moved (``W(t) = W(0)``, for some member of a stack): the share is then 0 / 0.
 
+    References
+    ----------
     Paper: Theorem 1 (its key step: the update of an aligned network in its bases, eq. (4)).
     """
     first, S = _validate.network(Ws0, "Ws0")

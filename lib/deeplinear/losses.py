@@ -65,13 +65,23 @@ def squared(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Parameters
     ----------
-    F : ndarray (k_d, n) or (S, k_d, n), the network outputs.
-    Y : ndarray (k_d, n), the targets (or (S, k_d, n), one per member).
+    F : ndarray
+        (k_d, n) or (S, k_d, n), the network outputs.
+    Y : ndarray
+        (k_d, n), the targets (or (S, k_d, n), one per member).
 
     Returns
     -------
-    value : float or ndarray (S,);  dF : ndarray, F's shape.
+    value : float
+        Float or ndarray (S,);  dF : ndarray, F's shape.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (2) with the squared loss.
     """
     return _squared(*_operands(F, Y, "squared"))
@@ -87,13 +97,23 @@ def logistic(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Parameters
     ----------
-    F : ndarray (1, n) or (S, 1, n), the network outputs.
-    Y : ndarray (1, n) (or (S, 1, n)), labels +-1.
+    F : ndarray
+        (1, n) or (S, 1, n), the network outputs.
+    Y : ndarray
+        (1, n) (or (S, 1, n)), labels +-1.
 
     Returns
     -------
-    value : float or ndarray (S,);  dF : ndarray, F's shape, ``-y sigmoid(-y f) / n``.
+    value : float
+        Float or ndarray (S,);  dF : ndarray, F's shape, ``-y sigmoid(-y f) / n``.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, the risk with ``l(z) = log(1 + exp(-z))`` (Assumption 1.1).
     """
     return _logistic(*_operands(F, Y, "logistic"))
@@ -109,13 +129,23 @@ def exponential(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Parameters
     ----------
-    F : ndarray (1, n) or (S, 1, n), the network outputs.
-    Y : ndarray (1, n) (or (S, 1, n)), labels +-1.
+    F : ndarray
+        (1, n) or (S, 1, n), the network outputs.
+    Y : ndarray
+        (1, n) (or (S, 1, n)), labels +-1.
 
     Returns
     -------
-    value : float or ndarray (S,);  dF : ndarray, F's shape, ``-y exp(-y f) / n``.
+    value : float
+        Float or ndarray (S,);  dF : ndarray, F's shape, ``-y exp(-y f) / n``.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, the risk with ``l(z) = exp(-z)`` (Assumption 1.1).
     """
     return _exponential(*_operands(F, Y, "exponential"))
@@ -131,13 +161,23 @@ def cross_entropy(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Parameters
     ----------
-    F : ndarray (k_d, n) or (S, k_d, n), the logits, one column per sample.
-    Y : ndarray (k_d, n) (or (S, k_d, n)), one-hot columns.
+    F : ndarray
+        (k_d, n) or (S, k_d, n), the logits, one column per sample.
+    Y : ndarray
+        (k_d, n) (or (S, k_d, n)), one-hot columns.
 
     Returns
     -------
-    value : float or ndarray (S,);  dF : ndarray, F's shape, ``(softmax(F) - Y) / n``.
+    value : float
+        Float or ndarray (S,);  dF : ndarray, F's shape, ``(softmax(F) - Y) / n``.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (2) with ``l`` the cross-entropy (used for the MNIST classifier).
     """
     return _cross_entropy(*_operands(F, Y, "cross_entropy"))
@@ -159,13 +199,23 @@ def mean_squared(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Parameters
     ----------
-    F : ndarray (k_d, n) or (S, k_d, n), the network outputs.
-    Y : ndarray (k_d, n), the targets.
+    F : ndarray
+        (k_d, n) or (S, k_d, n), the network outputs.
+    Y : ndarray
+        (k_d, n), the targets.
 
     Returns
     -------
-    value : float or ndarray (S,);  dF : ndarray, F's shape, ``2 (F - Y) / (k_d n)``.
+    value : float
+        Float or ndarray (S,);  dF : ndarray, F's shape, ``2 (F - Y) / (k_d n)``.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (the authors' scripts train with the mean squared error, Figures 1b and 2).
     """
     return _mean_squared(*_operands(F, Y, "mean_squared"))
@@ -212,9 +262,13 @@ class MatrixSensing:
 
     Parameters
     ----------
-    M : ndarray (n, k, k), the measurement matrices M_i; or (S, n, k, k), one set per member.
-    y : ndarray (n,), the observations y_i = Tr(M_i^T X*); or (S, n).
+    M : ndarray
+        (n, k, k), the measurement matrices M_i; or (S, n, k, k), one set per member.
+    y : ndarray
+        (n,), the observations y_i = Tr(M_i^T X*); or (S, n).
 
+    References
+    ----------
     Paper: Section 4.2, matrix sensing.
     """
 
@@ -241,7 +295,20 @@ class MatrixSensing:
         return f"MatrixSensing({per}n={self.M.shape[-3]}, k={self.k})"
 
     def validate(self, out_shape: tuple[int, int], Y: object = None) -> None:
-        """Check that the network output F has shape (k, k) (rows k_d, columns n of X)."""
+        """Check that the network output F has shape (k, k) (rows k_d, columns n of X).
+
+        Parameters
+        ----------
+        out_shape : tuple
+            The shape ``(k_d, n)`` of the network output F.
+        Y : object, optional
+            Targets (k_d, n), samples as columns.
+
+        Raises
+        ------
+        ValueError
+            If an argument is not valid (the message names the parameter).
+        """
         if tuple(out_shape) != (self.k, self.k):
             raise ValueError(
                 f"loss=MatrixSensing needs a network output of shape ({self.k}, {self.k}): "
@@ -250,7 +317,18 @@ class MatrixSensing:
             )
 
     def residuals(self, F: np.ndarray) -> np.ndarray:
-        """``y_i - Tr(M_i^T F)``: F (k, k) or (S, k, k) -> (n,) or (S, n)."""
+        """``y_i - Tr(M_i^T F)``: F (k, k) or (S, k, k) -> (n,) or (S, n).
+
+        Parameters
+        ----------
+        F : ndarray
+            (k, k) or (S, k, k), the network output.
+
+        Returns
+        -------
+        ndarray
+            (n,) or (S, n), ``y_i - Tr(M_i^T F)``.
+        """
         f = F.reshape(*F.shape[:-2], -1)
         if self.members is None:
             return self.y - f @ self._flat.T
@@ -277,13 +355,23 @@ def mse_learning_rate(lr: float, k_out: int) -> float:
 
     Parameters
     ----------
-    lr : float > 0, the learning rate for the mean squared error (the paper's ``1e-2``, say).
-    k_out : int >= 1, the number of outputs ``k_d``.
+    lr : float
+        > 0, the learning rate for the mean squared error (the paper's ``1e-2``, say).
+    k_out : int
+        >= 1, the number of outputs ``k_d``.
 
     Returns
     -------
-    float, ``lr * 2 / k_out``.
+    float
+        ``lr * 2 / k_out``.
 
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``k_out`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (learning rate 1e-2 for the mean squared error, Figures 1 and 2).
     """
     _validate.positive(lr, "lr")

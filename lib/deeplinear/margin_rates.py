@@ -35,14 +35,27 @@ def inverse_log_fit(steps: np.ndarray, values: np.ndarray, *, start: float) -> t
 
     Parameters
     ----------
-    steps : ndarray (T,), recorded steps; values : ndarray (T,).
-    start : float > 0, the first step of the fit.
+    steps : ndarray
+        (T,), recorded steps
+    values : ndarray
+        (T,).
+    start : float
+        > 0, the first step of the fit.
 
     Returns
     -------
-    r2 : float, the coefficient of determination of the fit.
-    coef : ndarray (2,), ``(a, b)``.
+    r2 : float
+        The coefficient of determination of the fit.
+    coef : ndarray
+        (2,), ``(a, b)``.
 
+    Raises
+    ------
+    ValueError
+        If ``start`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
     steps, values = _series(steps, values)
@@ -62,6 +75,27 @@ def inverse_log_fit(steps: np.ndarray, values: np.ndarray, *, start: float) -> t
 def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> float:
     """Slope ``s`` of the least-squares line ``log value = s log t + c`` over the steps ``t >= start``.
 
+    Parameters
+    ----------
+    steps : ndarray
+        Number of gradient-descent steps, >= 0.
+    values : ndarray
+        (T,), positive values at ``steps``.
+    start : float
+        First step of the fit.
+
+    Returns
+    -------
+    float
+        The slope ``s``.
+
+    Raises
+    ------
+    ValueError
+        If ``start``, ``values`` or ``steps`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Soudry et al. (2018): the risk falls like ``1/t`` (slope -1) with a fixed step.
     """
     steps, values = _series(steps, values)
@@ -77,7 +111,27 @@ def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> floa
 
 
 def first_step_at_most(steps: np.ndarray, values: np.ndarray, target: float) -> float | None:
-    """The first recorded step whose value is at most ``target``, as a float; None if no value is."""
+    """The first recorded step whose value is at most ``target``, as a float; None if no value is.
+
+    Parameters
+    ----------
+    steps : ndarray
+        Number of gradient-descent steps, >= 0.
+    values : ndarray
+        (T,), the values at ``steps``.
+    target : float
+        The threshold.
+
+    Returns
+    -------
+    float or None
+        The first recorded step whose value is at most ``target``, as a float; None if no value is.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` is not valid (the message names the parameter).
+    """
     steps, values = _series(steps, values)
     _validate.number(target, "target")
     hit = np.flatnonzero(values <= target)
@@ -89,14 +143,31 @@ def rate_summary(fixed: Any, growing: Any, *, decades: float = 2.0) -> dict[str,
 
     Both runs record `measurements` ("angle") and the loss, ending at step T.
 
+    Parameters
+    ----------
+    fixed : object
+        The `deeplinear.History` of the fixed-step run.
+    growing : object
+        The `deeplinear.History` of the growing-step run.
+    decades : float, optional
+        Decades of steps, before T, that the rate is fitted over.
+
     Returns
     -------
-    dict with "risk_slope" (`loglog_slope` of the fixed run's risk over the last ``decades`` decades of steps,
-    from ``T / 10**decades``), "speedup" (T over the first step at which the growing run's angle is at most
-    the fixed run's final angle; None if it never is, or already is at step 0), "speedup_text" (it in words:
-    "12.3 times sooner", "not within the steps", or "no speed-up to measure (its start is already that
-    close)") and "angle_grow" (the growing run's final angle).
+    dict
+        Dict with "risk_slope" (`loglog_slope` of the fixed run's risk over the last ``decades`` decades of steps,
+        from ``T / 10**decades``), "speedup" (T over the first step at which the growing run's angle is at most
+        the fixed run's final angle; None if it never is, or already is at step 0), "speedup_text" (it in words:
+        "12.3 times sooner", "not within the steps", or "no speed-up to measure (its start is already that
+        close)") and "angle_grow" (the growing run's final angle).
 
+    Raises
+    ------
+    ValueError
+        If ``decades`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
     for name, h in (("fixed", fixed), ("growing", growing)):

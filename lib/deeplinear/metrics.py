@@ -43,11 +43,18 @@ def layer_svds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, n
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
 
     Returns
     -------
-    list of d tuples ``(U, s, Vt)`` as ``np.linalg.svd(W, full_matrices=False)`` returns them.
+    list of tuple
+        List of d tuples ``(U, s, Vt)`` as ``np.linalg.svd(W, full_matrices=False)`` returns them.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     return [np.linalg.svd(W, full_matrices=False) for W in _as_network(Ws)]
 
@@ -67,14 +74,24 @@ def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
 
     Parameters
     ----------
-    A : ndarray (..., m, p), orthonormal columns (singular vectors, say).
-    B : ndarray (..., m, q), orthonormal columns.
+    A : ndarray
+        (..., m, p), orthonormal columns (singular vectors, say).
+    B : ndarray
+        (..., m, q), orthonormal columns.
 
     Returns
     -------
-    float, or ndarray (...) for stacks; in [0, 1]. With ``p = 0`` there is nothing to match and the
-    score is 1; with ``q = 0 < p`` no column finds a partner and it is 0.
+    float or ndarray
+        Float, or ndarray (...) for stacks; in [0, 1]. With ``p = 0`` there is nothing to match and the
+        score is 1; with ``q = 0 < p`` no column finds a partner and it is 0.
 
+    Raises
+    ------
+    ValueError
+        If ``A`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (the alignment and invariance scores of Figures 1 and 2), as released.
     """
     A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
@@ -118,13 +135,23 @@ def alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarr
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
-    svds : optional, `layer_svds` of ``Ws`` (computed here when not given), to share with other metrics.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : list or None, optional
+        Optional, `layer_svds` of ``Ws`` (computed here when not given), to share with other metrics.
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1), entries in [0, 1].
+    ndarray
+        (d-1,) or (S, d-1), entries in [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2, Section 6.
     """
     layers = _as_network(Ws)
@@ -170,12 +197,21 @@ def alignment_defect(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1), entries >= 0 (at most sqrt(2)).
+    ndarray
+        (d-1,) or (S, d-1), entries >= 0 (at most sqrt(2)).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2.
     """
     layers = _as_network(Ws)
@@ -201,13 +237,22 @@ def traceless_alignment_defect(Ws: Sequence) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}); or a list of d 2-D
+    Ws : sequence
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1}); or a list of d 2-D
         ``scipy.sparse`` matrices (large structured layers: sparse products, same value to rounding).
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1), entries >= 0.
+    ndarray
+        (d-1,) or (S, d-1), entries >= 0.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2; Theorem 3 (scalar multiples of the identity excluded).
     """
     from scipy import sparse
@@ -262,13 +307,23 @@ def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarra
 
     Parameters
     ----------
-    Ws0 : list of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}), the network at initialisation.
-    Ws : same shapes as ``Ws0``, the network at time t.
+    Ws0 : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}), the network at initialisation.
+    Ws : sequence of ndarray
+        Same shapes as ``Ws0``, the network at time t.
 
     Returns
     -------
-    ndarray (d,) or (S, d), entries in [0, 1].
+    ndarray
+        (d,) or (S, d), entries in [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6. To score many networks against the same ``Ws0`` (a training run), use
     `invariance_to`, which computes the SVDs of ``Ws0`` once.
     """
@@ -279,6 +334,21 @@ def invariance_to(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]],
     """``Ws -> invariance(Ws0, Ws)``, with the SVDs of ``Ws0`` computed once.
 
     The returned function also takes ``svds=``, the `layer_svds` of ``Ws``, to share them with other metrics.
+
+    Parameters
+    ----------
+    Ws0 : sequence of ndarray
+        The starting network, layers (k_i, k_{i-1}) (or stacked (S, k_i, k_{i-1})).
+
+    Returns
+    -------
+    callable
+        ``Ws -> invariance(Ws0, Ws)`` (also taking ``svds=``).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     first = _as_network(Ws0, "Ws0")
     shapes = [W.shape for W in first]
@@ -310,12 +380,23 @@ def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.n
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : list or None, optional
+        `layer_svds` of ``Ws`` (computed here when not given).
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1), entries in [0, 1].
+    ndarray
+        (d-1,) or (S, d-1), entries in [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2 (``|v_{j+1}^T u_j| -> 1``), their Figure 1b. ``svds=`` as in
     :func:`alignment`.
     """
@@ -335,12 +416,21 @@ def imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
 
     Returns
     -------
-    list of d-1 arrays (k_i, k_i), or (S, k_i, k_i) for a stacked network.
+    list of ndarray
+        List of d-1 arrays (k_i, k_i), or (S, k_i, k_i) for a stacked network.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness, Arora et al. 2018; Du et al. 2018), Proposition 2.
     """
     left, right = _grams(_as_network(Ws))
@@ -353,12 +443,21 @@ def balancedness(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1).
+    ndarray
+        (d-1,) or (S, d-1).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 2 (balancedness, Arora et al. 2018), Proposition 2 (0-balanced solutions).
     """
     layers = _as_network(Ws)

@@ -38,12 +38,21 @@ def nuclear_norm(P: np.ndarray) -> float | np.ndarray:
 
     Parameters
     ----------
-    P : ndarray (m, n), or a stack (S, m, n).
+    P : ndarray
+        (m, n), or a stack (S, m, n).
 
     Returns
     -------
-    float, or ndarray (S,).
+    float or ndarray
+        Float, or ndarray (S,).
 
+    Raises
+    ------
+    ValueError
+        If ``P`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2 (the minimum of ``||W_1||_F^2 + ||W_2||_F^2`` over ``W_2 W_1 = P`` is ``2 ||P||_*``).
     """
     P = _validate.matrices(P, "P")
@@ -56,18 +65,23 @@ def norm_ratio(W1: np.ndarray, W2: np.ndarray) -> float | np.ndarray:
 
     Parameters
     ----------
-    W1 : ndarray (h, n), or a stack (S, h, n).
-    W2 : ndarray (m, h), or a stack (S, m, h) like ``W1``.
+    W1 : ndarray
+        (h, n), or a stack (S, h, n).
+    W2 : ndarray
+        (m, h), or a stack (S, m, h) like ``W1``.
 
     Returns
     -------
-    float, or ndarray (S,).
+    float or ndarray
+        Float, or ndarray (S,).
 
     Raises
     ------
     ValueError
         When ``W_2 W_1 = 0`` (for some member of a stack): the ratio is then undefined.
 
+    References
+    ----------
     Paper: Proposition 2.
     """
     W1, W2 = _validate.matrices(W1, "W1"), _validate.matrices(W2, "W2")
@@ -86,13 +100,23 @@ def minimum_norm_factors(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    P : ndarray (m, n).
+    P : ndarray
+        (m, n).
 
     Returns
     -------
-    W1 : ndarray (min(m, n), n).
-    W2 : ndarray (m, min(m, n)).
+    W1 : ndarray
+        (min(m, n), n).
+    W2 : ndarray
+        (m, min(m, n)).
 
+    Raises
+    ------
+    ValueError
+        If ``P`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2.
     """
     P = _validate.matrices(P, "P", (2,))
@@ -111,14 +135,25 @@ def random_factors(W1: np.ndarray, count: int, *, rng: int | np.random.Generator
 
     Parameters
     ----------
-    W1 : ndarray (k, k), the factor to perturb (`minimum_norm_factors` of a square ``P``).
-    count : int >= 1, the size of each family.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    W1 : ndarray
+        (k, k), the factor to perturb (`minimum_norm_factors` of a square ``P``).
+    count : int
+        >= 1, the size of each family.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    ndarray (2 count, k, k), the first family first.
+    ndarray
+        (2 count, k, k), the first family first.
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``W1`` or ``count`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2 (random factorisations do not beat the aligned one).
     """
     rng = _validate.rng(rng)
@@ -148,14 +183,25 @@ def minimise_norm(P: np.ndarray, A0: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     Parameters
     ----------
-    P : ndarray (m, k), of rank k.
-    A0 : ndarray (k, k), invertible, the start.
+    P : ndarray
+        (m, k), of rank k.
+    A0 : ndarray
+        (k, k), invertible, the start.
 
     Returns
     -------
-    W1 : ndarray (k, k), the ``A`` found.
-    W2 : ndarray (m, k), ``P W1^{-1}``.
+    W1 : ndarray
+        (k, k), the ``A`` found.
+    W2 : ndarray
+        (m, k), ``P W1^{-1}``.
 
+    Raises
+    ------
+    ValueError
+        If ``A0`` or ``P`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2 (the minimum is at the aligned, 0-balanced factorisation).
     """
     P, A0 = _validate.matrices(P, "P", (2,)), _validate.matrices(A0, "A0", (2,))

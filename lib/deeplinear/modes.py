@@ -50,14 +50,24 @@ def mode_sigmas(Ws: Sequence[np.ndarray], V: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), aligned with first basis ``V`` (Definition 2).
-    V : ndarray (k_0, k_0), orthonormal.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), aligned with first basis ``V`` (Definition 2).
+    V : ndarray
+        (k_0, k_0), orthonormal.
 
     Returns
     -------
-    ndarray (d, k_0); for ``W_i = Q_i Sigma_i Q_{i-1}^T`` with ``Q_0 = V``, entry (i, j) is the j-th diagonal
-    entry of ``Sigma_i`` (0 beyond the layer's rank).
+    ndarray
+        (d, k_0); for ``W_i = Q_i Sigma_i Q_{i-1}^T`` with ``Q_0 = V``, entry (i, j) is the j-th diagonal
+        entry of ``Sigma_i`` (0 beyond the layer's rank).
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``V`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2, Corollary 1.
     """
     layers, _ = _validate.network(Ws)
@@ -78,12 +88,23 @@ def flow_minimum(sigmas0: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    sigmas0 : ndarray (d, r), non-negative;  targets : ndarray (r,), the products the modes reach.
+    sigmas0 : ndarray
+        (d, r), non-negative
+    targets : ndarray
+        (r,), the products the modes reach.
 
     Returns
     -------
-    ndarray (d, r).
+    ndarray
+        (d, r).
 
+    Raises
+    ------
+    ValueError
+        If ``sigmas0`` or ``targets`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (the conserved imbalance of each mode; Arora et al. 2018).
 
     Examples
@@ -121,13 +142,31 @@ def stable_lr(
 
     Parameters
     ----------
-    lr : float > 0, the largest rate allowed;  sigmas0 : ndarray (d, r);  targets, lam : ndarrays (r,);
-    n : int >= 1;  transverse : bool.
+    lr : float
+        > 0, the largest rate allowed
+    sigmas0 : ndarray
+        (d, r);  targets, lam : ndarrays (r,);
+    targets : ndarray
+        (r,), the mode targets.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    n : int
+        >= 1
+    transverse : bool, optional
+        Take the edge over all pairs of modes (True) or over the modes alone (False).
 
     Returns
     -------
-    (lr_run, edge) : floats.
+    tuple
+        (lr_run, edge) : floats.
 
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1, Proposition 1 (the book's stability rule, chapter 04).
     """
     _validate.positive(lr, "lr")
@@ -151,12 +190,23 @@ def mode_losses(
 
     Parameters
     ----------
-    sigmas0 : ndarray (d, r);  G : ndarray (r,) (a diagonal) or (r, r), symmetric positive semi-definite;
-    targets : ndarray (r,), ``p*``;  lr : float > 0;  steps : int >= 0;  n : int >= 1.
+    sigmas0 : ndarray
+        (d, r)
+    G : ndarray
+        (r,) (a diagonal) or (r, r), symmetric positive semi-definite;
+    targets : ndarray
+        (r,), ``p*``
+    lr : float
+        > 0
+    steps : int
+        >= 0
+    n : int
+        >= 1.
 
     Returns
     -------
-    ndarray (steps + 1,), the loss after each step, the start first; finite.
+    ndarray
+        (steps + 1,), the loss after each step, the start first; finite.
 
     Raises
     ------
@@ -164,6 +214,8 @@ def mode_losses(
         When the loss is no longer finite (``lr`` above the stability edge of the mode dynamics), with the
         losses before it as its ``history``.
 
+    References
+    ----------
     Paper: Corollary 1, eqs. (5)-(6).
     """
     s = np.array(sigmas0, dtype=np.float64)
@@ -211,6 +263,23 @@ def orders(losses: np.ndarray, margin: float = 0.0) -> int:
 
     A prediction is counted with ``margin = 0.5``: a run that follows it to within a factor of 3 then
     counts at least as many orders as the prediction does.
+
+    Parameters
+    ----------
+    losses : ndarray
+        (T,), the losses.
+    margin : float, optional
+        Orders subtracted before rounding down, >= 0.
+
+    Returns
+    -------
+    int
+        Whole orders, in [0, `MAX_ORDERS`].
+
+    Raises
+    ------
+    ValueError
+        If ``losses`` or ``margin`` is not valid (the message names the parameter).
     """
     losses = np.asarray(losses, dtype=np.float64)
     if losses.ndim != 1 or len(losses) == 0:
@@ -232,18 +301,25 @@ def start_lr(Ws: Sequence[np.ndarray], X: np.ndarray | None, loss: Any = "square
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1});  X : ndarray (k_0, n) or (S, k_0, n), or
-    None;  loss : "squared" or a `deeplinear.losses.MatrixSensing`.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1})
+    X : ndarray or None
+        (k_0, n) or (S, k_0, n), or None (the identity, and for a `deeplinear.losses.MatrixSensing` loss).
+    loss : object, optional
+        "squared" or a `deeplinear.losses.MatrixSensing`.
 
     Returns
     -------
-    float, or ndarray (S,) for stacked networks.
+    float or ndarray
+        Float, or ndarray (S,) for stacked networks.
 
     Raises
     ------
     ValueError
-        When the curvature is 0 (every layer but at most one is 0, or ``X`` is 0): no edge bounds the rate.
+        If the curvature is 0 (every layer but at most one is 0, or ``X`` is 0): no edge bounds the rate.
 
+    References
+    ----------
     Paper: the book's stability rule (no paper gives a learning rate for these problems).
     """
     rate = _start_lr(Ws, X, loss)
@@ -285,13 +361,32 @@ def train_halving(
     `start_lr`; a run that diverges (as a run from a stable start can, once it nears a sharper minimum) is
     rerun with the diverged member's rate halved, at most ``tries`` times in all (default ``8 + S``).
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    X : ndarray or None
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray or None
+        Targets (k_d, n), samples as columns.
+    lr : object
+        Learning rate, > 0.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    tries : int or None, optional
+        Most runs in all (default ``8 + S``).
+    **kwargs : object
+        Passed on to `deeplinear.train`.
+
     Returns
     -------
-    (result, lr) : the `TrainResult` and the rate it ran at (a float, or an array (S,) for an ensemble).
+    tuple
+        (result, lr) : the `TrainResult` and the rate it ran at (a float, or an array (S,) for an ensemble).
 
     Raises
     ------
-    TrainingDiverged when the last try diverges too.
+    TrainingDiverged
+        When the last try diverges too.
     """
     _, S = _validate.network(Ws)
     lr = np.minimum(lr, _start_lr(Ws, X, kwargs.get("loss", "squared")))

@@ -28,12 +28,21 @@ def end_to_end(Ws: Sequence[np.ndarray]) -> np.ndarray:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
 
     Returns
     -------
-    ndarray (k_d, k_0) or (S, k_d, k_0), a new array.
+    ndarray
+        (k_d, k_0) or (S, k_d, k_0), a new array.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (1).
     """
     layers, _ = _validate.network(Ws)
@@ -48,13 +57,23 @@ def forward(Ws: Sequence[np.ndarray], X: np.ndarray | None) -> list[np.ndarray]:
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
-    X : ndarray (k_0, n), (S, k_0, n) per member of a stacked network, or None for ``I_{k_0}``.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
+    X : ndarray or None
+        (k_0, n), (S, k_0, n) per member of a stacked network, or None for ``I_{k_0}``.
 
     Returns
     -------
-    list of d + 1 arrays; ``A_i`` has shape (k_i, n) or (S, k_i, n); ``A_0`` is X (or ``I_{k_0}``).
+    list of ndarray
+        List of d + 1 arrays; ``A_i`` has shape (k_i, n) or (S, k_i, n); ``A_0`` is X (or ``I_{k_0}``).
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (1).
     """
     layers, S = _validate.network(Ws)
@@ -66,14 +85,25 @@ def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
-    activations : the d + 1 activations returned by `forward`.
-    dF : ndarray (k_d, n) or (S, k_d, n), the gradient of the loss with respect to ``F = A_d``.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
+    activations : sequence of ndarray
+        The d + 1 activations returned by `forward`.
+    dF : ndarray
+        (k_d, n) or (S, k_d, n), the gradient of the loss with respect to ``F = A_d``.
 
     Returns
     -------
-    list of d arrays ``dL/dW_i``, with the shapes of ``Ws``.
+    list of ndarray
+        List of d arrays ``dL/dW_i``, with the shapes of ``Ws``.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws``, ``activations`` or ``dF`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (2); Corollary 1, eq. (5) is its aligned special case.
     """
     layers, _ = _validate.network(Ws)
@@ -97,17 +127,29 @@ def loss(
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
-    X : ndarray (k_0, n), (S, k_0, n) per member of a stacked network, or None for the identity
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
+    X : ndarray or None
+        (k_0, n), (S, k_0, n) per member of a stacked network, or None for the identity
         ``I_{k_0}`` (then n = k_0).
-    Y : ndarray (k_d, n) or (S, k_d, n) per member; ignored by callable losses that say so (e.g. `MatrixSensing`).
-    loss : "squared", "logistic", "exponential", "cross_entropy", or a callable
+    Y : ndarray or None
+        (k_d, n) or (S, k_d, n) per member; ignored by callable losses that say so (e.g. `MatrixSensing`).
+    loss : str or callable, optional
+        "squared", "logistic", "exponential", "cross_entropy", or a callable
         ``loss_fn(F, Y) -> (value, dL/dF)`` (see `deeplinear.losses`).
 
     Returns
     -------
-    float, or ndarray (S,) for a stacked network.
+    float or ndarray
+        Float, or ndarray (S,) for a stacked network.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (2).
     """
     layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
@@ -123,10 +165,29 @@ def gradients(
 
     Parameters are those of `loss`.
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    X : ndarray or None
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray or None
+        Targets (k_d, n), samples as columns.
+    loss : str or callable, optional
+        Loss: "squared", "logistic", "exponential", "cross_entropy" or a callable (see `deeplinear.losses`).
+
     Returns
     -------
-    list of d arrays with the shapes of ``Ws``, (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
+    list of ndarray
+        List of d arrays with the shapes of ``Ws``, (k_i, k_{i-1}) or (S, k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (2); Corollary 1, eq. (5) is its aligned special case.
     """
     layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
@@ -139,11 +200,18 @@ def stack(networks: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
 
     Parameters
     ----------
-    networks : S >= 1 lists of d arrays ``(k_i, k_{i-1})``, all with the same shapes.
+    networks : sequence of sequence of ndarray
+        S >= 1 lists of d arrays ``(k_i, k_{i-1})``, all with the same shapes.
 
     Returns
     -------
-    list of d arrays ``(S, k_i, k_{i-1})``; member s is ``[W[s] for W in result]``.
+    list of ndarray
+        List of d arrays ``(S, k_i, k_{i-1})``; member s is ``[W[s] for W in result]``.
+
+    Raises
+    ------
+    ValueError
+        If ``networks`` is not valid (the message names the parameter).
     """
     if isinstance(networks, np.ndarray) or not isinstance(networks, Sequence) or not networks:
         raise ValueError("networks must be a non-empty list of networks (lists of layers)")

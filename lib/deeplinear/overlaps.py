@@ -30,13 +30,23 @@ def overlap(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> list[np.nd
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
-    svds : optional, `deeplinear.metrics.layer_svds` of ``Ws``.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : list or None, optional
+        Optional, `deeplinear.metrics.layer_svds` of ``Ws``.
 
     Returns
     -------
-    list of d-1 arrays (min(k_i, k_{i+1}), min(k_{i-1}, k_i)), or with a leading S axis; entries in [0, 1].
+    list of ndarray
+        List of d-1 arrays (min(k_i, k_{i+1}), min(k_{i-1}, k_i)), or with a leading S axis; entries in [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Definition 2, Section 6.
     """
     layers = _as_network(Ws)
@@ -56,13 +66,23 @@ def corresponding_columns(Ws: Sequence[np.ndarray], *, svds: list | None = None)
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
-    svds : optional, `deeplinear.metrics.layer_svds` of ``Ws``.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or of d arrays (S, k_i, k_{i-1})
+    svds : list or None, optional
+        Optional, `deeplinear.metrics.layer_svds` of ``Ws``.
 
     Returns
     -------
-    ndarray (d-1,) or (S, d-1), entries in [0, 1].
+    ndarray
+        (d-1,) or (S, d-1), entries in [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (the text's description of the alignment measure).
     """
     layers = _as_network(Ws)

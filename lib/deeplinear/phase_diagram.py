@@ -38,8 +38,27 @@ def phase_structure(family: str, r: int, *, rng: int | np.random.Generator | Non
     "convolution": ``Convolution(3, sqrt(r))`` on 3 x 3 images; ``r = k^2`` is a random orthonormal basis of all
     k x k matrices (fully connected) in every family. Only random subspaces draw from ``rng``.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    family : str
+        One of `PHASE_FAMILIES`.
+    r : int
+        Dimension of the structure, >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
+    Returns
+    -------
+    Structure
+        The structure of dimension ``r`` of a `PHASE_FAMILIES` family, with an orthonormal basis.
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``family`` or ``r`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 5 (layer structures); beyond the paper.
     """
     rng = _validate.rng(rng)
@@ -74,12 +93,35 @@ def phase_cell(
     size ``init``; trains them as one stacked ensemble for ``steps`` steps at learning rate ``lr``, halved
     (up to three times) when a member diverges.
 
+    Parameters
+    ----------
+    structure : Structure
+        Layer structure (`deeplinear.structures.Structure`).
+    n : int
+        Number of samples, >= 1.
+    seeds : int
+        Number of seeds (independent draws), >= 1.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    lr : float
+        Learning rate, > 0.
+    init : float
+        Scale of the random start, > 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
     Returns
     -------
-    (median :func:`deeplinear.metrics.traceless_alignment_defect`, median loss ratio).
+    tuple of (float, float)
+        (median :func:`deeplinear.metrics.traceless_alignment_defect`, median loss ratio).
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``structure``, ``seeds``, ``steps`` or ``n`` is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: beyond the paper (Theorem 3 says when alignment is impossible, not what training finds).
     """
     rng = _validate.rng(rng)
@@ -113,13 +155,32 @@ def phase_diagram(
 ) -> dict[str, np.ndarray]:
     """:func:`phase_cell` over every (r, n) of every `PHASE_FAMILIES` family, in order (r outer, n inner).
 
+    Parameters
+    ----------
+    seeds : int, optional
+        Number of seeds (independent draws), >= 1.
+    steps : int, optional
+        Number of gradient-descent steps, >= 0.
+    lr : float, optional
+        Learning rate, > 0.
+    init : float, optional
+        Scale of the random start, > 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
     Returns
     -------
-    dict family -> ndarray (R, N, 2) of (median defect, median loss ratio); rows follow the family's
-    dimensions, columns its numbers of samples.
+    dict
+        Family -> ndarray (R, N, 2) of (median defect, median loss ratio); rows follow the family's
+        dimensions, columns its numbers of samples.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: beyond the paper.
     """
     rng = _validate.rng(rng)
@@ -142,11 +203,22 @@ def phase_diagram(
 def phase_summary(phase: dict[str, np.ndarray]) -> dict[str, float]:
     """What the phase diagram says: fully connected rows against the non-trivial structured ones.
 
+    Parameters
+    ----------
+    phase : dict
+        What `phase_diagram` returned.
+
     Returns
     -------
-    dict with "fc_max_defect" and "fc_max_loss_ratio" (the last row of every family) and
-    "structured_median_defect" and "structured_min_defect" (all other rows, without the one-dimensional
-    Toeplitz and convolution structures, which are the span of the identity).
+    dict
+        Dict with "fc_max_defect" and "fc_max_loss_ratio" (the last row of every family) and
+        "structured_median_defect" and "structured_min_defect" (all other rows, without the one-dimensional
+        Toeplitz and convolution structures, which are the span of the identity).
+
+    Raises
+    ------
+    ValueError
+        If ``phase`` is not valid (the message names the parameter).
     """
     phase = _validate.mapping(phase, "phase")
     for family, grid in phase.items():

@@ -46,6 +46,33 @@ def proposition1_summary(
     5 times what the run at the bound needed to reach 1e-12), ``"edge"`` and ``"edge_transverse"``
     (`edges_of_stability` at the minimum the run at the bound reached).
 
+    Parameters
+    ----------
+    sigmas0 : ndarray
+        (d, r), initial singular values in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    n : int
+        Number of samples, >= 1.
+    iterations : int, optional
+        Number of bisection steps, >= 1.
+    max_steps : int, optional
+        Most steps of a run of the recursion.
+
+    Returns
+    -------
+    dict
+        ``"bound"``, ``"steps"``, ``"rate"``, ``"critical"``, ``"edge"`` and ``"edge_transverse"``, as above.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 1.
     """
     bound = prop1_learning_rate(sigmas0, lam, lam_prime, n)
@@ -82,6 +109,33 @@ def proposition1_by_depth(
 
     Returns a dict of arrays (D,): ``"depth"`` and the keys of `proposition1_summary`. ``kwargs`` go to it.
 
+    Parameters
+    ----------
+    sigmas0 : ndarray
+        (d, r), initial singular values in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``, the targets of Corollary 1.
+    lam_prime : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    n : int
+        Number of samples, >= 1.
+    depths : sequence of int
+        The depths, each at most ``len(sigmas0)``.
+    **kwargs : object
+        Passed on to `deeplinear.train`.
+
+    Returns
+    -------
+    dict
+        Arrays (D,): ``"depth"`` and the keys of `proposition1_summary`.
+
+    Raises
+    ------
+    ValueError
+        If ``depths`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 1 and its remark on depth.
     """
     sigmas0 = np.asarray(sigmas0, dtype=np.float64)
@@ -117,18 +171,37 @@ def proposition1_over_instances(
 
     Parameters
     ----------
-    k, n : ints, ``n >= k >= 1``; init_ranges : sequence of ``(low, high)`` with ``0 < low <= high``;
-    rng : int, Generator or None (see `deeplinear._validate.rng`); instances, depth : ints >= 1;
-    kwargs : passed to `proposition1_summary`.
+    k : int
+        Ints, ``n >= k >= 1``
+    n : int
+        Ints, ``n >= k >= 1``
+    init_ranges : sequence of tuple, optional
+        Sequence of ``(low, high)`` with ``0 < low <= high``;
+    instances : int, optional
+        Number of planted problems, >= 1.
+    depth : int, optional
+        Depth (number of layers), >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). instances, depth : ints >= 1;
+    **kwargs : object
+        Passed to `proposition1_summary`.
 
     Returns
     -------
-    dict of arrays (instances, len(init_ranges)): the keys of `proposition1_summary`, ``"factor"``
-    (``critical / bound``: how conservative the bound is) and ``"window"``
-    (``1 - edge_transverse / edge``: the predicted relative width of the rates at which the recursion
-    converges but the aligned set is unstable for full gradient descent; 0 when the stiffest direction
-    is a mode).
+    dict
+        Dict of arrays (instances, len(init_ranges)): the keys of `proposition1_summary`, ``"factor"``
+        (``critical / bound``: how conservative the bound is) and ``"window"``
+        (``1 - edge_transverse / edge``: the predicted relative width of the rates at which the recursion
+        converges but the aligned set is unstable for full gradient descent; 0 when the stiffest direction
+        is a mode).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``init_ranges``, ``instances`` or ``depth`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 1 (the book's measurement of its margin).
     """
     rng = _validate.rng(rng)
@@ -163,8 +236,29 @@ def misaligned(
     """A deliberate misalignment: ``W_i + size * Q_i K_i Q_{i-1}^T`` with Gaussian off-diagonal ``K_i``
     scaled to largest entry 1, so that `off_diagonal` grows by ``size`` (``K_i`` drawn layer by layer).
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    bases : sequence of ndarray
+        List of d + 1 orthonormal arrays ``Q_i`` (k_i, k_i), i = 0..d.
+    size : float
+        Size of the misalignment, >= 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
+    Returns
+    -------
+    list of ndarray
+        The misaligned layers.
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``Ws``, ``bases`` or ``size`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (leaving the aligned set on purpose, to test its stability).
     """
     rng = _validate.rng(rng)
@@ -185,7 +279,25 @@ class StabilityScan:
     reference rate ended with, ``diverged`` (R,) bool, where training diverged (None: nowhere), and
     ``reference_diverged``, whether the reference run did. A run that diverged has no final entry: ``off`` (or
     ``reference``) then holds its last record before the divergence, the start's ``kick``. ``allowed_from`` is
-    the larger of ``kick`` and ``reference``."""
+    the larger of ``kick`` and ``reference``.
+
+    Attributes
+    ----------
+    rates : ndarray
+        (R,), the rates scanned.
+    converged : ndarray
+        (R,) bool: loss below tol times its start, misalignment within bounds, no divergence.
+    off : ndarray
+        (R,), the final largest off-diagonal entry.
+    kick : float
+        The start's largest off-diagonal entry.
+    reference : float
+        The one a run at a small reference rate ended with.
+    diverged : ndarray or None
+        (R,) bool, where training diverged (None: nowhere).
+    reference_diverged : bool
+        Whether the reference run diverged.
+    """
 
     rates: np.ndarray
     converged: np.ndarray
@@ -236,7 +348,18 @@ class StabilityScan:
 
     def failures_between(self, upper: float) -> tuple[int, int]:
         """(failures, rates) among the scanned rates strictly between `critical` and ``upper``
-        ((0, 0) when nothing was `found`)."""
+        ((0, 0) when nothing was `found`).
+
+        Parameters
+        ----------
+        upper : float
+            Upper end (excluded).
+
+        Returns
+        -------
+        tuple
+            ``(failures, rates)``.
+        """
         window = (self.rates > self.critical) & (self.rates < upper)
         return int((~self.converged[window]).sum()), int(window.sum())
 
@@ -276,14 +399,38 @@ def stability_scan(
 
     Parameters
     ----------
-    Ws : list of d arrays, the start; X, Y : the data; bases : the aligned bases (d + 1 orthonormal arrays).
-    rates : ndarray (R,) of learning rates, increasing; flow_time : float > 0 (`trial_steps`).
-    kicks_allowed : float > 1; tol : float > 0; reference_rate : float > 0 or None.
+    Ws : sequence of ndarray
+        List of d arrays, the start; X, Y : the data
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    bases : sequence of ndarray
+        The aligned bases (d + 1 orthonormal arrays).
+    rates : ndarray
+        (R,) of learning rates, increasing
+    flow_time : float
+        > 0 (`trial_steps`).
+    kicks_allowed : float, optional
+        Float > 1
+    tol : float, optional
+        Float > 0
+    reference_rate : float or None, optional
+        > 0 or None.
 
     Returns
     -------
-    `StabilityScan`.
+    StabilityScan
+        `StabilityScan`.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws``, ``bases``, ``flow_time``, ``rates`` or ``reference_rate`` is not valid (the message names the
+        parameter).
+
+    References
+    ----------
     Paper: Corollary 1 and Proposition 1 (the book's critical rate of full gradient descent).
     """
     _, checked = _validate.network_and_bases(Ws, bases)
@@ -313,14 +460,19 @@ def prop1_learning_rate(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndar
 
     Parameters
     ----------
-    sigmas0 : ndarray (d, r), initial singular values in the aligned basis.
-    lam : ndarray (r,), ``diag(V^T X X^T V)[:r]``, positive.
-    lam_prime : ndarray (r,), ``diag(U^T Y X^T V)[:r]``.
-    n : int >= 1, number of samples.
+    sigmas0 : ndarray
+        (d, r), initial singular values in the aligned basis.
+    lam : ndarray
+        (r,), ``diag(V^T X X^T V)[:r]``, positive.
+    lam_prime : ndarray
+        (r,), ``diag(U^T Y X^T V)[:r]``.
+    n : int
+        >= 1, number of samples.
 
     Returns
     -------
-    float, the largest learning rate the proposition allows.
+    float
+        The largest learning rate the proposition allows.
 
     Raises
     ------
@@ -328,6 +480,8 @@ def prop1_learning_rate(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndar
         When a hypothesis fails: some ``sigma_k(W_i^(0)) <= 0``, some ``lam_k <= 0``, or
         ``prod_i sigma_k(W_i^(0)) >= lam'_k / lam_k`` for some ``k``.
 
+    References
+    ----------
     Paper: Proposition 1.
     """
     s, lam, lam_prime = _validate.mode_values(sigmas0, lam, lam_prime)

@@ -20,8 +20,25 @@ __all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
 class TrainingDiverged(FloatingPointError):
     """Gradient descent diverged: the loss became non-finite or exceeded ``blowup * max(L_0, 1)``.
 
-    Attributes: ``step``, ``loss``, ``lr`` (the learning rate of the last update), ``member`` (the
-    ensemble member, or None) and ``history`` (what was recorded before the divergence).
+    Parameters
+    ----------
+    message : str
+        What diverged, where.
+    step : int
+        The step whose loss diverged.
+    loss : float
+        That loss.
+    lr : float
+        The learning rate of the last update.
+    member : int or None
+        The ensemble member that diverged, or None.
+    history : History
+        What was recorded before the divergence.
+
+    Attributes
+    ----------
+    step, loss, lr, member, history
+        As given.
     """
 
     def __init__(
@@ -39,6 +56,19 @@ class History:
 
     One access style: attributes for the series (``history.loss``), the mapping for the metrics
     (``history.metrics["alignment"]``).
+
+    Attributes
+    ----------
+    steps : ndarray
+        (T,), the recorded steps.
+    loss : ndarray
+        (T,), or (T, S) for an ensemble: the loss at each recorded step.
+    lr : ndarray
+        (T,) or (T, S): the learning rate of the update made at that step.
+    metrics : dict
+        Metric name -> (T_m, ...) array, recorded at ``metric_steps``.
+    metric_steps : ndarray or None
+        (T_m,), the steps at which the metrics were recorded (``steps`` unless `train` was given ``record_metrics``).
     """
 
     steps: np.ndarray
@@ -64,7 +94,22 @@ class TrainResult:
     ``history`` (a `History`), ``coefficients`` (per-layer coefficient arrays, None for fully
     connected layers, when a structure was used; else None) and ``diverged_at``: None, or the step at
     which the loss diverged when a trainer was asked to stop there instead of raising (the weights and
-    history are then those of the last step before it)."""
+    history are then those of the last step before it).
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        The final layers (stacked shapes kept).
+    initial_weights : list of ndarray
+        The starting layers.
+    history : History
+        What was recorded (a `History`).
+    coefficients : list of ndarray or None
+        Per-layer coefficient arrays (None for fully connected layers) when a structure was used; else None.
+    diverged_at : int or None
+        None, or the step at which the loss diverged when the trainer was asked to stop there instead of raising
+        (weights and history are then those of the last step before it).
+    """
 
     weights: list[np.ndarray]
     initial_weights: list[np.ndarray]
@@ -83,13 +128,21 @@ def record_schedule(steps: int, record: int | Sequence[int] | np.ndarray | None 
 
     Parameters
     ----------
-    steps : int >= 0, the number of gradient steps.
-    record : None (56 log-spaced steps, or every step when there are fewer: 0, then a geometric
+    steps : int
+        >= 0, the number of gradient steps.
+    record : int, sequence of int, ndarray or None, optional
+        None (56 log-spaced steps, or every step when there are fewer: 0, then a geometric
         grid up to ``steps``, always including ``steps``), an int k >= 1 (every k steps, plus 0 and
         ``steps``), or an array of step indices in [0, steps].
 
     Returns
     -------
-    ndarray (T,) of sorted, distinct ints.
+    ndarray
+        (T,) of sorted, distinct ints.
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` or ``record`` is not valid (the message names the parameter).
     """
     return _validate.schedule(steps, record, "record")

@@ -47,13 +47,22 @@ def column_basis(M: np.ndarray, *, scale: float | None = None, tol: float = 1e-1
 
     Parameters
     ----------
-    M : ndarray (k, m).
-    scale : singular values above ``tol * scale`` count; None: the largest singular value of ``M``.
-    tol : float >= 0.
+    M : ndarray
+        (k, m).
+    scale : float or None, optional
+        Singular values above ``tol * scale`` count; None: the largest singular value of ``M``.
+    tol : float, optional
+        Float >= 0.
 
     Returns
     -------
-    ndarray (k, p) with orthonormal columns, p the numerical rank (0 for a zero ``M``).
+    ndarray
+        (k, p) with orthonormal columns, p the numerical rank (0 for a zero ``M``).
+
+    Raises
+    ------
+    ValueError
+        If ``M`` or ``tol`` is not valid (the message names the parameter).
     """
     M = np.asarray(M, dtype=np.float64)
     if M.ndim != 2 or not np.isfinite(M).all():
@@ -71,14 +80,21 @@ class Reduction:
 
     Attributes
     ----------
-    layers : list of d arrays ``A_i^(0) = B_i^T W_i^(0) B_{i-1}``, (m_i, m_{i-1}).
-    X : ndarray (r, n), the small network's data ``Q^T X``.
-    bases : list of d+1 arrays ``[Q, B_1, ..., B_{d-1}, I]``, ``B_i`` (k_i, m_i) with orthonormal columns.
-    complement : ndarray (k_0, k_0 - r), an orthonormal basis ``Q_perp`` of the orthogonal complement of col(X).
-    fixed : ndarray (k_1, k_0 - r), ``W_1^(0) Q_perp``, the part of ``W_1`` that never changes (set to exactly
+    layers : list of ndarray
+        d arrays ``A_i^(0) = B_i^T W_i^(0) B_{i-1}``, (m_i, m_{i-1}).
+    X : ndarray
+        (r, n), the small network's data ``Q^T X``.
+    bases : list of ndarray
+        d+1 arrays ``[Q, B_1, ..., B_{d-1}, I]``, ``B_i`` (k_i, m_i) with orthonormal columns.
+    complement : ndarray
+        (k_0, k_0 - r), an orthonormal basis ``Q_perp`` of the orthogonal complement of col(X).
+    fixed : ndarray
+        (k_1, k_0 - r), ``W_1^(0) Q_perp``, the part of ``W_1`` that never changes (set to exactly
         zero when it is zero up to rounding).
-    scale : float, ``max |W_1^(0)|``, the scale against which "zero up to rounding" is judged.
-    start : list of d arrays (k_i, k_{i-1}), the full network ``W^(0)`` that was reduced.
+    scale : float
+        ``max |W_1^(0)|``, the scale against which "zero up to rounding" is judged.
+    start : list of ndarray
+        d arrays (k_i, k_{i-1}), the full network ``W^(0)`` that was reduced.
     """
 
     layers: list[np.ndarray]
@@ -112,14 +128,25 @@ def reduce_network(Ws: Sequence[np.ndarray], X: np.ndarray, *, tol: float = 1e-1
 
     Parameters
     ----------
-    Ws : list of d >= 1 arrays (k_i, k_{i-1}), the initial network.
-    X : ndarray (k_0, n), samples as columns.
-    tol : relative threshold on singular values for the ranks of ``X`` and of the bases.
+    Ws : sequence of ndarray
+        List of d >= 1 arrays (k_i, k_{i-1}), the initial network.
+    X : ndarray
+        (k_0, n), samples as columns.
+    tol : float, optional
+        Relative threshold on singular values for the ranks of ``X`` and of the bases.
 
     Returns
     -------
-    Reduction; ``expand(red, red.layers)`` is ``Ws`` up to rounding.
+    Reduction
+        Reduction; ``expand(red, red.layers)`` is ``Ws`` up to rounding.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws`` or ``X`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: beyond the papers (chapter 08's lemma).
     """
     layers = [np.asarray(W, dtype=np.float64) for W in Ws]
@@ -173,12 +200,20 @@ def expand(red: Reduction, A: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     Parameters
     ----------
-    red : Reduction from `reduce_network`.
-    A : list of d arrays of the shapes of ``red.layers``.
+    red : Reduction
+        Reduction from `reduce_network`.
+    A : sequence of ndarray
+        List of d arrays of the shapes of ``red.layers``.
 
     Returns
     -------
-    list of d arrays (k_i, k_{i-1}): ``W_1 = B_1 A_1 Q^T + W_1^(0) Q_perp Q_perp^T``, ``W_i = B_i A_i B_{i-1}^T``.
+    list of ndarray
+        List of d arrays (k_i, k_{i-1}): ``W_1 = B_1 A_1 Q^T + W_1^(0) Q_perp Q_perp^T``, ``W_i = B_i A_i B_{i-1}^T``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     A, B = _small_layers(red, A), red.bases
     first = B[1] @ A[0] @ B[0].T + red.fixed @ red.complement.T
@@ -229,6 +264,23 @@ def scores_to(red: Reduction) -> Callable[[Sequence[np.ndarray]], Scores]:
       same best-match rule (`deeplinear.metrics.invariance` averages the two; Definition 3 keeps
       ``U_1 .. U_{d-1}`` and ``V_2 .. V_d`` fixed).
 
+    Parameters
+    ----------
+    red : Reduction
+        A reduction (`deeplinear.reduction.Reduction`).
+
+    Returns
+    -------
+    callable
+        ``A -> (alignment, invariance)``, arrays (d-1,) and (d, 2).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (the released code's scores), computed through chapter 08's lemma.
     """
     red = _reduction(red)
@@ -284,12 +336,23 @@ def released_invariance(red: Reduction, A: Sequence[np.ndarray]) -> float:
 
     Parameters
     ----------
-    red : Reduction; A : small layers of the shapes of ``red.layers``.
+    red : Reduction
+        Reduction
+    A : sequence of ndarray
+        Small layers of the shapes of ``red.layers``.
 
     Returns
     -------
-    float in [0, 1].
+    float
+        In [0, 1].
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (Figures 1b and 1c), as in the released script.
     """
     red = _reduction(red)
@@ -306,11 +369,20 @@ def metrics_deviation(red: Reduction, A: Sequence[np.ndarray]) -> float:
 
     Parameters
     ----------
-    red : Reduction; A : small layers of the shapes of ``red.layers``.
+    red : Reduction
+        Reduction
+    A : sequence of ndarray
+        Small layers of the shapes of ``red.layers``.
 
     Returns
     -------
-    float, the largest absolute difference: rounding error when they agree.
+    float
+        The largest absolute difference: rounding error when they agree.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     red = _reduction(red)
     full = expand(red, A)

@@ -56,12 +56,21 @@ def constant(lr: float) -> Schedule:
 
     Parameters
     ----------
-    lr : positive finite float.
+    lr : float
+        Positive finite float.
 
     Returns
     -------
-    callable ``(step, loss) -> lr``.
+    Schedule
+        Callable ``(step, loss) -> lr``.
 
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Soudry et al. (2018): with a fixed step the direction converges to u-bar at rate O(1/log t).
     """
     lr = _validate.positive(lr, "lr", "a positive finite number")
@@ -83,14 +92,25 @@ def inverse_risk(lr: float, *, loss: str = "logistic", cap: float = math.inf) ->
 
     Parameters
     ----------
-    lr : positive finite float, the step at ``R = l(0)``.
-    loss : "logistic" (``l(0) = log 2``) or "exponential" (``l(0) = 1``).
-    cap : positive float or ``math.inf``, the largest multiplier of ``lr``.
+    lr : float
+        Positive finite float, the step at ``R = l(0)``.
+    loss : str, optional
+        "logistic" (``l(0) = log 2``) or "exponential" (``l(0) = 1``).
+    cap : float, optional
+        Positive float or ``math.inf``, the largest multiplier of ``lr``.
 
     Returns
     -------
-    callable ``(step, risk) -> lr * min(l(0) / max(risk, 1e-300), cap)``.
+    Schedule
+        Callable ``(step, risk) -> lr * min(l(0) / max(risk, 1e-300), cap)``.
 
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``cap`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 3 (step sizes and the smoothness ``beta(R)``).
     """
     lr, cap, ell0 = (
@@ -114,14 +134,25 @@ def named(kind: str, lr: float, *, loss: str = "logistic", cap: float = math.inf
 
     Parameters
     ----------
-    kind : "constant" or "inverse_risk" (the keys of `SCHEDULES`).
-    lr : positive finite float, the base step.
-    loss, cap : as for `inverse_risk` (unused by "constant").
+    kind : str
+        "constant" or "inverse_risk" (the keys of `SCHEDULES`).
+    lr : float
+        Positive finite float, the base step.
+    loss : str, optional
+        As for `inverse_risk` (unused by "constant").
+    cap : float, optional
+        As for `inverse_risk` (unused by "constant").
 
     Returns
     -------
-    "constant": the float ``lr`` itself (`train` then skips the per-step call; the steps are those of
-    `constant`); "inverse_risk": ``inverse_risk(lr, loss=loss, cap=cap)``.
+    float or Schedule
+        "constant": the float ``lr`` itself (`train` then skips the per-step call; the steps are those of
+        `constant`); "inverse_risk": ``inverse_risk(lr, loss=loss, cap=cap)``.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` or ``lr`` is not valid (the message names the parameter).
     """
     if kind not in SCHEDULES:
         raise ValueError(f"kind must be one of {list(SCHEDULES)}, got {kind!r}")
@@ -143,14 +174,25 @@ def assumption_35_step(Ws: Sequence[np.ndarray], *, beta_ell: float = 0.25, G: f
 
     Parameters
     ----------
-    Ws : list of L arrays (k_i, k_{i-1}).
-    beta_ell : positive float, a bound on ``l''`` (1/4 for the logistic loss).
-    G : positive float, a bound on ``|l'|`` (1 for the logistic loss).
+    Ws : sequence of ndarray
+        List of L arrays (k_i, k_{i-1}).
+    beta_ell : float, optional
+        Positive float, a bound on ``l''`` (1/4 for the logistic loss).
+    G : float, optional
+        Positive float, a bound on ``|l'|`` (1 for the logistic loss).
 
     Returns
     -------
-    float in (0, 1].
+    float
+        In (0, 1].
 
+    Raises
+    ------
+    ValueError
+        If ``Ws``, ``beta_ell`` or ``G`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Assumption 3.5.
     """
     beta_ell, G = (
@@ -187,22 +229,49 @@ def assumption_35_descent(
 
     Parameters
     ----------
-    Ws : list of L arrays (k_i, k_{i-1}) (one network, not a stack). Not modified.
-    X, Y, loss, metrics, record, progress : as for `deeplinear.train` (``X=None`` with a callable loss such
+    Ws : sequence of ndarray
+        List of L arrays (k_i, k_{i-1}) (one network, not a stack). Not modified.
+    X : ndarray or None
+        As for `deeplinear.train` (``X=None`` with a callable loss such
         as `deeplinear.separable.OnData` trains on the identity).
-    steps : int >= 0, the number of updates.
-    beta_ell, G : positive floats, bounds on ``l''`` and ``|l'|`` (the logistic loss: 1/4 and 1; the
+    Y : ndarray or None
+        As for `deeplinear.train` (``X=None`` with a callable loss such
+        as `deeplinear.separable.OnData` trains on the identity).
+    steps : int
+        >= 0, the number of updates.
+    loss : str or callable, optional
+        As for `deeplinear.train` (``X=None`` with a callable loss such
+        as `deeplinear.separable.OnData` trains on the identity).
+    beta_ell : float, optional
+        Positive floats, bounds on ``l''`` and ``|l'|`` (the logistic loss: 1/4 and 1; the
         exponential loss has none over the whole line).
+    G : float, optional
+        Positive floats, bounds on ``l''`` and ``|l'|`` (the logistic loss: 1/4 and 1; the
+        exponential loss has none over the whole line).
+    metrics : object, optional
+        As for `deeplinear.train` (``X=None`` with a callable loss such
+        as `deeplinear.separable.OnData` trains on the identity).
+    record : int, sequence of int, ndarray or None, optional
+        As for `deeplinear.train` (``X=None`` with a callable loss such
+        as `deeplinear.separable.OnData` trains on the identity).
+    progress : bool or None, optional
+        As for `deeplinear.train` (``X=None`` with a callable loss such
+        as `deeplinear.separable.OnData` trains on the identity).
 
     Returns
     -------
-    result : `deeplinear.TrainResult`; ``result.history.lr`` holds ``eta_t`` at the recorded steps.
-    flow : ndarray (T,), the flow time ``sum_{tau < t} eta_tau`` at each recorded step ``t``.
+    result
+        `deeplinear.TrainResult`; ``result.history.lr`` holds ``eta_t`` at the recorded steps.
+    flow : ndarray
+        (T,), the flow time ``sum_{tau < t} eta_tau`` at each recorded step ``t``.
 
     Raises
     ------
-    TrainingDiverged as `deeplinear.train` (``blowup = 1e8``); ValueError for a stacked network.
+    TrainingDiverged
+        As `deeplinear.train` (``blowup = 1e8``); ValueError for a stacked network.
 
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 3, Assumption 3.5 (the gradient-descent theorems).
 
     Examples
@@ -274,10 +343,35 @@ def divergence_step(
     divergence is a non-finite loss or one above ``blowup * max(initial loss, 1)``
     (`deeplinear.TrainingDiverged`).
 
+    Parameters
+    ----------
+    Ws : sequence of ndarray
+        The network: d layers (k_i, k_{i-1}), first layer first, or stacked (S, k_i, k_{i-1}).
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    lr : float or callable
+        Learning rate, > 0.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    loss : str, optional
+        Loss: "squared", "logistic", "exponential", "cross_entropy" or a callable (see `deeplinear.losses`).
+    blowup : float, optional
+        Divergence threshold, relative to ``max(initial loss, 1)``.
+
     Returns
     -------
-    int (the first diverged step, >= 1) or None.
+    int or None
+        (the first diverged step, >= 1) or None.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 3 (why a growing step must be capped on a deep network).
     """
     try:

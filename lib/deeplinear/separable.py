@@ -70,14 +70,25 @@ def gaussian_layers(
 
     Parameters
     ----------
-    widths : [k_0, ..., k_L], positive integers, L >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
-    scale : positive float, the standard deviation times ``sqrt(fan-in)``.
+    widths : sequence of int
+        [k_0, ..., k_L], positive integers, L >= 1.
+    scale : float, optional
+        Positive float, the standard deviation times ``sqrt(fan-in)``.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    list of L arrays (k_i, k_{i-1}).
+    list of ndarray
+        List of L arrays (k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``widths`` or ``scale`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 (any start with Assumption 1.2; a small Gaussian one here).
     """
     rng = _validate.rng(rng)
@@ -96,14 +107,27 @@ def below_loss_at_zero(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, l
 
     Parameters
     ----------
-    Ws : list of L arrays (k_i, k_{i-1}), k_L = 1. Not modified.
-    X : ndarray (k_0, n); Y : ndarray (1, n), labels in {-1, +1}.
-    loss : "logistic" or "exponential".
+    Ws : sequence of ndarray
+        List of L arrays (k_i, k_{i-1}), k_L = 1. Not modified.
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (1, n), labels in {-1, +1}.
+    loss : str, optional
+        "logistic" or "exponential".
 
     Returns
     -------
-    list of L arrays: ``Ws`` itself or ``Ws[:-1] + [-Ws[-1]]``.
+    list
+        List of L arrays: ``Ws`` itself or ``Ws[:-1] + [-Ws[-1]]``.
 
+    Raises
+    ------
+    ValueError
+        If ``loss`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Assumption 1.2.
     """
     if loss not in LOSS_AT_ZERO:
@@ -125,8 +149,33 @@ def gaussian_start(
 ) -> list[np.ndarray]:
     """`gaussian_layers`, then `below_loss_at_zero`: a small Gaussian start with ``R(W(0)) < l(0)``.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Parameters
+    ----------
+    widths : sequence of int
+        [k_0, ..., k_L].
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    scale : float, optional
+        Standard deviation of the entries, > 0.
+    loss : str, optional
+        Loss: "squared", "logistic", "exponential", "cross_entropy" or a callable (see `deeplinear.losses`).
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
+    Returns
+    -------
+    list of ndarray
+        The layers (k_i, k_{i-1}).
+
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Assumption 1.2.
     """
     rng = _validate.rng(rng)
@@ -138,13 +187,29 @@ def support_vectors(X: np.ndarray, Y: np.ndarray, u_bar: np.ndarray, gamma: floa
 
     Parameters
     ----------
-    X : ndarray (k_0, n); Y : ndarray (n,) or (1, n); u_bar : ndarray (k_0,); gamma : float > 0,
-    as `max_margin` returns them.
+    X : ndarray
+        (k_0, n), the points.
+    Y : ndarray
+        (n,) or (1, n), labels in {-1, +1}.
+    u_bar : ndarray
+        (k_0,), the maximum-margin direction, as `max_margin` returns it.
+    gamma : float
+        The maximum margin, > 0, as `max_margin` returns it.
+    rtol : float, optional
+        Relative tolerance, >= 0.
 
     Returns
     -------
-    ndarray (n,) of bools. Assumption 2.7 asks that the support vectors span ``R^{k_0}``.
+    ndarray
+        (n,) of bools. Assumption 2.7 asks that the support vectors span ``R^{k_0}``.
 
+    Raises
+    ------
+    ValueError
+        If ``X`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 and Assumption 2.7.
     """
     X = np.asarray(X, dtype=np.float64)
@@ -160,16 +225,33 @@ def support_vectors(X: np.ndarray, Y: np.ndarray, u_bar: np.ndarray, gamma: floa
 def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dict[str, Callable]:
     """What a run on separable data records, as `deeplinear.train`'s ``metrics=`` mapping.
 
+    Parameters
+    ----------
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    alignment : bool, optional
+        Also record the layers' alignment.
+
     Returns
     -------
-    dict name -> fn(Ws): "angle" (`angle_to` u-bar, degrees), "gap" (`margin_gap`), "direction"
-    (`direction`, (k_0,)), "product" (``W_prod``, (k_0,)), "first_layer" (``W_1``, (k_1, k_0)), "norms"
-    (``||W_i||_F``, (L,)), "tails" (`rank_one_tail` of each layer, (L,)), "rank_one" (`rank_one_ratio` of
-    each layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
-    "layer_gap" (`layer_margin_gap`), "normalised_distance" (``||normalised_product - u_bar||``) and, with
-    ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and gamma come from
-    `max_margin` (computed once here).
+    dict
+        Dict name -> fn(Ws): "angle" (`angle_to` u-bar, degrees), "gap" (`margin_gap`), "direction"
+        (`direction`, (k_0,)), "product" (``W_prod``, (k_0,)), "first_layer" (``W_1``, (k_1, k_0)), "norms"
+        (``||W_i||_F``, (L,)), "tails" (`rank_one_tail` of each layer, (L,)), "rank_one" (`rank_one_ratio` of
+        each layer, (L,)), "product_v1" (`product_alignment`), "v1_ubar" (`first_layer_alignment` with u-bar),
+        "layer_gap" (`layer_margin_gap`), "normalised_distance" (``||normalised_product - u_bar||``) and, with
+        ``alignment``, "alignment" (`metrics.top_alignment`, (L-1,)). u-bar and gamma come from
+        `max_margin` (computed once here).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Ji & Telgarsky, Theorem 2.2, their Figure 1.
     """
     u_bar, gamma = max_margin(X, Y)
@@ -195,11 +277,24 @@ def measurements(X: np.ndarray, Y: np.ndarray, *, alignment: bool = True) -> dic
 def alignment_measurements(Ws0: Sequence[np.ndarray]) -> dict[str, Callable]:
     """What a run from an aligned start records, as `deeplinear.train`'s ``metrics=`` mapping.
 
+    Parameters
+    ----------
+    Ws0 : sequence of ndarray
+        The starting network, layers (k_i, k_{i-1}) (or stacked (S, k_i, k_{i-1})).
+
     Returns
     -------
-    dict name -> fn(Ws): "alignment" (`metrics.top_alignment`, (L-1,)), "rank_one"
-    (`rank_one_ratio` of each layer, (L,)) and "moved" (`inner_vectors_moved` since ``Ws0``).
+    dict
+        Dict name -> fn(Ws): "alignment" (`metrics.top_alignment`, (L-1,)), "rank_one"
+        (`rank_one_ratio` of each layer, (L,)) and "moved" (`inner_vectors_moved` since ``Ws0``).
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Radhakrishnan et al., Definition 3 and Appendix F.
     """
     return {
@@ -219,13 +314,23 @@ def rank_one_start(widths: Sequence[int], *, rng: int | np.random.Generator | No
 
     Parameters
     ----------
-    widths : [k_0, ..., k_L] with k_L = 1 and L >= 2.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    widths : sequence of int
+        [k_0, ..., k_L] with k_L = 1 and L >= 2.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    list of L arrays (k_i, k_{i-1}).
+    list of ndarray
+        List of L arrays (k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``widths`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Radhakrishnan et al., Section 4.2 and Appendix F (derived here: the appendix is not in our source).
     """
     rng = _validate.rng(rng)
@@ -243,6 +348,18 @@ def inner_vectors_moved(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndar
     """``Ws -> max_i (1 - |u_i(Ws)^T u_i(Ws0)|)`` over the inner layers ``W_2 .. W_{L-1}``'s top left
     singular vectors (0 for L <= 2): how far the inner singular vectors moved since ``Ws0``.
 
+    Parameters
+    ----------
+    Ws0 : sequence of ndarray
+        The starting network, layers (k_i, k_{i-1}) (or stacked (S, k_i, k_{i-1})).
+
+    Returns
+    -------
+    callable
+        ``Ws -> max_i (1 - |u_i(Ws)^T u_i(Ws0)|)``.
+
+    References
+    ----------
     Paper: Radhakrishnan et al., Definition 3 (b) (inner singular vectors fixed), Appendix F.
     """
     U0 = [np.linalg.svd(W)[0][:, 0] for W in list(Ws0)[1:-1]]
@@ -263,9 +380,15 @@ class OnData:
 
     Parameters
     ----------
-    X : ndarray (k_0, n); Y : ndarray (1, n), labels in {-1, +1}.
-    loss : "logistic" or "exponential".
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (1, n), labels in {-1, +1}.
+    loss : str, optional
+        "logistic" or "exponential".
 
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 (the risk depends on the network only through ``W_prod``).
     """
 
@@ -284,6 +407,20 @@ class OnData:
         return f"OnData(k_0={self.X.shape[0]}, n={self.X.shape[1]}, loss={self.loss!r})"
 
     def validate(self, out_shape: tuple[int, int], Y: object = None) -> None:
+        """Check that the network has one output and runs on the identity (``X=None``).
+
+        Parameters
+        ----------
+        out_shape : tuple of int
+            The shape of the network output, which must be ``(1, k_0)``.
+        Y : object, optional
+            Ignored (the labels are held here).
+
+        Raises
+        ------
+        ValueError
+            If ``out_shape`` is not ``(1, k_0)``.
+        """
         if tuple(out_shape) != (1, self.X.shape[0]):
             raise ValueError(
                 f"OnData needs a network with one output run on the identity (X=None): output (1, {self.X.shape[0]}), "
@@ -307,13 +444,31 @@ def train_until_divergence(
 
     Parameters
     ----------
-    Ws, X, Y, **kw : as for `deeplinear.train` (``lr``, ``loss``, ``metrics``, ...).
-    steps : int >= 0; record : as for `deeplinear.train`.
+    Ws : sequence of ndarray
+        As for `deeplinear.train` (``lr``, ``loss``, ``metrics``, ...).
+    X : ndarray or None
+        As for `deeplinear.train` (``lr``, ``loss``, ``metrics``, ...).
+    Y : ndarray or None
+        As for `deeplinear.train` (``lr``, ``loss``, ``metrics``, ...).
+    steps : int
+        >= 0
+    record : object
+        As for `deeplinear.train`.
+    **kw : object
+        As for `deeplinear.train` (``lr``, ``loss``, ``metrics``, ...).
 
     Returns
     -------
-    `deeplinear.TrainResult`, with ``diverged_at`` None or the step at which the loss diverged.
+    TrainResult
+        `deeplinear.TrainResult`, with ``diverged_at`` None or the step at which the loss diverged.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: none (the book's handling of a step above the stability edge).
     """
     schedule = record_schedule(steps, record)
@@ -335,19 +490,25 @@ def max_margin(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
 
     Parameters
     ----------
-    X : ndarray (k_0, n), samples as columns.
-    y : ndarray (n,) or (1, n), labels in {-1, +1}.
+    X : ndarray
+        (k_0, n), samples as columns.
+    y : ndarray
+        (n,) or (1, n), labels in {-1, +1}.
 
     Returns
     -------
-    u : ndarray (k_0,), unit vector (Ji & Telgarsky's u-bar).
-    gamma : float, the maximum margin.
+    u : ndarray
+        (k_0,), unit vector (Ji & Telgarsky's u-bar).
+    gamma : float
+        The maximum margin.
 
     Raises
     ------
     ValueError
         When the data are not linearly separable through the origin.
 
+    References
+    ----------
     Paper: Ji & Telgarsky, Section 2 (gamma and u-bar), Theorem 2.2.
     """
     X = _matrix(X, "X")
@@ -387,13 +548,23 @@ def one_vs_rest_margins(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    X : ndarray (k_0, n), samples as columns.
-    labels : ndarray (n,) of integer class labels >= 0.
+    X : ndarray
+        (k_0, n), samples as columns.
+    labels : ndarray
+        (n,) of integer class labels >= 0.
 
     Returns
     -------
-    ndarray (labels.max() + 1,); all positive exactly when every one-vs-rest problem is separable.
+    ndarray
+        (labels.max() + 1,); all positive exactly when every one-vs-rest problem is separable.
 
+    Raises
+    ------
+    ValueError
+        If ``labels`` or ``X`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 6 (the MNIST subset is linearly separable); Ji & Telgarsky, Section 2.
     """
     labels = np.asarray(labels)

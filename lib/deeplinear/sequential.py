@@ -46,16 +46,26 @@ def predicted_learning_times(strengths: np.ndarray, u0: float, lr: float) -> np.
 
     Parameters
     ----------
-    strengths : ndarray (r,), the targets ``s_j > u0``.
-    u0 : float > 0, the initial mode product.
-    lr : float > 0, the learning rate.
+    strengths : ndarray
+        (r,), the targets ``s_j > u0``.
+    u0 : float
+        > 0, the initial mode product.
+    lr : float
+        > 0, the learning rate.
 
     Returns
     -------
-    ndarray (r,), the predicted steps (real numbers).
+    ndarray
+        (r,), the predicted steps (real numbers).
+
+    Raises
+    ------
+    ValueError
+        If ``strengths``, ``u0`` or ``lr`` is not valid (the message names the parameter).
 
     References
     ----------
+
     Paper 1 (Radhakrishnan et al.), Section 2 and Corollary 1; Saxe et al. (2014).
 
     Examples
@@ -75,16 +85,26 @@ def perturbed(X: np.ndarray, eps: float, direction: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    X : ndarray (k, n).
-    eps : float >= 0, the relative size of the perturbation.
-    direction : ndarray (k, n), not zero (e.g. standard normal).
+    X : ndarray
+        (k, n).
+    eps : float
+        >= 0, the relative size of the perturbation.
+    direction : ndarray
+        (k, n), not zero (e.g. standard normal).
 
     Returns
     -------
-    ndarray (k, n), at Frobenius distance ``eps ||X||_F`` from ``X``.
+    ndarray
+        (k, n), at Frobenius distance ``eps ||X||_F`` from ``X``.
+
+    Raises
+    ------
+    ValueError
+        If ``X``, ``direction`` or ``eps`` is not valid (the message names the parameter).
 
     References
     ----------
+
     Paper 1 (Radhakrishnan et al.), after Theorem 1 (the book's measure of a violation of size epsilon).
 
     Examples
@@ -125,19 +145,39 @@ def epsilon_response(
 
     Parameters
     ----------
-    X, Y : ndarrays (k, n), data that satisfy Theorem 1's condition with the bases ``U, V``.
-    U, V : ndarrays (k, k), orthonormal (e.g. `deeplinear.theory.alignment_invariant_witness`).
-    eps : ndarray (m,), relative perturbation sizes, each >= 0.
-    u0 : float > 0, the initial mode product; lr : float > 0; steps : int >= 0.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    X : ndarray
+        Ndarrays (k, n), data that satisfy Theorem 1's condition with the bases ``U, V``.
+    Y : ndarray
+        Ndarrays (k, n), data that satisfy Theorem 1's condition with the bases ``U, V``.
+    U : ndarray
+        Ndarrays (k, k), orthonormal (e.g. `deeplinear.theory.alignment_invariant_witness`).
+    V : ndarray
+        Ndarrays (k, k), orthonormal (e.g. `deeplinear.theory.alignment_invariant_witness`).
+    eps : ndarray
+        (m,), relative perturbation sizes, each >= 0.
+    u0 : float
+        > 0, the initial mode product
+    lr : float
+        > 0
+    steps : int
+        >= 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    dict of ndarrays (m,): ``"eps"``, ``"defect"`` (the relative commutator of the perturbed data) and
-    ``"off"`` (the largest off-diagonal entry over the run).
+    dict
+        Dict of ndarrays (m,): ``"eps"``, ``"defect"`` (the relative commutator of the perturbed data) and
+        ``"off"`` (the largest off-diagonal entry over the run).
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``Y``, ``eps``, ``X``, ``u0``, ``lr`` or ``steps`` is not valid (the message names the parameter).
 
     References
     ----------
+
     Paper 1 (Radhakrishnan et al.), Theorem 1 and the remark after it (Gidel et al.'s epsilon = 0).
 
     Examples
@@ -176,14 +216,24 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
 
     Parameters
     ----------
-    x, y : ndarrays (m,), m >= 2, positive; ``x`` not all equal.
+    x : ndarray
+        Ndarrays (m,), m >= 2, positive; ``x`` not all equal.
+    y : ndarray
+        Ndarrays (m,), m >= 2, positive; ``x`` not all equal.
 
     Returns
     -------
-    float.
+    float
+        Float.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not valid (the message names the parameter).
 
     References
     ----------
+
     Paper 1 (Radhakrishnan et al.), after Theorem 1 (a response linear in epsilon has slope 1).
 
     Examples
@@ -224,12 +274,42 @@ def sequential_run(
     has ``steps`` steps; deeper, as many as 1.2 times the steps the recursion (6) needs until every mode
     product reaches ``s_j - u0`` (found within ``40 * steps``; else ``40 * steps``).
 
+    Parameters
+    ----------
+    X : ndarray
+        Inputs (k_0, n), samples as columns (None: the identity, where allowed).
+    Y : ndarray
+        Targets (k_d, n), samples as columns.
+    U : ndarray
+        (k, k), orthonormal output basis.
+    V : ndarray
+        (k, k), orthonormal input basis.
+    strengths : ndarray
+        (r,), the singular values of the target.
+    depth : int
+        Depth (number of layers), >= 1.
+    u0 : float
+        Starting mode product, > 0.
+    lr : float
+        Learning rate, > 0.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
+
     Returns
     -------
-    ndarray (T, r), the mode products ``p_j = prod_i sigma_ij`` at every step, in the bases.
+    ndarray
+        (T, r), the mode products ``p_j = prod_i sigma_ij`` at every step, in the bases.
 
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``X``, ``Y``, ``strengths``, ``depth``, ``steps``, ``U``, ``V``, ``u0`` or ``lr`` is not valid (the
+        message names the parameter).
 
+    References
+    ----------
     Paper: Corollary 1 (sequential learning, after Saxe et al. 2014).
     """
     rng = _validate.rng(rng)
@@ -271,11 +351,24 @@ def saxe_map(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: int) -> np
 
     Parameters
     ----------
-    u0 : ndarray (r,), initial mode products; strengths : ndarray (r,); lr : float > 0; steps : int >= 0.
+    u0 : ndarray
+        (r,), initial mode products
+    strengths : ndarray
+        (r,)
+    lr : float
+        > 0
+    steps : int
+        >= 0.
 
     Returns
     -------
-    ndarray (steps + 1, r). Paper: Corollary 1 with d = 2 (Saxe et al. 2014).
+    ndarray
+        (steps + 1, r). Paper: Corollary 1 with d = 2 (Saxe et al. 2014).
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` is not valid (the message names the parameter).
     """
     steps = _validate.count(steps, "steps")
     u0, strengths, lr = _saxe_inputs(u0, strengths, lr)
@@ -290,6 +383,29 @@ def saxe_closed_form(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: in
     """Saxe et al.'s solution of ``tau du/dt = 2u(s - u)``, ``tau = 1 / lr``, at ``t = 0..steps``:
     ``u(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/u_0)``. Returns (steps + 1, r).
 
+    Parameters
+    ----------
+    u0 : ndarray
+        (r,), the starting mode products, > 0.
+    strengths : ndarray
+        (r,), the singular values of the target.
+    lr : float
+        Learning rate, > 0.
+    steps : int
+        Number of gradient-descent steps, >= 0.
+
+    Returns
+    -------
+    ndarray
+        (steps + 1, r).
+
+    Raises
+    ------
+    ValueError
+        If ``u0`` or ``steps`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Corollary 1 (sequential learning; Saxe et al. 2014, eq. (7)).
     """
     tt = np.arange(_validate.count(steps, "steps") + 1)[:, None]
@@ -309,7 +425,25 @@ def _saxe_inputs(u0, strengths, lr) -> tuple[np.ndarray, np.ndarray, float]:
 
 def learning_times(u: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """The first step at which each mode reaches its target: ``min {t : u[t, j] >= targets[j]}``
-    (``len(u)`` where it never does). ``u`` is (T, r), ``targets`` (r,); returns an int array (r,)."""
+    (``len(u)`` where it never does). ``u`` is (T, r), ``targets`` (r,); returns an int array (r,).
+
+    Parameters
+    ----------
+    u : ndarray
+        Unit vector (k_0,), the max-margin direction (Ji & Telgarsky's u-bar).
+    targets : ndarray
+        (r,), the targets.
+
+    Returns
+    -------
+    ndarray
+        (r,) int.
+
+    Raises
+    ------
+    ValueError
+        If ``u`` or ``targets`` is not valid (the message names the parameter).
+    """
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 2 or 0 in u.shape or not np.isfinite(u).all():
         raise ValueError(f"u must be a finite array (T, r), got shape {u.shape}")

@@ -42,14 +42,25 @@ def gauss_newton_sharpness(
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), one network (each layer in ``structure`` when it is given).
-    X : ndarray (k_0, n), or None for the identity (``n = k_0``).
-    structure : a `deeplinear.structures.Structure` of every layer, or None (fully connected).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), one network (each layer in ``structure`` when it is given).
+    X : ndarray or None
+        (k_0, n), or None for the identity (``n = k_0``).
+    structure : Structure or None, optional
+        A `deeplinear.structures.Structure` of every layer, or None (fully connected).
 
     Returns
     -------
-    float >= 0.
+    float
+        >= 0.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws``, ``structure`` or ``X`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: the book's stability rule (no paper gives a learning rate for these problems).
 
     Examples
@@ -112,13 +123,23 @@ def balanced_factors(P: np.ndarray, depth: int) -> list[np.ndarray]:
 
     Parameters
     ----------
-    P : ndarray (k, k), square.
-    depth : int >= 1.
+    P : ndarray
+        (k, k), square.
+    depth : int
+        >= 1.
 
     Returns
     -------
-    list of depth arrays (k, k).
+    list of ndarray
+        List of depth arrays (k, k).
 
+    Raises
+    ------
+    ValueError
+        If ``P`` or ``depth`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Proposition 2 (the aligned, 0-balanced factorisation).
     """
     P = np.asarray(P, dtype=np.float64)
@@ -145,15 +166,27 @@ def stable_learning_rate(
 
     Parameters
     ----------
-    X : ndarray (k, n), or None for the identity.
-    P : ndarray (k, k), the least-squares solution (``Y X^+``).
-    starts : a network (list of d arrays (k, k)), or a stacked one (d arrays (S, k, k)).
-    fraction : float in (0, 1].
+    X : ndarray or None
+        (k, n), or None for the identity.
+    P : ndarray
+        (k, k), the least-squares solution (``Y X^+``).
+    starts : sequence of ndarray
+        A network (list of d arrays (k, k)), or a stacked one (d arrays (S, k, k)).
+    fraction : float, optional
+        Float in (0, 1].
 
     Returns
     -------
-    float > 0, or ndarray (S,) for a stacked network.
+    float or ndarray
+        > 0, or ndarray (S,) for a stacked network.
 
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: the book's stability rule (chapter 05; no paper gives a learning rate for these problems).
     """
     _validate.number(fraction, "fraction", "a number in (0, 1]", low=0, low_open=True, high=1)

@@ -35,6 +35,8 @@ class Structure:
     basis : array_like, shape (r, m, n)
         Mutually orthogonal, non-zero matrices A_1..A_r (Frobenius inner product).
 
+    References
+    ----------
     Paper: Definition 4; Theorem 2 and footnote 3.
     """
 
@@ -111,18 +113,50 @@ class Structure:
 
     # -- public API --------------------------------------------------------
     def matrix(self, c: ArrayLike) -> np.ndarray:
-        """sum_j c_j A_j: coefficients (..., r) -> matrices (..., m, n)."""
+        """sum_j c_j A_j: coefficients (..., r) -> matrices (..., m, n).
+
+        Parameters
+        ----------
+        c : ArrayLike
+            (..., r), coefficients.
+
+        Returns
+        -------
+        ndarray
+            (..., m, n), ``sum_j c_j A_j``.
+        """
         return self._matrix(self._coef(c))
 
     def adjoint(self, G: ArrayLike) -> np.ndarray:
         """<A_j, G>_F: matrices (..., m, n) -> (..., r).
 
         The gradient with respect to the coefficients when G = dL/dW (Paper: Theorem 2).
+
+        Parameters
+        ----------
+        G : ArrayLike
+            (..., m, n), matrices.
+
+        Returns
+        -------
+        ndarray
+            (..., r), ``<A_j, G>_F``.
         """
         return self._adjoint(self._mat(G, "G"))
 
     def coefficients(self, W: ArrayLike) -> np.ndarray:
-        """<A_j, W>_F / ||A_j||^2: (..., m, n) -> (..., r); inverts `matrix` on S."""
+        """<A_j, W>_F / ||A_j||^2: (..., m, n) -> (..., r); inverts `matrix` on S.
+
+        Parameters
+        ----------
+        W : ArrayLike
+            A layer, ndarray (m, n).
+
+        Returns
+        -------
+        ndarray
+            (..., r).
+        """
         return self._adjoint(self._mat(W)) / self.norms2
 
     def project(self, G: ArrayLike, scaled: bool = True) -> np.ndarray:
@@ -131,28 +165,96 @@ class Structure:
         scaled=True is Theorem 2's pi_S with footnote 3's scaling, sum_j <A_j, G> A_j (the
         matrix update made by gradient descent on the coefficients); scaled=False is the
         orthogonal projection sum_j <A_j, G> / ||A_j||^2 A_j.
+
+        Parameters
+        ----------
+        G : ArrayLike
+            (..., m, n), matrices.
+        scaled : bool, optional
+            Theorem 2's scaled projection (True) or the orthogonal one (False).
+
+        Returns
+        -------
+        ndarray
+            (..., m, n).
         """
         a = self._adjoint(self._mat(G, "G"))
         return self._matrix(a if scaled else a / self.norms2)
 
     def contains(self, W: ArrayLike, tol: float = 1e-10) -> bool:
-        """Whether W (every W of a stack (..., m, n)) lies in S, up to tol * ||W||_F."""
+        """Whether W (every W of a stack (..., m, n)) lies in S, up to tol * ||W||_F.
+
+        Parameters
+        ----------
+        W : ArrayLike
+            A layer, ndarray (m, n).
+        tol : float, optional
+            Tolerance, > 0.
+
+        Returns
+        -------
+        bool
+            Whether W (every W of a stack (..., m, n)) lies in S, up to tol * ||W||_F.
+        """
         W = self._mat(W)
         res = W - self._matrix(self._adjoint(W) / self.norms2)
         return bool(np.all(np.linalg.norm(res, axis=(-2, -1)) <= tol * np.linalg.norm(W, axis=(-2, -1))))
 
     def apply(self, c: ArrayLike, A: ArrayLike) -> np.ndarray:
-        """matrix(c) @ A: (..., r), (..., n, N) -> (..., m, N)."""
+        """matrix(c) @ A: (..., r), (..., n, N) -> (..., m, N).
+
+        Parameters
+        ----------
+        c : ArrayLike
+            (..., r), coefficients.
+        A : ArrayLike
+            (..., n, N).
+
+        Returns
+        -------
+        ndarray
+            (..., m, N).
+        """
         return self._apply(self._coef(c), self._mat(A, "A", "n"))
 
     def apply_transpose(self, c: ArrayLike, D: ArrayLike) -> np.ndarray:
-        """matrix(c)^T @ D: (..., r), (..., m, N) -> (..., n, N)."""
+        """matrix(c)^T @ D: (..., r), (..., m, N) -> (..., n, N).
+
+        Parameters
+        ----------
+        c : ArrayLike
+            (..., r), coefficients.
+        D : ArrayLike
+            (..., m, N).
+
+        Returns
+        -------
+        ndarray
+            (..., n, N).
+        """
         return self._apply_transpose(self._coef(c), self._mat(D, "D", "m"))
 
     def outer_adjoint(self, D: ArrayLike, A: ArrayLike) -> np.ndarray:
         """adjoint(D @ A^T): (..., m, N), (..., n, N) -> (..., r).
 
         The coefficient gradient of a layer with output gradient D and input A (Paper: Theorem 2).
+
+        Parameters
+        ----------
+        D : ArrayLike
+            (..., m, N), output gradient.
+        A : ArrayLike
+            (..., n, N), layer input.
+
+        Returns
+        -------
+        ndarray
+            (..., r).
+
+        Raises
+        ------
+        ValueError
+            If ``D`` is not valid (the message names the parameter).
         """
         D, A = self._mat(D, "D", "m"), self._mat(A, "A", "n")
         if D.shape[-1] != A.shape[-1]:
@@ -217,6 +319,19 @@ class Toeplitz(_Pattern):
     """k x k Toeplitz matrices; coefficient j is the diagonal ``W[i, i+o]``, ``o = j - (k-1)``.
 
     Offsets run ``-(k-1)..(k-1)`` ascending, so ``r = 2k - 1`` and ``||A_j||^2 = k - abs(o)``.
+
+    Parameters
+    ----------
+    k : int
+        Size of the matrices, >= 1.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not a positive integer.
+
+    References
+    ----------
     Paper: Section 6, Figure 2a.
     """
 
@@ -232,7 +347,21 @@ class Toeplitz(_Pattern):
 class Sparse(_Pattern):
     """Matrices vanishing outside a boolean mask; one coefficient per True entry (row-major).
 
-    The basis E_{ab} is orthonormal, so both projections coincide. Paper: Section 5.1.
+    The basis E_{ab} is orthonormal, so both projections coincide.
+
+    Parameters
+    ----------
+    mask : ArrayLike
+        (m, n) bool, at least one True entry.
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not such an array.
+
+    References
+    ----------
+    Paper: Section 5.1.
     """
 
     def __init__(self, mask: ArrayLike) -> None:
@@ -258,6 +387,21 @@ class Convolution(_Pattern):
     (cross-correlation, no flip): out[i, j] = sum_{a,b} f[a, b] in[i+a-h, j+b-h], h = (s-1)/2.
     Coefficient a*s + b is the tap f[a, b]; its basis matrix is a shift matrix with
     ||A_j||^2 = number of output positions where that tap sees the image.
+
+    Parameters
+    ----------
+    p : int
+        Images are p x p, p >= 1.
+    s : int
+        Filter size, odd, 1 <= s <= 2p - 1.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` or ``s`` is out of range.
+
+    References
+    ----------
     Paper: Section 5.1 and Appendix I.
     """
 
@@ -276,7 +420,18 @@ class Convolution(_Pattern):
         return f"Convolution(p={self.p}, s={self.s}; {self.p}x{self.p} images, {self.s}x{self.s} filter)"
 
     def kernel(self, c: ArrayLike) -> np.ndarray:
-        """The filter as an image: coefficients (..., s^2) -> (..., s, s)."""
+        """The filter as an image: coefficients (..., s^2) -> (..., s, s).
+
+        Parameters
+        ----------
+        c : ArrayLike
+            (..., s^2), coefficients.
+
+        Returns
+        -------
+        ndarray
+            The filter as an image: coefficients (..., s^2) -> (..., s, s).
+        """
         c = self._coef(c)
         return c.reshape(*c.shape[:-1], self.s, self.s)
 
@@ -323,13 +478,27 @@ class RandomSubspace(Structure):
 
     Parameters
     ----------
-    m, n : int
-        Matrix shape.
+    m : int
+        Rows of the matrices, >= 1.
+    n : int
+        Columns of the matrices, >= 1.
     r : int
         Dimension, 1 <= r <= m*n.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
-    Used for the phase diagram over (n, r) of Paper: Theorem 3 / Proposition 4.
+    Raises
+    ------
+    ValueError
+        If ``m``, ``n`` or ``r`` is out of range.
+
+    Notes
+    -----
+    Used for the phase diagram over (n, r).
+
+    References
+    ----------
+    Paper: Theorem 3 / Proposition 4.
     """
 
     def __init__(self, m: int, n: int, r: int, *, rng: int | np.random.Generator | None = None) -> None:
@@ -353,11 +522,18 @@ def orthonormal(structure: Structure) -> Structure:
 
     Parameters
     ----------
-    structure : Structure with basis (r, m, n).
+    structure : Structure
+        Structure with basis (r, m, n).
 
     Returns
     -------
-    Structure, basis (r, m, n), ``norms2`` all 1.
+    Structure
+        Structure, basis (r, m, n), ``norms2`` all 1.
+
+    Raises
+    ------
+    ValueError
+        If ``structure`` is not valid (the message names the parameter).
     """
     if not isinstance(structure, Structure):
         raise ValueError(f"structure must be a deeplinear.structures.Structure, got {structure!r}")
@@ -373,12 +549,20 @@ def banded_toeplitz(k: int, b: int) -> Structure:
 
     Parameters
     ----------
-    k : int >= 1, matrix side.
-    b : int in [0, k-1], half-bandwidth.
+    k : int
+        >= 1, matrix side.
+    b : int
+        In [0, k-1], half-bandwidth.
 
     Returns
     -------
-    Structure, basis (2b + 1, k, k). Paper: Section 5.1 (layer structures), Figure 2a's Toeplitz layers.
+    Structure
+        Structure, basis (2b + 1, k, k). Paper: Section 5.1 (layer structures), Figure 2a's Toeplitz layers.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` or ``b`` is not valid (the message names the parameter).
     """
     k = _validate.integer(k, "k")
     _validate.integer(b, "b", 0, high=k - 1, what=f"an integer in [0, k-1] = [0, {k - 1}]")
@@ -394,13 +578,22 @@ def random_layers(
 
     Parameters
     ----------
-    structure : Structure of m x n matrices, dimension r.
-    depth : int >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    structure : Structure
+        Structure of m x n matrices, dimension r.
+    depth : int
+        >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    list of ``depth`` arrays (m, n) in S.
+    list of ndarray
+        List of ``depth`` arrays (m, n) in S.
+
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``depth`` or ``structure`` is not valid (the message names the parameter).
     """
     rng = _validate.rng(rng)
     depth = _validate.integer(depth, "depth")

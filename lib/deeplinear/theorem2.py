@@ -77,16 +77,33 @@ def coefficient_gradient_descent(
 
     Parameters
     ----------
-    Ws, X, Y, structure, lr, steps : as in `projected_gradient_descent`.
+    Ws : sequence of ndarray
+        As in `projected_gradient_descent`.
+    X : ndarray or None
+        As in `projected_gradient_descent`.
+    Y : ndarray
+        As in `projected_gradient_descent`.
+    structure : Structure
+        As in `projected_gradient_descent`.
+    lr : float
+        As in `projected_gradient_descent`.
+    steps : int
+        As in `projected_gradient_descent`.
 
     Returns
     -------
-    ndarray (steps + 1, d, r): the coefficients ``structure.coefficients(W_i)`` after each step (step 0 first).
+    ndarray
+        (steps + 1, d, r): the coefficients ``structure.coefficients(W_i)`` after each step (step 0 first).
 
     Raises
     ------
-    `deeplinear.TrainingDiverged` when the loss diverges.
+    deeplinear.TrainingDiverged
+        If the loss diverges.
+    ValueError
+        If an argument is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: Definition 4, Theorem 2.
     """
     structure = _validate.structure(structure)
@@ -120,18 +137,33 @@ def projected_gradient_descent(
 
     Parameters
     ----------
-    Ws : list of d arrays (m, n) = structure.shape, each in S (so m = n when d > 1). Not modified.
-    X : ndarray (n, N), or None for the identity.
-    Y : ndarray (m, N).
-    structure : Structure, the structure of every layer.
-    lr : float > 0.
-    steps : int >= 0.
-    scaled : bool, which projection.
+    Ws : sequence of ndarray
+        List of d arrays (m, n) = structure.shape, each in S (so m = n when d > 1). Not modified.
+    X : ndarray or None
+        (n, N), or None for the identity.
+    Y : ndarray
+        (m, N).
+    structure : Structure
+        Structure, the structure of every layer.
+    lr : float
+        > 0.
+    steps : int
+        >= 0.
+    scaled : bool, optional
+        Bool, which projection.
 
     Returns
     -------
-    ndarray (steps + 1, d, r): the coefficients ``structure.coefficients(W_i)`` after each step (step 0 first).
+    ndarray
+        (steps + 1, d, r): the coefficients ``structure.coefficients(W_i)`` after each step (step 0 first).
 
+    Raises
+    ------
+    ValueError
+        If ``structure``, ``Ws``, ``lr``, ``steps`` or ``X`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 2, footnote 3.
     """
     if not isinstance(structure, Structure):
@@ -181,21 +213,36 @@ def footnote3(
 
     Parameters
     ----------
-    structure : Structure (the chapter uses a convolution, whose basis is orthogonal, not orthonormal).
-    Ws0 : list of layers in ``structure``, trained to autoencode ``X`` (so ``Y = X``). Not modified.
-    X : ndarray (m, N).
-    lr : float > 0; steps : int >= 0.
-    rng : int, Generator or None (see `deeplinear._validate.rng`): one random gradient ``G`` (m, n).
+    structure : Structure
+        Structure (the chapter uses a convolution, whose basis is orthogonal, not orthonormal).
+    Ws0 : sequence of ndarray
+        List of layers in ``structure``, trained to autoencode ``X`` (so ``Y = X``). Not modified.
+    X : ndarray or None
+        (m, N).
+    lr : float
+        > 0
+    steps : int
+        >= 0.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). one random gradient ``G`` (m, n).
 
     Returns
     -------
-    dict with ``idempotence_defect``, ``||pi(pi(G)) - pi(G)|| / ||pi(G)||`` for the scaled map (not 0: it is not
-    a projection in the strict sense); ``orthogonal_idempotence``, the largest entry of the same difference
-    for the orthogonal projection (rounding); and ``orthonormal_deviation``, the largest coefficient difference
-    between gradient descent on the coefficients of the orthonormal basis ``A_j / ||A_j||_F`` and projected
-    gradient descent with the orthogonal projection, relative to the largest coefficient (rounding: they are
-    the same algorithm).
+    dict
+        Dict with ``idempotence_defect``, ``||pi(pi(G)) - pi(G)|| / ||pi(G)||`` for the scaled map (not 0: it is not
+        a projection in the strict sense); ``orthogonal_idempotence``, the largest entry of the same difference
+        for the orthogonal projection (rounding); and ``orthonormal_deviation``, the largest coefficient difference
+        between gradient descent on the coefficients of the orthonormal basis ``A_j / ||A_j||_F`` and projected
+        gradient descent with the orthogonal projection, relative to the largest coefficient (rounding: they are
+        the same algorithm).
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``structure`` or ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 2, footnote 3.
     """
     rng = _validate.rng(rng)
@@ -232,14 +279,33 @@ def theorem2_deviations(
 
     Parameters
     ----------
-    structure, Ws0, X, Y, lr, steps : as in `projected_gradient_descent`.
+    structure : Structure
+        As in `projected_gradient_descent`.
+    Ws0 : sequence of ndarray
+        As in `projected_gradient_descent`.
+    X : ndarray or None
+        As in `projected_gradient_descent`.
+    Y : ndarray
+        As in `projected_gradient_descent`.
+    lr : float
+        As in `projected_gradient_descent`.
+    steps : int
+        As in `projected_gradient_descent`.
 
     Returns
     -------
-    scaled, orthogonal : ndarrays (steps + 1,), the largest coefficient difference after each step (step 0
+    scaled, orthogonal
+        Ndarrays (steps + 1,), the largest coefficient difference after each step (step 0
         first), relative to the largest coefficient of the run on the coefficients: rounding with the scaled
         projection; with the orthogonal one, rounding only for an orthonormal basis.
 
+    Raises
+    ------
+    ValueError
+        If ``Ws0`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 2, footnote 3.
     """
     coefficients = coefficient_gradient_descent(Ws0, X, Y, structure, lr=lr, steps=steps)

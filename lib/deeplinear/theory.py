@@ -40,8 +40,23 @@ def relative_commutator(X: np.ndarray, Y: np.ndarray) -> float:
 
     Parameters
     ----------
-    X : ndarray (k_0, n);  Y : ndarray (k_d, n).
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n).
 
+    Returns
+    -------
+    float
+        ``||AC - CA||_F / (||A||_F ||C||_F)``, >= 0.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1.
     """
     return _theorem1_matrices(X, Y)[3]
@@ -81,19 +96,25 @@ def alignment_invariant(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> boo
 
     Parameters
     ----------
-    X : ndarray (k_0, n)
-    Y : ndarray (k_d, n)
-    tol : float >= 0, finite, tolerance on the relative commutator norm.
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n)
+    tol : float, optional
+        Float >= 0, finite, tolerance on the relative commutator norm.
 
     Returns
     -------
     bool
+        Bool
 
     Raises
     ------
     ValueError
         When ``tol`` is negative, NaN or infinite (no verdict then), or ``X``, ``Y`` are malformed.
 
+    References
+    ----------
     Paper: Theorem 1 (square case; the non-square case is its Appendix D version).
     """
     tol = _validate.tolerance(tol, "tol")
@@ -111,14 +132,19 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
 
     Parameters
     ----------
-    X : ndarray (k_0, n)
-    Y : ndarray (k_d, n)
-    tol : float >= 0, finite, tolerance on the relative commutator, as in :func:`alignment_invariant`.
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n)
+    tol : float, optional
+        Float >= 0, finite, tolerance on the relative commutator, as in :func:`alignment_invariant`.
 
     Returns
     -------
-    U : ndarray (k_d, k_d), orthonormal.
-    V : ndarray (k_0, k_0), orthonormal.
+    U : ndarray
+        (k_d, k_d), orthonormal.
+    V : ndarray
+        (k_0, k_0), orthonormal.
 
     Raises
     ------
@@ -126,6 +152,8 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
         When the condition fails (``X X^T`` and ``X Y^T Y X^T`` do not commute to ``tol``), or ``tol`` is
         not a finite number >= 0.
 
+    References
+    ----------
     Paper: Theorem 1.
     """
     tol = _validate.tolerance(tol, "tol")
@@ -172,16 +200,31 @@ def sensing_witness(
 
     Parameters
     ----------
-    M : ndarray (n, k, k), the measurement matrices;  y : ndarray (n,), the measurements.
-    rng : int, Generator or None (see `deeplinear._validate.rng`): one draw of n numbers.
-    tol : float >= 0, finite, tolerance on ``off``.
+    M : ndarray
+        (n, k, k), the measurement matrices
+    y : ndarray
+        (n,), the measurements.
+    tol : float, optional
+        Float >= 0, finite, tolerance on ``off``.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). one draw of n numbers.
 
     Returns
     -------
-    holds : bool, ``off <= tol``.
-    off : float, the largest off-diagonal entry of the ``U^T M_i V`` relative to ``max |M_i|``.
-    U, V : ndarray (k, k), orthonormal.
+    holds : bool
+        ``off <= tol``.
+    off : float
+        The largest off-diagonal entry of the ``U^T M_i V`` relative to ``max |M_i|``.
+    U, V : ndarray
+        (k, k), orthonormal.
 
+    Raises
+    ------
+    ValueError
+        If ``rng``, ``M`` or ``tol`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Section 4.2, matrix sensing (``M_i = U Lambda_i V^T``).
     """
     rng = _validate.rng(rng)
@@ -208,12 +251,23 @@ def least_squares_loss(X: np.ndarray, Y: np.ndarray) -> float:
 
     Parameters
     ----------
-    X : ndarray (k_0, n);  Y : ndarray (k_d, n).
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n).
 
     Returns
     -------
-    float, 0 up to rounding when ``X`` has full column rank (n <= k_0: the regression interpolates).
+    float
+        0 up to rounding when ``X`` has full column rank (n <= k_0: the regression interpolates).
 
+    Raises
+    ------
+    ValueError
+        If ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: eq. (2) (the floor of the loss on data that no linear map fits).
     """
     X, Y = _matrix(X, "X"), _matrix(Y, "Y")
@@ -232,13 +286,21 @@ def targets_for_residual(
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), the network f.
-    X : ndarray (k_0, n) of full row rank, so that ``X X^T`` is invertible (n >= k_0).
-    U : ndarray (k_d, k_d);  D : ndarray (k_d, k_0);  V : ndarray (k_0, k_0).
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), the network f.
+    X : ndarray
+        (k_0, n) of full row rank, so that ``X X^T`` is invertible (n >= k_0).
+    U : ndarray
+        (k_d, k_d)
+    D : ndarray
+        (k_d, k_0)
+    V : ndarray
+        (k_0, k_0).
 
     Returns
     -------
-    Y : ndarray (k_d, n).
+    Y : ndarray
+        (k_d, n).
 
     Raises
     ------
@@ -246,6 +308,8 @@ def targets_for_residual(
         When ``X`` has fewer columns than rows (n < k_0) or is rank deficient: then ``X X^T`` is singular
         and no ``Y`` need exist.
 
+    References
+    ----------
     Paper: Theorem 1, eq. (4).
     """
     from .network import end_to_end
@@ -272,14 +336,26 @@ def one_step_rotation(
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1});  X : ndarray (k_0, n);  Y : ndarray (k_d, n).
-    bases, inner : as in `deeplinear.fixed_bases.pinned_rotation`.
-    rates : the step sizes.
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1})
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n).
+    bases : sequence of ndarray
+        As in `deeplinear.fixed_bases.pinned_rotation`.
+    inner : sequence of int
+        As in `deeplinear.fixed_bases.pinned_rotation`.
+    rates : sequence of float
+        The step sizes.
 
     Returns
     -------
-    ndarray (len(rates),).
+    ndarray
+        (len(rates),).
 
+    References
+    ----------
     Paper: Theorem 1 (why its "only if" needs d >= 3).
     """
     from .fixed_bases import pinned_rotation
@@ -307,14 +383,29 @@ def aligned_start_on(
 
     Parameters
     ----------
-    X : ndarray (k_0, n);  Y : ndarray (k_d, n);  widths : [k_0, ..., k_d].
-    outer : "witness", "svd" or "auto".
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (k_d, n)
+    widths : sequence of int
+        [k_0, ..., k_d].
+    outer : str, optional
+        "witness", "svd" or "auto".
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    Ws : list of d arrays (k_i, k_{i-1}).
+    Ws
+        List of d arrays (k_i, k_{i-1}).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` or ``outer`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: Theorem 1 (the aligned start ``V_1 = V``, ``U_d = U``); Section 6, Figure 1a.
     """
     rng = _validate.rng(rng)
@@ -337,17 +428,27 @@ def aligned_start_sensing(
 
     Parameters
     ----------
-    M : ndarray (n, k, k);  y : ndarray (n,);  widths : [k, ..., k].
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    M : ndarray
+        (n, k, k)
+    y : ndarray
+        (n,)
+    widths : sequence of int
+        [k, ..., k].
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    Ws : list of d arrays (k_i, k_{i-1}).
+    Ws
+        List of d arrays (k_i, k_{i-1}).
 
     Raises
     ------
-    ValueError when the measurements fail the condition (no common bases).
+    ValueError
+        When the measurements fail the condition (no common bases).
 
+    References
+    ----------
     Paper: Section 4.2, matrix sensing.
     """
     rng = _validate.rng(rng)

@@ -52,14 +52,29 @@ def full_vs_recursion(
 
     Parameters
     ----------
-    k : int >= 1, the width of every layer; depth : int >= 1, the number of layers d.
-    full_steps : int >= 1, the steps of full gradient descent timed; reduced_steps : int >= 1, those of the
+    k : int
+        >= 1, the width of every layer
+    depth : int
+        >= 1, the number of layers d.
+    full_steps : int
+        >= 1, the steps of full gradient descent timed
+    reduced_steps : int >= 1, those of the
         recursion (`deeplinear.dynamics.singular_value_dynamics`); repeats : int >= 1.
-    rng : int, Generator or None (see `deeplinear._validate.rng`).
+    repeats : int, optional
+        Timings taken, the best kept, >= 1.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`).
 
     Returns
     -------
-    (full, recursion) seconds per step. Paper: Corollary 1 (what the recursion saves).
+    tuple
+        (full, recursion) seconds per step. Paper: Corollary 1 (what the recursion saves).
+
+    Raises
+    ------
+    ValueError
+        If ``repeats``, ``rng``, ``depth``, ``full_steps`` or ``reduced_steps`` is not valid (the message names the
+        parameter).
     """
     rng, depth = _validate.rng(rng), _validate.integer(depth, "depth", 1)
     full_steps, reduced_steps = (
@@ -94,14 +109,29 @@ def full_vs_small_network(
 
     Parameters
     ----------
-    red : `deeplinear.reduction.reduce_network` of a start and ``X``; X : ndarray (k_0, n); Y : targets (k_d, n).
-    lr, loss : as in `deeplinear.train`.
-    steps : (full, small), the number of steps to time on each (the full network's are the slow ones). A run
+    red : Reduction
+        `deeplinear.reduction.reduce_network` of a start and ``X``
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        Targets (k_d, n).
+    lr : Rate
+        As in `deeplinear.train`.
+    loss : Loss, optional
+        As in `deeplinear.train`.
+    steps : tuple, optional
+        (full, small), the number of steps to time on each (the full network's are the slow ones). A run
         that diverges is timed over the steps it made.
 
     Returns
     -------
-    (full, small) seconds per step. Paper: Section 6, Figures 1b and 1c (what the lemma saves).
+    tuple
+        (full, small) seconds per step. Paper: Section 6, Figures 1b and 1c (what the lemma saves).
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` is not valid (the message names the parameter).
     """
     red = _reduction(red)
     if not (isinstance(steps, (tuple, list)) and len(steps) == 2):

@@ -92,47 +92,67 @@ def train(
 
     Parameters
     ----------
-    Ws : list of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}) to train S networks at once
+    Ws : sequence of ndarray
+        List of d arrays (k_i, k_{i-1}), or stacked (S, k_i, k_{i-1}) to train S networks at once
         (`deeplinear.network.stack` makes one from S networks). Not modified.
-    X : ndarray (k_0, n), or None for the identity ``I_{k_0}`` (matrix factorization / sensing); for
+    X : ndarray or None
+        (k_0, n), or None for the identity ``I_{k_0}`` (matrix factorization / sensing); for
         a stacked network also (S, k_0, n), member s trained on its own ``X[s]``.
-    Y : ndarray (k_d, n), or (S, k_d, n) per member of a stacked network (see `deeplinear.losses` for
+    Y : ndarray or None
+        (k_d, n), or (S, k_d, n) per member of a stacked network (see `deeplinear.losses` for
         each loss's labels; ignored by `MatrixSensing`, which holds its own measurements, per member
         when built from ``M (S, n, k, k)``, ``y (S, n)``).
-    lr : positive float (or array (S,) for a stacked network), or a callable ``lr(step, loss)``
+    lr : float, ndarray, sequence of float or callable
+        Positive float (or array (S,) for a stacked network), or a callable ``lr(step, loss)``
         evaluated at every step with the current loss (float or (S,)) returning one of those (also
         at the final step, where no update follows, for ``history.lr``).
-    steps : int >= 0, the number of updates.
-    loss : "squared" (eq. (2)), "logistic", "exponential", "cross_entropy", or a callable
+    steps : int
+        >= 0, the number of updates.
+    loss : str or callable, optional
+        "squared" (eq. (2)), "logistic", "exponential", "cross_entropy", or a callable
         ``loss_fn(F, Y) -> (value, dL/dF)`` such as `deeplinear.losses.MatrixSensing`.
-    structure : a Structure for every layer, or a list with one entry per layer (None = fully
+    structure : Structure, sequence of Structure or None, optional
+        A Structure for every layer, or a list with one entry per layer (None = fully
         connected); gradient descent then runs on the coefficients (Paper: Definition 4, Theorem 2).
         The initial layers must lie in their structures.
-    metrics : names from `deeplinear.metrics.REGISTRY` ("alignment", "invariance" against the start, ...;
+    metrics : str, sequence of str or mapping, optional
+        Names from `deeplinear.metrics.REGISTRY` ("alignment", "invariance" against the start, ...;
         those that need SVDs share one per layer per record), or a mapping name -> ``fn(Ws)``.
-    record : steps at which loss and metrics are stored; see `record_schedule`. The loss at step t is
+    record : int, sequence of int, ndarray or None, optional
+        Steps at which loss and metrics are stored; see `record_schedule`. The loss at step t is
         that of the weights after t updates.
-    record_metrics : steps at which the metrics are computed instead, in the same forms as ``record``
+    record_metrics : int, sequence of int, ndarray or None, optional
+        Steps at which the metrics are computed instead, in the same forms as ``record``
         (the loss is cheap and SVD-based metrics are not: record the loss every step and the metrics
         on a log-spaced grid); ``history.metric_steps`` says which. None: the ``record`` steps.
-    progress : None (a tqdm bar when the run looks longer than about 3 s, never when the environment
+    progress : bool or None, optional
+        None (a tqdm bar when the run looks longer than about 3 s, never when the environment
         sets DEEPLINEAR_PROGRESS=0), True or False.
-    blowup : float > 0; `TrainingDiverged` is raised when the loss is not finite or exceeds
+    blowup : float, optional
+        > 0; `TrainingDiverged` is raised when the loss is not finite or exceeds
         ``blowup * max(initial loss, 1)``.
-    stop_below : float > 0 or None; stop at the first step whose loss (every member's, for a stacked
+    stop_below : float or None, optional
+        > 0 or None; stop at the first step whose loss (every member's, for a stacked
         network) is below it, as the authors' released scripts do (they train until the loss is below
         1e-4). That step is recorded last, loss and metrics: ``history.steps[-1]`` is the number of
         updates made.
 
     Returns
     -------
-    TrainResult with ``weights``, ``initial_weights``, ``history`` (steps (T,), loss (T,) or (T, S),
-    lr (T,) or (T, S), metrics name -> (T_m, ...) at metric_steps (T_m,)) and ``coefficients``.
+    TrainResult
+        TrainResult with ``weights``, ``initial_weights``, ``history`` (steps (T,), loss (T,) or (T, S),
+        lr (T,) or (T, S), metrics name -> (T_m, ...) at metric_steps (T_m,)) and ``coefficients``.
 
     Raises
     ------
-    TrainingDiverged (a FloatingPointError) at the first step whose loss diverged.
+    TrainingDiverged
+        (a FloatingPointError) at the first step whose loss diverged.
+    ValueError
+        If an argument is not valid: shapes that do not chain, labels a loss does not take, a learning rate
+        that is not positive, a start outside its structure (the message names the parameter).
 
+    References
+    ----------
     Paper: eq. (2); Theorem 2 for structured layers.
     """
     steps = _validate.count(steps, "steps")
@@ -196,14 +216,24 @@ def until_divergence(run: Callable[[int], TrainResult], steps: int) -> TrainResu
 
     Parameters
     ----------
-    run : callable ``steps -> TrainResult`` (e.g. a `train` call with everything else fixed), raising
+    run : callable
+        Callable ``steps -> TrainResult`` (e.g. a `train` call with everything else fixed), raising
         `deeplinear.training.TrainingDiverged` when the loss diverges.
-    steps : int >= 0, the budget.
+    steps : int
+        >= 0, the budget.
 
     Returns
     -------
-    TrainResult, with ``diverged_at`` None or the step at which the loss diverged.
+    TrainResult
+        TrainResult, with ``diverged_at`` None or the step at which the loss diverged.
 
+    Raises
+    ------
+    ValueError
+        If ``steps`` or ``run`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: none (the book's handling of a learning rate above the stability edge).
     """
     steps = _validate.count(steps, "steps")
@@ -232,12 +262,20 @@ def descended(run: TrainResult, rtol: float = 1e-9) -> bool:
 
     Parameters
     ----------
-    run : TrainResult of one network (history.loss of shape (T,)).
-    rtol : float >= 0, the relative rise that rounding may cause.
+    run : TrainResult
+        TrainResult of one network (history.loss of shape (T,)).
+    rtol : float, optional
+        Float >= 0, the relative rise that rounding may cause.
 
     Returns
     -------
-    bool. Paper: none (the book's detection of a learning rate above the stability edge).
+    bool
+        Bool. Paper: none (the book's detection of a learning rate above the stability edge).
+
+    Raises
+    ------
+    ValueError
+        If ``run`` or ``rtol`` is not valid (the message names the parameter).
 
     Examples
     --------

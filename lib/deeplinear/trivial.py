@@ -27,13 +27,45 @@ __all__ = ["diagonal", "scalar", "subspace_floor", "TrivialRun", "trivial_run", 
 
 
 def diagonal(k: int) -> Structure:
-    """The diagonal k x k matrices (footnote 1), as a `Sparse` structure of dimension k."""
+    """The diagonal k x k matrices (footnote 1), as a `Sparse` structure of dimension k.
+
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+
+    Returns
+    -------
+    Structure
+        The diagonal k x k matrices (footnote 1), as a `Sparse` structure of dimension k.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not valid (the message names the parameter).
+    """
     k = _validate.integer(k, "k")
     return Sparse(np.eye(k, dtype=bool))
 
 
 def scalar(k: int) -> Structure:
-    """The scalar multiples of the k x k identity (footnote 4), a structure of dimension 1."""
+    """The scalar multiples of the k x k identity (footnote 4), a structure of dimension 1.
+
+    Parameters
+    ----------
+    k : int
+        Width (dimension), >= 1.
+
+    Returns
+    -------
+    Structure
+        The scalar multiples of the k x k identity (footnote 4), a structure of dimension 1.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not valid (the message names the parameter).
+    """
     k = _validate.integer(k, "k")
     return Structure(np.eye(k)[None])
 
@@ -58,14 +90,25 @@ def subspace_floor(structure: Structure, X: np.ndarray, Y: np.ndarray) -> float:
 
     Parameters
     ----------
-    structure : Structure of (m, k) matrices.
-    X : ndarray (k, n).
-    Y : ndarray (m, n).
+    structure : Structure
+        Structure of (m, k) matrices.
+    X : ndarray
+        (k, n).
+    Y : ndarray
+        (m, n).
 
     Returns
     -------
-    float >= 0: 0 exactly when some ``M`` in S interpolates (``Y = M X``), up to rounding.
+    float
+        >= 0: 0 exactly when some ``M`` in S interpolates (``Y = M X``), up to rounding.
 
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: footnotes 1 and 4.
     """
     X, Y = _data(structure, X, Y)
@@ -77,7 +120,17 @@ def subspace_floor(structure: Structure, X: np.ndarray, Y: np.ndarray) -> float:
 @dataclass(frozen=True)
 class TrivialRun:
     """A network trained inside a structure: ``floor`` (`subspace_floor`), ``loss`` (T,) recorded at
-    every step, and ``defect`` (T,), the largest `deeplinear.metrics.alignment_defect` over the interfaces."""
+    every step, and ``defect`` (T,), the largest `deeplinear.metrics.alignment_defect` over the interfaces.
+
+    Attributes
+    ----------
+    floor : float
+        The subspace floor (`subspace_floor`).
+    loss : ndarray
+        (T,), the loss at every step.
+    defect : ndarray
+        (T,), the largest alignment defect over the interfaces.
+    """
 
     floor: float
     loss: np.ndarray
@@ -104,24 +157,40 @@ def trivial_run(
 
     Parameters
     ----------
-    structure : Structure of (k, k) matrices.
-    X, Y : ndarrays (k, n).
-    depth : int >= 1.
-    lr : float > 0.
-    steps : int >= 0.
-    rng : int, Generator or None (see `deeplinear._validate.rng`); draws the start when ``Ws0`` is None.
-    Ws0 : None, or a list of ``depth`` (k, k) matrices in ``structure``.
-    stop_below : float > 0 or None; stop at the first step whose loss is below it (`deeplinear.train`), so
+    structure : Structure
+        Structure of (k, k) matrices.
+    X : ndarray
+        Ndarrays (k, n).
+    Y : ndarray
+        Ndarrays (k, n).
+    depth : int
+        >= 1.
+    lr : float
+        > 0.
+    steps : int
+        >= 0.
+    Ws0 : sequence of ndarray or None, optional
+        None, or a list of ``depth`` (k, k) matrices in ``structure``.
+    stop_below : float or None, optional
+        > 0 or None; stop at the first step whose loss is below it (`deeplinear.train`), so
         that ``steps`` is a cap.
+    rng : int, Generator or None, optional
+        Seed or generator of the random draws (`deeplinear._validate.rng`). draws the start when ``Ws0`` is None.
 
     Returns
     -------
-    TrivialRun.
+    TrivialRun
+        TrivialRun.
 
     Raises
     ------
-    `deeplinear.TrainingDiverged` when the loss diverges.
+    deeplinear.TrainingDiverged
+        If the loss diverges.
+    ValueError
+        If an argument is not valid (the message names the parameter).
 
+    References
+    ----------
     Paper: footnotes 1 and 4.
     """
     rng = _validate.rng(rng)
@@ -158,15 +227,27 @@ def scalar_autoencoding_run(X: np.ndarray, *, depth: int, scale: float = 2.0, st
 
     Parameters
     ----------
-    X : ndarray (k, n).
-    depth : int >= 1.
-    scale : float, not 1 (then the start already fits).
-    steps : int >= 1, the cap.
+    X : ndarray
+        (k, n).
+    depth : int
+        >= 1.
+    scale : float, optional
+        Float, not 1 (then the start already fits).
+    steps : int, optional
+        Int >= 1, the cap.
 
     Returns
     -------
-    TrivialRun.
+    TrivialRun
+        TrivialRun.
 
+    Raises
+    ------
+    ValueError
+        If ``X``, ``scale`` or ``depth`` is not valid (the message names the parameter).
+
+    References
+    ----------
     Paper: footnote 4 (multiples of the identity fit autoencoding, up to scale).
     """
     X = np.asarray(X, dtype=np.float64)

@@ -29,7 +29,20 @@ def validate(chapter: str, /, **values: Any) -> None:
     below a bound that depends on another parameter (2p-1), within a constraint on products (s^2 p^4 at most
     9 * 28^4; neighbouring widths), inside the range of the choice another parameter makes, one of its choices,
     or a path. ValueError on the first that is not, naming it; each value is first checked alone, then against
-    the others."""
+    the others.
+
+    Parameters
+    ----------
+    chapter : str
+        Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+    **values : object
+        Parameter name -> value.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     declared = ranges.rules(chapter)
     missing, unknown = [n for n in declared if n not in values], [n for n in values if n not in declared]
     if missing or unknown:

@@ -95,7 +95,43 @@ _PATH = re.compile(r"^a path\b")
 class Range:
     """A parameter's declared range: ``kind`` "integer", "number", "choice", "integers" (a list of widths) or
     "path"; ``low``/``high`` (None: no bound; ``open_low``: low excluded); ``at_least``, another parameter it
-    may not fall below; ``choices`` of a string; ``text``, the range in the words it was stated in."""
+    may not fall below; ``choices`` of a string; ``text``, the range in the words it was stated in.
+
+    Attributes
+    ----------
+    name : str
+        The parameter.
+    default : object
+        Its default.
+    kind : str
+        "integer", "number", "choice", "integers" (a list of widths) or "path".
+    low : float or None
+        Lower bound (None: none).
+    high : float or None
+        Upper bound (None: none).
+    open_low : bool
+        Whether ``low`` is excluded.
+    at_least : str or None
+        Another parameter it may not fall below.
+    choices : tuple
+        The choices of a string.
+    odd : bool
+        Whether it must be odd.
+    high_of : tuple or None
+        An upper bound that depends on another parameter (``2p-1``).
+    at_most : tuple or None
+        A constraint on a product (``s^2 p^4``).
+    length : tuple or None
+        The length a list must have.
+    product_at_most : float or None
+        The bound of that product.
+    cases : tuple
+        Ranges per choice of another parameter.
+    empty : bool
+        Whether the value may be empty.
+    text : str
+        The range in the words it was stated in.
+    """
 
     name: str
     default: Any
@@ -115,7 +151,18 @@ class Range:
     text: str = ""
 
     def whole(self) -> tuple[float, float]:
-        """Where `draw` draws a number over the whole range: [low, high] (an open ``(0, x]``: [x/100, x])."""
+        """Where `draw` draws a number over the whole range: [low, high] (an open ``(0, x]``: [x/100, x]).
+
+        Returns
+        -------
+        tuple
+            ``(low, high)``.
+
+        Raises
+        ------
+        ValueError
+            If an argument is not valid (the message names the parameter).
+        """
         if self.high is None:
             return self.neighbourhood()
         low = self.low if self.low is not None else -math.inf
@@ -128,7 +175,18 @@ class Range:
         return low, self.high
 
     def neighbourhood(self) -> tuple[float, float]:
-        """Where `draw` draws a number: [default/2, 2 default] inside the valid range (all of it for a default 0)."""
+        """Where `draw` draws a number: [default/2, 2 default] inside the valid range (all of it for a default 0).
+
+        Returns
+        -------
+        tuple
+            ``(low, high)``.
+
+        Raises
+        ------
+        ValueError
+            If an argument is not valid (the message names the parameter).
+        """
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         if self.default != 0:
@@ -141,7 +199,13 @@ class Range:
 
     def refers_to(self) -> list[str]:
         """The other parameters this range depends on (``at least k``, ``2p-1``, ``s^2 p^4``), in that order;
-        the parameter whose choices label the ``cases`` is found by `deeplinear_book.params.validate`."""
+        the parameter whose choices label the ``cases`` is found by `deeplinear_book.params.validate`.
+
+        Returns
+        -------
+        list of str
+            Parameter names.
+        """
         names = [self.at_least, self.high_of[1] if self.high_of else None]
         if self.at_most:
             names += re.findall(r"[A-Za-z_]\w*", " ".join(self.at_most))
@@ -156,7 +220,22 @@ def parse(name: str, default: Any, comment: str) -> Range | None:
     """The `Range` that ``comment`` states for ``name`` (default ``default``; None: a range read from its words
     alone, as the validation reads it), or None when it states none that can be read, or one that its default
     does not fit (a default of another kind, a string outside its choices). The kind is what the words say
-    ("integer", "number", a list, a path, quoted choices), else the default's type."""
+    ("integer", "number", a list, a path, quoted choices), else the default's type.
+
+    Parameters
+    ----------
+    name : str
+        The parameter.
+    default : object
+        Its default (None: read from the words alone).
+    comment : str
+        The range in words.
+
+    Returns
+    -------
+    Range or None
+        The range, or None.
+    """
     given = default is not None
     found = _LIST.search(comment)
     if found:
@@ -213,7 +292,23 @@ def parse(name: str, default: Any, comment: str) -> Range | None:
 def table(path: Path | str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Chapter stem -> parameter name -> its declaration (``about``, ``range`` and the optional ``why``,
     ``constraint`` and ``note``), in the order of the chapter's parameters cell, from ``path`` (default `DATA`).
-    ValueError for a declaration without ``about`` or ``range`` or with a field it does not know."""
+    ValueError for a declaration without ``about`` or ``range`` or with a field it does not know.
+
+    Parameters
+    ----------
+    path : Path, str or None, optional
+        Path of the file.
+
+    Returns
+    -------
+    dict
+        Stem -> name -> declaration.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     path = Path(DATA if path is None else path)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     for stem, entries in data.items():
@@ -229,7 +324,25 @@ def table(path: Path | str | None = None) -> dict[str, dict[str, dict[str, Any]]
 
 def chapter(stem: str, path: Path | str | None = None) -> dict[str, dict[str, Any]]:
     """The declarations of chapter ``stem``'s parameters (`table`); ValueError naming the chapters declared
-    when it is not one of them."""
+    when it is not one of them.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's stem.
+    path : Path, str or None, optional
+        Path of the file.
+
+    Returns
+    -------
+    dict
+        Name -> declaration.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     data = table(path)
     if stem not in data:
         raise ValueError(f"{stem!r} declares no parameters in {Path(DATA if path is None else path).name}; "
@@ -238,13 +351,42 @@ def chapter(stem: str, path: Path | str | None = None) -> dict[str, dict[str, An
 
 
 def stated(entry: dict[str, Any]) -> str:
-    """A declaration's whole range in words: its ``range``, and its ``constraint`` where it has one."""
+    """A declaration's whole range in words: its ``range``, and its ``constraint`` where it has one.
+
+    Parameters
+    ----------
+    entry : dict
+        A declaration (`chapter`).
+
+    Returns
+    -------
+    str
+        A declaration's whole range in words: its ``range``, and its ``constraint`` where it has one.
+    """
     return entry["range"] + (f", {entry['constraint']}" if entry.get("constraint") else "")
 
 
 def rules(stem: str, path: Path | str | None = None) -> dict[str, Range]:
     """Name -> `Range` of chapter ``stem``'s parameters as the data states them (no defaults: the validation's
-    reading); ValueError where a declared range cannot be read."""
+    reading); ValueError where a declared range cannot be read.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's stem.
+    path : Path, str or None, optional
+        Path of the file.
+
+    Returns
+    -------
+    dict
+        Name -> range.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     out = {}
     for name, entry in chapter(stem, path).items():
         r = parse(name, None, stated(entry))
@@ -257,7 +399,23 @@ def rules(stem: str, path: Path | str | None = None) -> dict[str, Range]:
 def declared(notebook: Path) -> dict[str, Range | None]:
     """Name -> `Range` of every parameter of ``notebook``'s parameters cell (None where its default does not
     fit its range), its range from the data (`chapter`) and its default from the cell. ValueError when the
-    cell and the data do not name the same parameters in the same order."""
+    cell and the data do not name the same parameters in the same order.
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    dict
+        Name -> range (None where its default does not fit).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     entries = chapter(Path(notebook).stem)
     cell = parameters_cell(notebook)[1]
     _same_names(Path(notebook).stem, list(cell), list(entries))
@@ -272,7 +430,18 @@ def _same_names(stem: str, cell: list[str], data: list[str]) -> None:
 
 def comment(entry: dict[str, Any]) -> str:
     """The comment of a parameter's line, rendered from its declaration: what it is, its range, and why in
-    parentheses (``width of every layer, integer in [2, 24]``)."""
+    parentheses (``width of every layer, integer in [2, 24]``).
+
+    Parameters
+    ----------
+    entry : dict
+        A declaration (`chapter`).
+
+    Returns
+    -------
+    str
+        The comment, without ``#``.
+    """
     about = entry["about"]
     text = f"{about}{' ' if about.endswith(':') else ', '}{entry['range']}"
     return text + (f" ({entry['why']})" if entry.get("why") else "")
@@ -280,7 +449,20 @@ def comment(entry: dict[str, Any]) -> str:
 
 def notes(name: str, entry: dict[str, Any]) -> list[str]:
     """The comment lines above a parameter's line, rendered from its declaration: ``# name:`` and its
-    constraint, then its note's lines (none when it has neither)."""
+    constraint, then its note's lines (none when it has neither).
+
+    Parameters
+    ----------
+    name : str
+        The parameter.
+    entry : dict
+        Its declaration (`chapter`).
+
+    Returns
+    -------
+    list of str
+        The comment lines.
+    """
     lines = [entry["constraint"]] if entry.get("constraint") else []
     note = list(entry.get("note", []))
     if lines and note:
@@ -292,7 +474,27 @@ def notes(name: str, entry: dict[str, Any]) -> list[str]:
 def render(source: str, stem: str, path: Path | str | None = None) -> str:
     """A parameters cell's ``source`` with every comment rendered from chapter ``stem``'s declarations (`notes`
     above each assignment, `comment` after it); its assignments are kept as they are. ValueError when the cell
-    holds anything but assignments and comments, or not the declared names in their order."""
+    holds anything but assignments and comments, or not the declared names in their order.
+
+    Parameters
+    ----------
+    source : str
+        The cell's source.
+    stem : str
+        The chapter's stem.
+    path : Path, str or None, optional
+        Path of the file.
+
+    Returns
+    -------
+    str
+        The rendered source.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     entries = chapter(stem, path)
     lines = []
     code = []
@@ -309,7 +511,20 @@ def render(source: str, stem: str, path: Path | str | None = None) -> str:
 
 
 def product(expression: str, values: dict[str, Any]) -> float:
-    """The value of a product of powers such as ``s^2 p^4`` or ``9 * 28^4`` at ``values``."""
+    """The value of a product of powers such as ``s^2 p^4`` or ``9 * 28^4`` at ``values``.
+
+    Parameters
+    ----------
+    expression : str
+        The product, e.g. ``"s^2 p^4"``.
+    values : dict
+        Name -> value.
+
+    Returns
+    -------
+    float
+        The value of a product of powers such as ``s^2 p^4`` or ``9 * 28^4`` at ``values``.
+    """
     result = 1.0
     for base, power in re.findall(r"([A-Za-z_]\w*|\d+)(?:\^(\d+))?", expression):
         result *= float(values[base] if base in values else base) ** int(power or 1)
@@ -354,7 +569,18 @@ def _widths(r: Range, rng: random.Random, span: str) -> list[int]:
 
 def surveyed(ranges: dict[str, Range | None]) -> list[str]:
     """The parameters a parameter survey varies (``VARY=all``): every one with a numeric range, but the seed
-    and steps (`NEVER_DRAWN`)."""
+    and steps (`NEVER_DRAWN`).
+
+    Parameters
+    ----------
+    ranges : dict
+        Name -> range (`declared`).
+
+    Returns
+    -------
+    list of str
+        Parameter names.
+    """
     return [n for n, r in ranges.items() if r is not None and r.kind in NUMERIC and n not in NEVER_DRAWN]
 
 
@@ -373,7 +599,29 @@ def draw(ranges: dict[str, Range | None], names: list[str], seed: int, span: str
     it spans a factor of `WIDE` or more; "near" within a factor of 2 of the default (`Range.neighbourhood`):
     an integer uniformly, a number log-uniformly (uniformly where the neighbourhood reaches 0). A string is
     uniform over its choices. A parameter declared "at least k" is raised to the drawn k where it falls below
-    it, whether it is drawn itself or not. ``steps`` and ``seed`` are never drawn (ValueError)."""
+    it, whether it is drawn itself or not. ``steps`` and ``seed`` are never drawn (ValueError).
+
+    Parameters
+    ----------
+    ranges : dict
+        Name -> range (`declared`).
+    names : list of str
+        The parameters to draw.
+    seed : int
+        The draw, >= 0.
+    span : str, optional
+        "near" or "whole".
+
+    Returns
+    -------
+    dict
+        Name -> value.
+
+    Raises
+    ------
+    ValueError
+        If ``span`` is not valid (the message names the parameter).
+    """
     if span not in SPANS:
         raise ValueError(f"span must be one of {SPANS}, got {span!r}")
     values: dict[str, Any] = {}

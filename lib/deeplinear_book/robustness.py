@@ -25,7 +25,23 @@ __all__ = ["Robustness", "tables", "write_csv", "label", "load", "held_text", "f
 class Robustness:
     """One claim (or finding) over a sweep: ``draws`` run, ``held`` at, the draws it did not hold at
     (``not_held``, e.g. ``("seed=3",)``), and how many draws were outside its hypotheses
-    (``not_applicable``: neither held nor failed)."""
+    (``not_applicable``: neither held nor failed).
+
+    Attributes
+    ----------
+    chapter : str
+        The chapter's stem.
+    claim : str
+        The claim's id.
+    draws : int
+        Draws run.
+    held : int
+        Draws at which it held.
+    not_held : tuple
+        The draws at which it did not hold, e.g. ``("seed=3",)``.
+    not_applicable : int
+        Draws outside its hypotheses.
+    """
 
     chapter: str
     claim: str
@@ -36,14 +52,38 @@ class Robustness:
 
 
 def label(parameters: dict[str, Any]) -> str:
-    """A draw's parameters as ``seed=3`` (several: ``k=4,seed=3``, in name order)."""
+    """A draw's parameters as ``seed=3`` (several: ``k=4,seed=3``, in name order).
+
+    Parameters
+    ----------
+    parameters : dict
+        Name -> value of a draw.
+
+    Returns
+    -------
+    str
+        A draw's parameters as ``seed=3`` (several: ``k=4,seed=3``, in name order).
+    """
     return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(parameters.items()))
 
 
 def tables(the_ledger: Ledger, results: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
     """The rows of ``draws.csv`` (one per draw and ledger entry of its chapter) and of ``robustness.csv`` (one
     per entry: how many draws, at how many it held, and the draws at which it did not), for ``results``
-    (each a chapter, parameters, glued values and error), in the ledger's order and then the draws' order."""
+    (each a chapter, parameters, glued values and error), in the ledger's order and then the draws' order.
+
+    Parameters
+    ----------
+    the_ledger : Ledger
+        The claims ledger.
+    results : list of dict
+        The draws: chapter, parameters, glued values and error.
+
+    Returns
+    -------
+    tuple
+        ``(draws, robustness)`` rows.
+    """
     order = {e.id: i for i, e in enumerate((*the_ledger.claims, *the_ledger.findings))}
     draw_rows = []
     for r in sorted(results, key=lambda r: (r["chapter"], sorted(r["parameters"].items()))):
@@ -90,7 +130,15 @@ def tables(the_ledger: Ledger, results: list[dict[str, Any]]) -> tuple[list[dict
 
 def write_csv(path: Path | str, rows: list[dict[str, Any]]) -> None:
     """Write ``rows`` (dicts with the same keys, the header) to ``path`` atomically; an empty file for no rows.
-    The argument order is that of `deeplinear_book.ledger.write_csv`."""
+    The argument order is that of `deeplinear_book.ledger.write_csv`.
+
+    Parameters
+    ----------
+    path : Path or str
+        Path of the file.
+    rows : list of dict
+        Dicts with the same keys.
+    """
     header = list(rows[0]) if rows else []
     atomic_write(path, csv_text(header, ([row[k] for k in header] for row in rows)) if rows else "")
 
@@ -98,7 +146,25 @@ def write_csv(path: Path | str, rows: list[dict[str, Any]]) -> None:
 def load(path: str | Path, name: str = "sweep_file") -> dict[str, Robustness]:
     """Claim id -> `Robustness` from a sweep's ``robustness.csv``; ``""`` gives an empty mapping (no sweep).
 
-    Raises ValueError naming the parameter ``name`` and ``path`` when it is not such a file."""
+    Raises ValueError naming the parameter ``name`` and ``path`` when it is not such a file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Path of the file.
+    name : str, optional
+        The parameter name to give in an error.
+
+    Returns
+    -------
+    dict
+        Claim id -> `Robustness`.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     if path == "":
         return {}
     if not isinstance(path, (str, Path)) or not Path(path).is_file():
@@ -120,7 +186,22 @@ def load(path: str | Path, name: str = "sweep_file") -> dict[str, Robustness]:
 
 def held_text(robust: dict[str, Robustness], claim: str, unit: str = "seeds") -> str:
     """ "held at 8 of 8 seeds" for one claim ("held at 30 of 30 parameter draws; 2 outside its hypotheses"
-    where some draws were), or "" when the sweep did not run it."""
+    where some draws were), or "" when the sweep did not run it.
+
+    Parameters
+    ----------
+    robust : dict
+        What `load` returned.
+    claim : str
+        The claim's id.
+    unit : str, optional
+        What a draw is called.
+
+    Returns
+    -------
+    str
+        The text, or "".
+    """
     r = robust.get(claim)
     if r is None:
         return ""
@@ -133,7 +214,22 @@ def failures_markdown(ledger: Ledger, robust: dict[str, Robustness], draws_of: s
     """Markdown: every claim and finding of ``ledger`` that did not hold at some draw of the sweep (draws
     outside its hypotheses are not failures), with those draws, in ledger order; a sentence saying so when
     there is none (or no sweep). ``draws_of`` names the draws ("seeds of the sweep", "draws of the parameter
-    survey")."""
+    survey").
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The claims ledger.
+    robust : dict
+        What `load` returned.
+    draws_of : str, optional
+        What the draws are, in words.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
     if not robust:
         return "No sweep was given."
     entries = [*ledger.claims, *ledger.findings]

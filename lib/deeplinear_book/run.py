@@ -66,7 +66,31 @@ def reproduce(root: Path, preset: str, jobs: int, seed: int | None = None, only:
     """Run every chapter (or the ``only`` ones) with ``preset`` (and ``seed``) into
     ``_build/reproduce/<preset>[-seed<seed>]/``; write ``claims.json`` and ``ledger.csv``. ``claims.json`` names
     the library's code (`deeplinear_book.book.code_version`) and each chapter's (`deeplinear_book.book.chapter_code`).
-    ValueError for a bad ``seed``, an unknown chapter or preset, or a preset's unknown parameter."""
+    ValueError for a bad ``seed``, an unknown chapter or preset, or a preset's unknown parameter.
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+    preset : str
+        "book" or "paper".
+    jobs : int
+        Chapters run at a time, >= 1.
+    seed : int or None, optional
+        A seed for every chapter (None: each chapter's own).
+    only : list of str or None, optional
+        Chapters to run (None: all).
+
+    Returns
+    -------
+    int
+        Exit status: 1 when a claim is not reproduced, else 0.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     from tqdm.auto import tqdm
 
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -154,7 +178,20 @@ def _report(rows: list[ledger.Row]) -> list[ledger.Row]:
 
 def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """A run's ``claims.json`` (``new``) merged into an earlier one (``old``): the chapters ``new`` ran replace
-    theirs, the others are kept, and every chapter entry names the commit and time of the run it came from."""
+    theirs, the others are kept, and every chapter entry names the commit and time of the run it came from.
+
+    Parameters
+    ----------
+    old : dict
+        The earlier ``claims.json``.
+    new : dict
+        The run's ``claims.json``.
+
+    Returns
+    -------
+    dict
+        The merged ``claims.json``.
+    """
     merged = dict(old, chapters={})
     for name, entry in old.get("chapters", {}).items():
         merged["chapters"][name] = {"commit": old.get("commit"), "finished": old.get("finished"), **entry}
@@ -197,6 +234,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m deeplinear_book.run``: run chapters, or every chapter with a preset (``make reproduce``).
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        Command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 1 when a claim is not reproduced, else 0.
+
+    Raises
+    ------
+    SystemExit
+        With the message, for a bad chapter, parameter, preset or seed.
+    """
     args = _parser().parse_args(argv)
     try:
         return _main(args)
@@ -242,7 +296,22 @@ def _main(args: argparse.Namespace) -> int:
 
 def verdicts(root: Path, chapter: str, output: Path) -> int:
     """Evaluate ``chapter``'s ledger rows on the executed ``output``, print them as a table, write them to
-    ``output``'s ``.ledger.csv`` sibling; 1 when a claim is not reproduced, else 0."""
+    ``output``'s ``.ledger.csv`` sibling; 1 when a claim is not reproduced, else 0.
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+    chapter : str
+        Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+    output : Path
+        The executed notebook.
+
+    Returns
+    -------
+    int
+        1 when a claim is not reproduced, else 0.
+    """
     rows = [
         r
         for r in ledger.evaluate(ledger.load(root / LEDGER), {chapter: glued_values(output)})

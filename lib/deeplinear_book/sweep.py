@@ -68,7 +68,23 @@ DRAW_ENV = {
 def seed_list(seeds: int | str | Sequence[int]) -> list[int]:
     """The seeds of a sweep: a count ``N`` (an integer, or a string holding one) means ``0, ..., N-1``; a
     string of several integers (split at spaces or commas, ``"29,"`` is the one seed 29) or a sequence of
-    integers are the seeds themselves (integers >= 0, repeats dropped, in the order given)."""
+    integers are the seeds themselves (integers >= 0, repeats dropped, in the order given).
+
+    Parameters
+    ----------
+    seeds : int, str or sequence of int
+        Number of seeds (independent draws), >= 1.
+
+    Returns
+    -------
+    list of int
+        The seeds.
+
+    Raises
+    ------
+    ValueError
+        If ``seeds`` is not valid (the message names the parameter).
+    """
     items = [seeds] if isinstance(seeds, (int, str)) else list(seeds)
     tokens = [t for item in items for t in str(item).replace(",", " ").split()]
     if not tokens:
@@ -87,7 +103,25 @@ def seed_list(seeds: int | str | Sequence[int]) -> list[int]:
 
 def select_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path]:
     """The chapters to sweep, in reading order: every chapter of ``_toc.yml`` but the report, or the ``names``
-    among them (stems or numbers; ValueError naming the unknown ones and the valid chapters)."""
+    among them (stems or numbers; ValueError naming the unknown ones and the valid chapters).
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+    names : iterable of str or None, optional
+        Stems or numbers (None: all).
+
+    Returns
+    -------
+    list of Path
+        The notebooks.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     every = [nb for nb in chapters(root) if nb.stem != REPORT]
     names = [n for n in (names or []) if n.strip()]
     if not names:
@@ -107,7 +141,22 @@ def select_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path
 def run_draw(notebook: str, output: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """One draw, as a Dask task: run ``notebook`` with ``parameters`` into a temporary file beside ``output``,
     renamed to ``output`` when done (failed or not); return its glued ``values``, ``error``, ``seconds`` and
-    whether to ``cache`` it (not when the error was the kernel's rather than the chapter's)."""
+    whether to ``cache`` it (not when the error was the kernel's rather than the chapter's).
+
+    Parameters
+    ----------
+    notebook : str
+        Path of a chapter notebook (.ipynb).
+    output : str
+        Where the executed notebook goes.
+    parameters : dict
+        Name -> value.
+
+    Returns
+    -------
+    dict
+        ``values``, ``error``, ``seconds`` and ``cache``.
+    """
     for name, value in DRAW_ENV.items():
         os.environ.setdefault(name, value)
     final = Path(output)
@@ -172,6 +221,41 @@ def sweep(
     ``LocalCluster`` of ``workers`` (default: one per core) single-threaded processes runs the draws. A task
     that raises is retried ``retries`` times. Returns ``sweep.json``'s content with the ``draws``
     (chapter, parameters, values, error), in the order of ``draws.csv``.
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+    chapter_names : iterable of str or None, optional
+        Stems or numbers (None: all but the report).
+    seeds : int, str or sequence of int, optional
+        Number of seeds (independent draws), >= 1.
+    vary : iterable of str, optional
+        Parameters drawn too (``["all"]``: every surveyed one).
+    span : str, optional
+        "whole" or "near" (`deeplinear_book.ranges.draw`).
+    out : Path, str or None, optional
+        Output folder (default ``_build/sweep/``).
+    scheduler : str or None, optional
+        A Dask scheduler's address (None: a LocalCluster).
+    workers : int or None, optional
+        Worker processes of the LocalCluster (default: one per core).
+    retries : int, optional
+        Retries of a task that raises, >= 0.
+    dashboard : str or None, optional
+        The dashboard's address (None: none).
+    progress : bool, optional
+        Show a progress bar: None (when the run looks long), True or False.
+
+    Returns
+    -------
+    dict
+        ``sweep.json``'s content with the ``draws``.
+
+    Raises
+    ------
+    ValueError
+        If ``retries``, ``workers`` or ``span`` is not valid (the message names the parameter).
     """
     root = Path(root).resolve()
     notebooks = select_chapters(root, chapter_names)
@@ -338,7 +422,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``make sweep``: exit status 1 when a draw errored, 0 otherwise (claims that do not hold are results)."""
+    """``make sweep``: exit status 1 when a draw errored, 0 otherwise (claims that do not hold are results).
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        Command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+
+    Raises
+    ------
+    SystemExit
+        See the message.
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     args = _parser().parse_args(argv)
     if not (args.root / "_toc.yml").exists():
         raise SystemExit(f"{args.root} holds no _toc.yml: run from the book's root or pass --root")
