@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -396,6 +397,42 @@ def test_normalise_keeps_what_the_book_needs_and_drops_the_volatile():
     assert again == nb  # idempotent
 
 
+def test_normalise_keeps_the_provenance_it_is_given():
+    nb = nbformat.v4.new_notebook()
+    executed = {"executed_on": "2026-12-06", "commit": "a" * 40, "uncommitted": ["lib"]}
+    book.normalise(nb, seconds=1.04, executed=executed)
+    assert nb.metadata["deeplinear"] == {"execution_seconds": 1.0, **executed}
+
+
+def _git(root, *args):
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+def test_provenance_names_the_commit_and_what_differs_from_it(tmp_path):
+    """The commit recorded with a chapter's outputs is HEAD, and it says so when HEAD is not the code that ran:
+    uncommitted library changes ("lib") and the chapter's own code cells (its prose and outputs do not count)."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "m.py").write_text("x = 1\n")
+    path = tmp_path / "book" / "tiny.ipynb"
+    path.parent.mkdir()
+    _tiny_chapter(path)
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    when = datetime(2026, 12, 6, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # already the 7th in UTC
+    assert book.provenance(path, when) == {"executed_on": "2026-12-07", "commit": head.strip(), "uncommitted": []}
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source += " (prose)"
+    nbformat.write(nb, path)
+    assert book.provenance(path)["uncommitted"] == []
+    nb.cells[2].source += "\nprint(2)"
+    nbformat.write(nb, path)
+    assert book.provenance(path)["uncommitted"] == ["book/tiny.ipynb"]
+    (tmp_path / "lib" / "m.py").write_text("x = 2\n")
+    assert book.provenance(path)["uncommitted"] == ["lib", "book/tiny.ipynb"]
+
+
 def test_execute_in_place_rewrites_the_chapter_executed_and_normalised(tmp_path):
     """make execute's one step: the chapter is executed with its defaults, in its folder, and written back with
     its outputs and normalised metadata; prose and code are untouched."""
@@ -404,7 +441,10 @@ def test_execute_in_place_rewrites_the_chapter_executed_and_normalised(tmp_path)
     before = nbformat.read(path, as_version=4)
     seconds = book.execute_in_place(path)
     after = nbformat.read(path, as_version=4)
-    assert seconds > 0 and after.metadata["deeplinear"] == {"execution_seconds": round(seconds, 1)}
+    recorded = after.metadata["deeplinear"]
+    assert seconds > 0 and recorded["execution_seconds"] == round(seconds, 1)
+    assert recorded["commit"] is None and recorded["uncommitted"] == []  # tmp_path is no git clone
+    assert recorded["executed_on"] in {str(datetime.now(UTC).date() - timedelta(days=d)) for d in (0, 1)}
     assert [c.source for c in after.cells] == [c.source for c in before.cells]
     assert after.cells[2].outputs[-1]["text"] == "0\n" and after.cells[2].execution_count == 2
     assert book.glued_values(path) == {"twice": 2}

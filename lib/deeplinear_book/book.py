@@ -20,6 +20,7 @@ import tempfile
 import time
 import tokenize
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_names",
     "run_chapter",
     "execute_in_place",
+    "provenance",
     "glued_text",
     "glued_values",
     "git",
@@ -180,18 +182,22 @@ def run_chapter(notebook: Path, output: Path, parameters: dict[str, Any]) -> flo
     return time.perf_counter() - start
 
 
-def normalise(nb: Any, seconds: float | None = None) -> None:
+def normalise(nb: Any, seconds: float | None = None, executed: dict[str, Any] | None = None) -> None:
     """Drop volatile metadata so that re-executing a notebook gives a small diff.
 
     ``seconds``, the wall time of the whole execution, is kept (rounded) for the reproduction report's cost
-    table.
+    table; ``executed``, when and from which commit the notebook was executed (`provenance`), is kept beside it
+    for the landing page.
     """
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python", "pygments_lexer": "ipython3"},
     }
-    if seconds is not None:
-        nb.metadata["deeplinear"] = {"execution_seconds": round(seconds, 1)}
+    if seconds is not None or executed:
+        nb.metadata["deeplinear"] = {
+            **({"execution_seconds": round(seconds, 1)} if seconds is not None else {}),
+            **(executed or {}),
+        }
     for cell in nb.cells:
         for key in ("execution", "collapsed", "scrolled", "papermill"):
             cell.metadata.pop(key, None)
@@ -199,15 +205,47 @@ def normalise(nb: Any, seconds: float | None = None) -> None:
             del cell.metadata["tags"]
 
 
+def _code_cells(text: str) -> list[str]:
+    cells = json.loads(text)["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+def provenance(notebook: Path, when: datetime | None = None) -> dict[str, Any]:
+    """When and from which code ``notebook`` is executed, as `execute_in_place` records it: ``executed_on``, the
+    UTC date (``"2026-12-06"``); ``commit``, the clone's ``HEAD`` (None outside a git clone); and ``uncommitted``,
+    what of the code the outputs depend on differs from that commit: ``"lib"`` (`code_version` sees uncommitted
+    changes to the library) and the chapter's path when its code cells differ from the commit's (a chapter new
+    since). Empty, the commit is the code that ran; otherwise the commit alone does not say which code ran."""
+    record: dict[str, Any] = {
+        "executed_on": (when or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
+        "commit": None,
+        "uncommitted": [],
+    }
+    top = git(Path(notebook).resolve().parent, "rev-parse", "--show-toplevel")
+    version = code_version(Path(top.strip())) if top else None
+    if version is None:
+        return record
+    root = Path(top.strip())
+    record["commit"], _, changes = version.partition("+")
+    relative = Path(notebook).resolve().relative_to(root).as_posix()
+    committed = git(root, "show", f"HEAD:{relative}")
+    record["uncommitted"] = ["lib"] * bool(changes) + [relative] * (
+        committed is None or _code_cells(committed) != _code_cells(Path(notebook).read_text(encoding="utf-8"))
+    )
+    return record
+
+
 def execute_in_place(notebook: Path) -> float:
-    """Re-execute a committed chapter with its defaults and write it back, normalised (``make execute``)."""
+    """Re-execute a committed chapter with its defaults and write it back, normalised, with its `provenance`
+    (``make execute``)."""
     import nbformat
 
+    executed_from = provenance(notebook)  # the code as it is when the run starts
     with tempfile.TemporaryDirectory() as scratch:
         executed = Path(scratch) / notebook.name
         seconds = run_chapter(notebook, executed, {})
         nb = nbformat.read(executed, as_version=4)
-    normalise(nb, seconds)
+    normalise(nb, seconds, executed_from)
     nbformat.write(nb, notebook)
     return seconds
 
