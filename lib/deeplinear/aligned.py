@@ -60,6 +60,14 @@ def usvd(A: np.ndarray, *, rng: int | np.random.Generator | None = None) -> tupl
     References
     ----------
     Paper: Definition 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.aligned import usvd
+    >>> U, Sigma, V = usvd(np.diag([1.0, 3.0]), rng=0)
+    >>> bool(np.allclose(U @ Sigma @ V.T, np.diag([1.0, 3.0])))
+    True
     """
     A = _matrix(A, "A")
     if rng is not None:
@@ -96,6 +104,14 @@ def random_orthogonal(k: int, *, rng: int | np.random.Generator | None = None) -
     ------
     ValueError
         If ``k`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.aligned import random_orthogonal
+    >>> Q = random_orthogonal(3, rng=0)
+    >>> bool(np.allclose(Q.T @ Q, np.eye(3)))
+    True
     """
     return _validate.orthogonal(k, rng=rng)
 
@@ -126,6 +142,14 @@ def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -
     References
     ----------
     Paper: Definition 2, eq. (3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.aligned import aligned_network
+    >>> Ws = aligned_network([np.eye(2)] * 3, [np.array([2.0, 1.0]), np.array([3.0, 1.0])])
+    >>> (Ws[1] @ Ws[0]).tolist()
+    [[6.0, 0.0], [0.0, 1.0]]
     """
     Qs = [np.asarray(Q, dtype=np.float64) for Q in bases]
     if len(Qs) < 2:

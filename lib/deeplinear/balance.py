@@ -101,6 +101,13 @@ def relative_imbalance(Ws: Sequence[np.ndarray], *, printed: bool = False) -> np
     References
     ----------
     Paper: Section 2 (balancedness).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.balance import relative_imbalance
+    >>> relative_imbalance([np.eye(2), np.eye(2)]), relative_imbalance([np.eye(2), np.zeros((2, 2))])
+    (array([0.]), array([2.]))
     """
     layers = _as_network(Ws)
     if printed:
@@ -398,6 +405,16 @@ def balanced_network(W1: np.ndarray, depth: int, *, rng: int | np.random.Generat
     ----------
     Paper: Section 2 ("balancedness indeed implies alignment of singular vector spaces between consecutive
     layers").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.balance import balanced_network
+    >>> from deeplinear.network import end_to_end
+    >>> W1 = np.diag([4.0, 1.0])
+    >>> Ws = balanced_network(W1, 2, rng=0)
+    >>> len(Ws), bool(np.allclose(Ws[1].T @ Ws[1], Ws[0] @ Ws[0].T))
+    (2, True)
     """
     rng = _validate.rng(rng)
     layers = _validate.square_network([W1], "W1")

@@ -51,6 +51,13 @@ def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
     ------
     ValueError
         If ``s`` or ``rtol`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.bases import singular_subspaces
+    >>> [g.tolist() for g in singular_subspaces(np.array([3.0, 2.0, 2.0, 1.0]))]
+    [[0], [1, 2], [3]]
     """
     s = np.asarray(s, dtype=np.float64)
     if s.ndim != 1 or not np.isfinite(s).all() or np.any(np.diff(s) > 0):

@@ -193,6 +193,13 @@ def steps_to(losses: np.ndarray, fraction: float) -> int | None:
     ------
     ValueError
         If ``losses`` or ``fraction`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.convergence import steps_to
+    >>> steps_to(np.array([1.0, 0.5, 0.1, 0.01]), 0.2), steps_to(np.array([1.0, 0.9]), 0.5)
+    (2, None)
     """
     losses = _validate.loss_curve(losses)
     fraction = _validate.tolerance(fraction, "fraction")
@@ -469,6 +476,12 @@ def critical_lr(converges: Callable[[float], bool], low: float, high: float, ite
     ------
     ValueError
         If ``iterations``, ``converges``, ``low`` or ``high`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear.convergence import critical_lr
+    >>> round(float(critical_lr(lambda lr: lr < 0.3, 0.01, 1.0, iterations=20)), 3)
+    0.3
     """
     low, high = _validate.positive(low, "low"), _validate.positive(high, "high")
     iterations = _validate.count(iterations, "iterations")
@@ -520,6 +533,12 @@ def trial_steps(lr: float, flow_time: float) -> int:
     ------
     ValueError
         If ``flow_time`` or ``lr`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear.convergence import trial_steps
+    >>> trial_steps(0.1, 10.0)  # int(10 / 0.1) + 200
+    300
     """
     return int(_validate.positive(flow_time, "flow_time") / _validate.positive(lr, "lr")) + 200
 

@@ -87,6 +87,13 @@ def random_regression(
     ------
     ValueError
         If ``rng``, ``k``, ``n`` or ``k_out`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear.data import random_regression
+    >>> X, Y = random_regression(9, 9, rng=0)
+    >>> X.shape, Y.shape
+    ((9, 9), (9, 9))
     """
     rng = _validate.rng(rng)
     k, n = _validate.integer(k, "k"), _validate.integer(n, "n")
@@ -336,6 +343,14 @@ def separable(
     ------
     ValueError
         If ``rng``, ``margin``, ``n`` or ``dim`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.data import separable
+    >>> X, Y = separable(20, 2, margin=0.1, rng=0)
+    >>> X.shape, Y.shape, sorted(set(Y.ravel().tolist()))
+    ((2, 20), (1, 20), [-1.0, 1.0])
     """
     rng = _validate.rng(rng)
     n, dim = _validate.integer(n, "n"), _validate.integer(dim, "dim")
@@ -492,6 +507,13 @@ def mnist(
     References
     ----------
     Paper: Section 6, Figure 1b-c and Figure 2b.
+
+    Examples
+    --------
+    >>> from deeplinear.data import mnist
+    >>> images, labels = mnist(5)
+    >>> images.shape, labels.shape, str(labels.dtype)
+    ((5, 28, 28), (5,), 'int64')
     """
     n, offset = _validate.integer(n, "n"), _validate.integer(offset, "offset", 0)
     if source not in ("auto", "subset", "idx"):
@@ -591,6 +613,13 @@ def mnist_matrix(images: np.ndarray, *, normalize: bool = True) -> np.ndarray:
     ------
     ValueError
         If ``images`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.data import mnist_matrix
+    >>> mnist_matrix(np.zeros((3, 28, 28)), normalize=False).shape
+    (784, 3)
     """
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] < 1:
@@ -622,6 +651,15 @@ def one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
     ------
     ValueError
         If ``num_classes`` or ``labels`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.data import one_hot
+    >>> one_hot(np.array([0, 2]), 3)
+    array([[1., 0.],
+           [0., 0.],
+           [0., 1.]])
     """
     num_classes = _validate.integer(num_classes, "num_classes")
     labels = np.asarray(labels)

@@ -72,6 +72,13 @@ def direction(Ws: Sequence[np.ndarray]) -> np.ndarray:
     References
     ----------
     Paper: Ji & Telgarsky, Theorem 2.2 and Section 2 (``W_prod / ||W_prod|| -> u-bar``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.directions import direction
+    >>> direction([np.array([[3.0, 0.0], [0.0, 1.0]]), np.array([[0.0, 4.0]])])
+    array([0., 1.])
     """
     w = _one_output(Ws)[1].ravel()
     if not np.any(w):
@@ -375,6 +382,13 @@ def rank_one_tail(W: np.ndarray) -> float:
     References
     ----------
     Paper: Ji & Telgarsky, Theorem 2.2 (and its proof: the layers tend to rank one).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.directions import rank_one_tail
+    >>> rank_one_tail(np.diag([3.0, 1.0])), round(rank_one_tail(np.outer([1.0, 2.0], [1.0, 1.0])), 12)
+    (1.0, 0.0)
     """
     s = np.linalg.svd(_validate.matrix(W, "W"), compute_uv=False)
     return float(np.sum(s[1:] ** 2))

@@ -435,6 +435,14 @@ def singular_value_dynamics(
     References
     ----------
     Paper: Corollary 1, eqs. (5)-(6).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.dynamics import singular_value_dynamics
+    >>> traj = singular_value_dynamics(np.full((2, 1), 0.5), np.array([1.0]), np.array([1.0]), lr=0.5, steps=200, n=1)
+    >>> traj.shape, round(float(traj[-1].prod()), 6)  # the mode product reaches lam' / lam = 1
+    ((201, 2, 1), 1.0)
     """
     s, lam, lam_prime = _validate.mode_values(sigmas0, lam, lam_prime)
     lr = _validate.positive(lr, "lr")

@@ -40,6 +40,13 @@ def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
     ------
     ValueError
         When a layer is not a finite nonzero square matrix (the distance of 0 is 0 / 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.example import scalar_distance
+    >>> round(float(np.max(scalar_distance([2 * np.eye(3), np.eye(3)]))), 6)  # multiples of the identity
+    0.0
     """
     layers = _validate.network(Ws, sequence=False)[0]
     if any(W.ndim != 2 or W.shape[0] != W.shape[1] or not np.any(W) for W in layers):

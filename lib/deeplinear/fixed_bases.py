@@ -51,6 +51,14 @@ def released_invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> 
     References
     ----------
     Paper: Definition 3 (b)-(c) and Section 6 (Figures 1b and 1c), as in the released script.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.fixed_bases import released_invariance
+    >>> Ws0 = [np.diag([3.0, 2.0, 1.0]), np.diag([1.0, 2.0, 3.0])]
+    >>> round(float(released_invariance(Ws0, Ws0)), 6)
+    1.0
     """
     first, now = _as_network(Ws0, "Ws0"), _as_network(Ws, "Ws")
     shapes = [W.shape for W in first]

@@ -55,6 +55,14 @@ def pinv_solution(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     ------
     ValueError
         If ``X`` or ``Y`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.impossibility import pinv_solution
+    >>> np.round(pinv_solution(np.eye(2), np.diag([2.0, 3.0])), 6)
+    array([[2., 0.],
+           [0., 3.]])
     """
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[1] < X.shape[0]:

@@ -97,6 +97,14 @@ def loglog_slope(steps: np.ndarray, values: np.ndarray, *, start: float) -> floa
     References
     ----------
     Paper: Soudry et al. (2018): the risk falls like ``1/t`` (slope -1) with a fixed step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.margin_rates import loglog_slope
+    >>> t = np.array([1.0, 10.0, 100.0, 1000.0])
+    >>> round(loglog_slope(t, 1 / t, start=1.0), 6)
+    -1.0
     """
     steps, values = _series(steps, values)
     start = _validate.positive(start, "start")

@@ -55,6 +55,13 @@ def layer_svds(Ws: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, n
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import layer_svds
+    >>> [s.tolist() for _, s, _ in layer_svds([np.diag([1.0, 3.0])])]
+    [[3.0, 1.0]]
     """
     return [np.linalg.svd(W, full_matrices=False) for W in _as_network(Ws)]
 
@@ -93,6 +100,13 @@ def best_match(A: np.ndarray, B: np.ndarray) -> float | np.ndarray:
     References
     ----------
     Paper: Section 6 (the alignment and invariance scores of Figures 1 and 2), as released.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import best_match
+    >>> best_match(np.eye(2), np.eye(2)[:, ::-1])  # the same vectors in another order
+    1.0
     """
     A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
     if A.ndim < 2 or B.ndim < 2 or A.shape[-2] != B.shape[-2] or A.shape[:-2] != B.shape[:-2]:
@@ -153,6 +167,16 @@ def alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.ndarr
     References
     ----------
     Paper: Definition 2, Section 6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.aligned import aligned_network, random_orthogonal
+    >>> from deeplinear.metrics import alignment
+    >>> bases = [random_orthogonal(3, rng=s) for s in range(4)]
+    >>> Ws = aligned_network(bases, [np.array([3.0, 2.0, 1.0])] * 3)
+    >>> np.round(alignment(Ws), 6)
+    array([1., 1.])
     """
     layers = _as_network(Ws)
     lead = layers[0].shape[:-2]
@@ -213,6 +237,13 @@ def alignment_defect(Ws: Sequence[np.ndarray]) -> np.ndarray:
     References
     ----------
     Paper: Definition 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import alignment_defect
+    >>> bool(np.all(alignment_defect([np.eye(3), np.diag([1.0, 2.0, 3.0])]) < 1e-12))  # diagonal layers are aligned
+    True
     """
     layers = _as_network(Ws)
     left, right = _grams(layers)
@@ -326,6 +357,14 @@ def invariance(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> np.ndarra
     ----------
     Paper: Section 6. To score many networks against the same ``Ws0`` (a training run), use
     `invariance_to`, which computes the SVDs of ``Ws0`` once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import invariance
+    >>> Ws0 = [np.diag([3.0, 2.0, 1.0]), np.diag([1.0, 2.0, 3.0])]
+    >>> np.round(invariance(Ws0, [2 * W for W in Ws0]), 6)  # rescaling keeps the singular vectors
+    array([1., 1.])
     """
     return invariance_to(Ws0)(Ws)
 
@@ -399,6 +438,13 @@ def top_alignment(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> np.n
     ----------
     Paper: Ji & Telgarsky, Theorem 2.2 (``|v_{j+1}^T u_j| -> 1``), their Figure 1b. ``svds=`` as in
     :func:`alignment`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import top_alignment
+    >>> top_alignment([np.diag([2.0, 1.0]), np.diag([3.0, 1.0])])
+    array([1.])
     """
     layers = _as_network(Ws)
     svds = layer_svds(layers) if svds is None else svds
@@ -432,6 +478,13 @@ def imbalance(Ws: Sequence[np.ndarray]) -> list[np.ndarray]:
     References
     ----------
     Paper: Section 2 (balancedness, Arora et al. 2018; Du et al. 2018), Proposition 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import imbalance
+    >>> [D.tolist() for D in imbalance([np.eye(2), np.eye(2)])]  # balanced: W_2^T W_2 = W_1 W_1^T
+    [[[0.0, 0.0], [0.0, 0.0]]]
     """
     left, right = _grams(_as_network(Ws))
     return [N - M for M, N in zip(left, right)]
@@ -459,6 +512,13 @@ def balancedness(Ws: Sequence[np.ndarray]) -> np.ndarray:
     References
     ----------
     Paper: Section 2 (balancedness, Arora et al. 2018), Proposition 2 (0-balanced solutions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.metrics import balancedness
+    >>> balancedness([np.eye(2), np.eye(2)]).tolist(), bool(np.all(balancedness([np.eye(2), 2 * np.eye(2)]) > 0))
+    ([0.0], True)
     """
     layers = _as_network(Ws)
     out = [np.linalg.norm(D, axis=(-2, -1)) for D in imbalance(layers)]

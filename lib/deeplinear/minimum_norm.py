@@ -54,6 +54,13 @@ def nuclear_norm(P: np.ndarray) -> float | np.ndarray:
     References
     ----------
     Paper: Proposition 2 (the minimum of ``||W_1||_F^2 + ||W_2||_F^2`` over ``W_2 W_1 = P`` is ``2 ||P||_*``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.minimum_norm import nuclear_norm
+    >>> round(nuclear_norm(np.diag([3.0, -1.0])), 6)
+    4.0
     """
     P = _validate.matrices(P, "P")
     return _scalar(np.linalg.svd(P, compute_uv=False).sum(axis=-1))
@@ -118,6 +125,14 @@ def minimum_norm_factors(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     References
     ----------
     Paper: Proposition 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.minimum_norm import minimum_norm_factors, norm_ratio
+    >>> W1, W2 = minimum_norm_factors(np.diag([4.0, 1.0]))
+    >>> bool(np.allclose(W2 @ W1, np.diag([4.0, 1.0]))), round(float(norm_ratio(W1, W2)), 6)
+    (True, 1.0)
     """
     P = _validate.matrices(P, "P", (2,))
     U, s, Vt = np.linalg.svd(P, full_matrices=False)

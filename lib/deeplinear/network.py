@@ -44,6 +44,14 @@ def end_to_end(Ws: Sequence[np.ndarray]) -> np.ndarray:
     References
     ----------
     Paper: eq. (1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.network import end_to_end
+    >>> end_to_end([np.eye(2), 2 * np.eye(2), np.diag([1.0, 3.0])])
+    array([[2., 0.],
+           [0., 6.]])
     """
     layers, _ = _validate.network(Ws)
     P = layers[0].copy()
@@ -75,6 +83,14 @@ def forward(Ws: Sequence[np.ndarray], X: np.ndarray | None) -> list[np.ndarray]:
     References
     ----------
     Paper: eq. (1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.network import forward
+    >>> acts = forward([np.ones((3, 2)), np.ones((1, 3))], np.eye(2))
+    >>> [A.shape for A in acts]
+    [(2, 2), (3, 2), (1, 2)]
     """
     layers, S = _validate.network(Ws)
     return _forward(layers, _inputs(X, layers[0].shape[-1], S))
@@ -105,6 +121,16 @@ def backward(Ws: Sequence[np.ndarray], activations: Sequence[np.ndarray], dF: np
     References
     ----------
     Paper: eq. (2); Corollary 1, eq. (5) is its aligned special case.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.network import backward, forward, gradients
+    >>> Ws, X, Y = [np.eye(2), 2 * np.eye(2)], np.eye(2), np.zeros((2, 2))
+    >>> acts = forward(Ws, X)
+    >>> G = backward(Ws, acts, (acts[-1] - Y) / 2)  # dL/dF of the squared loss, n = 2
+    >>> all(np.allclose(g, h) for g, h in zip(G, gradients(Ws, X, Y)))
+    True
     """
     layers, _ = _validate.network(Ws)
     acts = [np.asarray(A, dtype=np.float64) for A in activations]
@@ -151,6 +177,13 @@ def loss(
     References
     ----------
     Paper: eq. (2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.network import loss
+    >>> loss([np.eye(2), np.eye(2)], np.eye(2), np.zeros((2, 2)))  # ||I||_F^2 / (2 n)
+    0.5
     """
     layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
     F = _forward(layers, X)[-1]
@@ -189,6 +222,14 @@ def gradients(
     References
     ----------
     Paper: eq. (2); Corollary 1, eq. (5) is its aligned special case.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.network import gradients
+    >>> G = gradients([np.eye(2), np.eye(2)], np.eye(2), np.zeros((2, 2)))
+    >>> [g.tolist() for g in G]  # (W_2 W_1 X - Y) X^T / n = I / 2 for both layers
+    [[[0.5, 0.0], [0.0, 0.5]], [[0.5, 0.0], [0.0, 0.5]]]
     """
     layers, _, X, fn, Y = _setup(Ws, X, Y, loss)
     acts = _forward(layers, X)
@@ -212,6 +253,14 @@ def stack(networks: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
     ------
     ValueError
         If ``networks`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.network import stack
+    >>> ens = stack([[np.eye(2), np.ones((1, 2))], [2 * np.eye(2), np.zeros((1, 2))]])
+    >>> [W.shape for W in ens]
+    [(2, 2, 2), (2, 1, 2)]
     """
     if isinstance(networks, np.ndarray) or not isinstance(networks, Sequence) or not networks:
         raise ValueError("networks must be a non-empty list of networks (lists of layers)")

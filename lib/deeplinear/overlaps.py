@@ -48,6 +48,13 @@ def overlap(Ws: Sequence[np.ndarray], *, svds: list | None = None) -> list[np.nd
     References
     ----------
     Paper: Definition 2, Section 6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.overlaps import overlap
+    >>> [np.round(O, 6).tolist() for O in overlap([np.diag([2.0, 1.0]), np.diag([3.0, 1.0])])]
+    [[[1.0, 0.0], [0.0, 1.0]]]
     """
     layers = _as_network(Ws)
     svds = layer_svds(layers) if svds is None else svds

@@ -60,6 +60,12 @@ def phase_structure(family: str, r: int, *, rng: int | np.random.Generator | Non
     References
     ----------
     Paper: Section 5 (layer structures); beyond the paper.
+
+    Examples
+    --------
+    >>> from deeplinear.phase_diagram import phase_structure
+    >>> phase_structure("convolution", 9).dim
+    9
     """
     rng = _validate.rng(rng)
     if family not in PHASE_FAMILIES:

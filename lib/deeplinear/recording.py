@@ -144,5 +144,11 @@ def record_schedule(steps: int, record: int | Sequence[int] | np.ndarray | None 
     ------
     ValueError
         If ``steps`` or ``record`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear.recording import record_schedule
+    >>> record_schedule(10, 3).tolist()
+    [0, 3, 6, 9, 10]
     """
     return _validate.schedule(steps, record, "record")

@@ -63,6 +63,13 @@ def column_basis(M: np.ndarray, *, scale: float | None = None, tol: float = 1e-1
     ------
     ValueError
         If ``M`` or ``tol`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.reduction import column_basis
+    >>> column_basis(np.array([[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]])).shape  # rank one
+    (3, 1)
     """
     M = np.asarray(M, dtype=np.float64)
     if M.ndim != 2 or not np.isfinite(M).all():

@@ -72,6 +72,12 @@ def constant(lr: float) -> Schedule:
     References
     ----------
     Paper: Soudry et al. (2018): with a fixed step the direction converges to u-bar at rate O(1/log t).
+
+    Examples
+    --------
+    >>> from deeplinear.schedules import constant
+    >>> constant(0.1)(7, 0.5)
+    0.1
     """
     lr = _validate.positive(lr, "lr", "a positive finite number")
 

@@ -510,6 +510,15 @@ def max_margin(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     References
     ----------
     Paper: Ji & Telgarsky, Section 2 (gamma and u-bar), Theorem 2.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.separable import max_margin
+    >>> X, y = np.array([[1.0, -1.0], [0.0, 0.0]]), np.array([1.0, -1.0])
+    >>> u, gamma = max_margin(X, y)
+    >>> np.round(u, 6).tolist(), round(gamma, 6)
+    ([1.0, 0.0], 1.0)
     """
     X = _matrix(X, "X")
     k0, n = X.shape

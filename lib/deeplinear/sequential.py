@@ -443,6 +443,13 @@ def learning_times(u: np.ndarray, targets: np.ndarray) -> np.ndarray:
     ------
     ValueError
         If ``u`` or ``targets`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.sequential import learning_times
+    >>> learning_times(np.array([[0.0, 0.0], [0.5, 0.1], [0.9, 0.2]]), np.array([0.5, 1.0]))
+    array([1, 3])
     """
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 2 or 0 in u.shape or not np.isfinite(u).all():

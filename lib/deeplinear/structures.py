@@ -124,6 +124,13 @@ class Structure:
         -------
         ndarray
             (..., m, n), ``sum_j c_j A_j``.
+
+        Examples
+        --------
+        >>> from deeplinear.structures import Toeplitz
+        >>> Toeplitz(2).matrix([1.0, 2.0, 3.0])  # offsets -1, 0, +1
+        array([[2., 3.],
+               [1., 2.]])
         """
         return self._matrix(self._coef(c))
 
@@ -563,6 +570,12 @@ def banded_toeplitz(k: int, b: int) -> Structure:
     ------
     ValueError
         If ``k`` or ``b`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear.structures import banded_toeplitz
+    >>> banded_toeplitz(4, 1).dim  # the main diagonal and one on each side
+    3
     """
     k = _validate.integer(k, "k")
     _validate.integer(b, "b", 0, high=k - 1, what=f"an integer in [0, k-1] = [0, {k - 1}]")

@@ -58,6 +58,13 @@ def relative_commutator(X: np.ndarray, Y: np.ndarray) -> float:
     References
     ----------
     Paper: Theorem 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.theory import relative_commutator
+    >>> relative_commutator(np.eye(2), np.diag([1.0, 2.0]))  # X X^T = I commutes with everything
+    0.0
     """
     return _theorem1_matrices(X, Y)[3]
 
@@ -116,6 +123,13 @@ def alignment_invariant(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> boo
     References
     ----------
     Paper: Theorem 1 (square case; the non-square case is its Appendix D version).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.theory import alignment_invariant
+    >>> alignment_invariant(np.eye(3), np.diag([1.0, 2.0, 3.0])), alignment_invariant(np.eye(2), np.ones((2, 2)))
+    (True, True)
     """
     tol = _validate.tolerance(tol, "tol")
     return _theorem1_matrices(X, Y)[3] <= tol

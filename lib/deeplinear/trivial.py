@@ -43,6 +43,12 @@ def diagonal(k: int) -> Structure:
     ------
     ValueError
         If ``k`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear.trivial import diagonal
+    >>> diagonal(3).dim
+    3
     """
     k = _validate.integer(k, "k")
     return Sparse(np.eye(k, dtype=bool))

@@ -524,6 +524,12 @@ def product(expression: str, values: dict[str, Any]) -> float:
     -------
     float
         The value of a product of powers such as ``s^2 p^4`` or ``9 * 28^4`` at ``values``.
+
+    Examples
+    --------
+    >>> from deeplinear_book.ranges import product
+    >>> product("s^2 p^4", {"s": 3, "p": 2})
+    144.0
     """
     result = 1.0
     for base, power in re.findall(r"([A-Za-z_]\w*|\d+)(?:\^(\d+))?", expression):

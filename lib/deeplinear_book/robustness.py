@@ -63,6 +63,12 @@ def label(parameters: dict[str, Any]) -> str:
     -------
     str
         A draw's parameters as ``seed=3`` (several: ``k=4,seed=3``, in name order).
+
+    Examples
+    --------
+    >>> from deeplinear_book.robustness import label
+    >>> label({"seed": 3, "k": 4})
+    'k=4,seed=3'
     """
     return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(parameters.items()))
 

@@ -84,6 +84,12 @@ def seed_list(seeds: int | str | Sequence[int]) -> list[int]:
     ------
     ValueError
         If ``seeds`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear_book.sweep import seed_list
+    >>> seed_list(3), seed_list("29, 41"), seed_list("29,")
+    ([0, 1, 2], [29, 41], [29])
     """
     items = [seeds] if isinstance(seeds, (int, str)) else list(seeds)
     tokens = [t for item in items for t in str(item).replace(",", " ").split()]
