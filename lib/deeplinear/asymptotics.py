@@ -381,6 +381,12 @@ def spanning_text(rank: int, dim: int) -> str:
     References
     ----------
     Paper: Ji & Telgarsky, Assumption 2.7.
+
+    Examples
+    --------
+    >>> from deeplinear.asymptotics import spanning_text
+    >>> spanning_text(2, 2)
+    'The support vectors span R^2: Assumption 2.7 holds.'
     """
     if rank == dim:
         return f"The support vectors span R^{dim}: Assumption 2.7 holds."

@@ -62,6 +62,13 @@ def filter_norm_differences(coefficients: np.ndarray) -> np.ndarray:
     References
     ----------
     Paper: Section 2 (Du et al. 2018: conserved under gradient flow for convolutional layers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.balance_drift import filter_norm_differences
+    >>> filter_norm_differences(np.array([[3.0, 4.0], [1.0, 0.0]]))  # 25 - 1
+    array([24.])
     """
     c = np.asarray(coefficients, dtype=np.float64)
     if c.ndim < 2 or c.shape[-2] < 2 or not np.isfinite(c).all():

@@ -66,6 +66,15 @@ def symmetric_start(
     ------
     ValueError
         If ``rng``, ``depth`` or ``structure`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.constrained import symmetric_start
+    >>> from deeplinear.structures import Toeplitz
+    >>> Ws = symmetric_start(Toeplitz(3), 2, rng=0)
+    >>> bool(np.allclose(Ws[0], Ws[0].T)), round(float(np.linalg.norm(Ws[0], 2)), 6)
+    (True, 1.0)
     """
     rng = _validate.rng(rng)
     depth = _validate.integer(depth, "depth")

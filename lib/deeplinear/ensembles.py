@@ -55,6 +55,16 @@ def ensemble_start(
     References
     ----------
     Paper: Theorem 1, Section 4.2; Section 6, Figure 1a.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.data import random_regression
+    >>> from deeplinear.ensembles import ensemble_start
+    >>> problems = [random_regression(3, 5, rng=s) for s in range(2)]
+    >>> Ws, lrs = ensemble_start(problems, [3, 3, 3], lr=0.01, rng=0)
+    >>> [W.shape for W in Ws], lrs.shape
+    ([(2, 3, 3), (2, 3, 3)], (2,))
     """
     rng = _validate.rng(rng)
     from .network import stack

@@ -70,6 +70,17 @@ def transposed_is_cheaper(red: Reduction) -> bool:
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.figure1 import transposed_is_cheaper
+    >>> from deeplinear.reduction import reduce_network
+    >>> rng = np.random.default_rng(0)
+    >>> Ws = [rng.standard_normal((8, 20)), rng.standard_normal((8, 8)), rng.standard_normal((2, 8))]
+    >>> red = reduce_network(Ws, rng.standard_normal((20, 100)))
+    >>> red.widths, transposed_is_cheaper(red)  # 2 outputs, 100 samples
+    ([20, 8, 8, 2], True)
     """
     red = _reduction(red)
     m, n, k_out = red.widths, red.X.shape[1], red.widths[-1]

@@ -435,6 +435,14 @@ def turn_share(Ws0: Sequence[np.ndarray], Ws: Sequence[np.ndarray]) -> float | n
     References
     ----------
     Paper: Theorem 1 (its key step: the update of an aligned network in its bases, eq. (4)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.invariance import turn_share
+    >>> Ws0 = [np.diag([3.0, 2.0]), np.diag([2.0, 1.0])]
+    >>> turn_share(Ws0, [2 * W for W in Ws0])  # the update keeps the singular bases
+    0.0
     """
     first, S = _validate.network(Ws0, "Ws0")
     now, _ = _validate.network(Ws, "Ws")

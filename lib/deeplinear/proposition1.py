@@ -483,6 +483,13 @@ def prop1_learning_rate(sigmas0: np.ndarray, lam: np.ndarray, lam_prime: np.ndar
     References
     ----------
     Paper: Proposition 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.proposition1 import prop1_learning_rate
+    >>> round(prop1_learning_rate(np.full((2, 1), 0.5), np.array([1.0]), np.array([1.0]), 1), 6)  # ln 2 / 2 * 0.25
+    0.086643
     """
     s, lam, lam_prime = _validate.mode_values(sigmas0, lam, lam_prime)
     n = _validate.integer(n, "n", 1)

@@ -105,6 +105,15 @@ def coefficient_gradient_descent(
     References
     ----------
     Paper: Definition 4, Theorem 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deeplinear.structures import Toeplitz
+    >>> from deeplinear.theorem2 import coefficient_gradient_descent
+    >>> Ws = [0.5 * np.eye(3), 0.5 * np.eye(3)]
+    >>> coefficient_gradient_descent(Ws, None, np.eye(3), Toeplitz(3), lr=0.1, steps=4).shape  # (steps + 1, d, r)
+    (5, 2, 5)
     """
     structure = _validate.structure(structure)
 

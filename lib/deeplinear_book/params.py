@@ -42,6 +42,14 @@ def validate(chapter: str, /, **values: Any) -> None:
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear_book import params
+    >>> params.validate("03-invariance-theorem", k=9)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: params.validate('03-invariance-theorem', ...) takes every parameter the chapter declares, ...
     """
     declared = ranges.rules(chapter)
     missing, unknown = [n for n in declared if n not in values], [n for n in values if n not in declared]

@@ -191,6 +191,14 @@ def merge_claims(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     -------
     dict
         The merged ``claims.json``.
+
+    Examples
+    --------
+    >>> from deeplinear_book.run import merge_claims
+    >>> old = {"commit": "a", "chapters": {"01": {"claims": {}}, "02": {"claims": {}}}}
+    >>> merged = merge_claims(old, {"commit": "b", "chapters": {"02": {"claims": {}}}})
+    >>> merged["commit"], {name: entry["commit"] for name, entry in merged["chapters"].items()}
+    ('b', {'01': 'a', '02': 'b'})
     """
     merged = dict(old, chapters={})
     for name, entry in old.get("chapters", {}).items():
