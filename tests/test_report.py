@@ -11,12 +11,12 @@ import pytest
 from deeplinear_book import ledger, report
 
 ROOT = Path(__file__).resolve().parents[1]
-LEDGER_TOML = """
+LEDGER_TOML = r"""
 [[claim]]
 id = "c1"
 paper = "RNBU"
 kind = "claim"
-statement = "Adjacent alignment: |v_{i+1}ᵀu_i| → 1"
+statement = "Adjacent alignment: $\\lvert v_{i+1}^\\top u_i\\rvert \\to 1$, see c2"
 chapter = "01-a"
 section = "sec-01-a"
 checks = [{ value = "loss_final", lt = "loss_initial" }, { value = "ok", is = true }]
@@ -26,7 +26,7 @@ calibration = "an argument"
 id = "c2"
 paper = "JT"
 kind = "claim"
-statement = "Norm growth: every ‖W_i‖_F grows"
+statement = "Norm growth: every $\\lVert W_i\\rVert_F$ grows"
 chapter = "02-b"
 section = "sec-02-b"
 caveat = "slowly"
@@ -49,7 +49,7 @@ id = "f1"
 kind = "erratum"
 title = "A product index"
 source = "RNBU, eq. (6)"
-quote = "∏_{j=1}^d Σ_j"
+quote = "$\\prod_{j=1}^d \\Sigma_j$ with 1e-3"
 chapter = "02-b"
 section = "sec-02-b"
 text = "Printed, off by {growth}; the check holds ({ok2})."
@@ -104,9 +104,13 @@ def _report(book: Path, paper: str = "claims.json") -> report.Report:
 
 
 def _rows(table: str) -> list[str]:
-    """The list-table's rows (each ``* - ...`` item with its cells), the header row first."""
-    body = table.split(":::{list-table}")[1].rsplit(":::", 1)[0]
-    return ["* - " + row for row in re.split(r"^\* - ", body, flags=re.MULTILINE)[1:]]
+    """The list-tables' rows (each ``* - ...`` item with its cells), the first table's header row first (a
+    table per chapter: the other tables' headers are left out)."""
+    rows = []
+    for i, part in enumerate(table.split(":::{list-table}")[1:]):
+        body = part.split("\n:::", 1)[0]
+        rows += ["* - " + row for row in re.split(r"^\* - ", body, flags=re.MULTILINE)[1 + (i > 0) :]]
+    return rows
 
 
 def test_the_parameters_are_checked_naming_the_one_at_fault(book):
@@ -189,8 +193,10 @@ def test_the_claims_table_puts_both_runs_side_by_side_with_criteria_as_values(bo
     table = report.claims_table(_report(book))
     header, c1, c2 = _rows(table)
     assert "Book run" in header and "Paper run" in header
-    # The `|` of a statement is escaped, so that it cannot split a cell; so are `_` and `*`.
-    assert r"Adjacent alignment: \|v\_{i+1}ᵀu\_i\| → 1" in c1
+    # The math of a statement is kept for MathJax; another row's id reads as its number, linked to the row.
+    assert r"Adjacent alignment: $\lvert v_{i+1}^\top u_i\rvert \to 1$, see {ref}`2.1 <claim-c2>`" in c1
+    # Each row has its number, linked to its own anchor, and the anchor, made from its id.
+    assert c1.startswith("* - (claim-c1)=\n    **{ref}`1.1 <claim-c1>`** *RNBU*")
     # A threshold that names a glued value shows that value (and the name, in words), in each run.
     assert "loss final = 0.00183 \\< 0.0123 (loss initial)" in c1
     assert "ok: yes" in c1 and "True" not in c1
@@ -222,7 +228,8 @@ def test_findings_are_listed_once_by_kind_with_badges_and_words_for_booleans(boo
     assert text.count("A product index") == 1
     assert "{bdg-warning}`paper erratum`" in text
     assert "Printed, off by 3.5; the check holds (no)." in text
-    assert r"“∏\_{j=1}^d Σ\_j”" in text
+    assert r"“$\prod_{j=1}^d \Sigma_j$ with 10⁻³”" in text  # math as written, numbers for a reader
+    assert "- (finding-f1)=\n  **{ref}`2.2 <finding-f1>`** {bdg-warning}`paper erratum`" in text
 
 
 def test_the_run_note_names_the_commit_and_the_time(book):
@@ -253,11 +260,13 @@ def test_the_books_report_renders_every_claim_once_with_a_verdict():
         ("8.9e-15 ≤ 1e-12", "8.9×10⁻¹⁵ ≤ 10⁻¹²"),
         ("1 − 1e-9", "1 − 10⁻⁹"),
         ("2.5e+04", "2.5×10⁴"),
-        ("fig1e_x = 0.5", "fig1e_x = 0.5"),  # a name is not a number
+        ("a_b = 0.5 < 1", r"a\_b = 0.5 \< 1"),  # markup escaped in prose
+        ("`x_1e-3` and $x_{1e-3} | y$", "`x_1e-3` and $x_{1e-3} | y$"),  # code and math as written
+        ("the script (uhlerlab/alignment)", "the script ([uhlerlab/alignment](https://github.com/uhlerlab/alignment))"),
     ],
 )
-def test_e_notation_is_shown_as_powers_of_ten(text, shown):
-    assert report._powers(text) == shown
+def test_ledger_text_reads_as_prose_with_its_math_and_code_as_written(text, shown):
+    assert report._text(text) == shown
 
 
 def test_a_tiny_value_reads_as_a_power_of_ten_in_the_table(book):
@@ -348,16 +357,18 @@ def test_a_chapters_summary_is_its_ledger_rows_evaluated_on_the_run(book):
     table = report.chapter_summary(r.ledger, "02-b", {"growth": 3.5, "ok2": False, "floor": 0.0})
     header, rule, c2, f1 = table.splitlines()
     assert header == "| Claim | Measured | Verdict |" and rule.count("---") == 3
-    assert c2.startswith("| *JT* Norm growth") and "growth = 3.5 > 2 (smallest factor)" in c2
+    assert c2.startswith("| **{ref}`2.1 <claim-c2>`** *JT* Norm growth") and "growth = 3.5 > 2 (smallest factor)" in c2
     assert c2.endswith("| confirmed with a caveat: slowly |")
-    assert f1.startswith("| A product index (RNBU, eq. (6))") and f1.endswith("| paper erratum |")
+    assert f1.startswith("| **{ref}`2.2 <finding-f1>`** A product index (RNBU, eq. (6))") and f1.endswith(
+        "| paper erratum |"
+    )
     outside = report.chapter_summary(r.ledger, "02-b", {"growth": 3.5, "ok2": False, "floor": 0.25})
-    assert "floor = 0.25 ≤ 1e-12" not in outside and "floor = 0.25 ≤ 1e-10 (the data can be interpolated) ✗" in outside
+    assert "floor = 0.25 ≤ 10⁻¹⁰ (the data can be interpolated) ✗" in outside
     assert "| not applicable: outside the claim's hypotheses" in outside
     exact = report.chapter_summary(
         r.ledger, "01-a", {"loss_final": 0.001, "loss_initial": 0.01, "ok": True, "error": 0.0}
     )
-    assert "error = 0.0e+00 ≤ 1e-12" in exact  # an exact zero reads as rounding level, which nbval masks
+    assert "error = 0 (exactly) ≤ 10⁻¹²" in exact  # an exact zero reads as such, which nbval masks
     assert exact.index("Adjacent alignment") < exact.index("An identity")  # claims before checks
     with pytest.raises(ValueError, match="no rows in the ledger"):
         report.chapter_summary(r.ledger, "99-x", {})
@@ -369,3 +380,114 @@ def test_environment_says_not_installed_for_a_missing_package(tmp_path, monkeypa
     text = report.environment([])
     assert "| no-such-package-deeplinear | not installed |" in text
     assert "| numpy | not installed |" not in text
+
+
+def _book_report() -> report.Report:
+    return report.build(ROOT / "book", ROOT / "book" / "presets" / "claims-paper.json", ROOT / "book" / "ledger.toml")
+
+
+def _targets(markdown: str) -> list[str]:
+    """The MyST targets ``(name)=`` that a rendered text defines, in order."""
+    return re.findall(r"\(([\w-]+)\)=$", markdown, flags=re.MULTILINE)
+
+
+def _refs(markdown: str) -> list[str]:
+    """The targets that a rendered text links to with ``{ref}`text <target>```."""
+    return re.findall(r"\{ref\}`[^`<]*<([\w-]+)>`", markdown)
+
+
+def test_every_ledger_row_has_one_anchor_made_from_its_id_and_a_number_linked_to_it():
+    r = _book_report()
+    page = "\n".join([report.claims_table(r), report.claims_table(r, kind="check"), report.findings_list(r)])
+    rows = r.ledger.rows()
+    expected = [("claim-" if isinstance(e, ledger.Claim) else "finding-") + e.id for e in rows]
+    assert [ledger.anchor(e) for e in rows] == expected and len(set(expected)) == len(rows) == 85
+    targets = [t for t in _targets(page) if not t.startswith("ledger-")]
+    assert sorted(targets) == sorted(expected)  # one anchor per row, none twice
+    for e in rows:  # each row shows its number, linked to its own anchor
+        assert f"**{{ref}}`{e.number} <{ledger.anchor(e)}>`**" in page, e.id
+    # the groups: one per chapter and kind, each defined once, and the table of contents links each row once
+    groups = [t for t in _targets(page) if t.startswith("ledger-")]
+    assert len(groups) == len(set(groups)) and report.group_anchor("03-invariance-theorem") in groups
+    contents = report.contents(r)
+    assert sorted(_refs(contents)) == sorted(expected)
+    assert all(f"(#{g})" in contents or not g.startswith("ledger-claims") for g in groups)
+    assert len(contents.splitlines()) == 2 + len(r.ledger.chapters())
+
+
+def test_row_numbers_are_written_in_the_ledger_file_unique_and_by_chapter():
+    """A row's number is its chapter's and a place in it, written beside its id in book/ledger.toml (so that
+    reordering or inserting rows changes no number), never given twice."""
+    import tomllib
+
+    raw = tomllib.loads((ROOT / "book" / "ledger.toml").read_text(encoding="utf-8"))
+    entries = raw["claim"] + raw["finding"]
+    assert all("number" in e for e in entries), [e["id"] for e in entries if "number" not in e]
+    numbers = [e["number"] for e in entries]
+    assert len(set(numbers)) == len(numbers)
+    for e in entries:
+        chapter, place = e["number"].split(".")
+        assert int(chapter) == int(e["chapter"][:2]) and int(place) >= 1, e["id"]
+    loaded = {e.id: e.number for e in ledger.load(ROOT / "book" / "ledger.toml").rows()}
+    assert loaded == {e["id"]: e["number"] for e in entries}
+
+
+def test_no_criterion_shows_the_name_of_a_glued_value():
+    """Criteria read in words: the label of each value, never its name ("thm1 loss orders factorization")."""
+    r = _book_report()
+    shown = [report.claims_table(r), report.claims_table(r, kind="check"), report.findings_list(r)]
+    shown += [report.chapter_summary(r.ledger, chapter, values) for chapter, values in r.values.items()]
+    text = re.sub(r"`[^`]*`", "", "\n".join(shown).replace("\\_", "_"))  # code (a parameter's name) apart
+    names = {c.value for e in r.ledger.rows() for c in (*e.checks, *e.hypotheses)}
+    names |= {c.threshold for e in r.ledger.rows() for c in e.checks if isinstance(c.threshold, str)}
+    assert len(names) > 200
+    for name in sorted(names):
+        assert name not in text, name
+        if "_" in name:
+            assert name.replace("_", " ") not in text, name
+    assert "thm1 loss orders factorization" not in text and "orders of magnitude the loss falls = " in text
+
+
+def test_each_chapters_summary_links_its_rows_to_their_anchors_in_the_report():
+    r = _book_report()
+    page = "\n".join([report.claims_table(r), report.claims_table(r, kind="check"), report.findings_list(r)])
+    anchors = set(_targets(page))
+    assert set(r.values) == set(r.ledger.chapters())
+    for chapter, values in r.values.items():
+        summary = report.chapter_summary(r.ledger, chapter, values)
+        linked = _refs(summary)
+        assert set(linked) <= anchors, set(linked) - anchors
+        rows = [ledger.anchor(e) for e in r.ledger.for_chapter(chapter)]
+        assert {f"| **{{ref}}`{e.number} <{ledger.anchor(e)}>`**" for e in r.ledger.for_chapter(chapter)} <= {
+            line[: line.index("`** ") + 3] for line in summary.splitlines()[2:]
+        }
+        assert set(rows) <= set(linked), chapter
+
+
+def _nbval_sanitize(text: str) -> str:
+    """tests/nbval_sanitize.cfg applied by nbval's own reader of it."""
+    from nbval.plugin import get_sanitize_patterns
+
+    for regex, replace in get_sanitize_patterns((ROOT / "tests" / "nbval_sanitize.cfg").read_text()):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def test_a_summary_reads_the_same_to_nbval_at_any_rounding_level_value(book):
+    """The Summary writes values for a reader (2.2×10⁻¹⁶, 0 (exactly)); nbval's sanitizer masks the rounding-level
+    ones in that form, as it did in e-notation, and compares every other value digit for digit."""
+    r = _report(book)
+
+    def shown(error: float) -> str:
+        return report.chapter_summary(
+            r.ledger, "01-a", {"loss_final": 0.001, "loss_initial": 0.01, "ok": True, "error": error}
+        )
+
+    runs = [shown(0.0), shown(2.2e-16), shown(-6.7e-14), shown(1.5e-300), shown(1e-13)]
+    assert "0 (exactly)" in runs[0] and "2.2×10⁻¹⁶" in runs[1] and "10⁻¹³ ≤ 10⁻¹²" in runs[4]
+    assert len({_nbval_sanitize(run) for run in runs}) == 1
+    assert _nbval_sanitize(shown(3.1e-9)) != _nbval_sanitize(shown(3.2e-9))  # above rounding level: compared
+    assert (
+        _nbval_sanitize("0.00123 and 2.5×10⁻⁹ and 10⁻⁹ and 20 (exactly)")
+        == "0.00123 and 2.5×10⁻⁹ and 10⁻⁹ and 20 (exactly)"
+    )

@@ -24,7 +24,7 @@ import operator
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "table",
     "POSITIVE",
     "CSV_COLUMNS",
+    "anchor",
 ]
 
 KINDS = ("claim", "check", "erratum", "code discrepancy", "sharpening", "deviation")
@@ -83,6 +84,15 @@ _OPS = {
     "between": ("in", None),
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
+# A row's number, as the ledger file gives it: its chapter's number, a dot and its place among the chapter's rows.
+_NUMBER = re.compile(r"^(\d+)\.([1-9]\d*)$")
+# Text a reader sees outside math ($...$) and code (`...`): no glued value's name, no TeX outside math.
+_MATH_OR_CODE = re.compile(r"\$[^$]+\$|`[^`]*`")
+_MATH = re.compile(r"(\$[^$]+\$)")
+_GLUE_NAME = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+_RAW_TEX = re.compile(r"[_^]\{?|\\[A-Za-z]+")
+# The fields of a row that a reader sees (the report and the chapters' Summary render them).
+_SHOWN = ("statement", "caveat", "paper_setting", "title", "source", "quote", "text")
 
 
 def fmt(v: Any) -> str:
@@ -121,10 +131,10 @@ class Check:
     threshold: Any
     note: str = ""
 
-    def criterion(self, values: Mapping[str, Any] | None = None) -> str:
+    def criterion(self, values: Mapping[str, Any] | None = None, label: Callable[[str], str] | None = None) -> str:
         """The criterion as written, e.g. ``≤ 1e-12`` or ``< fig1b_loss_initial``; given a chapter's glued
         ``values``, a threshold that names one shows that value and, in words, its name:
-        ``< 0.0123 (fig1b loss initial)``."""
+        ``< 0.0123 (fig1b loss initial)``, or the ``label`` it gives the name (`Ledger.label`)."""
         named = isinstance(self.threshold, str) and values is not None and self.op not in ("is", "between")
         if self.op == "is":
             text = str(self.threshold)
@@ -135,7 +145,8 @@ class Check:
             text = f"{_OPS[self.op][0]} {fmt(_get(values, self.threshold))}"
         else:
             text = f"{_OPS[self.op][0]} {_threshold_text(self.threshold)}"
-        notes = ([self.threshold.replace("_", " ")] if named else []) + ([self.note] if self.note else [])
+        said = (label or (lambda name: name.replace("_", " ")))(self.threshold) if named else ""
+        notes = ([said] if named else []) + ([self.note] if self.note else [])
         return f"{text} ({'; '.join(notes)})" if notes else text
 
     def holds(self, values: Mapping[str, Any]) -> bool:
@@ -174,6 +185,7 @@ class Claim:
     hypotheses: tuple[Check, ...] = ()
     calibration: str = ""
     paper_setting: str = ""
+    number: str = ""
 
     @property
     def calibration_tests(self) -> list[str]:
@@ -198,6 +210,7 @@ class Finding:
     checks: tuple[Check, ...] = ()
     hypotheses: tuple[Check, ...] = ()
     calibration: str = ""
+    number: str = ""
 
     @property
     def calibration_tests(self) -> list[str]:
@@ -208,15 +221,27 @@ class Finding:
         return self.title
 
     def names(self) -> list[str]:
-        return _PLACEHOLDER.findall(self.text)
+        """The glued values the text quotes, ``{name}`` outside its ``$math$`` (whose braces are TeX's)."""
+        return [n for i, part in enumerate(_MATH.split(self.text)) if not i % 2 for n in _PLACEHOLDER.findall(part)]
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """The claims (and checks) and the findings."""
+    """The claims (and checks) and the findings, each with its ``number`` ("3.2": chapter 3, row 2), and
+    ``labels``: what each glued value that a check reads is, in words (the ``[labels]`` table; a ledger without
+    one shows a value's name with spaces for underscores)."""
 
     claims: tuple[Claim, ...]
     findings: tuple[Finding, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, name: str) -> str:
+        """What the glued value ``name`` is, in words."""
+        return self.labels.get(name) or name.replace("_", " ")
+
+    def rows(self) -> list[Claim | Finding]:
+        """Every row, claims (and checks) first, then findings, in the ledger file's order."""
+        return [*self.claims, *self.findings]
 
     def chapters(self) -> list[str]:
         return sorted({c.chapter for c in self.claims} | {f.chapter for f in self.findings})
@@ -235,6 +260,92 @@ class Row:
     measured: tuple[tuple[str, Any, str, bool], ...]
     verdict: str
     reason: str = ""
+
+
+def anchor(entry: Claim | Finding) -> str:
+    """The row's anchor in the reproduction report, made from its id: ``claim-theorem-1-if`` for a claim or a
+    check, ``finding-equation-6`` for a finding (the report's target, which the chapters' Summaries link to)."""
+    return f"{'claim' if isinstance(entry, Claim) else 'finding'}-{entry.id}"
+
+
+def _chapter_number(chapter: str) -> str:
+    """A chapter's number from its file stem: ``03-invariance-theorem`` -> ``3`` (else the stem itself)."""
+    digits = re.match(r"\d+", chapter)
+    return str(int(digits[0])) if digits else chapter
+
+
+def _numbered(path: Path, entries: list[Claim | Finding]) -> list[Claim | Finding]:
+    """The rows with their numbers: the ones the file gives (every row or none), else counted in file order."""
+    given = [e for e in entries if e.number]
+    if given and len(given) != len(entries):
+        missing = [e.id for e in entries if not e.number]
+        raise ValueError(f"{path.name}: every row needs a number once one has, and {missing} have none")
+    if not given:
+        count: dict[str, int] = {}
+        numbered = []
+        for e in entries:
+            count[e.chapter] = count.get(e.chapter, 0) + 1
+            numbered.append(replace(e, number=f"{_chapter_number(e.chapter)}.{count[e.chapter]}"))
+        return numbered
+    seen: dict[str, str] = {}
+    for e in entries:
+        match = _NUMBER.match(e.number)
+        if not match or match[1] != _chapter_number(e.chapter):
+            raise ValueError(
+                f"{path.name}: {e.id} has number {e.number!r}: a number is its chapter's "
+                f"({_chapter_number(e.chapter)}), a dot and its place among the chapter's rows, e.g. 3.2"
+            )
+        if e.number in seen:
+            raise ValueError(f"{path.name}: the number {e.number} is given to {seen[e.number]} and {e.id}")
+        seen[e.number] = e.id
+    return entries
+
+
+def _reader_text_problems(text: str) -> list[str]:
+    """What a reader should not see in a ledger text: unbalanced $, TeX outside math, a glued value's name."""
+    if text.count("$") % 2:
+        return ["an unbalanced $ (math is written $...$)"]
+    prose = _MATH_OR_CODE.sub(" ", text)
+    problems = [f"the name {m[0]!r} (say what it is in words)" for m in _GLUE_NAME.finditer(prose)]
+    problems += [
+        f"TeX outside math ({m[0]!r}; write it as $...$)" for m in _RAW_TEX.finditer(_GLUE_NAME.sub(" ", prose))
+    ]
+    problems += [f"a | in math ({m!r}; write \\lvert or \\lVert)" for m in re.findall(r"\$[^$]+\$", text) if "|" in m]
+    return problems
+
+
+def _check_shown_text(path: Path, entries: list[Claim | Finding], labels: Mapping[str, str]) -> None:
+    for e in entries:
+        texts = [(k, getattr(e, k, "")) for k in _SHOWN]
+        texts += [(f"the note of {c.value}", c.note) for c in (*e.checks, *e.hypotheses)]
+        for where, text in texts:
+            prose = "".join(p if i % 2 else _PLACEHOLDER.sub("", p) for i, p in enumerate(_MATH.split(text or "")))
+            for problem in _reader_text_problems(prose):
+                raise ValueError(f"{path.name}: {e.id}'s {where} shows {problem}")
+    for name, text in labels.items():
+        for problem in _reader_text_problems(text):
+            raise ValueError(f"{path.name}: the label of {name} shows {problem}")
+
+
+def _check_labels(path: Path, entries: list[Claim | Finding], labels: Any) -> dict[str, str]:
+    """The ``[labels]`` table checked: a non-empty text for every value a check reads or compares with."""
+    if not isinstance(labels, dict) or not all(isinstance(t, str) and t.strip() for t in labels.values()):
+        raise ValueError(f"{path.name}: [labels] maps each glued value's name to a non-empty text in words")
+    if not labels:
+        return {}
+    read = {}
+    for e in entries:
+        for c in (*e.checks, *e.hypotheses):
+            read.setdefault(c.value, e.id)
+            if isinstance(c.threshold, str) and c.op not in ("is", "between"):
+                read.setdefault(c.threshold, e.id)
+    missing = [f"{name} ({row})" for name, row in read.items() if name not in labels]
+    if missing:
+        raise ValueError(f"{path.name}: [labels] has no text for {', '.join(missing)}")
+    unused = sorted(set(labels) - set(read))
+    if unused:
+        raise ValueError(f"{path.name}: [labels] names values that no check reads: {unused}")
+    return dict(labels)
 
 
 def _get(values: Mapping[str, Any], name: str) -> Any:
@@ -276,9 +387,9 @@ def load(path: Path | str) -> Ledger:
     """Read and check a ledger file (ValueError naming the entry at fault)."""
     path = Path(path)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    unknown = set(data) - {"claim", "finding"}
+    unknown = set(data) - {"claim", "finding", "labels"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (a ledger has [[claim]] and [[finding]])")
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (a ledger has [[claim]], [[finding]] and [labels])")
     claims, findings, seen = [], [], set()
     for i, entry in enumerate(data.get("claim", [])):
         where = f"{path.name}: claim {i + 1} ({entry.get('id', 'no id')})"
@@ -286,7 +397,7 @@ def load(path: Path | str) -> Ledger:
             entry,
             where,
             ("id", "paper", "kind", "statement", "chapter", "section", "checks"),
-            ("caveat", "hypotheses", "calibration", "paper_setting"),
+            ("caveat", "hypotheses", "calibration", "paper_setting", "number"),
         )
         if not isinstance(entry["checks"], list) or not entry["checks"]:
             raise ValueError(f"{where}: checks must be a non-empty list")
@@ -306,7 +417,7 @@ def load(path: Path | str) -> Ledger:
             entry,
             where,
             ("id", "kind", "title", "source", "quote", "chapter", "section", "text"),
-            ("checks", "hypotheses", "calibration"),
+            ("checks", "hypotheses", "calibration", "number"),
         )
         checks = tuple(_check(c, f"{where}, check {j + 1}") for j, c in enumerate(entry.get("checks", [])))
         if checks and not str(entry.get("calibration", "")).strip():
@@ -323,7 +434,11 @@ def load(path: Path | str) -> Ledger:
         kinds = ("claim", "check") if isinstance(entry, Claim) else tuple(FINDING_VERDICTS)
         if entry.kind not in kinds:
             raise ValueError(f"{path.name}: {entry.id} has kind {entry.kind!r}, not one of {kinds}")
-    return Ledger(tuple(claims), tuple(findings))
+    rows = _numbered(path, [*claims, *findings])
+    labels = _check_labels(path, rows, data.get("labels", {}))
+    _check_shown_text(path, rows, labels)
+    claims, findings = rows[: len(claims)], rows[len(claims) :]
+    return Ledger(tuple(claims), tuple(findings), labels)
 
 
 def _measure(checks: tuple[Check, ...], values: Mapping[str, Any]) -> tuple[tuple[str, Any, str, bool], ...]:
@@ -358,7 +473,8 @@ def evaluate(
         outside = [(c, m) for c, m in zip(getattr(entry, "hypotheses", ()), hypotheses, strict=True) if not m[3]]
         if outside:
             reason = "; ".join(
-                f"{c.note or c.value}: {c.value} = {fmt(m[1])}, not {replace(c, note='').criterion(chapter)}"
+                f"{c.note or ledger.label(c.value)}: {ledger.label(c.value)} = {fmt(m[1])}, "
+                f"not {replace(c, note='').criterion(chapter, ledger.label)}"
                 for c, m in outside
             )
             rows.append(Row(entry, hypotheses, "not applicable", f"outside the claim's hypotheses: {reason}"))
@@ -399,8 +515,10 @@ def failed_checks(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip:
 
 
 def render_finding(finding: Finding, values: Mapping[str, Any], show: Callable[[Any], str] = fmt) -> str:
-    """The finding's text with each ``{name}`` replaced by the chapter's glued value, formatted by ``show``."""
-    return _PLACEHOLDER.sub(lambda m: show(_get(values, m.group(1))), finding.text)
+    """The finding's text with each ``{name}`` outside its ``$math$`` replaced by the chapter's glued value,
+    formatted by ``show``."""
+    parts = _MATH.split(finding.text)
+    return "".join(p if i % 2 else _PLACEHOLDER.sub(lambda m: show(_get(values, m[1])), p) for i, p in enumerate(parts))
 
 
 CSV_COLUMNS = ("claim", "chapter", "kind", "verdict", "statement", "measured", "reason")

@@ -11,12 +11,14 @@ import json
 import os
 import platform
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .book import glued_values
-from .ledger import Check, Claim, Finding, Ledger, Row, evaluate, fmt, load, render_finding
+from .ledger import _OPS, Check, Claim, Finding, Ledger, Row, _threshold_text, anchor, evaluate, load, render_finding
+from .numbers import reader, reader_text
 
 __all__ = [
     "VERDICT_BADGES",
@@ -32,6 +34,10 @@ __all__ = [
     "headline",
     "verdict_summary",
     "claims_table",
+    "contents",
+    "group_anchor",
+    "chapter_titles",
+    "EXACT_ZERO",
     "run_note",
     "chapter_summary",
     "findings_list",
@@ -146,10 +152,29 @@ def section_titles(book_dir: str | Path) -> dict[str, str]:
     return titles
 
 
+_TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+
+
+def chapter_titles(book_dir: str | Path) -> dict[str, str]:
+    """Chapter stem -> its number and title (``03 · The invariance theorem``), from the first level-one heading of
+    each chapter ``0*.ipynb`` in ``book_dir``."""
+    import nbformat
+
+    titles = {}
+    for path in sorted(Path(book_dir).glob("0*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            heading = _TITLE.search(cell.source) if cell.cell_type == "markdown" else None
+            if heading:
+                titles[path.stem] = f"{path.stem[:2]} · {heading[1].strip()}"
+                break
+    return titles
+
+
 @dataclass(frozen=True)
 class Report:
     """What the report shows: the ``ledger`` evaluated on the committed chapters' ``values`` (``book``) and
-    on a paper-preset ``run`` (``paper``, empty without one), and the chapters' section ``titles``."""
+    on a paper-preset ``run`` (``paper``, empty without one), the chapters' section ``titles`` and the chapters'
+    own titles (``chapters``, stem -> ``03 · The invariance theorem``)."""
 
     ledger: Ledger
     book: list[Row]
@@ -157,6 +182,7 @@ class Report:
     run: dict[str, Any] | None
     titles: dict[str, str]
     values: dict[str, dict[str, Any]]
+    chapters: dict[str, str] = field(default_factory=dict)
 
 
 def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Path) -> Report:
@@ -166,7 +192,8 @@ def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Pat
     ran = {} if run is None else {n: e["values"] for n, e in run["chapters"].items() if not e.get("error")}
     errors = {} if run is None else {n: e["error"] for n, e in run["chapters"].items() if e.get("error")}
     paper = evaluate(ledger, ran, errors) if run is not None else []
-    return Report(ledger, evaluate(ledger, values, failed), paper, run, section_titles(book_dir), values)
+    book = evaluate(ledger, values, failed)
+    return Report(ledger, book, paper, run, section_titles(book_dir), values, chapter_titles(book_dir))
 
 
 def badge(verdict: str) -> str:
@@ -220,50 +247,93 @@ def verdict_summary(report: Report) -> str:
     return "\n".join([*lines, ":::"])
 
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-_E_NOTATION = re.compile(r"\b(\d+(?:\.\d+)?)e([+-]?)0*(\d+)\b")
+# The value a ledger row shows for a float that came out exactly 0: rounding level, which another machine
+# computes as 2×10⁻¹⁶ (nbval's sanitizer masks both forms, tests/nbval_sanitize.cfg).
+EXACT_ZERO = "0 (exactly)"
+# Code, math and Markdown links in ledger text, shown as written; the rest is prose.
+_VERBATIM = re.compile(r"(`[^`]*`|\$[^$]+\$)")
+_MARKUP = re.compile(r"[*_|<\\$]")
+# The authors' released scripts, cited by their public repository.
+_RELEASED = ("uhlerlab/alignment", "https://github.com/uhlerlab/alignment")
 
 
-def _powers(text: str) -> str:
-    """E-notation written as powers of ten: ``8.9e-15`` -> ``8.9×10⁻¹⁵``, ``1e-12`` -> ``10⁻¹²``."""
-
-    def power(m: re.Match) -> str:
-        ten = "10" + (("-" if m[2] == "-" else "") + m[3]).translate(_SUPERSCRIPT)
-        return ten if m[1] == "1" else f"{m[1]}×{ten}"
-
-    return _E_NOTATION.sub(power, text)
+def _refs(rows: Mapping[str, Claim | Finding] | None) -> re.Pattern | None:
+    if not rows:
+        return None
+    ids = sorted(rows, key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ids)) + r")(?![\w-])")
 
 
-_MARKUP = re.compile(r"(`[^`]*`)|([*_|<\\$])")
+def _row_ref(entry: Claim | Finding) -> str:
+    """The row's number as a link to its anchor in the reproduction report: ``{ref}`3.2 <claim-theorem-1-if>```."""
+    return f"{{ref}}`{entry.number} <{anchor(entry)}>`"
 
 
-def _text(s: str) -> str:
-    """Ledger text as literal Markdown: ``*``, ``_``, ``|``, ``<``, ``\\`` and ``$`` escaped outside code."""
-    return _MARKUP.sub(lambda m: m[1] or "\\" + m[2], s)
+def _text(s: str, rows: Mapping[str, Claim | Finding] | None = None, markdown: bool = False) -> str:
+    """Ledger text as Markdown for a reader: code and ``$math$`` kept as written; in the prose, numbers as
+    `deeplinear_book.numbers.reader_text` writes them, ``*``, ``_``, ``|``, ``<``, ``\\`` and ``$`` escaped, the
+    released scripts' repository linked and, given the ledger's ``rows`` (id -> row), a row's id as its number,
+    linked to the row. With ``markdown``, the prose is Markdown already (a finding's text): nothing is escaped."""
+    refs = _refs(rows)
+    out = []
+    for i, part in enumerate(_VERBATIM.split(s)):
+        if i % 2:
+            out.append(part)
+            continue
+        part = reader_text(part) if markdown else _MARKUP.sub(lambda m: "\\" + m[0], reader_text(part))
+        part = part.replace(_RELEASED[0], f"[{_RELEASED[0]}]({_RELEASED[1]})")
+        out.append(refs.sub(lambda m: _row_ref(rows[m[1]]), part) if refs else part)
+    return "".join(out)
 
 
 def _shown(value: Any) -> str:
-    """A value as a sentence reads it: yes or no for a boolean, else as `fmt` prints it."""
+    """A value as a reader sees it (`deeplinear_book.numbers.reader`): yes or no for a boolean, three significant
+    digits and powers of ten for a number, and a float that came out exactly 0 as `EXACT_ZERO`."""
     if value == "(not run)":
         return "*(not run)*"
-    return {True: "yes", False: "no"}[value] if isinstance(value, bool) else _powers(fmt(value))
+    if isinstance(value, float) and value == 0.0:
+        return EXACT_ZERO
+    return reader(value)
 
 
-def _check_line(check: Check, value: Any, held: bool, values: dict[str, Any]) -> str:
-    name = check.value.replace("_", " ")
+def _criterion(check: Check, values: Mapping[str, Any], ledger: Ledger, rows: Mapping | None) -> str:
+    """``≤ 10⁻¹²``, ``in [0.9, 1.1]`` or ``< 0.0123 (the loss at the start)``: the criterion as a reader reads
+    it, a threshold that names a glued value as that value and its label, then the check's note."""
+    symbol = _OPS[check.op][0]
+    notes = [check.note] if check.note else []
+    if check.op == "between":
+        text = f"in [{reader(check.threshold[0])}, {reader(check.threshold[1])}]"
+    elif isinstance(check.threshold, str):
+        threshold = values.get(check.threshold, "(not run)")
+        text = f"{_text(symbol)} {_shown(threshold)}"
+        notes.insert(0, ledger.label(check.threshold))
+    else:
+        text = f"{_text(symbol)} {_text(_threshold_text(check.threshold))}"
+    return text + (f" ({'; '.join(_text(n, rows) for n in notes)})" if notes else "")
+
+
+def _check_line(
+    check: Check, value: Any, held: bool, values: Mapping[str, Any], ledger: Ledger, rows: Mapping | None = None
+) -> str:
+    """One check as a reader reads it: what the value is (its label), its value and the criterion, ✗ if failed."""
+    name = _text(ledger.label(check.value), rows)
     if check.op == "is":
-        return _text(f"{name}: {_shown(value)}") + ("" if held else f" ✗ (should be {_shown(check.threshold)})")
-    text = f"{name} = {_powers(fmt(value))} {_powers(check.criterion(values))}"
-    return _text(text) + ("" if held else " ✗")
+        return f"{name}: {_shown(value)}" + ("" if held else f" ✗ (should be {_shown(check.threshold)})")
+    return f"{name} = {_shown(value)} {_criterion(check, values, ledger, rows)}" + ("" if held else " ✗")
 
 
-def _run_cell(row: Row, values: dict[str, Any]) -> list[str]:
+def _rows_by_id(ledger: Ledger) -> dict[str, Claim | Finding]:
+    return {e.id: e for e in ledger.rows()}
+
+
+def _run_cell(row: Row, values: Mapping[str, Any], ledger: Ledger) -> list[str]:
     lines = [badge(row.verdict)]
     checks = row.entry.hypotheses if row.verdict == "not applicable" else row.entry.checks
+    rows = _rows_by_id(ledger)
     for check, (_, value, _, held) in zip(checks, row.measured, strict=False):
-        lines.append(_check_line(check, value, held, values))
+        lines.append(_check_line(check, value, held, values, ledger, rows))
     if row.reason:
-        lines.append(f"*{_text(row.reason)}*")
+        lines.append(f"*{_text(row.reason, rows)}*")
     return lines
 
 
@@ -279,57 +349,96 @@ def _cell(first: str, lines: list[str]) -> list[str]:
     return out
 
 
+def group_anchor(chapter: str, kind: str = "claim") -> str:
+    """The anchor of a chapter's group of rows in the report's ledger: ``ledger-claims-03-invariance-theorem``
+    (``kind`` "claim"), ``ledger-checks-...`` ("check")."""
+    return f"ledger-{kind}s-{chapter}"
+
+
+def _chapter_title(report: Report, chapter: str) -> str:
+    return report.chapters.get(chapter, chapter)
+
+
+def contents(report: Report) -> str:
+    """The ledger's table of contents: one line per chapter, its title linked to its group of claims (or of checks)
+    and every row's number linked to the row, claims, checks of the algebra and findings apart."""
+    lines = ["| Chapter | Claims | Checks of the algebra | Findings |", "| --- | --- | --- | --- |"]
+    for chapter in report.ledger.chapters():
+        mine = [e for e in report.ledger.rows() if e.chapter == chapter]
+        kinds = [[e for e in mine if isinstance(e, Claim) and e.kind == k] for k in ("claim", "check")]
+        kinds.append([e for e in mine if isinstance(e, Finding)])
+        group = group_anchor(chapter, "claim" if kinds[0] else "check")
+        cells = [", ".join(_row_ref(e) for e in rows) or "–" for rows in kinds]
+        lines.append(f"| [{_chapter_title(report, chapter)}](#{group}) | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def claims_table(report: Report, robust: dict | None = None, survey: dict | None = None, kind: str = "claim") -> str:
-    """The claims (or, with ``kind="check"``, the checks of the algebra), one row each: the claim and the
-    section that tests it, then the verdict and the measured values against their criteria at the book's
-    settings and in the paper-preset run, side by side; with ``robust`` and ``survey``
+    """The claims (or, with ``kind="check"``, the checks of the algebra), grouped by chapter (a heading with its
+    anchor, `group_anchor`, then a table), one row each with its number and anchor (`deeplinear_book.ledger.anchor`):
+    the claim and the section that tests it, then the verdict and the measured values against their criteria at
+    the book's settings and in the paper-preset run, side by side; with ``robust`` and ``survey``
     (`deeplinear_book.robustness.load` of a seed sweep and of a parameter survey), the book run's cell also says at
     how many seeds and at how many parameter draws it held."""
     from .robustness import held_text
 
     paper = {r.entry.id: r for r in report.paper}
     run_values = {} if report.run is None else {n: e["values"] for n, e in report.run["chapters"].items()}
-    lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: ledger-table", ":widths: 44 28 28", ""]
-    lines += [f"* - {'Claim' if kind == 'claim' else 'Check'}", "  - Book run", "  - Paper run"]
-    for r in _claims(report.book, kind):
-        claim = [f"*{r.entry.paper}* {_text(r.entry.statement)}", f"Tested in {_link(report, r.entry.section)}"]
-        if r.entry.caveat and r.verdict == "confirmed with a caveat":
-            claim.insert(1, f"*Caveat:* {_text(r.entry.caveat)}")
-        book = _run_cell(r, report.values.get(r.entry.chapter, {}))
-        for sweep, unit in ((survey, "parameter draws"), (robust, "seeds")):
-            if sweep and held_text(sweep, r.entry.id, unit):
-                book.insert(1, f"*{held_text(sweep, r.entry.id, unit)}*")
-        if not r.entry.paper_setting:
-            other = ["*no paper experiment*"]
-        elif report.run is None:
-            other = ["no paper-preset run was given"]
-        else:
-            other = [badge(paper[r.entry.id].verdict), f"*paper setting:* {_text(r.entry.paper_setting)}"]
-            other += _run_cell(paper[r.entry.id], run_values.get(r.entry.chapter, {}))[1:]
-        lines += _cell("* -", claim) + _cell("  -", book) + _cell("  -", other)
-    return "\n".join([*lines, ":::"])
+    rows = _rows_by_id(report.ledger)
+    lines = [_STYLE]
+    for chapter in report.ledger.chapters():
+        mine = [r for r in _claims(report.book, kind) if r.entry.chapter == chapter]
+        if not mine:
+            continue
+        lines += ["", f"({group_anchor(chapter, kind)})=", f":::{{rubric}} {_chapter_title(report, chapter)}", ":::"]
+        lines += ["", ":::{list-table}", ":header-rows: 1", ":class: ledger-table", ":widths: 44 28 28", ""]
+        lines += [f"* - {'Claim' if kind == 'claim' else 'Check'}", "  - Book run", "  - Paper run"]
+        for r in mine:
+            e = r.entry
+            claim = [
+                f"**{_row_ref(e)}** *{e.paper}* {_text(e.statement, rows)}",
+                f"Tested in {_link(report, e.section)}",
+            ]
+            if e.caveat and r.verdict == "confirmed with a caveat":
+                claim.insert(1, f"*Caveat:* {_text(e.caveat, rows)}")
+            book = _run_cell(r, report.values.get(e.chapter, {}), report.ledger)
+            for sweep, unit in ((survey, "parameter draws"), (robust, "seeds")):
+                if sweep and held_text(sweep, e.id, unit):
+                    book.insert(1, f"*{held_text(sweep, e.id, unit)}*")
+            if not e.paper_setting:
+                other = ["*no paper experiment*"]
+            elif report.run is None:
+                other = ["no paper-preset run was given"]
+            else:
+                other = [badge(paper[e.id].verdict), f"*paper setting:* {_text(e.paper_setting, rows)}"]
+                other += _run_cell(paper[e.id], run_values.get(e.chapter, {}), report.ledger)[1:]
+            lines += [f"* - ({anchor(e)})=", f"    {claim[0]}"] + [x for line in claim[1:] for x in ("", f"    {line}")]
+            lines += _cell("  -", book) + _cell("  -", other)
+        lines.append(":::")
+    return "\n".join(lines)
 
 
 def chapter_summary(ledger: Ledger, chapter: str, values: dict[str, Any]) -> str:
     """A chapter's Summary table (Markdown): each of its ledger rows, claims first, then checks and findings,
-    with the paper, the statement, the values measured against their criteria (or why the run is outside the
-    claim's hypotheses) and the verdict, its caveat included. Numbers are written as the ledger writes them
-    (`deeplinear_book.ledger.fmt`), so that nbval's sanitizer sees rounding-level values as such."""
+    with its number linked to its row in the reproduction report's ledger, the paper, the statement, the values
+    measured against their criteria (or why the run is outside the claim's hypotheses) and the verdict, its
+    caveat included. Values are written as the ledger writes them (`deeplinear_book.numbers.reader`), a float
+    that came out exactly 0 as `EXACT_ZERO`, so that nbval's sanitizer sees rounding-level values as such."""
     rows = [r for r in evaluate(ledger, {chapter: values}) if r.entry.chapter == chapter]
     if not rows:
         raise ValueError(f"chapter {chapter!r} has no rows in the ledger")
     order = {"claim": 0, "check": 1}
     rows.sort(key=lambda r: order.get(r.entry.kind, 2))
+    ids = _rows_by_id(ledger)
     lines = ["| Claim | Measured | Verdict |", "| --- | --- | --- |"]
     for r in rows:
         e = r.entry
-        what = (
-            f"*{e.paper}* {_cell_text(e.statement)}" if isinstance(e, Claim) else _cell_text(f"{e.title} ({e.source})")
-        )
+        what = f"*{e.paper}* {_cell_text(e.statement, ids)}" if isinstance(e, Claim) else _cell_text(e.title, ids)
+        if isinstance(e, Finding):
+            what += f" ({_cell_text(e.source, ids)})"
         checks = e.hypotheses if r.verdict == "not applicable" else e.checks
         measured = [
-            _cell_text(f"{c.value.replace('_', ' ')} = {_plain(v)} {'' if c.op == 'is' else c.criterion(values)}")
-            + ("" if ok else " ✗")
+            _check_line(c, v, ok, values, ledger, ids).replace("\n", " ")
             for c, (_, v, _, ok) in zip(checks, r.measured, strict=False)
         ]
         verdict = r.verdict
@@ -337,21 +446,13 @@ def chapter_summary(ledger: Ledger, chapter: str, values: dict[str, Any]) -> str
             verdict += f": {e.caveat}"
         elif r.reason:
             verdict += f": {r.reason}"
-        lines.append(f"| {what} | {'; '.join(measured) or '–'} | {_cell_text(verdict)} |")
+        lines.append(f"| **{_row_ref(e)}** {what} | {'; '.join(measured) or '–'} | {_cell_text(verdict, ids)} |")
     return "\n".join(lines)
 
 
-def _plain(value: Any) -> str:
-    """yes or no for a boolean, else as `fmt` prints it (e-notation, which nbval's sanitizer reads; a float
-    that came out exactly 0 is rounding level, which another machine computes as 2e-16, so it reads 0.0e+00)."""
-    if isinstance(value, bool):
-        return {True: "yes", False: "no"}[value]
-    return "0.0e+00" if isinstance(value, float) and value == 0.0 else fmt(value)
-
-
-def _cell_text(text: str) -> str:
-    """Ledger text for a Markdown table cell: literal, and without a ``|`` that would split the cell."""
-    return _text(text).replace("\n", " ")
+def _cell_text(text: str, rows: Mapping[str, Claim | Finding] | None = None) -> str:
+    """Ledger text for a Markdown table cell: as `_text`, and without a ``|`` that would split the cell."""
+    return _text(text, rows).replace("\n", " ")
 
 
 def _duration(seconds: float) -> str:
@@ -405,24 +506,27 @@ KIND_HEADINGS = {
 
 
 def findings_list(report: Report) -> str:
-    """The findings in their four kinds: under a heading per kind, a numbered list whose entries give the
-    verdict's badge, quote the sentence concerned and say what was measured (the chapter's glued values)."""
+    """The findings in their four kinds: under a heading per kind, a list whose entries give the row's number
+    and anchor (`deeplinear_book.ledger.anchor`), the verdict's badge, quote the sentence concerned and say what
+    was measured (the chapter's glued values)."""
     rows = {r.entry.id: r for r in report.book if isinstance(r.entry, Finding)}
+    ids = _rows_by_id(report.ledger)
     parts = []
     for kind, heading in KIND_HEADINGS.items():
         mine = [f for f in report.ledger.findings if f.kind == kind]
         if not mine:
             continue
         lines = [f"**{heading}**", ""]
-        for i, f in enumerate(mine, 1):
+        for f in mine:
             values = report.values.get(f.chapter, {})
             # a value the run lacks (its chapter failed, or predates the finding) reads as "(not run)"
-            text = render_finding(f, _Missing(values), _shown)
-            reason = f" *Not run: {_text(rows[f.id].reason)}.*" if rows[f.id].verdict == "not run" else ""
-            lines.append(
-                f"{i}. {badge(rows[f.id].verdict)} **{_text(f.title)}** ({_link(report, f.section)}). "
-                f"{f.source}: “{_text(f.quote)}” {text}{reason}"
-            )
+            text = _text(render_finding(f, _Missing(values), _shown), ids, markdown=True)
+            reason = f" *Not run: {_text(rows[f.id].reason, ids)}.*" if rows[f.id].verdict == "not run" else ""
+            lines += [
+                f"- ({anchor(f)})=",
+                f"  **{_row_ref(f)}** {badge(rows[f.id].verdict)} **{_text(f.title, ids)}** "
+                f"({_link(report, f.section)}). {_text(f.source, ids)}: “{_text(f.quote, ids)}” {text}{reason}",
+            ]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
