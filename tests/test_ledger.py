@@ -395,42 +395,6 @@ def test_smallest_text_of_a_figure_without_text_is_none_and_a_non_figure_is_refu
         smallest_text_pt(ax)
 
 
-@pytest.mark.parametrize("theme", ["matplotlib", "book"])
-def test_figure_glues_as_myst_nb_does_and_records_its_smallest_text(theme):
-    """Under matplotlib's defaults and under the chapters' theme (constrained layout, which moves on each draw:
-    measuring the text before rendering gave another PNG than myst-nb's), on two identical fresh figures."""
-    import matplotlib
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.core.pylabtools import select_figure_formats
-    from IPython.utils.capture import capture_output
-    from myst_nb import glue
-
-    from deeplinear import plotting
-    from deeplinear_book import figure
-
-    had_shell = InteractiveShell.initialized()
-    select_figure_formats(InteractiveShell.instance(), {"png"})
-    try:
-        with matplotlib.rc_context():
-            matplotlib.rcdefaults()
-            if theme == "book":
-                plotting.set_theme()
-            (fig_a, ax_a, plt), (fig_b, ax_b, _) = _figure(), _figure()
-            ax_a.legend(fontsize=7)
-            ax_b.legend(fontsize=7)
-            with capture_output() as reference:
-                glue("fig_x", fig_a, display=False)
-            with capture_output() as ours:
-                figure("fig_x", fig_b)
-    finally:
-        if not had_shell:  # later tests run chapter code with get_ipython() returning None, as in a script
-            InteractiveShell.clear_instance()
-    (expected,), (got,) = reference.outputs, ours.outputs
-    assert got.data == expected.data  # the same glued PNG (and text), so the site shows the same image
-    assert got.metadata == {**expected.metadata, "companion": {"smallest_text_pt": 7.0}}
-    assert not plt.fignum_exists(fig_b.number)  # closed
-
-
 def test_a_claimed_bool_reads_as_a_word_and_comes_back_as_a_bool(tmp_path):
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
@@ -511,3 +475,64 @@ def test_a_chapters_summary_is_its_ledger_rows_and_nothing_else(chapter):
         assert statement.split(":")[0][:30] in shown.replace("\\", ""), (
             f"{chapter}: {entry.id} missing from its Summary"
         )
+
+
+_ROW = '[[claim]]\nid="{id}"\npaper="P"\nkind="check"\nstatement="{statement}"\nchapter="03-c"\nsection="s"\n'
+
+
+def _ledger(tmp_path, rows: str, labels: str = "") -> ledger.Ledger:
+    path = tmp_path / "ledger.toml"
+    path.write_text(rows + ("\n[labels]\n" + labels if labels else ""), encoding="utf-8")
+    return ledger.load(path)
+
+
+def _row(id="a", statement="s", check='{ value = "x_1", le = 1 }', number=""):
+    return _ROW.format(id=id, statement=statement) + (f'number="{number}"\n' if number else "") + f"checks=[{check}]\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "labels", "message"),
+    [
+        (_row(), 'x_2 = "two"', "no text for x_1"),  # once a ledger has labels, every value a check reads has one
+        (
+            _row(check='{ value = "x_1", lt = "x_0" }'),
+            'x_1 = "one"',
+            "no text for x_0",
+        ),  # and every value compared with
+        (_row(), 'x_1 = "one"\ny_9 = "nine"', "no check reads: \\['y_9'\\]"),
+        (_row(), 'x_1 = ""', "non-empty text"),
+        (_row(), 'x_1 = "the x_1 value"', "the name 'x_1'"),
+        (_row(statement="|v_{i+1}ᵀu_i|"), "", "TeX outside math"),
+        (_row(statement="W_1 turns"), "", "TeX outside math"),
+        (_row(statement="reads fig1b_loss_final"), "", "the name 'fig1b_loss_final'"),
+        (_row(statement="$|v|$ is its size"), "", "a \\| in math"),
+        (_row(statement="$x is open"), "", "unbalanced"),
+        (_row(number="3.1") + _row(id="b"), "", "every row needs a number"),
+        (_row(number="3.1") + _row(id="b", number="3.1"), "", "3.1 is given to a and b"),
+        (_row(number="4.1"), "", "a number is its chapter's \\(3\\)"),
+        (_row(number="3.0"), "", "a number is its chapter's"),
+    ],
+)
+def test_the_ledger_refuses_text_a_reader_should_not_see_and_numbers_that_clash(tmp_path, rows, labels, message):
+    with pytest.raises(ValueError, match=message):
+        _ledger(tmp_path, rows, labels)
+
+
+def test_rows_are_numbered_by_chapter_and_labels_replace_names(tmp_path):
+    # without numbers in the file, a row's number is its place among its chapter's rows, in the file's order
+    rows = _row("a") + _row("b").replace("03-c", "01-x") + _row("c") + _row("d", statement="$W_{i+1}$ and `x_1`")
+    numbered = _ledger(tmp_path, rows)
+    assert [(e.id, e.number) for e in numbered.rows()] == [("a", "3.1"), ("b", "1.1"), ("c", "3.2"), ("d", "3.3")]
+    assert numbered.label("x_1") == "x 1" and numbered.labels == {}
+    # numbers written in the file are kept, in any order; a label says what a value is
+    given = _ledger(tmp_path, _row("a", number="3.7") + _row("c", number="3.2"), 'x_1 = "the size $x_1$"')
+    assert [e.number for e in given.rows()] == ["3.7", "3.2"] and given.label("x_1") == "the size $x_1$"
+    assert ledger.anchor(given.claims[0]) == "claim-a"
+
+
+def test_a_reason_for_not_applicable_says_the_label_not_the_name(tmp_path):
+    rows = _row(check='{ value = "x_1", le = 1 }') + 'hypotheses=[{ value = "floor_x", le = 1e-10 }]\n'
+    book = _ledger(tmp_path, rows, 'x_1 = "the size"\nfloor_x = "the least loss"')
+    (row,) = ledger.evaluate(book, {"03-c": {"x_1": 0.5, "floor_x": 0.25}})
+    assert row.verdict == "not applicable" and "floor_x" not in row.reason
+    assert row.reason == "outside the claim's hypotheses: the least loss: the least loss = 0.25, not ≤ 1e-10"

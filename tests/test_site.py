@@ -193,6 +193,28 @@ def test_internal_links_resolve(site):
     assert not broken, "\n".join(broken)
 
 
+def test_every_ledger_row_has_one_anchor_that_its_chapters_summary_links_to(site):
+    """The reproduction report gives each row of the claims ledger one anchor, made from its id
+    (deeplinear_book.ledger.anchor), and each chapter's Summary links each of its rows there (the links resolve:
+    test_internal_links_resolve)."""
+    book = ledger.load(ROOT / "book" / "ledger.toml")
+    ids = re.findall(r'\bid="([^"]+)"', (site / "book" / "reproduction-report.html").read_text(encoding="utf-8"))
+    problems = [
+        f"{e.number} {e.id}: {ids.count(ledger.anchor(e))} anchors"
+        for e in book.rows()
+        if ids.count(ledger.anchor(e)) != 1
+    ]
+    for chapter in book.chapters():
+        page = (site / "book" / f"{chapter}.html").read_text(encoding="utf-8")
+        linked = set(re.findall(r'href="reproduction-report\.html#([\w-]+)"', page))
+        problems += [
+            f"{chapter}: its Summary does not link {e.number} {e.id}"
+            for e in book.for_chapter(chapter)
+            if ledger.anchor(e) not in linked
+        ]
+    assert not problems, "\n".join(problems)
+
+
 def test_only_launch_buttons_link_outward_from_the_page_chrome(site):
     outward = []
     for page in _pages(site):
@@ -328,8 +350,38 @@ _LEDGER_ROWS = r"""() => Array.from(document.querySelectorAll('table.ledger-tabl
   return {claim: tr.textContent.replace(/\s+/g, ' ').trim().slice(0, 50), badges: badges.length, seen: seen.length,
           verdicts: badges.map(b => b.textContent.trim()), paper: !tr.textContent.includes('no paper experiment')};
 })"""
+# A page that scrolls sideways: the document wider than the viewport. Named with the elements that stick out past
+# its right edge without a scrolling box of their own to hold them (a code block or a table may scroll inside itself).
+_WIDER_THAN_SCREEN = r"""() => {
+  const screen = document.documentElement.clientWidth, wide = document.documentElement.scrollWidth;
+  if (wide <= screen) return [];
+  const held = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+    if (getComputedStyle(p).overflowX !== 'visible' && p.getBoundingClientRect().right <= screen + 1) return true;
+    return false; };
+  const out = Array.from(document.querySelectorAll('body *')).filter(e => {
+    const r = e.getBoundingClientRect(), parent = e.parentElement.getBoundingClientRect();
+    return r.width > 0 && r.right > screen + 1 && parent.right <= screen + 1 && !held(e) &&
+      getComputedStyle(e).visibility !== 'hidden';
+  }).slice(0, 5).map(e => `<${e.tagName.toLowerCase()}> "${(e.textContent || '').replace(/\s+/g, ' ').trim()
+    .slice(0, 50)}" reaches ${Math.round(e.getBoundingClientRect().right)} px`);
+  return [`${wide} px wide at ${screen} px` + (out.length ? ': ' + out.join('; ') : '')];
+}"""
+# Each loaded image of the article: the file the browser chose (a <picture> serves a phone rendition below 640 px),
+# its pixel width, its width as displayed, and how far it reaches against the screen and the article's column.
 _IMAGES = """() => Array.from(document.querySelectorAll('article img')).filter(i => i.complete && i.naturalWidth > 0)
-  .map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+  .map(i => {
+    const r = i.getBoundingClientRect(), article = i.closest('article'), css = getComputedStyle(article);
+    const column = article.getBoundingClientRect().width - parseFloat(css.paddingLeft) - parseFloat(css.paddingRight);
+    return {src: i.currentSrc || i.src, natural: i.naturalWidth, shown: r.width, right: r.right, column,
+            screen: document.documentElement.clientWidth};
+  })"""
+# Whether every <picture> shows the source that its media query chooses at this width (the browser swaps it after
+# a resize, asynchronously).
+_PICTURES_SETTLED = """() => Array.from(document.querySelectorAll('article picture')).every(p => {
+  const source = Array.from(p.querySelectorAll('source')).find(s => matchMedia(s.media).matches);
+  const img = p.querySelector('img'), want = source ? source.getAttribute('srcset') : img.getAttribute('src');
+  return img.complete && img.naturalWidth > 0 && img.currentSrc.endsWith(want.split('/').pop());
+})"""
 
 
 def _png_ppi(png: bytes) -> float | None:
@@ -345,10 +397,12 @@ def _png_ppi(png: bytes) -> float | None:
 
 
 def _figure_records() -> dict[str, tuple[str, float | None, float | None]]:
-    """sha256 of every PNG a notebook shows -> (notebook: glued name, smallest text in pt, pixels per inch).
+    """sha256 of every PNG a notebook shows, and of each figure's phone rendition -> (notebook: glued name,
+    smallest text in pt, pixels per inch); a glued figure is also found by its glued name.
 
-    The site names each image file by the sha256 of its bytes (myst-nb), so an image on a page is found here by
-    its file name. The smallest text is what deeplinear_book.figure recorded in the glued output's metadata."""
+    The site names each image file by the sha256 of its bytes (myst-nb; book/_ext/picture_figures.py for the phone
+    renditions; the landing page's figure by its glued name), so an image on a page is found here by its file name.
+    The smallest text is what deeplinear_book.figure recorded in the glued output's metadata."""
     import nbformat
 
     records = {}
@@ -359,19 +413,35 @@ def _figure_records() -> dict[str, tuple[str, float | None, float | None]]:
                     if mime.endswith("image/png"):
                         png = base64.b64decode(data)
                         name = out.get("metadata", {}).get("scrapbook", {}).get("name", "an unglued figure")
-                        pt = out.get("metadata", {}).get("companion", {}).get("smallest_text_pt")
-                        records[hashlib.sha256(png).hexdigest()] = (f"{nb.stem}: {name}", pt, _png_ppi(png))
+                        companion = out.get("metadata", {}).get("companion", {})
+                        record = (f"{nb.stem}: {name}", companion.get("smallest_text_pt"), _png_ppi(png))
+                        records[hashlib.sha256(png).hexdigest()] = records[name] = record
+                        phone = base64.b64decode(companion.get("phone", {}).get("image/png", ""))
+                        if phone:
+                            pt, ppi = companion["phone"].get("smallest_text_pt"), _png_ppi(phone)
+                            records[hashlib.sha256(phone).hexdigest()] = (f"{nb.stem}: {name} (phone)", pt, ppi)
     return records
 
 
 def _figure_text(images: list[dict], records: dict) -> tuple[list[str], list[str]]:
-    """(problems, measurements): each figure's smallest text as displayed, in CSS px, against the minimum."""
+    """(problems, measurements): each figure's smallest text as displayed, in CSS px, against the minimum; its
+    pixels against twice its displayed width (sharp on a 2x screen); its width against the screen and the column."""
     problems, measured = [], []
     for image in images:
         record = records.get(Path(urlparse(image["src"]).path).stem)
         if record is None:
             continue  # not a notebook's figure (no figure is shown otherwise today)
         name, pt, ppi = record
+        if image["natural"] < 2 * image["shown"] - 1:
+            problems.append(
+                f"figure {name}: {image['natural']} px shown at {image['shown']:.0f} CSS px, under 2x (soft on a 2x "
+                "screen)"
+            )
+        if image["right"] > image["screen"] + 1 or image["shown"] > image["column"] + 1:
+            problems.append(
+                f"figure {name}: {image['shown']:.0f} px wide, reaching {image['right']:.0f} px, wider than the "
+                f"column ({image['column']:.0f} px) or the screen ({image['screen']} px)"
+            )
         if pt is None or ppi is None:
             problems.append(f"figure {name} records no smallest text size (glue it with deeplinear_book.figure)")
             continue
@@ -408,6 +478,7 @@ def _check_page(page, page_path: str, viewport: str, records: dict) -> list[str]
         prose = page.evaluate(_PROSE_TEXT.replace("if (!e.closest('.cell_output')) ", ""))
         problems += [f"a number not written for a reader: {n}" for n in unreadable_numbers(prose)]
     problems += [f"table wider than its column: {t}" for t in page.evaluate(_WIDE_TABLES)]
+    problems += [f"page wider than the screen: {w}" for w in page.evaluate(_WIDER_THAN_SCREEN)]
     broken = page.evaluate(
         "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
@@ -425,15 +496,15 @@ def _check_page(page, page_path: str, viewport: str, records: dict) -> list[str]
                 or not set(row["verdicts"]) <= set(ledger.VERDICTS)
             ):
                 problems.append(f"claims ledger: the verdicts of {row['claim']!r} are not all in view: {row}")
-    # on a phone a figure is shown at a fixed fraction of its natural size and scrolls sideways (companion.css)
+    # the figure as the browser chose it: on a phone, its one-column rendition (book/_ext/picture_figures.py)
     problems += _figure_text(page.evaluate(_IMAGES), records)[0]
     return problems
 
 
 def test_pages_render_in_chromium(site, server):
     """Every page at a laptop's and a phone's width: math typeset without errors and no raw TeX in the text,
-    no table wider than its column (the claims ledger's verdicts in view), images loaded, every figure's
-    smallest text readable as displayed, no console errors, no request to another host."""
+    no page wider than the screen, no table wider than its column (the claims ledger's verdicts in view), images
+    loaded, every figure's smallest text readable as displayed, no console errors, no request to another host."""
     sync_api = pytest.importorskip("playwright.sync_api")
     records = _figure_records()
     failures: list[str] = []
@@ -469,6 +540,7 @@ def test_pages_render_in_chromium(site, server):
             for viewport, width in VIEWPORTS.items():  # each page loaded once, then narrowed to a phone's width
                 page.set_viewport_size({"width": width, "height": 900})
                 page.wait_for_timeout(100)
+                page.wait_for_function(_PICTURES_SETTLED, timeout=10_000)
                 found = _check_page(page, page_path, viewport, records)
                 failures += [f"{page_path} ({width} px): {p}" for p in problems + found]
                 problems.clear()
