@@ -64,7 +64,18 @@ def _papermill():
 
 
 def chapters(root: Path) -> list[Path]:
-    """Every ``.ipynb`` page named in ``root/_toc.yml`` (the report included), in reading order."""
+    """Every ``.ipynb`` page named in ``root/_toc.yml`` (the report included), in reading order.
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+
+    Returns
+    -------
+    list of Path
+        Every ``.ipynb`` page named in ``root/_toc.yml`` (the report included), in reading order.
+    """
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files: list[str] = [toc["root"]]
 
@@ -84,7 +95,35 @@ def chapters(root: Path) -> list[Path]:
 def resolve_chapter(name: str, root: Path, among: list[Path] | None = None) -> Path:
     """The chapter named ``name``: a path to a notebook, a file name, a stem (``03-invariance-theorem``) or its
     number (``03``), among ``among`` (default: every chapter of ``root/_toc.yml``). ValueError naming the valid
-    chapters when none or several match."""
+    chapters when none or several match.
+
+    Parameters
+    ----------
+    name : str
+        A path, file name, stem or number.
+    root : Path
+        Root of the repository (default: the one holding this package).
+    among : list of Path or None, optional
+        The chapters to choose from (default: every chapter of ``root/_toc.yml``).
+
+    Returns
+    -------
+    Path
+        The notebook.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from deeplinear_book.book import resolve_chapter
+    >>> chapters = [Path("book/01-alignment.ipynb"), Path("book/03-invariance-theorem.ipynb")]
+    >>> resolve_chapter("03", Path("."), among=chapters).name
+    '03-invariance-theorem.ipynb'
+    """
     path = Path(name)
     if among is None and path.suffix == ".ipynb" and path.exists():
         return path.resolve()
@@ -99,7 +138,19 @@ def resolve_chapter(name: str, root: Path, among: list[Path] | None = None) -> P
 class Parameter:
     """A parameter of a chapter's ``parameters`` cell: its ``default`` (a Python value; the source text where it
     is not a literal), the ``comment`` on its line, and ``notes``, the comment lines ``# name: ...`` above it
-    (with their continuation lines)."""
+    (with their continuation lines).
+
+    Attributes
+    ----------
+    name : str
+        The parameter.
+    default : object
+        Its default (a Python value; the source text where it is not a literal).
+    comment : str
+        The comment on its line.
+    notes : tuple
+        The comment lines ``# name: ...`` above it.
+    """
 
     name: str
     default: Any
@@ -110,7 +161,23 @@ class Parameter:
 def parameters_cell(notebook: Path) -> tuple[int, dict[str, Parameter]]:
     """The index of ``notebook``'s one cell tagged ``parameters`` and its parameters in order: the one reading
     of that cell (the runner, the ranges of `deeplinear_book.ranges` and the tests all use it). ValueError when the
-    notebook has no such cell, or several, or the cell holds anything but one assignment per name."""
+    notebook has no such cell, or several, or the cell holds anything but one assignment per name.
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    tuple
+        ``(index, parameters)``: the cell's index and name -> `Parameter`, in order.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -151,12 +218,41 @@ def parameters_cell(notebook: Path) -> tuple[int, dict[str, Parameter]]:
 
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """Name -> default of every parameter in the notebook's ``parameters`` cell (`parameters_cell`)."""
+    """Name -> default of every parameter in the notebook's ``parameters`` cell (`parameters_cell`).
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    dict
+        Name -> default.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     return {name: p.default for name, p in parameters_cell(notebook)[1].items()}
 
 
 def check_names(notebook: Path, parameters: dict[str, Any]) -> None:
-    """Refuse parameter names the chapter does not declare, listing the valid ones (ValueError)."""
+    """Refuse parameter names the chapter does not declare, listing the valid ones (ValueError).
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+    parameters : dict
+        Name -> value.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     declared = declared_parameters(notebook)
     unknown = [name for name in parameters if name not in declared]
     if unknown:
@@ -167,7 +263,22 @@ def check_names(notebook: Path, parameters: dict[str, Any]) -> None:
 
 
 def run_chapter(notebook: Path, output: Path, parameters: dict[str, Any]) -> float:
-    """Execute ``notebook`` with ``parameters`` into ``output``, in the notebook's folder; return the seconds."""
+    """Execute ``notebook`` with ``parameters`` into ``output``, in the notebook's folder; return the seconds.
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+    output : Path
+        Where the executed notebook goes.
+    parameters : dict
+        Name -> value.
+
+    Returns
+    -------
+    float
+        The seconds it took.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     _papermill().execute_notebook(
@@ -215,7 +326,20 @@ def provenance(notebook: Path, when: datetime | None = None) -> dict[str, Any]:
     UTC date (``"2026-12-06"``); ``commit``, the clone's ``HEAD`` (None outside a git clone); and ``uncommitted``,
     what of the code the outputs depend on differs from that commit: ``"lib"`` (`code_version` sees uncommitted
     changes to the library) and the chapter's path when its code cells differ from the commit's (a chapter new
-    since). Empty, the commit is the code that ran; otherwise the commit alone does not say which code ran."""
+    since). Empty, the commit is the code that ran; otherwise the commit alone does not say which code ran.
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+    when : datetime or None, optional
+        The time of execution (default: now).
+
+    Returns
+    -------
+    dict
+        ``executed_on``, ``commit`` and ``uncommitted``.
+    """
     record: dict[str, Any] = {
         "executed_on": (when or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
         "commit": None,
@@ -237,7 +361,18 @@ def provenance(notebook: Path, when: datetime | None = None) -> dict[str, Any]:
 
 def execute_in_place(notebook: Path) -> float:
     """Re-execute a committed chapter with its defaults and write it back, normalised, with its `provenance`
-    (``make execute``)."""
+    (``make execute``).
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    float
+        The seconds it took.
+    """
     import nbformat
 
     executed_from = provenance(notebook)  # the code as it is when the run starts
@@ -260,7 +395,18 @@ def _value(text: str) -> Any:
 
 
 def glued_text(notebook: Path) -> dict[str, str]:
-    """Name -> text of every number, boolean or text a notebook glued (figures are skipped)."""
+    """Name -> text of every number, boolean or text a notebook glued (figures are skipped).
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    dict
+        Name -> text.
+    """
     nb = json.loads(notebook.read_text())
     values = {}
     for cell in nb["cells"]:
@@ -273,12 +419,36 @@ def glued_text(notebook: Path) -> dict[str, str]:
 
 
 def glued_values(notebook: Path) -> dict[str, Any]:
-    """Like `glued_text`, with numbers and booleans read back as Python values."""
+    """Like `glued_text`, with numbers and booleans read back as Python values.
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    dict
+        Name -> value.
+    """
     return {name: _value(text) for name, text in glued_text(notebook).items()}
 
 
 def git(root: Path, *args: str) -> str | None:
-    """``git -C root ARGS``'s standard output, or None outside a git clone (or without git)."""
+    """``git -C root ARGS``'s standard output, or None outside a git clone (or without git).
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+    *args : str
+        The git command's arguments.
+
+    Returns
+    -------
+    str or None
+        The standard output, or None.
+    """
     try:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
@@ -290,7 +460,18 @@ def code_version(root: Path) -> str | None:
     """Which library code ran: the commit (``git rev-parse HEAD``), with ``+`` and a hash of the library's
     uncommitted changes when it has any (``git diff HEAD -- lib`` and the files under ``lib`` that git does not
     track yet); None outside a git clone. A chapter's own code is `chapter_code`. The runner records it in
-    ``claims.json``, the sweep in its cache key and ``sweep.json``."""
+    ``claims.json``, the sweep in its cache key and ``sweep.json``.
+
+    Parameters
+    ----------
+    root : Path
+        Root of the repository (default: the one holding this package).
+
+    Returns
+    -------
+    str or None
+        The commit (with ``+`` and a hash of uncommitted changes), or None.
+    """
     head = git(root, "rev-parse", "HEAD")
     if head is None:
         return None
@@ -304,7 +485,18 @@ def code_version(root: Path) -> str | None:
 
 def chapter_code(notebook: Path) -> str:
     """Which chapter code ran: a hash of the chapter's code cells, in order (its outputs, prose and metadata do
-    not change what a run computes)."""
+    not change what a run computes).
+
+    Parameters
+    ----------
+    notebook : Path
+        Path of a chapter notebook (.ipynb).
+
+    Returns
+    -------
+    str
+        A hash of the chapter's code cells.
+    """
     cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     code = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
     code = [text for c, text in zip(cells, code) if c["cell_type"] == "code"]

@@ -96,7 +96,24 @@ _SHOWN = ("statement", "caveat", "paper_setting", "title", "source", "quote", "t
 
 
 def fmt(v: Any) -> str:
-    """A value as the report prints it: 3 significant digits, e-notation outside [1e-3, 1e4)."""
+    """A value as the report prints it: 3 significant digits, e-notation outside [1e-3, 1e4).
+
+    Parameters
+    ----------
+    v : object
+        A value.
+
+    Returns
+    -------
+    str
+        A value as the report prints it: 3 significant digits, e-notation outside [1e-3, 1e4).
+
+    Examples
+    --------
+    >>> from deeplinear_book.ledger import fmt
+    >>> fmt(0.91234)
+    '0.912'
+    """
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, int):
@@ -124,7 +141,19 @@ def _compact(t: float) -> str:
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison of a glued value: ``value <op> threshold`` (a number or another glued name)."""
+    """One comparison of a glued value: ``value <op> threshold`` (a number or another glued name).
+
+    Attributes
+    ----------
+    value : str
+        The glued name compared.
+    op : str
+        The comparison ("<", "<=", ">", ">=", "==").
+    threshold : object
+        A number or another glued name.
+    note : str
+        What the check means, in words.
+    """
 
     value: str
     op: str
@@ -134,7 +163,20 @@ class Check:
     def criterion(self, values: Mapping[str, Any] | None = None, label: Callable[[str], str] | None = None) -> str:
         """The criterion as written, e.g. ``≤ 1e-12`` or ``< fig1b_loss_initial``; given a chapter's glued
         ``values``, a threshold that names one shows that value and, in words, its name:
-        ``< 0.0123 (fig1b loss initial)``, or the ``label`` it gives the name (`Ledger.label`)."""
+        ``< 0.0123 (fig1b loss initial)``, or the ``label`` it gives the name (`Ledger.label`).
+
+        Parameters
+        ----------
+        values : mapping or None, optional
+            A chapter's glued values (None: the criterion as written).
+        label : callable or None, optional
+            Gives a glued name in words (`Ledger.label`).
+
+        Returns
+        -------
+        str
+            The criterion.
+        """
         named = isinstance(self.threshold, str) and values is not None and self.op not in ("is", "between")
         if self.op == "is":
             text = str(self.threshold)
@@ -150,7 +192,18 @@ class Check:
         return f"{text} ({'; '.join(notes)})" if notes else text
 
     def holds(self, values: Mapping[str, Any]) -> bool:
-        """Whether the check holds for a chapter's glued ``values`` (KeyError naming a missing value)."""
+        """Whether the check holds for a chapter's glued ``values`` (KeyError naming a missing value).
+
+        Parameters
+        ----------
+        values : mapping
+            A chapter's glued values.
+
+        Returns
+        -------
+        bool
+            Whether the check holds for a chapter's glued ``values`` (KeyError naming a missing value).
+        """
         v = _get(values, self.value)
         if self.op == "is":
             return v is self.threshold
@@ -172,7 +225,35 @@ class Claim:
     claim, its ``calibration``: why no criterion fails by chance inside the chapter's stated ranges (an
     argument, or ``test_calibration.py::test_name``, the unit test that simulates it). ``paper_setting`` names
     the paper's (or the released script's) experiment whose settings the chapter's ``paper`` preset uses for
-    this row ("" when no paper runs an experiment for it: the paper run then has "no paper experiment")."""
+    this row ("" when no paper runs an experiment for it: the paper run then has "no paper experiment").
+
+    Attributes
+    ----------
+    id : str
+        The row's id.
+    paper : str
+        The paper ("RNBU", "JT", ...).
+    kind : str
+        "claim" or "check".
+    statement : str
+        The claim, in words.
+    chapter : str
+        The chapter (file stem) that tests it.
+    section : str
+        The section (label) that tests it.
+    checks : tuple
+        Its checks (`Check`).
+    caveat : str
+        What the evidence does not show (the verdict is then "confirmed with a caveat").
+    hypotheses : tuple
+        Checks of the run's setting; one that fails makes the verdict "not applicable".
+    calibration : str
+        Why no criterion fails by chance inside the chapter's stated ranges.
+    paper_setting : str
+        Where the paper (or a released script) gives its settings.
+    number : str
+        The row's number ("3.2": chapter 3, row 2).
+    """
 
     id: str
     paper: str
@@ -197,7 +278,35 @@ class Claim:
 class Finding:
     """An erratum, code discrepancy, sharpening or deviation: the ``quote`` it concerns (from ``source``),
     a ``text`` that quotes glued values as ``{name}``, the ``checks`` that show it (possibly none), and, as
-    for a claim, ``hypotheses`` and a ``calibration`` (required where it has checks)."""
+    for a claim, ``hypotheses`` and a ``calibration`` (required where it has checks).
+
+    Attributes
+    ----------
+    id : str
+        The row's id.
+    kind : str
+        The kind: erratum, code discrepancy, sharpening or deviation.
+    title : str
+        A short title.
+    source : str
+        Where ``quote`` is from.
+    quote : str
+        The sentence it concerns.
+    chapter : str
+        The chapter (file stem) that shows it.
+    section : str
+        The section (label) that shows it.
+    text : str
+        What was found; ``{name}`` quotes a glued value.
+    checks : tuple
+        The checks that show it (possibly none).
+    hypotheses : tuple
+        Checks of the run's setting.
+    calibration : str
+        Why no check fails by chance (required where it has checks).
+    number : str
+        The row's number.
+    """
 
     id: str
     kind: str
@@ -221,7 +330,13 @@ class Finding:
         return self.title
 
     def names(self) -> list[str]:
-        """The glued values the text quotes, ``{name}`` outside its ``$math$`` (whose braces are TeX's)."""
+        """The glued values the text quotes, ``{name}`` outside its ``$math$`` (whose braces are TeX's).
+
+        Returns
+        -------
+        list of str
+            The glued values the text quotes, ``{name}`` outside its ``$math$`` (whose braces are TeX's).
+        """
         return [n for i, part in enumerate(_MATH.split(self.text)) if not i % 2 for n in _PLACEHOLDER.findall(part)]
 
 
@@ -229,32 +344,89 @@ class Finding:
 class Ledger:
     """The claims (and checks) and the findings, each with its ``number`` ("3.2": chapter 3, row 2), and
     ``labels``: what each glued value that a check reads is, in words (the ``[labels]`` table; a ledger without
-    one shows a value's name with spaces for underscores)."""
+    one shows a value's name with spaces for underscores).
+
+    Attributes
+    ----------
+    claims : tuple
+        The claims and checks (`Claim`).
+    findings : tuple
+        The findings (`Finding`).
+    labels : mapping
+        Glued name -> what it is, in words.
+    """
 
     claims: tuple[Claim, ...]
     findings: tuple[Finding, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def label(self, name: str) -> str:
-        """What the glued value ``name`` is, in words."""
+        """What the glued value ``name`` is, in words.
+
+        Parameters
+        ----------
+        name : str
+            A glued name.
+
+        Returns
+        -------
+        str
+            What the glued value ``name`` is, in words.
+        """
         return self.labels.get(name) or name.replace("_", " ")
 
     def rows(self) -> list[Claim | Finding]:
-        """Every row, claims (and checks) first, then findings, in the ledger file's order."""
+        """Every row, claims (and checks) first, then findings, in the ledger file's order.
+
+        Returns
+        -------
+        list of Claim or Finding
+            Every row, claims (and checks) first, then findings, in the ledger file's order.
+        """
         return [*self.claims, *self.findings]
 
     def chapters(self) -> list[str]:
+        """The chapters (file stems) that the claims and findings name, sorted.
+
+        Returns
+        -------
+        list of str
+            The stems.
+        """
         return sorted({c.chapter for c in self.claims} | {f.chapter for f in self.findings})
 
     def for_chapter(self, chapter: str) -> list[Claim | Finding]:
-        """The claims and findings of ``chapter``."""
+        """The claims and findings of ``chapter``.
+
+        Parameters
+        ----------
+        chapter : str
+            Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+
+        Returns
+        -------
+        list of Claim or Finding
+            The claims and findings of ``chapter``.
+        """
         return [e for e in (*self.claims, *self.findings) if e.chapter == chapter]
 
 
 @dataclass(frozen=True)
 class Row:
     """A claim or finding evaluated: each check's (value name, value, criterion, held), the verdict, and for
-    "not applicable" or "not run" the ``reason`` in words (the hypothesis that failed, the missing value)."""
+    "not applicable" or "not run" the ``reason`` in words (the hypothesis that failed, the missing value).
+
+    Attributes
+    ----------
+    entry : Claim or Finding
+        The claim or finding.
+    measured : tuple
+        Each check's (value name, value, criterion, held).
+    verdict : str
+        The verdict.
+    reason : str
+        Why "not applicable" or "not run", in words.
+    """
 
     entry: Claim | Finding
     measured: tuple[tuple[str, Any, str, bool], ...]
@@ -264,7 +436,18 @@ class Row:
 
 def anchor(entry: Claim | Finding) -> str:
     """The row's anchor in the reproduction report, made from its id: ``claim-theorem-1-if`` for a claim or a
-    check, ``finding-equation-6`` for a finding (the report's target, which the chapters' Summaries link to)."""
+    check, ``finding-equation-6`` for a finding (the report's target, which the chapters' Summaries link to).
+
+    Parameters
+    ----------
+    entry : Claim or Finding
+        A claim or finding.
+
+    Returns
+    -------
+    str
+        The anchor.
+    """
     return f"{'claim' if isinstance(entry, Claim) else 'finding'}-{entry.id}"
 
 
@@ -384,7 +567,23 @@ def _check(entry: dict, where: str) -> Check:
 
 
 def load(path: Path | str) -> Ledger:
-    """Read and check a ledger file (ValueError naming the entry at fault)."""
+    """Read and check a ledger file (ValueError naming the entry at fault).
+
+    Parameters
+    ----------
+    path : Path or str
+        Path of the file.
+
+    Returns
+    -------
+    Ledger
+        The ledger.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     path = Path(path)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     unknown = set(data) - {"claim", "finding", "labels"}
@@ -455,6 +654,20 @@ def evaluate(
     the algebra is "verified" or "not reproduced"; a finding is named by its kind ("paper erratum", ...) when
     its checks hold and is "not reproduced" when one fails; any row is "not run" when its chapter is missing
     (``errors`` gives a failed chapter's error, the reason) or glued no value that a check reads.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger (`load`).
+    values : mapping
+        Chapter -> glued name -> value.
+    errors : mapping or None, optional
+        Chapter -> the error it stopped with.
+
+    Returns
+    -------
+    list of Row
+        Every claim's and finding's verdict on ``values`` (chapter -> glued name -> value), claims first.
     """
     errors = errors or {}
     rows = []
@@ -493,7 +706,18 @@ def evaluate(
 
 def reproduced(row: Row) -> bool:
     """Whether a row's verdict is one of the book's positive ones (`POSITIVE`: not "not reproduced", "not
-    applicable" or "not run")."""
+    applicable" or "not run").
+
+    Parameters
+    ----------
+    row : Row
+        An evaluated row.
+
+    Returns
+    -------
+    bool
+        Whether the verdict is positive.
+    """
     return row.verdict in POSITIVE
 
 
@@ -501,7 +725,24 @@ def failed_checks(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip:
     """The checks of ``chapter``'s claims and findings that fail on its glued ``values``, one readable line each
     (a list, empty when every check holds; the chapter tests assert on it);
     checks on the value names in ``skip`` are left out (a rerun with a smaller budget skips, say, the losses),
-    and so are the checks of a claim whose hypotheses fail (it is "not applicable" there)."""
+    and so are the checks of a claim whose hypotheses fail (it is "not applicable" there).
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger (`load`).
+    chapter : str
+        Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+    values : mapping
+        The chapter's glued values.
+    skip : tuple, optional
+        Value names whose checks are left out.
+
+    Returns
+    -------
+    list of str
+        One readable line per failing check.
+    """
     out = []
     for entry in ledger.for_chapter(chapter):
         if not all(h.holds(values) for h in getattr(entry, "hypotheses", ())):
@@ -516,7 +757,22 @@ def failed_checks(ledger: Ledger, chapter: str, values: Mapping[str, Any], skip:
 
 def render_finding(finding: Finding, values: Mapping[str, Any], show: Callable[[Any], str] = fmt) -> str:
     """The finding's text with each ``{name}`` outside its ``$math$`` replaced by the chapter's glued value,
-    formatted by ``show``."""
+    formatted by ``show``.
+
+    Parameters
+    ----------
+    finding : Finding
+        The finding.
+    values : mapping
+        The chapter's glued values.
+    show : callable, optional
+        Formats a value.
+
+    Returns
+    -------
+    str
+        The text.
+    """
     parts = _MATH.split(finding.text)
     return "".join(p if i % 2 else _PLACEHOLDER.sub(lambda m: show(_get(values, m[1])), p) for i, p in enumerate(parts))
 
@@ -528,7 +784,15 @@ def write_csv(path: Path | str, rows: list[Row]) -> None:
     """Write ``rows`` to ``path`` (atomically), one line per claim, check and finding (`CSV_COLUMNS`): claim (the
     id), chapter, kind ("claim", "check" or a finding's kind), verdict, statement (a finding's title), measured
     (``name = value; ...``) and the reason of a "not applicable" or "not run". The argument order is that of
-    `deeplinear_book.robustness.write_csv`."""
+    `deeplinear_book.robustness.write_csv`.
+
+    Parameters
+    ----------
+    path : Path or str
+        Path of the file.
+    rows : list of Row
+        What `evaluate` returned.
+    """
     lines = []
     for r in rows:
         measured = "; ".join(f"{n} = {fmt(v)}" for n, v, _, _ in r.measured)
@@ -538,7 +802,18 @@ def write_csv(path: Path | str, rows: list[Row]) -> None:
 
 
 def table(rows: list[Row]) -> str:
-    """The rows as a small plain-text table for a terminal: verdict, id, and what was measured (or why not)."""
+    """The rows as a small plain-text table for a terminal: verdict, id, and what was measured (or why not).
+
+    Parameters
+    ----------
+    rows : list of Row
+        What `evaluate` returned.
+
+    Returns
+    -------
+    str
+        The rows as a small plain-text table for a terminal: verdict, id, and what was measured (or why not).
+    """
     if not rows:
         return "(no ledger rows for this chapter)"
     width = max(len(r.verdict) for r in rows)

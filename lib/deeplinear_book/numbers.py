@@ -35,6 +35,18 @@ def power_of_ten(mantissa: str, exponent: int) -> str:
 
     A mantissa of one (``"1"``, ``"1.0"``) is left out: ``("1", -12)`` -> ``"10⁻¹²"``; a zero mantissa gives
     ``"0"``; an exponent of zero gives the mantissa alone.
+
+    Parameters
+    ----------
+    mantissa : str
+        The mantissa's text, e.g. "2.7".
+    exponent : int
+        The power of ten.
+
+    Returns
+    -------
+    str
+        The number as text.
     """
     if float(mantissa) == 0:
         return "0"
@@ -51,6 +63,31 @@ def reader(value: Any, sig: int = 3) -> str:
 
     Booleans read "yes" or "no", integers as they are, strings unchanged; a non-finite float reads "∞",
     "−∞" or "not measured" (NaN). ``reader(2.7e-28)`` -> ``"2.7×10⁻²⁸"``; ``reader(0.91234)`` -> ``"0.912"``.
+
+    Parameters
+    ----------
+    value : object
+        A number, bool or string.
+    sig : int, optional
+        Significant digits, >= 1.
+
+    Returns
+    -------
+    str
+        A value as a reader sees it: ``sig`` significant digits, powers of ten outside [10⁻³, 10⁴).
+
+    Raises
+    ------
+    TypeError
+        See the message.
+    ValueError
+        If ``sig`` or ``value`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear_book.numbers import reader
+    >>> reader(2.7e-28), reader(0.91234), reader(True)
+    ('2.7×10⁻²⁸', '0.912', 'yes')
     """
     if isinstance(sig, bool) or not isinstance(sig, Integral) or not 1 <= sig <= MAX_SIGNIFICANT:
         raise ValueError(f"sig must be an integer in [1, {MAX_SIGNIFICANT}], got {sig!r}")
@@ -73,7 +110,24 @@ def reader(value: Any, sig: int = 3) -> str:
 
 
 def significant_digits(number: str) -> int:
-    """How many significant digits a decimal number's text shows: ``"1.000000"`` -> 7, ``"0.0012"`` -> 2."""
+    """How many significant digits a decimal number's text shows: ``"1.000000"`` -> 7, ``"0.0012"`` -> 2.
+
+    Parameters
+    ----------
+    number : str
+        A decimal number's text.
+
+    Returns
+    -------
+    int
+        How many significant digits a decimal number's text shows: ``"1.000000"`` -> 7, ``"0.0012"`` -> 2.
+
+    Examples
+    --------
+    >>> from deeplinear_book.numbers import significant_digits
+    >>> significant_digits("1.000000"), significant_digits("0.0012")
+    (7, 2)
+    """
     digits = number.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
     return max(len(digits), 1)
 
@@ -107,6 +161,22 @@ def reader_text(text: str) -> str:
 
     ``"2.7e-28"`` -> ``"2.7×10⁻²⁸"``; ``"reaches 0 (below 1e-06)"`` -> ``"reaches 0 (below 10⁻⁶)"``;
     ``"1.0000000000"`` -> ``"1 (to 10⁻¹⁰)"``; ``"0.99999"`` and ``"3.11"`` are left as they are.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        The text with its numbers rewritten.
+
+    Examples
+    --------
+    >>> from deeplinear_book.numbers import reader_text
+    >>> reader_text("alignment ends at 1.0000000000, the loss at 2.7e-28")
+    'alignment ends at 1 (to 10⁻¹⁰), the loss at 2.7×10⁻²⁸'
     """
     if text in ("True", "False"):
         return "yes" if text == "True" else "no"

@@ -94,14 +94,46 @@ table.ledger-table .sd-badge, table.verdict-summary .sd-badge { white-space: nor
 
 def chapter_values(book_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Chapter stem -> glued values, for the executed chapters ``0*.ipynb`` in ``book_dir`` that ran to the end
-    (a chapter that stopped with an error is left out: `chapter_errors` says why)."""
+    (a chapter that stopped with an error is left out: `chapter_errors` says why).
+
+    Parameters
+    ----------
+    book_dir : str or Path
+        Folder of the chapters (default: book/ of the repository).
+
+    Returns
+    -------
+    dict
+        Chapter stem -> glued name -> value.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     errors = chapter_errors(book_dir)
     return {p.stem: glued_values(p) for p in sorted(Path(book_dir).glob("0*.ipynb")) if p.stem not in errors}
 
 
 def chapter_errors(book_dir: str | Path) -> dict[str, str]:
     """Chapter stem -> the error a chapter in ``book_dir`` stopped with (papermill keeps a failed chapter's
-    notebook, with its error output), for the chapters that failed."""
+    notebook, with its error output), for the chapters that failed.
+
+    Parameters
+    ----------
+    book_dir : str or Path
+        Folder of the chapters (default: book/ of the repository).
+
+    Returns
+    -------
+    dict
+        Chapter stem -> error.
+
+    Raises
+    ------
+    ValueError
+        If ``book_dir`` is not valid (the message names the parameter).
+    """
     if not isinstance(book_dir, (str, Path)) or not Path(book_dir).is_dir():
         raise ValueError(f"book_dir must be an existing folder holding the chapters, got {book_dir!r}")
     paths = sorted(Path(book_dir).glob("0*.ipynb"))
@@ -118,7 +150,23 @@ def chapter_errors(book_dir: str | Path) -> dict[str, str]:
 
 
 def paper_run(path: str | Path) -> dict[str, Any] | None:
-    """The ``claims.json`` of a ``make reproduce PRESET=paper`` run, checked; None for ``""``."""
+    """The ``claims.json`` of a ``make reproduce PRESET=paper`` run, checked; None for ``""``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Path of the file.
+
+    Returns
+    -------
+    dict or None
+        The ``claims.json`` of a ``make reproduce PRESET=paper`` run, checked; None for ``""``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     if not isinstance(path, (str, Path)) or (path and not Path(path).is_file()):
         raise ValueError(f'paper_claims must be "" or an existing claims.json file, got {path!r}')
     if not path:
@@ -130,7 +178,23 @@ def paper_run(path: str | Path) -> dict[str, Any] | None:
 
 
 def ledger_file(path: str | Path) -> Ledger:
-    """The claims ledger at ``path`` (the report's ``ledger_file`` parameter), loaded and checked."""
+    """The claims ledger at ``path`` (the report's ``ledger_file`` parameter), loaded and checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        Path of the file.
+
+    Returns
+    -------
+    Ledger
+        The claims ledger at ``path`` (the report's ``ledger_file`` parameter), loaded and checked.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     if not isinstance(path, (str, Path)) or not Path(path).is_file():
         raise ValueError(f"ledger_file must be an existing ledger file (book/ledger.toml), got {path!r}")
     return load(path)
@@ -141,7 +205,18 @@ _LABELLED_HEADING = re.compile(r"^\((sec-[\w-]+)\)=\s*\n#+\s+(.+)$", re.MULTILIN
 
 def section_titles(book_dir: str | Path) -> dict[str, str]:
     """Section label -> link text (``01 · The unsorted, signed SVD``) for the labelled headings of the
-    chapters ``0*.ipynb`` in ``book_dir``; a title's ``$math$`` is kept, for MathJax to typeset."""
+    chapters ``0*.ipynb`` in ``book_dir``; a title's ``$math$`` is kept, for MathJax to typeset.
+
+    Parameters
+    ----------
+    book_dir : str or Path
+        Folder of the chapters (default: book/ of the repository).
+
+    Returns
+    -------
+    dict
+        Section label -> link text.
+    """
     import nbformat
 
     titles = {}
@@ -157,7 +232,18 @@ _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 def chapter_titles(book_dir: str | Path) -> dict[str, str]:
     """Chapter stem -> its number and title (``03 · The invariance theorem``), from the first level-one heading of
-    each chapter ``0*.ipynb`` in ``book_dir``."""
+    each chapter ``0*.ipynb`` in ``book_dir``.
+
+    Parameters
+    ----------
+    book_dir : str or Path
+        Folder of the chapters (default: book/ of the repository).
+
+    Returns
+    -------
+    dict
+        Chapter stem -> number and title.
+    """
     import nbformat
 
     titles = {}
@@ -174,7 +260,25 @@ def chapter_titles(book_dir: str | Path) -> dict[str, str]:
 class Report:
     """What the report shows: the ``ledger`` evaluated on the committed chapters' ``values`` (``book``) and
     on a paper-preset ``run`` (``paper``, empty without one), the chapters' section ``titles`` and the chapters'
-    own titles (``chapters``, stem -> ``03 · The invariance theorem``)."""
+    own titles (``chapters``, stem -> ``03 · The invariance theorem``).
+
+    Attributes
+    ----------
+    ledger : Ledger
+        The claims ledger.
+    book : list of Row
+        Its rows evaluated at the book's settings.
+    paper : list of Row
+        Its rows evaluated on the paper-preset run (empty without one).
+    run : dict or None
+        The paper-preset run's ``claims.json`` (None without one).
+    titles : dict
+        Section label -> link text.
+    values : dict
+        Chapter stem -> glued values.
+    chapters : dict
+        Chapter stem -> its number and title.
+    """
 
     ledger: Ledger
     book: list[Row]
@@ -186,7 +290,27 @@ class Report:
 
 
 def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Path) -> Report:
-    """The report's parameters checked (ValueError naming the one at fault) and the ledger evaluated."""
+    """The report's parameters checked (ValueError naming the one at fault) and the ledger evaluated.
+
+    Parameters
+    ----------
+    book_dir : str or Path
+        Folder of the chapters (default: book/ of the repository).
+    paper_claims : str or Path
+        The paper-preset run's ``claims.json``.
+    ledger_path : str or Path
+        The claims ledger.
+
+    Returns
+    -------
+    Report
+        The report's parameters checked (ValueError naming the one at fault) and the ledger evaluated.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     values, run, ledger = chapter_values(book_dir), paper_run(paper_claims), ledger_file(ledger_path)
     failed = chapter_errors(book_dir)
     ran = {} if run is None else {n: e["values"] for n, e in run["chapters"].items() if not e.get("error")}
@@ -197,7 +321,29 @@ def build(book_dir: str | Path, paper_claims: str | Path, ledger_path: str | Pat
 
 
 def badge(verdict: str) -> str:
-    """A verdict as its badge, e.g. ``{bdg-success}`confirmed```."""
+    """A verdict as its badge, e.g. ``{bdg-success}`confirmed```.
+
+    Parameters
+    ----------
+    verdict : str
+        A verdict of the book's vocabulary.
+
+    Returns
+    -------
+    str
+        A verdict as its badge, e.g. ``{bdg-success}`confirmed```.
+
+    Raises
+    ------
+    ValueError
+        If ``verdict`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear_book.report import badge
+    >>> badge("confirmed")
+    '{bdg-success}`confirmed`'
+    """
     if verdict not in VERDICT_BADGES:
         raise ValueError(f"verdict must be one of {tuple(VERDICT_BADGES)}, got {verdict!r}")
     return f"{{{VERDICT_BADGES[verdict]}}}`{verdict}`"
@@ -213,7 +359,18 @@ def headline(report: Report) -> dict[str, int]:
     algebra apart) and those confirmed at the book's settings (with a caveat or not) or outside their
     hypotheses there, the claims with a paper experiment (``paper_setting``: a paper or a released script gives
     its settings, and the paper preset uses them) and those confirmed or not run there, the checks of the
-    algebra and those verified, and the findings."""
+    algebra and those verified, and the findings.
+
+    Parameters
+    ----------
+    report : Report
+        The report (`build`).
+
+    Returns
+    -------
+    dict
+        Glue name -> count.
+    """
     book, paper = _claims(report.book), _claims(report.paper)
     own = [r for r in paper if r.entry.paper_setting]
     checks = _claims(report.book, "check")
@@ -234,7 +391,23 @@ def headline(report: Report) -> dict[str, int]:
 def verdict_summary(report: Report) -> str:
     """A table with one row per verdict of the vocabulary: its badge and meaning, and how many claims, checks
     and findings have it at the book's settings, and how many claims with a paper experiment have it in the
-    paper-preset run."""
+    paper-preset run.
+
+    Parameters
+    ----------
+    report : Report
+        The report (`build`).
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     lines = [_STYLE, "", ":::{list-table}", ":header-rows: 1", ":class: verdict-summary", ":widths: 58 21 21"]
     lines += ["", "* - Verdict", "  - Book run", "  - Paper run"]
     at_paper = [r for r in report.paper if getattr(r.entry, "paper_setting", "")]
@@ -351,7 +524,26 @@ def _cell(first: str, lines: list[str]) -> list[str]:
 
 def group_anchor(chapter: str, kind: str = "claim") -> str:
     """The anchor of a chapter's group of rows in the report's ledger: ``ledger-claims-03-invariance-theorem``
-    (``kind`` "claim"), ``ledger-checks-...`` ("check")."""
+    (``kind`` "claim"), ``ledger-checks-...`` ("check").
+
+    Parameters
+    ----------
+    chapter : str
+        Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+    kind : str, optional
+        "claim" or "check".
+
+    Returns
+    -------
+    str
+        The anchor.
+
+    Examples
+    --------
+    >>> from deeplinear_book.report import group_anchor
+    >>> group_anchor("03-invariance-theorem"), group_anchor("03-invariance-theorem", "check")
+    ('ledger-claims-03-invariance-theorem', 'ledger-checks-03-invariance-theorem')
+    """
     return f"ledger-{kind}s-{chapter}"
 
 
@@ -361,7 +553,18 @@ def _chapter_title(report: Report, chapter: str) -> str:
 
 def contents(report: Report) -> str:
     """The ledger's table of contents: one line per chapter, its title linked to its group of claims (or of checks)
-    and every row's number linked to the row, claims, checks of the algebra and findings apart."""
+    and every row's number linked to the row, claims, checks of the algebra and findings apart.
+
+    Parameters
+    ----------
+    report : Report
+        The report (`build`).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
     lines = ["| Chapter | Claims | Checks of the algebra | Findings |", "| --- | --- | --- | --- |"]
     for chapter in report.ledger.chapters():
         mine = [e for e in report.ledger.rows() if e.chapter == chapter]
@@ -379,7 +582,29 @@ def claims_table(report: Report, robust: dict | None = None, survey: dict | None
     the claim and the section that tests it, then the verdict and the measured values against their criteria at
     the book's settings and in the paper-preset run, side by side; with ``robust`` and ``survey``
     (`deeplinear_book.robustness.load` of a seed sweep and of a parameter survey), the book run's cell also says at
-    how many seeds and at how many parameter draws it held."""
+    how many seeds and at how many parameter draws it held.
+
+    Parameters
+    ----------
+    report : Report
+        The report (`build`).
+    robust : dict or None, optional
+        A seed sweep (`deeplinear_book.robustness.load`).
+    survey : dict or None, optional
+        A parameter survey (`deeplinear_book.robustness.load`).
+    kind : str, optional
+        "claim" or "check".
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     from .robustness import held_text
 
     paper = {r.entry.id: r for r in report.paper}
@@ -423,7 +648,27 @@ def chapter_summary(ledger: Ledger, chapter: str, values: dict[str, Any]) -> str
     with its number linked to its row in the reproduction report's ledger, the paper, the statement, the values
     measured against their criteria (or why the run is outside the claim's hypotheses) and the verdict, its
     caveat included. Values are written as the ledger writes them (`deeplinear_book.numbers.reader`), a float
-    that came out exactly 0 as `EXACT_ZERO`, so that nbval's sanitizer sees rounding-level values as such."""
+    that came out exactly 0 as `EXACT_ZERO`, so that nbval's sanitizer sees rounding-level values as such.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The claims ledger.
+    chapter : str
+        Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+    values : dict
+        The chapter's glued values.
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Raises
+    ------
+    ValueError
+        If ``chapter`` is not valid (the message names the parameter).
+    """
     rows = [r for r in evaluate(ledger, {chapter: values}) if r.entry.chapter == chapter]
     if not rows:
         raise ValueError(f"chapter {chapter!r} has no rows in the ledger")
@@ -460,7 +705,18 @@ def _duration(seconds: float) -> str:
 
 
 def run_note(report: Report) -> str:
-    """Which commit the paper-preset run ran, when, where, how long, and which chapters failed."""
+    """Which commit the paper-preset run ran, when, where, how long, and which chapters failed.
+
+    Parameters
+    ----------
+    report : Report
+        The report (`build`).
+
+    Returns
+    -------
+    str
+        Which commit the paper-preset run ran, when, where, how long, and which chapters failed.
+    """
     run = report.run
     if run is None:
         return "No paper-preset run was given (`paper_claims` is empty)."
@@ -508,7 +764,23 @@ KIND_HEADINGS = {
 def findings_list(report: Report) -> str:
     """The findings in their four kinds: under a heading per kind, a list whose entries give the row's number
     and anchor (`deeplinear_book.ledger.anchor`), the verdict's badge, quote the sentence concerned and say what
-    was measured (the chapter's glued values)."""
+    was measured (the chapter's glued values).
+
+    Parameters
+    ----------
+    report : Report
+        The report (`build`).
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
+    """
     rows = {r.entry.id: r for r in report.book if isinstance(r.entry, Finding)}
     ids = _rows_by_id(report.ledger)
     parts = []
@@ -543,7 +815,18 @@ def _version(name: str) -> str:
 
 
 def environment(notebooks: list[Path]) -> str:
-    """Execution time per chapter (from the notebooks' metadata), package versions and the machine."""
+    """Execution time per chapter (from the notebooks' metadata), package versions and the machine.
+
+    Parameters
+    ----------
+    notebooks : list of Path
+        The executed chapters.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
     import nbformat
 
     cost, total = ["| Chapter | Execution time (s) |", "| --- | --- |"], 0.0
