@@ -51,10 +51,9 @@ def test_set_theme_is_idempotent_and_sets_look():
     assert dict(matplotlib.rcParams) == first
     assert matplotlib.rcParams["figure.dpi"] == plotting.FIGURE_DPI
     assert matplotlib.rcParams["figure.constrained_layout.use"] is True
-    import seaborn as sns
 
     cycle = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
-    assert [matplotlib.colors.to_hex(c) for c in cycle[:3]] == sns.color_palette("colorblind").as_hex()[:3]
+    assert [matplotlib.colors.to_hex(c) for c in cycle] == [c.lower() for c in plotting._base.PALETTE]
 
 
 def test_plot_alignment_single_network():

@@ -18,7 +18,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
-__all__ = ["claim", "claimed", "figure", "smallest_text_pt", "span_text", "stored", "summary"]
+__all__ = ["claim", "claimed", "figure", "one_column", "png_size", "smallest_text_pt", "span_text", "stored", "summary"]
 
 # What this kernel's chapter has claimed so far, name -> stored value (`claimed`, `summary`).
 _CLAIMED: dict[str, Any] = {}
@@ -35,9 +35,24 @@ def stored(value: Any, digits: int | None = None, sig: int | None = None) -> Any
 
     Parameters
     ----------
-    value : bool, integer, str or real number (numpy scalars and 0-d arrays too).
-    digits : decimals to keep (``round(value, digits)``), or None.
-    sig : significant digits to keep, or None; with neither given, two significant digits.
+    value : object
+        Bool, integer, str or real number (numpy scalars and 0-d arrays too).
+    digits : int or None, optional
+        Decimals to keep (``round(value, digits)``), or None.
+    sig : int or None, optional
+        Significant digits to keep, or None; with neither given, two significant digits.
+
+    Returns
+    -------
+    object
+        What `claim` stores: bools, integers and strings as they are; a real number rounded.
+
+    Raises
+    ------
+    TypeError
+        See the message.
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     if digits is not None and sig is not None:
         raise ValueError("give digits (decimals) or sig (significant digits), not both")
@@ -62,7 +77,31 @@ def stored(value: Any, digits: int | None = None, sig: int | None = None) -> Any
 
 def span_text(values: Any, digits: int = 2) -> str:
     """A range of values as prose, at ``digits`` decimals: ``"0.89"`` when all round alike, else
-    ``"0.88 to 0.90"`` (for quantities that depend on an arbitrary choice, e.g. the SVD's bases)."""
+    ``"0.88 to 0.90"`` (for quantities that depend on an arbitrary choice, e.g. the SVD's bases).
+
+    Parameters
+    ----------
+    values : object
+        The values (array-like).
+    digits : int, optional
+        Significant digits, >= 1.
+
+    Returns
+    -------
+    str
+        The range as prose.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not valid (the message names the parameter).
+
+    Examples
+    --------
+    >>> from deeplinear_book.claims import span_text
+    >>> span_text([0.881, 0.899]), span_text([0.891, 0.893])
+    ('0.88 to 0.90', '0.89')
+    """
     values = [float(v) for v in (values if hasattr(values, "__iter__") else [values])]
     if not values or not all(math.isfinite(v) for v in values):
         raise ValueError(f"values must be finite numbers, got {values!r}")
@@ -76,6 +115,22 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
     Example: ``claim("aligned_example_alignment", a.min(), digits=6)``; ``claim("usvd_error", e)``
     stores ``e`` to two significant digits (e.g. ``3.1e-15``, which nbval's sanitizer masks). A bool is
     glued as the word "yes" or "no", which `deeplinear_book.book.glued_values` reads back as True or False.
+
+    Parameters
+    ----------
+    name : str
+        The glue name (snake_case, starting with the claim it serves).
+    value : object
+        A number, bool or text.
+    digits : int or None, optional
+        Significant digits, >= 1.
+    sig : int or None, optional
+        Significant digits to store (instead of ``digits`` decimals).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not valid (the message names the parameter).
     """
     from myst_nb import glue
 
@@ -88,7 +143,13 @@ def claim(name: str, value: Any, digits: int | None = None, *, sig: int | None =
 
 
 def claimed() -> dict[str, Any]:
-    """Name -> value of everything `claim` recorded in this kernel (a copy), as the ledger reads it back."""
+    """Name -> value of everything `claim` recorded in this kernel (a copy), as the ledger reads it back.
+
+    Returns
+    -------
+    dict
+        Name -> value.
+    """
     return dict(_CLAIMED)
 
 
@@ -97,7 +158,15 @@ def summary(chapter: str, ledger_file: str | Path = "ledger.toml") -> None:
     folder) evaluated on what this run claimed, as a Markdown table of claim, measured values and verdict.
 
     The Summary is thereby the ledger's story of this run, caveats and verdicts included: a rerun outside a
-    claim's hypotheses reads "not applicable" here as in the report (`deeplinear_book.report.chapter_summary`)."""
+    claim's hypotheses reads "not applicable" here as in the report (`deeplinear_book.report.chapter_summary`).
+
+    Parameters
+    ----------
+    chapter : str
+        Chapter stem or number, e.g. "03" or "03-invariance-theorem".
+    ledger_file : str or Path, optional
+        The claims ledger, relative to the chapter's folder.
+    """
     from IPython.display import Markdown, display
 
     from . import ledger, report
@@ -111,6 +180,21 @@ def smallest_text_pt(fig: Any) -> float | None:
 
     The figure is drawn once with a renderer that records each text's font size, so that only what is
     drawn counts (not the labels of hidden axes or of ticks turned off).
+
+    Parameters
+    ----------
+    fig : object
+        A matplotlib figure.
+
+    Returns
+    -------
+    float or None
+        The size in points, or None.
+
+    Raises
+    ------
+    ValueError
+        If ``fig`` is not valid (the message names the parameter).
     """
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.figure import Figure
@@ -132,23 +216,180 @@ def smallest_text_pt(fig: Any) -> float | None:
     return min(sizes) if sizes else None
 
 
+# The desktop PNG's pixels per figure inch: the site shows it at half its width, 96 CSS px per figure inch, so a
+# screen of 2 device pixels per CSS px gets one image pixel per device pixel (book/_ext/picture_figures.py).
+FIGURE_PPI = 192
+# The widest figure that the book's column shows unshrunk at 96 CSS px per inch (757 CSS px at 1366 px), inches.
+COLUMN_INCHES = 7.5
+# The phone rendition's width: the column is 358 CSS px at a 390 px viewport, so 4 in at 192 ppi (768 px) is shown
+# at more than 2x, its 9 pt text at about 11 CSS px.
+PHONE_INCHES = 4.0
+# Each stacked panel of the phone rendition keeps its aspect, within these heights (inches).
+PHONE_PANEL_INCHES = (2.4, 4.2)
+
+
+def _png(fig: Any) -> bytes:
+    """``fig`` as a PNG at `FIGURE_PPI` (its pHYs chunk says so), cropped to what it draws."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=FIGURE_PPI, bbox_inches="tight", pad_inches=0.04, facecolor="white")
+    return buffer.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG, read from its header.
+
+    Parameters
+    ----------
+    png : bytes
+        The PNG file's bytes.
+
+    Returns
+    -------
+    tuple
+        ``(width, height)``.
+
+    Raises
+    ------
+    ValueError
+        If ``png`` is not valid (the message names the parameter).
+    """
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("png must be the bytes of a PNG image")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def one_column(fig: Any, width: float = PHONE_INCHES) -> Any:
+    """A copy of ``fig`` re-laid for a phone: its panels stacked in one column, ``width`` inches wide.
+
+    The panels are the cells of the figure's grid (a twin axes stays with its panel; a colour bar follows the
+    axes it belongs to; figure legends stay where they are), stacked in reading order, each keeping its aspect
+    within `PHONE_PANEL_INCHES`. Text keeps its size in points. Panels that shared a y axis in a row get back the
+    tick labels and y label that the row had shown only once. ``fig`` itself is not changed.
+
+    Parameters
+    ----------
+    fig : object
+        A matplotlib figure.
+    width : float, optional
+        Width in inches of the copy.
+
+    Returns
+    -------
+    object
+        A copy of ``fig`` re-laid for a phone: its panels stacked in one column, ``width`` inches wide.
+
+    Raises
+    ------
+    ValueError
+        If ``fig`` or ``width`` is not valid (the message names the parameter).
+    """
+    import pickle
+
+    from matplotlib.figure import Figure
+    from matplotlib.gridspec import GridSpec
+
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not width > 0:
+        raise ValueError(f"width must be positive (inches), got {width!r}")
+    copy = pickle.loads(pickle.dumps(fig))
+    placed = [(ax, ax.get_subplotspec()) for ax in copy.axes if ax.get_subplotspec() is not None]
+    grids = {id(spec.get_gridspec()) for _, spec in placed}
+    if not placed or len(grids) > 1:  # nothing on a grid, or several grids: keep the layout, narrow the figure
+        copy.set_size_inches(width, copy.get_size_inches()[1] * width / copy.get_size_inches()[0])
+        return copy
+    grid = placed[0][1].get_gridspec()
+    rows, cols = grid.get_geometry()
+    widths = list(grid.get_width_ratios() or [1] * cols)
+    heights = list(grid.get_height_ratios() or [1] * rows)
+    fig_w, fig_h = copy.get_size_inches()
+    cells = sorted(
+        {(spec.rowspan.start, spec.colspan.start, spec.rowspan.stop, spec.colspan.stop) for _, spec in placed}
+    )
+    low, high = PHONE_PANEL_INCHES
+    panel_heights = []
+    for r0, c0, r1, c1 in cells:
+        cell_w = fig_w * sum(widths[c0:c1]) / sum(widths)
+        cell_h = fig_h * sum(heights[r0:r1]) / sum(heights)
+        panel_heights.append(min(max(width * cell_h / cell_w, low), high))
+    column = GridSpec(len(cells), 1, figure=copy, height_ratios=panel_heights)
+    for ax, spec in placed:
+        key = (spec.rowspan.start, spec.colspan.start, spec.rowspan.stop, spec.colspan.stop)
+        ax.set_subplotspec(column[cells.index(key)])
+    for ax, _ in placed:  # a row that shared its y axis labelled only its first panel
+        siblings = [a for a in ax.get_shared_y_axes().get_siblings(ax) if a is not ax]
+        if siblings and ax.yaxis.get_label_position() == "left":
+            ax.yaxis.set_tick_params(which="both", labelleft=True)
+            if not ax.get_ylabel():
+                ax.set_ylabel(next((a.get_ylabel() for a in siblings if a.get_ylabel()), ""))
+    renderer = copy.canvas.get_renderer()
+    legends = [*copy.legends, *(ax.get_legend() for ax in copy.axes if ax.get_legend() is not None)]
+    for legend in legends:  # a legend laid out in columns for the desktop's width: fewer columns, within the phone's
+        while legend._ncols > 1 and legend.get_window_extent(renderer).width > 0.95 * width * copy.dpi:
+            legend.set_ncols(legend._ncols - 1)
+    legend_height = sum(legend.get_window_extent(renderer).height / copy.dpi for legend in copy.legends)
+    copy.set_size_inches(width, sum(panel_heights) + legend_height)
+    return copy
+
+
 def figure(name: str, fig: Any) -> None:
     """Glue the matplotlib figure ``fig`` under ``name`` (hidden: the prose places it with
     ``{glue:figure}``) and close it, so that the notebook shows it only where the prose puts it.
 
-    As `myst_nb.glue` does, with one addition: the output's metadata records the figure's smallest text,
-    ``{"companion": {"smallest_text_pt": 10.0}}`` (`smallest_text_pt`), which the site test reads.
+    The glued PNG is drawn at `FIGURE_PPI` (twice the 96 px per inch at which the site shows it: sharp on a
+    2x screen), from a figure at most `COLUMN_INCHES` wide (a wider one is narrowed to it, its text unchanged), and
+    its metadata says to show it at half its pixel width. The output's metadata also records, under
+    ``"companion"``, the figure's smallest text (`smallest_text_pt`) and a phone rendition: the figure re-laid in
+    one column `PHONE_INCHES` wide (`one_column`), as a PNG at the same resolution with its own smallest text::
+
+        {"image/png": {"width": 360},
+         "companion": {"smallest_text_pt": 9.0, "phone": {"image/png": "<base64>", "smallest_text_pt": 9.0}}}
+
+    The site serves the phone rendition below 640 px (book/_ext/picture_figures.py); the PDF uses the glued PNG;
+    the site test reads the text sizes to check what a reader sees.
+
+    Parameters
+    ----------
+    name : str
+        The glue name.
+    fig : object
+        A matplotlib figure.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` or ``fig`` is not valid (the message names the parameter).
     """
+    import base64
+
     import matplotlib.pyplot as plt
-    from IPython.core.formatters import format_display_data
     from IPython.display import display
+    from matplotlib.figure import Figure
     from myst_nb.ext.glue import GLUE_PREFIX
 
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
-    bundle, metadata = format_display_data(fig)  # before any other draw: constrained layout moves on each one
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    fig_w, fig_h = fig.get_size_inches()
+    if fig_w > COLUMN_INCHES:
+        fig.set_size_inches(COLUMN_INCHES, fig_h)
+    phone_fig = one_column(fig)  # from the figure as built: constrained layout moves on each draw
+    png = _png(fig)
     smallest = smallest_text_pt(fig)
-    metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
-    metadata[FIGURE_METADATA] = {"smallest_text_pt": smallest}
+    phone = _png(phone_fig)
+    phone_smallest = smallest_text_pt(phone_fig)
+    plt.close(phone_fig)
+    bundle = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(fig)}
+    metadata = {
+        "image/png": {"width": png_size(png)[0] // 2},
+        "scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX},
+        FIGURE_METADATA: {
+            "smallest_text_pt": smallest,
+            "phone": {"image/png": base64.b64encode(phone).decode("ascii"), "smallest_text_pt": phone_smallest},
+        },
+    }
     display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
     plt.close(fig)

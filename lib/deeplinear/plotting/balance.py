@@ -11,8 +11,11 @@ import numpy as np
 from .. import _validate
 from ._base import (
     _STYLES,
+    COLUMN_WIDTH,
     _same_shape,
     _xsteps,
+    legend_below,
+    palette,
     plot_alignment,
 )
 
@@ -25,14 +28,24 @@ def plot_minimum_norm_gap(
 
     Parameters
     ----------
-    scales : array_like (S,), the initialisation scales.
-    gap : array_like (S,), ``norm_ratio - 1`` at the end (`deeplinear.minimum_norm.norm_ratio`).
-    start_imbalance : array_like (S,), ``||W_2^T W_2 - W_1 W_1^T||_F / (2 ||P*||_*)`` at the start.
-    alignment : array_like (S,), the alignment score at the end.
+    scales : ndarray
+        Array_like (S,), the initialisation scales.
+    gap : ndarray
+        Array_like (S,), ``norm_ratio - 1`` at the end (`deeplinear.minimum_norm.norm_ratio`).
+    start_imbalance : ndarray
+        Array_like (S,), ``||W_2^T W_2 - W_1 W_1^T||_F / (2 ||P*||_*)`` at the start.
+    alignment : ndarray
+        Array_like (S,), the alignment score at the end.
 
     Returns
     -------
-    Figure with two axes. Paper: Proposition 2 (and the paper's small-initialisation argument).
+    Figure
+        Figure with two axes. Paper: Proposition 2 (and the paper's small-initialisation argument).
+
+    Raises
+    ------
+    ValueError
+        If ``scales`` is not valid (the message names the parameter).
     """
     scales = np.asarray(scales, dtype=np.float64)
     if scales.ndim != 1 or scales.size == 0:
@@ -41,12 +54,12 @@ def plot_minimum_norm_gap(
         _same_shape(w, a, scales.shape)
         for w, a in (("gap", gap), ("start_imbalance", start_imbalance), ("alignment", alignment))
     )
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 3.8))
     axes[0].loglog(scales, gap, marker="o", label="relative norm gap at the end")
     label = r"$\|W_2^TW_2-W_1W_1^T\|_F$ at the start, $/\,2\|P^\star\|_*$"
     axes[0].loglog(scales, start, marker="s", linestyle="--", label=label)
     axes[0].set(xlabel="initialisation scale $s$", ylabel="relative size", title="Distance from the minimum norm")
-    axes[0].legend()
+    legend_below(axes[0], ncols=1)
     axes[1].semilogx(scales, alignment, marker="o")
     axes[1].set(
         xlabel="initialisation scale $s$",
@@ -70,15 +83,24 @@ def plot_balancedness_drift(
 
     Parameters
     ----------
-    lrs : array_like (R,), learning rates of the one-step changes.
+    lrs : ndarray
+        Array_like (R,), learning rates of the one-step changes.
     per_step, printed_per_step : array_like (R,), the largest change over interfaces
         (`deeplinear.balance.drift_norm`, with ``printed=True`` for the second).
-    fixed_time_lrs : array_like (F,), learning rates of the fixed-time runs.
-    fixed_time : array_like (F,), the largest change over a fixed time ``lr * steps``.
+    fixed_time_lrs : ndarray
+        Array_like (F,), learning rates of the fixed-time runs.
+    fixed_time : ndarray or sequence of float
+        Array_like (F,), the largest change over a fixed time ``lr * steps``.
 
     Returns
     -------
-    Figure with one axes. Paper: Section 2 (balancedness, Du et al. 2018).
+    Figure
+        Figure with one axes. Paper: Section 2 (balancedness, Du et al. 2018).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     lrs, fixed_time_lrs = np.asarray(lrs, dtype=np.float64), np.asarray(fixed_time_lrs, dtype=np.float64)
     arora, printed = r"$W_{i+1}^TW_{i+1}-W_iW_i^T$", r"printed $W_i^TW_i-W_{i+1}^TW_{i+1}$"
@@ -90,7 +112,7 @@ def plot_balancedness_drift(
         (lrs, printed_per_step, "^", "--", f"{printed}, one step"),
         (fixed_time_lrs, fixed_time, "s", ":", f"{arora} over a fixed time"),
     ]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
     for x, y, marker, linestyle, label in lines:
         slope = np.polyfit(np.log(x), np.log(y), 1)[0]
         ax.loglog(x, y, marker=marker, linestyle=linestyle, label=f"{label} (slope {slope:.2f})")
@@ -99,7 +121,7 @@ def plot_balancedness_drift(
         ylabel=r"change, largest over interfaces ($\|\cdot\|_F$)",
         title="Drift of balancedness under gradient descent",
     )
-    ax.legend()
+    legend_below(ax, ncols=1)
     return fig
 
 
@@ -110,14 +132,22 @@ def plot_imbalance(history: Any, *, floor: float = 1e-17) -> plt.Figure:
 
     Parameters
     ----------
-    history : a `deeplinear.History` whose metrics hold "printed" and "arora" (T_m, d-1), the
+    history : object
+        A `deeplinear.History` whose metrics hold "printed" and "arora" (T_m, d-1), the
         relative imbalances (`deeplinear.balance.relative_imbalance` with ``printed=True`` and
         without), and "alignment" and "invariance".
-    floor : values below it are drawn at it (an exact 0 has no place on a log axis).
+    floor : float, optional
+        Values below it are drawn at it (an exact 0 has no place on a log axis).
 
     Returns
     -------
-    Figure with two axes (and the loss's twin). Paper: Section 2 (balancedness), Theorem 1.
+    Figure
+        Figure with two axes (and the loss's twin). Paper: Section 2 (balancedness), Theorem 1.
+
+    Raises
+    ------
+    ValueError
+        If ``history`` is not valid (the message names the parameter).
     """
     history = _validate.history(history, "history", ("steps", "loss", "metrics"))
     values = {}
@@ -126,15 +156,16 @@ def plot_imbalance(history: Any, *, floor: float = 1e-17) -> plt.Figure:
             raise ValueError(f"history must have recorded the metric {name!r}, got {list(history.metrics)}")
         values[name] = np.asarray(history.metrics[name], dtype=np.float64)
     x = _xsteps(history.metric_steps, values["printed"].shape[0], "metric 'printed'")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 4.4))
+    colours = palette()
     for i in range(values["printed"].shape[1]):
         ls, a, b = _STYLES[i % len(_STYLES)], i + 1, i + 2
         for name, colour, label in (
-            ("printed", "C3", rf"printed: $W_{{{a}}}^TW_{{{a}}}$ vs $W_{{{b}}}^TW_{{{b}}}$"),
-            ("arora", "C0", rf"Arora–Du: $W_{{{b}}}^TW_{{{b}}}$ vs $W_{{{a}}}W_{{{a}}}^T$"),
+            ("printed", colours[1], rf"printed: $W_{{{a}}}^TW_{{{a}}}$ vs $W_{{{b}}}^TW_{{{b}}}$"),
+            ("arora", colours[0], rf"Arora–Du: $W_{{{b}}}^TW_{{{b}}}$ vs $W_{{{a}}}W_{{{a}}}^T$"),
         ):
             axes[0].loglog(x, np.maximum(values[name][:, i], floor), color=colour, linestyle=ls, label=label)
     axes[0].set(xlabel="step + 1", ylabel="relative imbalance", title="Imbalance from a balanced start")
-    axes[0].legend()
+    legend_below(axes[0], ncols=1)
     plot_alignment(history, ax=axes[1], title="Alignment and invariance")
     return fig

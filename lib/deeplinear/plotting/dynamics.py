@@ -10,6 +10,8 @@ import seaborn as sns
 
 from .. import _validate
 from ._base import (
+    COLUMN_WIDTH,
+    legend_below,
     plot_singular_values,
 )
 
@@ -24,12 +26,20 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
 
     Parameters
     ----------
-    full, reduced, printed : array_like (T, d, r), singular values at steps 0..T-1.
-    off_diagonal : array_like (T,), the largest off-diagonal entry of the full run in the initial bases.
+    full, reduced, printed : ndarray
+        Array_like (T, d, r), singular values at steps 0..T-1.
+    off_diagonal : ndarray
+        Array_like (T,), the largest off-diagonal entry of the full run in the initial bases.
 
     Returns
     -------
-    Figure with two axes. Paper: Corollary 1, eqs. (5)-(6).
+    Figure
+        Figure with two axes. Paper: Corollary 1, eqs. (5)-(6).
+
+    Raises
+    ------
+    ValueError
+        If ``full`` or ``off_diagonal`` is not valid (the message names the parameter).
     """
     full, reduced, printed = (np.asarray(a, dtype=np.float64) for a in (full, reduced, printed))
     if full.ndim != 3 or reduced.shape != full.shape or printed.shape != full.shape:
@@ -41,7 +51,7 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
     off_diagonal = np.asarray(off_diagonal, dtype=np.float64)
     if off_diagonal.shape != (T,):
         raise ValueError(f"off_diagonal must have shape ({T},), got {off_diagonal.shape}")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 4.2))
     marks = np.unique(np.geomspace(1, T, 25).astype(int)) - 1
     plot_singular_values(full.prod(axis=1), axes[0], legend=False, lw=1.5)
     plot_singular_values(
@@ -54,7 +64,8 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
         axes[0].plot([], [], "k:", label="equation (6) as printed")[0],
     ]
     axes[0].set(ylabel=r"mode product $p_j = \prod_i\sigma_{i,j}$", title="one colour per mode")
-    axes[0].legend(handles=proxies, loc="upper left")
+    axes[0].set_xlabel("step + 1")
+    legend_below(axes[0], handles=proxies, ncols=1)
     x = np.arange(T) + 1
     for other, label in ((reduced, "corrected (6)"), (printed, "(6) as printed")):
         axes[1].plot(x, np.maximum(np.abs(full - other).max(axis=(1, 2)), 1e-18), label=label)
@@ -67,7 +78,7 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
         title="full gradient descent vs recursion",
         ylim=(1e-18, 10),
     )
-    axes[1].legend()
+    legend_below(axes[1], ncols=1)
     return fig
 
 
@@ -76,15 +87,25 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
 
     Parameters
     ----------
-    losses : array_like (T,), the loss of full gradient descent at the bound, steps 0..T-1.
-    fit : `deeplinear.convergence.LinearFit` of ``losses`` (drawn dashed over its window).
-    table : dict with arrays (D,) "depth", "bound", "critical", "edge_transverse" and "steps" (steps to
+    losses : ndarray
+        Array_like (T,), the loss of full gradient descent at the bound, steps 0..T-1.
+    fit : object
+        `deeplinear.convergence.LinearFit` of ``losses`` (drawn dashed over its window).
+    table : dict
+        Dict with arrays (D,) "depth", "bound", "critical", "edge_transverse" and "steps" (steps to
         reduce the loss by 1e10 at the bound).
-    depth : the depth of the run in ``losses`` (for its label).
+    depth : int
+        The depth of the run in ``losses`` (for its label).
 
     Returns
     -------
-    Figure with three axes. Paper: Proposition 1.
+    Figure
+        Figure with three axes. Paper: Proposition 1.
+
+    Raises
+    ------
+    ValueError
+        If ``fit`` or ``table`` is not valid (the message names the parameter).
     """
     if not all(hasattr(fit, a) for a in ("window", "rate", "intercept")):
         raise ValueError(f"fit must be a deeplinear.convergence.LinearFit, got {type(fit).__name__}")
@@ -93,18 +114,20 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     if missing:
         raise ValueError(f"table lacks {sorted(missing)}")
     losses = np.asarray(losses, dtype=np.float64)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+    fig = plt.figure(figsize=(COLUMN_WIDTH, 6.8))
+    mosaic = fig.subplot_mosaic([["loss", "loss"], ["rates", "steps"]])
+    axes = [mosaic["loss"], mosaic["rates"], mosaic["steps"]]
     axes[0].plot(np.arange(len(losses)), losses, label=f"full GD at the bound, d = {depth}")
     t = np.asarray(fit.window)
-    axes[0].plot(t, np.exp(fit.intercept - fit.rate * t), "k--", lw=1, label=f"fit: rate {fit.rate:.2e} per step")
+    axes[0].plot(t, np.exp(fit.intercept - fit.rate * t), "k--", lw=1, label=f"fit: rate {fit.rate:.2g} per step")
     axes[0].set(yscale="log", xlabel="step", ylabel="loss", title="linear convergence at the bound")
-    axes[0].legend()
+    legend_below(axes[0])
     d = table["depth"]
     axes[1].plot(d, table["bound"], "o-", label="bound of Proposition 1")
     axes[1].plot(d, table["critical"], "s-", label="critical rate of the recursion")
     axes[1].plot(d, table["edge_transverse"], "d--", label="edge for full GD (all pairs)")
     axes[1].set(yscale="log", xlabel="depth d", ylabel=r"learning rate $\gamma$", title="learning rates")
-    axes[1].legend()
+    legend_below(axes[1], ncols=1)
     axes[2].plot(d, table["steps"], "o-")
     axes[2].set(
         yscale="log", xlabel="depth d", ylabel=r"steps to reach $10^{-10}L_0$", title="time to converge at the bound"
@@ -123,15 +146,26 @@ def plot_sequential_learning(
 
     Parameters
     ----------
-    runs : dict depth -> array_like (T_d, r), mode products of full gradient descent
+    runs : dict
+        Dict depth -> array_like (T_d, r), mode products of full gradient descent
         (`deeplinear.sequential.sequential_run`), with depth 2 among the keys.
-    u_map, u_ode : array_like (T_2, r); predicted : array_like (r,); strengths : array_like (r,), the
+    u_map, u_ode : ndarray
+        Array_like (T_2, r)
+    predicted : ndarray
+        Array_like (r,)
+    strengths : array_like (r,), the
         legend's labels.
 
     Returns
     -------
-    Figure with two axes. Paper: Corollary 1 (sequential
-    learning; Saxe et al. 2014).
+    Figure
+        Figure with two axes. Paper: Corollary 1 (sequential
+        learning; Saxe et al. 2014).
+
+    Raises
+    ------
+    ValueError
+        If ``runs`` or ``predicted`` is not valid (the message names the parameter).
     """
     runs = _validate.mapping(runs, "runs")
     if 2 not in runs:
@@ -147,7 +181,7 @@ def plot_sequential_learning(
     predicted, strengths = np.asarray(predicted, dtype=np.float64), np.asarray(strengths, dtype=np.float64)
     if predicted.shape != (r,) or strengths.shape != (r,):
         raise ValueError(f"predicted and strengths must have shape ({r},), got {predicted.shape} and {strengths.shape}")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 4.6))
     palette = sns.color_palette("viridis", r)
     t = np.arange(len(u))
     sparse = t[:: max(1, len(t) // 30)]
@@ -161,8 +195,7 @@ def plot_sequential_learning(
     axes[0].plot([], [], "ko", mfc="none", label="discrete map")
     axes[0].plot([], [], "k:", label="closed form (Saxe et al.)")
     axes[0].set(xlabel="step", ylabel=r"mode product $u_j$", title="d = 2, whitened inputs")
-    axes[0].legend(loc="upper right")
+    legend_below(axes[0], ncols=1)
     axes[1].set(xlabel="step", ylabel=r"mode product $u_j$", title=f"d = {depth}")
-    # at most 12 strengths a column, so that a wide network's legend fits the figure's height
-    axes[1].legend(title="strength s", loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=(r + 11) // 12)
+    legend_below(axes[1], title="strength s", ncols=min(r, 4))
     return fig

@@ -7,11 +7,13 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from .. import _validate
 from ._base import (
+    COLUMN_WIDTH,
+    legend_below,
+    palette,
     plot_alignment,
 )
 
@@ -21,14 +23,22 @@ def plot_figure1a(history: Any, *, title: str | None = None) -> Figure:
 
     Parameters
     ----------
-    history : a `deeplinear.recording.History` with "alignment" and "invariance" recorded.
-    title : str, optional.
+    history : object
+        A `deeplinear.recording.History` with "alignment" and "invariance" recorded.
+    title : str or None, optional
+        Optional.
 
     Returns
     -------
-    Figure (pyplot), with the metrics' axes and the loss's twin. Paper: Section 6, Figure 1a.
+    Figure
+        Figure (pyplot), with the metrics' axes and the loss's twin. Paper: Section 6, Figure 1a.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
-    fig = plt.figure(figsize=(6.4, 4.0))
+    fig = plt.figure(figsize=(6.4, 4.8))
     plot_alignment(history, fig.subplots(), per_interface=True, title=title)
     return fig
 
@@ -40,23 +50,31 @@ def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: f
 
     Parameters
     ----------
-    runs : dict name -> TrainResult (or its History) with the metric "invariance" (T_m, d) recorded.
-    dashed : name prefixes of the runs drawn dashed.
-    floor : float > 0, the smallest deviation drawn (exact invariance has no place on a log axis).
+    runs : dict
+        Dict name -> TrainResult (or its History) with the metric "invariance" (T_m, d) recorded.
+    dashed : sequence of str, optional
+        Name prefixes of the runs drawn dashed.
+    floor : float, optional
+        Float > 0, the smallest deviation drawn (exact invariance has no place on a log axis).
 
     Returns
     -------
-    Figure with two axes. Paper: Theorem 1 and Section 4.2.
+    Figure
+        Figure with two axes. Paper: Theorem 1 and Section 4.2.
+
+    Raises
+    ------
+    ValueError
+        If ``runs`` is not valid (the message names the parameter).
     """
     runs = _validate.mapping(runs, "runs")
     for name, run in runs.items():
         _validate.history(getattr(run, "history", run), f"runs[{name!r}]", ("steps", "loss", "metrics", "metric_steps"))
     if not runs:
         raise ValueError("runs must name at least one run")
-    fig = plt.figure(figsize=(10, 4.0))
+    fig = plt.figure(figsize=(COLUMN_WIDTH, 4.6))
     axes = fig.subplots(1, 2)
-    palette = sns.color_palette("colorblind", len(runs))
-    for (name, run), colour in zip(runs.items(), palette):
+    for (name, run), colour in zip(runs.items(), palette(len(runs))):
         h = getattr(run, "history", run)
         style = "--" if name.startswith(tuple(dashed)) else "-"
         dev = np.maximum(1 - np.asarray(h.metrics["invariance"]).min(axis=1), floor)
@@ -72,7 +90,7 @@ def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: f
         ylim=(floor, 2),
     )
     axes[1].set(xscale="log", yscale="log", xlabel="step + 1", ylabel="loss", title="training loss", ylim=(1e-30, 1e2))
-    axes[1].legend(loc="lower left")
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     return fig
 
 
@@ -82,22 +100,31 @@ def plot_final_invariance(final: dict, *, title: str | None = None, floor: float
 
     Parameters
     ----------
-    final : dict kind -> array (S,) of final invariances (worst layer) of the S members.
-    title : str, optional.
-    floor : float > 0, the smallest deviation drawn.
+    final : dict
+        Dict kind -> array (S,) of final invariances (worst layer) of the S members.
+    title : str or None, optional
+        Optional.
+    floor : float, optional
+        Float > 0, the smallest deviation drawn.
 
     Returns
     -------
-    Figure with one axes. Paper: Theorem 1 over many draws of each problem class.
+    Figure
+        Figure with one axes. Paper: Theorem 1 over many draws of each problem class.
+
+    Raises
+    ------
+    ValueError
+        If ``final`` is not valid (the message names the parameter).
     """
     final = _validate.mapping(final, "final")
     fig = plt.figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
-    palette = sns.color_palette("colorblind")
+    colours = palette()
     for i, values in enumerate(final.values()):
         dev = np.maximum(1 - np.asarray(values, dtype=np.float64), floor)
         jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(dev))
-        ax.scatter(i + jitter, dev, s=14, alpha=0.8, color=palette[i % len(palette)])
+        ax.scatter(i + jitter, dev, s=14, alpha=0.8, color=colours[i % len(colours)])
     ax.axhline(1e-10, color="0.5", lw=0.8)
     ax.set(
         yscale="log",
@@ -117,18 +144,27 @@ def plot_one_step_rotation(rates: Sequence[float] | np.ndarray, rotation: dict, 
 
     Parameters
     ----------
-    rates : array_like (R,), the step sizes.
-    rotation : dict label -> array (R,) (`deeplinear.theory.one_step_rotation`).
-    slopes : dict label -> float, the same labels.
+    rates : sequence of float or ndarray
+        Array_like (R,), the step sizes.
+    rotation : dict
+        Dict label -> array (R,) (`deeplinear.theory.one_step_rotation`).
+    slopes : dict
+        Dict label -> float, the same labels.
 
     Returns
     -------
-    Figure with one axes. Paper: Theorem 1 (why its "only if" needs d >= 3).
+    Figure
+        Figure with one axes. Paper: Theorem 1 (why its "only if" needs d >= 3).
+
+    Raises
+    ------
+    ValueError
+        If ``rotation`` or ``slopes`` is not valid (the message names the parameter).
     """
     rotation = _validate.mapping(rotation, "rotation")
     slopes = _validate.mapping(slopes, "slopes", list(rotation))
     rates = np.asarray(rates, dtype=np.float64)
-    fig = plt.figure(figsize=(6.4, 4.0))
+    fig = plt.figure(figsize=(6.4, 4.6))
     ax = fig.subplots()
     for (label, r), marker in zip(rotation.items(), "osd^v"):
         if np.shape(r) != rates.shape:
@@ -141,5 +177,5 @@ def plot_one_step_rotation(rates: Sequence[float] | np.ndarray, rotation: dict, 
         ylabel="turn of the pinned bases",
         title="one gradient step from an aligned network",
     )
-    ax.legend()
+    legend_below(ax, ncols=1)
     return fig

@@ -10,7 +10,10 @@ import numpy as np
 from .. import _validate
 from ._base import (
     _STYLES,
+    COLUMN_WIDTH,
     _history_metric,
+    legend_below,
+    palette,
 )
 
 # -- Ji & Telgarsky, separable data (chapter 02) ------------------------------------------------
@@ -25,26 +28,34 @@ def plot_risk_and_norms(runs: dict, *, norms_of: str | None = None) -> plt.Figur
 
     Parameters
     ----------
-    runs : dict label -> `deeplinear.History` (loss (T,)); the run ``norms_of`` also records "norms" (T, L).
-    norms_of : the label of the run whose layer norms are drawn (default: the first run).
+    runs : dict
+        Dict label -> `deeplinear.History` (loss (T,)); the run ``norms_of`` also records "norms" (T, L).
+    norms_of : str or None, optional
+        The label of the run whose layer norms are drawn (default: the first run).
 
     Returns
     -------
-    Figure with two axes. Paper: Ji & Telgarsky, Theorem 2.2 (risk to 0, norms to infinity).
+    Figure
+        Figure with two axes. Paper: Ji & Telgarsky, Theorem 2.2 (risk to 0, norms to infinity).
+
+    Raises
+    ------
+    ValueError
+        If ``norms_of`` is not valid (the message names the parameter).
     """
     norms_of = next(iter(runs), None) if norms_of is None else norms_of
     if norms_of not in runs:
         raise ValueError(f"norms_of must be one of the runs' labels {list(runs)}, got {norms_of!r}")
     norms = _history_metric(runs[norms_of], "norms")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 4.0))
     for j, (label, h) in enumerate(runs.items()):
         axes[0].loglog(h.steps + 1, h.loss, label=label, linestyle=_STYLES[j % 2])
     axes[0].set(xlabel="step + 1", ylabel=r"risk $\mathcal{R}(W(t))$", title="Risk (logistic loss)")
-    axes[0].legend()
+    legend_below(axes[0], ncols=1)
     for i in range(norms.shape[1]):
         axes[1].semilogx(runs[norms_of].steps + 1, norms[:, i], label=f"$W_{i + 1}$")
     axes[1].set(xlabel="step + 1", ylabel=r"$\|W_i\|_F$", title=f"Layer norms, {norms_of}")
-    axes[1].legend(ncol=2)
+    legend_below(axes[1], ncols=min(norms.shape[1], 4))
     return fig
 
 
@@ -56,14 +67,21 @@ def plot_rank_one(history: Any) -> plt.Figure:
 
     Parameters
     ----------
-    history : `deeplinear.History` with loss (T,) and metrics "rank_one" (T, L) and "alignment" (T, L-1).
+    history : object
+        `deeplinear.History` with loss (T,) and metrics "rank_one" (T, L) and "alignment" (T, L-1).
 
     Returns
     -------
-    Figure with two axes. Paper: Ji & Telgarsky, Theorem 2.2, Figure 1b.
+    Figure
+        Figure with two axes. Paper: Ji & Telgarsky, Theorem 2.2, Figure 1b.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not valid (the message names the parameter).
     """
     ratios, align = _history_metric(history, "rank_one"), _history_metric(history, "alignment")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 4.4))
     for i in range(ratios.shape[1]):
         axes[0].plot(history.loss, ratios[:, i], linestyle=_STYLES_1B[i % 4], label=f"$W_{i + 1}$")
     for i in range(align.shape[1]):
@@ -73,7 +91,7 @@ def plot_rank_one(history: Any) -> plt.Figure:
         ax.set_xscale("log")
         ax.invert_xaxis()
         ax.set_xlabel(r"risk $\mathcal{R}(W(t))$ (decreasing to the right)")
-        ax.legend(ncol=2)
+        legend_below(ax, ncols=4)
     axes[1].set_yscale("log")
     axes[0].set(ylabel=r"$\|W_i\|_2/\|W_i\|_F$", title="Figure 1b: each layer tends to rank one")
     axes[1].set(ylabel=r"$1-|v_{i+1}^Tu_i|$", title="Adjacent layers align")
@@ -91,13 +109,23 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
 
     Parameters
     ----------
-    X : ndarray (k_0, n); Y : ndarray (1, n) or (n,), labels in {-1, +1}.
-    directions : dict label -> ndarray (T, k_0), ``W_prod / ||W_prod||`` over training, or a
+    X : ndarray
+        (k_0, n)
+    Y : ndarray
+        (1, n) or (n,), labels in {-1, +1}.
+    directions : dict
+        Dict label -> ndarray (T, k_0), ``W_prod / ||W_prod||`` over training, or a
         `deeplinear.History` recording it as "direction" (`deeplinear.separable.measurements`); at most 4 runs.
 
     Returns
     -------
-    Figure with one axes. Paper: Ji & Telgarsky, Figure 1a; `deeplinear.separable.max_margin`.
+    Figure
+        Figure with one axes. Paper: Ji & Telgarsky, Figure 1a; `deeplinear.separable.max_margin`.
+
+    Raises
+    ------
+    ValueError
+        If ``directions`` is not valid (the message names the parameter).
     """
     directions = _validate.mapping(directions, "directions")
     from ..separable import max_margin, support_vectors
@@ -113,7 +141,7 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
         rest = X - np.outer(u_bar, u_bar @ X)
         plane = np.stack([u_bar, np.linalg.svd(rest)[0][:, 0]], axis=1)
     P, ub = plane.T @ X, plane.T @ u_bar
-    fig, ax = plt.subplots(figsize=(6.4, 6.0))
+    fig, ax = plt.subplots(figsize=(6.0, 6.8))
     colours = plt.get_cmap("coolwarm")
     ax.scatter(*P[:, y > 0], s=22, color=colours(0.05), label="$y=+1$", zorder=3)
     ax.scatter(*P[:, y < 0], s=22, color=colours(0.95), label="$y=-1$", zorder=3)
@@ -143,7 +171,7 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
         xlabel="first coordinate" if two else r"along $\bar u$",
         ylabel="second coordinate" if two else "orthogonal direction",
     )
-    ax.legend(loc="lower left")
+    legend_below(ax)
     return fig
 
 
@@ -154,18 +182,29 @@ def plot_margin_rates(
 
     Parameters
     ----------
-    runs : dict (network, schedule) -> `deeplinear.History` recording "angle" and "gap"
+    runs : dict
+        Dict (network, schedule) -> `deeplinear.History` recording "angle" and "gap"
         (`deeplinear.separable.measurements`) with the logistic loss. Networks get colours, schedules
         line styles (first "-", then "--").
-    fitted : the schedule whose runs get the dotted fit ``1 / (a log t + b)`` of the angle
+    fitted : str, optional
+        The schedule whose runs get the dotted fit ``1 / (a log t + b)`` of the angle
         (`deeplinear.margin_rates.inverse_log_fit` over the last ``decades`` decades of steps).
-    labels : dict network or schedule -> its name in the legend; the schedules "constant" and
+    labels : dict or None, optional
+        Dict network or schedule -> its name in the legend; the schedules "constant" and
         "inverse_risk" of `deeplinear.schedules` have default names ("fixed step", "step ∝ 1/R").
+    decades : float, optional
+        Decades of steps, before the last, that the rate is fitted over.
 
     Returns
     -------
-    Figure with three axes: angle against step + 1, margin gap against step + 1 (floored at 1e-16),
-    angle against ``log(l(0) / R)``. Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
+    Figure
+        Figure with three axes: angle against step + 1, margin gap against step + 1 (floored at 1e-16),
+        angle against ``log(l(0) / R)``. Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
+
+    Raises
+    ------
+    ValueError
+        If ``fitted`` is not valid (the message names the parameter).
     """
     from ..margin_rates import inverse_log_fit
     from ..schedules import LOSS_AT_ZERO
@@ -175,9 +214,11 @@ def plot_margin_rates(
     kinds = list(dict.fromkeys(kind for _, kind in runs))
     if fitted not in kinds:
         raise ValueError(f"fitted must be one of the schedules {kinds}, got {fitted!r}")
-    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2))
+    fig = plt.figure(figsize=(COLUMN_WIDTH, 7.0))
+    mosaic = fig.subplot_mosaic([["angle", "angle"], ["gap", "risk"]])
+    axes = [mosaic["angle"], mosaic["gap"], mosaic["risk"]]
     for (net, kind), h in runs.items():
-        colour, ls = f"C{nets.index(net)}", _STYLES[kinds.index(kind) % 2]
+        colour, ls = palette()[nets.index(net) % len(palette())], _STYLES[kinds.index(kind) % 2]
         angle, gap = _history_metric(h, "angle"), _history_metric(h, "gap")
         style = dict(color=colour, linestyle=ls, label=f"{names.get(net, net)}, {names.get(kind, kind)}")
         axes[0].loglog(h.steps + 1, angle, **style)
@@ -198,7 +239,7 @@ def plot_margin_rates(
     axes[1].set(xlabel="step + 1", ylabel=r"$\gamma - $ normalised margin", title="Margin gap")
     axes[2].set(xlabel=r"$\log(\ell(0)/\mathcal{R})$", ylabel=r"angle to $\bar u$ (degrees)")
     axes[2].set_title("Angle against the risk level")
-    axes[0].legend()
+    legend_below(axes[0])
     return fig
 
 
@@ -207,26 +248,34 @@ def plot_alignment_defects(runs: dict, *, floor: float = 1e-8) -> plt.Figure:
 
     Parameters
     ----------
-    runs : dict panel label (a loss name) -> dict line label (a start) -> `deeplinear.History` recording
+    runs : dict
+        Dict panel label (a loss name) -> dict line label (a start) -> `deeplinear.History` recording
         "alignment" (T, L-1) (`deeplinear.metrics.top_alignment`). Values at rounding level are drawn
         at 1e-17.
-    floor : float > 0, drawn as a dotted horizontal line.
+    floor : float, optional
+        Float > 0, drawn as a dotted horizontal line.
 
     Returns
     -------
-    Figure with one axes per panel, sharing the y axis. Paper: Radhakrishnan et al., Appendix F.
+    Figure
+        Figure with one axes per panel, sharing the y axis. Paper: Radhakrishnan et al., Appendix F.
+
+    Raises
+    ------
+    ValueError
+        If ``runs`` is not valid (the message names the parameter).
     """
     runs = _validate.mapping(runs, "runs")
     for panel, lines in runs.items():
         _validate.mapping(lines, f"runs[{panel!r}]")
-    fig, axes = plt.subplots(1, len(runs), figsize=(11, 3.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(runs), figsize=(COLUMN_WIDTH, 3.8), sharey=True, squeeze=False)
     axes = axes[0]
     for ax, (panel, lines) in zip(axes, runs.items()):
         for j, (label, h) in enumerate(lines.items()):
             defect = np.maximum(1.0 - _history_metric(h, "alignment").min(axis=1), 1e-17)
-            ax.loglog(h.steps + 1, defect, color=f"C{2 + j}", label=label)
+            ax.loglog(h.steps + 1, defect, color=palette()[(2, 1, 0, 5)[j % 4]], label=label)
         ax.axhline(floor, color="0.5", linestyle=":", lw=1, label=f"$10^{{{np.log10(floor):.0f}}}$")
         ax.set(xlabel="step + 1", title=f"{panel} loss")
     axes[0].set_ylabel(r"$1-\min_i|v_{i+1}^Tu_i|$")
-    axes[0].legend()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     return fig
