@@ -25,7 +25,7 @@ help:
 	@echo "                second numerical configuration (another BLAS kernel, no AVX2/AVX-512, two threads)"
 	@echo "make lint       ruff (lint and format) on the library, tests, scripts and chapters; the chapters' code budget"
 	@echo "make execute    re-execute every chapter in place (after changing what an output shows)"
-	@echo "make benchmark  print the speed table (benchmarks/speed.py)"
+	@echo "make benchmark  print the speed table (benchmarks/speed.py) and the peers table (benchmarks/peers.py)"
 	@echo "make lock       re-resolve the dependencies into requirements.lock (hashed, every platform), then write"
 	@echo "                environment.yml and binder/environment.yml from it (UPGRADE=1: newest versions)"
 	@echo "make reproduce  rerun every chapter with PRESET=book or PRESET=paper into _build/reproduce/"
@@ -103,8 +103,11 @@ pdf: env
 execute: env
 	$(NB_ENV) $(PY) scripts/book_tools.py execute $(NB)
 
+# speed.py, then peers.py: JAX, numba, PyTorch and both of train's engines side by side (peers not installed are
+# skipped with a line saying so; they are extras of the benchmark, not of the book).
 benchmark: env
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/peers.py
 
 # requirements.lock: uv resolves pyproject's dependencies, the extras make env installs (book, test, sweep) and
 # the build backend ([build-system] requires) for every platform (--universal), for Python $(LOCK_PYTHON) and up,

@@ -504,3 +504,26 @@ def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> Train
             f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})"
         )
     return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())
+
+
+# -- which engine -------------------------------------------------------------------------------
+ENGINES = ("numpy", "compiled", "auto")
+
+
+def _compiled_engine(engine, fn, X, layers, structures):
+    """The compiled engine's module (`deeplinear._compiled`) where ``engine`` asks for it and it covers the run
+    (a named loss, known structures; for "auto" also small products and numba installed), else None: the
+    numpy engine. ``engine="compiled"`` without numba raises ImportError."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    if engine == "numpy":
+        return None
+    try:
+        from . import _compiled
+    except ImportError as err:
+        if engine == "auto":
+            return None
+        raise ImportError(
+            "engine='compiled' needs the package numba (pip install numba); engine='numpy' or 'auto' runs without it"
+        ) from err
+    return _compiled if _compiled.covers(fn, X, layers, structures, auto=engine == "auto") else None

@@ -1,0 +1,525 @@
+"""The compiled training engine (private): the gradient steps between two recording events in one numba call.
+
+`deeplinear.training.train` uses it with ``engine="compiled"`` (or ``"auto"``) for the named losses; it is the
+numpy engine's algorithm (`deeplinear._engine`) compiled: the same forward pass, loss, back-propagation and update
+per step, the same divergence check and ``stop_below`` test at every step, each member of a stacked network on its
+own thread (``prange``). Recording, metrics and the progress bar stay in Python, between chunks: a chunk ends at
+the next metric step or progress update, and the loss of every step of the chunk comes back, so that the recorded
+loss steps need no chunk boundary. A callable ``lr(step, loss)`` depends on the loss of the step, so it makes every
+chunk one step long.
+
+State, one row per member (S = 1 for one network): ``theta`` holds every layer's parameters (a dense layer's
+entries row-major, a structured layer's coefficients), ``wmat`` the matrices of the structured layers,
+``acts`` the activations of layers 1..d, ``dF`` the loss gradient dL/dF of the last forward pass (the residual
+for the squared loss, scaled at the next step as the numpy engine does). Products of at least `_BLAS_MIN`
+multiply-adds go to BLAS (``np.dot``), smaller ones are loops in a fixed order (no fast-math: each entry is summed
+in order, so a result does not depend on the CPU's vector width or the thread count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+from .losses import _RAW
+from .recording import TrainResult
+from .structures import Convolution, Sparse, Structure, Toeplitz, _Pattern
+
+_DENSE, _PATTERN, _BASIS = 0, 1, 2  # layer kinds
+_KIND, _M, _K, _POFF, _WOFF, _AOFF, _SOFF, _R, _NNZ = range(9)  # columns of the layers' table `meta`
+_LOSS_CODES = {"squared": 0, "mean_squared": 1, "logistic": 2, "exponential": 3, "cross_entropy": 4}
+_BLAS_MIN = 256  # multiply-adds of one product from which np.dot (BLAS) beats the loops (k = 9: twice as fast)
+_AUTO_MAX = 64**3  # "auto" compiles a run whose largest product has at most this many multiply-adds
+_PARALLEL_MIN = 2_000_000  # multiply-adds of a chunk from which its members run on several threads (about 1 ms)
+_PRIMITIVES = ("_matrix", "_adjoint", "_apply", "_apply_transpose", "_outer_adjoint")
+_RUNNING, _DIVERGED, _STOPPED = 0, 1, 2
+
+
+# -- which runs it covers ----------------------------------------------------------------------------
+def _kind(s) -> int | None:
+    """The layer kind of a structure (None: dense), or None where the compiled engine does not know it."""
+    if s is None:
+        return _DENSE
+    t = type(s)
+    if isinstance(s, _Pattern) and (
+        t in (Toeplitz, Sparse, Convolution) or all(getattr(t, a) is getattr(_Pattern, a) for a in _PRIMITIVES)
+    ):
+        return _PATTERN
+    if all(getattr(t, a) is getattr(Structure, a) for a in _PRIMITIVES):
+        return _BASIS
+    return None
+
+
+def _loss_name(fn) -> str | None:
+    return next((name for name, raw in _RAW.items() if fn is raw), None)
+
+
+def covers(fn, X, layers, structures, auto: bool = False) -> bool:
+    """Whether the compiled engine runs this training: a named loss and known structures (and, for
+    ``auto``, products small enough that Python's overhead, not BLAS, dominates the numpy engine)."""
+    if _loss_name(fn) is None or any(s is not None and _kind(s) is None for s in structures):
+        return False
+    if not auto:
+        return True
+    N = layers[0].shape[-1] if X is None else X.shape[-1]
+    return max(W.shape[-2] * W.shape[-1] for W in layers) * N <= _AUTO_MAX
+
+
+# -- compiled kernels ----------------------------------------------------------------------------------
+@njit(cache=True)
+def _mm(A, ao, m, K, B, bo, N, C, co):  # pragma: no cover - compiled
+    """C[co:] (m, N) = A[ao:] (m, K) @ B[bo:] (K, N), all flat row-major."""
+    if m * K * N >= _BLAS_MIN:
+        np.dot(
+            A[ao : ao + m * K].reshape((m, K)), B[bo : bo + K * N].reshape((K, N)), C[co : co + m * N].reshape((m, N))
+        )
+        return
+    for i in range(m):
+        ci = co + i * N
+        for j in range(N):
+            C[ci + j] = 0.0
+        for k in range(K):
+            a = A[ao + i * K + k]
+            bk = bo + k * N
+            for j in range(N):
+                C[ci + j] += a * B[bk + j]
+
+
+@njit(cache=True)
+def _mtm(A, ao, m, K, B, N, C):  # pragma: no cover - compiled
+    """C (K, N) = A[ao:] (m, K)^T @ B (m, N)."""
+    if m * K * N >= _BLAS_MIN:
+        np.dot(A[ao : ao + m * K].reshape((m, K)).T, B[: m * N].reshape((m, N)), C[: K * N].reshape((K, N)))
+        return
+    for e in range(K * N):
+        C[e] = 0.0
+    for i in range(m):
+        for k in range(K):
+            a = A[ao + i * K + k]
+            ck, bi = k * N, i * N
+            for j in range(N):
+                C[ck + j] += a * B[bi + j]
+
+
+@njit(cache=True)
+def _mmt(D, m, N, A, ao, K, G):  # pragma: no cover - compiled
+    """G (m, K) = D (m, N) @ A[ao:] (K, N)^T."""
+    if m * K * N >= _BLAS_MIN:
+        np.dot(D[: m * N].reshape((m, N)), A[ao : ao + K * N].reshape((K, N)).T, G[: m * K].reshape((m, K)))
+        return
+    for e in range(m * K):
+        G[e] = 0.0
+    for i in range(m):  # independent sums over j, each in order
+        gi = i * K
+        for j in range(N):
+            dij = D[i * N + j]
+            for k in range(K):
+                G[gi + k] += dij * A[ao + k * N + j]
+
+
+@njit(cache=True)
+def _materialize(i, meta, th, wm, pos, lab, basis):  # pragma: no cover - compiled
+    """The matrix of structured layer i from its coefficients, into wm."""
+    kind, mk, po, wo = meta[i, _KIND], meta[i, _M] * meta[i, _K], meta[i, _POFF], meta[i, _WOFF]
+    so, r = meta[i, _SOFF], meta[i, _R]
+    if kind == _PATTERN:
+        for e in range(mk):
+            wm[wo + e] = 0.0
+        for q in range(meta[i, _NNZ]):
+            wm[wo + pos[so + q]] = th[po + lab[so + q]]
+    else:
+        for e in range(mk):
+            acc = 0.0
+            for j in range(r):
+                acc += th[po + j] * basis[so + j * mk + e]
+            wm[wo + e] = acc
+
+
+@njit(cache=True)
+def _forward(th, wm, ac, x, ident, meta, pos, lab, basis, N):  # pragma: no cover - compiled
+    for i in range(meta.shape[0]):
+        kind, m, K, ao = meta[i, _KIND], meta[i, _M], meta[i, _K], meta[i, _AOFF]
+        if kind == _DENSE:
+            W, wo = th, meta[i, _POFF]
+        else:
+            _materialize(i, meta, th, wm, pos, lab, basis)
+            W, wo = wm, meta[i, _WOFF]
+        if i == 0 and ident:  # on the identity, A_1 = W_1
+            for e in range(m * K):
+                ac[ao + e] = W[wo + e]
+        elif i == 0:
+            _mm(W, wo, m, K, x, 0, N, ac, ao)
+        else:
+            _mm(W, wo, m, K, ac, meta[i - 1, _AOFF], N, ac, ao)
+
+
+@njit(cache=True)
+def _loss(F, fo, y, df, kd, N, loss):  # pragma: no cover - compiled
+    """The loss of F = ac[fo:] (kd, N) against y; writes dL/dF (the residual for the squared loss) into df."""
+    size = kd * N
+    if loss <= 1:  # squared, mean squared
+        acc = 0.0
+        for e in range(size):
+            r = F[fo + e] - y[e]
+            df[e] = r
+            acc += r * r
+        if loss == 0:
+            return acc * (0.5 / N)
+        for e in range(size):
+            df[e] = 2.0 * (df[e] / N) / kd
+        return 2.0 * (0.5 * (acc / N)) / kd
+    if loss == 2:  # logistic: logaddexp(0, -y f) as numpy computes it, and -y expit(-y f) / n
+        acc = 0.0
+        for e in range(size):
+            z = y[e] * F[fo + e]
+            if z == 0.0:
+                t = np.log(2.0)
+            elif z > 0.0:
+                t = np.log1p(np.exp(-z))
+            elif z < 0.0:
+                t = -z + np.log1p(np.exp(z))
+            else:
+                t = z  # nan
+            acc += t
+            df[e] = (-y[e] * (1.0 / (1.0 + np.exp(z)))) / N
+        return acc / N
+    if loss == 3:  # exponential
+        acc = 0.0
+        for e in range(size):
+            E = np.exp(-(y[e] * F[fo + e]))
+            acc += E
+            df[e] = (-y[e] * E) / N
+        return acc / N
+    # cross-entropy over the kd rows of each column
+    t1, t2 = 0.0, 0.0
+    for j in range(N):
+        mx = F[fo + j]
+        for r in range(1, kd):
+            f = F[fo + r * N + j]
+            if not np.isnan(mx) and (np.isnan(f) or f > mx):  # numpy's max: a nan wins
+                mx = f
+        s = 0.0
+        for r in range(kd):
+            E = np.exp(F[fo + r * N + j] - mx)
+            df[r * N + j] = E
+            s += E
+        t1 += mx + np.log(s)
+        for r in range(kd):
+            t2 += F[fo + r * N + j] * y[r * N + j]
+            df[r * N + j] = (df[r * N + j] / s - y[r * N + j]) / N
+    return t1 / N - t2 / N
+
+
+@njit(cache=True)
+def _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g):  # pragma: no cover - compiled
+    """Layer i's step: its parameters minus its gradient for the (lr-scaled) output gradient D."""
+    kind, m, K, po = meta[i, _KIND], meta[i, _M], meta[i, _K], meta[i, _POFF]
+    on_identity = i == 0 and ident
+    A, ao = (x, 0) if i == 0 else (ac, meta[i - 1, _AOFF])
+    if kind == _DENSE:
+        if on_identity:  # dL/dW_1 = D_1
+            for e in range(m * K):
+                th[po + e] -= D[e]
+        else:
+            _mmt(D, m, N, A, ao, K, G)
+            for e in range(m * K):
+                th[po + e] -= G[e]
+        return
+    so, r = meta[i, _SOFF], meta[i, _R]
+    for j in range(r):
+        g[j] = 0.0
+    if kind == _PATTERN:  # only the support's entries of D A^T
+        for q in range(meta[i, _NNZ]):
+            p = pos[so + q]
+            a, k = p // K, p % K
+            if on_identity:
+                acc = D[a * N + k]
+            else:
+                acc = 0.0
+                da, ak = a * N, ao + k * N
+                for j in range(N):
+                    acc += D[da + j] * A[ak + j]
+            g[lab[so + q]] += acc
+    else:
+        mk = m * K
+        if on_identity:
+            for e in range(mk):
+                G[e] = D[e]
+        else:
+            _mmt(D, m, N, A, ao, K, G)
+        for j in range(r):
+            acc = 0.0
+            for e in range(mk):
+                acc += G[e] * basis[so + j * mk + e]
+            g[j] = acc
+    for j in range(r):
+        th[po + j] -= g[j]
+
+
+@njit(cache=True)
+def _member(
+    s, L, rate, limit, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+):  # pragma: no cover - compiled
+    """Up to L steps of member s; losses[l, s] is the loss after step l + 1. status[s] = (steps made, code)."""
+    th, wm, ac, df = theta[s], wmat[s], acts[s], dF[s]
+    x = X[s if X.shape[0] > 1 else 0]
+    y = Y[s if Y.shape[0] > 1 else 0]
+    d = meta.shape[0]
+    big, gsz, rmax = 1, 1, 1
+    for i in range(d):
+        big = max(big, max(meta[i, _M], meta[i, _K]) * N)
+        gsz = max(gsz, meta[i, _M] * meta[i, _K])
+        rmax = max(rmax, meta[i, _R])
+    D1, D2, G, g = np.empty(big), np.empty(big), np.empty(gsz), np.empty(rmax)
+    kd, fo = meta[d - 1, _M], meta[d - 1, _AOFF]
+    scale = rate * (1.0 / N) if loss == 0 else rate
+    for l in range(L):
+        D, Dp = D1, D2
+        for e in range(kd * N):
+            D[e] = df[e] * scale
+        for i in range(d - 1, -1, -1):
+            if i > 0:  # back-propagate through W_i before it changes
+                if meta[i, _KIND] == _DENSE:
+                    _mtm(th, meta[i, _POFF], meta[i, _M], meta[i, _K], D, N, Dp)
+                else:
+                    _mtm(wm, meta[i, _WOFF], meta[i, _M], meta[i, _K], D, N, Dp)
+            _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g)
+            D, Dp = Dp, D
+        _forward(th, wm, ac, x, ident, meta, pos, lab, basis, N)
+        v = _loss(ac, fo, y, df, kd, N, loss)
+        losses[l, s] = v
+        if not v <= limit:
+            status[s, 0], status[s, 1] = l + 1, _DIVERGED
+            return
+        if v < stop:
+            status[s, 0], status[s, 1] = l + 1, _STOPPED
+            return
+    status[s, 0], status[s, 1] = L, _RUNNING
+
+
+@njit(cache=True)
+def _start(theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, out):  # pragma: no cover - compiled
+    """The forward pass and loss of every member (out[s]), without a step."""
+    d = meta.shape[0]
+    for s in range(theta.shape[0]):
+        x = X[s if X.shape[0] > 1 else 0]
+        y = Y[s if Y.shape[0] > 1 else 0]
+        _forward(theta[s], wmat[s], acts[s], x, ident, meta, pos, lab, basis, N)
+        out[s] = _loss(acts[s], meta[d - 1, _AOFF], y, dF[s], meta[d - 1, _M], N, loss)
+
+
+@njit(cache=True)
+def _chunk(
+    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+):  # pragma: no cover - compiled
+    for s in range(theta.shape[0]):
+        _member(
+            s,
+            L,
+            rates[s],
+            limits[s],
+            stop,
+            theta,
+            wmat,
+            acts,
+            dF,
+            X,
+            Y,
+            ident,
+            meta,
+            pos,
+            lab,
+            basis,
+            loss,
+            N,
+            losses,
+            status,
+        )
+
+
+@njit(cache=True, parallel=True)
+def _chunk_parallel(
+    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+):  # pragma: no cover - compiled
+    for s in prange(theta.shape[0]):
+        _member(
+            np.int64(s),
+            L,
+            rates[s],
+            limits[s],
+            stop,
+            theta,
+            wmat,
+            acts,
+            dF,
+            X,
+            Y,
+            ident,
+            meta,
+            pos,
+            lab,
+            basis,
+            loss,
+            N,
+            losses,
+            status,
+        )
+
+
+# -- the stepper: the state of a run and one compiled call per chunk -------------------------------------
+class Stepper:
+    """The compiled engine's state of a (stacked) network; `weights()` and `params` as `_engine._Stepper`'s."""
+
+    def __init__(self, layers, X, fn, Y, structures) -> None:
+        self.structures, self.stacked = structures, layers[0].ndim == 3
+        S = layers[0].shape[0] if self.stacked else 1
+        self.ident = X is None
+        N = layers[0].shape[-1] if X is None else X.shape[-1]
+        meta = np.zeros((len(layers), 9), dtype=np.int64)
+        coef, pos, lab, basis = [], [], [], []
+        poff = woff = aoff = soff_p = soff_b = 0
+        for i, (W, s) in enumerate(zip(layers, structures)):
+            m, K = W.shape[-2:]
+            kind = _kind(s)
+            c = W.reshape(S, m * K) if s is None else np.array(s.coefficients(W), dtype=np.float64).reshape(S, -1)
+            r = c.shape[1]
+            row = meta[i]
+            row[_KIND], row[_M], row[_K], row[_POFF], row[_AOFF], row[_R] = kind, m, K, poff, aoff, r
+            if kind != _DENSE:
+                row[_WOFF] = woff
+                woff += m * K
+            if kind == _PATTERN:
+                order = np.argsort(s._lab, kind="stable")
+                row[_SOFF], row[_NNZ] = soff_p, len(order)
+                pos.append(s._pos[order])
+                lab.append(s._lab[order])
+                soff_p += len(order)
+            elif kind == _BASIS:
+                row[_SOFF] = soff_b
+                basis.append(s.basis.reshape(-1))
+                soff_b += s.basis.size
+            coef.append(c)
+            poff += r
+            aoff += m * N
+        self.meta, self.N, self.S = meta, N, S
+        self.work = 3 * S * sum(W.shape[-2] * W.shape[-1] for W in layers) * N  # multiply-adds per step
+        self.theta = np.ascontiguousarray(np.concatenate(coef, axis=1))
+        self.wmat, self.acts = np.zeros((S, max(woff, 1))), np.zeros((S, aoff))
+        self.dF = np.zeros((S, layers[-1].shape[-2] * N))
+        ints = np.zeros(1, dtype=np.int64)
+        self.pos = np.ascontiguousarray(np.concatenate(pos)).astype(np.int64) if pos else ints
+        self.lab = np.ascontiguousarray(np.concatenate(lab)).astype(np.int64) if lab else ints
+        self.basis = np.ascontiguousarray(np.concatenate(basis)) if basis else np.zeros(1)
+        self.X = (
+            np.zeros((1, 1)) if X is None else np.ascontiguousarray(X.reshape(X.shape[0] if X.ndim == 3 else 1, -1))
+        )
+        self.Y = np.ascontiguousarray(Y.reshape(Y.shape[0] if Y.ndim == 3 else 1, -1))
+        self.loss = _LOSS_CODES[_loss_name(fn)]
+        self.params = []
+        for i, W in enumerate(layers):
+            view = self.theta[:, meta[i, _POFF] : meta[i, _POFF] + meta[i, _R]]
+            view = view.reshape(S, *W.shape[-2:]) if structures[i] is None else view
+            self.params.append(view if self.stacked else view[0])
+
+    def _args(self):
+        return (self.theta, self.wmat, self.acts, self.dF, self.X, self.Y, self.ident, self.meta, self.pos,
+                self.lab, self.basis, self.loss, self.N)  # fmt: skip
+
+    def start(self):
+        """The loss of the current weights (float, or (S,) for a stacked network), keeping the pass."""
+        out = np.empty(self.S)
+        _start(*self._args(), out)
+        return out if self.stacked else float(out[0])
+
+    def run(self, L: int, rates: np.ndarray, limits: np.ndarray, stop: float, parallel: bool):
+        """Up to L steps; returns the losses (L, S) and status (S, 2): steps made and how each member ended."""
+        losses, status = np.full((L, self.S), np.nan), np.zeros((self.S, 2), dtype=np.int64)
+        kernel = _chunk_parallel if parallel and L * self.work >= _PARALLEL_MIN and get_num_threads() > 1 else _chunk
+        kernel(L, rates, limits, stop, *self._args(), losses, status)
+        return losses, status
+
+    def checkpoint(self):
+        return [a.copy() for a in (self.theta, self.wmat, self.acts, self.dF)]
+
+    def restore(self, saved) -> None:
+        for a, b in zip((self.theta, self.wmat, self.acts, self.dF), saved):
+            np.copyto(a, b)
+
+    def weights(self) -> list[np.ndarray]:
+        """The current layers (the live arrays for dense layers)."""
+        return [p if s is None else s.matrix(p) for p, s in zip(self.params, self.structures)]
+
+
+def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, stop_below) -> TrainResult:
+    """`train`'s loop on the compiled engine: the same records, stop and divergence as the numpy engine's.
+
+    ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``).
+    """
+    from ._engine import _NEVER, _diverged
+
+    stacked, S = stepper.stacked, stepper.S
+    stop = -np.inf if stop_below is None else float(stop_below)
+    try:
+        v = stepper.start()
+        if not np.all(np.isfinite(v)):
+            raise _diverged(0, v, np.inf, np.nan, recorder, stacked)
+        limit = np.minimum(blowup * np.maximum(v, 1.0), np.finfo(np.float64).max)
+        limits = np.broadcast_to(limit, (S,)).astype(np.float64)
+        limit = float(limit) if not stacked else limit
+        if lr_at is not None:
+            lr_now = lr_at(0, v)
+        if recorder.next_event() == 0:
+            recorder(0, v, lr_now)
+        if stop_below is not None and np.all(v < stop_below):
+            steps = 0
+            recorder.stop(0, v, lr_now)
+        t, parallel = 0, S > 1
+        # members stop on their own only when alone; a stack stops at the first step where all are below
+        own_stop = stop if S == 1 else -np.inf
+        while t < steps:
+            end = steps if lr_at is None else t + 1
+            for e in (recorder.met.next, recorder.next_prog):
+                if e != _NEVER:
+                    end = min(end, e)
+            L = end - t
+            rates = np.broadcast_to(np.asarray(lr_now, dtype=np.float64).reshape(-1), (S,)).copy()
+            saved = stepper.checkpoint() if S > 1 and stop_below is not None else None
+            losses, status = stepper.run(L, rates, limits, own_stop, parallel)
+            made = int(status[:, 0].min()) if (status[:, 1] == _DIVERGED).any() else L
+            diverged = bool((status[:, 1] == _DIVERGED).any())
+            if S > 1 and stop_below is not None:
+                below = np.flatnonzero(np.all(losses[:made] < stop, axis=1))
+                if len(below) and (not diverged or below[0] + 1 < made):
+                    made, diverged = int(below[0]) + 1, False
+                    if made < L:  # the members ran past the stop: run again from the chunk's start
+                        stepper.restore(saved)
+                        losses, status = stepper.run(made, rates, limits, -np.inf, parallel)
+            elif S == 1 and status[0, 1] != _RUNNING:
+                made = int(status[0, 0])
+            last = t + made
+
+            def loss_at(u, losses=losses, t=t):  # the loss after step u of this chunk, as the numpy engine gives it
+                return losses[u - t - 1].copy() if stacked else float(losses[u - t - 1, 0])
+
+            while recorder.rec.next != _NEVER and recorder.rec.next < last:
+                recorder(recorder.rec.next, loss_at(recorder.rec.next), lr_now)
+            v = loss_at(last)
+            if diverged:
+                raise _diverged(last, v, limit, lr_now, recorder, stacked)
+            if lr_at is not None:
+                lr_now = lr_at(last, v)
+            if last == recorder.next_event():
+                recorder(last, v, lr_now)
+            t = last
+            if stop_below is not None and np.all(v < stop_below):
+                recorder.stop(t, v, lr_now)
+                break
+    finally:
+        recorder.close()
+    structures = stepper.structures
+    coefficients = None
+    if any(s is not None for s in structures):
+        coefficients = [None if s is None else p for p, s in zip(stepper.params, structures)]
+    return TrainResult(
+        weights=stepper.weights(), initial_weights=initial, history=recorder.history(), coefficients=coefficients
+    )

@@ -1,0 +1,241 @@
+"""The compiled training engine (``train(engine="compiled")``) against the numpy engine, on the same inputs.
+
+Every named loss, every kind of structure, single networks and stacked ensembles with shared and per-member data,
+a schedule, ``stop_below`` and divergence: 10⁴ steps each, weights and recorded losses equal to 1e-12 relative
+(the two engines sum in different orders, so they agree to rounding, not bitwise), the same recorded steps and
+learning rates, the same stopping step, and the same `TrainingDiverged` at the same step. The runs are
+well-conditioned (a start near a balanced solution, steps well below the stability edge): where gradient
+descent is chaotic, rounding differences grow whatever the engine.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+
+import deeplinear
+from deeplinear import losses
+from deeplinear.structures import Convolution, RandomSubspace, Sparse, Toeplitz, banded_toeplitz
+from deeplinear.training import TrainingDiverged, train
+
+pytest.importorskip("numba")
+from deeplinear import _compiled
+
+STEPS = 10_000
+RTOL = 1e-12
+
+
+def near_identity(k, d, rng, S=None, eps=0.1):
+    lead = () if S is None else (S,)
+    return [np.eye(k) + eps * rng.standard_normal((*lead, k, k)) / np.sqrt(k) for _ in range(d)]
+
+
+def regression(k, n, rng, S=None):
+    X = rng.standard_normal((k, n)) if S is None else rng.standard_normal((S, k, n))
+    M = np.eye(k) + 0.3 * rng.standard_normal((k, k)) / np.sqrt(k)
+    return X, M @ X
+
+
+def assert_agree(a, b):
+    """Weights, coefficients and history of two runs equal to RTOL relative (to each array's scale)."""
+    for Wa, Wb in zip(a.weights, b.weights):
+        assert Wa.shape == Wb.shape
+        np.testing.assert_allclose(Wb, Wa, rtol=0, atol=RTOL * np.max(np.abs(Wa)))
+    if a.coefficients is not None:
+        for ca, cb in zip(a.coefficients, b.coefficients):
+            if ca is not None:
+                np.testing.assert_allclose(cb, ca, rtol=0, atol=RTOL * np.max(np.abs(ca)))
+    ha, hb = a.history, b.history
+    np.testing.assert_array_equal(hb.steps, ha.steps)
+    np.testing.assert_array_equal(hb.metric_steps, ha.metric_steps)
+    np.testing.assert_allclose(hb.lr, ha.lr, rtol=RTOL)  # a schedule may depend on the loss
+    assert hb.loss.shape == ha.loss.shape
+    np.testing.assert_allclose(hb.loss, ha.loss, rtol=RTOL, atol=RTOL * np.max(np.abs(ha.loss)))
+    assert ha.metrics.keys() == hb.metrics.keys()
+    for name in ha.metrics:
+        np.testing.assert_allclose(hb.metrics[name], ha.metrics[name], rtol=1e-10, atol=1e-10)
+
+
+def both(*args, **kwargs):
+    kwargs.setdefault("steps", STEPS)
+    kwargs.setdefault("progress", False)
+    a = train(*args, engine="numpy", **kwargs)
+    b = train(*args, engine="compiled", **kwargs)
+    assert_agree(a, b)
+    return a, b
+
+
+def separable(n, rng, S=None):
+    X = rng.standard_normal((3, n)) if S is None else rng.standard_normal((S, 3, n))
+    y = np.sign(X[..., :1, :] + 0.5 * X[..., 1:2, :])
+    y[y == 0] = 1
+    return X, y
+
+
+def test_the_run_moves_and_the_check_can_fail():
+    """The runs below are not trivial: 10⁴ steps move the weights far beyond RTOL, and a wrong step is caught."""
+    rng = np.random.default_rng(0)
+    Ws = near_identity(4, 3, rng)
+    X, Y = regression(4, 6, rng)
+    a, b = both(Ws, X, Y, lr=0.02)
+    assert np.max(np.abs(a.weights[0] - Ws[0])) > 1e-2
+    assert a.history.loss[-1] < 1e-3 * a.history.loss[0]
+    other = train(Ws, X, Y, lr=0.02 * (1 + 1e-9), steps=STEPS, progress=False, engine="compiled")
+    with pytest.raises(AssertionError):
+        assert_agree(a, other)
+
+
+@pytest.mark.parametrize("loss", ["squared", "mean_squared"])
+@pytest.mark.parametrize("identity", [False, True])
+def test_regression_losses(loss, identity):
+    rng = np.random.default_rng(1)
+    Ws = near_identity(4, 3, rng)
+    X, Y = regression(4, 6, rng)
+    if identity:
+        X, Y = None, Y[:, :4] @ np.linalg.pinv(X[:, :4])
+    both(Ws, X, Y, lr=0.02, loss=loss, record=7, metrics=("alignment", "invariance"), record_metrics=1000)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "exponential"])
+def test_classification_losses(loss):
+    rng = np.random.default_rng(2)
+    X, y = separable(12, rng)
+    Ws = [0.5 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal((1, 3))]
+    both(Ws, X, y, lr=0.05, loss=loss, record=1)
+
+
+def test_cross_entropy_and_a_loss_function_given_by_value():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 9))
+    Y = np.eye(3)[:, rng.integers(0, 3, 9)]
+    Ws = [0.5 * rng.standard_normal((4, 4)), 0.5 * rng.standard_normal((3, 4))]
+    both(Ws, X, Y, lr=0.1, loss="cross_entropy")
+    both(Ws, X, Y, lr=0.1, loss=losses.cross_entropy, steps=500)  # the public function is the named loss
+
+
+@pytest.mark.parametrize(
+    "structure",
+    [Toeplitz(4), Sparse(np.tri(4, dtype=bool)), banded_toeplitz(4, 1), RandomSubspace(4, 4, 9, rng=0)],
+    ids=["toeplitz", "sparse", "basis", "random-subspace"],
+)
+def test_structures(structure):
+    rng = np.random.default_rng(4)
+    Ws = [structure.matrix(structure.coefficients(np.eye(4) + 0.1 * rng.standard_normal((4, 4)))) for _ in range(3)]
+    X, Y = regression(4, 6, rng)
+    a, b = both(Ws, X, Y, lr=0.02, structure=structure)
+    assert b.coefficients is not None and structure.contains(b.weights[1])
+
+
+def test_convolution_mixed_with_dense_layers_and_the_identity():
+    rng = np.random.default_rng(5)
+    conv = Convolution(3, 3)
+    delta = np.zeros(9)
+    delta[4] = 1.0
+    Ws = [conv.matrix(delta + 0.1 * rng.standard_normal(9)), np.eye(9) + 0.05 * rng.standard_normal((9, 9))]
+    X, Y = regression(9, 12, rng)
+    both(Ws, X, Y, lr=0.02, structure=[conv, None], steps=3000)
+    both(Ws, None, Y[:, :9], lr=0.02, structure=[conv, None], steps=3000)
+
+
+@pytest.mark.parametrize("per_member", ["shared", "X", "Y", "both"])
+def test_ensembles(per_member, monkeypatch):
+    if per_member == "both":  # the members on several threads (prange), as a larger ensemble runs
+        monkeypatch.setattr(_compiled, "_PARALLEL_MIN", 0)
+    rng = np.random.default_rng(6)
+    S = 3
+    Ws = near_identity(4, 3, rng, S=S)
+    X, Y = regression(4, 6, rng)
+    if per_member in ("X", "both"):
+        X = X + 0.1 * rng.standard_normal((S, 4, 6))
+    if per_member in ("Y", "both"):
+        Y = Y + 0.1 * rng.standard_normal((S, 4, 6))
+    both(Ws, X, Y, lr=[0.01, 0.02, 0.015], record=50, metrics="alignment")
+
+
+def test_ensemble_of_structured_classifiers():
+    rng = np.random.default_rng(7)
+    X, y = separable(10, rng, S=2)
+    t = Toeplitz(3)
+    Ws = [np.stack([t.matrix(0.3 * rng.standard_normal(5)) for _ in range(2)]), 0.5 * rng.standard_normal((2, 1, 3))]
+    both(Ws, X, y, lr=0.05, loss="logistic", structure=[t, None])
+
+
+def test_schedules_depending_on_the_step_and_on_the_loss():
+    rng = np.random.default_rng(8)
+    Ws = near_identity(3, 2, rng)
+    X, Y = regression(3, 5, rng)
+    both(Ws, X, Y, lr=lambda t, v: 0.03 / (1 + t / 500), steps=2000, record=1)
+    X, y = separable(10, rng)
+    Ws = [0.5 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal((1, 3))]
+    both(Ws, X, y, lr=lambda t, v: 0.05 * min(np.log(2) / v, 20.0), loss="logistic", steps=2000)
+    S3 = near_identity(3, 2, rng, S=3)
+    both(S3, X[:, :5] * 0 + regression(3, 5, rng)[0], Y, lr=lambda t, v: 0.02 + 0.001 * np.tanh(v), steps=1000)
+
+
+@pytest.mark.parametrize("S", [None, 3])
+def test_stop_below_stops_at_the_same_step(S):
+    rng = np.random.default_rng(9)
+    Ws = near_identity(4, 3, rng, S=S)
+    X, Y = regression(4, 6, rng)
+    lr = 0.02 if S is None else [0.01, 0.02, 0.03]  # members cross the threshold at different steps
+    a, b = both(Ws, X, Y, lr=lr, stop_below=1e-5, metrics="balancedness")
+    assert 0 < a.history.steps[-1] < STEPS
+    assert np.all(a.history.loss[-1] < 1e-5) and not np.all(a.history.loss[-2] < 1e-5)
+    if S is not None:  # one member had crossed much earlier: the stop waits for all
+        crossed = [int(np.argmax(a.history.loss[:, s] < 1e-5)) for s in range(S)]
+        assert len(set(crossed)) > 1
+
+
+@pytest.mark.parametrize("S", [None, 3])
+def test_divergence_at_the_same_step(S):
+    rng = np.random.default_rng(10)
+    Ws = near_identity(4, 3, rng, S=S, eps=0.3)
+    X, Y = regression(4, 6, rng)
+    X = 3 * X
+    lr = 0.5 if S is None else [0.001, 0.5, 0.4]
+    errors = []
+    for engine in ("numpy", "compiled"):
+        with pytest.raises(TrainingDiverged) as info:
+            train(Ws, X, Y, lr=lr, steps=STEPS, record=1, engine=engine, progress=False)
+        errors.append(info.value)
+    a, b = errors
+    assert a.step > 1 and (a.step, a.member, a.lr) == (b.step, b.member, b.lr)
+    assert str(a) == str(b) or abs(a.loss - b.loss) <= 1e-12 * abs(a.loss)
+    np.testing.assert_array_equal(b.history.steps, a.history.steps)
+    np.testing.assert_allclose(b.history.loss, a.history.loss, rtol=RTOL)
+
+
+def test_user_callable_loss_runs_on_the_numpy_engine():
+    rng = np.random.default_rng(11)
+    Ws = near_identity(3, 2, rng)
+    M = rng.standard_normal((5, 3, 3))
+    sensing = losses.MatrixSensing(M, np.einsum("nij,ij->n", M, np.eye(3)))
+    a = train(Ws, None, None, lr=0.01, steps=200, loss=sensing, engine="numpy", progress=False)
+    b = train(Ws, None, None, lr=0.01, steps=200, loss=sensing, engine="compiled", progress=False)
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(Wb, Wa)
+
+
+def test_auto_runs_small_networks_compiled():
+    rng = np.random.default_rng(12)
+    Ws = near_identity(3, 2, rng)
+    X, Y = regression(3, 5, rng)
+    compiled = train(Ws, X, Y, lr=0.02, steps=300, engine="compiled", progress=False)
+    auto = train(Ws, X, Y, lr=0.02, steps=300, engine="auto", progress=False)
+    for Wa, Wb in zip(compiled.weights, auto.weights):
+        np.testing.assert_array_equal(Wb, Wa)
+
+
+def test_engine_is_checked():
+    with pytest.raises(ValueError, match="engine must be one of 'numpy', 'compiled', 'auto'"):
+        train([np.eye(2)], np.eye(2), np.eye(2), lr=0.1, steps=1, engine="numba")
+
+
+def test_compiled_without_numba_names_the_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    monkeypatch.delitem(sys.modules, "deeplinear._compiled", raising=False)
+    monkeypatch.delattr(deeplinear, "_compiled", raising=False)
+    with pytest.raises(ImportError, match="numba"):
+        train([np.eye(2)], np.eye(2), np.eye(2), lr=0.1, steps=1, engine="compiled")
+    auto = train([np.eye(2)], np.eye(2), 2 * np.eye(2), lr=0.1, steps=3, engine="auto", progress=False)
+    assert auto.history.steps[-1] == 3  # "auto" falls back to the numpy engine
