@@ -142,3 +142,39 @@ def test_a_dataclass_documents_every_field_and_a_named_tuple_each_field():
 @pytest.mark.parametrize("argv", [["--stats"]])
 def test_the_public_api_passes(argv, capsys):
     assert checker.main(argv) == 0, capsys.readouterr().out
+
+
+def _api_page():
+    """(module, documented names) for every automodule of book/api.md, and (module, names) of its autosummaries."""
+    import importlib
+    import inspect
+    import re
+
+    text = (ROOT / "book" / "api.md").read_text()
+    documented = []
+    for module, options in re.findall(r"\.\. automodule:: ([\w.]+)\n((?:   :[^\n]*\n)*)", text):
+        mod = importlib.import_module(module)
+        members = re.search(r":members:(.*)", options).group(1).strip()
+        excluded = re.search(r":exclude-members:(.*)", options)
+        excluded = {n.strip() for n in excluded.group(1).split(",")} if excluded else set()
+        names = [n.strip() for n in members.split(",")] if members else list(getattr(mod, "__all__", []))
+        objects = [getattr(mod, n) for n in names if n not in excluded]
+        documented.append((module, [o for o in objects if inspect.isfunction(o) or inspect.isclass(o)]))
+    summaries = re.findall(
+        r"\.\. currentmodule:: ([\w.]+)\n\n(?:\.\. rubric::[^\n]*\n\n)?\.\. autosummary::\n\n((?:   \w+\n?)+)", text
+    )
+    return documented, [(m, names.split()) for m, names in summaries]
+
+
+def test_the_api_page_lists_every_public_object_once():
+    documented, summaries = _api_page()
+    seen: dict[int, list[str]] = {}
+    for module, objects in documented:
+        for obj in objects:
+            seen.setdefault(id(obj), []).append(f"{module}.{obj.__name__}")
+    assert [where for where in seen.values() if len(where) > 1] == []
+    public = {id(obj): name for name, obj in checker.public_objects() if "." not in obj.__qualname__}
+    assert sorted(name for key, name in public.items() if key not in seen) == []
+    documented_names = {module: sorted(o.__name__ for o in objects) for module, objects in documented}
+    for module, names in summaries:  # the PDF's compact appendix, where the page has one: the same objects
+        assert sorted(names) == documented_names[module], module

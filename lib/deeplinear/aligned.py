@@ -170,7 +170,7 @@ def aligned_network(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -
 
 
 def collapsed_product(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> np.ndarray:
-    """The right-hand side of eq. (3), ``U_d (Sigma_d ... Sigma_1) V_1^T = Q_d (prod_i Sigma_i) Q_0^T``,
+    """The right-hand side of eq. (3), ``U_d (Sigma_d … Sigma_1) V_1^T = Q_d (prod_i Sigma_i) Q_0^T``,
     for the aligned network ``aligned_network(bases, sigmas)``.
 
     The product of the rectangular diagonal ``Sigma_i`` keeps the first ``r = min_i k_i`` diagonal
@@ -206,7 +206,7 @@ def collapsed_product(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray])
 
 
 def collapse_error(bases: Sequence[np.ndarray], sigmas: Sequence[np.ndarray]) -> float:
-    """Equation (3) measured: the largest entry of ``W_d ... W_1 - U_d (prod_i Sigma_i) V_1^T`` for the aligned
+    """Equation (3) measured: the largest entry of ``W_d … W_1 - U_d (prod_i Sigma_i) V_1^T`` for the aligned
     network ``aligned_network(bases, sigmas)``, relative to the largest entry of the right-hand side
     (:func:`collapsed_product`); rounding, since the two are equal.
 

@@ -426,7 +426,7 @@ class DriftScaling:
 
 
 def drift_scaling(Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray, *, lr: float) -> DriftScaling:
-    """One-step probes at rates ``u * 1e-5 ... u * 1e-2`` (7, log-spaced; ``u`` = :func:`unit_learning_rate`
+    """One-step probes at rates ``u * 1e-5 … u * 1e-2`` (7, log-spaced; ``u`` = :func:`unit_learning_rate`
     at ``Ws``), and runs over the fixed training time ``100 lr`` at ``lr / 8, lr / 4, lr / 2, lr``.
 
     The probes' rates are set by the weights' own scale, so that the change of the imbalance is far above

@@ -286,7 +286,7 @@ def first_layer_alignment(Ws: Sequence[np.ndarray], u: np.ndarray) -> float:
 
 
 def layer_margin_gap(Ws: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray, gamma: float) -> float:
-    """``gamma - min_i y_i (W_L/||W_L||_F ... W_1/||W_1||_F) x_i``: the margin corollary's distance to its limit.
+    """``gamma - min_i y_i (W_L/||W_L||_F … W_1/||W_1||_F) x_i``: the margin corollary's distance to its limit.
 
     The corollary's limit, ``max_{||A_k||_F = 1} min_i y_i A_L ... A_1 x_i``, is ``gamma``: ``||A_L ... A_1||
     <= prod_k ||A_k||_F = 1``, with equality for rank-one layers along ``u-bar``. Unlike `margin_gap`, the

@@ -48,8 +48,8 @@ class _ThroughData:
 
 
 def transposed_is_cheaper(red: Reduction) -> bool:
-    """Whether `train_reduced` trains the small network transposed: ``A_1^T ... A_d^T`` on the identity
-    ``I_{k_d}``, whose output ``P^T = (A_d ... A_1)^T`` the loss maps through the data (``F = P X``).
+    """Whether `train_reduced` trains the small network transposed: ``A_1^T … A_d^T`` on the identity
+    ``I_{k_d}``, whose output ``P^T = (A_d … A_1)^T`` the loss maps through the data (``F = P X``).
 
     A step of the small network as it stands costs about ``n * sum m_i m_{i-1}`` multiply-adds (the
     activations of all ``n`` samples); transposed, ``k_d * sum m_i m_{i-1} + 2 k_d r n``. With few outputs

@@ -258,7 +258,7 @@ def closest_partner(
 
 
 def partner_sweep(P: np.ndarray, restarts: int, *, rng: int | np.random.Generator | None = None) -> np.ndarray:
-    """:func:`closest_partner` in a random subspace of every dimension ``r = 1 .. k^2``.
+    """:func:`closest_partner` in a random subspace of every dimension ``r = 1, …, k^2``.
 
     For each ``r`` in turn, draws ``RandomSubspace(k, k, r, rng)`` and then runs the search. The
     dimension count says the defect is positive for ``r < k(k-1)/2 + 1`` and reaches 0 from there on.

@@ -46,7 +46,7 @@ MAX_ORDERS = 20  # loss reductions are counted up to here (beyond, the loss is a
 
 def mode_sigmas(Ws: Sequence[np.ndarray], V: np.ndarray) -> np.ndarray:
     """The singular values of an aligned network mode by mode: ``v_j`` (column j of ``V``) pushed through
-    the layers, ``sigma_ij = ||W_i ... W_1 v_j|| / ||W_{i-1} ... W_1 v_j||`` (0 once a layer kills it).
+    the layers, ``sigma_ij = ||W_i … W_1 v_j|| / ||W_{i-1} … W_1 v_j||`` (0 once a layer kills it).
 
     Parameters
     ----------

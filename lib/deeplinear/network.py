@@ -24,7 +24,7 @@ __all__ = ["end_to_end", "forward", "backward", "loss", "gradients", "stack"]
 
 
 def end_to_end(Ws: Sequence[np.ndarray]) -> np.ndarray:
-    """The end-to-end matrix ``W_d ... W_1``.
+    """The end-to-end matrix ``W_d … W_1``.
 
     Parameters
     ----------
@@ -195,8 +195,6 @@ def gradients(
     Ws: Sequence[np.ndarray], X: np.ndarray | None, Y: np.ndarray | None, loss: str | LossFn = "squared"
 ) -> list[np.ndarray]:
     """The gradients ``dL/dW_i`` of the training loss, one per layer.
-
-    Parameters are those of `loss`.
 
     Parameters
     ----------

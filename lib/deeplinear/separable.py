@@ -345,7 +345,7 @@ def rank_one_start(widths: Sequence[int], *, rng: int | np.random.Generator | No
 
 
 def inner_vectors_moved(Ws0: Sequence[np.ndarray]) -> Callable[[Sequence[np.ndarray]], float]:
-    """``Ws -> max_i (1 - |u_i(Ws)^T u_i(Ws0)|)`` over the inner layers ``W_2 .. W_{L-1}``'s top left
+    """``Ws -> max_i (1 - |u_i(Ws)^T u_i(Ws0)|)`` over the inner layers ``W_2 … W_{L-1}``'s top left
     singular vectors (0 for L <= 2): how far the inner singular vectors moved since ``Ws0``.
 
     Parameters
