@@ -40,7 +40,7 @@ def singular_subspaces(s: np.ndarray, rtol: float = 1e-8) -> list[np.ndarray]:
     s : ndarray
         (r,), singular values in decreasing order (as ``np.linalg.svd`` returns them).
     rtol : float, optional
-        Float, two neighbours whose gap is at most ``rtol * s[0]`` share a group (chains merge).
+        Two neighbours whose gap is at most ``rtol * s[0]`` share a group (chains merge).
 
     Returns
     -------
@@ -117,7 +117,7 @@ def random_svd(
     W : ndarray
         (m, n)
     rtol : float, optional
-        Float, see :func:`singular_subspaces`.
+        See :func:`singular_subspaces`.
     rng : int, Generator or None, optional
         Seed or generator of the random draws (`deeplinear._validate.rng`).
 
@@ -155,9 +155,9 @@ def alignment_over_bases(
     Ws : sequence of ndarray
         List of d arrays (k_i, k_{i-1}).
     draws : int, optional
-        Int, how many choices of bases.
+        How many choices of bases.
     rtol : float, optional
-        Float, singular values closer than ``rtol`` times the largest count as equal.
+        Singular values closer than ``rtol`` times the largest count as equal.
     rng : int, Generator or None, optional
         Seed or generator of the random draws (`deeplinear._validate.rng`). draws the bases.
 

@@ -52,7 +52,7 @@ def one_step_turns(
     k : int
         >= 2, every width
     n : int
-        >= k, the samples;
+        >= k, the samples.
     rates : sequence of float
         Sequence of at least 2 positive step sizes.
     rng : int, Generator or None, optional
@@ -168,7 +168,7 @@ def rank_one_reduction(
     q : sequence of ndarray
         Its d - 1 unit vectors
     X : ndarray
-        (k, n);
+        (k, n).
     Y : ndarray
         (k, n)
     lr : float
@@ -229,7 +229,7 @@ def rank_one_run(
     q : sequence of ndarray
         Its d - 1 unit vectors
     X : ndarray
-        (k, n);
+        (k, n).
     Y : ndarray
         (k, n)
     lr : float

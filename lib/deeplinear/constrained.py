@@ -60,12 +60,16 @@ def symmetric_start(
     Returns
     -------
     list of ndarray
-        List of ``depth`` equal arrays (k, k). Paper: Figure 2 (the released script's intended start).
+        List of ``depth`` equal arrays (k, k).
 
     Raises
     ------
     ValueError
         If ``rng``, ``depth`` or ``structure`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Figure 2 (the released script's intended start).
 
     Examples
     --------
@@ -127,7 +131,7 @@ def train_until_mse(
     checkpoints : sequence of int, optional
         Steps at which to compute the scores (those after the stop are dropped).
     target : float, optional
-        Float > 0.
+        > 0.
     on_divergence : str, optional
         "raise" (`deeplinear.training.TrainingDiverged`) or "stop": return the run up to the step before the
         loss diverged, with ``diverged_at`` set (`deeplinear.training.until_divergence`).
@@ -208,19 +212,22 @@ def fit_verdict(history: History, *, target: float = MSE_TARGET) -> str:
     history : History
         History of `train_until_mse` (``loss`` = the mean squared error at every step).
     target : float, optional
-        Float > 0, the run's stopping rule.
+        > 0, the run's stopping rule.
 
     Returns
     -------
     str
         "fitted: ..." when the last recorded mean squared error is below ``target`` (the stopping rule
-        stopped the run), else "stopped at its step cap ...". Paper: Section 6, Figure 2 (the released
-        scripts' stopping rule).
+        stopped the run), else "stopped at its step cap ...".
 
     Raises
     ------
     ValueError
         If ``target`` or ``history`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 2 (the released scripts' stopping rule).
     """
     _validate.positive(target, "target", "a number > 0")
     history = _validate.history(history)
@@ -247,19 +254,23 @@ def long_enough(history: History, lr: float, *, flow: float = FLOW_TIME, target:
     lr : float
         > 0, the run's learning rate for the mean squared error.
     flow : float, optional
-        Float > 0
+        > 0
     target : float, optional
-        Float > 0, the stopping rule.
+        > 0, the stopping rule.
 
     Returns
     -------
     bool
-        Bool. Paper: Section 6, Figure 2 (the book's rule for a run too short to judge).
+        Bool.
 
     Raises
     ------
     ValueError
         If ``target``, ``history``, ``lr`` or ``flow`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 2 (the book's rule for a run too short to judge).
     """
     lr, flow = _validate.positive(lr, "lr"), _validate.positive(flow, "flow")
     target = _validate.positive(target, "target")
@@ -283,19 +294,22 @@ def descent_verdict(run: TrainResult, *, rtol: float = 1e-9) -> str:
         TrainResult of `train_until_mse` (``history.loss`` at every step; ``diverged_at`` when it was
         stopped at a divergence).
     rtol : float, optional
-        Float >= 0, the relative rise that rounding may cause.
+        >= 0, the relative rise that rounding may cause.
 
     Returns
     -------
     str
         "the error fell at every step", "the error rose at step t: the learning rate is above gradient
-        descent's stability edge for this draw", or "the error diverged at step t: ...". Paper: Section 6,
-        Figure 2 (the book's check of the learning rate).
+        descent's stability edge for this draw", or "the error diverged at step t: ...".
 
     Raises
     ------
     ValueError
         If ``run`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 2 (the book's check of the learning rate).
     """
     run = _validate.train_result(run)
     loss = np.asarray(run.history.loss, dtype=np.float64)
@@ -321,17 +335,21 @@ def outside_figure2(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) -> 
     lr : float
         > 0, its learning rate
     flow : float, optional
-        Float > 0.
+        > 0.
 
     Returns
     -------
     str
-        "" inside. Paper: Section 6, Figure 2 (the book's hypotheses for judging a run).
+        "" inside.
 
     Raises
     ------
     ValueError
         If ``run`` or ``lr`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 2 (the book's hypotheses for judging a run).
     """
     run, lr = _validate.train_result(run), _validate.positive(lr, "lr")
     if not descended(run):
@@ -352,7 +370,7 @@ def figure2_hypotheses(run: TrainResult, lr: float, *, flow: float = FLOW_TIME) 
     lr : float
         > 0, its learning rate
     flow : float, optional
-        Float > 0.
+        > 0.
 
     Returns
     -------
@@ -414,19 +432,23 @@ def released_divergences(
     steps : int
         Number of gradient-descent steps, >= 0.
     depth : int, optional
-        Int >= 1.
+        >= 1.
     rng : int, Generator or None, optional
         Seed or generator of the random draws (`deeplinear._validate.rng`). ``structure.dim`` taps per start.
 
     Returns
     -------
     int
-        In [0, draws]. Paper: Section 6, Figure 2b (the released script).
+        In [0, draws].
 
     Raises
     ------
     ValueError
         If ``rng``, ``structure``, ``draws``, ``steps`` or ``depth`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 2b (the released script).
     """
     rng = _validate.rng(rng)
     draws, steps, depth = (

@@ -111,11 +111,11 @@ def reduced_run(
     n : int
         >= 1
     max_steps : int, optional
-        Int >= 0, the most steps to run.
+        >= 0, the most steps to run.
     tol : float, optional
-        Float > 0
+        > 0
     chunk : int, optional
-        Int >= 1, steps per call of the recursion (memory).
+        >= 1, steps per call of the recursion (memory).
 
     Returns
     -------
@@ -325,9 +325,9 @@ def stability_edge_along(traj: np.ndarray, lam: np.ndarray, n: int, points: int 
     lam : ndarray
         (r,)
     n : int
-        >= 1;
+        >= 1.
     points : int, optional
-        Int >= 1.
+        >= 1.
 
     Returns
     -------

@@ -36,7 +36,7 @@ def ensemble_start(
     problems : sequence of object
         Sequence of S pairs ``(X, Y)`` or of S sensing problems
     widths : sequence of int
-        [k_0, ..., k_d];
+        [k_0, ..., k_d].
     lr : float
         > 0, the largest rate.
     rng : int, Generator or None, optional
@@ -98,7 +98,7 @@ def ensemble_run(
     Parameters
     ----------
     problems : sequence of object
-        Sequence of S pairs ``(X, Y)`` of equal shapes, or of S sensing problems;
+        Sequence of S pairs ``(X, Y)`` of equal shapes, or of S sensing problems.
     widths : sequence of int
         [k_0, ..., k_d]
     lr : float
@@ -158,7 +158,7 @@ def sweep(
     n : int
         >= k, the samples
     widths : sequence of int
-        [k, ..., k];
+        [k, ..., k].
     members : int
         >= 1
     lr : float
@@ -221,13 +221,13 @@ def family_runs(
     Y : ndarray
         (k_d, n)
     widths : sequence of int
-        [k_0, ..., k_d];
+        [k_0, ..., k_d].
     lr : float
         > 0, the largest rate
     steps : int
         Number of gradient-descent steps, >= 0.
     members : int, optional
-        Int >= 1.
+        >= 1.
     rng : int, Generator or None, optional
         Seed or generator of the random draws (`deeplinear._validate.rng`).
 

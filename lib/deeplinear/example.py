@@ -34,12 +34,16 @@ def scalar_distance(Ws: Sequence[np.ndarray]) -> list[float]:
     Returns
     -------
     list of float
-        List of d floats in [0, 1]. Paper: the Example of Section 5.2.
+        List of d floats in [0, 1].
 
     Raises
     ------
     ValueError
         When a layer is not a finite nonzero square matrix (the distance of 0 is 0 / 0).
+
+    References
+    ----------
+    Paper: the Example of Section 5.2.
 
     Examples
     --------
@@ -73,7 +77,7 @@ def convolutional_autoencoder(
     steps : int
         >= 1.
     points : int, optional
-        Int >= 1.
+        >= 1.
     rng : int, Generator or None, optional
         Seed or generator of the random draws (`deeplinear._validate.rng`).
 

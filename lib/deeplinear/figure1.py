@@ -253,19 +253,23 @@ def outside_figure1(summary: dict, *, depth: int, condition_holds: bool) -> str:
     summary : dict
         Dict of `summary`
     depth : int
-        The number of layers d;
+        The number of layers d.
     condition_holds : bool
         `deeplinear.theory.alignment_invariant` of the data.
 
     Returns
     -------
     str
-        "" inside; reasons joined by "; ". Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+        "" inside; reasons joined by "; ".
 
     Raises
     ------
     ValueError
         If ``summary`` or ``depth`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Theorem 1, Section 6 (Figures 1b and 1c).
     """
     summary = _validate.mapping(summary, "summary", ("descended", "long_enough", "flow_time"))
     depth = _validate.integer(depth, "depth")
@@ -290,7 +294,7 @@ def figure1_verdict(summary: dict, *, depth: int, condition_holds: bool) -> str:
     summary : dict
         Dict of `summary`
     depth : int
-        The number of layers d;
+        The number of layers d.
     condition_holds : bool
         `deeplinear.theory.alignment_invariant` of the data.
 
@@ -298,12 +302,16 @@ def figure1_verdict(summary: dict, *, depth: int, condition_holds: bool) -> str:
     -------
     str
         Str: "confirmed with a caveat" (as the ledger's rows read inside their hypotheses), or "not applicable: "
-        and why (`outside_figure1`). Paper: Theorem 1, Section 6 (Figures 1b and 1c).
+        and why (`outside_figure1`).
 
     Raises
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Theorem 1, Section 6 (Figures 1b and 1c).
     """
     why = outside_figure1(summary, depth=depth, condition_holds=condition_holds)
     return f"not applicable: {why}" if why else "confirmed with a caveat"

@@ -49,12 +49,16 @@ def pinv_solution(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray
-        (k_d, k_0). Paper: Proposition 3.
+        (k_d, k_0).
 
     Raises
     ------
     ValueError
         If ``X`` or ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Proposition 3.
 
     Examples
     --------
@@ -125,12 +129,16 @@ def singular_basis_defect(W: np.ndarray, V: np.ndarray) -> float:
     Returns
     -------
     float
-        Float. Paper: Proposition 4 (a layer aligning with ``P``), Theorem 3.
+        Float.
 
     Raises
     ------
     ValueError
         If ``W`` or ``V`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Proposition 4 (a layer aligning with ``P``), Theorem 3.
     """
     W, V = np.asarray(W, dtype=np.float64), np.asarray(V, dtype=np.float64)
     if W.ndim != 2 or V.shape != (W.shape[1], W.shape[1]):
@@ -313,12 +321,16 @@ def interpolation_residual(X: np.ndarray, Y: np.ndarray) -> float:
     Returns
     -------
     float
-        In [0, 1]. Paper: Theorem 3 (its hypothesis ``Y = f(X)``).
+        In [0, 1].
 
     Raises
     ------
     ValueError
         If ``X`` or ``Y`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Theorem 3 (its hypothesis ``Y = f(X)``).
 
     Examples
     --------
@@ -413,12 +425,16 @@ def measured_threshold(defects: np.ndarray, tolerance: float) -> int:
     Returns
     -------
     int
-        In [1, R], or -1 when no dimension reaches it. Paper: Proposition 4 (the measured threshold).
+        In [1, R], or -1 when no dimension reaches it.
 
     Raises
     ------
     ValueError
         If ``defects`` or ``tolerance`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Proposition 4 (the measured threshold).
 
     Examples
     --------
@@ -441,14 +457,18 @@ def threshold_text(measured: int, count: int, all_reach: bool) -> str:
     measured : int
         `measured_threshold` (-1: none reached 0)
     count : int
-        ``k(k-1)/2 + 1``;
+        ``k(k-1)/2 + 1``.
     all_reach : bool
         Whether every dimension from ``count`` on reached 0.
 
     Returns
     -------
     str
-        Str. Paper: Proposition 4 (the book's dimension count).
+        Str.
+
+    References
+    ----------
+    Paper: Proposition 4 (the book's dimension count).
     """
     if measured == count and all_reach:
         return "reaches 0 for every r from there on: the measured threshold is the count's"

@@ -178,7 +178,7 @@ def witness_start(
     Y : ndarray
         (k_d, n)
     widths : sequence of int
-        [k_0, ..., k_d];
+        [k_0, ..., k_d].
     lr : float
         > 0, the largest rate.
     rng : int, Generator or None, optional
@@ -375,7 +375,7 @@ def generic_sensing_run(
     problem : object
         `deeplinear.data.SensingProblem`
     widths : sequence of int
-        [k, ..., k];
+        [k, ..., k].
     lr : float
         > 0, the largest rate
     steps : int

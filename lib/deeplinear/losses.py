@@ -72,8 +72,10 @@ def squared(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Returns
     -------
-    value : float
-        Float or ndarray (S,);  dF : ndarray, F's shape.
+    value : float or ndarray
+        The loss; (S,) for a stacked network.
+    dF : ndarray
+        ``dL/dF``, of F's shape.
 
     Raises
     ------
@@ -112,8 +114,10 @@ def logistic(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Returns
     -------
-    value : float
-        Float or ndarray (S,);  dF : ndarray, F's shape, ``-y sigmoid(-y f) / n``.
+    value : float or ndarray
+        The loss; (S,) for a stacked network.
+    dF : ndarray
+        ``dL/dF``, of F's shape, ``-y sigmoid(-y f) / n``.
 
     Raises
     ------
@@ -152,8 +156,10 @@ def exponential(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Returns
     -------
-    value : float
-        Float or ndarray (S,);  dF : ndarray, F's shape, ``-y exp(-y f) / n``.
+    value : float or ndarray
+        The loss; (S,) for a stacked network.
+    dF : ndarray
+        ``dL/dF``, of F's shape, ``-y exp(-y f) / n``.
 
     Raises
     ------
@@ -192,8 +198,10 @@ def cross_entropy(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Returns
     -------
-    value : float
-        Float or ndarray (S,);  dF : ndarray, F's shape, ``(softmax(F) - Y) / n``.
+    value : float or ndarray
+        The loss; (S,) for a stacked network.
+    dF : ndarray
+        ``dL/dF``, of F's shape, ``(softmax(F) - Y) / n``.
 
     Raises
     ------
@@ -238,8 +246,10 @@ def mean_squared(F: np.ndarray, Y: np.ndarray) -> tuple:
 
     Returns
     -------
-    value : float
-        Float or ndarray (S,);  dF : ndarray, F's shape, ``2 (F - Y) / (k_d n)``.
+    value : float or ndarray
+        The loss; (S,) for a stacked network.
+    dF : ndarray
+        ``dL/dF``, of F's shape, ``2 (F - Y) / (k_d n)``.
 
     Raises
     ------

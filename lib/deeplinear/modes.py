@@ -145,7 +145,7 @@ def stable_lr(
     lr : float
         > 0, the largest rate allowed
     sigmas0 : ndarray
-        (d, r);  targets, lam : ndarrays (r,);
+        (d, r), the starting singular values of the modes.
     targets : ndarray
         (r,), the mode targets.
     lam : ndarray
@@ -193,7 +193,7 @@ def mode_losses(
     sigmas0 : ndarray
         (d, r)
     G : ndarray
-        (r,) (a diagonal) or (r, r), symmetric positive semi-definite;
+        (r,) (a diagonal) or (r, r), symmetric positive semi-definite.
     targets : ndarray
         (r,), ``p*``
     lr : float

@@ -176,13 +176,13 @@ def proposition1_over_instances(
     n : int
         Ints, ``n >= k >= 1``
     init_ranges : sequence of tuple, optional
-        Sequence of ``(low, high)`` with ``0 < low <= high``;
+        Sequence of ``(low, high)`` with ``0 < low <= high``.
     instances : int, optional
         Number of planted problems, >= 1.
     depth : int, optional
         Depth (number of layers), >= 1.
     rng : int, Generator or None, optional
-        Seed or generator of the random draws (`deeplinear._validate.rng`). instances, depth : ints >= 1;
+        Seed or generator of the random draws (`deeplinear._validate.rng`). instances, depth : ints >= 1.
     **kwargs : object
         Passed to `proposition1_summary`.
 
@@ -412,9 +412,9 @@ def stability_scan(
     flow_time : float
         > 0 (`trial_steps`).
     kicks_allowed : float, optional
-        Float > 1
+        > 1
     tol : float, optional
-        Float > 0
+        > 0
     reference_rate : float or None, optional
         > 0 or None.
 

@@ -52,7 +52,7 @@ def column_basis(M: np.ndarray, *, scale: float | None = None, tol: float = 1e-1
     scale : float or None, optional
         Singular values above ``tol * scale`` count; None: the largest singular value of ``M``.
     tol : float, optional
-        Float >= 0.
+        >= 0.
 
     Returns
     -------

@@ -363,12 +363,16 @@ def saxe_map(u0: np.ndarray, strengths: np.ndarray, lr: float, steps: int) -> np
     Returns
     -------
     ndarray
-        (steps + 1, r). Paper: Corollary 1 with d = 2 (Saxe et al. 2014).
+        (steps + 1, r).
 
     Raises
     ------
     ValueError
         If ``steps`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Corollary 1 with d = 2 (Saxe et al. 2014).
     """
     steps = _validate.count(steps, "steps")
     u0, strengths, lr = _saxe_inputs(u0, strengths, lr)

@@ -173,7 +173,7 @@ def stable_learning_rate(
     starts : sequence of ndarray
         A network (list of d arrays (k, k)), or a stacked one (d arrays (S, k, k)).
     fraction : float, optional
-        Float in (0, 1].
+        In (0, 1].
 
     Returns
     -------

@@ -564,12 +564,16 @@ def banded_toeplitz(k: int, b: int) -> Structure:
     Returns
     -------
     Structure
-        Structure, basis (2b + 1, k, k). Paper: Section 5.1 (layer structures), Figure 2a's Toeplitz layers.
+        Structure, basis (2b + 1, k, k).
 
     Raises
     ------
     ValueError
         If ``k`` or ``b`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 5.1 (layer structures), Figure 2a's Toeplitz layers.
 
     Examples
     --------

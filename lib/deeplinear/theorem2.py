@@ -159,7 +159,7 @@ def projected_gradient_descent(
     steps : int
         >= 0.
     scaled : bool, optional
-        Bool, which projection.
+        Which projection.
 
     Returns
     -------

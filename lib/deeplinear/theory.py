@@ -108,7 +108,7 @@ def alignment_invariant(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10) -> boo
     Y : ndarray
         (k_d, n)
     tol : float, optional
-        Float >= 0, finite, tolerance on the relative commutator norm.
+        >= 0, finite, tolerance on the relative commutator norm.
 
     Returns
     -------
@@ -151,7 +151,7 @@ def alignment_invariant_witness(X: np.ndarray, Y: np.ndarray, tol: float = 1e-10
     Y : ndarray
         (k_d, n)
     tol : float, optional
-        Float >= 0, finite, tolerance on the relative commutator, as in :func:`alignment_invariant`.
+        >= 0, finite, tolerance on the relative commutator, as in :func:`alignment_invariant`.
 
     Returns
     -------
@@ -219,7 +219,7 @@ def sensing_witness(
     y : ndarray
         (n,), the measurements.
     tol : float, optional
-        Float >= 0, finite, tolerance on ``off``.
+        >= 0, finite, tolerance on ``off``.
     rng : int, Generator or None, optional
         Seed or generator of the random draws (`deeplinear._validate.rng`). one draw of n numbers.
 

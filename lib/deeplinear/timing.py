@@ -68,13 +68,17 @@ def full_vs_recursion(
     Returns
     -------
     tuple
-        (full, recursion) seconds per step. Paper: Corollary 1 (what the recursion saves).
+        (full, recursion) seconds per step.
 
     Raises
     ------
     ValueError
         If ``repeats``, ``rng``, ``depth``, ``full_steps`` or ``reduced_steps`` is not valid (the message names the
         parameter).
+
+    References
+    ----------
+    Paper: Corollary 1 (what the recursion saves).
 
     Examples
     --------
@@ -133,12 +137,16 @@ def full_vs_small_network(
     Returns
     -------
     tuple
-        (full, small) seconds per step. Paper: Section 6, Figures 1b and 1c (what the lemma saves).
+        (full, small) seconds per step.
 
     Raises
     ------
     ValueError
         If ``steps`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figures 1b and 1c (what the lemma saves).
     """
     red = _reduction(red)
     if not (isinstance(steps, (tuple, list)) and len(steps) == 2):

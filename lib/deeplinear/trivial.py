@@ -238,9 +238,9 @@ def scalar_autoencoding_run(X: np.ndarray, *, depth: int, scale: float = 2.0, st
     depth : int
         >= 1.
     scale : float, optional
-        Float, not 1 (then the start already fits).
+        Not 1 (then the start already fits).
     steps : int, optional
-        Int >= 1, the cap.
+        >= 1, the cap.
 
     Returns
     -------
