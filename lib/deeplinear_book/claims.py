@@ -295,6 +295,7 @@ def one_column(fig: Any, width: float = PHONE_INCHES) -> Any:
     if not width > 0:
         raise ValueError(f"width must be positive (inches), got {width!r}")
     copy = pickle.loads(pickle.dumps(fig))
+    _outside_legends_to_figure(copy)
     placed = [(ax, ax.get_subplotspec()) for ax in copy.axes if ax.get_subplotspec() is not None]
     grids = {id(spec.get_gridspec()) for _, spec in placed}
     if not placed or len(grids) > 1:  # nothing on a grid, or several grids: keep the layout, narrow the figure
@@ -324,14 +325,63 @@ def one_column(fig: Any, width: float = PHONE_INCHES) -> Any:
             ax.yaxis.set_tick_params(which="both", labelleft=True)
             if not ax.get_ylabel():
                 ax.set_ylabel(next((a.get_ylabel() for a in siblings if a.get_ylabel()), ""))
+    copy.set_size_inches(width, sum(panel_heights))
     renderer = copy.canvas.get_renderer()
     legends = [*copy.legends, *(ax.get_legend() for ax in copy.axes if ax.get_legend() is not None)]
     for legend in legends:  # a legend laid out in columns for the desktop's width: fewer columns, within the phone's
-        while legend._ncols > 1 and legend.get_window_extent(renderer).width > 0.95 * width * copy.dpi:
-            legend.set_ncols(legend._ncols - 1)
+        ncols = legend._ncols
+        while ncols > 1 and legend.get_window_extent(renderer).width > 0.95 * width * copy.dpi:
+            ncols -= 1  # a legend is laid out once: it is made again (set_ncols alone moves nothing)
+            legend = _remade(copy, legend, ncols)
+    titles = [ax.title for ax in copy.axes] + [t for t in (copy._suptitle,) if t is not None]
+    for title in titles:  # a title longer than the phone's width wraps instead of widening the image
+        title.set_wrap(True)
     legend_height = sum(legend.get_window_extent(renderer).height / copy.dpi for legend in copy.legends)
     copy.set_size_inches(width, sum(panel_heights) + legend_height)
+    renderer = copy.canvas.get_renderer()
+    copy.draw(renderer)
+    for ax in copy.axes:  # tick labels set for the desktop's width that now overlap: every second one, or third...
+        _thin_tick_labels(ax.xaxis, renderer)
     return copy
+
+
+def _outside_legends_to_figure(fig: Any) -> None:
+    """An axes' legend drawn below or above its axes becomes a legend of ``fig`` there ("outside lower/upper
+    center"), which constrained layout gives room of its own when the panels are stacked."""
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        box, extent = ax.get_window_extent(renderer), legend.get_window_extent(renderer)
+        if box.y0 + 1 < extent.y1 and extent.y0 < box.y1 - 1:
+            continue  # beside or on the axes: it stays
+        where = "outside lower center" if extent.y1 <= box.y0 + 1 else "outside upper center"
+        _remade(fig, legend, legend._ncols, where)
+
+
+def _remade(fig: Any, legend: Any, ncols: int, loc: str | None = None) -> Any:
+    """``legend`` made again as a legend of ``fig`` in ``ncols`` columns, at ``loc`` (default: where it was)."""
+    if loc is None:
+        outside = getattr(legend, "_outside_loc", None)
+        loc = f"outside {outside} center" if outside in ("lower", "upper") else legend._loc
+    handles, labels = legend.legend_handles, [t.get_text() for t in legend.texts]
+    title = legend.get_title().get_text() or None
+    legend.remove()
+    return fig.legend(handles, labels, loc=loc, ncols=ncols, title=title)
+
+
+def _thin_tick_labels(axis: Any, renderer: Any) -> None:
+    """Hide tick labels of ``axis`` at a regular stride until no two visible ones overlap."""
+    labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for stride in range(1, len(labels)):
+        kept = boxes[::stride]
+        if all(a.x1 + 2 <= b.x0 for a, b in zip(kept, kept[1:])):
+            for i, label in enumerate(labels):
+                label.set_visible(i % stride == 0)
+            return
 
 
 def figure(name: str, fig: Any) -> None:
