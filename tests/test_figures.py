@@ -229,3 +229,22 @@ def test_the_site_extension_writes_a_picture_with_the_phone_rendition(tmp_path):
         '<picture class="companion-figure"><source media="(max-width: 640px)" srcset="b.png" width="380" '
         'height="1000"><img src="a.png" alt="x &quot;y&quot;" width="700" height="400"></picture>'
     )
+
+
+def test_every_glued_figure_is_placed_in_its_chapter():
+    """A chapter that glues a figure shows it: some ``{glue:figure}`` (or ``{glue}``) of its Markdown names it.
+    (Chapter 05's Figure 5.3 was glued but, after a rewrite of its section, no longer placed.)"""
+    import json
+    import re
+
+    unplaced = []
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        markdown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        placed = set(re.findall(r"```\{glue(?::figure)?\}\s+(\w+)", markdown))
+        for cell in cells:
+            for out in cell.get("outputs", []):
+                name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+                if name and any(k.endswith("image/png") for k in out.get("data", {})) and name not in placed:
+                    unplaced.append(f"{path.stem}: {name}")
+    assert not unplaced, unplaced
