@@ -2,8 +2,10 @@
 
 Usage: ``python scripts/check_pdf.py [_build/latex/book.pdf]``. Reads the PDF with poppler's ``pdfinfo`` and
 ``pdftotext``; exits non-zero, saying what is wrong, when the file is missing or small, has fewer pages than
-the book has chapters, or lacks the title of a page of ``_toc.yml`` (the chapters, the reproduction report with
-its ledger and findings, the references). Prints the page count and size otherwise.
+the book has chapters, lacks the title of a page of ``_toc.yml`` (the chapters, the reproduction report with
+its ledger and findings, the references), opens its text without the introduction's title
+(``book/_ext/pdf_book.py``), or has a blank or nearly blank page (under ``MIN_PAGE_CHARS`` letters and digits
+besides the running header and footer; the title page excepted). Prints the page count and size otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ DEFAULT = ROOT / "_build" / "latex" / "book.pdf"
 REPORT_SECTIONS = ("The claims ledger", "Findings")
 MIN_BYTES = 100_000
 PAGES_PER_CHAPTER = 2
+INTRODUCTION = "Introduction"  # book/_ext/pdf_book.py: the root page's title in the PDF
+# A page with fewer letters and digits than this, besides its running header and footer, is blank or nearly
+# blank: a page break before a chapter or part left it empty (the shortest page with content, a figure with a
+# two-line caption, has about 150).
+MIN_PAGE_CHARS = 60
 
 
 def toc_files(root: Path) -> list[Path]:
@@ -74,6 +81,34 @@ def _poppler(tool: str, *args: str) -> str:
     return subprocess.run([exe, *args], capture_output=True, text=True, check=True).stdout
 
 
+def page_texts(pdf: Path) -> list[str]:
+    """Each page's text (pdftotext separates pages with a form feed)."""
+    pages = _poppler("pdftotext", "-enc", "UTF-8", "-layout", str(pdf), "-").split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages
+
+
+def sparse_pages(texts: list[str], running: str) -> list[int]:
+    """The 1-based numbers of the pages (after the title page) with under ``MIN_PAGE_CHARS`` letters and digits
+    once the running header (``running``, the book's title), and the page number are removed."""
+    found = []
+    for number, text in enumerate(texts, 1):
+        body = squash(text).replace(squash(running), "")
+        body = re.sub(r"^\d+|\d+$|^[ivxlc]+$", "", body)
+        if number > 1 and len(body) < MIN_PAGE_CHARS:
+            found.append(number)
+    return found
+
+
+def introduction_titled(texts: list[str]) -> bool:
+    """Whether the first page after the contents (the pages from "CONTENTS" on that hold dot leaders) opens with
+    the introduction's title."""
+    start = next((i for i, t in enumerate(texts) if squash(t).startswith("contents")), None)
+    if start is None:
+        return False
+    rest = [t for t in texts[start + 1 :] if ". . . ." not in t and t.strip()]
+    return bool(rest) and squash(rest[0]).startswith(squash(INTRODUCTION))
+
+
 def check(pdf: Path, root: Path = ROOT) -> list[str]:
     """What is wrong with ``pdf`` (an empty list when nothing is), and print its page count."""
     if not pdf.exists():
@@ -89,6 +124,13 @@ def check(pdf: Path, root: Path = ROOT) -> list[str]:
     text = squash(_poppler("pdftotext", "-enc", "UTF-8", str(pdf), "-"))
     wanted = [title(path) for path in files] + list(REPORT_SECTIONS)
     problems += [f"the PDF lacks {heading!r}" for heading in wanted if squash(heading) not in text]
+    texts = page_texts(pdf)
+    if not introduction_titled(texts):
+        problems.append(f"the introduction, after the contents, does not open with its title {INTRODUCTION!r}")
+    book_title = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["title"]
+    sparse = sparse_pages(texts, book_title)
+    if sparse:
+        problems.append(f"{len(sparse)} blank or nearly blank pages: {', '.join(map(str, sparse))}")
     print(f"{pdf}: {pages} pages, {size / 1e6:.1f} MB, all {len(wanted)} titles present" if not problems else "")
     return problems
 

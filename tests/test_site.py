@@ -554,3 +554,45 @@ def test_every_figure_records_its_smallest_text_and_resolution():
     records and the pixels per inch that the PNG records: without them it could not measure the figure."""
     missing = [f"{name}: {pt=}, {ppi=}" for name, pt, ppi in _figure_records().values() if pt is None or ppi is None]
     assert not missing, "\n".join(missing)
+
+
+def test_landing_page_answers_a_newcomer(site):
+    """The landing page shows the README's two commands, links to the repository, names every erratum of the
+    ledger, and has a row for each chapter's last execution; every chapter page ends with its own BibTeX."""
+    intro = (site / "book" / "intro.html").read_text(encoding="utf-8")
+    text = _page_text(site / "book" / "intro.html")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.search(r"## Two commands.*?```bash\n(.*?)```", readme, re.S)[1]
+    for line in commands.splitlines():
+        assert unescape(re.sub(r"\s+", " ", line)).split("#")[0].strip() in text, line
+    assert f'href="{REPOSITORY}"' in intro
+    errata = [f for f in ledger.load(ROOT / "book" / "ledger.toml").findings if f.kind == "erratum"]
+    letters = functools.partial(re.sub, r"\W", "")  # Sphinx typesets quotes and apostrophes
+    assert errata and not [f.title for f in errata if letters(f.title) not in letters(text)]
+    table = intro.split('class="chapter-executions', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr") == 1 + len(list((ROOT / "book").glob("*.ipynb"))), "a row per chapter"
+    for nb in sorted((ROOT / "book").glob("*.ipynb")):
+        page = _page_text(site / "book" / f"{nb.stem}.html")
+        assert "Cite this page" in page and "@inbook{deeplinear_companion_" in page, nb.stem
+        title = re.search(r"^# (.+)$", "".join(yaml.safe_load(nb.read_text())["cells"][0]["source"]), re.M)
+        assert title is None or f"title = {{{title[1].strip()}}}" in re.sub(r" +", " ", page), nb.stem
+
+
+def test_search_excerpts_read_math_as_text(site, server):
+    """The search page's excerpts and titles show math as text, not TeX source (static/offline-search.js)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(urljoin(server, "search.html?q=singular"), wait_until="networkidle")
+        page.wait_for_function(
+            "() => { const r = document.querySelectorAll('#search-results li');"
+            " return r.length > 3 && Array.from(r).every(li => li.querySelector('p.context')); }",
+            timeout=20000,
+        )
+        shown = page.evaluate("() => document.getElementById('search-results').innerText")
+        read = page.evaluate(r"() => plainMath('\\(W_1^{(t)} = U_1\\Sigma_1^{(t)}V_1^T\\)')")
+        browser.close()
+    assert read == "W₁⁽ᵗ⁾ = U₁Σ₁⁽ᵗ⁾V₁ᵀ"
+    raw = [shown[max(0, m.start() - 30) : m.end() + 30] for m in RAW_TEX.finditer(shown)]
+    assert not raw, raw

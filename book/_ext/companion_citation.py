@@ -6,6 +6,10 @@ address (``url``) and the archive's DOI (``doi``). At build time this extension
 - renders the ``bibtex-entries`` directive as the named entries of the book's ``.bib`` files, as written there;
 - renders the ``companion-bibtex`` directive (the *How to cite* page) as the ``@software`` BibTeX entry built
   from that file, followed by a note that says where the URL and DOI come from, or that they are not set yet;
+- ends every chapter's web page (each notebook of the book) with a *Cite this page* section: an ``@inbook``
+  BibTeX entry for that chapter, with its title and number, built from the same file, whose URL is the page on
+  the published website (``url``), else the notebook in the repository the book is built from
+  (``book/_ext/launch_links.py``), else none;
 - sets ``html_baseurl`` (canonical links) from ``url`` when the file gives one;
 - stops the build when ``author`` in ``_config.yml`` is not the file's authors, so that the book's footer, its
   PDF's title page and the citation never disagree.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urljoin
 
 import yaml
 from docutils import nodes
@@ -83,6 +88,93 @@ def bibtex(cff: dict) -> str:
     width = max(len(name) for name, value in fields if value)
     lines = [f"  {name:<{width}} = {{{value}}}" for name, value in fields if value]
     return f"@software{{{KEY},\n" + ",\n".join(lines) + "\n}"
+
+
+def _year(cff: dict) -> str | None:
+    year = re.match(r"\d{4}", str(cff.get("date-released", "")))
+    return year.group(0) if year else None
+
+
+def chapter_bibtex(
+    cff: dict,
+    docname: str,
+    title: str,
+    number: int | None = None,
+    url: str | None = None,
+) -> str:
+    """The ``@inbook`` BibTeX entry for one chapter (page ``docname``, titled ``title``, numbered ``number`` when
+    it is in a numbered part) of the companion described by ``cff``."""
+    fields = [
+        ("title", title),
+        ("chapter", number),
+        ("booktitle", cff["title"]),
+        ("author", _bibtex_author(cff)),
+        ("year", _year(cff)),
+        ("version", cff.get("version")),
+        ("url", url),
+        ("doi", cff.get("doi")),
+    ]
+    width = max(len(name) for name, value in fields if value)
+    lines = [f"  {name:<{width}} = {{{value}}}" for name, value in fields if value]
+    key = f"{KEY}_" + re.sub(
+        r"\W+", "_", Path(docname).name.split("-")[0] if number else Path(docname).name
+    )
+    return f"@inbook{{{key},\n" + ",\n".join(lines) + "\n}"
+
+
+def page_url(
+    cff: dict, docname: str, repository: str | None, branch: str, suffix: str
+) -> str | None:
+    """Where a chapter lives: its page on the published website, else its source in the repository, else None."""
+    if cff.get("url"):
+        return urljoin(str(cff["url"]).rstrip("/") + "/", f"{docname}.html")
+    if repository:
+        return f"{repository}/blob/{branch}/{docname}{suffix}"
+    return None
+
+
+def _cite_this_page(app, doctree, docname) -> None:
+    """Append *Cite this page* to a chapter's (a notebook's) web page."""
+    source = Path(app.env.doc2path(docname))
+    if app.builder.format != "html" or source.suffix != ".ipynb":
+        return
+    top = next(iter(doctree.findall(nodes.section)), None)
+    if top is None:
+        return
+    cff = read_citation(app.srcdir)
+    numbers = app.env.toc_secnumbers.get(docname, {}).get("")
+    number = numbers[0] if numbers else None
+    title = app.env.titles[docname].astext()
+    repository = app.config.html_theme_options.get("repository_url") or None
+    branch = app.config.html_theme_options.get("repository_branch") or "main"
+    url = page_url(cff, docname, repository, branch, source.suffix)
+    # a container with a rubric, not a section: a section added now would be numbered as the page itself
+    section = nodes.container(ids=["cite-this-page"], classes=["cite-this-page"])
+    section += nodes.rubric(text="Cite this page")
+    said = (
+        f"Chapter {number} of the companion" if number else "This page of the companion"
+    )
+    cite = "book/how-to-cite"
+    how = (
+        nodes.reference(
+            "", "How to cite", refuri=app.builder.get_relative_uri(docname, cite)
+        )
+        if cite in app.env.all_docs
+        else nodes.Text("How to cite")
+    )
+    section += nodes.paragraph(
+        "",
+        "",
+        nodes.Text(
+            f"{said} in BibTeX, from CITATION.cff (the whole companion and the two papers: "
+        ),
+        how,
+        nodes.Text("):"),
+    )
+    section += nodes.literal_block(
+        text=chapter_bibtex(cff, docname, title, number, url), language="bibtex"
+    )
+    top += section
 
 
 def note(cff: dict) -> str:
@@ -163,4 +255,5 @@ def setup(app):
     app.add_directive("companion-bibtex", CompanionBibtex)
     app.add_directive("bibtex-entries", BibtexEntries)
     app.connect("config-inited", _config_inited)
+    app.connect("doctree-resolved", _cite_this_page)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

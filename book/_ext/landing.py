@@ -8,6 +8,13 @@
 - ``book-runtime``: how long executing the book takes, from the times that ``make execute`` records in each
   chapter's metadata (``book``), or that the committed paper-preset run records in
   ``book/presets/claims-paper.json`` (``paper``).
+- ``readme-code``: the first code block under a heading of ``README.md`` (``Two commands``), as the README
+  gives it.
+- ``paper-errata``: the findings of kind "erratum" in ``book/ledger.toml``, each with the passage of the paper
+  it concerns, linked to the chapter section that shows it and to its row of the reproduction report.
+- ``chapter-executions``: a table of when each chapter was last executed and from which commit, as ``make
+  execute`` records it in the chapter's metadata (`deeplinear_book.book.provenance`); a chapter executed before
+  that was recorded says so.
 """
 
 from __future__ import annotations
@@ -15,14 +22,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst.directives.images import Figure
+from docutils.statemachine import StringList
 from sphinx.util import logging
-from sphinx.util.docutils import SphinxRole
+from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from deeplinear_book import chapters
+from deeplinear_book import chapters, ledger
+from deeplinear_book.book import LEDGER, REPORT
 
 LOGGER = logging.getLogger(__name__)
 PNG = ("application/papermill.record/image/png", "image/png")
@@ -127,7 +137,166 @@ class BookRuntime(SphinxRole):
         return [nodes.inline(text, text, classes=["book-runtime"])], []
 
 
+def readme_code(readme: str, heading: str) -> tuple[str, str]:
+    """(language, code) of the first fenced code block under the Markdown ``heading`` of ``readme``;
+    ValueError naming the heading when it has none."""
+    section = re.search(
+        rf"^#+ {re.escape(heading)}\s*$(.*?)(?=^#+ |\Z)", readme, re.M | re.S
+    )
+    block = section and re.search(r"^```(\w*)\n(.*?)^```", section[1], re.M | re.S)
+    if not block:
+        raise ValueError(f"README.md has no code block under a heading {heading!r}")
+    return block[1], block[2].rstrip("\n")
+
+
+class ReadmeCode(SphinxDirective):
+    """``{readme-code} HEADING``: the README's code block under that heading, as it is there."""
+
+    required_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self) -> list[nodes.Node]:
+        path = Path(self.env.srcdir) / "README.md"
+        self.env.note_dependency(str(path))
+        try:
+            language, code = readme_code(
+                path.read_text(encoding="utf-8"), self.arguments[0]
+            )
+        except (OSError, ValueError) as exc:
+            raise self.error(str(exc)) from exc
+        return [nodes.literal_block(code, code, language=language or "text")]
+
+
+def chapter_numbers(root: Path) -> dict[str, int]:
+    """Stem -> number of every chapter in a numbered part of ``_toc.yml``, counted in reading order as the
+    sidebar numbers them ("Chapter 4"); the pages of unnumbered parts have none."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    stems = [
+        Path(c["file"]).name
+        for part in toc.get("parts", [])
+        if part.get("numbered")
+        for c in part["chapters"]
+    ]
+    return {stem: i for i, stem in enumerate(stems, 1)}
+
+
+def _chapter_ref(stem: str, numbers: dict[str, int], label: str | None = None) -> str:
+    """``Chapter 4: TITLE`` (the chapter's title or, given a ``label``, that section's, as a link); a page of an
+    unnumbered part is its title alone."""
+    link = f"{{ref}}`{label}`" if label else f"{{doc}}`{stem}`"
+    return f"Chapter {numbers[stem]}: {link}" if stem in numbers else link
+
+
+def errata_markdown(root: Path) -> str:
+    """The papers' errata (the ledger's findings of kind "erratum") as a Markdown list: title, the passage, and
+    links to the section of the chapter that shows it and to its row in the report (where the committed report
+    carries the row's anchor)."""
+    found = ledger.load(root / LEDGER)
+    report = (root / "book" / f"{REPORT}.ipynb").read_text(encoding="utf-8")
+    numbers = chapter_numbers(root)
+    lines = []
+    for finding in found.findings:
+        if finding.kind != "erratum":
+            continue
+        row = ledger.anchor(finding)
+        where = [_chapter_ref(finding.chapter, numbers, finding.section)]
+        if row and f"({row})=" in report:
+            where.append(f"{{ref}}`row {finding.number} of the ledger <{row}>`")
+        lines.append(f"- **{finding.title}** ({finding.source}; {', '.join(where)})")
+    if not lines:
+        raise ValueError(f"{LEDGER} records no finding of kind 'erratum'")
+    return "\n".join(lines)
+
+
+def executions_markdown(root: Path, repository: str | None) -> str:
+    """A MyST list-table: each chapter, the date it was last executed and the commit it was executed from,
+    linked to the repository's page of that commit when the build knows the repository, and what differed
+    from that commit (`deeplinear_book.book.provenance`)."""
+    numbers = chapter_numbers(root)
+    lines = [
+        ":::{list-table}",
+        ":header-rows: 1",
+        ":class: chapter-executions",
+        "",
+        "* - Chapter",
+        "  - Last executed",
+        "  - From commit",
+    ]
+    for path in chapters(root):
+        meta = (
+            json.loads(path.read_text(encoding="utf-8"))
+            .get("metadata", {})
+            .get("deeplinear", {})
+        )
+        commit, changed = meta.get("commit"), meta.get("uncommitted", [])
+        if commit:
+            short = f"`{commit[:12]}`"
+            code = f"[{short}]({repository}/commit/{commit})" if repository else short
+            if changed:
+                what = [
+                    "the library" if c == "lib" else "this chapter's code"
+                    for c in changed
+                ]
+                code += f", with uncommitted changes to {' and '.join(what)}"
+        elif meta.get("executed_on"):
+            code = "outside a git clone"
+        else:
+            code = "not recorded"
+        lines += [
+            f"* - {_chapter_ref(path.stem, numbers)}",
+            f"  - {meta.get('executed_on', 'not recorded')}",
+            f"  - {code}",
+        ]
+    return "\n".join([*lines, ":::"])
+
+
+class _Generated(SphinxDirective):
+    """A directive whose content is Markdown generated at build time, parsed as the page's own."""
+
+    def markdown(self, root: Path) -> str:
+        raise NotImplementedError
+
+    def run(self) -> list[nodes.Node]:
+        root = Path(self.env.srcdir)
+        try:
+            text = self.markdown(root)
+        except (OSError, KeyError, ValueError) as exc:
+            raise self.error(str(exc)) from exc
+        container = nodes.container()
+        self.state.nested_parse(
+            StringList(text.splitlines(), source=self.get_source_info()[0]),
+            0,
+            container,
+        )
+        return container.children
+
+
+class PaperErrata(_Generated):
+    """``{paper-errata}``: the errata of the papers that the ledger records (`errata_markdown`)."""
+
+    def markdown(self, root: Path) -> str:
+        self.env.note_dependency(str(root / LEDGER))
+        self.env.note_dependency(str(root / "book" / f"{REPORT}.ipynb"))
+        return errata_markdown(root)
+
+
+class ChapterExecutions(_Generated):
+    """``{chapter-executions}``: when and from which commit each chapter was last executed (`executions_markdown`)."""
+
+    def markdown(self, root: Path) -> str:
+        for path in chapters(root):
+            self.env.note_dependency(str(path))
+        return executions_markdown(
+            root, self.config.html_theme_options.get("repository_url") or None
+        )
+
+
 def setup(app):
     app.add_directive("glued-figure", GluedFigure)
     app.add_role("book-runtime", BookRuntime())
+    app.add_directive("readme-code", ReadmeCode)
+    app.add_directive("paper-errata", PaperErrata)
+    app.add_directive("chapter-executions", ChapterExecutions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -6,6 +6,10 @@ remote. A fork therefore launches the fork, and no address is typed into the con
 Binder and Colab open notebooks from GitHub only, so an address that is not a GitHub repository
 (a local clone, for instance) builds the book without launch buttons rather than with buttons to
 the wrong place; the build log says which happened.
+
+The same address is what the ``repository`` role links to (``{repository}`the repository```): the
+landing page's link to the code, and the commits that the landing page names. Without one the role
+gives its text alone.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import re
 import subprocess
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxRole
 
 LOGGER = logging.getLogger(__name__)
 ENV = "DEEPLINEAR_REPOSITORY_URL"
@@ -70,10 +76,22 @@ def configure(options: dict, srcdir: str | Path, environ=os.environ) -> str | No
     return url
 
 
+class RepositoryLink(SphinxRole):
+    """``{repository}`TEXT```: TEXT linked to the repository the book is built from (`configure`); TEXT
+    alone where the build knows no repository."""
+
+    def run(self):
+        url = self.config.html_theme_options.get("repository_url")
+        if not url:
+            return [nodes.Text(self.text)], []
+        return [nodes.reference(self.rawtext, self.text, refuri=url)], []
+
+
 def _config_inited(app, config) -> None:
     configure(config.html_theme_options, app.srcdir)
 
 
 def setup(app):
     app.connect("config-inited", _config_inited)
+    app.add_role("repository", RepositoryLink())
     return {"parallel_read_safe": True, "parallel_write_safe": True}

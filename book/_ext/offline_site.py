@@ -7,8 +7,9 @@
 - No header bar: pydata-sphinx-theme 0.16+ adds one holding a second search box whenever ``navbar_persistent``
   is not set, above sphinx-book-theme's own search field in the sidebar.
 - The general index fits a phone's column (``static/companion.css``).
-- Search shows excerpts offline too: over file:// a browser refuses the fetch() with which Sphinx's search
-  page reads each result's page, so the build also writes every page's article into
+- Search excerpts read math as text, not TeX (``static/offline-search.js``), and show offline too: over
+  file:// a browser refuses the fetch() with which Sphinx's search page reads each result's page, so the
+  build also writes every page's article into
   ``_static/offline-pages.js``, which ``static/offline-search.js`` answers those fetches from.
 
 MathJax 3 comes from the PyPI package ``django-static-mathjax`` (pinned in the lock; it has no
@@ -78,7 +79,8 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def article_html(page: str) -> str | None:
-    """A page's article as ``<div role="main">`` with only its text and its elements' ids (for anchors)."""
+    """A page's article as ``<div role="main">`` with only its text, its elements' ids (for anchors) and the
+    class that marks math (which the search page reads as text: ``static/offline-search.js``)."""
     soup = BeautifulSoup(page, "html.parser")
     article = soup.find("article")
     if article is None:
@@ -86,7 +88,10 @@ def article_html(page: str) -> str | None:
     for element in article.select(", ".join(NOT_TEXT)):
         element.decompose()
     for element in article.find_all(True):
+        math = "math" in (element.get("class") or [])
         element.attrs = {"id": element["id"]} if element.has_attr("id") else {}
+        if math:
+            element["class"] = "math"
     return f'<div role="main">{article.decode_contents()}</div>'
 
 
