@@ -205,7 +205,7 @@ def test_the_claims_table_puts_both_runs_side_by_side_with_criteria_as_values(bo
     assert "*Caveat:* slowly" in c2 and "*paper setting:* Figure 9 (Section 6): 9 x 9 standard normal data" in c2
     assert "growth = 1.5 > 2 (smallest factor) ✗" in c2
     # Each section is linked under its chapter number and title, the title's math kept for MathJax.
-    assert r"Tested in [01 · Alignment with $\mathrm{lr}^2$](#sec-01-a)" in c1
+    assert r"Tested in [Chapter 1: Alignment with $\mathrm{lr}^2$](#sec-01-a)" in c1
     assert table.count("{bdg-") == 3 and "<style>" in table
     assert "identity" not in table  # the check has its own table
     (header, k1) = _rows(report.claims_table(_report(book), kind="check"))

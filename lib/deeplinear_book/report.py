@@ -204,7 +204,7 @@ _LABELLED_HEADING = re.compile(r"^\((sec-[\w-]+)\)=\s*\n#+\s+(.+)$", re.MULTILIN
 
 
 def section_titles(book_dir: str | Path) -> dict[str, str]:
-    """Section label -> link text (``01 · The unsorted, signed SVD``) for the labelled headings of the
+    """Section label -> link text (``Chapter 1: The unsorted, signed SVD``) for the labelled headings of the
     chapters ``0*.ipynb`` in ``book_dir``; a title's ``$math$`` is kept, for MathJax to typeset.
 
     Parameters
@@ -223,7 +223,10 @@ def section_titles(book_dir: str | Path) -> dict[str, str]:
     for path in sorted(Path(book_dir).glob("0*.ipynb")):
         for cell in nbformat.read(path, 4).cells:
             if cell.cell_type == "markdown":
-                titles |= {m[1]: f"{path.stem[:2]} · {m[2].strip()}" for m in _LABELLED_HEADING.finditer(cell.source)}
+                titles |= {
+                    m[1]: f"Chapter {int(path.stem[:2])}: {m[2].strip()}"
+                    for m in _LABELLED_HEADING.finditer(cell.source)
+                }
     return titles
 
 
@@ -231,7 +234,7 @@ _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 
 def chapter_titles(book_dir: str | Path) -> dict[str, str]:
-    """Chapter stem -> its number and title (``03 · The invariance theorem``), from the first level-one heading of
+    """Chapter stem -> its number and title (``Chapter 3: The invariance theorem``), from the first level-one heading of
     each chapter ``0*.ipynb`` in ``book_dir``.
 
     Parameters
@@ -251,7 +254,7 @@ def chapter_titles(book_dir: str | Path) -> dict[str, str]:
         for cell in nbformat.read(path, 4).cells:
             heading = _TITLE.search(cell.source) if cell.cell_type == "markdown" else None
             if heading:
-                titles[path.stem] = f"{path.stem[:2]} · {heading[1].strip()}"
+                titles[path.stem] = f"Chapter {int(path.stem[:2])}: {heading[1].strip()}"
                 break
     return titles
 
@@ -260,7 +263,7 @@ def chapter_titles(book_dir: str | Path) -> dict[str, str]:
 class Report:
     """What the report shows: the ``ledger`` evaluated on the committed chapters' ``values`` (``book``) and
     on a paper-preset ``run`` (``paper``, empty without one), the chapters' section ``titles`` and the chapters'
-    own titles (``chapters``, stem -> ``03 · The invariance theorem``).
+    own titles (``chapters``, stem -> ``Chapter 3: The invariance theorem``).
 
     Attributes
     ----------
