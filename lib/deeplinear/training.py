@@ -293,17 +293,21 @@ def descended(run: TrainResult, rtol: float = 1e-9) -> bool:
     run : TrainResult
         TrainResult of one network (history.loss of shape (T,)).
     rtol : float, optional
-        Float >= 0, the relative rise that rounding may cause.
+        >= 0, the relative rise that rounding may cause.
 
     Returns
     -------
     bool
-        Bool. Paper: none (the book's detection of a learning rate above the stability edge).
+        Bool.
 
     Raises
     ------
     ValueError
         If ``run`` or ``rtol`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: none (the book's detection of a learning rate above the stability edge).
 
     Examples
     --------

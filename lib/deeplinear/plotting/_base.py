@@ -130,12 +130,16 @@ def plot_alignment(
     -------
     Axes
         Axes holding the metrics; the loss is on its twin (``ax.figure.axes``). A stack is drawn
-        as the median over networks with a min-max band. Paper: Section 6, Figures 1-2.
+        as the median over networks with a min-max band.
 
     Raises
     ------
     ValueError
         If ``history`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figures 1-2.
     """
     history = _validate.history(history, "history", ("steps", "loss"))
     ax = plt.gca() if ax is None else ax
@@ -197,7 +201,7 @@ def plot_alignment_panels(
     histories : dict
         Dict title -> history (as `plot_alignment` takes), at least one.
     sharey : bool, optional
-        Bool, one alignment/invariance axis for all panels.
+        One alignment/invariance axis for all panels.
     figsize : tuple, optional
         The figure's size in inches.
 
@@ -259,12 +263,16 @@ def plot_singular_values(
     Returns
     -------
     Axes
-        Axes. Paper: Corollary 1, eq. (6).
+        Axes.
 
     Raises
     ------
     ValueError
         If ``traj`` or ``labels`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Corollary 1, eq. (6).
 
     Examples
     --------
@@ -328,19 +336,23 @@ def plot_overlap(overlap: np.ndarray, ax: Axes | None = None, *, layer: int = 1,
     ax : Axes or None, optional
         Matplotlib Axes, optional
     layer : int, optional
-        Int >= 1, the interface's i (for the labels).
+        >= 1, the interface's i (for the labels).
     title : str or None, optional
         Optional
 
     Returns
     -------
     Axes
-        Axes holding the heatmap; its colour bar is another axes of the figure. Paper: Definition 2.
+        Axes holding the heatmap; its colour bar is another axes of the figure.
 
     Raises
     ------
     ValueError
         If ``overlap`` or ``layer`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Definition 2.
     """
     overlap = np.asarray(overlap, dtype=np.float64)
     if overlap.ndim != 2 or overlap.size == 0:

@@ -40,12 +40,16 @@ def plot_minimum_norm_gap(
     Returns
     -------
     Figure
-        Figure with two axes. Paper: Proposition 2 (and the paper's small-initialisation argument).
+        Figure with two axes.
 
     Raises
     ------
     ValueError
         If ``scales`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Proposition 2 (and the paper's small-initialisation argument).
     """
     scales = np.asarray(scales, dtype=np.float64)
     if scales.ndim != 1 or scales.size == 0:
@@ -95,12 +99,16 @@ def plot_balancedness_drift(
     Returns
     -------
     Figure
-        Figure with one axes. Paper: Section 2 (balancedness, Du et al. 2018).
+        Figure with one axes.
 
     Raises
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 2 (balancedness, Du et al. 2018).
     """
     lrs, fixed_time_lrs = np.asarray(lrs, dtype=np.float64), np.asarray(fixed_time_lrs, dtype=np.float64)
     arora, printed = r"$W_{i+1}^TW_{i+1}-W_iW_i^T$", r"printed $W_i^TW_i-W_{i+1}^TW_{i+1}$"
@@ -142,12 +150,30 @@ def plot_imbalance(history: Any, *, floor: float = 1e-17) -> plt.Figure:
     Returns
     -------
     Figure
-        Figure with two axes (and the loss's twin). Paper: Section 2 (balancedness), Theorem 1.
+        Figure with two axes (and the loss's twin).
 
     Raises
     ------
     ValueError
         If ``history`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 2 (balancedness), Theorem 1.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from deeplinear import History
+    >>> from deeplinear.plotting import plot_imbalance
+    >>> steps = np.arange(5)
+    >>> metrics = {name: np.full((5, 2), 1e-3) for name in ("printed", "arora", "alignment")}
+    >>> history = History(steps, np.linspace(1, 0.1, 5), np.full(5, 0.1), {**metrics, "invariance": np.ones((5, 3))})
+    >>> fig = plot_imbalance(history)
+    >>> len(fig.axes) >= 2
+    True
+    >>> plt.close(fig)
     """
     history = _validate.history(history, "history", ("steps", "loss", "metrics"))
     values = {}

@@ -34,12 +34,27 @@ def plot_corollary1(full: np.ndarray, reduced: np.ndarray, printed: np.ndarray, 
     Returns
     -------
     Figure
-        Figure with two axes. Paper: Corollary 1, eqs. (5)-(6).
+        Figure with two axes.
 
     Raises
     ------
     ValueError
         If ``full`` or ``off_diagonal`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Corollary 1, eqs. (5)-(6).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from deeplinear.plotting import plot_corollary1
+    >>> traj = np.linspace(0.5, 1.0, 10)[:, None, None] * np.ones((10, 2, 2))  # (T, d, r)
+    >>> fig = plot_corollary1(traj, traj, traj, np.zeros(10))
+    >>> len(fig.axes) >= 2
+    True
+    >>> plt.close(fig)
     """
     full, reduced, printed = (np.asarray(a, dtype=np.float64) for a in (full, reduced, printed))
     if full.ndim != 3 or reduced.shape != full.shape or printed.shape != full.shape:
@@ -100,12 +115,16 @@ def plot_proposition1(losses: np.ndarray, fit: Any, table: dict, *, depth: int) 
     Returns
     -------
     Figure
-        Figure with three axes. Paper: Proposition 1.
+        Figure with three axes.
 
     Raises
     ------
     ValueError
         If ``fit`` or ``table`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Proposition 1.
     """
     if not all(hasattr(fit, a) for a in ("window", "rate", "intercept")):
         raise ValueError(f"fit must be a deeplinear.convergence.LinearFit, got {type(fit).__name__}")
@@ -159,13 +178,16 @@ def plot_sequential_learning(
     Returns
     -------
     Figure
-        Figure with two axes. Paper: Corollary 1 (sequential
-        learning; Saxe et al. 2014).
+        Figure with two axes.
 
     Raises
     ------
     ValueError
         If ``runs`` or ``predicted`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Corollary 1 (sequential learning; Saxe et al. 2014).
     """
     runs = _validate.mapping(runs, "runs")
     if 2 not in runs:

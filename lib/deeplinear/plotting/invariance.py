@@ -31,12 +31,30 @@ def plot_figure1a(history: Any, *, title: str | None = None) -> Figure:
     Returns
     -------
     Figure
-        Figure (pyplot), with the metrics' axes and the loss's twin. Paper: Section 6, Figure 1a.
+        Figure (pyplot), with the metrics' axes and the loss's twin.
 
     Raises
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 1a.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from deeplinear import train
+    >>> from deeplinear.plotting import plot_figure1a
+    >>> rng = np.random.default_rng(0)
+    >>> Ws = [rng.standard_normal((3, 3)) / 3 for _ in range(3)]
+    >>> run = train(Ws, np.eye(3), np.eye(3), lr=0.1, steps=20, metrics=("alignment", "invariance"))
+    >>> fig = plot_figure1a(run.history)
+    >>> type(fig).__name__
+    'Figure'
+    >>> plt.close(fig)
     """
     fig = plt.figure(figsize=(6.4, 4.8))
     plot_alignment(history, fig.subplots(), per_interface=True, title=title)
@@ -55,17 +73,21 @@ def plot_invariance_and_loss(runs: dict, *, dashed: Sequence[str] = (), floor: f
     dashed : sequence of str, optional
         Name prefixes of the runs drawn dashed.
     floor : float, optional
-        Float > 0, the smallest deviation drawn (exact invariance has no place on a log axis).
+        > 0, the smallest deviation drawn (exact invariance has no place on a log axis).
 
     Returns
     -------
     Figure
-        Figure with two axes. Paper: Theorem 1 and Section 4.2.
+        Figure with two axes.
 
     Raises
     ------
     ValueError
         If ``runs`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Theorem 1 and Section 4.2.
     """
     runs = _validate.mapping(runs, "runs")
     for name, run in runs.items():
@@ -105,17 +127,21 @@ def plot_final_invariance(final: dict, *, title: str | None = None, floor: float
     title : str or None, optional
         Optional.
     floor : float, optional
-        Float > 0, the smallest deviation drawn.
+        > 0, the smallest deviation drawn.
 
     Returns
     -------
     Figure
-        Figure with one axes. Paper: Theorem 1 over many draws of each problem class.
+        Figure with one axes.
 
     Raises
     ------
     ValueError
         If ``final`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Theorem 1 over many draws of each problem class.
     """
     final = _validate.mapping(final, "final")
     fig = plt.figure(figsize=(6.4, 4.0))
@@ -154,12 +180,16 @@ def plot_one_step_rotation(rates: Sequence[float] | np.ndarray, rotation: dict, 
     Returns
     -------
     Figure
-        Figure with one axes. Paper: Theorem 1 (why its "only if" needs d >= 3).
+        Figure with one axes.
 
     Raises
     ------
     ValueError
         If ``rotation`` or ``slopes`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Theorem 1 (why its "only if" needs d >= 3).
     """
     rotation = _validate.mapping(rotation, "rotation")
     slopes = _validate.mapping(slopes, "slopes", list(rotation))

@@ -36,12 +36,16 @@ def plot_risk_and_norms(runs: dict, *, norms_of: str | None = None) -> plt.Figur
     Returns
     -------
     Figure
-        Figure with two axes. Paper: Ji & Telgarsky, Theorem 2.2 (risk to 0, norms to infinity).
+        Figure with two axes.
 
     Raises
     ------
     ValueError
         If ``norms_of`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Ji & Telgarsky, Theorem 2.2 (risk to 0, norms to infinity).
     """
     norms_of = next(iter(runs), None) if norms_of is None else norms_of
     if norms_of not in runs:
@@ -73,12 +77,16 @@ def plot_rank_one(history: Any) -> plt.Figure:
     Returns
     -------
     Figure
-        Figure with two axes. Paper: Ji & Telgarsky, Theorem 2.2, Figure 1b.
+        Figure with two axes.
 
     Raises
     ------
     ValueError
         If an argument is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Ji & Telgarsky, Theorem 2.2, Figure 1b.
     """
     ratios, align = _history_metric(history, "rank_one"), _history_metric(history, "alignment")
     fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 4.4))
@@ -120,12 +128,27 @@ def plot_max_margin(X: np.ndarray, Y: np.ndarray, directions: dict) -> plt.Figur
     Returns
     -------
     Figure
-        Figure with one axes. Paper: Ji & Telgarsky, Figure 1a; `deeplinear.separable.max_margin`.
+        Figure with one axes.
 
     Raises
     ------
     ValueError
         If ``directions`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Ji & Telgarsky, Figure 1a; `deeplinear.separable.max_margin`.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from deeplinear.plotting import plot_max_margin
+    >>> X, Y = np.array([[1.0, -1.0, 2.0], [0.5, 0.0, -1.0]]), np.array([[1.0, -1.0, 1.0]])
+    >>> fig = plot_max_margin(X, Y, {"gradient descent": np.array([[0.0, 1.0], [0.6, 0.8], [1.0, 0.0]])})
+    >>> type(fig).__name__
+    'Figure'
+    >>> plt.close(fig)
     """
     directions = _validate.mapping(directions, "directions")
     from ..separable import max_margin, support_vectors
@@ -199,12 +222,16 @@ def plot_margin_rates(
     -------
     Figure
         Figure with three axes: angle against step + 1, margin gap against step + 1 (floored at 1e-16),
-        angle against ``log(l(0) / R)``. Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
+        angle against ``log(l(0) / R)``.
 
     Raises
     ------
     ValueError
         If ``fitted`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Soudry et al. (2018); Ji & Telgarsky, Section 3.
     """
     from ..margin_rates import inverse_log_fit
     from ..schedules import LOSS_AT_ZERO
@@ -253,17 +280,21 @@ def plot_alignment_defects(runs: dict, *, floor: float = 1e-8) -> plt.Figure:
         "alignment" (T, L-1) (`deeplinear.metrics.top_alignment`). Values at rounding level are drawn
         at 1e-17.
     floor : float, optional
-        Float > 0, drawn as a dotted horizontal line.
+        > 0, drawn as a dotted horizontal line.
 
     Returns
     -------
     Figure
-        Figure with one axes per panel, sharing the y axis. Paper: Radhakrishnan et al., Appendix F.
+        Figure with one axes per panel, sharing the y axis.
 
     Raises
     ------
     ValueError
         If ``runs`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Radhakrishnan et al., Appendix F.
     """
     runs = _validate.mapping(runs, "runs")
     for panel, lines in runs.items():

@@ -105,6 +105,16 @@ def plot_theorem2(deviations: dict, floor: float = 1e-18) -> plt.Figure:
     References
     ----------
     Paper: Theorem 2, footnote 3.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from deeplinear.plotting import plot_theorem2
+    >>> fig = plot_theorem2({"Toeplitz": (np.array([0.0, 1e-16, 2e-16]), np.array([0.0, 1e-3, 1e-2]))})
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     deviations = _validate.mapping(deviations, "deviations")
     fig, ax = plt.subplots(figsize=(7, 5.0))
@@ -144,12 +154,16 @@ def plot_partner_sweep(sweep: np.ndarray, toeplitz_defect: float, k: int, floor:
     -------
     Figure
         Figure with one axes: the sweep, the Toeplitz marker, dotted line at Theorem 3's r < k - 1, dashed line
-        at the dimension count r < k(k-1)/2 + 1. Paper: Proposition 4, Theorem 3.
+        at the dimension count r < k(k-1)/2 + 1.
 
     Raises
     ------
     ValueError
         If ``sweep`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Proposition 4, Theorem 3.
     """
     if np.ndim(sweep) not in (2, 3) or np.shape(sweep)[-1] != 2 or 0 in np.shape(sweep):
         raise ValueError(f"sweep must be an array (R, 2) or (draws, R, 2) of (defect, score), got {np.shape(sweep)}")
@@ -199,12 +213,16 @@ def plot_figure2(histories: Sequence, titles: Sequence[str], floor: float = 1e-1
     -------
     Figure
         Figure with 2 x len(histories) axes (plus the loss twins): `plot_alignment` above, the defect of each
-        interface below. Paper: Section 6, Figure 2.
+        interface below.
 
     Raises
     ------
     ValueError
         If ``histories`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: Section 6, Figure 2.
     """
     if isinstance(histories, (str, bytes, np.ndarray)) or not isinstance(histories, Sequence):
         raise ValueError(f"histories must be a list of histories, got {type(histories).__name__}")
@@ -257,12 +275,16 @@ def plot_phase_diagram(
     -------
     Figure
         Figure with one axes per family and a shared colour bar (log scale, 1e-4 to 1); a dotted line separates
-        the rows with r < k - 1. Paper: beyond the paper (Theorem 3).
+        the rows with r < k - 1.
 
     Raises
     ------
     ValueError
         If ``phase`` or ``families`` is not valid (the message names the parameter).
+
+    References
+    ----------
+    Paper: beyond the paper (Theorem 3).
     """
     phase = _validate.mapping(phase, "phase")
     families = _validate.mapping(families, "families", list(phase))
