@@ -22,7 +22,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from .losses import _RAW
-from .recording import TrainResult
+from .recording import _NEVER, TrainResult, _diverged
 from .structures import Convolution, Sparse, Structure, Toeplitz, _Pattern
 
 _DENSE, _PATTERN, _BASIS = 0, 1, 2  # layer kinds
@@ -455,8 +455,6 @@ def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, s
 
     ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``).
     """
-    from ._engine import _NEVER, _diverged
-
     stacked, S = stepper.stacked, stepper.S
     stop = -np.inf if stop_below is None else float(stop_below)
     try:

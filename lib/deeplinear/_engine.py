@@ -25,11 +25,10 @@ import numpy as np
 from . import _validate
 from .losses import _RAW, LOSSES, _raw, _squared
 from .metrics import REGISTRY, layer_svds
-from .recording import History, TrainingDiverged
+from .recording import _NEVER, History
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple]
 
-_NEVER = -1  # an event step that never comes
 _RESERVED = tuple(f.name for f in dataclasses.fields(History) if f.name != "metrics")  # not metric names
 
 
@@ -483,27 +482,6 @@ class _Recorder:
             metrics={k: v[:m] for k, v in self.values.items()},
             metric_steps=self.met.recorded(),
         )
-
-
-def _diverged(t: int, v, limit, lr, recorder: _Recorder, stacked: bool) -> TrainingDiverged:
-    v, limit, lr = np.atleast_1d(v), np.atleast_1d(limit), np.asarray(lr).reshape(-1)
-    bad = np.flatnonzero(~(v <= limit))
-    m = int(bad[0]) if len(bad) else 0
-    member = m if stacked else None
-    lr_m = float(lr[m] if lr.size > 1 else lr[0])
-    who = "" if member is None else f" (ensemble member {member})"
-    if t == 0:
-        msg = (
-            f"the initial loss{who} is not finite (loss = {v[m]:.6g}): check the initial weights and "
-            f"the data (step 0, before any update)"
-        )
-    else:
-        what = "is not finite" if not np.isfinite(v[m]) else f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
-        msg = (
-            f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = "
-            f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})"
-        )
-    return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())
 
 
 # -- which engine -------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import numpy as np
 
 from . import _validate
 
+_NEVER = -1  # an event step that never comes (the engines' recorders)
+
 __all__ = ["History", "TrainResult", "TrainingDiverged", "record_schedule"]
 
 
@@ -152,3 +154,26 @@ def record_schedule(steps: int, record: int | Sequence[int] | np.ndarray | None 
     [0, 3, 6, 9, 10]
     """
     return _validate.schedule(steps, record, "record")
+
+
+def _diverged(t: int, v, limit, lr, recorder, stacked: bool) -> TrainingDiverged:
+    """The error of a run whose loss at step ``t`` is not finite or exceeds ``limit`` (a `_engine._Recorder` or the
+    compiled engine's gives the history so far); both engines raise it, so that they say the same."""
+    v, limit, lr = np.atleast_1d(v), np.atleast_1d(limit), np.asarray(lr).reshape(-1)
+    bad = np.flatnonzero(~(v <= limit))
+    m = int(bad[0]) if len(bad) else 0
+    member = m if stacked else None
+    lr_m = float(lr[m] if lr.size > 1 else lr[0])
+    who = "" if member is None else f" (ensemble member {member})"
+    if t == 0:
+        msg = (
+            f"the initial loss{who} is not finite (loss = {v[m]:.6g}): check the initial weights and "
+            f"the data (step 0, before any update)"
+        )
+    else:
+        what = "is not finite" if not np.isfinite(v[m]) else f"exceeds blowup * max(initial loss, 1) = {limit[m]:.3g}"
+        msg = (
+            f"gradient descent diverged at step {t}{who}: loss = {v[m]:.6g} {what}, with lr = "
+            f"{lr_m:.6g}; lower lr (e.g. lr = {lr_m / 2:.3g})"
+        )
+    return TrainingDiverged(msg, step=t, loss=float(v[m]), lr=lr_m, member=member, history=recorder.history())

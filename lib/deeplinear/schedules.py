@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import _validate
-from ._engine import _diverged, _metric_fns, _Recorder, _setup, _Stepper
-from .recording import TrainResult, record_schedule
+from ._engine import _metric_fns, _Recorder, _setup, _Stepper
+from .recording import TrainResult, _diverged, record_schedule
 from .training import TrainingDiverged, train
 
 __all__ = [

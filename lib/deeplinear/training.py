@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _validate
-from ._engine import _compiled_engine, _diverged, _metric_fns, _Recorder, _setup, _Stepper
+from ._engine import _compiled_engine, _metric_fns, _Recorder, _setup, _Stepper
 from .losses import LossFn
-from .recording import History, TrainingDiverged, TrainResult, record_schedule
+from .recording import History, TrainingDiverged, TrainResult, _diverged, record_schedule
 
 if TYPE_CHECKING:  # for the annotations only: a structure is checked by its methods (`_validate.structure`)
     from .structures import Structure
