@@ -152,3 +152,30 @@ def test_the_library_has_no_import_cycle():
         tuple(TopologicalSorter(graph).static_order())
     except CycleError as err:
         raise AssertionError(f"import cycle: {' -> '.join(err.args[1])}") from None
+
+
+def test_the_api_links_preface_restates_every_chapter_import():
+    """sphinx-codeautolink links a chapter's library calls to the API page through `_config.yml`'s preface of
+    imports; a name a chapter imports that the preface lacks leaves its calls unlinked."""
+    import ast
+    import json
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    preface = yaml.safe_load((root / "_config.yml").read_text())["sphinx"]["config"]["codeautolink_global_preface"]
+    stated = {
+        (node.module, alias.name)
+        for node in ast.walk(ast.parse("\n".join(s.strip() for s in preface.split(";"))))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    missing = set()
+    for path in sorted((root / "book").glob("0*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deeplinear"):
+                    missing |= {(node.module, a.name) for a in node.names} - stated
+    assert not missing, sorted(missing)
