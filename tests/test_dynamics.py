@@ -499,7 +499,7 @@ def test_plot_proposition1(close_figures):
     fig = plotting.plot_proposition1(losses, fit, table | {"steps": [10, 20, 40]}, depth=3)
     assert len(fig.axes) == 3
     assert len(fig.axes[1].get_lines()) == 3 and fig.axes[2].get_yscale() == "log"
-    assert "rate 1.00e-02" in fig.axes[0].get_lines()[1].get_label()
+    assert "rate 0.01 per step" in fig.axes[0].get_lines()[1].get_label()  # a reader's number, not 1.00e-02
 
 
 def test_plot_sequential_learning(close_figures):
