@@ -98,8 +98,6 @@ class LongTables(SphinxPostTransform):
 
     def run(self, **kwargs) -> None:
         for table in self.document.findall(nodes.table):
-            if "colwidths-given" in table["classes"]:
-                continue
             rows = [
                 [entry.astext() for entry in row.findall(nodes.entry)]
                 for row in table.findall(nodes.row)
@@ -109,7 +107,9 @@ class LongTables(SphinxPostTransform):
                 sum(len(t) for row in rows for t in row) > LONG_TABLE_CHARS
                 and "longtable" not in table["classes"]
             ):
-                table["classes"].append("longtable")
+                table["classes"].append("longtable")  # widths given or not (the ledger's tables give them)
+            if "colwidths-given" in table["classes"]:
+                continue
             if (
                 (len(rows) <= LONG_TABLE_ROWS and "longtable" not in table["classes"])
                 or not colspecs
