@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import deeplinear
-from deeplinear import losses
+from deeplinear import losses, schedules
 from deeplinear.structures import Convolution, RandomSubspace, Sparse, Toeplitz, banded_toeplitz
 from deeplinear.training import TrainingDiverged, train
 
@@ -137,8 +137,19 @@ def test_convolution_mixed_with_dense_layers_and_the_identity():
     both(Ws, None, Y[:, :9], lr=0.02, structure=[conv, None], steps=3000)
 
 
+@pytest.fixture(params=["member-by-member", "side-by-side"])
+def path(request, monkeypatch):
+    """A stack runs member by member (`_chunk`), or with the members side by side (`_batched`), as a stack of at
+    least `_compiled._BATCH_MIN` members of small dense layers does."""
+    if request.param == "side-by-side":
+        monkeypatch.setattr(_compiled, "_BATCH_MIN", 2)
+    else:
+        monkeypatch.setattr(_compiled, "_BATCH_MAX", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("per_member", ["shared", "X", "Y", "both"])
-def test_ensembles(per_member, monkeypatch):
+def test_ensembles(per_member, path, monkeypatch):
     if per_member == "both":  # the members on several threads (prange), as a larger ensemble runs
         monkeypatch.setattr(_compiled, "_PARALLEL_MIN", 0)
     rng = np.random.default_rng(6)
@@ -150,6 +161,28 @@ def test_ensembles(per_member, monkeypatch):
     if per_member in ("Y", "both"):
         Y = Y + 0.1 * rng.standard_normal((S, 4, 6))
     both(Ws, X, Y, lr=[0.01, 0.02, 0.015], record=50, metrics="alignment")
+    both(Ws, None, Y[..., :4], lr=[0.01, 0.02, 0.015], steps=2000, loss="mean_squared")  # on the identity
+
+
+def test_a_large_stack_of_small_layers_runs_side_by_side():
+    """At the default thresholds a 20-member stack of 5 x 5 layers runs side by side (20 is not a multiple of
+    the vector width: the remainder too), with per-member data."""
+    rng = np.random.default_rng(13)
+    Ws = near_identity(5, 3, rng, S=20)
+    X, Y = regression(5, 7, rng, S=20)
+    stepper = _compiled.Stepper(Ws, X, losses._RAW["squared"], Y, [None] * 3)
+    assert stepper.batched and all(np.shares_memory(p, stepper.theta) for p in stepper.params)
+    both(Ws, X, Y, lr=np.linspace(0.01, 0.03, 20), steps=3000, record=100)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "exponential", "cross_entropy"])
+def test_classifier_stacks(loss, path):
+    rng = np.random.default_rng(14)
+    X, y = separable(10, rng, S=3)
+    if loss == "cross_entropy":
+        y = np.concatenate([(y > 0), (y < 0)], axis=-2).astype(float)
+    Ws = [0.5 * rng.standard_normal((3, 3, 3)), 0.5 * rng.standard_normal((3, y.shape[-2], 3))]
+    both(Ws, X, y, lr=0.05, loss=loss, steps=3000)
 
 
 def test_ensemble_of_structured_classifiers():
@@ -160,20 +193,55 @@ def test_ensemble_of_structured_classifiers():
     both(Ws, X, y, lr=0.05, loss="logistic", structure=[t, None])
 
 
-def test_schedules_depending_on_the_step_and_on_the_loss():
+def test_schedules_depending_on_the_step_and_on_the_loss(monkeypatch):
     rng = np.random.default_rng(8)
     Ws = near_identity(3, 2, rng)
     X, Y = regression(3, 5, rng)
     both(Ws, X, Y, lr=lambda t, v: 0.03 / (1 + t / 500), steps=2000, record=1)
+    calls = []  # a step-only schedule runs in chunks up to the next record, the rates evaluated beforehand
+    run = _compiled.Stepper.run
+    monkeypatch.setattr(_compiled.Stepper, "run", lambda self, L, *a: calls.append(L) or run(self, L, *a))
+    both(Ws, X, Y, lr=schedules.constant(0.02), steps=2000, record=100, metrics="alignment", record_metrics=500)
+    both(Ws, X, Y, lr=lambda t, v: 0.03 / (1 + t / 500), steps=2000, record=37)
+    assert max(calls) == 500 and len(calls) == 4 + 2000 // 37 + 1
+    S3 = near_identity(3, 2, rng, S=3)
+    both(S3, X, Y, lr=lambda t, v: 0.03 / (1 + t / 500) * np.array([1.0, 0.8, 0.6]), steps=1000, record=9)
+    with pytest.raises(ValueError, match="lr\\(step, loss\\) at step 700 must be a positive number"):
+        train(Ws, X, Y, lr=lambda t, v: 0.02 if t < 700 else -1.0, steps=2000, engine="compiled", progress=False)
     X, y = separable(10, rng)
     Ws = [0.5 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal((1, 3))]
     both(Ws, X, y, lr=lambda t, v: 0.05 * min(np.log(2) / v, 20.0), loss="logistic", steps=2000)
     S3 = near_identity(3, 2, rng, S=3)
+    calls.clear()
     both(S3, X[:, :5] * 0 + regression(3, 5, rng)[0], Y, lr=lambda t, v: 0.02 + 0.001 * np.tanh(v), steps=1000)
+    assert calls == [1] * 1000  # a schedule that reads the loss: one step per chunk
+
+
+def test_which_schedules_are_step_only():
+    def captures(t, v):
+        return (lambda: v)()
+
+    def overwrites(t, v):
+        v = 0.1
+        return v
+
+    cases = {
+        schedules.constant(0.1): True,
+        schedules.inverse_risk(0.1): False,
+        (lambda t, v: 0.1 / (1 + t)): True,
+        (lambda t, v: 0.1 * v): False,
+        (lambda t, v: locals()["v"]): False,
+        (lambda t, v, c=1: c * t): False,  # not two parameters: not checked
+        captures: False,
+        overwrites: False,  # conservative: a name stored and read counts as read
+        np.maximum: False,  # not a Python function
+    }
+    for fn, expected in cases.items():
+        assert _compiled.step_only(fn) is expected, fn
 
 
 @pytest.mark.parametrize("S", [None, 3])
-def test_stop_below_stops_at_the_same_step(S):
+def test_stop_below_stops_at_the_same_step(S, path):
     rng = np.random.default_rng(9)
     Ws = near_identity(4, 3, rng, S=S)
     X, Y = regression(4, 6, rng)
@@ -187,7 +255,7 @@ def test_stop_below_stops_at_the_same_step(S):
 
 
 @pytest.mark.parametrize("S", [None, 3])
-def test_divergence_at_the_same_step(S):
+def test_divergence_at_the_same_step(S, path):
     rng = np.random.default_rng(10)
     Ws = near_identity(4, 3, rng, S=S, eps=0.3)
     X, Y = regression(4, 6, rng)

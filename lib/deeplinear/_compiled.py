@@ -18,6 +18,10 @@ in order, so a result does not depend on the CPU's vector width or the thread co
 
 from __future__ import annotations
 
+import dis
+import inspect
+import types
+
 import numpy as np
 from numba import get_num_threads, njit, prange
 
@@ -31,6 +35,9 @@ _LOSS_CODES = {"squared": 0, "mean_squared": 1, "logistic": 2, "exponential": 3,
 _BLAS_MIN = 256  # multiply-adds of one product from which np.dot (BLAS) beats the loops (k = 9: twice as fast)
 _AUTO_MAX = 64**3  # "auto" compiles a run whose largest product has at most this many multiply-adds
 _PARALLEL_MIN = 2_000_000  # multiply-adds of a chunk from which its members run on several threads (about 1 ms)
+# a stack of at least _BATCH_MIN members of dense layers, whose products have at most _BATCH_MAX multiply-adds,
+# runs side by side (`_batched`: vector loops over the members); larger products call BLAS member by member
+_BATCH_MIN, _BATCH_MAX = 16, 1200
 _PRIMITIVES = ("_matrix", "_adjoint", "_apply", "_apply_transpose", "_outer_adjoint")
 _RUNNING, _DIVERGED, _STOPPED = 0, 1, 2
 
@@ -258,9 +265,13 @@ def _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g):  # prag
 
 @njit(cache=True)
 def _member(
-    s, L, rate, limit, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+    s, L, rates, limit, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
 ):  # pragma: no cover - compiled
-    """Up to L steps of member s; losses[l, s] is the loss after step l + 1. status[s] = (steps made, code)."""
+    """Up to L steps of member s; losses[l, s] is the loss after step l + 1. status[s] = (steps made, code).
+
+    The rate of step l is rates[l, s], or rates[0, s] for all steps where rates has one row. L = 0: the loss of
+    the current weights into losses[0, s], without a step.
+    """
     th, wm, ac, df = theta[s], wmat[s], acts[s], dF[s]
     x = X[s if X.shape[0] > 1 else 0]
     y = Y[s if Y.shape[0] > 1 else 0]
@@ -272,8 +283,13 @@ def _member(
         rmax = max(rmax, meta[i, _R])
     D1, D2, G, g = np.empty(big), np.empty(big), np.empty(gsz), np.empty(rmax)
     kd, fo = meta[d - 1, _M], meta[d - 1, _AOFF]
-    scale = rate * (1.0 / N) if loss == 0 else rate
+    if L == 0:  # the forward pass and loss of the current weights, without a step
+        _forward(th, wm, ac, x, ident, meta, pos, lab, basis, N)
+        losses[0, s] = _loss(ac, fo, y, df, kd, N, loss)
+        return
     for l in range(L):
+        rate = rates[l if rates.shape[0] > 1 else 0, s]
+        scale = rate * (1.0 / N) if loss == 0 else rate
         D, Dp = D1, D2
         for e in range(kd * N):
             D[e] = df[e] * scale
@@ -298,17 +314,6 @@ def _member(
 
 
 @njit(cache=True)
-def _start(theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, out):  # pragma: no cover - compiled
-    """The forward pass and loss of every member (out[s]), without a step."""
-    d = meta.shape[0]
-    for s in range(theta.shape[0]):
-        x = X[s if X.shape[0] > 1 else 0]
-        y = Y[s if Y.shape[0] > 1 else 0]
-        _forward(theta[s], wmat[s], acts[s], x, ident, meta, pos, lab, basis, N)
-        out[s] = _loss(acts[s], meta[d - 1, _AOFF], y, dF[s], meta[d - 1, _M], N, loss)
-
-
-@njit(cache=True)
 def _chunk(
     L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
 ):  # pragma: no cover - compiled
@@ -316,7 +321,7 @@ def _chunk(
         _member(
             s,
             L,
-            rates[s],
+            rates,
             limits[s],
             stop,
             theta,
@@ -345,7 +350,7 @@ def _chunk_parallel(
         _member(
             np.int64(s),
             L,
-            rates[s],
+            rates,
             limits[s],
             stop,
             theta,
@@ -364,6 +369,154 @@ def _chunk_parallel(
             losses,
             status,
         )
+
+
+# -- stacked dense networks: the members side by side ----------------------------------------------------
+# State of shape (rows, S): the member index innermost, so that every loop over the members is one contiguous,
+# vectorised loop (each member's entries still summed in order: the result does not depend on S or the CPU).
+@njit(cache=True)
+def _bmm(A, ao, ai, ak, B, bo, bk, bj, C, co, m, K, N, s0, s1, sub, acc):  # pragma: no cover - compiled
+    """C[co + i N + j] (=, or -= for sub) sum_k A[ao + i ai + k ak] B[bo + k bk + j bj], members s0..s1-1.
+
+    The loops over the members are contiguous and vectorise; each member's sum runs in order of k.
+    """
+    w = s1 - s0
+    for i in range(m):
+        for j in range(N):
+            for s in range(w):
+                acc[s] = 0.0
+            for k in range(K):
+                a, b = A[ao + i * ai + k * ak, s0:s1], B[bo + k * bk + j * bj, s0:s1]
+                for s in range(w):
+                    acc[s] += a[s] * b[s]
+            c = C[co + i * N + j, s0:s1]
+            if sub:
+                for s in range(w):
+                    c[s] -= acc[s]
+            else:
+                for s in range(w):
+                    c[s] = acc[s]
+
+
+@njit(cache=True)
+def _bforward(s0, s1, theta, acts, X, ident, meta, N, acc):  # pragma: no cover - compiled
+    for i in range(meta.shape[0]):
+        m, K, po, ao = meta[i, _M], meta[i, _K], meta[i, _POFF], meta[i, _AOFF]
+        if i == 0 and ident:
+            for e in range(m * K):
+                a, t = acts[ao + e], theta[po + e]
+                for s in range(s0, s1):
+                    a[s] = t[s]
+        elif i == 0:
+            _bmm(theta, po, K, 1, X, 0, N, 1, acts, ao, m, K, N, s0, s1, False, acc)
+        else:
+            _bmm(theta, po, K, 1, acts, meta[i - 1, _AOFF], N, 1, acts, ao, m, K, N, s0, s1, False, acc)
+
+
+@njit(cache=True)
+def _bloss(s0, s1, acts, Y, dF, meta, loss, N, out, buf):  # pragma: no cover - compiled
+    """The loss of members s0..s1-1 into out[s], dL/dF into dF (as `_loss`, member by member)."""
+    d = meta.shape[0]
+    kd, fo = meta[d - 1, _M], meta[d - 1, _AOFF]
+    size, w = kd * N, s1 - s0
+    if loss <= 1:  # squared, mean squared: vectorised over the members, the same sums as `_loss`
+        acc = buf[0, :w]
+        for s in range(w):
+            acc[s] = 0.0
+        for e in range(size):
+            f, y, g = acts[fo + e, s0:s1], Y[e, s0:s1], dF[e, s0:s1]
+            for s in range(w):
+                r = f[s] - y[s]
+                g[s] = r
+                acc[s] += r * r
+        if loss == 0:
+            for s in range(w):
+                out[s0 + s] = acc[s] * (0.5 / N)
+            return
+        for e in range(size):
+            g = dF[e, s0:s1]
+            for s in range(w):
+                g[s] = 2.0 * (g[s] / N) / kd
+        for s in range(w):
+            out[s0 + s] = 2.0 * (0.5 * (acc[s] / N)) / kd
+        return
+    f, y, g = buf[1, :size], buf[2, :size], buf[3, :size]
+    for s in range(s0, s1):
+        for e in range(size):
+            f[e], y[e] = acts[fo + e, s], Y[e, s]
+        out[s] = _loss(f, 0, y, g, kd, N, loss)
+        for e in range(size):
+            dF[e, s] = g[e]
+
+
+@njit(cache=True)
+def _bblock(
+    s0, s1, L, rates, limits, stop, theta, acts, dF, X, Y, ident, meta, loss, N, losses, status, D1, D2
+):  # pragma: no cover - compiled
+    """Up to L steps of members s0..s1-1 together (L = 0: the loss of the current weights into losses[0])."""
+    w, d = s1 - s0, meta.shape[0]
+    kd = meta[d - 1, _M]
+    rows = kd * N
+    for i in range(d):
+        rows = max(rows, meta[i, _M] * meta[i, _K])
+    acc, scale = np.empty(w), np.empty(w)
+    buf = np.empty((4, max(rows, w)))
+    out = np.empty(s1)
+    if L == 0:
+        _bforward(s0, s1, theta, acts, X, ident, meta, N, acc)
+        _bloss(s0, s1, acts, Y, dF, meta, loss, N, out, buf)
+        for s in range(s0, s1):
+            losses[0, s] = out[s]
+        return
+    for l in range(L):
+        row = l if rates.shape[0] > 1 else 0
+        for s in range(w):
+            scale[s] = rates[row, s0 + s] * (1.0 / N) if loss == 0 else rates[row, s0 + s]
+        D, Dp = D1, D2
+        for e in range(kd * N):
+            g, dd = dF[e, s0:s1], D[e, s0:s1]
+            for s in range(w):
+                dd[s] = g[s] * scale[s]
+        for i in range(d - 1, -1, -1):
+            m, K, po = meta[i, _M], meta[i, _K], meta[i, _POFF]
+            if i > 0:  # back-propagate through W_i before it changes: Dp (K, N) = W_i^T D
+                _bmm(theta, po, 1, K, D, 0, N, 1, Dp, 0, K, m, N, s0, s1, False, acc)
+            if i == 0 and ident:  # dL/dW_1 = D_1
+                for e in range(m * K):
+                    t, dd = theta[po + e, s0:s1], D[e, s0:s1]
+                    for s in range(w):
+                        t[s] -= dd[s]
+            else:  # W_i -= D A_{i-1}^T
+                A, ao = (X, 0) if i == 0 else (acts, meta[i - 1, _AOFF])
+                _bmm(D, 0, N, 1, A, ao, 1, N, theta, po, m, N, K, s0, s1, True, acc)
+            D, Dp = Dp, D
+        _bforward(s0, s1, theta, acts, X, ident, meta, N, acc)
+        _bloss(s0, s1, acts, Y, dF, meta, loss, N, out, buf)
+        diverged, below = False, True
+        for s in range(s0, s1):
+            v = out[s]
+            losses[l, s] = v
+            diverged |= not v <= limits[s]
+            below &= v < stop
+        if diverged or below:  # the block ends at the step: a member diverged, or all are below stop
+            for s in range(s0, s1):
+                status[s, 0] = l + 1
+                status[s, 1] = _DIVERGED if not out[s] <= limits[s] else _STOPPED if below else _RUNNING
+            return
+    for s in range(s0, s1):
+        status[s, 0], status[s, 1] = L, _RUNNING
+
+
+@njit(cache=True)
+def _batched(L, rates, limits, stop, theta, acts, dF, X, Y, ident, meta, loss, N, losses, status):
+    """Up to L steps of a stacked dense network, all members side by side (L = 0: the loss of the current
+    weights into losses[0])."""  # pragma: no cover - compiled
+    rows = dF.shape[0]
+    for i in range(meta.shape[0]):
+        rows = max(rows, max(meta[i, _M], meta[i, _K]) * N)
+    D1, D2 = np.empty((rows, theta.shape[1])), np.empty((rows, theta.shape[1]))
+    _bblock(0, theta.shape[1], L, rates, limits, stop, theta, acts, dF, X, Y, ident, meta, loss, N, losses, status,
+            D1, D2)  # fmt: skip
 
 
 # -- the stepper: the state of a run and one compiled call per chunk -------------------------------------
@@ -403,6 +556,12 @@ class Stepper:
             aoff += m * N
         self.meta, self.N, self.S = meta, N, S
         self.work = 3 * S * sum(W.shape[-2] * W.shape[-1] for W in layers) * N  # multiply-adds per step
+        # a stack of dense layers runs side by side, the member index innermost (state (rows, S))
+        self.batched = (
+            S >= _BATCH_MIN
+            and not (meta[:, _KIND] != _DENSE).any()
+            and max(W.shape[-2] * W.shape[-1] for W in layers) * N <= _BATCH_MAX
+        )
         self.theta = np.ascontiguousarray(np.concatenate(coef, axis=1))
         self.wmat, self.acts = np.zeros((S, max(woff, 1))), np.zeros((S, aoff))
         self.dF = np.zeros((S, layers[-1].shape[-2] * N))
@@ -415,9 +574,14 @@ class Stepper:
         )
         self.Y = np.ascontiguousarray(Y.reshape(Y.shape[0] if Y.ndim == 3 else 1, -1))
         self.loss = _LOSS_CODES[_loss_name(fn)]
+        if self.batched:
+            self.theta, self.acts, self.dF = (np.ascontiguousarray(a.T) for a in (self.theta, self.acts, self.dF))
+            self.wmat = np.zeros((1, 1))
+            self.X, self.Y = (np.ascontiguousarray(np.broadcast_to(a, (S, a.shape[1])).T) for a in (self.X, self.Y))
         self.params = []
         for i, W in enumerate(layers):
-            view = self.theta[:, meta[i, _POFF] : meta[i, _POFF] + meta[i, _R]]
+            rows = slice(meta[i, _POFF], meta[i, _POFF] + meta[i, _R])
+            view = self.theta[rows].T if self.batched else self.theta[:, rows]
             view = view.reshape(S, *W.shape[-2:]) if structures[i] is None else view
             self.params.append(view if self.stacked else view[0])
 
@@ -425,15 +589,25 @@ class Stepper:
         return (self.theta, self.wmat, self.acts, self.dF, self.X, self.Y, self.ident, self.meta, self.pos,
                 self.lab, self.basis, self.loss, self.N)  # fmt: skip
 
+    def _bargs(self):
+        return (self.theta, self.acts, self.dF, self.X, self.Y, self.ident, self.meta, self.loss, self.N)
+
     def start(self):
         """The loss of the current weights (float, or (S,) for a stacked network), keeping the pass."""
-        out = np.empty(self.S)
-        _start(*self._args(), out)
-        return out if self.stacked else float(out[0])
+        losses, ones, status = np.empty((1, self.S)), np.ones(self.S), np.zeros((self.S, 2), np.int64)
+        if self.batched:
+            _batched(0, losses, ones, 0.0, *self._bargs(), losses, status)
+        else:
+            _chunk(0, losses, ones, 0.0, *self._args(), losses, status)
+        return losses[0] if self.stacked else float(losses[0, 0])
 
     def run(self, L: int, rates: np.ndarray, limits: np.ndarray, stop: float, parallel: bool):
-        """Up to L steps; returns the losses (L, S) and status (S, 2): steps made and how each member ended."""
+        """Up to L steps at rates (L or 1, S); returns the losses (L, S) and status (S, 2): steps made and how
+        each member ended."""
         losses, status = np.full((L, self.S), np.nan), np.zeros((self.S, 2), dtype=np.int64)
+        if self.batched:
+            _batched(L, rates, limits, stop, *self._bargs(), losses, status)
+            return losses, status
         kernel = _chunk_parallel if parallel and L * self.work >= _PARALLEL_MIN and get_num_threads() > 1 else _chunk
         kernel(L, rates, limits, stop, *self._args(), losses, status)
         return losses, status
@@ -450,12 +624,63 @@ class Stepper:
         return [p if s is None else s.matrix(p) for p, s in zip(self.params, self.structures)]
 
 
+def _reads_second_argument(fn) -> bool:
+    """False only where ``fn`` is a plain Python function of exactly two parameters that provably never reads its
+    second: no instruction loads it, no inner function captures it, and it does not call locals() or vars()."""
+    if not isinstance(fn, types.FunctionType):
+        return True
+    code = fn.__code__
+    if code.co_argcount != 2 or code.co_kwonlyargcount or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return True
+    name = code.co_varnames[1]
+    if name in code.co_cellvars or {"locals", "vars", "exec", "eval"} & set(code.co_names):
+        return True
+    for ins in dis.get_instructions(code):
+        if ins.opname != "STORE_FAST" and name in (ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)):
+            return True
+    return False
+
+
+def _schedule(lr_at):
+    """The user's ``lr(step, loss)`` behind `train`'s validating wrapper ``lr_at`` (its closure holds it as
+    ``lr_fn``), or ``lr_at`` itself."""
+    code = getattr(lr_at, "__code__", None)
+    if code is not None and "lr_fn" in code.co_freevars and lr_at.__closure__ is not None:
+        return lr_at.__closure__[code.co_freevars.index("lr_fn")].cell_contents
+    return lr_at
+
+
+def step_only(lr_at) -> bool:
+    """Whether the schedule behind ``lr_at`` depends on the step alone (it never reads the loss), so that its rates
+    can be evaluated before the steps. `deeplinear.schedules.constant` and any ``lambda t, v: f(t)`` are
+    step-only; `deeplinear.schedules.inverse_risk` reads the loss."""
+    return not _reads_second_argument(_schedule(lr_at))
+
+
+def _rates_ahead(lr_at, t: int, end: int, v, stacked: bool) -> list:
+    """The validated rates ``lr_at(u, v)`` of steps u = t..end-1 of a step-only schedule. For one network the
+    schedule's values are checked all at once (a value that is not a positive finite real number is checked again
+    by ``lr_at``, which raises the error the numpy engine raises at that step)."""
+    if stacked:
+        return [lr_at(u, v) for u in range(t, end)]
+    fn = _schedule(lr_at)
+    raw = [fn(u, v) for u in range(t, end)]
+    if all(type(x) is float or (type(x) is int) for x in raw):  # bools and numpy types: checked one by one
+        a = np.array(raw, dtype=np.float64)
+        if np.all(np.isfinite(a) & (a > 0)):
+            return a.tolist()
+    return [lr_at(u, v) for u in range(t, end)]
+
+
 def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, stop_below) -> TrainResult:
     """`train`'s loop on the compiled engine: the same records, stop and divergence as the numpy engine's.
 
-    ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``).
+    ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``). A
+    schedule that never reads the loss (`step_only`) is evaluated into the chunk's array of rates beforehand; one
+    that does makes every chunk one step long.
     """
     stacked, S = stepper.stacked, stepper.S
+    ahead = lr_at is not None and step_only(lr_at)
     stop = -np.inf if stop_below is None else float(stop_below)
     try:
         v = stepper.start()
@@ -475,12 +700,16 @@ def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, s
         # members stop on their own only when alone; a stack stops at the first step where all are below
         own_stop = stop if S == 1 else -np.inf
         while t < steps:
-            end = steps if lr_at is None else t + 1
+            end = steps if lr_at is None or ahead else t + 1
             for e in (recorder.met.next, recorder.next_prog):
                 if e != _NEVER:
                     end = min(end, e)
             L = end - t
-            rates = np.broadcast_to(np.asarray(lr_now, dtype=np.float64).reshape(-1), (S,)).copy()
+            lrs = [lr_now, *_rates_ahead(lr_at, t + 1, end, v, stacked)] if ahead else [lr_now]  # step t+j+1
+            if stacked:
+                rates = np.stack([np.broadcast_to(np.asarray(r, dtype=np.float64).reshape(-1), (S,)) for r in lrs])
+            else:
+                rates = np.array(lrs, dtype=np.float64).reshape(-1, 1)
             saved = stepper.checkpoint() if S > 1 and stop_below is not None else None
             losses, status = stepper.run(L, rates, limits, own_stop, parallel)
             made = int(status[:, 0].min()) if (status[:, 1] == _DIVERGED).any() else L
@@ -491,7 +720,7 @@ def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, s
                     made, diverged = int(below[0]) + 1, False
                     if made < L:  # the members ran past the stop: run again from the chunk's start
                         stepper.restore(saved)
-                        losses, status = stepper.run(made, rates, limits, -np.inf, parallel)
+                        losses, status = stepper.run(made, rates[:made], limits, -np.inf, parallel)
             elif S == 1 and status[0, 1] != _RUNNING:
                 made = int(status[0, 0])
             last = t + made
@@ -500,10 +729,11 @@ def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, s
                 return losses[u - t - 1].copy() if stacked else float(losses[u - t - 1, 0])
 
             while recorder.rec.next != _NEVER and recorder.rec.next < last:
-                recorder(recorder.rec.next, loss_at(recorder.rec.next), lr_now)
+                u = recorder.rec.next
+                recorder(u, loss_at(u), lrs[u - t] if ahead else lr_now)
             v = loss_at(last)
             if diverged:
-                raise _diverged(last, v, limit, lr_now, recorder, stacked)
+                raise _diverged(last, v, limit, lrs[made - 1] if ahead else lr_now, recorder, stacked)
             if lr_at is not None:
                 lr_now = lr_at(last, v)
             if last == recorder.next_event():
