@@ -203,13 +203,18 @@ def smallest_text_pt(fig: Any) -> float | None:
         raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     sizes: list[float] = []
 
-    class _Sizes(RendererAgg):  # draws nothing but records each text's size
+    class _Sizes(RendererAgg):  # draws nothing (lines, markers, images: the bulk of a draw) but records text sizes
         def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
             if s.strip():
                 sizes.append(prop.get_size_in_points())
 
         def draw_tex(self, gc, x, y, s, prop, angle, *, mtext=None):
             self.draw_text(gc, x, y, s, prop, angle)
+
+        def draw_path(self, *args, **kwargs):
+            pass
+
+        draw_markers = draw_path_collection = draw_quad_mesh = draw_image = draw_gouraud_triangles = draw_path
 
     width, height = fig.get_size_inches() * fig.dpi
     fig.draw(_Sizes(int(width), int(height), fig.dpi))
@@ -338,8 +343,8 @@ def one_column(fig: Any, width: float = PHONE_INCHES) -> Any:
         title.set_wrap(True)
     legend_height = sum(legend.get_window_extent(renderer).height / copy.dpi for legend in copy.legends)
     copy.set_size_inches(width, sum(panel_heights) + legend_height)
+    copy.draw_without_rendering()  # lays it out (constrained layout) without drawing pixels
     renderer = copy.canvas.get_renderer()
-    copy.draw(renderer)
     for ax in copy.axes:  # tick labels set for the desktop's width that now overlap: every second one, or third...
         _thin_tick_labels(ax.xaxis, renderer)
     return copy
@@ -348,8 +353,8 @@ def one_column(fig: Any, width: float = PHONE_INCHES) -> Any:
 def _outside_legends_to_figure(fig: Any) -> None:
     """An axes' legend drawn below or above its axes becomes a legend of ``fig`` there ("outside lower/upper
     center"), which constrained layout gives room of its own when the panels are stacked."""
+    fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
-    fig.draw(renderer)
     for ax in fig.axes:
         legend = ax.get_legend()
         if legend is None:
