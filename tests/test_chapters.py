@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ast
 import operator
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from papermill import PapermillExecutionError as ChapterFailed  # what a chapter that raises raises
@@ -13,15 +15,18 @@ from papermill import PapermillExecutionError as ChapterFailed  # what a chapter
 from deeplinear_book import glued_text as glued  # the chapter tests import it from here
 from deeplinear_book import glued_values, ledger
 from deeplinear_book.book import run_chapter
+from deeplinear_book.claims import DRAFT_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = ledger.load(ROOT / "book" / "ledger.toml")
 
 
 def run(chapter: str, tmp_path: Path, **parameters) -> Path:
-    """Execute ``book/<chapter>.ipynb`` with ``parameters`` into ``tmp_path`` as the runner does."""
+    """Execute ``book/<chapter>.ipynb`` with ``parameters`` into ``tmp_path`` as the runner does, its figures in
+    draft (built, but glued as coarse PNGs without phone renditions: these tests check claims, not pixels)."""
     out = tmp_path / f"{chapter}.ipynb"
-    run_chapter(ROOT / "book" / f"{chapter}.ipynb", out, parameters)
+    with mock.patch.dict(os.environ, {DRAFT_FIGURES: "1"}):
+        run_chapter(ROOT / "book" / f"{chapter}.ipynb", out, parameters)
     return out
 
 

@@ -163,6 +163,16 @@ def test_figure_glues_a_2x_png_shown_at_half_width_with_a_phone_rendition():
     assert companion["phone"]["smallest_text_pt"] == 9.0
 
 
+def test_figure_in_draft_glues_a_coarse_png_without_a_phone_rendition(monkeypatch):
+    """The chapter tests' reruns (DEEPLINEAR_DRAFT_FIGURES=1): the figure is built and glued, its pixels coarse."""
+    monkeypatch.setenv(claims.DRAFT_FIGURES, "1")
+    fig, _ = _grid()
+    output = _glue(fig)
+    png = base64.b64decode(output.data["application/papermill.record/image/png"])
+    assert _ppi(png) == pytest.approx(claims.DRAFT_PPI, rel=1e-2)
+    assert "phone" not in output.metadata["companion"] and output.metadata["companion"]["smallest_text_pt"] > 0
+
+
 def test_figure_narrows_a_figure_wider_than_the_column():
     fig, ax = plt.subplots(figsize=(11, 3))
     ax.plot([1, 2])

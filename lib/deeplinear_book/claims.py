@@ -14,6 +14,7 @@ significant digits in e-notation, which nbval masks).
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,11 @@ def smallest_text_pt(fig: Any) -> float | None:
 # The desktop PNG's pixels per figure inch: the site shows it at half its width, 96 CSS px per figure inch, so a
 # screen of 2 device pixels per CSS px gets one image pixel per device pixel (book/_ext/picture_figures.py).
 FIGURE_PPI = 192
+# Set to "1" in the environment (the chapter tests' reruns do), `figure` builds each figure as usual but glues a
+# coarse PNG (`DRAFT_PPI`) without its phone rendition: a rerun that checks claims needs the figure's code to run,
+# not its pixels. `make execute` and nbval never set it.
+DRAFT_FIGURES = "DEEPLINEAR_DRAFT_FIGURES"
+DRAFT_PPI = 24
 # The widest figure that the book's column shows unshrunk at 96 CSS px per inch (757 CSS px at 1366 px), inches.
 COLUMN_INCHES = 7.5
 # The phone rendition's width: the column is 358 CSS px at a 390 px viewport, so 4 in at 192 ppi (768 px) is shown
@@ -233,12 +239,12 @@ PHONE_INCHES = 4.0
 PHONE_PANEL_INCHES = (2.4, 4.2)
 
 
-def _png(fig: Any) -> bytes:
-    """``fig`` as a PNG at `FIGURE_PPI` (its pHYs chunk says so), cropped to what it draws."""
+def _png(fig: Any, dpi: float = FIGURE_PPI) -> bytes:
+    """``fig`` as a PNG at ``dpi`` (its pHYs chunk says so), cropped to what it draws."""
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FIGURE_PPI, bbox_inches="tight", pad_inches=0.04, facecolor="white")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.04, facecolor="white")
     return buffer.getvalue()
 
 
@@ -431,20 +437,25 @@ def figure(name: str, fig: Any) -> None:
     fig_w, fig_h = fig.get_size_inches()
     if fig_w > COLUMN_INCHES:
         fig.set_size_inches(COLUMN_INCHES, fig_h)
-    phone_fig = one_column(fig)  # from the figure as built: constrained layout moves on each draw
-    png = _png(fig)
-    smallest = smallest_text_pt(fig)
-    phone = _png(phone_fig)
-    phone_smallest = smallest_text_pt(phone_fig)
-    plt.close(phone_fig)
+    if os.environ.get(DRAFT_FIGURES) == "1":  # a test's rerun: the figure is built, only its pixels are skipped
+        png, record = _png(fig, dpi=DRAFT_PPI), {"smallest_text_pt": smallest_text_pt(fig)}
+    else:
+        phone_fig = one_column(fig)  # from the figure as built: constrained layout moves on each draw
+        png = _png(fig)
+        phone = _png(phone_fig)
+        record = {
+            "smallest_text_pt": smallest_text_pt(fig),
+            "phone": {
+                "image/png": base64.b64encode(phone).decode("ascii"),
+                "smallest_text_pt": smallest_text_pt(phone_fig),
+            },
+        }
+        plt.close(phone_fig)
     bundle = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(fig)}
     metadata = {
         "image/png": {"width": png_size(png)[0] // 2},
         "scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX},
-        FIGURE_METADATA: {
-            "smallest_text_pt": smallest,
-            "phone": {"image/png": base64.b64encode(phone).decode("ascii"), "smallest_text_pt": phone_smallest},
-        },
+        FIGURE_METADATA: record,
     }
     display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
     plt.close(fig)
