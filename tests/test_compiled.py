@@ -164,6 +164,18 @@ def test_ensembles(per_member, path, monkeypatch):
     both(Ws, None, Y[..., :4], lr=[0.01, 0.02, 0.015], steps=2000, loss="mean_squared")  # on the identity
 
 
+@pytest.mark.parametrize("S", [None, 3])
+def test_products_large_enough_for_blas(S):
+    """Products of at least `_compiled._BLAS_MIN` multiply-adds go to BLAS (dgemm, every transpose): the
+    benchmark's problem (k = n = 9, d = 4) and a stack at k = 12."""
+    rng = np.random.default_rng(15)
+    k = 9 if S is None else 12
+    assert k**3 >= _compiled._BLAS_MIN
+    Ws = near_identity(k, 4, rng, S=S)
+    X, Y = regression(k, k, rng)
+    both(Ws, X, Y, lr=0.01, steps=3000, record=10)
+
+
 def test_a_large_stack_of_small_layers_runs_side_by_side():
     """At the default thresholds a 20-member stack of 5 x 5 layers runs side by side (20 is not a multiple of
     the vector width: the remainder too), with per-member data."""

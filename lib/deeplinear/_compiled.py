@@ -23,7 +23,12 @@ import inspect
 import types
 
 import numpy as np
+from llvmlite import ir
 from numba import get_num_threads, njit, prange
+from numba import types as nbtypes
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.linalg import ensure_blas, make_constant_slot
 
 from .losses import _RAW
 from .recording import _NEVER, TrainResult, _diverged
@@ -73,13 +78,40 @@ def covers(fn, X, layers, structures, auto: bool = False) -> bool:
 
 
 # -- compiled kernels ----------------------------------------------------------------------------------
+ensure_blas()  # numba's BLAS entry point (scipy's dgemm), as np.dot uses it
+
+
+@intrinsic
+def _gemm(typingctx, ta, tb, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc):
+    """Fortran dgemm: c[co:] (m, n, column-major) = op(a[ao:]) op(b[bo:]), op = transpose where ta or tb is
+    ord("t") (ord("n"): none), straight into numba's BLAS entry point: np.dot's call without its checks."""
+    sig = nbtypes.void(ta, tb, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc)
+
+    def codegen(context, builder, signature, args):
+        ta, tb, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc = args
+        char, vp = ir.IntType(8), ir.IntType(8).as_pointer()
+        intp = context.get_value_type(nbtypes.intp)
+        fnty = ir.FunctionType(ir.IntType(32), [char] * 3 + [intp] * 3 + [vp, vp, intp, vp, intp, vp, vp, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+
+        def ptr(arr, ty, off):
+            return builder.bitcast(builder.gep(context.make_array(ty)(context, builder, arr).data, [off]), vp)
+
+        one = builder.bitcast(make_constant_slot(context, builder, nbtypes.float64, 1.0), vp)
+        zero = builder.bitcast(make_constant_slot(context, builder, nbtypes.float64, 0.0), vp)
+        at, bt, ct = signature.args[5], signature.args[8], signature.args[11]
+        builder.call(fn, (ir.Constant(char, ord("d")), builder.trunc(ta, char), builder.trunc(tb, char), m, n, k, one,
+                          ptr(a, at, ao), lda, ptr(b, bt, bo), ldb, zero, ptr(c, ct, co), ldc))  # fmt: skip
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True)
 def _mm(A, ao, m, K, B, bo, N, C, co):  # pragma: no cover - compiled
     """C[co:] (m, N) = A[ao:] (m, K) @ B[bo:] (K, N), all flat row-major."""
-    if m * K * N >= _BLAS_MIN:
-        np.dot(
-            A[ao : ao + m * K].reshape((m, K)), B[bo : bo + K * N].reshape((K, N)), C[co : co + m * N].reshape((m, N))
-        )
+    if m * K * N >= _BLAS_MIN:  # column-major: C^T (N, m) = B^T (N, K) A^T (K, m)
+        _gemm(110, 110, N, m, K, B, bo, N, A, ao, K, C, co, N)
         return
     for i in range(m):
         ci = co + i * N
@@ -95,8 +127,8 @@ def _mm(A, ao, m, K, B, bo, N, C, co):  # pragma: no cover - compiled
 @njit(cache=True)
 def _mtm(A, ao, m, K, B, N, C):  # pragma: no cover - compiled
     """C (K, N) = A[ao:] (m, K)^T @ B (m, N)."""
-    if m * K * N >= _BLAS_MIN:
-        np.dot(A[ao : ao + m * K].reshape((m, K)).T, B[: m * N].reshape((m, N)), C[: K * N].reshape((K, N)))
+    if m * K * N >= _BLAS_MIN:  # C^T (N, K) = B^T (N, m) A (m, K)
+        _gemm(110, 116, N, K, m, B, 0, N, A, ao, K, C, 0, N)
         return
     for e in range(K * N):
         C[e] = 0.0
@@ -111,8 +143,8 @@ def _mtm(A, ao, m, K, B, N, C):  # pragma: no cover - compiled
 @njit(cache=True)
 def _mmt(D, m, N, A, ao, K, G):  # pragma: no cover - compiled
     """G (m, K) = D (m, N) @ A[ao:] (K, N)^T."""
-    if m * K * N >= _BLAS_MIN:
-        np.dot(D[: m * N].reshape((m, N)), A[ao : ao + K * N].reshape((K, N)).T, G[: m * K].reshape((m, K)))
+    if m * K * N >= _BLAS_MIN:  # G^T (K, m) = A (K, N) D^T (N, m)
+        _gemm(116, 110, K, m, N, A, ao, N, D, 0, N, G, 0, K)
         return
     for e in range(m * K):
         G[e] = 0.0
