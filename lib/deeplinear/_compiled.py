@@ -2,18 +2,23 @@
 
 `deeplinear.training.train` uses it with ``engine="compiled"`` (or ``"auto"``) for the named losses; it is the
 numpy engine's algorithm (`deeplinear._engine`) compiled: the same forward pass, loss, back-propagation and update
-per step, the same divergence check and ``stop_below`` test at every step, each member of a stacked network on its
-own thread (``prange``). Recording, metrics and the progress bar stay in Python, between chunks: a chunk ends at
-the next metric step or progress update, and the loss of every step of the chunk comes back, so that the recorded
-loss steps need no chunk boundary. A callable ``lr(step, loss)`` depends on the loss of the step, so it makes every
-chunk one step long.
+per step, the same divergence check and ``stop_below`` test at every step. Recording, metrics and the progress bar
+stay in Python, between chunks: a chunk ends at the next metric step or progress update, and the loss of every step
+of the chunk comes back, so that the recorded loss steps need no chunk boundary. A schedule ``lr(step, loss)`` that
+never reads the loss (`step_only`: `deeplinear.schedules.constant`, ``lambda t, v: f(t)``) is evaluated into the
+chunk's array of rates beforehand; one that reads it makes every chunk one step long.
 
-State, one row per member (S = 1 for one network): ``theta`` holds every layer's parameters (a dense layer's
-entries row-major, a structured layer's coefficients), ``wmat`` the matrices of the structured layers,
-``acts`` the activations of layers 1..d, ``dF`` the loss gradient dL/dF of the last forward pass (the residual
-for the squared loss, scaled at the next step as the numpy engine does). Products of at least `_BLAS_MIN`
-multiply-adds go to BLAS (``np.dot``), smaller ones are loops in a fixed order (no fast-math: each entry is summed
-in order, so a result does not depend on the CPU's vector width or the thread count).
+Two layouts. Member by member (`_chunk`; one network, structured layers, larger products): state one row per
+member (S = 1 for one network): ``theta`` holds every layer's parameters (a dense layer's entries row-major, a
+structured layer's coefficients), ``wmat`` the matrices of the structured layers, ``acts`` the activations of
+layers 1..d, ``dF`` the loss gradient dL/dF of the last forward pass (the residual for the squared loss, scaled at
+the next step as the numpy engine does); the members of a large stack on their own threads (``prange``). Products
+of at least `_BLAS_MIN` multiply-adds go to BLAS (dgemm, called straight through numba's entry point, `_gemm`),
+smaller ones are loops. Side by side (`_batched`; a stack of at least `_BATCH_MIN` members of dense layers whose
+products have at most `_BATCH_MAX` multiply-adds): the same arrays transposed, one row per entry and the member
+index innermost, so that every loop runs over the members, contiguous and vectorised. Either way no fast-math:
+each entry of a loop product is summed in order, so a result does not depend on the CPU's vector width, the
+members' count or the thread count.
 """
 
 from __future__ import annotations
