@@ -19,6 +19,8 @@ from deeplinear.structures import Convolution, RandomSubspace, Sparse, Toeplitz,
 from deeplinear.training import TrainingDiverged, train
 
 pytest.importorskip("numba")
+import numba
+
 from deeplinear import _compiled
 
 STEPS = 10_000
@@ -143,6 +145,7 @@ def path(request, monkeypatch):
     least `_compiled._BATCH_MIN` members of small dense layers does."""
     if request.param == "side-by-side":
         monkeypatch.setattr(_compiled, "_BATCH_MIN", 2)
+        monkeypatch.setattr(_compiled, "_BATCH_THREADS", 1024)
     else:
         monkeypatch.setattr(_compiled, "_BATCH_MAX", 0)
     return request.param
@@ -177,14 +180,22 @@ def test_products_large_enough_for_blas(S):
 
 
 def test_a_large_stack_of_small_layers_runs_side_by_side():
-    """At the default thresholds a 20-member stack of 5 x 5 layers runs side by side (20 is not a multiple of
-    the vector width: the remainder too), with per-member data."""
+    """At the default thresholds and on one thread, a 20-member stack of 5 x 5 layers runs side by side (20 is
+    not a multiple of the vector width: the remainder too), with per-member data; on more threads, member by
+    member."""
     rng = np.random.default_rng(13)
     Ws = near_identity(5, 3, rng, S=20)
     X, Y = regression(5, 7, rng, S=20)
-    stepper = _compiled.Stepper(Ws, X, losses._RAW["squared"], Y, [None] * 3)
-    assert stepper.batched and all(np.shares_memory(p, stepper.theta) for p in stepper.params)
-    both(Ws, X, Y, lr=np.linspace(0.01, 0.03, 20), steps=3000, record=100)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        stepper = _compiled.Stepper(Ws, X, losses._RAW["squared"], Y, [None] * 3)
+        assert stepper.batched and all(np.shares_memory(p, stepper.theta) for p in stepper.params)
+        both(Ws, X, Y, lr=np.linspace(0.01, 0.03, 20), steps=3000, record=100)
+    finally:
+        numba.set_num_threads(threads)
+    if threads > 1:
+        assert not _compiled.Stepper(Ws, X, losses._RAW["squared"], Y, [None] * 3).batched
 
 
 @pytest.mark.parametrize("loss", ["logistic", "exponential", "cross_entropy"])

@@ -45,9 +45,11 @@ _LOSS_CODES = {"squared": 0, "mean_squared": 1, "logistic": 2, "exponential": 3,
 _BLAS_MIN = 256  # multiply-adds of one product from which np.dot (BLAS) beats the loops (k = 9: twice as fast)
 _AUTO_MAX = 64**3  # "auto" compiles a run whose largest product has at most this many multiply-adds
 _PARALLEL_MIN = 2_000_000  # multiply-adds of a chunk from which its members run on several threads (about 1 ms)
-# a stack of at least _BATCH_MIN members of dense layers, whose products have at most _BATCH_MAX multiply-adds,
-# runs side by side (`_batched`: vector loops over the members); larger products call BLAS member by member
-_BATCH_MIN, _BATCH_MAX = 16, 1200
+# a stack of at least _BATCH_MIN members of dense layers whose products have at most _BATCH_MAX multiply-adds runs
+# side by side (`_batched`: vector loops over the members) where numba has at most _BATCH_THREADS threads; with
+# more, member by member on the threads (BLAS from k = 7 on) is faster (64 members, k = 9, 2 cores: 1.2 µs per
+# network-step against 1.8 side by side; on one thread 1.9 side by side against 2.1)
+_BATCH_MIN, _BATCH_MAX, _BATCH_THREADS = 16, 1200, 1
 _PRIMITIVES = ("_matrix", "_adjoint", "_apply", "_apply_transpose", "_outer_adjoint")
 _RUNNING, _DIVERGED, _STOPPED = 0, 1, 2
 
@@ -596,6 +598,7 @@ class Stepper:
         # a stack of dense layers runs side by side, the member index innermost (state (rows, S))
         self.batched = (
             S >= _BATCH_MIN
+            and get_num_threads() <= _BATCH_THREADS
             and not (meta[:, _KIND] != _DENSE).any()
             and max(W.shape[-2] * W.shape[-1] for W in layers) * N <= _BATCH_MAX
         )
