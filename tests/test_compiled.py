@@ -262,6 +262,14 @@ def test_which_schedules_are_step_only():
     for fn, expected in cases.items():
         assert _compiled.step_only(fn) is expected, fn
 
+    def said(t, v):
+        return 0.1
+
+    said.step_only = False  # a schedule that says so wins over the inspection (as a callable object can)
+    assert not _compiled.step_only(said)
+    said.step_only = "yes"  # not a bool: ignored
+    assert _compiled.step_only(said)
+
 
 @pytest.mark.parametrize("S", [None, 3])
 def test_stop_below_stops_at_the_same_step(S, path):

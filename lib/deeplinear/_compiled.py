@@ -693,8 +693,11 @@ def _schedule(lr_at):
 def step_only(lr_at) -> bool:
     """Whether the schedule behind ``lr_at`` depends on the step alone (it never reads the loss), so that its rates
     can be evaluated before the steps. `deeplinear.schedules.constant` and any ``lambda t, v: f(t)`` are
-    step-only; `deeplinear.schedules.inverse_risk` reads the loss."""
-    return not _reads_second_argument(_schedule(lr_at))
+    step-only; `deeplinear.schedules.inverse_risk` reads the loss. A schedule may say so itself: an attribute
+    ``step_only`` (True or False) wins over the inspection of its code."""
+    fn = _schedule(lr_at)
+    said = getattr(fn, "step_only", None)
+    return bool(said) if isinstance(said, (bool, np.bool_)) else not _reads_second_argument(fn)
 
 
 def _rates_ahead(lr_at, t: int, end: int, v, stacked: bool) -> list:
