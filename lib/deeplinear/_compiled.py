@@ -681,32 +681,21 @@ def _reads_second_argument(fn) -> bool:
     return False
 
 
-def _schedule(lr_at):
-    """The user's ``lr(step, loss)`` behind `train`'s validating wrapper ``lr_at`` (its closure holds it as
-    ``lr_fn``), or ``lr_at`` itself."""
-    code = getattr(lr_at, "__code__", None)
-    if code is not None and "lr_fn" in code.co_freevars and lr_at.__closure__ is not None:
-        return lr_at.__closure__[code.co_freevars.index("lr_fn")].cell_contents
-    return lr_at
-
-
-def step_only(lr_at) -> bool:
-    """Whether the schedule behind ``lr_at`` depends on the step alone (it never reads the loss), so that its rates
+def step_only(fn) -> bool:
+    """Whether the schedule ``fn(step, loss)`` depends on the step alone (it never reads the loss), so that its rates
     can be evaluated before the steps. `deeplinear.schedules.constant` and any ``lambda t, v: f(t)`` are
     step-only; `deeplinear.schedules.inverse_risk` reads the loss. A schedule may say so itself: an attribute
     ``step_only`` (True or False) wins over the inspection of its code."""
-    fn = _schedule(lr_at)
     said = getattr(fn, "step_only", None)
     return bool(said) if isinstance(said, (bool, np.bool_)) else not _reads_second_argument(fn)
 
 
-def _rates_ahead(lr_at, t: int, end: int, v, stacked: bool) -> list:
-    """The validated rates ``lr_at(u, v)`` of steps u = t..end-1 of a step-only schedule. For one network the
+def _rates_ahead(lr_at, fn, t: int, end: int, v, stacked: bool) -> list:
+    """The validated rates ``lr_at(u, v)`` of steps u = t..end-1 of a step-only schedule ``fn``. For one network the
     schedule's values are checked all at once (a value that is not a positive finite real number is checked again
     by ``lr_at``, which raises the error the numpy engine raises at that step)."""
     if stacked:
         return [lr_at(u, v) for u in range(t, end)]
-    fn = _schedule(lr_at)
     raw = [fn(u, v) for u in range(t, end)]
     if all(type(x) is float or (type(x) is int) for x in raw):  # bools and numpy types: checked one by one
         a = np.array(raw, dtype=np.float64)
@@ -715,15 +704,18 @@ def _rates_ahead(lr_at, t: int, end: int, v, stacked: bool) -> list:
     return [lr_at(u, v) for u in range(t, end)]
 
 
-def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, stop_below) -> TrainResult:
+def descend(
+    stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, stop_below, schedule=None
+) -> TrainResult:
     """`train`'s loop on the compiled engine: the same records, stop and divergence as the numpy engine's.
 
-    ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``). A
+    ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``), and
+    ``schedule`` that callable as the user gave it. A
     schedule that never reads the loss (`step_only`) is evaluated into the chunk's array of rates beforehand; one
     that does makes every chunk one step long.
     """
     stacked, S = stepper.stacked, stepper.S
-    ahead = lr_at is not None and step_only(lr_at)
+    ahead = lr_at is not None and schedule is not None and step_only(schedule)
     stop = -np.inf if stop_below is None else float(stop_below)
     try:
         v = stepper.start()
@@ -748,7 +740,7 @@ def descend(stepper: Stepper, recorder, initial, steps, lr_at, lr_now, blowup, s
                 if e != _NEVER:
                     end = min(end, e)
             L = end - t
-            lrs = [lr_now, *_rates_ahead(lr_at, t + 1, end, v, stacked)] if ahead else [lr_now]  # step t+j+1
+            lrs = [lr_now, *_rates_ahead(lr_at, schedule, t + 1, end, v, stacked)] if ahead else [lr_now]  # step t+j+1
             if stacked:
                 rates = np.stack([np.broadcast_to(np.asarray(r, dtype=np.float64).reshape(-1), (S,)) for r in lrs])
             else:

@@ -189,7 +189,7 @@ def train(
     recorder = _Recorder(steps, schedule, metric_schedule, _metric_fns(metrics, initial), stepper, progress)
     if compiled is not None:
         lr_at = None if lr_fn is None else (lambda t, v: _lr_value(lr_fn(t, v), S, t, S is not None))
-        return compiled.descend(stepper, recorder, initial, steps, lr_at, lr_now, blowup, stop_below)
+        return compiled.descend(stepper, recorder, initial, steps, lr_at, lr_now, blowup, stop_below, lr_fn)
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             v = stepper.forward()
