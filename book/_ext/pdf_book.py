@@ -107,7 +107,8 @@ class LongTables(SphinxPostTransform):
                 sum(len(t) for row in rows for t in row) > LONG_TABLE_CHARS
                 and "longtable" not in table["classes"]
             ):
-                table["classes"].append("longtable")  # widths given or not (the ledger's tables give them)
+                # widths given or not (the ledger's tables give them)
+                table["classes"].append("longtable")
             if "colwidths-given" in table["classes"]:
                 continue
             if (
