@@ -72,7 +72,10 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 unit: env
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile --durations=12 --doctest-modules tests lib
 
-NBVAL = $(PY) -m pytest --dist loadfile --nbval --nbval-current-env \
+# Both nbval passes build every figure but glue it in draft (DEEPLINEAR_DRAFT_FIGURES=1: a coarse PNG, no phone
+# rendition): nbval never compares pixels, and rendering them at 2x with a phone copy was most of a chapter's time.
+# `make execute` renders them in full, and the site test checks the committed ones.
+NBVAL = DEEPLINEAR_DRAFT_FIGURES=1 $(PY) -m pytest --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
 nbval: env
@@ -81,11 +84,9 @@ nbval: env
 # The same committed outputs under a second numerical configuration of this machine: another OpenBLAS kernel
 # than the one it runs by default, numpy's SIMD dispatch off above its baseline, two threads
 # (scripts/portability.py chooses; book/numbers-that-travel.md says what a chapter may print).
-# Two threads per notebook, so half as many notebooks at a time as there are cores. Its figures are drafts
-# (DEEPLINEAR_DRAFT_FIGURES=1: built as usual, glued as coarse PNGs without phone renditions): nbval never compares
-# pixels, and the native pass above renders every figure in full.
+# Two threads per notebook, so half as many notebooks at a time as there are cores.
 nbval-portable: env
-	@portable="$$($(PY) scripts/portability.py env) DEEPLINEAR_DRAFT_FIGURES=1" && \
+	@portable="$$($(PY) scripts/portability.py env)" && \
 	  echo "$(NB_ENV) $$portable $(NBVAL) -n $$(( ($(JOBS) + 1) / 2 ))" && \
 	  eval "$(NB_ENV) $$portable $(NBVAL) -n $$(( ($(JOBS) + 1) / 2 ))"
 
