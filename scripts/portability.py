@@ -10,7 +10,9 @@ and thread count differ from the one that executed them. `make test` runs nbval 
   kernel OpenBLAS picks here by default (threadpoolctl says which that is, ``OPENBLAS_CORETYPE`` included
   where the machine already sets it);
 - numpy's own SIMD dispatch turned off above its baseline (``NPY_DISABLE_CPU_FEATURES``: AVX2, AVX-512 on x86);
-- two BLAS threads instead of one.
+- two BLAS threads instead of one;
+- the compiled training engine built for a generic processor of this architecture (``NUMBA_CPU_NAME=generic``:
+  no AVX, no FMA) instead of this one, numba's threads at two.
 
 See book/numbers-that-travel.md for what a chapter may print.
 """
@@ -83,6 +85,7 @@ def second_configuration() -> tuple[dict[str, str], dict]:
     """The environment of the second configuration, and what this machine runs by default."""
     default = probe()
     env = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    env |= {"NUMBA_CPU_NAME": "generic", "NUMBA_NUM_THREADS": "2"}
     if default["dispatch"]:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(default["dispatch"])
     if default["blas"] == "openblas":

@@ -106,6 +106,24 @@ def test_classification_losses(loss):
     both(Ws, X, y, lr=0.05, loss=loss, record=1)
 
 
+@pytest.mark.parametrize("loss", ["logistic", "exponential"])
+@pytest.mark.parametrize("S", [None, 3])
+def test_a_loss_of_w_prod_on_the_data(loss, S):
+    """`deeplinear.separable.OnData` (the network on the identity, its loss that of W_prod X) runs compiled: the
+    same steps as the numpy engine's, and as training on the data itself (chapter 02's route to its limits)."""
+    from deeplinear.separable import OnData
+
+    rng = np.random.default_rng(16)
+    X, y = separable(12, rng)
+    Ws = near_identity(3, 3, rng, S=S)
+    Ws[-1] = 0.5 * (rng.standard_normal((3, 1, 3)) if S else rng.standard_normal((1, 3)))
+    on_data = OnData(X, y, loss)
+    assert _compiled.covers(on_data, None, Ws, [None] * 3)
+    a, b = both(Ws, None, None, lr=0.05, loss=on_data, record=1, metrics="alignment")
+    direct = train(Ws, X, y, lr=0.05, loss=loss, steps=STEPS, record=1, engine="numpy", progress=False)
+    np.testing.assert_allclose(b.history.loss, direct.history.loss, rtol=1e-9)
+
+
 def test_cross_entropy_and_a_loss_function_given_by_value():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((4, 9))
@@ -325,9 +343,31 @@ def test_auto_runs_small_networks_compiled():
         np.testing.assert_array_equal(Wb, Wa)
 
 
-def test_engine_is_checked():
+def test_engine_is_checked(monkeypatch):
     with pytest.raises(ValueError, match="engine must be one of 'numpy', 'compiled', 'auto'"):
         train([np.eye(2)], np.eye(2), np.eye(2), lr=0.1, steps=1, engine="numba")
+    monkeypatch.setenv("DEEPLINEAR_ENGINE", "fast")
+    with pytest.raises(ValueError, match="DEEPLINEAR_ENGINE must be one of numpy, compiled, auto .*'fast'"):
+        train([np.eye(2)], np.eye(2), np.eye(2), lr=0.1, steps=1)
+
+
+@pytest.mark.parametrize(("env", "small", "large"), [(None, True, False), ("numpy", False, False),
+                                                     (" Compiled", True, True), ("auto", True, False)])  # fmt: skip
+def test_the_default_engine_is_auto_unless_the_environment_says(env, small, large, monkeypatch):
+    """``engine=None`` (train's default) is DEEPLINEAR_ENGINE, "auto" where unset: compiled for small products,
+    numpy above 64³ multiply-adds and for a callable loss."""
+    from deeplinear._engine import _compiled_engine
+
+    if env is None:
+        monkeypatch.delenv("DEEPLINEAR_ENGINE", raising=False)
+    else:
+        monkeypatch.setenv("DEEPLINEAR_ENGINE", env)
+    squared = losses._RAW["squared"]
+    for k, want in ((9, small), (65, large)):
+        X, layers = np.ones((k, k)), [np.eye(k)] * 2
+        assert (_compiled_engine(None, squared, X, layers, [None] * 2) is _compiled) is want
+    X, layers = np.ones((3, 3)), [np.eye(3)] * 2
+    assert _compiled_engine(None, lambda F, Y: (0.0, F), X, layers, [None] * 2) is None
 
 
 def test_compiled_without_numba_names_the_package(monkeypatch):

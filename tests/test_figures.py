@@ -163,6 +163,28 @@ def test_figure_glues_a_2x_png_shown_at_half_width_with_a_phone_rendition():
     assert companion["phone"]["smallest_text_pt"] == 9.0
 
 
+@pytest.mark.parametrize("draft", [False, True])
+def test_the_png_records_the_smallest_text_that_smallest_text_pt_finds(draft):
+    """`claims._png` records the text sizes while it draws the PNG (a draw less per figure): the same smallest size
+    as `smallest_text_pt`'s own draw, with small legend text, a hidden axis and mathtext in the figure; and the
+    drawing functions are the renderer's own again afterwards."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    plotting.set_theme()
+    draw_text = RendererAgg.draw_text
+    fig, axes = _grid()
+    axes.flat[0].legend(["a"], fontsize=6.5)
+    axes.flat[1].set_title(r"$\sigma_1(W_i)$", fontsize=7.5)
+    axes.flat[2].set_xlabel("hidden", fontsize=5)
+    axes.flat[2].xaxis.label.set_visible(False)
+    _, smallest = claims._png(fig, dpi=claims.DRAFT_PPI if draft else claims.FIGURE_PPI)
+    assert smallest == claims.smallest_text_pt(fig) == 6.5
+    assert RendererAgg.draw_text is draw_text
+    empty = plt.figure()
+    assert claims._png(empty)[1] is None is claims.smallest_text_pt(empty)
+    plt.close("all")
+
+
 def test_figure_in_draft_glues_a_coarse_png_without_a_phone_rendition(monkeypatch):
     """The chapter tests' reruns (DEEPLINEAR_DRAFT_FIGURES=1): the figure is built and glued, its pixels coarse."""
     monkeypatch.setenv(claims.DRAFT_FIGURES, "1")

@@ -69,8 +69,14 @@ def _kind(s) -> int | None:
     return None
 
 
+def _on_data(fn) -> bool:
+    """Whether ``fn`` is a `deeplinear.separable.OnData`: a named loss of ``W_prod X`` (compiled as such)."""
+    return type(fn).__name__ == "OnData" and type(fn).__module__ == "deeplinear.separable"
+
+
 def _loss_name(fn) -> str | None:
-    return next((name for name, raw in _RAW.items() if fn is raw), None)
+    raw = fn.fn if _on_data(fn) else fn
+    return next((name for name, f in _RAW.items() if raw is f), None)
 
 
 def covers(fn, X, layers, structures, auto: bool = False) -> bool:
@@ -257,6 +263,29 @@ def _loss(F, fo, y, df, kd, N, loss):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _risk(F, fo, y, df, kd, N, loss, data, z, dz):  # pragma: no cover - compiled
+    """`_loss` of F = ac[fo:] (kd, N), or, where ``data`` (k_0, n) is not empty (`deeplinear.separable.OnData`:
+    F = W_prod (1, k_0) on the identity), the loss of z = F data (1, n) against y (1, n), with
+    dL/dF = dL/dz data^T into df."""
+    if data.shape[0] == 0:
+        return _loss(F, fo, y, df, kd, N, loss)
+    n = data.shape[1]
+    for j in range(n):
+        z[j] = 0.0
+    for e in range(N):
+        f = F[fo + e]
+        for j in range(n):
+            z[j] += f * data[e, j]
+    v = _loss(z, 0, y, dz, 1, n, loss)
+    for e in range(N):
+        acc = 0.0
+        for j in range(n):
+            acc += dz[j] * data[e, j]
+        df[e] = acc
+    return v
+
+
+@njit(cache=True)
 def _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g):  # pragma: no cover - compiled
     """Layer i's step: its parameters minus its gradient for the (lr-scaled) output gradient D."""
     kind, m, K, po = meta[i, _KIND], meta[i, _M], meta[i, _K], meta[i, _POFF]
@@ -304,7 +333,7 @@ def _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g):  # prag
 
 @njit(cache=True)
 def _member(
-    s, L, rates, limit, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+    s, L, rates, limit, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, data, losses, status
 ):  # pragma: no cover - compiled
     """Up to L steps of member s; losses[l, s] is the loss after step l + 1. status[s] = (steps made, code).
 
@@ -321,10 +350,11 @@ def _member(
         gsz = max(gsz, meta[i, _M] * meta[i, _K])
         rmax = max(rmax, meta[i, _R])
     D1, D2, G, g = np.empty(big), np.empty(big), np.empty(gsz), np.empty(rmax)
+    z, dz = np.empty(data.shape[1]), np.empty(data.shape[1])
     kd, fo = meta[d - 1, _M], meta[d - 1, _AOFF]
     if L == 0:  # the forward pass and loss of the current weights, without a step
         _forward(th, wm, ac, x, ident, meta, pos, lab, basis, N)
-        losses[0, s] = _loss(ac, fo, y, df, kd, N, loss)
+        losses[0, s] = _risk(ac, fo, y, df, kd, N, loss, data, z, dz)
         return
     for l in range(L):
         rate = rates[l if rates.shape[0] > 1 else 0, s]
@@ -341,7 +371,7 @@ def _member(
             _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g)
             D, Dp = Dp, D
         _forward(th, wm, ac, x, ident, meta, pos, lab, basis, N)
-        v = _loss(ac, fo, y, df, kd, N, loss)
+        v = _risk(ac, fo, y, df, kd, N, loss, data, z, dz)
         losses[l, s] = v
         if not v <= limit:
             status[s, 0], status[s, 1] = l + 1, _DIVERGED
@@ -354,7 +384,7 @@ def _member(
 
 @njit(cache=True)
 def _chunk(
-    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, data, losses, status
 ):  # pragma: no cover - compiled
     for s in range(theta.shape[0]):
         _member(
@@ -376,6 +406,7 @@ def _chunk(
             basis,
             loss,
             N,
+            data,
             losses,
             status,
         )
@@ -383,7 +414,7 @@ def _chunk(
 
 @njit(cache=True, parallel=True)
 def _chunk_parallel(
-    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, losses, status
+    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, data, losses, status
 ):  # pragma: no cover - compiled
     for s in prange(theta.shape[0]):
         _member(
@@ -405,6 +436,7 @@ def _chunk_parallel(
             basis,
             loss,
             N,
+            data,
             losses,
             status,
         )
@@ -601,6 +633,7 @@ class Stepper:
             and get_num_threads() <= _BATCH_THREADS
             and not (meta[:, _KIND] != _DENSE).any()
             and max(W.shape[-2] * W.shape[-1] for W in layers) * N <= _BATCH_MAX
+            and not _on_data(fn)
         )
         self.theta = np.ascontiguousarray(np.concatenate(coef, axis=1))
         self.wmat, self.acts = np.zeros((S, max(woff, 1))), np.zeros((S, aoff))
@@ -612,6 +645,9 @@ class Stepper:
         self.X = (
             np.zeros((1, 1)) if X is None else np.ascontiguousarray(X.reshape(X.shape[0] if X.ndim == 3 else 1, -1))
         )
+        self.data = np.zeros((0, 1))  # OnData's X (k_0, n), with its labels as Y (1, n)
+        if _on_data(fn):
+            self.data, Y = np.ascontiguousarray(fn.X), fn.Y
         self.Y = np.ascontiguousarray(Y.reshape(Y.shape[0] if Y.ndim == 3 else 1, -1))
         self.loss = _LOSS_CODES[_loss_name(fn)]
         if self.batched:
@@ -627,7 +663,7 @@ class Stepper:
 
     def _args(self):
         return (self.theta, self.wmat, self.acts, self.dF, self.X, self.Y, self.ident, self.meta, self.pos,
-                self.lab, self.basis, self.loss, self.N)  # fmt: skip
+                self.lab, self.basis, self.loss, self.N, self.data)  # fmt: skip
 
     def _bargs(self):
         return (self.theta, self.acts, self.dF, self.X, self.Y, self.ident, self.meta, self.loss, self.N)

@@ -491,9 +491,17 @@ ENGINES = ("numpy", "compiled", "auto")
 def _compiled_engine(engine, fn, X, layers, structures):
     """The compiled engine's module (`deeplinear._compiled`) where ``engine`` asks for it and it covers the run
     (a named loss, known structures; for "auto" also small products and numba installed), else None: the
-    numpy engine. ``engine="compiled"`` without numba raises ImportError."""
-    if not isinstance(engine, str) or engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    numpy engine. ``engine=None`` reads DEEPLINEAR_ENGINE, "auto" where it is unset. ``engine="compiled"``
+    without numba raises ImportError."""
+    if engine is None:
+        engine = os.environ.get("DEEPLINEAR_ENGINE", "").strip().lower() or "auto"
+        if engine not in ENGINES:
+            raise ValueError(
+                f"the environment variable DEEPLINEAR_ENGINE must be one of {', '.join(ENGINES)} (or unset), "
+                f"got {os.environ['DEEPLINEAR_ENGINE']!r}"
+            )
+    elif not isinstance(engine, str) or engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))} or None, got {engine!r}")
     if engine == "numpy":
         return None
     try:

@@ -87,7 +87,7 @@ def train(
     progress: bool | None = None,
     blowup: float = 1e8,
     stop_below: float | None = None,
-    engine: str = "numpy",
+    engine: str | None = None,
 ) -> TrainResult:
     """Full-batch gradient descent ``W_i <- W_i - lr * dL/dW_i`` on every layer at once.
 
@@ -137,9 +137,12 @@ def train(
         network) is below it, as the authors' released scripts do (they train until the loss is below
         1e-4). That step is recorded last, loss and metrics: ``history.steps[-1]`` is the number of
         updates made.
-    engine : {"numpy", "compiled", "auto"}, default "numpy"
+    engine : {"auto", "compiled", "numpy"} or None, optional
         "compiled" runs the steps between two records in compiled code (numba; a named loss, any structure
-        of `deeplinear.structures`; a callable loss runs on the numpy engine), "auto" where that pays off.
+        of `deeplinear.structures`; a callable loss runs on the numpy engine); "numpy", numpy calls step by
+        step; "auto", the compiled engine where it pays off (products of at most 64³ multiply-adds, numba
+        installed). None: the environment's DEEPLINEAR_ENGINE, else "auto". Both engines give the same
+        numbers up to rounding.
 
     Returns
     -------

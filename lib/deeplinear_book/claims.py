@@ -239,13 +239,33 @@ PHONE_INCHES = 4.0
 PHONE_PANEL_INCHES = (2.4, 4.2)
 
 
-def _png(fig: Any, dpi: float = FIGURE_PPI) -> bytes:
-    """``fig`` as a PNG at ``dpi`` (its pHYs chunk says so), cropped to what it draws."""
+def _png(fig: Any, dpi: float = FIGURE_PPI) -> tuple[bytes, float | None]:
+    """``fig`` as a PNG at ``dpi`` (its pHYs chunk says so), cropped to what it draws, and its smallest text in
+    points as `smallest_text_pt` gives it, recorded while the PNG is drawn (a draw less per figure)."""
     import io
 
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    sizes: list[float] = []
+    draw_text, draw_tex = RendererAgg.draw_text, RendererAgg.draw_tex
+
+    def recording_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if s.strip():
+            sizes.append(prop.get_size_in_points())
+        return draw_text(self, gc, x, y, s, prop, angle, ismath, mtext)
+
+    def recording_tex(self, gc, x, y, s, prop, angle, *, mtext=None):
+        if s.strip():
+            sizes.append(prop.get_size_in_points())
+        return draw_tex(self, gc, x, y, s, prop, angle, mtext=mtext)
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.04, facecolor="white")
-    return buffer.getvalue()
+    RendererAgg.draw_text, RendererAgg.draw_tex = recording_text, recording_tex
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.04, facecolor="white")
+    finally:
+        RendererAgg.draw_text, RendererAgg.draw_tex = draw_text, draw_tex
+    return buffer.getvalue(), (min(sizes) if sizes else None)
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -438,17 +458,15 @@ def figure(name: str, fig: Any) -> None:
     if fig_w > COLUMN_INCHES:
         fig.set_size_inches(COLUMN_INCHES, fig_h)
     if os.environ.get(DRAFT_FIGURES) == "1":  # a test's rerun: the figure is built, only its pixels are skipped
-        png, record = _png(fig, dpi=DRAFT_PPI), {"smallest_text_pt": smallest_text_pt(fig)}
+        png, smallest = _png(fig, dpi=DRAFT_PPI)
+        record = {"smallest_text_pt": smallest}
     else:
         phone_fig = one_column(fig)  # from the figure as built: constrained layout moves on each draw
-        png = _png(fig)
-        phone = _png(phone_fig)
+        png, smallest = _png(fig)
+        phone, phone_smallest = _png(phone_fig)
         record = {
-            "smallest_text_pt": smallest_text_pt(fig),
-            "phone": {
-                "image/png": base64.b64encode(phone).decode("ascii"),
-                "smallest_text_pt": smallest_text_pt(phone_fig),
-            },
+            "smallest_text_pt": smallest,
+            "phone": {"image/png": base64.b64encode(phone).decode("ascii"), "smallest_text_pt": phone_smallest},
         }
         plt.close(phone_fig)
     bundle = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(fig)}
