@@ -58,7 +58,9 @@ def time_sweep(names: list[str], seeds: int, engine: str, out: Path) -> float:
 
     os.environ["DEEPLINEAR_ENGINE"] = engine
     start = time.perf_counter()
-    sweep(ROOT, names, seeds, out=out / f"sweep-{engine}", dashboard=None, progress=False)
+    sweep(
+        ROOT, names, seeds, out=out / f"sweep-{engine}", cache=out / f"cache-{engine}", dashboard=None, progress=False
+    )
     return time.perf_counter() - start
 
 

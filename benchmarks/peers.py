@@ -9,7 +9,8 @@ width k, n = k samples, 3,000 steps; single networks at k = 9, 16 and 64 and a 6
 (µs per network-step). The peers: a numba hand loop (``njit``, the step written out with ``@``), JAX (``jit``
 of the whole loop in ``lax.fori_loop``; ``vmap`` over the members for the ensemble), PyTorch CPU autograd, and
 ``deeplinear.train`` with the numpy engine and with the compiled engine. Each peer is optional: one that is not
-installed is skipped with a line saying so (they are extras of this benchmark, not of the book). Compile time is
+installed is skipped with a line saying so (they are extras of this benchmark, not of the book:
+``pip install -r benchmarks/peers-requirements.txt``). Compile time is
 reported apart: a first call in a fresh process with an empty numba cache, and a first call in a fresh process
 with the cache warm. Every timing is the best of repeats, interleaved so that load on the machine hits all alike.
 """
@@ -164,9 +165,11 @@ def peers(S: int | None) -> dict:
     if have("jax"):
         found["JAX vmap" if S else "JAX jit"] = lambda *a: jax_peer(*a, S=S)
     else:
-        found["JAX"] = "jax is not installed (pip install jax)"
+        found["JAX"] = "jax is not installed: pip install -r benchmarks/peers-requirements.txt"
     if S is None:
-        found["PyTorch"] = torch_peer if have("torch") else "torch is not installed (pip install torch)"
+        found["PyTorch"] = (
+            torch_peer if have("torch") else "torch is not installed: pip install -r benchmarks/peers-requirements.txt"
+        )
     found["deeplinear numpy"] = deeplinear_peer("numpy")
     found["deeplinear compiled"] = deeplinear_peer("compiled") if have("numba") else "numba is not installed"
     return found

@@ -208,6 +208,11 @@ def test_an_interrupted_sweep_rerun_executes_only_the_missing_draws(root, cluste
     nb.write_text(nb.read_text().replace("seed % 3", "seed % 5"))
     changed = sweep.sweep(root, ["01-a"], [6], scheduler=address, progress=False)
     assert changed["draws"][0]["values"]["a_value"] == 6 % 5 and len(_executions(root)) == 5
+    # A cache of its own (benchmarks/chapters.py: one per engine) runs the draw again and leaves the default alone.
+    own = sweep.sweep(root, ["01-a"], [6], cache=root / "own", scheduler=address, progress=False)
+    assert own["draws"] == changed["draws"] and len(_executions(root)) == 6
+    assert len(list((root / "own" / "01-a").glob("*.json"))) == 1
+    assert len(list((root / "_build/sweep/cache/01-a").glob("*.json"))) == 4
 
 
 def test_vary_draws_the_named_parameters_from_the_stated_ranges(root, cluster, monkeypatch):

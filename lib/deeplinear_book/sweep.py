@@ -217,6 +217,7 @@ def sweep(
     retries: int = 1,
     dashboard: str | None = ":8787",
     progress: bool = True,
+    cache: Path | str | None = None,
 ) -> dict[str, Any]:
     """Run the chapters (all but the report, or ``chapter_names``) at ``seeds`` (see `seed_list`) on Dask,
     reusing cached draws; write ``draws.csv``, ``robustness.csv`` and ``sweep.json`` into ``out`` (default
@@ -252,6 +253,9 @@ def sweep(
         The dashboard's address (None: none).
     progress : bool, optional
         Show a progress bar: None (when the run looks long), True or False.
+    cache : Path, str or None, optional
+        The draws' cache folder (default ``_build/sweep/cache/``, whatever ``out``; benchmarks/chapters.py gives
+        each engine its own, empty).
 
     Returns
     -------
@@ -283,8 +287,8 @@ def sweep(
             parameters = {"seed": seed, **ranges.draw(varied[nb][0], varied[nb][1], seed, span)}
             ident = json.dumps([nb.stem, parameters, version, code], sort_keys=True)
             key = hashlib.sha256(ident.encode()).hexdigest()[:24]
-            cache = root / OUT / "cache" / nb.stem / f"{key}.json"  # one cache, whatever the output folder
-            draws.append({"notebook": nb, "parameters": parameters, "cache": cache})
+            cached = Path(cache) if cache is not None else root / OUT / "cache"  # one, whatever the output folder
+            draws.append({"notebook": nb, "parameters": parameters, "cache": cached / nb.stem / f"{key}.json"})
     done: dict[Path, dict[str, Any]] = {}
     for d in draws:
         with contextlib.suppress(OSError, ValueError):
