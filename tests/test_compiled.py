@@ -258,6 +258,52 @@ def test_schedules_depending_on_the_step_and_on_the_loss(monkeypatch):
     assert calls == [1] * 1000  # a schedule that reads the loss: one step per chunk
 
 
+@pytest.mark.parametrize(("lr", "cap"), [(0.02, 10.0), (0.01, np.inf)])  # steps below the edge: not chaotic
+def test_an_inverse_risk_schedule_runs_inside_the_loop(lr, cap, monkeypatch):
+    """`schedules.inverse_risk` (chapter 02's step sizes, which read the loss) runs in chunks up to the next record,
+    its rates computed in the loop: the same losses and rates as the numpy engine's, which calls the schedule.
+    Any other schedule that reads the loss still runs one step per chunk."""
+    from deeplinear.separable import OnData
+
+    rng = np.random.default_rng(17)
+    X, y = separable(10, rng)
+    Ws = [0.5 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal((1, 3))]
+    calls = []
+    run = _compiled.Stepper.run
+    monkeypatch.setattr(_compiled.Stepper, "run", lambda self, L, *a: calls.append(L) or run(self, L, *a))
+    schedule = schedules.inverse_risk(lr, cap=cap)
+    a, b = both(Ws, X, y, lr=schedule, loss="logistic", steps=2000, record=100)
+    np.testing.assert_allclose(b.history.lr, a.history.lr, rtol=RTOL)
+    assert b.history.lr[-1] > 5 * b.history.lr[0]  # the rates grew as the risk fell: the loop computed them
+    assert len(calls) == 2000 // 100
+    calls.clear()
+    like = lambda t, v: schedule(t, v)  # noqa: E731 - the same rates, not marked: one step per chunk
+    both(Ws, X, y, lr=like, loss="logistic", steps=300, record=100)
+    assert calls == [1] * 300
+    calls.clear()
+    Ws3 = near_identity(3, 3, rng)
+    Ws3[-1] = 0.5 * rng.standard_normal((1, 3))
+    a, _ = both(Ws3, None, None, lr=schedules.inverse_risk(0.01, loss="exponential", cap=3.0),
+                loss=OnData(X, y, "exponential"), steps=3000, record=[0, 1500, 3000], stop_below=1e-2)  # fmt: skip
+    assert 1500 < a.history.steps[-1] < 3000 and len(calls) == 2  # stopped inside the second chunk
+
+
+def test_an_inverse_risk_rate_that_is_not_finite_ends_the_chunk_before_its_step():
+    """In the loop, a rate that overflows (lr l(0) / R = inf) ends the chunk before its step, the steps before it
+    made: the driver then asks the schedule itself at that step, which raises the numpy engine's error."""
+    rng = np.random.default_rng(18)
+    X, y = separable(10, rng)
+    Ws = [0.5 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal((1, 3))]
+    stepper = _compiled.Stepper(Ws, X, losses._RAW["logistic"], y, [None] * 2)
+    stepper.start()
+    rates = np.full((3, 1), 0.01)
+    out, status = stepper.run(3, rates, np.array([np.inf]), -np.inf, False, ir=np.array([1e300, 1e10, np.inf]))
+    assert status.tolist() == [[1, _compiled._BAD_RATE]] and np.isfinite(out[0, 0]) and rates[1, 0] == 0.01
+    out, status = stepper.run(3, rates, np.array([np.inf]), -np.inf, False, ir=np.array([0.01, 1.0, 2.0]))
+    assert status.tolist() == [[3, _compiled._RUNNING]]
+    assert rates[1, 0] == 0.01 * min(1.0 / out[0, 0], 2.0) and rates[2, 0] == 0.01 * min(1.0 / out[1, 0], 2.0)
+
+
 def test_which_schedules_are_step_only():
     def captures(t, v):
         return (lambda: v)()
@@ -368,6 +414,23 @@ def test_the_default_engine_is_auto_unless_the_environment_says(env, small, larg
         assert (_compiled_engine(None, squared, X, layers, [None] * 2) is _compiled) is want
     X, layers = np.ones((3, 3)), [np.eye(3)] * 2
     assert _compiled_engine(None, lambda F, Y: (0.0, F), X, layers, [None] * 2) is None
+
+
+def test_auto_decides_on_a_large_network_without_importing_numba():
+    """A run that "auto" leaves to the numpy engine (products above 64³ multiply-adds: chapter 08's networks) does
+    not pay numba's import (about half a second, which chapter 08's timing of ten steps would count)."""
+    import subprocess
+
+    code = (
+        "import sys, numpy as np\n"
+        "from deeplinear import train\n"
+        "train([np.eye(65)] * 2, np.ones((65, 65)), np.ones((65, 65)), lr=1e-6, steps=2, progress=False)\n"
+        "assert 'numba' not in sys.modules, 'numba imported'\n"
+        "train([np.eye(3)] * 2, np.ones((3, 3)), np.ones((3, 3)), lr=1e-3, steps=2, progress=False)\n"
+        "assert 'numba' in sys.modules, 'the small run did not compile'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_compiled_without_numba_names_the_package(monkeypatch):

@@ -35,6 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas, make_constant_slot
 
+from ._engine import AUTO_MAX, _largest_product
 from .losses import _RAW
 from .recording import _NEVER, TrainResult, _diverged
 from .structures import Convolution, Sparse, Structure, Toeplitz, _Pattern
@@ -43,7 +44,6 @@ _DENSE, _PATTERN, _BASIS = 0, 1, 2  # layer kinds
 _KIND, _M, _K, _POFF, _WOFF, _AOFF, _SOFF, _R, _NNZ = range(9)  # columns of the layers' table `meta`
 _LOSS_CODES = {"squared": 0, "mean_squared": 1, "logistic": 2, "exponential": 3, "cross_entropy": 4}
 _BLAS_MIN = 256  # multiply-adds of one product from which np.dot (BLAS) beats the loops (k = 9: twice as fast)
-_AUTO_MAX = 64**3  # "auto" compiles a run whose largest product has at most this many multiply-adds
 _PARALLEL_MIN = 2_000_000  # multiply-adds of a chunk from which its members run on several threads (about 1 ms)
 # a stack of at least _BATCH_MIN members of dense layers whose products have at most _BATCH_MAX multiply-adds runs
 # side by side (`_batched`: vector loops over the members) where numba has at most _BATCH_THREADS threads; with
@@ -51,7 +51,8 @@ _PARALLEL_MIN = 2_000_000  # multiply-adds of a chunk from which its members run
 # network-step against 1.8 side by side; on one thread 1.9 side by side against 2.1)
 _BATCH_MIN, _BATCH_MAX, _BATCH_THREADS = 16, 1200, 1
 _PRIMITIVES = ("_matrix", "_adjoint", "_apply", "_apply_transpose", "_outer_adjoint")
-_RUNNING, _DIVERGED, _STOPPED = 0, 1, 2
+_RUNNING, _DIVERGED, _STOPPED, _BAD_RATE = 0, 1, 2, 3
+_NO_SCHEDULE = np.zeros(3)  # `_member`'s ir where no schedule is computed in the loop
 
 
 # -- which runs it covers ----------------------------------------------------------------------------
@@ -84,10 +85,7 @@ def covers(fn, X, layers, structures, auto: bool = False) -> bool:
     ``auto``, products small enough that Python's overhead, not BLAS, dominates the numpy engine)."""
     if _loss_name(fn) is None or any(s is not None and _kind(s) is None for s in structures):
         return False
-    if not auto:
-        return True
-    N = layers[0].shape[-1] if X is None else X.shape[-1]
-    return max(W.shape[-2] * W.shape[-1] for W in layers) * N <= _AUTO_MAX
+    return not auto or _largest_product(X, layers) <= AUTO_MAX
 
 
 # -- compiled kernels ----------------------------------------------------------------------------------
@@ -333,11 +331,35 @@ def _update(i, meta, th, wm, D, x, ac, ident, pos, lab, basis, N, G, g):  # prag
 
 @njit(cache=True)
 def _member(
-    s, L, rates, limit, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, data, losses, status
+    s,
+    L,
+    rates,
+    limit,
+    stop,
+    theta,
+    wmat,
+    acts,
+    dF,
+    X,
+    Y,
+    ident,
+    meta,
+    pos,
+    lab,
+    basis,
+    loss,
+    N,
+    data,
+    ir,
+    losses,
+    status,
 ):  # pragma: no cover - compiled
     """Up to L steps of member s; losses[l, s] is the loss after step l + 1. status[s] = (steps made, code).
 
-    The rate of step l is rates[l, s], or rates[0, s] for all steps where rates has one row. L = 0: the loss of
+    The rate of step l is rates[l, s], or rates[0, s] for all steps where rates has one row. Where ir[0] > 0 the
+    rates of steps l >= 1 are `deeplinear.schedules.inverse_risk`'s, ``lr * min(l(0) / max(R, 1e-300), cap)``
+    with ir = (lr, l(0), cap) and R the loss before the step, written into rates[l, s] as Python computes them; a
+    rate that is not a positive finite number ends the chunk before its step (code _BAD_RATE). L = 0: the loss of
     the current weights into losses[0, s], without a step.
     """
     th, wm, ac, df = theta[s], wmat[s], acts[s], dF[s]
@@ -357,6 +379,15 @@ def _member(
         losses[0, s] = _risk(ac, fo, y, df, kd, N, loss, data, z, dz)
         return
     for l in range(L):
+        if ir[0] > 0.0 and l > 0:  # Python's max and min: the first argument unless the second is beyond it
+            R = losses[l - 1, s]
+            R = 1e-300 if 1e-300 > R else R
+            q = ir[1] / R
+            rate = ir[0] * (ir[2] if ir[2] < q else q)
+            if not (rate > 0.0 and rate < np.inf):
+                status[s, 0], status[s, 1] = l, _BAD_RATE
+                return
+            rates[l, s] = rate
         rate = rates[l if rates.shape[0] > 1 else 0, s]
         scale = rate * (1.0 / N) if loss == 0 else rate
         D, Dp = D1, D2
@@ -384,7 +415,27 @@ def _member(
 
 @njit(cache=True)
 def _chunk(
-    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, data, losses, status
+    L,
+    rates,
+    limits,
+    stop,
+    theta,
+    wmat,
+    acts,
+    dF,
+    X,
+    Y,
+    ident,
+    meta,
+    pos,
+    lab,
+    basis,
+    loss,
+    N,
+    data,
+    ir,
+    losses,
+    status,
 ):  # pragma: no cover - compiled
     for s in range(theta.shape[0]):
         _member(
@@ -407,6 +458,7 @@ def _chunk(
             loss,
             N,
             data,
+            ir,
             losses,
             status,
         )
@@ -414,7 +466,27 @@ def _chunk(
 
 @njit(cache=True, parallel=True)
 def _chunk_parallel(
-    L, rates, limits, stop, theta, wmat, acts, dF, X, Y, ident, meta, pos, lab, basis, loss, N, data, losses, status
+    L,
+    rates,
+    limits,
+    stop,
+    theta,
+    wmat,
+    acts,
+    dF,
+    X,
+    Y,
+    ident,
+    meta,
+    pos,
+    lab,
+    basis,
+    loss,
+    N,
+    data,
+    ir,
+    losses,
+    status,
 ):  # pragma: no cover - compiled
     for s in prange(theta.shape[0]):
         _member(
@@ -437,6 +509,7 @@ def _chunk_parallel(
             loss,
             N,
             data,
+            ir,
             losses,
             status,
         )
@@ -674,18 +747,19 @@ class Stepper:
         if self.batched:
             _batched(0, losses, ones, 0.0, *self._bargs(), losses, status)
         else:
-            _chunk(0, losses, ones, 0.0, *self._args(), losses, status)
+            _chunk(0, losses, ones, 0.0, *self._args(), _NO_SCHEDULE, losses, status)
         return losses[0] if self.stacked else float(losses[0, 0])
 
-    def run(self, L: int, rates: np.ndarray, limits: np.ndarray, stop: float, parallel: bool):
+    def run(self, L: int, rates: np.ndarray, limits: np.ndarray, stop: float, parallel: bool, ir=None):
         """Up to L steps at rates (L or 1, S); returns the losses (L, S) and status (S, 2): steps made and how
-        each member ended."""
+        each member ended. ``ir``: (lr, l(0), cap) of an inverse-risk schedule computed in the loop (one network;
+        rates (L, 1) then holds the first step's rate and receives the others)."""
         losses, status = np.full((L, self.S), np.nan), np.zeros((self.S, 2), dtype=np.int64)
         if self.batched:
             _batched(L, rates, limits, stop, *self._bargs(), losses, status)
             return losses, status
         kernel = _chunk_parallel if parallel and L * self.work >= _PARALLEL_MIN and get_num_threads() > 1 else _chunk
-        kernel(L, rates, limits, stop, *self._args(), losses, status)
+        kernel(L, rates, limits, stop, *self._args(), _NO_SCHEDULE if ir is None else ir, losses, status)
         return losses, status
 
     def checkpoint(self):
@@ -726,6 +800,15 @@ def step_only(fn) -> bool:
     return bool(said) if isinstance(said, (bool, np.bool_)) else not _reads_second_argument(fn)
 
 
+def _in_loop(fn) -> np.ndarray | None:
+    """(lr, l(0), cap) of a `deeplinear.schedules.inverse_risk` schedule (its ``inverse_risk`` attribute), whose
+    rates the compiled loop computes from the loss step by step; None for any other schedule."""
+    said = getattr(fn, "inverse_risk", None)
+    if isinstance(said, tuple) and len(said) == 3 and all(type(x) is float for x in said) and said[0] > 0:
+        return np.array(said)
+    return None
+
+
 def _rates_ahead(lr_at, fn, t: int, end: int, v, stacked: bool) -> list:
     """The validated rates ``lr_at(u, v)`` of steps u = t..end-1 of a step-only schedule ``fn``. For one network the
     schedule's values are checked all at once (a value that is not a positive finite real number is checked again
@@ -747,11 +830,14 @@ def descend(
 
     ``lr_at(t, v)`` is the validated learning rate of a callable ``lr`` (None for a fixed one, ``lr_now``), and
     ``schedule`` that callable as the user gave it. A
-    schedule that never reads the loss (`step_only`) is evaluated into the chunk's array of rates beforehand; one
-    that does makes every chunk one step long.
+    schedule that never reads the loss (`step_only`) is evaluated into the chunk's array of rates beforehand; an
+    inverse-risk schedule of one network is computed in the compiled loop (`_in_loop`); any other that reads the
+    loss makes every chunk one step long.
     """
     stacked, S = stepper.stacked, stepper.S
     ahead = lr_at is not None and schedule is not None and step_only(schedule)
+    ir = _in_loop(schedule) if lr_at is not None and not ahead and S == 1 else None
+    listed = ahead or ir is not None  # the rate of every step of a chunk is known after it ran
     stop = -np.inf if stop_below is None else float(stop_below)
     try:
         v = stepper.start()
@@ -771,7 +857,7 @@ def descend(
         # members stop on their own only when alone; a stack stops at the first step where all are below
         own_stop = stop if S == 1 else -np.inf
         while t < steps:
-            end = steps if lr_at is None or ahead else t + 1
+            end = steps if lr_at is None or listed else t + 1
             for e in (recorder.met.next, recorder.next_prog):
                 if e != _NEVER:
                     end = min(end, e)
@@ -779,10 +865,14 @@ def descend(
             lrs = [lr_now, *_rates_ahead(lr_at, schedule, t + 1, end, v, stacked)] if ahead else [lr_now]  # step t+j+1
             if stacked:
                 rates = np.stack([np.broadcast_to(np.asarray(r, dtype=np.float64).reshape(-1), (S,)) for r in lrs])
+            elif ir is not None:  # the first step's rate; the loop writes the others
+                rates = np.full((L, 1), lr_now, dtype=np.float64)
             else:
                 rates = np.array(lrs, dtype=np.float64).reshape(-1, 1)
             saved = stepper.checkpoint() if S > 1 and stop_below is not None else None
-            losses, status = stepper.run(L, rates, limits, own_stop, parallel)
+            losses, status = stepper.run(L, rates, limits, own_stop, parallel, ir)
+            if ir is not None:
+                lrs = rates[:, 0].tolist()
             made = int(status[:, 0].min()) if (status[:, 1] == _DIVERGED).any() else L
             diverged = bool((status[:, 1] == _DIVERGED).any())
             if S > 1 and stop_below is not None:
@@ -801,10 +891,10 @@ def descend(
 
             while recorder.rec.next != _NEVER and recorder.rec.next < last:
                 u = recorder.rec.next
-                recorder(u, loss_at(u), lrs[u - t] if ahead else lr_now)
+                recorder(u, loss_at(u), lrs[u - t] if listed else lr_now)
             v = loss_at(last)
             if diverged:
-                raise _diverged(last, v, limit, lrs[made - 1] if ahead else lr_now, recorder, stacked)
+                raise _diverged(last, v, limit, lrs[made - 1] if listed else lr_now, recorder, stacked)
             if lr_at is not None:
                 lr_now = lr_at(last, v)
             if last == recorder.next_event():

@@ -128,6 +128,9 @@ def inverse_risk(lr: float, *, loss: str = "logistic", cap: float = math.inf) ->
     def schedule(step: int, risk: float) -> float:
         return lr * min(ell0 / max(float(risk), _RISK_FLOOR), cap)
 
+    # what the compiled engine reads to compute the same rates inside its loop (deeplinear._compiled._in_loop)
+    schedule.inverse_risk = (float(lr), float(ell0), float(cap))
+    schedule.step_only = False
     return schedule
 
 
