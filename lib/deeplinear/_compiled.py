@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas, make_constant_slot
 
-from ._engine import AUTO_MAX, _largest_product
+from ._auto import AUTO_MAX, largest_product
 from .losses import _RAW
 from .recording import _NEVER, TrainResult, _diverged
 from .structures import Convolution, Sparse, Structure, Toeplitz, _Pattern
@@ -85,7 +85,7 @@ def covers(fn, X, layers, structures, auto: bool = False) -> bool:
     ``auto``, products small enough that Python's overhead, not BLAS, dominates the numpy engine)."""
     if _loss_name(fn) is None or any(s is not None and _kind(s) is None for s in structures):
         return False
-    return not auto or _largest_product(X, layers) <= AUTO_MAX
+    return not auto or largest_product(X, layers) <= AUTO_MAX
 
 
 # -- compiled kernels ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from . import _validate
+from ._auto import AUTO_MAX, largest_product
 from .losses import _RAW, LOSSES, _raw, _squared
 from .metrics import REGISTRY, layer_svds
 from .recording import _NEVER, History
@@ -486,13 +487,6 @@ class _Recorder:
 
 # -- which engine -------------------------------------------------------------------------------
 ENGINES = ("numpy", "compiled", "auto")
-AUTO_MAX = 64**3  # "auto" compiles a run whose largest product has at most this many multiply-adds
-
-
-def _largest_product(X, layers) -> int:
-    """Multiply-adds of the largest product of a pass: max over layers of k_i k_{i-1} n."""
-    N = layers[0].shape[-1] if X is None else X.shape[-1]
-    return max(W.shape[-2] * W.shape[-1] for W in layers) * N
 
 
 def _compiled_engine(engine, fn, X, layers, structures):
@@ -511,7 +505,7 @@ def _compiled_engine(engine, fn, X, layers, structures):
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))} or None, got {engine!r}")
     if engine == "numpy":
         return None
-    if engine == "auto" and _largest_product(X, layers) > AUTO_MAX:  # decided before numba is imported
+    if engine == "auto" and largest_product(X, layers) > AUTO_MAX:  # decided before numba is imported
         return None
     try:
         from . import _compiled
