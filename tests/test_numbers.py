@@ -34,6 +34,16 @@ def test_reader_keeps_the_value_to_its_significant_digits(value, sig):
     assert math.isclose(read_back(text), value, rel_tol=0.51 * 10.0 ** (1 - sig), abs_tol=1e-300)
 
 
+@pytest.mark.parametrize(
+    ("value", "sig", "expected"),
+    [(10.0, 1, "10"), (150.0, 2, "150"), (-20.0, 1, "-20"), (99.96, 3, "100"), (9999.6, 2, "10⁴"), (0.5, 3, "0.5")],
+)
+def test_reader_writes_a_value_in_range_positionally_at_any_precision(value, sig, expected):
+    """Python's %g writes 10 at one significant digit as 1e+01 (hypothesis found it): in [10⁻³, 10⁴) the reader
+    writes the rounded value positionally, and a value that rounds up to 10⁴ as a power of ten."""
+    assert numbers.reader(value, sig=sig) == expected
+
+
 @given(finite)
 def test_reader_text_of_e_notation_is_the_same_number(value):
     text = f"{value:.1e}"

@@ -104,9 +104,14 @@ def reader(value: Any, sig: int = 3) -> str:
         return "not measured"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
+    text = f"{value:.{sig}g}"
     if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:.{sig}g}"
-    return reader_text(f"{value:.{sig}g}")
+        rounded = float(text)
+        if "e" not in text or abs(rounded) >= 1e4:  # %g writes 10 at one digit as 1e+01: positional instead
+            return text if "e" not in text else reader_text(text)
+        text = f"{rounded:.{max(sig - 1 - math.floor(math.log10(abs(rounded))), 0)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return reader_text(text)
 
 
 def significant_digits(number: str) -> int:
